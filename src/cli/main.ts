@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { readFileSync } from 'node:fs';
+import { DataError } from '../data/errors.js';
+import { registerDemo } from './commands/demo.js';
+import { registerGenerate } from './commands/generate.js';
+import { registerInspect } from './commands/inspect.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+const program = new Command()
+  .name('vitrine')
+  .description('Vitrine: recommendation scoring server for e-commerce personalisation')
+  .version(pkg.version)
+  .showHelpAfterError('(run with --help for usage)');
+
+registerDemo(program);
+registerGenerate(program);
+registerInspect(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode);
+  if (err instanceof DataError) {
+    // Bad input is the user's to fix: say where, without a stack trace.
+    process.stderr.write(`vitrine: data error: ${err.message}\n`);
+    process.exit(2);
+  }
+  if (err instanceof RangeError || (err instanceof Error && err.message.startsWith('--'))) {
+    process.stderr.write(`vitrine: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`vitrine: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,27 @@
+import { InvalidArgumentError } from 'commander';
+
+/** Option parsers that reject bad values with a message naming what was expected. */
+export function intArg(min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
+  return (value: string): number => {
+    if (!/^-?\d+$/.test(value.trim())) throw new InvalidArgumentError(`expected an integer, got "${value}"`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`expected an integer between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
+export function floatArg(min = -Infinity, max = Infinity): (value: string) => number {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
+    if (n < min || n > max) throw new InvalidArgumentError(`expected a number between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
+export function choiceArg<T extends string>(choices: readonly T[]): (value: string) => T {
+  return (value: string): T => {
+    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got "${value}"`);
+    return value as T;
+  };
+}

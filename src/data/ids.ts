@@ -1,0 +1,48 @@
+/**
+ * String ids outside, dense integers inside: every model, index and kernel works on 0..n-1, and
+ * this is the one place that translates.
+ */
+export class IdMap {
+  private readonly toIndex = new Map<string, number>();
+  private readonly ids: string[] = [];
+
+  static from(ids: Iterable<string>): IdMap {
+    const m = new IdMap();
+    for (const id of ids) m.intern(id);
+    return m;
+  }
+
+  get size(): number {
+    return this.ids.length;
+  }
+
+  /** The index of `id`, adding it when new. */
+  intern(id: string): number {
+    let i = this.toIndex.get(id);
+    if (i === undefined) {
+      i = this.ids.length;
+      this.ids.push(id);
+      this.toIndex.set(id, i);
+    }
+    return i;
+  }
+
+  /** The index of `id`, or -1 when unknown. */
+  indexOf(id: string): number {
+    return this.toIndex.get(id) ?? -1;
+  }
+
+  has(id: string): boolean {
+    return this.toIndex.has(id);
+  }
+
+  idAt(index: number): string {
+    const id = this.ids[index];
+    if (id === undefined) throw new RangeError(`no id at index ${index} (size ${this.ids.length})`);
+    return id;
+  }
+
+  list(): readonly string[] {
+    return this.ids;
+  }
+}

@@ -1,0 +1,71 @@
+import type { EventColumns } from './types.js';
+
+/**
+ * Per-user sets of distinct items in CSR form, in order of first interaction, with how often and
+ * when last each was touched. Built from a list of event indices (a split side), so train, test and
+ * validation views of one Dataset share the same code.
+ */
+export interface UserItems {
+  numUsers: number;
+  numItems: number;
+  indptr: Int32Array;
+  items: Int32Array;
+  /** Events per (user, item) entry. */
+  count: Float32Array;
+  /** Time of the last event per entry. */
+  lastTime: Float64Array;
+}
+
+export function buildUserItems(events: EventColumns, idx: Int32Array, numUsers: number, numItems: number): UserItems {
+  // Events arrive grouped by user in time order (the split's layout); sort defensively if not.
+  let sorted = true;
+  for (let j = 1; j < idx.length && sorted; j++) {
+    const a = idx[j - 1];
+    const b = idx[j];
+    if (events.user[a] > events.user[b] || (events.user[a] === events.user[b] && events.timestamp[a] > events.timestamp[b])) sorted = false;
+  }
+  const order = sorted ? idx : Int32Array.from(idx).sort((a, b) => events.user[a] - events.user[b] || events.timestamp[a] - events.timestamp[b] || a - b);
+
+  const indptr = new Int32Array(numUsers + 1);
+  const items: number[] = [];
+  const count: number[] = [];
+  const lastTime: number[] = [];
+  const slot = new Map<number, number>();
+  let j = 0;
+  for (let u = 0; u < numUsers; u++) {
+    slot.clear();
+    while (j < order.length && events.user[order[j]] === u) {
+      const e = order[j++];
+      const i = events.item[e];
+      const s = slot.get(i);
+      if (s === undefined) {
+        slot.set(i, items.length);
+        items.push(i);
+        count.push(1);
+        lastTime.push(events.timestamp[e]);
+      } else {
+        count[s]++;
+        lastTime[s] = Math.max(lastTime[s], events.timestamp[e]);
+      }
+    }
+    indptr[u + 1] = items.length;
+  }
+  return { numUsers, numItems, indptr, items: Int32Array.from(items), count: Float32Array.from(count), lastTime: Float64Array.from(lastTime) };
+}
+
+export function itemsOf(ui: UserItems, u: number): Int32Array {
+  return ui.items.subarray(ui.indptr[u], ui.indptr[u + 1]);
+}
+
+/** Distinct users per item (CSR transpose), for item-based models. */
+export function transpose(ui: UserItems): { indptr: Int32Array; users: Int32Array } {
+  const indptr = new Int32Array(ui.numItems + 1);
+  for (const i of ui.items) indptr[i + 1]++;
+  for (let i = 0; i < ui.numItems; i++) indptr[i + 1] += indptr[i];
+  const fill = indptr.slice(0, ui.numItems);
+  const users = new Int32Array(ui.items.length);
+  for (let u = 0; u < ui.numUsers; u++) {
+    for (let p = ui.indptr[u]; p < ui.indptr[u + 1]; p++) users[fill[ui.items[p]]++] = u;
+  }
+  return { indptr, users };
+}

@@ -1,0 +1,98 @@
+import { createReadStream } from 'node:fs';
+import { DataError, SkipReport, rejectRecord } from './errors.js';
+
+export type TextEncoding = 'utf8' | 'latin1';
+
+export interface LineBatch {
+  /** Decoded lines without their terminators (LF or CRLF). */
+  lines: string[];
+  /** 1-based line number of lines[0]. */
+  firstLine: number;
+  /** Bytes of the file consumed so far, for progress bars. */
+  bytesRead: number;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+const latin1 = new TextDecoder('latin1');
+
+/**
+ * Streams a text file as batches of lines, so files larger than memory load. UTF-8 is decoded
+ * strictly: a bad byte sequence is a DataError naming the line (or, when lenient, that line is
+ * skipped and counted), never silently replaced by U+FFFD.
+ */
+export async function* readLineBatches(
+  file: string,
+  encoding: TextEncoding,
+  lenient?: SkipReport,
+): AsyncGenerator<LineBatch> {
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+  let carry: Buffer | undefined;
+  let lineNo = 1;
+  let bytesRead = 0;
+  let first = true;
+
+  const decodeBlock = (block: Buffer): string[] => {
+    if (encoding === 'latin1') return latin1.decode(block).split('\n');
+    try {
+      return utf8.decode(block).split('\n');
+    } catch {
+      // Slow path only for a block that holds a bad sequence: find and report the exact line.
+      const out: string[] = [];
+      let start = 0;
+      let n = lineNo;
+      for (;;) {
+        const nl = block.indexOf(10, start);
+        const end = nl === -1 ? block.length : nl;
+        try {
+          out.push(utf8.decode(block.subarray(start, end)));
+        } catch {
+          rejectRecord(
+            new DataError(file, n, undefined, 'invalid UTF-8 byte sequence (if the file is latin-1, convert it or use a loader that reads latin-1)'),
+            lenient,
+          );
+          out.push('\u0000skip');
+        }
+        if (nl === -1) break;
+        start = nl + 1;
+        n++;
+      }
+      return out;
+    }
+  };
+
+  const emit = (block: Buffer): LineBatch => {
+    let lines = decodeBlock(block);
+    if (first) {
+      first = false;
+      if (lines.length > 0 && lines[0].charCodeAt(0) === 0xfeff) lines[0] = lines[0].slice(1);
+    }
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i];
+      if (l.length > 0 && l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
+    }
+    const batch: LineBatch = { lines, firstLine: lineNo, bytesRead };
+    lineNo += lines.length;
+    // Lines that failed to decode in lenient mode are already counted; blank them for the caller.
+    if (lenient) lines = lines.map((l) => (l === '\u0000skip' ? '' : l));
+    batch.lines = lines;
+    return batch;
+  };
+
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    bytesRead += chunk.length;
+    const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
+    const lastNl = buf.lastIndexOf(10);
+    if (lastNl === -1) {
+      carry = buf;
+      continue;
+    }
+    carry = lastNl + 1 < buf.length ? Buffer.from(buf.subarray(lastNl + 1)) : undefined;
+    yield emit(buf.subarray(0, lastNl));
+  }
+  if (carry && carry.length > 0) yield emit(carry);
+}
+
+/** Throws the standard "empty file" error when a loader saw no non-blank line. */
+export function emptyFileError(file: string): DataError {
+  return new DataError(file, 0, undefined, 'file is empty (no records)');
+}

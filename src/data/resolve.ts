@@ -1,0 +1,61 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { configFor, SIZE_PRESETS, type SizePreset, type SyntheticConfig } from './synthetic/config.js';
+import { generateShop } from './synthetic/write.js';
+import { note } from '../util/progress.js';
+
+/** Where shared real data sets live: VITRINE_DATA, else ../shared/data beside the project. */
+export function sharedDataRoot(): string {
+  return resolve(process.env.VITRINE_DATA ?? '../shared/data');
+}
+
+/** Where generated shops are cached between runs: VITRINE_CACHE, else .vitrine-cache. */
+export function cacheRoot(): string {
+  return resolve(process.env.VITRINE_CACHE ?? '.vitrine-cache');
+}
+
+export interface SyntheticSpec {
+  size: SizePreset;
+  seed: number;
+  overrides?: Partial<SyntheticConfig>;
+}
+
+/** `synthetic` or `synthetic:<size>`, else undefined. */
+export function parseSyntheticSpec(spec: string, seed: number): SyntheticSpec | undefined {
+  const m = /^synthetic(?::(\w+))?$/.exec(spec);
+  if (!m) return undefined;
+  const size = (m[1] ?? 'medium') as SizePreset;
+  if (!(size in SIZE_PRESETS)) throw new Error(`unknown synthetic size "${m[1]}" (expected one of ${Object.keys(SIZE_PRESETS).join(', ')})`);
+  return { size, seed };
+}
+
+/**
+ * Turns a `--data` value into a directory: an existing path as is; `synthetic[:size]` generated
+ * into the cache (reused when a shop with the same config is already there); otherwise a name
+ * under the shared data root (`ml-100k`, `amazon-beauty`).
+ */
+export async function resolveDataDir(spec: string, seed = 42): Promise<string> {
+  const synth = parseSyntheticSpec(spec, seed);
+  if (synth) return ensureSynthetic(synth);
+  if (existsSync(spec)) return resolve(spec);
+  const shared = join(sharedDataRoot(), spec);
+  if (existsSync(shared)) return shared;
+  throw new Error(`--data: "${spec}" is not a directory, not "synthetic[:tiny|small|medium|large]", and not a data set under ${sharedDataRoot()} (set VITRINE_DATA to change that root)`);
+}
+
+export async function ensureSynthetic(spec: SyntheticSpec): Promise<string> {
+  const config = configFor(spec.size, { seed: spec.seed, ...spec.overrides });
+  const dir = join(cacheRoot(), 'synthetic', `${spec.size}-seed${spec.seed}`);
+  const metaPath = join(dir, 'meta.json');
+  if (existsSync(metaPath)) {
+    try {
+      const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { config?: unknown };
+      if (JSON.stringify(meta.config) === JSON.stringify(config)) return dir;
+    } catch {
+      // An unreadable meta.json means a damaged cache entry: regenerate it below.
+    }
+  }
+  note(`generating synthetic shop (${spec.size}, seed ${spec.seed}) into ${dir}`);
+  await generateShop(config, dir);
+  return dir;
+}

@@ -1,0 +1,121 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+import { csvField } from '../csv.js';
+import { Progress } from '../../util/progress.js';
+import { expectedEvents, validateConfig, type SyntheticConfig } from './config.js';
+import { SIM_EVENT_TYPES, simulate } from './simulate.js';
+import { groundTruth } from './truth.js';
+import { buildWorld } from './world.js';
+
+export const GENERATOR_VERSION = 1;
+
+export interface GenerateResult {
+  dir: string;
+  events: number;
+  eventsByType: Record<string, number>;
+  users: number;
+  items: number;
+  seconds: number;
+}
+
+/** Buffered line writer that respects stream backpressure, so a 1M-event file never piles up in memory. */
+class LineWriter {
+  private buf: string[] = [];
+  private size = 0;
+  constructor(private readonly stream: WriteStream) {}
+
+  async line(text: string): Promise<void> {
+    this.buf.push(text);
+    this.size += text.length + 1;
+    if (this.size > 1 << 16) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    if (this.buf.length === 0) return;
+    const chunk = this.buf.join('\n') + '\n';
+    this.buf = [];
+    this.size = 0;
+    if (!this.stream.write(chunk)) await new Promise<void>((r) => this.stream.once('drain', () => r()));
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    await new Promise<void>((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  }
+}
+
+/**
+ * Writes a synthetic shop to `outDir`: items.csv, users.csv, promotions.csv, events.csv (time
+ * order), truth.jsonl (each user's truly preferred items) and meta.json. Output goes to a
+ * temporary sibling directory renamed into place at the end, so a crash never leaves a
+ * half-written shop that looks complete. The same config gives byte-identical files.
+ */
+export async function generateShop(config: SyntheticConfig, outDir: string): Promise<GenerateResult> {
+  validateConfig(config);
+  const started = performance.now();
+  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}`);
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const world = buildWorld(config);
+
+  const items = new LineWriter(createWriteStream(join(tmp, 'items.csv')));
+  await items.line('item_id,category,brand,price,attributes,text,available');
+  for (const it of world.items) {
+    await items.line([it.id, csvField(world.categoryNames[it.category]), csvField(world.brandNames[it.category][it.brand]), it.price.toFixed(2), it.attributes.join('|'), csvField(it.text), it.available ? '1' : '0'].join(','));
+  }
+  await items.close();
+
+  const users = new LineWriter(createWriteStream(join(tmp, 'users.csv')));
+  await users.line('user_id,age_band,gender,region');
+  for (const u of world.users) await users.line(`${u.id},${u.ageBand},${u.gender},${u.region}`);
+  await users.close();
+
+  const promos = new LineWriter(createWriteStream(join(tmp, 'promotions.csv')));
+  await promos.line('promotion_id,week,scope,target,discount');
+  for (const p of world.promotions) {
+    const target = p.category >= 0 ? world.categoryNames[p.category] : world.items[p.item].id;
+    await promos.line(`${p.id},${p.week + 1},${p.category >= 0 ? 'category' : 'item'},${csvField(target)},${p.discount.toFixed(2)}`);
+  }
+  await promos.close();
+
+  const events = new LineWriter(createWriteStream(join(tmp, 'events.csv')));
+  await events.line('user_id,item_id,type,timestamp,quantity,price,session,promotion');
+  const progress = new Progress('generate events', expectedEvents(config), 'events');
+  const byType: Record<string, number> = Object.fromEntries(SIM_EVENT_TYPES.map((t) => [t, 0]));
+  let count = 0;
+  for (const week of simulate(world)) {
+    for (const e of week) {
+      const type = SIM_EVENT_TYPES[e.type];
+      byType[type]++;
+      await events.line(`${world.users[e.user].id},${world.items[e.item].id},${type},${e.ts},${e.quantity > 0 ? e.quantity : ''},${e.price.toFixed(2)},s${e.session},${e.promotion >= 0 ? world.promotions[e.promotion].id : ''}`);
+    }
+    count += week.length;
+    progress.update(count);
+  }
+  progress.setTotal(count);
+  progress.finish();
+  await events.close();
+
+  const truth = new LineWriter(createWriteStream(join(tmp, 'truth.jsonl')));
+  const tp = new Progress('ground truth', world.users.length, 'users');
+  for (const t of groundTruth(world)) {
+    await truth.line(JSON.stringify({ user_id: world.users[t.user].id, items: Array.from(t.items, (i) => world.items[i].id), scores: Array.from(t.scores, (s) => Number(s.toFixed(4))) }));
+    tp.tick();
+  }
+  tp.finish();
+  await truth.close();
+
+  const meta = {
+    generator: 'vitrine-synthetic-shop',
+    generatorVersion: GENERATOR_VERSION,
+    config,
+    counts: { users: world.users.length, items: world.items.length, events: count, eventsByType: byType, promotions: world.promotions.length },
+    files: ['items.csv', 'users.csv', 'promotions.csv', 'events.csv', 'truth.jsonl'],
+  };
+  await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(dirname(outDir), { recursive: true });
+  await rename(tmp, outDir);
+  return { dir: outDir, events: count, eventsByType: byType, users: world.users.length, items: world.items.length, seconds: (performance.now() - started) / 1000 };
+}

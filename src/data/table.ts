@@ -1,0 +1,131 @@
+import { extname } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { readDelimitedRecords } from './csv.js';
+import { DataError, SkipReport, rejectRecord } from './errors.js';
+import { emptyFileError, readLineBatches } from './lines.js';
+import { Progress } from '../util/progress.js';
+
+export interface ColumnSpec {
+  name: string;
+  aliases: readonly string[];
+  required: boolean;
+}
+
+export interface Row {
+  line: number;
+  /** Values of the known columns, under their canonical names. */
+  known: Record<string, unknown>;
+  /** Columns the schema does not name, kept so that nothing is silently dropped. */
+  extra: [string, unknown][];
+}
+
+export type TableFormat = 'csv' | 'tsv' | 'jsonl';
+
+export function tableFormatOf(file: string): TableFormat {
+  const ext = extname(file).toLowerCase();
+  if (ext === '.csv') return 'csv';
+  if (ext === '.tsv' || ext === '.tab') return 'tsv';
+  if (ext === '.jsonl' || ext === '.ndjson') return 'jsonl';
+  throw new DataError(file, 0, undefined, `unsupported file type "${ext}" (use .csv, .tsv or .jsonl)`);
+}
+
+function aliasIndex(spec: readonly ColumnSpec[]): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const c of spec) {
+    m.set(c.name, c.name);
+    for (const a of c.aliases) m.set(a, c.name);
+  }
+  return m;
+}
+
+const normaliseKey = (k: string): string => k.trim().toLowerCase().replace(/[\s-]+/g, '_');
+
+/**
+ * Streams a CSV/TSV (with header) or JSONL file as rows keyed by canonical column names. Structural
+ * problems (wrong field count, bad JSON) are reported like any other bad record: thrown in strict
+ * mode, counted in lenient mode.
+ */
+export async function* readTable(
+  file: string,
+  spec: readonly ColumnSpec[],
+  lenient: SkipReport | undefined,
+  label: string,
+): AsyncGenerator<Row[]> {
+  const format = tableFormatOf(file);
+  const aliases = aliasIndex(spec);
+  const size = (await stat(file)).size;
+  const progress = new Progress(label, size, 'bytes');
+  let sawAny = false;
+
+  if (format === 'jsonl') {
+    for await (const batch of readLineBatches(file, 'utf8', lenient)) {
+      const rows: Row[] = [];
+      for (let i = 0; i < batch.lines.length; i++) {
+        const text = batch.lines[i].trim();
+        if (text.length === 0) continue;
+        sawAny = true;
+        const line = batch.firstLine + i;
+        let obj: unknown;
+        try {
+          obj = JSON.parse(text);
+        } catch (e) {
+          rejectRecord(new DataError(file, line, undefined, `not valid JSON (${(e as Error).message})`), lenient);
+          continue;
+        }
+        if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+          rejectRecord(new DataError(file, line, undefined, 'each line must be a JSON object'), lenient);
+          continue;
+        }
+        const known: Record<string, unknown> = {};
+        const extra: [string, unknown][] = [];
+        for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+          const canon = aliases.get(normaliseKey(k));
+          if (canon !== undefined) known[canon] = v;
+          else extra.push([k, v]);
+        }
+        rows.push({ line, known, extra });
+      }
+      progress.update(batch.bytesRead);
+      if (rows.length > 0) yield rows;
+    }
+    progress.finish();
+    if (!sawAny) throw emptyFileError(file);
+    return;
+  }
+
+  const delimiter = format === 'csv' ? ',' : '\t';
+  let header: string[] | undefined;
+  let canon: (string | undefined)[] = [];
+  for await (const records of readDelimitedRecords(file, delimiter, 'utf8', lenient, (b) => progress.update(b))) {
+    const rows: Row[] = [];
+    for (const rec of records) {
+      if (!header) {
+        header = rec.fields.map((h) => h.trim());
+        canon = header.map((h) => aliases.get(normaliseKey(h)));
+        for (const c of spec) {
+          if (c.required && !canon.includes(c.name)) {
+            throw new DataError(file, rec.line, c.name, `required column is missing (header has: ${header.join(', ')}; accepted names: ${[c.name, ...c.aliases].join(', ')})`);
+          }
+        }
+        continue;
+      }
+      sawAny = true;
+      if (rec.fields.length !== header.length) {
+        rejectRecord(new DataError(file, rec.line, undefined, `expected ${header.length} fields as in the header, found ${rec.fields.length}`), lenient);
+        continue;
+      }
+      const known: Record<string, unknown> = {};
+      const extra: [string, unknown][] = [];
+      for (let j = 0; j < header.length; j++) {
+        const c = canon[j];
+        if (c !== undefined) known[c] = rec.fields[j];
+        else if (rec.fields[j] !== '') extra.push([header[j], rec.fields[j]]);
+      }
+      rows.push({ line: rec.line, known, extra });
+    }
+    if (rows.length > 0) yield rows;
+  }
+  progress.finish();
+  if (!header) throw emptyFileError(file);
+  if (!sawAny) throw new DataError(file, 0, undefined, 'has a header but no records');
+}

@@ -1,0 +1,126 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { DataError } from '../../src/data/errors.js';
+import { loadDataset } from '../../src/data/loaders/index.js';
+import { cliPath, tempDir } from '../helpers/paths.js';
+
+let dir: string;
+const write = (name: string, content: string | Buffer): string => {
+  const p = join(dir, name);
+  writeFileSync(p, content);
+  return p;
+};
+
+async function loadError(files: { events: string; items?: string }, lenient = false): Promise<DataError> {
+  try {
+    await loadDataset(files, { lenient });
+  } catch (e) {
+    if (e instanceof DataError) return e;
+    throw e;
+  }
+  throw new Error('expected a DataError');
+}
+
+beforeAll(() => {
+  dir = tempDir();
+});
+
+const header = 'user_id,item_id,type,timestamp,price\n';
+
+describe('generic CSV/JSONL loaders', () => {
+  it('loads CSV with quoting, ISO times, optional fields and extra columns kept as context', async () => {
+    const events = write('ok.csv', `${header.trim()},device\nu1,i1,view,1700000000,9.5,mobile\nu1,i2,purchase,2023-11-14T22:13:21Z,,desktop\n"u,2",i1,cart,1700000001.5,3,\n`);
+    const items = write('items.csv', 'item_id,category,brand,price,attributes,text,colour\ni1,Shoes,Acme,10,a|b,"Red shoe, ""fast""\nsecond line",red\ni3,Bags,,,,,\n');
+    const ds = await loadDataset({ events, items });
+    expect(ds.numEvents).toBe(3);
+    expect(ds.users.list()).toEqual(['u1', 'u,2']);
+    expect(ds.events.timestamp[1]).toBe(1700000001);
+    expect(Number.isNaN(ds.events.price[1])).toBe(true);
+    expect(ds.events.price[2]).toBe(3);
+    expect(ds.events.context[0]).toEqual({ device: 'mobile' });
+    expect(ds.events.context[2]).toBeUndefined();
+    expect(ds.itemInfo[0]).toMatchObject({ id: 'i1', category: 'Shoes', brand: 'Acme', price: 10, attributes: ['a', 'b', 'colour:red'], text: 'Red shoe, "fast"\nsecond line' });
+    // i2 is only in events: kept with a bare record and counted, not dropped.
+    expect(ds.itemsWithoutCatalogue).toBe(1);
+    expect(ds.numItems).toBe(3);
+  });
+
+  it('loads JSONL events with nested context', async () => {
+    const events = write('ok.jsonl', '{"user":"u1","item":"i1","event":"click","ts":1700000000,"context":{"page":"home"},"campaign":"x"}\n\n{"user_id":"u2","item_id":"i1","type":"RATE","timestamp":"1700000005","rating":4}\n');
+    const ds = await loadDataset({ events });
+    expect(ds.numEvents).toBe(2);
+    expect(ds.events.context[0]).toEqual({ page: 'home', campaign: 'x' });
+    expect(ds.events.value[1]).toBe(4);
+  });
+
+  it('names the file, line and field of a missing column', async () => {
+    const e = await loadError({ events: write('nocol.csv', 'user_id,item_id,timestamp\nu1,i1,5\n') });
+    expect(e.message).toMatch(/nocol\.csv:1: field "type": required column is missing/);
+  });
+
+  it('names the file, line and field of a bad number', async () => {
+    const e = await loadError({ events: write('badnum.csv', `${header}u1,i1,view,1700000000,1.5\nu1,i2,view,1700000001,12abc\n`) });
+    expect(e.message).toMatch(/badnum\.csv:3: field "price": not a number: "12abc"/);
+    expect([e.line, e.field]).toEqual([3, 'price']);
+  });
+
+  it('rejects an unknown event type, listing the valid ones', async () => {
+    const e = await loadError({ events: write('badtype.csv', `${header}u1,i1,like,1700000000,\n`) });
+    expect(e.message).toMatch(/badtype\.csv:2: field "type": unknown event type "like" \(expected one of view, click, cart, purchase, rate\)/);
+  });
+
+  it('rejects bytes that are not UTF-8, naming the line', async () => {
+    const bad = Buffer.concat([Buffer.from(`${header}u1,i1,view,1700000000,\nu`), Buffer.from([0xe9, 0xff]), Buffer.from(',i1,view,1700000000,\n')]);
+    const e = await loadError({ events: write('badenc.csv', bad) });
+    expect(e.message).toMatch(/badenc\.csv:3: invalid UTF-8/);
+  });
+
+  it('rejects an empty file and a header without records', async () => {
+    expect((await loadError({ events: write('empty.csv', '') })).message).toMatch(/empty\.csv: file is empty/);
+    expect((await loadError({ events: write('hdr.csv', header) })).message).toMatch(/hdr\.csv: has a header but no records/);
+    expect((await loadError({ events: write('empty.jsonl', '\n\n') })).message).toMatch(/file is empty/);
+  });
+
+  it('rejects wrong field counts, unclosed quotes, bad JSON, out-of-range times and duplicate items', async () => {
+    expect((await loadError({ events: write('fields.csv', `${header}u1,i1,view\n`) })).message).toMatch(/fields\.csv:2: expected 5 fields as in the header, found 3/);
+    expect((await loadError({ events: write('quote.csv', `${header}u1,"i1,view,1,\n`) })).message).toMatch(/quote\.csv:2: quoted field is never closed/);
+    expect((await loadError({ events: write('bad.jsonl', '{"user":"u1",\n') })).message).toMatch(/bad\.jsonl:1: not valid JSON/);
+    expect((await loadError({ events: write('ms.csv', `${header}u1,i1,view,1700000000000,\n`) })).message).toMatch(/field "timestamp": .*milliseconds/);
+    const items = write('dup.csv', 'item_id,price\ni1,1\ni1,2\n');
+    expect((await loadError({ events: write('e.csv', `${header}u1,i1,view,1,\n`), items })).message).toMatch(/dup\.csv:3: field "item_id": duplicate item id "i1" \(first on line 2\)/);
+  });
+
+  it('lenient mode skips bad records, counts them and says why', async () => {
+    const bad = Buffer.concat([
+      Buffer.from(`${header}u1,i1,view,1700000000,\nu1,i2,like,1700000001,\nu2,i1,view,1700000002,abc\nu3,i1,view\n`),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from(',i1,view,1,\nu4,i3,purchase,1700000003,5\n'),
+    ]);
+    const ds = await loadDataset({ events: write('mixed.csv', bad) }, { lenient: true });
+    expect(ds.numEvents).toBe(2);
+    const skipped = ds.source.skipped!;
+    expect(skipped.skipped).toBe(4);
+    expect(Object.values(skipped.byReason).reduce((a, b) => a + b, 0)).toBe(4);
+    expect(Object.keys(skipped.byReason).join('\n')).toMatch(/unknown event type/);
+    expect(Object.keys(skipped.byReason).join('\n')).toMatch(/not a number/);
+    expect(Object.keys(skipped.byReason).join('\n')).toMatch(/invalid UTF-8/);
+    expect(skipped.examples.some((m) => /mixed\.csv:3: field "type"/.test(m))).toBe(true);
+  });
+
+  it('the CLI reports a data error with exit code 2 and no stack trace', () => {
+    write('events.csv', `${header}u1,i1,bogus,1,\n`);
+    const r = spawnSync(process.execPath, [cliPath, 'inspect', '--data', dir], { encoding: 'utf8', env: { ...process.env, VITRINE_PROGRESS: '0' } });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/vitrine: data error: .*events\.csv:2: field "type": unknown event type "bogus"/);
+    expect(r.stderr).not.toMatch(/at .*\.js:\d+/);
+    const allBad = spawnSync(process.execPath, [cliPath, 'inspect', '--data', dir, '--lenient'], { encoding: 'utf8', env: { ...process.env, VITRINE_PROGRESS: '0' } });
+    expect(allBad.status).toBe(2);
+    expect(allBad.stderr).toMatch(/no events were loaded/);
+    write('events.csv', `${header}u1,i1,bogus,1,\nu1,i1,view,1,\n`);
+    const out = JSON.parse(execFileSync(process.execPath, [cliPath, 'inspect', '--data', dir, '--lenient', '--json'], { encoding: 'utf8', env: { ...process.env, VITRINE_PROGRESS: '0' } })) as { dataset: { events: number }; skipped: { skipped: number } };
+    expect(out.dataset.events).toBe(1);
+    expect(out.skipped.skipped).toBe(1);
+  });
+});
