@@ -5,6 +5,9 @@ import { DataError } from '../data/errors.js';
 import { registerDemo } from './commands/demo.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
+import { registerEvaluate } from './commands/evaluate.js';
+import { registerTrain } from './commands/train.js';
+import { registerServe } from './commands/serve.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -17,6 +20,9 @@ const program = new Command()
 registerDemo(program);
 registerGenerate(program);
 registerInspect(program);
+registerTrain(program);
+registerEvaluate(program);
+registerServe(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);

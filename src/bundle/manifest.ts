@@ -1,0 +1,44 @@
+import type { FileEntry } from './arrays.js';
+
+export const SCHEMA_VERSION = 1;
+
+/** Everything a reader needs to trust and use a bundle, and a person needs to know what is in it. */
+export interface Manifest {
+  schemaVersion: number;
+  bundle: string;
+  version: string;
+  createdAt: string;
+  vitrineVersion: string;
+  data: {
+    format: string;
+    path: string;
+    events: number;
+    users: number;
+    items: number;
+    /** sha256 over the events, user ids and item ids: evaluate checks it names the same data. */
+    fingerprint: string;
+    /** `protocol`: models saw only the protocol's train split (evaluable); `none`: all events (for production). */
+    holdout: 'protocol' | 'none';
+    trainEvents: number;
+    referenceTime: number;
+  };
+  parameters: Record<string, unknown>;
+  dimensions: { items: number; users: number; factors: number; features: number };
+  featureNames: string[];
+  checks: Record<string, number | string>;
+  files: Record<string, FileEntry>;
+  timings: Record<string, number>;
+  metrics?: Record<string, unknown>;
+}
+
+export function validateManifest(m: unknown, where: string): Manifest {
+  const fail = (what: string): never => {
+    throw new Error(`${where}: not a valid Vitrine bundle manifest (${what})`);
+  };
+  if (m === null || typeof m !== 'object') fail('not a JSON object');
+  const o = m as Record<string, unknown>;
+  if (o.schemaVersion !== SCHEMA_VERSION) fail(`schemaVersion ${String(o.schemaVersion)}, this Vitrine reads ${SCHEMA_VERSION}`);
+  for (const key of ['bundle', 'version', 'createdAt'] as const) if (typeof o[key] !== 'string') fail(`"${key}" missing`);
+  for (const key of ['data', 'dimensions', 'files', 'parameters'] as const) if (o[key] === null || typeof o[key] !== 'object') fail(`"${key}" missing`);
+  return o as unknown as Manifest;
+}

@@ -1,0 +1,36 @@
+import type { UserItems } from '../data/interactions.js';
+import type { Item, UserAttributes } from '../data/types.js';
+import type { FeatureSpec } from '../features/features.js';
+import type { UserTotals } from '../features/history.js';
+import type { HnswParams } from '../index/hnsw.js';
+import type { RetrievalConfig } from '../index/retrieve.js';
+import type { AlsModel } from '../train/als.js';
+import type { ItemNeighbours } from '../train/itemknn.js';
+import type { Popularity } from '../train/popularity.js';
+import type { AssociationRules } from '../train/rules.js';
+import type { SegmentModel } from '../train/segments.js';
+import type { Manifest } from './manifest.js';
+
+/**
+ * A bundle's content in plain data: typed arrays (SharedArrayBuffer-backed when loaded for a
+ * worker pool, so workers share one copy) and JSON. It is what training produces in memory, what
+ * the writer saves and the reader returns, and what `instantiate` turns into a working model.
+ */
+export interface BundleData {
+  manifest: Manifest;
+  /** Directory the bundle lives in (for the HNSW index file); empty before it is written. */
+  dir: string;
+  items: Item[];
+  userIds: string[];
+  users: (UserAttributes | undefined)[];
+  als: Omit<AlsModel, 'numUsers' | 'numItems'>;
+  knn: ItemNeighbours;
+  popularity: Popularity;
+  rules: AssociationRules;
+  history: { ui: UserItems; totals: UserTotals };
+  featureSpec: FeatureSpec;
+  segments: SegmentModel;
+  rankerOnnx: Uint8Array;
+  hnsw: HnswParams & { recallAt200: number; maxNorm: number };
+  retrieval: RetrievalConfig;
+}

@@ -1,0 +1,87 @@
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { ItemNeighbours } from '../train/itemknn.js';
+import type { AssociationRules } from '../train/rules.js';
+import { readChecked, toTyped, type FileEntry } from './arrays.js';
+import { validateManifest } from './manifest.js';
+import type { BundleData } from './model.js';
+
+/**
+ * A `--bundle` path may name one version (a directory with manifest.json) or a bundle holding
+ * versions; then the newest complete version (greatest name) is used.
+ */
+export function resolveBundleVersion(path: string): string {
+  const dir = resolve(path);
+  if (!existsSync(dir)) throw new Error(`--bundle: ${dir} does not exist (train one with: vitrine train --out ${path}/v1)`);
+  if (existsSync(join(dir, 'manifest.json'))) return dir;
+  const versions = readdirSync(dir)
+    .filter((v) => !v.startsWith('.') && statSync(join(dir, v)).isDirectory() && existsSync(join(dir, v, 'manifest.json')))
+    .sort();
+  if (versions.length === 0) throw new Error(`--bundle: ${dir} holds no bundle version (no */manifest.json)`);
+  return join(dir, versions[versions.length - 1]);
+}
+
+type Arrays = Record<string, Float32Array | Float64Array | Int32Array | Uint8Array>;
+
+/** Reads and checks every file of a bundle version against the manifest's checksums. */
+export function readBundle(versionDir: string, options: { shared?: boolean } = {}): BundleData {
+  const dir = resolve(versionDir);
+  const manifestPath = join(dir, 'manifest.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
+  } catch (e) {
+    throw new Error(`${manifestPath}: cannot read (${(e as Error).message})`);
+  }
+  const manifest = validateManifest(raw, manifestPath);
+  const entry = (name: string): FileEntry => {
+    const e = manifest.files[name];
+    if (!e) throw new Error(`${manifestPath}: no entry for ${name}`);
+    return e;
+  };
+  const arrays: Arrays = {};
+  const json: Record<string, unknown> = {};
+  let rankerOnnx = new Uint8Array(0);
+  for (const name of Object.keys(manifest.files)) {
+    const buf = readChecked(join(dir, name), entry(name));
+    if (name.endsWith('.json')) json[name] = JSON.parse(buf.toString('utf8'));
+    else if (name === 'ranker.onnx') rankerOnnx = new Uint8Array(buf);
+    else if (name !== 'hnsw.bin') arrays[name] = toTyped(buf, entry(name), options.shared);
+  }
+  const model = json['model.json'] as {
+    als: { factors: number; regularization: number; alpha: number };
+    knn: { numItems: number; k: number };
+    popularity: { halfLifeDays: number; referenceTime: number };
+    rules: Pick<AssociationRules, 'numItems' | 'transactions' | 'basis' | 'params'>;
+    history: { numUsers: number; numItems: number };
+    hnsw: BundleData['hnsw'];
+    retrieval: BundleData['retrieval'];
+  };
+  const users = json['users.json'] as { ids: string[]; attributes: (BundleData['users'][number] | null)[] };
+  const a = <T>(name: string): T => {
+    const v = arrays[name];
+    if (!v) throw new Error(`${manifestPath}: missing array ${name}`);
+    return v as T;
+  };
+  const knn: ItemNeighbours = { ...model.knn, indptr: a('knn_indptr.i32'), neighbours: a('knn_neighbours.i32'), similarity: a('knn_similarity.f32') };
+  return {
+    manifest,
+    dir,
+    items: json['catalog.json'] as BundleData['items'],
+    userIds: users.ids,
+    users: users.attributes.map((u) => u ?? undefined),
+    als: { ...model.als, itemFactors: a('als_item_factors.f32'), userFactors: a('als_user_factors.f32'), itemGram: a('als_item_gram.f64') },
+    knn,
+    popularity: { ...model.popularity, count: a('pop_count.f32'), trending: a('pop_trending.f32'), firstSeen: a('pop_first_seen.f64'), lastSeen: a('pop_last_seen.f64') },
+    rules: { ...model.rules, indptr: a('rules_indptr.i32'), consequent: a('rules_consequent.i32'), support: a('rules_support.f32'), confidence: a('rules_confidence.f32'), lift: a('rules_lift.f32') },
+    history: {
+      ui: { ...model.history, indptr: a('hist_indptr.i32'), items: a('hist_items.i32'), count: a('hist_count.f32'), lastTime: a('hist_last_time.f64') },
+      totals: { events: a('user_events.f32'), spend: a('user_spend.f64'), lastEventTime: a('user_last_event.f64') },
+    },
+    featureSpec: json['features.json'] as BundleData['featureSpec'],
+    segments: { ...(json['segments.json'] as Omit<BundleData['segments'], 'assignment'>), assignment: a('segments_assignment.i32') },
+    rankerOnnx,
+    hnsw: model.hnsw,
+    retrieval: model.retrieval,
+  };
+}

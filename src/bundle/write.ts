@@ -1,0 +1,88 @@
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import type { HnswIndex } from '../index/hnsw.js';
+import { sha256, writeArray, writeBytes, type FileEntry, type Typed } from './arrays.js';
+import type { BundleData } from './model.js';
+
+/** The typed arrays of a bundle under their file names. */
+export function bundleArrays(d: BundleData): Record<string, Typed> {
+  return {
+    'als_item_factors.f32': d.als.itemFactors,
+    'als_user_factors.f32': d.als.userFactors,
+    'als_item_gram.f64': d.als.itemGram,
+    'knn_indptr.i32': d.knn.indptr,
+    'knn_neighbours.i32': d.knn.neighbours,
+    'knn_similarity.f32': d.knn.similarity,
+    'pop_count.f32': d.popularity.count,
+    'pop_trending.f32': d.popularity.trending,
+    'pop_first_seen.f64': d.popularity.firstSeen,
+    'pop_last_seen.f64': d.popularity.lastSeen,
+    'rules_indptr.i32': d.rules.indptr,
+    'rules_consequent.i32': d.rules.consequent,
+    'rules_support.f32': d.rules.support,
+    'rules_confidence.f32': d.rules.confidence,
+    'rules_lift.f32': d.rules.lift,
+    'hist_indptr.i32': d.history.ui.indptr,
+    'hist_items.i32': d.history.ui.items,
+    'hist_count.f32': d.history.ui.count,
+    'hist_last_time.f64': d.history.ui.lastTime,
+    'user_events.f32': d.history.totals.events,
+    'user_spend.f64': d.history.totals.spend,
+    'user_last_event.f64': d.history.totals.lastEventTime,
+    'segments_assignment.i32': d.segments.assignment,
+  };
+}
+
+/** The scalar parameters that go with the arrays (model.json). */
+export function bundleScalars(d: BundleData): Record<string, unknown> {
+  return {
+    als: { factors: d.als.factors, regularization: d.als.regularization, alpha: d.als.alpha },
+    knn: { numItems: d.knn.numItems, k: d.knn.k },
+    popularity: { halfLifeDays: d.popularity.halfLifeDays, referenceTime: d.popularity.referenceTime },
+    rules: { numItems: d.rules.numItems, transactions: d.rules.transactions, basis: d.rules.basis, params: d.rules.params },
+    history: { numUsers: d.history.ui.numUsers, numItems: d.history.ui.numItems },
+    hnsw: d.hnsw,
+    retrieval: d.retrieval,
+  };
+}
+
+/**
+ * Writes the bundle into a hidden sibling directory and renames it into place when complete: a
+ * crash mid-write never leaves a version a server would pick up. Returns the final directory.
+ */
+export async function writeBundle(d: BundleData, hnsw: HnswIndex, outDir: string): Promise<string> {
+  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}`);
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp, { recursive: true });
+  const files: Record<string, FileEntry> = {};
+  for (const [name, a] of Object.entries(bundleArrays(d))) files[name] = await writeArray(join(tmp, name), a);
+  const { assignment: _assignment, ...segments } = d.segments;
+  const json: Record<string, unknown> = {
+    'catalog.json': d.items,
+    'users.json': { ids: d.userIds, attributes: d.users.map((u) => u ?? null) },
+    'features.json': d.featureSpec,
+    'segments.json': segments,
+    'model.json': bundleScalars(d),
+  };
+  for (const [name, value] of Object.entries(json)) files[name] = await writeBytes(join(tmp, name), JSON.stringify(value));
+  files['ranker.onnx'] = await writeBytes(join(tmp, 'ranker.onnx'), d.rankerOnnx);
+  hnsw.write(join(tmp, 'hnsw.bin'));
+  const { readFileSync } = await import('node:fs');
+  const hnswBytes = readFileSync(join(tmp, 'hnsw.bin'));
+  files['hnsw.bin'] = { bytes: hnswBytes.length, sha256: sha256(hnswBytes) };
+
+  d.manifest.files = files;
+  await writeFile(join(tmp, 'manifest.json'), JSON.stringify(d.manifest, null, 2) + '\n');
+  await mkdir(dirname(outDir), { recursive: true });
+  await rm(outDir, { recursive: true, force: true });
+  await rename(tmp, outDir);
+  d.dir = outDir;
+  return outDir;
+}
+
+/** Rewrites manifest.json atomically (evaluation adds its metrics this way). */
+export async function updateManifest(dir: string, manifest: BundleData['manifest']): Promise<void> {
+  const tmp = join(dir, `.manifest.json.tmp-${process.pid}`);
+  await writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n');
+  await rename(tmp, join(dir, 'manifest.json'));
+}

@@ -1,0 +1,45 @@
+import type { Command } from 'commander';
+import { writeFile } from 'node:fs/promises';
+import { readBundle, resolveBundleVersion } from '../../bundle/read.js';
+import { updateManifest } from '../../bundle/write.js';
+import { loadDataset } from '../../data/loaders/index.js';
+import { resolveDataDir } from '../../data/resolve.js';
+import { evaluateBundle } from '../../eval/evaluate.js';
+import { printEvaluation } from '../../eval/report.js';
+import { instantiate } from '../../rank/model.js';
+import { floatArg, intArg } from '../options.js';
+import { InvalidArgumentError } from 'commander';
+
+export function registerEvaluate(program: Command): void {
+  program
+    .command('evaluate')
+    .description('run the quality protocol on a bundle: baselines and the bundle models side by side, JSON and tables')
+    .requiredOption('-b, --bundle <dir>', 'bundle version directory, or a bundle directory (its newest version)')
+    .requiredOption('-d, --data <dir|name>', 'the data the bundle was trained on')
+    .option('--ease-lambda <x>', "EASE regularisation, or 'auto' (tuned on validation up to 3,000 items, else 100)", (v: string) => {
+      if (v === 'auto') return 'auto' as const;
+      const n = Number(v);
+      if (!(n > 0)) throw new InvalidArgumentError(`expected 'auto' or a positive number, got "${v}"`);
+      return n;
+    }, 'auto' as const)
+    .option('--threshold <p>', 'decision threshold for the ranker classification metrics', floatArg(0, 1), 0.5)
+    .option('--seed <n>', 'seed for negative sampling and synthetic data', intArg(0, 0xffffffff), 42)
+    .option('--report <file>', 'also write the JSON report here')
+    .option('--json', 'print the JSON report instead of tables')
+    .option('--no-save', 'do not store the metrics in the bundle manifest')
+    .action(async (opts: { bundle: string; data: string; easeLambda: number | 'auto'; threshold: number; seed: number; report?: string; json?: boolean; save: boolean }) => {
+      const version = resolveBundleVersion(opts.bundle);
+      const data = readBundle(version);
+      const ds = await loadDataset(await resolveDataDir(opts.data, opts.seed));
+      const model = await instantiate(data);
+      const report = await evaluateBundle(model, ds, { easeLambda: opts.easeLambda, threshold: opts.threshold, negativesPerPositive: 20, seed: opts.seed });
+      await model.ranker.release();
+      if (opts.json) console.log(JSON.stringify(report, null, 2));
+      else printEvaluation(report);
+      if (opts.report) await writeFile(opts.report, JSON.stringify(report, null, 2) + '\n');
+      if (opts.save) {
+        data.manifest.metrics = report as unknown as Record<string, unknown>;
+        await updateManifest(version, data.manifest);
+      }
+    });
+}

@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import { loadConfig, type ServerConfig } from '../../serve/config.js';
+import { VitrineServer } from '../../serve/server.js';
+import { choiceArg, intArg } from '../options.js';
+
+export interface ServeFlags {
+  bundle?: string;
+  config?: string;
+  host?: string;
+  port?: number;
+  workers?: number;
+  catalog?: string;
+  adminToken?: string;
+  clientToken?: string;
+  eventLog?: string;
+  provider?: ServerConfig['provider'];
+  efSearch?: number;
+  logLevel?: string;
+  clock?: 'wall' | 'bundle';
+}
+
+/** Starts a server and wires SIGTERM/SIGINT (drain, then exit) and SIGHUP (hot reload). */
+export async function startServer(flags: ServeFlags): Promise<VitrineServer> {
+  const { config: file, ...rest } = flags;
+  const config = loadConfig(flags.bundle, file, rest);
+  const server = new VitrineServer(config);
+  await server.start();
+  const stop = (signal: string): void => {
+    server.log.info({ signal }, 'shutdown requested');
+    void server.shutdown().then(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    server.reload().catch(() => undefined);
+  });
+  return server;
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve recommendations over WebSocket (msgpack/JSON) and HTTP from a model bundle')
+    .option('-b, --bundle <dir>', 'bundle directory (its newest version) or a version directory')
+    .option('-c, --config <file>', 'JSON config file (flags override it; VITRINE_* environment variables sit between)')
+    .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
+    .option('-p, --port <n>', 'port (0 picks a free one; default 8080)', intArg(0, 65535))
+    .option('--workers <n>', 'worker threads (default: one per core)', intArg(1, 256))
+    .option('--catalog <file>', 'a newer catalogue (items.csv/.jsonl): items the bundle lacks are placed by attributes')
+    .option('--admin-token <token>', 'bearer token for POST /admin/reload (or VITRINE_ADMIN_TOKEN)')
+    .option('--client-token <token>', 'bearer token every client must send (or VITRINE_CLIENT_TOKEN)')
+    .option('--event-log <file>', 'append streamed events to this file and replay it at start')
+    .option('--provider <p>', 'ONNX execution provider: auto (CUDA when present), cpu, cuda', choiceArg(['auto', 'cpu', 'cuda'] as const))
+    .option('--ef-search <n>', 'override the bundle\'s HNSW efSearch', intArg(10, 100000))
+    .option('--log-level <level>', 'pino log level (info, debug, warn, ...)')
+    .option('--clock <c>', 'now for features: wall (default) or bundle (the data end; for demos on historical data)', choiceArg(['wall', 'bundle'] as const))
+    .addHelpText(
+      'after',
+      `
+Endpoints: ws://HOST:PORT/ws (binary frames: msgpack, text frames: JSON), POST /v1/<call> (JSON),
+GET /healthz, GET /readyz, GET /metrics, POST /admin/reload (Authorization: Bearer <admin token>).
+Signals: SIGTERM/SIGINT drain in-flight requests and exit; SIGHUP reloads the newest bundle version.
+Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
+    )
+    .action(async (opts: ServeFlags) => {
+      const server = await startServer(opts);
+      console.log(`vitrine serving bundle ${server.version} on http://${server.config.host}:${server.port} (ws://${server.config.host}:${server.port}/ws)`);
+    });
+}

@@ -1,0 +1,210 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BundleData } from '../bundle/model.js';
+import type { Dataset } from '../data/dataset.js';
+import { datasetFingerprint } from '../data/fingerprint.js';
+import { buildUserItems, itemsOf, type UserItems } from '../data/interactions.js';
+import { splitWithValidation } from '../data/split.js';
+import { historyOf } from '../features/history.js';
+import { recommend } from '../rank/recommend.js';
+import type { RecModel } from '../rank/model.js';
+import { easeScores, trainEase, type EaseModel } from '../train/ease.js';
+import { knnScores } from '../train/itemknn.js';
+import { ortInverse } from '../train/ort-inverse.js';
+import { labelledRows } from '../train/ranker-data.js';
+import { embeddingRecommender } from '../train/tune-als.js';
+import { invertSpdInPlace } from '../util/linalg.js';
+import { note, Progress, StageTimer } from '../util/progress.js';
+import { topK } from '../util/topk.js';
+import { classificationMetrics, type ClassificationMetrics } from './classification.js';
+import { evaluateRanking, type RankingMetrics, type Recommender } from './ranking.js';
+
+export interface EvaluateOptions {
+  /** A number, or 'auto': tuned on the validation slice for catalogues up to 3,000 items, else 100. */
+  easeLambda: number | 'auto';
+  /** Decision threshold for the ranker's accuracy, precision, recall and F1. */
+  threshold: number;
+  negativesPerPositive: number;
+  seed: number;
+}
+
+export interface ModelReport extends RankingMetrics {
+  seconds: number;
+  /** Synthetic data only: share of the top 10 that are among the user's truly preferred items. */
+  'truth@10'?: number;
+}
+
+export interface EvaluationReport {
+  bundle: { dir: string; version: string };
+  data: { format: string; path: string; events: number; users: number; items: number };
+  split: { trainEvents: number; testEvents: number; testUsersCounted: number };
+  protocol: string;
+  models: Record<string, ModelReport>;
+  ease: { lambda: number; chosenBy: string; validation?: Record<string, number> };
+  retrieval: { candidates: number; knnCandidates: number; efSearch: number; 'recall@candidates': number; hnswRecallAt200VsExact: number };
+  ranker: ClassificationMetrics & { negativesPerPositive: number };
+  twoStageVsEase: number;
+  timings: Record<string, number>;
+}
+
+const LAMBDA_GRID = [50, 100, 250, 500, 1000];
+
+async function fitEase(ui: UserItems, lambda: number): Promise<EaseModel> {
+  // The JS Cholesky is exact in float64 and quick for small catalogues; onnxruntime's Inverse takes over beyond.
+  return trainEase(ui, lambda, ui.numItems <= 3000 ? invertSpdInPlace : ortInverse);
+}
+
+/**
+ * The quality protocol over a bundle: baselines (popularity, item-kNN, EASE) and the bundle's own
+ * models (embeddings alone, HNSW retrieval alone, HNSW retrieval + ranker) on the same split, plus
+ * the ranker as a classifier on held-out candidates.
+ */
+export async function evaluateBundle(model: RecModel, ds: Dataset, opts: EvaluateOptions): Promise<EvaluationReport> {
+  const data = model.data;
+  const m = data.manifest;
+  if (m.data.holdout !== 'protocol') throw new Error(`bundle ${data.dir} was trained on every event (--holdout none); evaluation needs a bundle trained with --holdout protocol`);
+  const fp = datasetFingerprint(ds);
+  if (fp !== m.data.fingerprint) throw new Error(`the data at ${ds.source.path} is not the data bundle ${m.version} was trained on (fingerprint ${fp.slice(0, 12)}… vs ${m.data.fingerprint.slice(0, 12)}…)`);
+
+  const timer = new StageTimer();
+  const split = splitWithValidation(ds.events);
+  const train: UserItems = data.history.ui;
+  const test = buildUserItems(ds.events, split.test, ds.numUsers, ds.numItems);
+  const now = m.data.referenceTime;
+  const truth = readTruth(ds);
+  const models: Record<string, ModelReport> = {};
+
+  const run = async (name: string, rec: Recommender | ((u: number, k: number, ex: Uint8Array) => Promise<Int32Array>)): Promise<void> => {
+    await timer.run(`evaluate ${name}`, async () => {
+      const t0 = performance.now();
+      // Async recommenders are resolved user by user up front, then scored by the shared metric code.
+      const lists = new Map<number, Int32Array>();
+      const exclude = new Uint8Array(ds.numItems);
+      const progress = new Progress(`evaluate ${name}`, test.numUsers, 'users');
+      for (let u = 0; u < test.numUsers; u++) {
+        progress.tick();
+        if (itemsOf(test, u).length === 0) continue;
+        const own = itemsOf(train, u);
+        for (const i of own) exclude[i] = 1;
+        lists.set(u, await rec(u, 50, exclude));
+        for (const i of own) exclude[i] = 0;
+      }
+      progress.finish();
+      const metrics: ModelReport = { ...evaluateRanking((u) => lists.get(u) ?? new Int32Array(0), train, test), seconds: Number(((performance.now() - t0) / 1000).toFixed(2)) };
+      if (truth) metrics['truth@10'] = truthAgreement(truth, lists, train);
+      models[name] = metrics;
+      note(`  ${name}: NDCG@10 ${metrics['ndcg@10'].toFixed(4)} Recall@10 ${metrics['recall@10'].toFixed(4)} Recall@50 ${metrics['recall@50'].toFixed(4)}`);
+    });
+  };
+
+  const pop = data.popularity.count;
+  await run('popularity', (_u, k, ex) => topK(pop, k, ex));
+  const scratch = new Float32Array(ds.numItems);
+  await run(`item-knn (k=${data.knn.k})`, (u, k, ex) => topK(knnScores(data.knn, itemsOf(train, u), scratch), k, ex));
+
+  const ease = await timer.run('fit ease', () => chooseEase(ds, split, opts));
+  await run(`ease (lambda=${ease.lambda})`, (u, k, ex) => topK(easeScores(ease.model, itemsOf(train, u), scratch), k, ex));
+
+  await run('embeddings (exact)', embeddingRecommender({ ...data.als, numItems: ds.numItems }));
+  const { candidates, knnCandidates } = data.retrieval;
+  await run('hnsw retrieval alone', (u, k, ex) => {
+    const v = storedVector(data, u);
+    return v ? model.hnsw.search(v, k, ex).items : new Int32Array(0);
+  });
+  await run('hnsw+item-knn retrieval -> ranker', async (u, k, ex) => {
+    const h = historyOf(train, data.history.totals, u);
+    const r = await recommend(model, { history: h, vector: storedVector(data, u), attrs: data.users[u], now, k, exclude: ex });
+    return r.items;
+  });
+
+  const rows = await timer.run('ranker classification', () =>
+    labelledRows(
+      { hnsw: model.hnsw, knn: data.knn, features: model.features, factors: data.als.factors, userFactors: data.als.userFactors, histories: data.history, users: data.users, retrieval: data.retrieval },
+      test,
+      now,
+      opts.negativesPerPositive,
+      opts.seed,
+      'ranker rows (test)',
+    ),
+  );
+  const probs = await model.ranker.score(rows.X, rows.y.length);
+  const classification = classificationMetrics(probs, rows.y, opts.threshold);
+
+  const twoStage = models['hnsw+item-knn retrieval -> ranker'];
+  const easeReport = models[`ease (lambda=${ease.lambda})`];
+  return {
+    bundle: { dir: data.dir, version: m.version },
+    data: { format: ds.source.format, path: ds.source.path, events: ds.numEvents, users: ds.numUsers, items: ds.numItems },
+    split: { trainEvents: split.train.length, testEvents: split.test.length, testUsersCounted: twoStage.users },
+    protocol: 'per-user temporal split, last 20% (rounded, >= 1) as test; whole catalogue minus train items ranked; test items already in train not counted; means over users with >= 1 counted test item',
+    models,
+    ease: { lambda: ease.lambda, chosenBy: ease.chosenBy, validation: ease.validation },
+    retrieval: { candidates, knnCandidates, efSearch: data.hnsw.efSearch, 'recall@candidates': Number(rows.candidateRecall.toFixed(4)), hnswRecallAt200VsExact: data.hnsw.recallAt200 },
+    ranker: { ...classification, negativesPerPositive: opts.negativesPerPositive },
+    twoStageVsEase: Number((twoStage['ndcg@10'] / easeReport['ndcg@10']).toFixed(4)),
+    timings: timer.timings,
+  };
+}
+
+function storedVector(data: BundleData, u: number): Float32Array | undefined {
+  const d = data.als.factors;
+  const v = data.als.userFactors.subarray(u * d, (u + 1) * d);
+  return v.some((x) => x !== 0) ? v : undefined;
+}
+
+async function chooseEase(ds: Dataset, split: ReturnType<typeof splitWithValidation>, opts: EvaluateOptions): Promise<{ model: EaseModel; lambda: number; chosenBy: string; validation?: Record<string, number> }> {
+  const train = buildUserItems(ds.events, split.train, ds.numUsers, ds.numItems);
+  if (opts.easeLambda !== 'auto' || ds.numItems > 3000) {
+    const lambda = opts.easeLambda === 'auto' ? 100 : opts.easeLambda;
+    return { model: await fitEase(train, lambda), lambda, chosenBy: opts.easeLambda === 'auto' ? 'default for catalogues over 3,000 items (tuning would need one large inversion per grid point)' : 'given' };
+  }
+  const fit = buildUserItems(ds.events, split.fit, ds.numUsers, ds.numItems);
+  const val = buildUserItems(ds.events, split.validation, ds.numUsers, ds.numItems);
+  const scratch = new Float32Array(ds.numItems);
+  const validation: Record<string, number> = {};
+  let best = LAMBDA_GRID[0];
+  let bestNdcg = -Infinity;
+  for (const lambda of LAMBDA_GRID) {
+    const model = await fitEase(fit, lambda);
+    const ndcg = evaluateRanking((u, k, ex) => topK(easeScores(model, itemsOf(fit, u), scratch), k, ex), fit, val)['ndcg@10'];
+    validation[lambda] = Number(ndcg.toFixed(4));
+    if (ndcg > bestNdcg) {
+      bestNdcg = ndcg;
+      best = lambda;
+    }
+  }
+  return { model: await fitEase(train, best), lambda: best, chosenBy: `validation NDCG@10 over ${LAMBDA_GRID.join(', ')}`, validation };
+}
+
+/** truth.jsonl from the synthetic generator, as item indices per user index; undefined for other data. */
+function readTruth(ds: Dataset): Map<number, Set<number>> | undefined {
+  const path = join(ds.source.path, 'truth.jsonl');
+  if (ds.source.format !== 'generic' || !existsSync(path)) return undefined;
+  const out = new Map<number, Set<number>>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const t = JSON.parse(line) as { user_id: string; items: string[] };
+    const u = ds.users.indexOf(t.user_id);
+    if (u >= 0) out.set(u, new Set(t.items.map((id) => ds.items.indexOf(id)).filter((i) => i >= 0)));
+  }
+  return out;
+}
+
+/** Mean over users of |top10 ∩ truly preferred items not yet in train| / min(10, that set's size). */
+function truthAgreement(truth: Map<number, Set<number>>, lists: Map<number, Int32Array>, train: UserItems): number {
+  let sum = 0;
+  let n = 0;
+  for (const [u, list] of lists) {
+    const pref = truth.get(u);
+    if (!pref) continue;
+    const own = new Set(itemsOf(train, u));
+    const open = [...pref].filter((i) => !own.has(i));
+    if (open.length === 0) continue;
+    const set = new Set(open);
+    let hit = 0;
+    for (let r = 0; r < Math.min(10, list.length); r++) if (set.has(list[r])) hit++;
+    sum += hit / Math.min(10, open.length);
+    n++;
+  }
+  return n > 0 ? Number((sum / n).toFixed(4)) : 0;
+}

@@ -1,0 +1,28 @@
+import { printTable } from '../cli/table.js';
+import type { EvaluationReport } from './evaluate.js';
+
+const f4 = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(4));
+
+/** The evaluation report as readable tables on stdout. */
+export function printEvaluation(r: EvaluationReport): void {
+  const truth = Object.values(r.models).some((m) => m['truth@10'] !== undefined);
+  const header = ['model', 'NDCG@10', 'Recall@10', 'HR@10', 'MRR@10', 'Recall@50', 'Coverage@10', ...(truth ? ['Truth@10'] : []), 'seconds'];
+  const rows = Object.entries(r.models).map(([name, m]) => [name, f4(m['ndcg@10']), f4(m['recall@10']), f4(m['hr@10']), f4(m['mrr@10']), f4(m['recall@50']), f4(m['coverage@10']), ...(truth ? [f4(m['truth@10'])] : []), m.seconds.toFixed(1)]);
+  printTable(`quality on ${r.data.path} (${r.split.testUsersCounted} test users, ${r.split.trainEvents} train / ${r.split.testEvents} test events)`, rows, header);
+  console.log(`  two-stage NDCG@10 / EASE NDCG@10 = ${r.twoStageVsEase.toFixed(3)}  (EASE lambda ${r.ease.lambda}: ${r.ease.chosenBy})`);
+  const rk = r.ranker;
+  printTable(`ranker as a classifier (test candidates, ${rk.negativesPerPositive} sampled negatives per positive, threshold ${rk.threshold})`, [
+    ['rows / positives', `${rk.rows} / ${rk.positives}`],
+    ['AUC', f4(rk.auc)],
+    ['log-loss', f4(rk.logLoss)],
+    ['accuracy', f4(rk.accuracy)],
+    ['precision', f4(rk.precision)],
+    ['recall', f4(rk.recall)],
+    ['F1', f4(rk.f1)],
+  ]);
+  printTable('retrieval', [
+    ['candidates (HNSW + item-kNN)', `${r.retrieval.candidates} + ${r.retrieval.knnCandidates}`],
+    ['test items among candidates (recall)', f4(r.retrieval['recall@candidates'])],
+    ['HNSW recall@200 vs exact search', `${f4(r.retrieval.hnswRecallAt200VsExact)} at efSearch ${r.retrieval.efSearch}`],
+  ]);
+}

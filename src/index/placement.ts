@@ -1,0 +1,54 @@
+import type { Item } from '../data/types.js';
+
+function tokensOf(it: Pick<Item, 'category' | 'brand' | 'attributes'>): string[] {
+  const t: string[] = [];
+  if (it.category !== undefined) t.push(`c:${it.category}`);
+  if (it.brand !== undefined) t.push(`b:${it.brand}`);
+  for (const a of it.attributes ?? []) t.push(`a:${a}`);
+  return t;
+}
+
+/**
+ * Places items the model never saw (cold start) in the embedding space by their attributes: the
+ * average vector of known items, each weighted by the Jaccard overlap of category, brand and
+ * attribute tokens. An item sharing nothing gets the catalogue's mean vector.
+ */
+export class AttributePlacer {
+  private readonly index = new Map<string, number[]>();
+  private readonly tokenCount: Int32Array;
+  private readonly mean: Float32Array;
+
+  constructor(
+    items: readonly Item[],
+    private readonly factors: Float32Array,
+    private readonly d: number,
+  ) {
+    this.tokenCount = new Int32Array(items.length);
+    items.forEach((it, i) => {
+      const toks = tokensOf(it);
+      this.tokenCount[i] = toks.length;
+      for (const t of toks) {
+        let list = this.index.get(t);
+        if (!list) this.index.set(t, (list = []));
+        list.push(i);
+      }
+    });
+    this.mean = new Float32Array(d);
+    for (let i = 0; i < items.length; i++) for (let k = 0; k < d; k++) this.mean[k] += factors[i * d + k] / items.length;
+  }
+
+  place(item: Pick<Item, 'category' | 'brand' | 'attributes'>): { vector: Float32Array; basis: number } {
+    const toks = [...new Set(tokensOf(item))];
+    const shared = new Map<number, number>();
+    for (const t of toks) for (const i of this.index.get(t) ?? []) shared.set(i, (shared.get(i) ?? 0) + 1);
+    if (shared.size === 0) return { vector: Float32Array.from(this.mean), basis: 0 };
+    const v = new Float64Array(this.d);
+    let total = 0;
+    for (const [i, s] of shared) {
+      const w = s / (toks.length + this.tokenCount[i] - s);
+      total += w;
+      for (let k = 0; k < this.d; k++) v[k] += w * this.factors[i * this.d + k];
+    }
+    return { vector: Float32Array.from(v, (x) => x / total), basis: shared.size };
+  }
+}

@@ -1,0 +1,100 @@
+import { join } from 'node:path';
+import { IdMap } from '../data/ids.js';
+import type { Item } from '../data/types.js';
+import type { BundleData } from '../bundle/model.js';
+import { encodeCatalog, type EncodedCatalog } from '../features/catalog.js';
+import { FeatureBuilder } from '../features/features.js';
+import { HnswIndex } from '../index/hnsw.js';
+import { AttributePlacer } from '../index/placement.js';
+import { OnnxRanker, type ExecutionProviderChoice } from './onnx-ranker.js';
+
+/** A bundle made ready to answer requests in this thread: index loaded, ranker session open, lookups built. */
+export interface RecModel {
+  data: BundleData;
+  catalog: EncodedCatalog;
+  itemIndex: IdMap;
+  userIndex: IdMap;
+  hnsw: HnswIndex;
+  ranker: OnnxRanker;
+  features: FeatureBuilder;
+  placer: AttributePlacer;
+  /** Items ordered by trending score, best first: the cold-start and fill-in list. */
+  trendingOrder: Int32Array;
+  /** Catalogue items the bundle was not trained on (appended after the bundle's items). */
+  newItems: number;
+  /** Catalogue-sized scratch for retrieval; one per thread, like the model. */
+  scratch: Float32Array;
+}
+
+export interface InstantiateOptions {
+  provider?: ExecutionProviderChoice;
+  threads?: number;
+  efSearch?: number;
+  /** An index already in memory (training evaluates before writing); else loaded from the bundle dir. */
+  hnsw?: HnswIndex;
+  /** A newer catalogue: items missing from the bundle are placed by their attributes and become retrievable. */
+  catalog?: Item[];
+}
+
+export async function instantiate(bundle: BundleData, options: InstantiateOptions = {}): Promise<RecModel> {
+  const hnsw = options.hnsw ?? HnswIndex.load(join(bundle.dir, 'hnsw.bin'), bundle.als.factors, bundle.hnsw.maxNorm, bundle.hnsw.efSearch);
+  if (options.efSearch !== undefined) hnsw.setEf(options.efSearch);
+  const known = IdMap.from(bundle.items.map((it) => it.id));
+  const fresh = (options.catalog ?? []).filter((it) => !known.has(it.id));
+  const data = fresh.length > 0 ? extendWithItems(bundle, fresh, hnsw) : bundle;
+  const catalog = encodeCatalog(data.items);
+  const ranker = await OnnxRanker.create(data.rankerOnnx, data.featureSpec.names.length, options.provider ?? 'cpu', options.threads ?? 1);
+  const features = new FeatureBuilder({ catalog, factors: data.als.factors, itemFactors: data.als.itemFactors, knn: data.knn, popularity: data.popularity, rules: data.rules }, data.featureSpec);
+  const trend = data.popularity.trending;
+  const trendingOrder = Int32Array.from({ length: catalog.numItems }, (_, i) => i).sort((a, b) => trend[b] - trend[a] || a - b);
+  return {
+    data,
+    catalog,
+    itemIndex: IdMap.from(data.items.map((it) => it.id)),
+    userIndex: IdMap.from(data.userIds),
+    hnsw,
+    ranker,
+    features,
+    placer: new AttributePlacer(bundle.items, bundle.als.itemFactors, bundle.als.factors),
+    trendingOrder,
+    newItems: fresh.length,
+    scratch: new Float32Array(catalog.numItems),
+  };
+}
+
+/**
+ * Appends new catalogue items: vectors placed by attributes (and added to the HNSW index), no
+ * interactions yet (zero popularity, no neighbours or rules), so features treat them as fresh.
+ */
+function extendWithItems(b: BundleData, fresh: Item[], hnsw: HnswIndex): BundleData {
+  const d = b.als.factors;
+  const n0 = b.items.length;
+  const n = n0 + fresh.length;
+  const placer = new AttributePlacer(b.items, b.als.itemFactors, d);
+  const itemFactors = new Float32Array(n * d);
+  itemFactors.set(b.als.itemFactors);
+  fresh.forEach((it, j) => {
+    const v = placer.place(it).vector;
+    itemFactors.set(v, (n0 + j) * d);
+    hnsw.add(v, n0 + j);
+  });
+  const grow = <T extends Float32Array | Float64Array>(a: T, fill: number): T => {
+    const out = new (a.constructor as new (len: number) => T)(n);
+    out.fill(fill);
+    out.set(a);
+    return out;
+  };
+  const growIndptr = (p: Int32Array): Int32Array => {
+    const out = new Int32Array(n + 1).fill(p[n0]);
+    out.set(p);
+    return out;
+  };
+  return {
+    ...b,
+    items: [...b.items, ...fresh],
+    als: { ...b.als, itemFactors },
+    popularity: { ...b.popularity, count: grow(b.popularity.count, 0), trending: grow(b.popularity.trending, 0), firstSeen: grow(b.popularity.firstSeen, NaN), lastSeen: grow(b.popularity.lastSeen, NaN) },
+    knn: { ...b.knn, numItems: n, indptr: growIndptr(b.knn.indptr) },
+    rules: { ...b.rules, numItems: n, indptr: growIndptr(b.rules.indptr) },
+  };
+}

@@ -1,0 +1,79 @@
+import type { UserAttributes } from '../data/types.js';
+import type { UserHistory } from '../features/history.js';
+import { retrieve, SOURCE_NAMES, type RetrievalConfig } from '../index/retrieve.js';
+import { foldInUser } from '../train/als.js';
+import { topK } from '../util/topk.js';
+import type { RecModel } from './model.js';
+
+/** Which stage produced a returned item: a retriever whose candidates the ranker ordered, or the trending fallback. */
+export type Stage = (typeof SOURCE_NAMES)[number] | 'trending';
+
+export interface RecommendInput {
+  history: UserHistory;
+  /** The user's embedding when already known (a stored vector for an unchanged history); else folded in. */
+  vector?: Float32Array;
+  attrs?: UserAttributes;
+  now: number;
+  k: number;
+  /** Items that must not be returned (already bought, filtered out); nonzero = excluded. */
+  exclude: Uint8Array;
+  /** Overrides of the bundle's retrieval settings (candidate counts). */
+  retrieval?: Partial<RetrievalConfig>;
+}
+
+export interface Ranked {
+  items: Int32Array;
+  /** Ranker probability for ranked items; trending fill-ins carry NaN. */
+  scores: Float32Array;
+  stages: Stage[];
+  /** The user vector used (undefined for a cold-start user). */
+  vector?: Float32Array;
+}
+
+/** A user's vector: the stored one when given, else an exact fold-in of the history, else none (cold start). */
+export function userVector(model: RecModel, history: UserHistory, stored?: Float32Array): Float32Array | undefined {
+  if (stored) return stored;
+  if (history.items.length === 0) return undefined;
+  return foldInUser(model.data.als, history.items, history.counts);
+}
+
+/**
+ * Two-stage recommendation: candidates from HNSW (by the user's embedding) and item-kNN (from the
+ * latest items), features from the shared feature module, the ONNX ranker's probability, best k.
+ * Cold-start users, and any shortfall after filters, get trending items, so every request returns
+ * up to k valid items.
+ */
+export async function recommend(model: RecModel, input: RecommendInput): Promise<Ranked> {
+  const vector = userVector(model, input.history, input.vector);
+  const items: number[] = [];
+  const scores: number[] = [];
+  const stages: Stage[] = [];
+  if (vector) {
+    const cfg = { ...model.data.retrieval, ...input.retrieval };
+    const cand = retrieve(model.hnsw, model.data.knn, vector, input.history, input.exclude, cfg, model.scratch);
+    const n = cand.items.length;
+    if (n > 0) {
+      const rows = new Float32Array(n * model.features.width);
+      model.features.build({ history: input.history, vector, attrs: input.attrs, now: input.now }, cand.items, rows);
+      const probs = await model.ranker.score(rows, n);
+      for (const r of topK(probs, input.k)) {
+        items.push(cand.items[r]);
+        scores.push(probs[r]);
+        stages.push(SOURCE_NAMES[cand.source[r]]);
+      }
+    }
+  }
+  if (items.length < input.k) fillTrending(model, input.exclude, input.k, items, scores, stages);
+  return { items: Int32Array.from(items), scores: Float32Array.from(scores), stages, vector };
+}
+
+function fillTrending(model: RecModel, exclude: Uint8Array, k: number, items: number[], scores: number[], stages: Stage[]): void {
+  const taken = new Set(items);
+  for (const i of model.trendingOrder) {
+    if (items.length >= k) break;
+    if (exclude[i] || taken.has(i)) continue;
+    items.push(i);
+    scores.push(NaN);
+    stages.push('trending');
+  }
+}

@@ -1,0 +1,126 @@
+import { readFileSync } from 'node:fs';
+import type { ExecutionProviderChoice } from '../rank/onnx-ranker.js';
+import { DEFAULT_LIMITS, type Limits } from './protocol.js';
+import { defaultWorkers } from './pool.js';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** A bundle directory (its newest version is served) or one version directory. */
+  bundle: string;
+  /** An optional newer catalogue (items.csv/.jsonl): items missing from the bundle are placed by attributes. */
+  catalog?: string;
+  workers: number;
+  concurrentTasksPerWorker: number;
+  /** Tasks queued beyond those running; past it requests get `overloaded`. */
+  maxQueue: number;
+  maxInFlightPerConnection: number;
+  /** Largest request frame or HTTP body accepted, bytes; larger ones get `frame_too_large`. */
+  maxFrameBytes: number;
+  limits: Limits;
+  provider: ExecutionProviderChoice;
+  efSearch?: number;
+  /** Bearer token for admin calls (reload); without one, admin calls are refused. */
+  adminToken?: string;
+  /** Optional bearer token every client call must carry. */
+  clientToken?: string;
+  /** Append-only log of streamed events, replayed at start (empty: events live only in memory). */
+  eventLog?: string;
+  /** Key for pseudonymising user ids in logs. */
+  pseudonymKey?: string;
+  logLevel: string;
+  /**
+   * What "now" is for features and events without a time: the wall clock, or the bundle's data end
+   * (for demos and replays on historical data, where the wall clock is months after the data).
+   */
+  clock: 'wall' | 'bundle';
+  /** Longest wait for in-flight requests on shutdown, seconds. */
+  drainSeconds: number;
+}
+
+export function defaultConfig(bundle: string): ServerConfig {
+  const workers = defaultWorkers();
+  return {
+    host: '127.0.0.1',
+    port: 8080,
+    bundle,
+    workers,
+    concurrentTasksPerWorker: 2,
+    maxQueue: workers * 256,
+    maxInFlightPerConnection: 256,
+    maxFrameBytes: 1 << 20,
+    limits: { ...DEFAULT_LIMITS },
+    provider: 'auto',
+    logLevel: 'info',
+    clock: 'wall',
+    drainSeconds: 30,
+  };
+}
+
+const ENV: Record<string, keyof ServerConfig> = {
+  VITRINE_HOST: 'host',
+  VITRINE_PORT: 'port',
+  VITRINE_BUNDLE: 'bundle',
+  VITRINE_CATALOG: 'catalog',
+  VITRINE_WORKERS: 'workers',
+  VITRINE_MAX_QUEUE: 'maxQueue',
+  VITRINE_MAX_IN_FLIGHT: 'maxInFlightPerConnection',
+  VITRINE_MAX_FRAME_BYTES: 'maxFrameBytes',
+  VITRINE_PROVIDER: 'provider',
+  VITRINE_EF_SEARCH: 'efSearch',
+  VITRINE_ADMIN_TOKEN: 'adminToken',
+  VITRINE_CLIENT_TOKEN: 'clientToken',
+  VITRINE_EVENT_LOG: 'eventLog',
+  VITRINE_PSEUDONYM_KEY: 'pseudonymKey',
+  VITRINE_LOG_LEVEL: 'logLevel',
+  VITRINE_CLOCK: 'clock',
+};
+
+const NUMERIC = new Set<keyof ServerConfig>(['port', 'workers', 'concurrentTasksPerWorker', 'maxQueue', 'maxInFlightPerConnection', 'maxFrameBytes', 'efSearch', 'drainSeconds']);
+
+/** Defaults, then a JSON config file, then VITRINE_* environment variables, then command-line flags. */
+export function loadConfig(bundle: string | undefined, file: string | undefined, flags: Partial<ServerConfig>, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  let fromFile: Partial<ServerConfig> = {};
+  if (file) {
+    try {
+      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Partial<ServerConfig>;
+    } catch (e) {
+      throw new Error(`--config ${file}: ${(e as Error).message}`);
+    }
+  }
+  const fromEnv: Record<string, unknown> = {};
+  for (const [name, key] of Object.entries(ENV)) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    fromEnv[key] = NUMERIC.has(key) ? Number(v) : v;
+  }
+  const chosenBundle = flags.bundle ?? (fromEnv.bundle as string | undefined) ?? fromFile.bundle ?? bundle;
+  if (!chosenBundle) throw new Error('--bundle is required (or VITRINE_BUNDLE, or "bundle" in the config file)');
+  const base = defaultConfig(chosenBundle);
+  const merged: ServerConfig = { ...base, ...fromFile, ...(fromEnv as Partial<ServerConfig>), ...dropUndefined(flags), bundle: chosenBundle };
+  merged.limits = { ...base.limits, ...fromFile.limits, ...flags.limits };
+  if (fromFile.maxQueue === undefined && fromEnv.maxQueue === undefined && flags.maxQueue === undefined) merged.maxQueue = merged.workers * 256;
+  validateConfig(merged);
+  return merged;
+}
+
+function dropUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export function validateConfig(c: ServerConfig): void {
+  const int = (key: keyof ServerConfig, min: number, max: number): void => {
+    const v = c[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new Error(`config ${key}: expected an integer between ${min} and ${max}, got ${String(v)}`);
+  };
+  int('port', 0, 65535);
+  int('workers', 1, 256);
+  int('concurrentTasksPerWorker', 1, 64);
+  int('maxQueue', 0, 1_000_000);
+  int('maxInFlightPerConnection', 1, 100_000);
+  int('maxFrameBytes', 256, 64 << 20);
+  int('drainSeconds', 0, 3600);
+  if (c.efSearch !== undefined) int('efSearch', 10, 100_000);
+  if (!['wall', 'bundle'].includes(c.clock)) throw new Error(`config clock: expected wall or bundle, got ${c.clock}`);
+  if (!['auto', 'cpu', 'cuda'].includes(c.provider)) throw new Error(`config provider: expected auto, cpu or cuda, got ${c.provider}`);
+}

@@ -1,0 +1,396 @@
+import { affinityShares, profileVector, rawRfm } from '../features/profile.js';
+import { emptyHistory, historyOf, recentFirst, type UserHistory } from '../features/history.js';
+import type { RecModel } from '../rank/model.js';
+import { recommend, userVector, type Stage } from '../rank/recommend.js';
+import { knnSimilarity } from '../train/itemknn.js';
+import { assignSegment } from '../train/segments.js';
+import type { Call, Filters, HistoryEntry, ItemDescription } from './protocol.js';
+
+/** An event the server received after the bundle was built, kept per user and sent along with requests. */
+export interface OverlayEvent {
+  item: string;
+  type: string;
+  ts: number;
+  price?: number;
+  quantity?: number;
+}
+
+export interface Task {
+  call: Exclude<Call, { call: 'event' }>;
+  /** Streamed events of the request's user since the bundle was built, oldest first. */
+  overlay?: OverlayEvent[];
+  /** Request time, Unix seconds. */
+  now: number;
+}
+
+export interface ResultItem {
+  id: string;
+  score: number | null;
+  stage: Stage | 'rules' | 'similar';
+  explanation?: string;
+}
+
+interface ResolvedUser {
+  history: UserHistory;
+  vector?: Float32Array;
+  attrs?: RecModel['data']['users'][number];
+  known: boolean;
+  index: number;
+  /** Ids in the request history or overlay that the catalogue does not know (ignored). */
+  unknownItems: string[];
+  /** How each history item was last touched, for explanations. */
+  lastType: Map<number, string>;
+}
+
+const VERB: Record<string, string> = { view: 'viewed', click: 'clicked', cart: 'added to your cart', purchase: 'bought', rate: 'rated' };
+
+/**
+ * The calls a worker answers, over one instantiated model. Pure request → result functions: the
+ * worker wraps them, and tests can drive them directly.
+ */
+export class Handlers {
+  private readonly mask: Uint8Array;
+  private readonly unavailable: Uint8Array;
+  private readonly itemNorm: Float32Array;
+
+  constructor(readonly model: RecModel) {
+    const n = model.catalog.numItems;
+    this.mask = new Uint8Array(n);
+    this.unavailable = Uint8Array.from(model.catalog.available, (a) => (a ? 0 : 1));
+    const d = model.data.als.factors;
+    const f = model.data.als.itemFactors;
+    this.itemNorm = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += f[i * d + k] ** 2;
+      this.itemNorm[i] = Math.sqrt(s);
+    }
+  }
+
+  get version(): string {
+    return this.model.data.manifest.version;
+  }
+
+  async run(task: Task): Promise<unknown> {
+    const c = task.call;
+    switch (c.call) {
+      case 'recommend':
+        return this.recommend(c, task);
+      case 'similar':
+        return this.similar(c);
+      case 'boughtTogether':
+        return this.boughtTogether(c);
+      case 'score':
+        return this.score(c, task);
+      case 'profile':
+        return this.profile(c, task);
+    }
+  }
+
+  /** Bundle history, plus streamed events and any history the request carries. */
+  private resolveUser(user: string | undefined, history: HistoryEntry[] | undefined, overlay: OverlayEvent[] | undefined, now: number): ResolvedUser {
+    const m = this.model;
+    const index = user !== undefined ? m.userIndex.indexOf(user) : -1;
+    const base = index >= 0 ? historyOf(m.data.history.ui, m.data.history.totals, index) : emptyHistory();
+    const extra: { item: string; type: string; ts: number; spend: number }[] = [];
+    for (const e of overlay ?? []) extra.push({ item: e.item, type: e.type, ts: e.ts, spend: e.type === 'purchase' && e.price !== undefined ? e.price * (e.quantity ?? 1) : 0 });
+    for (const e of history ?? []) extra.push({ item: e.item, type: e.type ?? 'view', ts: e.ts ?? now, spend: 0 });
+    const lastType = new Map<number, string>();
+    if (extra.length === 0) {
+      const stored = index >= 0 && base.items.length > 0 ? m.data.als.userFactors.subarray(index * m.data.als.factors, (index + 1) * m.data.als.factors) : undefined;
+      return { history: base, vector: stored, attrs: index >= 0 ? m.data.users[index] : undefined, known: index >= 0, index, unknownItems: [], lastType };
+    }
+    const pos = new Map<number, number>();
+    const items = Array.from(base.items);
+    const counts = Array.from(base.counts);
+    const lastTime = Array.from(base.lastTime);
+    items.forEach((i, j) => pos.set(i, j));
+    const unknownItems: string[] = [];
+    let events = base.events;
+    let spend = base.spend;
+    let lastEventTime = base.lastEventTime;
+    for (const e of extra) {
+      const i = m.itemIndex.indexOf(e.item);
+      if (i < 0) {
+        if (unknownItems.length < 20) unknownItems.push(e.item);
+        continue;
+      }
+      const j = pos.get(i);
+      if (j === undefined) {
+        pos.set(i, items.length);
+        items.push(i);
+        counts.push(1);
+        lastTime.push(e.ts);
+      } else {
+        counts[j]++;
+        lastTime[j] = Math.max(lastTime[j], e.ts);
+      }
+      lastType.set(i, e.type);
+      events++;
+      spend += e.spend;
+      if (!(lastEventTime >= e.ts)) lastEventTime = e.ts;
+    }
+    const merged: UserHistory = { items: Int32Array.from(items), counts: Float32Array.from(counts), lastTime: Float64Array.from(lastTime), events, spend, lastEventTime };
+    return { history: merged, vector: undefined, attrs: index >= 0 ? m.data.users[index] : undefined, known: index >= 0, index, unknownItems, lastType };
+  }
+
+  /** Marks excluded items in the shared mask; returns a function that clears it again. */
+  private applyFilters(f: Filters, seen: ArrayLike<number>, also: ArrayLike<number> = []): () => void {
+    const m = this.model;
+    const mask = this.mask;
+    const n = mask.length;
+    if (f.availableOnly) mask.set(this.unavailable);
+    if (f.categories !== undefined || f.priceMin !== undefined || f.priceMax !== undefined) {
+      const cats = f.categories ? new Set(f.categories.map((c) => m.catalog.categoryNames.indexOf(c))) : undefined;
+      for (let i = 0; i < n; i++) {
+        if (cats && !cats.has(m.catalog.category[i])) mask[i] = 1;
+        const p = m.catalog.price[i];
+        if (f.priceMin !== undefined && !(p >= f.priceMin)) mask[i] = 1;
+        if (f.priceMax !== undefined && !(p <= f.priceMax)) mask[i] = 1;
+      }
+    }
+    if (f.excludeSeen) for (let j = 0; j < seen.length; j++) mask[seen[j]] = 1;
+    for (const id of f.exclude ?? []) {
+      const i = m.itemIndex.indexOf(id);
+      if (i >= 0) mask[i] = 1;
+    }
+    for (let j = 0; j < also.length; j++) mask[also[j]] = 1;
+    return () => mask.fill(0);
+  }
+
+  private async recommend(c: Extract<Call, { call: 'recommend' }>, task: Task): Promise<unknown> {
+    const m = this.model;
+    const u = this.resolveUser(c.user, c.history, task.overlay, task.now);
+    const clear = this.applyFilters(c.filters, u.history.items);
+    try {
+      const pool = c.diversity > 0 ? Math.min(c.k * 4, m.catalog.numItems) : c.k;
+      const ranked = await recommend(m, {
+        history: u.history,
+        vector: u.vector,
+        attrs: u.attrs,
+        now: task.now,
+        k: pool,
+        exclude: this.mask,
+        retrieval: c.candidates !== undefined ? { candidates: c.candidates } : undefined,
+      });
+      let order = Array.from({ length: ranked.items.length }, (_, r) => r);
+      if (c.diversity > 0) order = this.diversify(ranked.items, ranked.scores, c.k, c.diversity);
+      const recent = recentFirst(u.history, 20);
+      const items: ResultItem[] = order.slice(0, c.k).map((r) => {
+        const i = ranked.items[r];
+        const out: ResultItem = { id: m.data.items[i].id, score: Number.isNaN(ranked.scores[r]) ? null : round(ranked.scores[r]), stage: ranked.stages[r] };
+        if (c.explain) out.explanation = this.explain(i, ranked.stages[r], recent, u.lastType);
+        return out;
+      });
+      return { items, user: { known: u.known, coldStart: u.history.items.length === 0, historyLength: u.history.items.length, ...(u.unknownItems.length > 0 && { unknownItems: u.unknownItems }) } };
+    } finally {
+      clear();
+    }
+  }
+
+  /** Maximal marginal relevance: trade ranker score against embedding similarity to what is already picked. */
+  private diversify(items: Int32Array, scores: Float32Array, k: number, diversity: number): number[] {
+    const d = this.model.data.als.factors;
+    const f = this.model.data.als.itemFactors;
+    const picked: number[] = [];
+    const left = new Set(Array.from({ length: items.length }, (_, r) => r));
+    const cos = (a: number, b: number): number => {
+      const na = this.itemNorm[a];
+      const nb = this.itemNorm[b];
+      if (na === 0 || nb === 0) return 0;
+      let s = 0;
+      for (let q = 0; q < d; q++) s += f[a * d + q] * f[b * d + q];
+      return s / (na * nb);
+    };
+    while (picked.length < k && left.size > 0) {
+      let best = -1;
+      let bestValue = -Infinity;
+      for (const r of left) {
+        const rel = Number.isNaN(scores[r]) ? 0 : scores[r];
+        let maxSim = 0;
+        for (const p of picked) maxSim = Math.max(maxSim, cos(items[r], items[p]));
+        const value = (1 - diversity) * rel - diversity * maxSim;
+        if (value > bestValue) {
+          bestValue = value;
+          best = r;
+        }
+      }
+      picked.push(best);
+      left.delete(best);
+    }
+    return picked;
+  }
+
+  /** "Because you viewed X": the recent history item most similar to the recommendation. */
+  private explain(item: number, stage: Stage, recent: Int32Array, lastType: Map<number, string>): string {
+    const m = this.model;
+    if (stage === 'trending' || recent.length === 0) {
+      const cat = m.catalog.category[item];
+      return cat >= 0 ? `trending in ${m.catalog.categoryNames[cat]}` : 'trending now';
+    }
+    let best = -1;
+    let bestSim = 0;
+    for (const h of recent) {
+      const s = knnSimilarity(m.data.knn, h, item);
+      if (s > bestSim) {
+        bestSim = s;
+        best = h;
+      }
+    }
+    if (best < 0) {
+      const d = m.data.als.factors;
+      const f = m.data.als.itemFactors;
+      for (const h of recent) {
+        let s = 0;
+        for (let q = 0; q < d; q++) s += f[h * d + q] * f[item * d + q];
+        const c = this.itemNorm[h] > 0 && this.itemNorm[item] > 0 ? s / (this.itemNorm[h] * this.itemNorm[item]) : 0;
+        if (c > bestSim) {
+          bestSim = c;
+          best = h;
+        }
+      }
+    }
+    if (best < 0) return 'matches your taste profile';
+    const it = m.data.items[best];
+    return `because you ${VERB[lastType.get(best) ?? ''] ?? 'looked at'} ${it.text ? `"${it.text}"` : it.id}`;
+  }
+
+  private similar(c: Extract<Call, { call: 'similar' }>): unknown {
+    const m = this.model;
+    const d = m.data.als.factors;
+    let vector: Float32Array;
+    let self = -1;
+    let known = true;
+    if (typeof c.item === 'string') {
+      self = m.itemIndex.indexOf(c.item);
+      if (self < 0) return { items: this.trending(c.k, c.filters, []), item: { known: false } };
+      vector = m.data.als.itemFactors.subarray(self * d, (self + 1) * d);
+    } else {
+      const desc: ItemDescription = c.item;
+      self = m.itemIndex.indexOf(desc.id);
+      known = self >= 0;
+      vector = self >= 0 ? m.data.als.itemFactors.subarray(self * d, (self + 1) * d) : m.placer.place({ category: desc.category, brand: desc.brand, attributes: desc.attributes ?? [] }).vector;
+    }
+    const clear = this.applyFilters({ ...c.filters, excludeSeen: false }, [], self >= 0 ? [self] : []);
+    try {
+      // Inner-product retrieval favours popular items; re-rank a wider pool by cosine for "looks like this".
+      const pool = m.hnsw.search(vector, Math.min(c.k * 4, m.catalog.numItems), this.mask);
+      let vn = 0;
+      for (let q = 0; q < d; q++) vn += vector[q] ** 2;
+      vn = Math.sqrt(vn);
+      const scored = Array.from(pool.items, (i, r) => ({ i, s: vn > 0 && this.itemNorm[i] > 0 ? pool.scores[r] / (vn * this.itemNorm[i]) : 0 }));
+      scored.sort((a, b) => b.s - a.s || a.i - b.i);
+      const items: ResultItem[] = scored.slice(0, c.k).map(({ i, s }) => ({ id: m.data.items[i].id, score: round(s), stage: 'similar' }));
+      if (items.length < c.k) items.push(...this.trending(c.k - items.length, c.filters, [...(self >= 0 ? [self] : []), ...scored.map((x) => x.i)]));
+      return { items, item: { known } };
+    } finally {
+      clear();
+    }
+  }
+
+  private boughtTogether(c: Extract<Call, { call: 'boughtTogether' }>): unknown {
+    const m = this.model;
+    const basket = c.items.map((id) => m.itemIndex.indexOf(id)).filter((i) => i >= 0);
+    const clear = this.applyFilters({ ...c.filters, excludeSeen: false }, [], basket);
+    try {
+      const best = new Map<number, { conf: number; lift: number; from: number }>();
+      const rules = m.data.rules;
+      for (const a of basket) {
+        for (let p = rules.indptr[a]; p < rules.indptr[a + 1]; p++) {
+          const j = rules.consequent[p];
+          if (this.mask[j]) continue;
+          const cur = best.get(j);
+          if (!cur || rules.confidence[p] > cur.conf) best.set(j, { conf: rules.confidence[p], lift: rules.lift[p], from: a });
+        }
+      }
+      const ranked = [...best.entries()].sort((x, y) => y[1].conf - x[1].conf || y[1].lift - x[1].lift || x[0] - y[0]).slice(0, c.k);
+      const items: ResultItem[] = ranked.map(([j, r]) => ({
+        id: m.data.items[j].id,
+        score: round(r.conf),
+        stage: 'rules',
+        explanation: `bought with ${m.data.items[r.from].id} (confidence ${r.conf.toFixed(2)}, lift ${r.lift.toFixed(1)})`,
+      }));
+      if (items.length < c.k) {
+        // Too few rules: fall back to co-occurrence neighbours, then to what is trending.
+        const taken = new Set(ranked.map(([j]) => j));
+        const knn = m.data.knn;
+        const sims = new Map<number, number>();
+        for (const a of basket) for (let p = knn.indptr[a]; p < knn.indptr[a + 1]; p++) {
+          const j = knn.neighbours[p];
+          if (!this.mask[j] && !taken.has(j)) sims.set(j, (sims.get(j) ?? 0) + knn.similarity[p]);
+        }
+        for (const [j, s] of [...sims.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).slice(0, c.k - items.length)) {
+          items.push({ id: m.data.items[j].id, score: round(s), stage: 'item-knn', explanation: 'often chosen by the same shoppers' });
+          taken.add(j);
+        }
+        if (items.length < c.k) items.push(...this.trending(c.k - items.length, c.filters, [...basket, ...taken]));
+      }
+      return { items, basket: { known: basket.length, unknown: c.items.length - basket.length } };
+    } finally {
+      clear();
+    }
+  }
+
+  private trending(k: number, f: Filters, skip: number[]): ResultItem[] {
+    const m = this.model;
+    const clear = this.applyFilters({ ...f, excludeSeen: false }, [], skip);
+    try {
+      const out: ResultItem[] = [];
+      for (const i of m.trendingOrder) {
+        if (out.length >= k) break;
+        if (this.mask[i]) continue;
+        out.push({ id: m.data.items[i].id, score: null, stage: 'trending' });
+      }
+      return out;
+    } finally {
+      clear();
+    }
+  }
+
+  private async score(c: Extract<Call, { call: 'score' }>, task: Task): Promise<unknown> {
+    const m = this.model;
+    const u = this.resolveUser(c.user, c.history, task.overlay, task.now);
+    const vector = userVector(m, u.history, u.vector);
+    const ids = c.items.map((x) => (typeof x === 'string' ? x : x.id));
+    const idx = ids.map((id) => m.itemIndex.indexOf(id));
+    const known = idx.filter((i) => i >= 0);
+    const probs = new Map<number, number>();
+    if (vector && known.length > 0) {
+      const rows = new Float32Array(known.length * m.features.width);
+      m.features.build({ history: u.history, vector, attrs: u.attrs, now: task.now }, known, rows);
+      const p = await m.ranker.score(rows, known.length);
+      known.forEach((i, r) => probs.set(i, p[r]));
+    }
+    return {
+      items: ids.map((id, r) => {
+        const i = idx[r];
+        if (i < 0) return { id, score: null, known: false };
+        // A cold-start user has no vector and so no ranker score.
+        const s = probs.get(i);
+        return { id, score: s !== undefined ? round(s) : null, known: true };
+      }),
+      user: { known: u.known, coldStart: u.history.items.length === 0 },
+    };
+  }
+
+  private profile(c: Extract<Call, { call: 'profile' }>, task: Task): unknown {
+    const m = this.model;
+    const u = this.resolveUser(c.user, c.history, task.overlay, task.now);
+    const seg = m.data.segments;
+    const rfm = rawRfm(u.history, task.now);
+    const segment = u.history.items.length > 0 ? assignSegment(seg, profileVector(u.history, task.now, m.catalog, seg.spec)) : -1;
+    const shares = affinityShares(u.history, m.catalog, seg.spec);
+    const affinities = seg.spec.affinityNames.map((name, j) => ({ name, share: round(shares[j]) })).filter((a) => a.share > 0).sort((a, b) => b.share - a.share).slice(0, 5);
+    return {
+      user: { known: u.known, coldStart: u.history.items.length === 0, historyLength: u.history.items.length, events: u.history.events },
+      segment: segment >= 0 ? { id: segment, label: seg.labels[segment] } : { id: null, label: 'new shopper (no history yet)' },
+      affinities: { kind: seg.spec.affinityKind, top: affinities },
+      rfm: { recencyDays: round(Math.expm1(rfm[0])), events: u.history.events, spend: round(u.history.spend) },
+      attributes: u.attrs ? { ageBand: u.attrs.ageBand, gender: u.attrs.gender, region: u.attrs.region } : undefined,
+    };
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
+}

@@ -1,0 +1,264 @@
+/**
+ * The wire protocol: requests as clients send them (over WebSocket msgpack/JSON or HTTP JSON), their
+ * validation into typed calls, and the catalogue of coded errors. Validation happens on the main
+ * thread; workers only ever see well-formed calls.
+ */
+
+export const CALLS = ['recommend', 'similar', 'boughtTogether', 'score', 'profile', 'event'] as const;
+export type CallName = (typeof CALLS)[number];
+
+export const ERROR_CODES = {
+  bad_frame: 'the frame is not valid msgpack or JSON',
+  bad_request: 'the request is not an object with an id and a call',
+  unknown_call: 'no such call',
+  invalid_field: 'a field is missing, of the wrong type, or out of range',
+  frame_too_large: 'the frame exceeds the size limit',
+  too_many_in_flight: 'this connection has too many requests in flight',
+  overloaded: 'the server queue is full; retry later',
+  unauthorized: 'missing or wrong token',
+  not_ready: 'no model bundle is loaded yet',
+  shutting_down: 'the server is draining and accepts no new requests',
+  internal: 'an internal error; the request was not completed',
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class RequestError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  field?: string;
+}
+
+export type RequestId = string | number;
+
+export interface Limits {
+  maxK: number;
+  maxCandidates: number;
+  maxHistory: number;
+  maxScoreItems: number;
+  maxBasket: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxK: 200, maxCandidates: 2000, maxHistory: 500, maxScoreItems: 1000, maxBasket: 50 };
+
+export interface HistoryEntry {
+  item: string;
+  type?: string;
+  /** Unix seconds; defaults to the request time. */
+  ts?: number;
+}
+
+export interface Filters {
+  categories?: string[];
+  priceMin?: number;
+  priceMax?: number;
+  exclude?: string[];
+  /** Drop items the user already interacted with (default true). */
+  excludeSeen: boolean;
+  /** Drop items marked unavailable (default true). */
+  availableOnly: boolean;
+}
+
+/** An item not in the bundle, described by attributes so it can be placed (cold start). */
+export interface ItemDescription {
+  id: string;
+  category?: string;
+  brand?: string;
+  price?: number;
+  attributes?: string[];
+}
+
+export type Call =
+  | { call: 'recommend'; user?: string; history?: HistoryEntry[]; k: number; filters: Filters; diversity: number; explain: boolean; candidates?: number }
+  | { call: 'similar'; item: string | ItemDescription; k: number; filters: Filters }
+  | { call: 'boughtTogether'; items: string[]; k: number; filters: Filters }
+  | { call: 'score'; user?: string; history?: HistoryEntry[]; items: (string | ItemDescription)[] }
+  | { call: 'profile'; user?: string; history?: HistoryEntry[] }
+  | { call: 'event'; user: string; item: string; type: string; ts?: number; price?: number; quantity?: number };
+
+export interface Request {
+  id: RequestId;
+  call: Call;
+}
+
+const EVENT_TYPES = ['view', 'click', 'cart', 'purchase', 'rate'];
+
+type Obj = Record<string, unknown>;
+
+function fail(field: string, message: string): never {
+  throw new RequestError('invalid_field', `${field}: ${message}`, field);
+}
+
+function isObj(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function str(o: Obj, field: string, required: true, max?: number): string;
+function str(o: Obj, field: string, required: false, max?: number): string | undefined;
+function str(o: Obj, field: string, required: boolean, max = 256): string | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) {
+    if (required) fail(field, 'is required');
+    return undefined;
+  }
+  if (typeof v !== 'string') fail(field, `must be a string, got ${typeOf(v)}`);
+  if (v.length === 0) fail(field, 'must not be empty');
+  if (v.length > max) fail(field, `is longer than ${max} characters`);
+  return v;
+}
+
+function int(o: Obj, field: string, dflt: number, min: number, max: number): number {
+  const v = o[field];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail(field, `must be an integer, got ${typeOf(v)}`);
+  if (v < min || v > max) fail(field, `must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+function num(o: Obj, field: string, min = -Infinity, max = Infinity): number | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(field, `must be a finite number, got ${typeOf(v)}`);
+  if (v < min || v > max) fail(field, `must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+function bool(o: Obj, field: string, dflt: boolean): boolean {
+  const v = o[field];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'boolean') fail(field, `must be true or false, got ${typeOf(v)}`);
+  return v;
+}
+
+function strList(o: Obj, field: string, max: number, prefix = field): string[] | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v)) fail(prefix, `must be a string or an array of strings, got ${typeOf(v)}`);
+  if (v.length > max) fail(prefix, `has ${v.length} entries; at most ${max}`);
+  return v.map((x, i) => {
+    if (typeof x !== 'string' || x.length === 0 || x.length > 256) fail(`${prefix}[${i}]`, 'must be a non-empty string of at most 256 characters');
+    return x;
+  });
+}
+
+function typeOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+function filters(o: Obj, limits: Limits): Filters {
+  const f = o.filters;
+  if (f === undefined || f === null) return { excludeSeen: true, availableOnly: true };
+  if (!isObj(f)) fail('filters', `must be an object, got ${typeOf(f)}`);
+  const out: Filters = {
+    categories: strList(f, 'category', 100, 'filters.category'),
+    priceMin: num(f, 'priceMin', 0),
+    priceMax: num(f, 'priceMax', 0),
+    exclude: strList(f, 'exclude', limits.maxScoreItems, 'filters.exclude'),
+    excludeSeen: bool(f, 'excludeSeen', true),
+    availableOnly: bool(f, 'availableOnly', true),
+  };
+  if (out.priceMin !== undefined && out.priceMax !== undefined && out.priceMin > out.priceMax) fail('filters.priceMin', `(${out.priceMin}) is above filters.priceMax (${out.priceMax})`);
+  for (const key of Object.keys(f)) if (!['category', 'priceMin', 'priceMax', 'exclude', 'excludeSeen', 'availableOnly'].includes(key)) fail(`filters.${key}`, 'is not a known filter (category, priceMin, priceMax, exclude, excludeSeen, availableOnly)');
+  return out;
+}
+
+function history(o: Obj, limits: Limits): HistoryEntry[] | undefined {
+  const h = o.history;
+  if (h === undefined || h === null) return undefined;
+  if (!Array.isArray(h)) fail('history', `must be an array of item ids or {item, type, ts} objects, got ${typeOf(h)}`);
+  if (h.length > limits.maxHistory) fail('history', `has ${h.length} entries; at most ${limits.maxHistory}`);
+  return h.map((e, i) => {
+    if (typeof e === 'string' && e.length > 0 && e.length <= 256) return { item: e };
+    if (!isObj(e)) fail(`history[${i}]`, 'must be an item id or an object {item, type?, ts?}');
+    const type = str(e, 'type', false, 16);
+    if (type !== undefined && !EVENT_TYPES.includes(type)) fail(`history[${i}].type`, `must be one of ${EVENT_TYPES.join(', ')}`);
+    return { item: str(e, 'item', true), type, ts: num(e, 'ts', 0, 1e11) };
+  });
+}
+
+function itemDescription(v: Obj, field: string): ItemDescription {
+  const id = str(v, 'id', true);
+  const attrs = strList(v, 'attributes', 64, `${field}.attributes`);
+  return { id, category: str(v, 'category', false), brand: str(v, 'brand', false), price: num(v, 'price', 0), attributes: attrs };
+}
+
+/** Turns a decoded frame or HTTP body into a typed request, or throws a RequestError naming the field. */
+export function parseRequest(raw: unknown, limits: Limits, callFromPath?: string): Request {
+  if (!isObj(raw)) throw new RequestError('bad_request', `expected an object with "id" and "call", got ${typeOf(raw)}`);
+  const rawId = raw.id;
+  let id: RequestId;
+  if (typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 128) id = rawId;
+  else if (typeof rawId === 'number' && Number.isFinite(rawId)) id = rawId;
+  else if (callFromPath !== undefined && rawId === undefined) id = '';
+  else throw new RequestError('bad_request', '"id" is required: a string (at most 128 characters) or a number, echoed in the response', 'id');
+  const name = callFromPath ?? raw.call;
+  if (typeof name !== 'string') throw new RequestError('bad_request', '"call" is required', 'call');
+  if (!(CALLS as readonly string[]).includes(name)) throw new RequestError('unknown_call', `unknown call "${name.slice(0, 64)}" (expected one of ${CALLS.join(', ')})`, 'call');
+  return { id, call: parseCall(name as CallName, raw, limits) };
+}
+
+function parseCall(name: CallName, o: Obj, limits: Limits): Call {
+  switch (name) {
+    case 'recommend': {
+      const user = str(o, 'user', false);
+      const hist = history(o, limits);
+      if (user === undefined && hist === undefined) fail('user', 'give a user id or a history (an anonymous shopper\'s recent items)');
+      const candidates = o.candidates === undefined ? undefined : int(o, 'candidates', 200, 10, limits.maxCandidates);
+      return { call: name, user, history: hist, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits), diversity: num(o, 'diversity', 0, 1) ?? 0, explain: bool(o, 'explain', true), candidates };
+    }
+    case 'similar': {
+      const item = o.item;
+      let target: string | ItemDescription;
+      if (typeof item === 'string') target = str(o, 'item', true);
+      else if (isObj(item)) target = itemDescription(item, 'item');
+      else fail('item', 'is required: an item id, or {id, category, brand, price, attributes} for an item the model has not seen');
+      return { call: name, item: target, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits) };
+    }
+    case 'boughtTogether': {
+      const items = strList(o, 'items', limits.maxBasket) ?? strList(o, 'item', 1);
+      if (!items || items.length === 0) fail('items', 'is required: an item id or a basket of item ids');
+      return { call: name, items, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits) };
+    }
+    case 'score': {
+      const user = str(o, 'user', false);
+      const hist = history(o, limits);
+      const raw = o.items;
+      if (!Array.isArray(raw) || raw.length === 0) fail('items', 'is required: a non-empty array of candidate item ids');
+      if (raw.length > limits.maxScoreItems) fail('items', `has ${raw.length} entries; at most ${limits.maxScoreItems}`);
+      const items = raw.map((v, i) => {
+        if (typeof v === 'string' && v.length > 0 && v.length <= 256) return v;
+        if (isObj(v)) return itemDescription(v, `items[${i}]`);
+        fail(`items[${i}]`, 'must be an item id or an item description object');
+      });
+      return { call: name, user, history: hist, items };
+    }
+    case 'profile': {
+      const user = str(o, 'user', false);
+      const hist = history(o, limits);
+      if (user === undefined && hist === undefined) fail('user', 'give a user id or a history');
+      return { call: name, user, history: hist };
+    }
+    case 'event': {
+      const type = str(o, 'type', true, 16);
+      if (!EVENT_TYPES.includes(type)) fail('type', `must be one of ${EVENT_TYPES.join(', ')}`);
+      return { call: name, user: str(o, 'user', true), item: str(o, 'item', true), type, ts: num(o, 'ts', 0, 1e11), price: num(o, 'price', 0), quantity: num(o, 'quantity', 0) };
+    }
+  }
+}
+
+export function errorBody(e: unknown): ErrorBody {
+  if (e instanceof RequestError) return e.field !== undefined ? { code: e.code, message: e.message, field: e.field } : { code: e.code, message: e.message };
+  return { code: 'internal', message: ERROR_CODES.internal };
+}

@@ -1,0 +1,385 @@
+import { Packr, Unpackr } from 'msgpackr';
+import { resolveBundleVersion } from '../bundle/read.js';
+import { loadItems } from '../data/loaders/generic.js';
+import { DatasetBuilder } from '../data/dataset.js';
+import type { Item } from '../data/types.js';
+import type { ServerConfig } from './config.js';
+import type { Task } from './handlers.js';
+import { createLogger, Pseudonymiser, type Logger } from './log.js';
+import { ServerMetrics } from './metrics.js';
+import { EventOverlay } from './overlay.js';
+import { ModelPool, QueueFullError } from './pool.js';
+import { errorBody, parseRequest, RequestError, type ErrorBody, type ErrorCode, type RequestId } from './protocol.js';
+import { loadUws, type UWS } from './uws.js';
+
+export type Transport = 'ws-msgpack' | 'ws-json' | 'http';
+
+export type Reply = { id: RequestId | null; result: unknown; bundle: string; serverMs: number } | { id: RequestId | null; error: ErrorBody };
+
+interface HttpExchange {
+  res: UWS.HttpResponse;
+  /** Set when the client disconnected or a response was already written. */
+  aborted: boolean;
+}
+
+interface SocketData {
+  inFlight: number;
+  closed: boolean;
+}
+
+// Plain msgpack maps (no msgpackr record extension), so any msgpack client can talk to us; keys
+// whose value is undefined are left out, as JSON.stringify does, so both encodings carry the same result.
+const packr = new Packr({ useRecords: false, skipValues: [undefined] } as ConstructorParameters<typeof Packr>[0]);
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+const HTTP_STATUS: Record<ErrorCode, string> = {
+  bad_frame: '400 Bad Request',
+  bad_request: '400 Bad Request',
+  invalid_field: '400 Bad Request',
+  unknown_call: '404 Not Found',
+  frame_too_large: '413 Payload Too Large',
+  too_many_in_flight: '429 Too Many Requests',
+  overloaded: '503 Service Unavailable',
+  unauthorized: '401 Unauthorized',
+  not_ready: '503 Service Unavailable',
+  shutting_down: '503 Service Unavailable',
+  internal: '500 Internal Server Error',
+};
+
+function idOf(raw: unknown): RequestId | null {
+  if (raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+    const id = (raw as { id?: unknown }).id;
+    if ((typeof id === 'string' && id.length <= 128) || (typeof id === 'number' && Number.isFinite(id))) return id;
+  }
+  return null;
+}
+
+const fail = (id: RequestId | null, code: ErrorCode, message: string, field?: string): Reply => ({ id, error: field !== undefined ? { code, message, field } : { code, message } });
+
+/**
+ * The Vitrine server: uWebSockets.js on the main thread for I/O and validation, a piscina pool of
+ * workers for retrieval and ranking. One `handle` path serves WebSocket (msgpack or JSON frames) and
+ * the HTTP JSON mirror, so every transport gives the same answer.
+ */
+export class VitrineServer {
+  readonly metrics = new ServerMetrics();
+  readonly log: Logger;
+  private readonly uws = loadUws();
+  private app: UWS.TemplatedApp | undefined;
+  private listenSocket: UWS.us_listen_socket | undefined;
+  private pool: ModelPool | undefined;
+  private readonly sockets = new Set<UWS.WebSocket<SocketData>>();
+  private readonly pseudo: Pseudonymiser;
+  private readonly overlay: EventOverlay;
+  private catalog: Item[] | undefined;
+  private inFlight = 0;
+  private draining = false;
+  private reloading: Promise<{ from: string; to: string }> | undefined;
+  port = 0;
+
+  constructor(
+    readonly config: ServerConfig,
+    log?: Logger,
+  ) {
+    this.log = log ?? createLogger(config.logLevel);
+    this.pseudo = new Pseudonymiser(config.pseudonymKey);
+    this.overlay = new EventOverlay({ maxPerUser: 200, logPath: config.eventLog });
+  }
+
+  get version(): string | undefined {
+    return this.pool?.version;
+  }
+
+  async start(): Promise<number> {
+    const c = this.config;
+    if (c.catalog) this.catalog = await readCatalog(c.catalog);
+    const dir = resolveBundleVersion(c.bundle);
+    this.pool = await ModelPool.start(dir, this.poolOptions());
+    this.metrics.setBundle(this.pool.version);
+    if (this.overlay.replayed > 0) this.log.info({ events: this.overlay.replayed, users: this.overlay.users }, 'replayed streamed events from the event log');
+    this.overlay.dropBefore(this.pool.manifest.data.referenceTime);
+    this.log.info({ bundle: dir, version: this.pool.version, workers: this.pool.threads, provider: this.pool.provider, newCatalogItems: this.catalog?.length ?? 0 }, 'bundle loaded');
+
+    const app = this.uws.App();
+    this.app = app;
+    this.routes(app);
+    this.port = await new Promise<number>((resolve, reject) => {
+      app.listen(c.host, c.port, (socket) => {
+        if (!socket) return reject(new Error(`cannot listen on ${c.host}:${c.port} (in use, or not allowed)`));
+        this.listenSocket = socket;
+        resolve(this.uws.us_socket_local_port(socket as unknown as UWS.us_socket));
+      });
+    });
+    this.log.info({ host: c.host, port: this.port }, 'listening');
+    return this.port;
+  }
+
+  private poolOptions() {
+    const c = this.config;
+    return { workers: c.workers, maxQueue: c.maxQueue, concurrentTasksPerWorker: c.concurrentTasksPerWorker, provider: c.provider, efSearch: c.efSearch, catalog: this.catalog };
+  }
+
+  private routes(app: UWS.TemplatedApp): void {
+    const c = this.config;
+    app.ws<SocketData>('/ws', {
+      // uWS closes a connection whose frame exceeds maxPayloadLength; we accept up to 16x the
+      // configured limit and answer oversized frames with a coded error instead, keeping the connection.
+      maxPayloadLength: Math.max(c.maxFrameBytes * 16, 1 << 20),
+      maxBackpressure: 16 << 20,
+      idleTimeout: 120,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        if (c.clientToken && !tokenMatches(req.getHeader('authorization'), req.getQuery('token'), c.clientToken)) {
+          res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json').end(JSON.stringify(fail(null, 'unauthorized', 'a client token is required (Authorization: Bearer <token> or ?token=)')));
+          return;
+        }
+        if (this.draining) {
+          res.writeStatus('503 Service Unavailable').end();
+          return;
+        }
+        res.upgrade<SocketData>({ inFlight: 0, closed: false }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+      },
+      open: (ws) => {
+        this.sockets.add(ws);
+        this.metrics.connections.set(this.sockets.size);
+      },
+      message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
+      close: (ws) => {
+        ws.getUserData().closed = true;
+        this.sockets.delete(ws);
+        this.metrics.connections.set(this.sockets.size);
+      },
+    });
+
+    app.get('/healthz', (res) => {
+      res.writeHeader('content-type', 'application/json').end(JSON.stringify({ status: 'ok' }));
+    });
+    app.get('/readyz', (res) => {
+      const ready = this.pool !== undefined && !this.draining;
+      res.writeStatus(ready ? '200 OK' : '503 Service Unavailable').writeHeader('content-type', 'application/json').end(JSON.stringify({ ready, bundle: this.pool?.version ?? null, draining: this.draining }));
+    });
+    app.get('/metrics', (res) => {
+      let aborted = false;
+      res.onAborted(() => (aborted = true));
+      this.refreshGauges();
+      void this.metrics.registry.metrics().then((text) => {
+        if (!aborted) res.cork(() => res.writeHeader('content-type', this.metrics.registry.contentType).end(text));
+      });
+    });
+    app.post('/v1/:call', (res, req) => {
+      const call = req.getParameter(0) ?? '';
+      const auth = req.getHeader('authorization');
+      this.readBody(res, (ex, body) => {
+        if (c.clientToken && !tokenMatches(auth, '', c.clientToken)) return this.writeHttp(ex, fail(null, 'unauthorized', 'a client token is required (Authorization: Bearer <token>)'));
+        let raw: unknown;
+        try {
+          raw = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+        } catch {
+          return this.writeHttp(ex, fail(null, 'bad_frame', 'the body is not valid JSON'));
+        }
+        void this.handle(raw, 'http', call).then((reply) => this.writeHttp(ex, reply));
+      });
+    });
+    app.post('/admin/reload', (res, req) => {
+      const auth = req.getHeader('authorization');
+      this.readBody(res, (ex, body) => {
+        if (!c.adminToken || !tokenMatches(auth, '', c.adminToken)) return this.writeHttp(ex, fail(null, 'unauthorized', c.adminToken ? 'admin token required (Authorization: Bearer <token>)' : 'admin calls are disabled: start the server with an admin token'));
+        let version: string | undefined;
+        try {
+          const o = body.length > 0 ? (JSON.parse(body.toString('utf8')) as { version?: unknown }) : {};
+          if (o.version !== undefined && typeof o.version !== 'string') throw new Error('version');
+          version = o.version as string | undefined;
+        } catch {
+          return this.writeHttp(ex, fail(null, 'invalid_field', 'version: must be a string naming a version directory', 'version'));
+        }
+        this.reload(version).then(
+          (r) => this.writeHttp(ex, { id: null, result: r, bundle: this.version ?? '', serverMs: 0 }),
+          (e: unknown) => this.writeHttp(ex, fail(null, 'internal', `reload failed: ${(e as Error).message}`)),
+        );
+      });
+    });
+    app.any('/*', (res) => {
+      res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json').end(JSON.stringify(fail(null, 'unknown_call', 'no such route: use /ws, POST /v1/<call>, /healthz, /readyz, /metrics or POST /admin/reload')));
+    });
+  }
+
+  private onMessage(ws: UWS.WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean): void {
+    const ud = ws.getUserData();
+    const transport: Transport = isBinary ? 'ws-msgpack' : 'ws-json';
+    const send = (reply: Reply): void => {
+      if (ud.closed) return;
+      const bytes = isBinary ? packr.pack(reply) : JSON.stringify(reply);
+      ws.cork(() => ws.send(bytes, isBinary));
+    };
+    if (message.byteLength > this.config.maxFrameBytes) {
+      this.metrics.requests.inc({ call: 'unknown', transport, outcome: 'frame_too_large' });
+      return send(fail(null, 'frame_too_large', `the frame has ${message.byteLength} bytes; the limit is ${this.config.maxFrameBytes}`));
+    }
+    let raw: unknown;
+    try {
+      // Copy out of uWS's buffer, which is reused once this callback returns.
+      const bytes = Buffer.from(new Uint8Array(message));
+      raw = isBinary ? unpackr.unpack(bytes) : JSON.parse(bytes.toString('utf8'));
+    } catch {
+      this.metrics.requests.inc({ call: 'unknown', transport, outcome: 'bad_frame' });
+      return send(fail(null, 'bad_frame', isBinary ? 'binary frames must be msgpack' : 'text frames must be JSON'));
+    }
+    if (ud.inFlight >= this.config.maxInFlightPerConnection) {
+      this.metrics.requests.inc({ call: 'unknown', transport, outcome: 'too_many_in_flight' });
+      return send(fail(idOf(raw), 'too_many_in_flight', `at most ${this.config.maxInFlightPerConnection} requests may be in flight on one connection`));
+    }
+    ud.inFlight++;
+    void this.handle(raw, transport).then((reply) => {
+      ud.inFlight--;
+      send(reply);
+    });
+  }
+
+  /** Validates and answers one request; never throws (errors become coded replies). */
+  async handle(raw: unknown, transport: Transport, callFromPath?: string): Promise<Reply> {
+    const t0 = performance.now();
+    const id = idOf(raw);
+    let callName = 'unknown';
+    this.inFlight++;
+    this.metrics.inFlight.set(this.inFlight);
+    try {
+      if (this.draining) throw new RequestError('shutting_down', 'the server is shutting down; reconnect to another replica');
+      const req = parseRequest(raw, this.config.limits, callFromPath);
+      callName = req.call.call;
+      const now = this.config.clock === 'bundle' && this.pool ? this.pool.manifest.data.referenceTime : Date.now() / 1000;
+      let result: unknown;
+      let bundle = this.pool?.version ?? '';
+      if (req.call.call === 'event') {
+        const e = req.call;
+        const historyLength = this.overlay.add(e.user, { item: e.item, type: e.type, ts: e.ts ?? now, price: e.price, quantity: e.quantity });
+        this.metrics.overlayUsers.set(this.overlay.users);
+        this.log.debug({ user: this.pseudo.user(e.user), type: e.type }, 'event');
+        result = { accepted: true, streamedEvents: historyLength };
+      } else {
+        const pool = this.pool;
+        if (!pool) throw new RequestError('not_ready', 'no bundle is loaded yet');
+        const user = 'user' in req.call ? req.call.user : undefined;
+        const task: Task = { call: req.call, overlay: this.overlay.get(user), now };
+        try {
+          const reply = await pool.run(task);
+          result = reply.result;
+          bundle = reply.version;
+        } catch (e) {
+          if (e instanceof QueueFullError) throw new RequestError('overloaded', 'the worker queue is full; retry with backoff');
+          throw e;
+        }
+      }
+      const serverMs = performance.now() - t0;
+      this.metrics.requests.inc({ call: callName, transport, outcome: 'ok' });
+      this.metrics.latency.observe({ call: callName }, serverMs / 1000);
+      return { id: req.id, result, bundle, serverMs: Math.round(serverMs * 1000) / 1000 };
+    } catch (e) {
+      const body = errorBody(e);
+      if (body.code === 'internal') this.log.error({ err: e, call: callName }, 'request failed');
+      this.metrics.requests.inc({ call: callName, transport, outcome: body.code });
+      return { id, error: body };
+    } finally {
+      this.inFlight--;
+      this.metrics.inFlight.set(this.inFlight);
+    }
+  }
+
+  /** Collects a request body (bounded by maxFrameBytes); the exchange remembers if the client went away. */
+  private readBody(res: UWS.HttpResponse, done: (ex: HttpExchange, body: Buffer) => void): void {
+    const ex: HttpExchange = { res, aborted: false };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let rejected = false;
+    res.onAborted(() => (ex.aborted = true));
+    res.onData((chunk, isLast) => {
+      if (rejected) return;
+      size += chunk.byteLength;
+      if (size > this.config.maxFrameBytes) {
+        rejected = true;
+        this.writeHttp(ex, fail(null, 'frame_too_large', `the body exceeds ${this.config.maxFrameBytes} bytes`), true);
+        return;
+      }
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) done(ex, Buffer.concat(chunks));
+    });
+  }
+
+  private writeHttp(ex: HttpExchange, reply: Reply, close = false): void {
+    if (ex.aborted) return;
+    const status = 'error' in reply ? HTTP_STATUS[reply.error.code] : '200 OK';
+    ex.res.cork(() => {
+      ex.res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(reply), close);
+    });
+    ex.aborted = true;
+  }
+
+  private refreshGauges(): void {
+    if (!this.pool) return;
+    this.metrics.queueDepth.set(this.pool.queueSize);
+    this.metrics.utilization.set(this.pool.utilization);
+  }
+
+  /**
+   * Hot reload: load the newest (or the named) version into a new pool beside the serving one, swap
+   * when every new worker is warm, then let the old pool finish its in-flight tasks. No request is
+   * dropped: each is answered by whichever version it was dispatched to.
+   */
+  async reload(version?: string): Promise<{ from: string; to: string }> {
+    if (this.reloading) return this.reloading;
+    this.reloading = (async () => {
+      const from = this.pool?.version ?? '';
+      try {
+        const dir = version ? resolveBundleVersion(`${this.config.bundle}/${version}`) : resolveBundleVersion(this.config.bundle);
+        if (this.pool && dir === this.pool.dir) return { from, to: from };
+        const next = await ModelPool.start(dir, this.poolOptions());
+        const old = this.pool;
+        this.pool = next;
+        this.overlay.dropBefore(next.manifest.data.referenceTime);
+        this.metrics.setBundle(next.version);
+        this.metrics.reloads.inc({ outcome: 'ok' });
+        this.log.info({ from, to: next.version, dir }, 'bundle reloaded');
+        if (old) void old.close();
+        return { from, to: next.version };
+      } catch (e) {
+        this.metrics.reloads.inc({ outcome: 'failed' });
+        this.log.error({ err: e }, 'reload failed; still serving the previous version');
+        throw e;
+      } finally {
+        this.reloading = undefined;
+      }
+    })();
+    return this.reloading;
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, refuse new requests, wait (up to drainSeconds) until every
+   * accepted request has been answered, then close connections and workers.
+   */
+  async shutdown(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.log.info({ inFlight: this.inFlight }, 'draining');
+    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+    const deadline = Date.now() + this.config.drainSeconds * 1000;
+    while (this.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    // Let the last replies leave the socket buffers before closing.
+    await new Promise((r) => setTimeout(r, 20));
+    for (const ws of [...this.sockets]) ws.end(1001, 'server shutting down');
+    await this.reloading?.catch(() => undefined);
+    await this.pool?.close();
+    (this.app as (UWS.TemplatedApp & { close?: () => void }) | undefined)?.close?.();
+    this.log.info({ leftInFlight: this.inFlight }, 'stopped');
+  }
+}
+
+function tokenMatches(header: string, query: string, token: string): boolean {
+  return header === `Bearer ${token}` || query === token;
+}
+
+async function readCatalog(path: string): Promise<Item[]> {
+  const b = new DatasetBuilder();
+  await loadItems(path, b);
+  return b.build({ format: 'catalog', path, files: [path] }).itemInfo;
+}
+

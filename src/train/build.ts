@@ -1,0 +1,270 @@
+import { basename, dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { BundleData } from '../bundle/model.js';
+import { SCHEMA_VERSION, type Manifest } from '../bundle/manifest.js';
+import { writeBundle } from '../bundle/write.js';
+import type { Dataset } from '../data/dataset.js';
+import { datasetFingerprint } from '../data/fingerprint.js';
+import { buildUserItems } from '../data/interactions.js';
+import { splitWithValidation } from '../data/split.js';
+import { encodeCatalog } from '../features/catalog.js';
+import { FeatureBuilder, makeFeatureSpec } from '../features/features.js';
+import { historyOf, userTotals } from '../features/history.js';
+import { DEFAULT_HNSW, HnswIndex, hnswRecall, type HnswParams } from '../index/hnsw.js';
+import type { RetrievalConfig } from '../index/retrieve.js';
+import { exportRankerOnnx } from '../rank/onnx-export.js';
+import { OnnxRanker } from '../rank/onnx-ranker.js';
+import { note, StageTimer } from '../util/progress.js';
+import { Rng } from '../util/rng.js';
+import { DEFAULT_ALS, trainAls, type AlsModel, type AlsParams } from './als.js';
+import { trainItemKnn } from './itemknn.js';
+import { trainPopularity } from './popularity.js';
+import { DEFAULT_RANKER, trainRanker, type RankerParams, type TrainedRanker } from './ranker.js';
+import { labelledRows } from './ranker-data.js';
+import { DEFAULT_RULES, mineRules } from './rules.js';
+import { DEFAULT_SEGMENTS, trainSegments } from './segments.js';
+import { tuneAls, type AlsTrial } from './tune-als.js';
+
+export interface BuildOptions {
+  outDir: string;
+  seed: number;
+  /** `protocol`: hold out the quality protocol's test split (the bundle can be evaluated); `none`: use every event. */
+  holdout: 'protocol' | 'none';
+  als: AlsParams;
+  /** ALS grid tried on the validation slice; one point means no tuning. */
+  alsGrid: Pick<AlsParams, 'alpha' | 'regularization'>[];
+  knnNeighbours: number;
+  trendingHalfLifeDays: number;
+  hnsw: HnswParams;
+  retrieval: RetrievalConfig;
+  ranker: RankerParams;
+  negativesPerPositive: number;
+  /** HNSW recall@200 (against exact search) the chosen efSearch must reach. */
+  recallTarget: number;
+  /** Users sampled for ALS tuning and for ranker rows (bounds build time on large data). */
+  tuneUsers: number;
+  rankerUsers: number;
+}
+
+export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
+  return {
+    outDir,
+    seed,
+    holdout: 'protocol',
+    als: { ...DEFAULT_ALS, seed },
+    alsGrid: [
+      { alpha: 2, regularization: 20 },
+      { alpha: 5, regularization: 10 },
+      { alpha: 10, regularization: 5 },
+      { alpha: 1, regularization: 50 },
+    ],
+    knnNeighbours: 100,
+    trendingHalfLifeDays: 14,
+    hnsw: { ...DEFAULT_HNSW, seed: seed + 1 },
+    retrieval: { candidates: 200, knnCandidates: 100, recentWindow: 5 },
+    ranker: { ...DEFAULT_RANKER, seed: seed + 2 },
+    negativesPerPositive: 20,
+    recallTarget: 0.97,
+    tuneUsers: 3000,
+    rankerUsers: 30000,
+  };
+}
+
+export interface BuildResult {
+  dir: string;
+  data: BundleData;
+  hnsw: HnswIndex;
+  timings: Record<string, number>;
+}
+
+const vitrineVersion = (): string => (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+function maxTime(ds: Dataset, idx: Int32Array): number {
+  let t = -Infinity;
+  for (const e of idx) if (ds.events.timestamp[e] > t) t = ds.events.timestamp[e];
+  return t;
+}
+
+/** The models one set of events yields: embeddings, neighbours, popularity, rules, histories and the HNSW index. */
+function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel | AlsParams) {
+  const ui = buildUserItems(ds.events, idx, ds.numUsers, ds.numItems);
+  const model = 'itemFactors' in als ? als : trainAls(ui, als);
+  const knn = trainItemKnn(ui, o.knnNeighbours);
+  const popularity = trainPopularity(ds.events, idx, ds.numItems, o.trendingHalfLifeDays);
+  const rules = mineRules(ds.events, idx, ds.numItems, DEFAULT_RULES);
+  const totals = userTotals(ds.events, idx, ds.numUsers);
+  const hnsw = HnswIndex.build(model.itemFactors, ds.numItems, model.factors, o.hnsw);
+  const ef = chooseEfSearch(hnsw, model, o.seed, o.hnsw.efSearch, o.recallTarget);
+  note(`HNSW recall@200 vs exact search: ${ef.sweep.map((p) => `ef ${p.efSearch}: ${p.recallAt200}`).join(', ')}; chosen efSearch ${ef.efSearch}`);
+  return { ui, als: model, knn, popularity, rules, totals, hnsw, ef };
+}
+
+/**
+ * The offline build: tune embeddings and train the ranker on train-minus-validation, then fit the
+ * final models on train (or on everything with holdout `none`), export and check the ONNX ranker,
+ * and write one versioned bundle.
+ */
+export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildResult> {
+  const timer = new StageTimer();
+  const outDir = resolve(o.outDir);
+  const split = await timer.run('split', () => splitWithValidation(ds.events));
+  const trainIdx = o.holdout === 'protocol' ? split.train : Int32Array.from({ length: ds.numEvents }, (_, i) => i);
+  // With no holdout the validation slice is the last 20% of each user's whole history.
+  const inner = o.holdout === 'protocol' ? { fit: split.fit, validation: split.validation } : (() => {
+    const s = splitWithValidation(ds.events, 0.2, 0.2);
+    return { fit: s.train, validation: s.test };
+  })();
+  const catalog = encodeCatalog(ds.itemInfo);
+  const spec = makeFeatureSpec(ds.userInfo, o.retrieval.recentWindow);
+
+  // Stage 1: choose the embedding hyper-parameters on validation.
+  const fitUi = buildUserItems(ds.events, inner.fit, ds.numUsers, ds.numItems);
+  const valUi = buildUserItems(ds.events, inner.validation, ds.numUsers, ds.numItems);
+  const tuned = await timer.run('tune embeddings', () => tuneAls(fitUi, valUi, o.als, o.alsGrid, o.tuneUsers, o.seed));
+  note(`chosen embeddings: ALS alpha=${tuned.bestParams.alpha} lambda=${tuned.bestParams.regularization} factors=${tuned.bestParams.factors}`);
+
+  // Stage 2: ranker rows from validation with first-stage models fit without it.
+  const fitModelsResult = await timer.run('fit-stage models', () => fitModels(ds, inner.fit, o, tuned.best));
+  const fitNow = maxTime(ds, inner.fit);
+  const fitFeatures = new FeatureBuilder({ catalog, factors: tuned.best.factors, itemFactors: tuned.best.itemFactors, knn: fitModelsResult.knn, popularity: fitModelsResult.popularity, rules: fitModelsResult.rules }, spec);
+  const rows = await timer.run('ranker rows', () =>
+    labelledRows(
+      { hnsw: fitModelsResult.hnsw, knn: fitModelsResult.knn, features: fitFeatures, factors: tuned.best.factors, userFactors: tuned.best.userFactors, histories: { ui: fitModelsResult.ui, totals: fitModelsResult.totals }, users: ds.userInfo, retrieval: o.retrieval },
+      valUi,
+      fitNow,
+      o.negativesPerPositive,
+      o.seed + 3,
+      'ranker rows',
+      o.rankerUsers,
+    ),
+  );
+  note(`ranker rows: ${rows.y.length} (${rows.y.reduce((a, b) => a + b, 0)} positive) from ${rows.usersWithTargets} users; validation candidate recall ${rows.candidateRecall.toFixed(4)}`);
+  if (rows.y.length === 0 || !rows.y.some((v) => v > 0)) throw new Error('no positive ranker rows: the data set is too small or too sparse to train a ranker (try more events)');
+  const ranker = await timer.run('train ranker', () => trainRanker({ X: rows.X, y: rows.y, group: rows.group, width: rows.width, featureNames: spec.names }, o.ranker));
+  const onnx = exportRankerOnnx(ranker);
+  const onnxMaxAbsDiff = await timer.run('check onnx export', () => checkExport(onnx, ranker));
+  note(`ONNX ranker vs trainer on ${ranker.checkOutputs.length} rows: max abs difference ${onnxMaxAbsDiff.toExponential(2)}`);
+  if (!(onnxMaxAbsDiff <= 1e-4)) throw new Error(`exported ONNX ranker differs from the trainer by ${onnxMaxAbsDiff} (> 1e-4)`);
+
+  // Stage 3: final models on train (or everything).
+  const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, { ...tuned.bestParams }));
+  const referenceTime = maxTime(ds, trainIdx);
+  const ef = final.ef;
+  const recall = ef.recall;
+  const histories = Array.from({ length: ds.numUsers }, (_, u) => historyOf(final.ui, final.totals, u));
+  const segments = await timer.run('segments', () => trainSegments(histories, catalog, referenceTime, { ...DEFAULT_SEGMENTS, seed: o.seed + 4 }));
+  note(`segments: k=${segments.k} (silhouette ${JSON.stringify(segments.silhouetteByK)})`);
+
+  const version = basename(outDir);
+  const manifest: Manifest = {
+    schemaVersion: SCHEMA_VERSION,
+    bundle: basename(dirname(outDir)),
+    version,
+    createdAt: new Date().toISOString(),
+    vitrineVersion: vitrineVersion(),
+    data: {
+      format: ds.source.format,
+      path: ds.source.path,
+      events: ds.numEvents,
+      users: ds.numUsers,
+      items: ds.numItems,
+      fingerprint: datasetFingerprint(ds),
+      holdout: o.holdout,
+      trainEvents: trainIdx.length,
+      referenceTime,
+    },
+    parameters: {
+      seed: o.seed,
+      embeddings: { method: 'implicit ALS (conjugate gradient)', ...tuned.bestParams, chosenBy: 'validation NDCG@10 over the grid', trials: summarizeTrials(tuned.trials) },
+      itemKnn: { neighbours: o.knnNeighbours, similarity: 'cosine' },
+      popularity: { trendingHalfLifeDays: o.trendingHalfLifeDays },
+      hnsw: { ...o.hnsw, efSearch: ef.efSearch, maxNorm: final.hnsw.maxNorm, transform: 'MIPS to nearest neighbour: items get sqrt(maxNorm^2 - |v|^2) as an extra coordinate', chosenBy: `smallest efSearch >= ${o.hnsw.efSearch} with recall@200 >= ${o.recallTarget} against exact search`, sweep: ef.sweep },
+      retrieval: o.retrieval,
+      ranker: { ...o.ranker, negativesPerPositive: o.negativesPerPositive, rows: rows.y.length, positives: rows.y.reduce((a, b) => a + b, 0), bestEpoch: ranker.bestEpoch, epochs: ranker.epochLoss },
+      rules: { ...DEFAULT_RULES, transactions: final.rules.transactions, basis: final.rules.basis, rules: final.rules.consequent.length },
+      segments: { k: segments.k, criterion: segments.criterion, silhouetteByK: segments.silhouetteByK, labels: segments.labels, sizes: segments.sizes },
+    },
+    dimensions: { items: ds.numItems, users: ds.numUsers, factors: final.als.factors, features: spec.names.length },
+    featureNames: spec.names,
+    checks: { onnxMaxAbsDiff, hnswRecallAt200: Number(recall.toFixed(4)), validationCandidateRecall: Number(rows.candidateRecall.toFixed(4)) },
+    files: {},
+    timings: timer.timings,
+  };
+  const data: BundleData = {
+    manifest,
+    dir: '',
+    items: ds.itemInfo,
+    userIds: [...ds.users.list()],
+    users: ds.userInfo,
+    als: { factors: final.als.factors, regularization: final.als.regularization, alpha: final.als.alpha, itemFactors: final.als.itemFactors, userFactors: final.als.userFactors, itemGram: final.als.itemGram },
+    knn: final.knn,
+    popularity: final.popularity,
+    rules: final.rules,
+    history: { ui: final.ui, totals: final.totals },
+    featureSpec: spec,
+    segments,
+    rankerOnnx: onnx,
+    hnsw: { ...o.hnsw, efSearch: ef.efSearch, recallAt200: recall, maxNorm: final.hnsw.maxNorm },
+    retrieval: o.retrieval,
+  };
+  const dir = await timer.run('write bundle', () => writeBundle(data, final.hnsw, outDir));
+  return { dir, data, hnsw: final.hnsw, timings: timer.timings };
+}
+
+function summarizeTrials(trials: AlsTrial[]): { alpha: number; regularization: number; ndcg10: number; recall50: number; seconds: number }[] {
+  return trials.map((t) => ({ alpha: t.params.alpha, regularization: t.params.regularization, ndcg10: Number(t.validation['ndcg@10'].toFixed(4)), recall50: Number(t.validation['recall@50'].toFixed(4)), seconds: Number(t.seconds.toFixed(1)) }));
+}
+
+/** Runs the exported graph on the trainer's check rows; returns the largest absolute difference. */
+async function checkExport(onnx: Uint8Array, ranker: TrainedRanker): Promise<number> {
+  const session = await OnnxRanker.create(onnx, ranker.mean.length);
+  const rows = ranker.checkOutputs.length;
+  const out = await session.score(ranker.checkRows, rows);
+  await session.release();
+  let max = 0;
+  for (let r = 0; r < rows; r++) max = Math.max(max, Math.abs(out[r] - ranker.checkOutputs[r]));
+  return max;
+}
+
+/** Sample user vectors (non-zero) as HNSW queries. */
+function recallQueries(als: AlsModel, seed: number): { queries: Float32Array; count: number } {
+  const rng = new Rng(seed + 5);
+  const d = als.factors;
+  const candidates: number[] = [];
+  for (let u = 0; u < als.numUsers; u++) {
+    let nz = false;
+    for (let f = 0; f < d && !nz; f++) nz = als.userFactors[u * d + f] !== 0;
+    if (nz) candidates.push(u);
+  }
+  const picked = rng.shuffle(candidates).slice(0, 300);
+  const queries = new Float32Array(picked.length * d);
+  picked.forEach((u, q) => queries.set(als.userFactors.subarray(u * d, (u + 1) * d), q * d));
+  return { queries, count: picked.length };
+}
+
+export interface EfSweepPoint {
+  efSearch: number;
+  recallAt200: number;
+  queriesPerSecond: number;
+}
+
+/**
+ * The smallest efSearch (at least the candidate count) whose recall@200 against exact search reaches
+ * the target, from a sweep over user-vector queries; the sweep is kept for the manifest.
+ */
+function chooseEfSearch(index: HnswIndex, als: AlsModel, seed: number, minEf: number, target: number): { efSearch: number; recall: number; sweep: EfSweepPoint[] } {
+  const { queries, count } = recallQueries(als, seed);
+  const k = Math.min(200, als.numItems);
+  const sweep: EfSweepPoint[] = [];
+  for (const ef of [...new Set([minEf, 200, 300, 400, 600, 800, 1200, 1600].filter((e) => e >= minEf))].sort((a, b) => a - b)) {
+    index.setEf(ef);
+    const t0 = performance.now();
+    const recall = hnswRecall(index, als.itemFactors, als.numItems, als.factors, queries, count, k);
+    const seconds = (performance.now() - t0) / 1000;
+    sweep.push({ efSearch: ef, recallAt200: Number(recall.toFixed(4)), queriesPerSecond: Math.round(count / seconds) });
+    if (recall >= target) break;
+  }
+  const chosen = sweep.find((p) => p.recallAt200 >= target) ?? sweep[sweep.length - 1];
+  index.setEf(chosen.efSearch);
+  return { efSearch: chosen.efSearch, recall: chosen.recallAt200, sweep };
+}

@@ -1,0 +1,70 @@
+import { transpose, type UserItems } from '../data/interactions.js';
+import { topK } from '../util/topk.js';
+
+/** Each item's nearest neighbours by cosine over user sets, in CSR form: the item-kNN model. */
+export interface ItemNeighbours {
+  numItems: number;
+  k: number;
+  indptr: Int32Array;
+  neighbours: Int32Array;
+  similarity: Float32Array;
+}
+
+/**
+ * Cosine item-item similarity (co-occurrence / sqrt(n_i n_j)) keeping the top `k` per item, with an
+ * optional shrinkage term that damps similarities resting on few shared users.
+ */
+export function trainItemKnn(ui: UserItems, k: number, shrink = 0): ItemNeighbours {
+  const n = ui.numItems;
+  const t = transpose(ui);
+  const norm = new Float64Array(n);
+  for (let i = 0; i < n; i++) norm[i] = Math.sqrt(t.indptr[i + 1] - t.indptr[i]);
+  const co = new Float32Array(n);
+  const touched: number[] = [];
+  const indptr = new Int32Array(n + 1);
+  const nbrs: number[] = [];
+  const sims: number[] = [];
+  const exclude = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    touched.length = 0;
+    for (let q = t.indptr[i]; q < t.indptr[i + 1]; q++) {
+      const u = t.users[q];
+      for (let p = ui.indptr[u]; p < ui.indptr[u + 1]; p++) {
+        const j = ui.items[p];
+        if (j === i) continue;
+        if (co[j] === 0) touched.push(j);
+        co[j]++;
+      }
+    }
+    // Turn counts into cosine similarities only where there is co-occurrence.
+    for (const j of touched) co[j] = co[j] / (norm[i] * norm[j] + shrink);
+    exclude[i] = 1;
+    const best = touched.length <= k ? Int32Array.from(touched).sort((a, b) => co[b] - co[a] || a - b) : topK(co, k, exclude);
+    exclude[i] = 0;
+    for (const j of best) {
+      if (co[j] <= 0) break;
+      nbrs.push(j);
+      sims.push(co[j]);
+    }
+    indptr[i + 1] = nbrs.length;
+    for (const j of touched) co[j] = 0;
+  }
+  return { numItems: n, k, indptr, neighbours: Int32Array.from(nbrs), similarity: Float32Array.from(sims) };
+}
+
+/** Adds sum over history items of similarity(history item, j) into `out` (length numItems). */
+export function knnScores(model: ItemNeighbours, history: ArrayLike<number>, out: Float32Array, weights?: ArrayLike<number>): Float32Array {
+  out.fill(0);
+  for (let h = 0; h < history.length; h++) {
+    const i = history[h];
+    const w = weights ? weights[h] : 1;
+    for (let p = model.indptr[i]; p < model.indptr[i + 1]; p++) out[model.neighbours[p]] += w * model.similarity[p];
+  }
+  return out;
+}
+
+/** Similarity of two items, 0 when j is not among i's kept neighbours. */
+export function knnSimilarity(model: ItemNeighbours, i: number, j: number): number {
+  for (let p = model.indptr[i]; p < model.indptr[i + 1]; p++) if (model.neighbours[p] === j) return model.similarity[p];
+  return 0;
+}

@@ -1,0 +1,66 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readBundle } from '../../src/bundle/read.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import { loadDataset } from '../../src/data/loaders/index.js';
+import { evaluateBundle, type EvaluationReport } from '../../src/eval/evaluate.js';
+import { instantiate } from '../../src/rank/model.js';
+import { buildBundle, defaultBuildOptions } from '../../src/train/build.js';
+import { sharedData, tempDir } from '../helpers/paths.js';
+
+/**
+ * The quality floor on MovieLens 100K under the protocol. Measured (seed 42, this build):
+ * two-stage NDCG@10 0.2589, EASE (lambda 250) 0.2071, ratio 1.25; HNSW recall@200 0.993.
+ * The floors below leave room for run-to-run noise on other machines.
+ */
+describe('ml-100k build + evaluation', () => {
+  let report: EvaluationReport;
+  let dir: string;
+  let ds: Dataset;
+
+  beforeAll(async () => {
+    ds = await loadDataset(sharedData('ml-100k'));
+    const built = await buildBundle(ds, defaultBuildOptions(join(tempDir(), 'ml', 'v1'), 42));
+    dir = built.dir;
+    // Evaluate from the bundle as written, the way `vitrine evaluate` does.
+    const model = await instantiate(readBundle(dir));
+    report = await evaluateBundle(model, ds, { easeLambda: 'auto', threshold: 0.5, negativesPerPositive: 20, seed: 42 });
+    await model.ranker.release();
+  }, 600_000);
+
+  it('reproduces EASE and the baselines of the independent implementation', () => {
+    const ease = report.models[`ease (lambda=${report.ease.lambda})`];
+    expect(report.ease.lambda).toBe(250);
+    expect(ease['ndcg@10']).toBeCloseTo(0.2071, 3);
+    expect(ease['recall@10']).toBeCloseTo(0.1266, 3);
+    expect(ease['recall@50']).toBeCloseTo(0.379, 2);
+    expect(report.models.popularity['ndcg@10']).toBeCloseTo(0.121, 2);
+    expect(report.split).toMatchObject({ trainEvents: 80_000, testEvents: 20_000, testUsersCounted: 943 });
+  });
+
+  it('two-stage retrieval + ranker beats EASE on NDCG@10 with margin', () => {
+    const twoStage = report.models['hnsw+item-knn retrieval -> ranker'];
+    expect(twoStage['ndcg@10']).toBeGreaterThan(0.235);
+    expect(report.twoStageVsEase).toBeGreaterThan(1.1);
+    expect(twoStage['recall@50']).toBeGreaterThan(report.models[`ease (lambda=${report.ease.lambda})`]['recall@50']);
+  });
+
+  it('has an HNSW index with recall@200 >= 0.95 against exact search', () => {
+    expect(report.retrieval.hnswRecallAt200VsExact).toBeGreaterThanOrEqual(0.95);
+    expect(report.retrieval['recall@candidates']).toBeGreaterThan(0.7);
+  });
+
+  it('has a ranker that separates held-out positives from candidates', () => {
+    expect(report.ranker.auc).toBeGreaterThan(0.72);
+    expect(report.ranker.logLoss).toBeLessThan(0.3);
+  });
+
+  it('records parameters, checks and checksums in the manifest', () => {
+    const m = readBundle(dir).manifest;
+    expect(m.checks.onnxMaxAbsDiff).toBeLessThanOrEqual(1e-4);
+    expect(m.dimensions).toMatchObject({ items: 1682, users: 943, factors: 64 });
+    expect(Object.keys(m.files)).toEqual(expect.arrayContaining(['ranker.onnx', 'hnsw.bin', 'als_item_factors.f32', 'catalog.json', 'segments.json']));
+    expect(m.parameters).toHaveProperty('embeddings.chosenBy');
+    expect(m.data.fingerprint).toMatch(/^[0-9a-f]{64}$/);
+  });
+});

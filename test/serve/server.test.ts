@@ -1,0 +1,211 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/serve/config.js';
+import { VitrineServer } from '../../src/serve/server.js';
+import { httpCall, TestClient, type Reply } from '../helpers/client.js';
+import { tempDir } from '../helpers/paths.js';
+
+const shop = inject('fixtureShop');
+const bundle = inject('fixtureBundle');
+
+interface CatalogRow {
+  id: string;
+  category: string;
+  price: number;
+  available: boolean;
+}
+
+function readCatalog(path: string): Map<string, CatalogRow> {
+  const lines = readFileSync(path, 'utf8').trim().split('\n').slice(1);
+  return new Map(
+    lines.map((l) => {
+      const f = l.split(',');
+      return [f[0], { id: f[0], category: f[1], price: Number(f[3]), available: f[f.length - 1] === '1' }];
+    }),
+  );
+}
+
+type Items = { items: { id: string; score: number | null; stage: string; explanation?: string }[] };
+const items = (r: Reply): Items['items'] => {
+  expect(r.error, JSON.stringify(r.error)).toBeUndefined();
+  return (r.result as Items).items;
+};
+
+describe('server over WebSocket and HTTP', () => {
+  let server: VitrineServer;
+  let client: TestClient;
+  let catalog: Map<string, CatalogRow>;
+  const newItem = 'i-new-1';
+
+  beforeAll(async () => {
+    catalog = readCatalog(join(shop, 'items.csv'));
+    // A newer catalogue with one product the bundle has never seen.
+    const dir = tempDir();
+    const catalogFile = join(dir, 'items.csv');
+    writeFileSync(catalogFile, readFileSync(join(shop, 'items.csv'), 'utf8') + `${newItem},Makeup,MAK-A,12.50,style:3+|tier:mid,MAK-A Fresh Makeup Edition,1\n`);
+    server = new VitrineServer(loadConfig(bundle, undefined, { port: 0, workers: 2, logLevel: 'silent', clock: 'bundle', catalog: catalogFile, maxFrameBytes: 64 * 1024 }));
+    await server.start();
+    client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await server?.shutdown();
+  });
+
+  const calls: Record<string, Record<string, unknown>> = {
+    recommend: { call: 'recommend', user: 'u12', k: 8 },
+    recommendAnonymous: { call: 'recommend', history: ['i3', { item: 'i10', type: 'cart' }], k: 5, diversity: 0.3 },
+    similar: { call: 'similar', item: 'i3', k: 6 },
+    boughtTogether: { call: 'boughtTogether', items: ['i3', 'i10'], k: 6 },
+    score: { call: 'score', user: 'u12', items: ['i1', 'i2', 'i3', 'unknown-item'] },
+    profile: { call: 'profile', user: 'u12' },
+  };
+
+  it('answers each call identically over WS-msgpack, WS-JSON and HTTP', async () => {
+    for (const [name, body] of Object.entries(calls)) {
+      const viaMsgpack = await client.request(body, 'msgpack');
+      const viaJson = await client.request(body, 'json');
+      const { call, ...params } = body;
+      const viaHttp = await httpCall(server.port, call as string, params);
+      expect(viaMsgpack.error, `${name}: ${JSON.stringify(viaMsgpack.error)}`).toBeUndefined();
+      expect(viaHttp.status, name).toBe(200);
+      expect(viaJson.result, name).toEqual(viaMsgpack.result);
+      expect(viaHttp.reply.result, name).toEqual(viaMsgpack.result);
+      expect(viaMsgpack.bundle).toBe('v1');
+      expect(typeof viaMsgpack.serverMs).toBe('number');
+    }
+  });
+
+  it('echoes the client id so many requests can be in flight on one connection', async () => {
+    const replies = await Promise.all(Array.from({ length: 50 }, (_, j) => client.request({ id: `x${j}`, call: 'recommend', user: `u${j + 1}`, k: 3 })));
+    replies.forEach((r, j) => {
+      expect(r.id).toBe(`x${j}`);
+      expect(items(r)).toHaveLength(3);
+    });
+  });
+
+  it('agrees with the ground truth better than popularity does', async () => {
+    const truth = readFileSync(join(shop, 'truth.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { user_id: string; items: string[] });
+    let model = 0;
+    let trending = 0;
+    for (const t of truth.slice(0, 150)) {
+      const pref = new Set(t.items);
+      const rec = items(await client.request({ call: 'recommend', user: t.user_id, k: 10 }));
+      // The same user served as a cold start gets the popularity (trending) list under the same filters.
+      const pop = items(await client.request({ call: 'recommend', history: [], user: `cold-${t.user_id}`, k: 10, filters: { exclude: [] } }));
+      model += rec.filter((x) => pref.has(x.id)).length;
+      trending += pop.filter((x) => pref.has(x.id)).length;
+    }
+    // Measured on the fixture: about 2.5x as many truly preferred items as the trending list.
+    expect(model).toBeGreaterThan(1.5 * trending);
+  });
+
+  it('keeps every returned item within the filters and exclusions', async () => {
+    const seen = items(await client.request({ call: 'recommend', user: 'u40', k: 50, filters: { excludeSeen: false, availableOnly: false } })).map((x) => x.id);
+    const exclude = seen.slice(0, 5);
+    const checks: { filters: Record<string, unknown>; ok: (row: CatalogRow) => boolean }[] = [
+      { filters: { category: 'Makeup' }, ok: (r) => r.category === 'Makeup' },
+      { filters: { category: ['Shoes', 'Bags'] }, ok: (r) => r.category === 'Shoes' || r.category === 'Bags' },
+      { filters: { priceMin: 10, priceMax: 40 }, ok: (r) => r.price >= 10 && r.price <= 40 },
+      { filters: { exclude }, ok: (r) => !exclude.includes(r.id) && r.available },
+    ];
+    for (const call of ['recommend', 'similar', 'boughtTogether']) {
+      for (const { filters, ok } of checks) {
+        const body = call === 'recommend' ? { call, user: 'u40', k: 20, filters } : call === 'similar' ? { call, item: 'i3', k: 20, filters } : { call, items: ['i3'], k: 20, filters };
+        const got = items(await client.request(body));
+        expect(got.length, `${call} ${JSON.stringify(filters)}`).toBeGreaterThan(0);
+        for (const g of got) {
+          const row = catalog.get(g.id)!;
+          expect(ok(row), `${call} ${JSON.stringify(filters)} returned ${g.id} (${JSON.stringify(row)})`).toBe(true);
+          expect(row.available).toBe(true);
+        }
+      }
+    }
+    // Already-seen items are excluded by default.
+    const history = ['i3', 'i10', 'i20'];
+    const rec = items(await client.request({ call: 'recommend', history, k: 30 }));
+    for (const h of history) expect(rec.map((x) => x.id)).not.toContain(h);
+  });
+
+  it('serves a cold-start user and a new catalogue item without errors', async () => {
+    const cold = await client.request({ call: 'recommend', user: 'someone-new', k: 7 });
+    expect(items(cold)).toHaveLength(7);
+    expect(items(cold).every((x) => x.stage === 'trending')).toBe(true);
+    expect((cold.result as { user: { coldStart: boolean } }).user.coldStart).toBe(true);
+
+    const similarNew = await client.request({ call: 'similar', item: newItem, k: 5 });
+    expect(items(similarNew)).toHaveLength(5);
+    expect((similarNew.result as { item: { known: boolean } }).item.known).toBe(true);
+    // Placed by its attributes, it lands among Makeup items.
+    expect(items(similarNew).filter((x) => catalog.get(x.id)?.category === 'Makeup').length).toBeGreaterThanOrEqual(3);
+    const described = await client.request({ call: 'similar', item: { id: 'never-seen', category: 'Shoes', attributes: ['style:2+'] }, k: 4 });
+    expect(items(described)).toHaveLength(4);
+    // A shopper who just viewed the new item still gets a full list.
+    const afterNew = await client.request({ call: 'recommend', history: [newItem], k: 5 });
+    expect(items(afterNew)).toHaveLength(5);
+    const profile = await client.request({ call: 'profile', user: 'someone-new' });
+    expect(profile.error).toBeUndefined();
+  });
+
+  it('reflects a streamed event in the next answer', async () => {
+    const before = items(await client.request({ call: 'recommend', user: 'u77', k: 20 })).map((x) => x.id);
+    const bought = before[0];
+    const ev = await client.request({ call: 'event', user: 'u77', item: bought, type: 'purchase', price: 10 });
+    expect(ev.error).toBeUndefined();
+    const after = items(await client.request({ call: 'recommend', user: 'u77', k: 20 })).map((x) => x.id);
+    expect(after).not.toContain(bought);
+  });
+
+  it('answers bad input with coded errors and keeps serving on the same connection', async () => {
+    const ok = async (): Promise<void> => {
+      expect(items(await client.request({ call: 'recommend', user: 'u1', k: 2 }))).toHaveLength(2);
+    };
+    const cases: [() => Promise<Reply>, string, string?][] = [
+      [() => client.raw(Buffer.from([0xc1, 0xff, 0x00]), true), 'bad_frame'],
+      [() => client.raw('{"id": 1, "call": ', false), 'bad_frame'],
+      [() => client.raw(JSON.stringify({ call: 'recommend', user: 'u1' }), false), 'bad_request', 'id'],
+      [() => client.raw(JSON.stringify([1, 2, 3]), false), 'bad_request'],
+      [() => client.request({ call: 'teleport', user: 'u1' }), 'unknown_call', 'call'],
+      [() => client.request({ call: 'recommend', user: 42 }), 'invalid_field', 'user'],
+      [() => client.request({ call: 'recommend', user: 'u1', k: 1e9 }), 'invalid_field', 'k'],
+      [() => client.request({ call: 'recommend', user: 'u1', k: 'ten' }), 'invalid_field', 'k'],
+      [() => client.request({ call: 'recommend', user: 'u1', filters: { priceMin: 50, priceMax: 5 } }), 'invalid_field', 'filters.priceMin'],
+      [() => client.request({ call: 'recommend', user: 'u1', filters: { colour: 'red' } }), 'invalid_field', 'filters.colour'],
+      [() => client.request({ call: 'score', user: 'u1', items: [] }), 'invalid_field', 'items'],
+      [() => client.request({ call: 'event', user: 'u1', item: 'i1', type: 'like' }), 'invalid_field', 'type'],
+      [() => client.raw(JSON.stringify({ id: 'big', call: 'recommend', user: 'u1', pad: 'x'.repeat(200_000) }), false), 'frame_too_large'],
+    ];
+    for (const [send, code, field] of cases) {
+      const r = await send();
+      expect(r.error?.code, JSON.stringify(r)).toBe(code);
+      expect(r.error?.message.length).toBeGreaterThan(5);
+      if (field) expect(r.error?.field).toBe(field);
+      await ok();
+    }
+    expect(client.closed).toBe(false);
+    // HTTP: the same coded errors with fitting status codes.
+    expect((await httpCall(server.port, 'recommend', '{nope')).status).toBe(400);
+    const kHttp = await httpCall(server.port, 'recommend', { user: 'u1', k: 1e9 });
+    expect([kHttp.status, kHttp.reply.error?.code]).toEqual([400, 'invalid_field']);
+    expect((await httpCall(server.port, 'fly', {})).status).toBe(404);
+    const big = await httpCall(server.port, 'recommend', { user: 'u1', pad: 'x'.repeat(200_000) });
+    expect([big.status, big.reply.error?.code]).toEqual([413, 'frame_too_large']);
+    const admin = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST' });
+    expect(admin.status).toBe(401);
+  });
+
+  it('exposes health, readiness and Prometheus metrics', async () => {
+    expect((await fetch(`http://127.0.0.1:${server.port}/healthz`)).status).toBe(200);
+    const ready = await fetch(`http://127.0.0.1:${server.port}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, bundle: 'v1' });
+    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    expect(metrics).toMatch(/vitrine_requests_total\{call="recommend",transport="ws-msgpack",outcome="ok"\} \d+/);
+    expect(metrics).toMatch(/vitrine_request_duration_seconds_bucket\{le="0.005",call="recommend"\}/);
+    expect(metrics).toMatch(/vitrine_worker_queue_depth \d+/);
+    expect(metrics).toMatch(/vitrine_worker_utilization /);
+    expect(metrics).toMatch(/vitrine_bundle_info\{version="v1"\} 1/);
+  });
+});

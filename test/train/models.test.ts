@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { DatasetBuilder } from '../../src/data/dataset.js';
+import { buildUserItems, itemsOf } from '../../src/data/interactions.js';
+import { eventTypeCode } from '../../src/data/types.js';
+import { classificationMetrics } from '../../src/eval/classification.js';
+import { foldInUser, trainAls } from '../../src/train/als.js';
+import { easeScores, trainEase } from '../../src/train/ease.js';
+import { knnSimilarity, trainItemKnn } from '../../src/train/itemknn.js';
+import { kmeans, silhouette } from '../../src/train/kmeans.js';
+import { ortInverse } from '../../src/train/ort-inverse.js';
+import { mineRules } from '../../src/train/rules.js';
+import { invertSpdInPlace } from '../../src/util/linalg.js';
+import { Rng } from '../../src/util/rng.js';
+
+function interactions(rows: [string, string][], type = 'view') {
+  const b = new DatasetBuilder();
+  rows.forEach(([u, i], t) => b.addEvent(u, i, eventTypeCode(type), t));
+  const ds = b.build({ format: 'test', path: '-', files: [] });
+  const all = Int32Array.from({ length: ds.numEvents }, (_, e) => e);
+  return { ds, ui: buildUserItems(ds.events, all, ds.numUsers, ds.numItems), all };
+}
+
+function randomShop(users: number, items: number, perUser: number, seed: number): [string, string][] {
+  const rng = new Rng(seed);
+  const rows: [string, string][] = [];
+  for (let u = 0; u < users; u++) for (let j = 0; j < perUser; j++) rows.push([`u${u}`, `i${(u % 5) * 7 + rng.int(items)}`]);
+  return rows;
+}
+
+describe('ALS', () => {
+  it('stores for every user exactly the vector online fold-in computes from the history', () => {
+    const { ui } = interactions(randomShop(40, 30, 6, 1));
+    const model = trainAls(ui, { factors: 8, regularization: 2, alpha: 3, iterations: 5, cgSteps: 3, seed: 1 });
+    for (let u = 0; u < ui.numUsers; u++) {
+      const s = ui.indptr[u];
+      const e = ui.indptr[u + 1];
+      const v = foldInUser(model, ui.items.subarray(s, e), ui.count.subarray(s, e));
+      for (let f = 0; f < 8; f++) expect(model.userFactors[u * 8 + f]).toBeCloseTo(v[f], 5);
+    }
+  });
+
+  it('ranks a user\'s co-consumed items above unrelated ones', () => {
+    // Two disjoint groups of items consumed by two groups of users.
+    const rows: [string, string][] = [];
+    for (let u = 0; u < 20; u++) for (let i = 0; i < 5; i++) if ((u + i) % 5 !== 0) rows.push([`u${u}`, `${u < 10 ? 'a' : 'b'}${i}`]);
+    const { ui, ds } = interactions(rows);
+    const m = trainAls(ui, { factors: 4, regularization: 0.5, alpha: 5, iterations: 8, cgSteps: 3, seed: 2 });
+    const score = (u: string, i: string): number => {
+      const uu = ds.users.indexOf(u);
+      const ii = ds.items.indexOf(i);
+      let s = 0;
+      for (let f = 0; f < 4; f++) s += m.userFactors[uu * 4 + f] * m.itemFactors[ii * 4 + f];
+      return s;
+    };
+    // u0 skipped a0 ((0+0)%5 === 0), u10 skipped b0.
+    expect(score('u0', 'a0')).toBeGreaterThan(score('u0', 'b0'));
+    expect(score('u10', 'b0')).toBeGreaterThan(score('u10', 'a0'));
+  });
+});
+
+describe('linear algebra for EASE', () => {
+  const spd = (n: number, seed: number): Float64Array => {
+    const rng = new Rng(seed);
+    const X = Array.from({ length: n * 3 }, () => Array.from({ length: n }, () => (rng.next() < 0.3 ? 1 : 0)));
+    const A = new Float64Array(n * n);
+    for (const row of X) for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) A[i * n + j] += row[i] * row[j];
+    for (let i = 0; i < n; i++) A[i * n + i] += 5;
+    return A;
+  };
+
+  it('inverts an SPD matrix in JS and with onnxruntime, agreeing with each other', async () => {
+    const n = 40;
+    const A = spd(n, 3);
+    const inv = invertSpdInPlace(Float64Array.from(A), n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += A[i * n + k] * inv[k * n + j];
+        expect(s).toBeCloseTo(i === j ? 1 : 0, 9);
+      }
+    }
+    const ort = await ortInverse(A, n);
+    let maxDiff = 0;
+    for (let k = 0; k < n * n; k++) maxDiff = Math.max(maxDiff, Math.abs(ort[k] - inv[k]));
+    expect(maxDiff).toBeLessThan(1e-5);
+    expect(() => invertSpdInPlace(new Float64Array([1, 2, 2, 1]), 2)).toThrow(/not positive definite/);
+  });
+
+  it('gives EASE a zero diagonal and no self-recommendation', async () => {
+    const { ui } = interactions(randomShop(30, 12, 5, 4));
+    const ease = await trainEase(ui, 10);
+    for (let i = 0; i < ui.numItems; i++) expect(ease.B[i * ui.numItems + i]).toBe(0);
+    const out = easeScores(ease, itemsOf(ui, 0), new Float32Array(ui.numItems));
+    expect(out.every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('item-kNN', () => {
+  it('computes cosine similarity over user sets', () => {
+    // a: {u1,u2,u3}; b: {u1,u2}; c: {u3}
+    const { ui, ds } = interactions([
+      ['u1', 'a'],
+      ['u1', 'b'],
+      ['u2', 'a'],
+      ['u2', 'b'],
+      ['u3', 'a'],
+      ['u3', 'c'],
+    ]);
+    const knn = trainItemKnn(ui, 10);
+    const [a, b, c] = ['a', 'b', 'c'].map((x) => ds.items.indexOf(x));
+    expect(knnSimilarity(knn, a, b)).toBeCloseTo(2 / Math.sqrt(6), 6);
+    expect(knnSimilarity(knn, a, c)).toBeCloseTo(1 / Math.sqrt(3), 6);
+    expect(knnSimilarity(knn, b, c)).toBe(0);
+    // Neighbours are ordered by similarity.
+    expect(Array.from(knn.neighbours.subarray(knn.indptr[a], knn.indptr[a + 1]))).toEqual([b, c]);
+  });
+});
+
+describe('association rules', () => {
+  it('computes support, confidence and lift over baskets', () => {
+    // Five baskets (one user-day each): {x,y} x3, {x,z}, {y}.
+    const b = new DatasetBuilder();
+    const day = 86400;
+    const baskets = [['x', 'y'], ['x', 'y'], ['x', 'y'], ['x', 'z'], ['y']];
+    baskets.forEach((items, d) => items.forEach((i) => b.addEvent('u', i, eventTypeCode('purchase'), d * day + 1)));
+    const ds = b.build({ format: 'test', path: '-', files: [] });
+    const all = Int32Array.from({ length: ds.numEvents }, (_, e) => e);
+    const rules = mineRules(ds.events, all, ds.numItems, { minPairCount: 2, minConfidence: 0.1, minLift: 0, maxPerItem: 10, maxTransactionItems: 50 });
+    expect(rules.transactions).toBe(5);
+    const [x, y] = ['x', 'y'].map((i) => ds.items.indexOf(i));
+    const p = Array.from(rules.consequent.subarray(rules.indptr[x], rules.indptr[x + 1])).indexOf(y) + rules.indptr[x];
+    expect(rules.support[p]).toBeCloseTo(3 / 5, 6);
+    expect(rules.confidence[p]).toBeCloseTo(3 / 4, 6);
+    expect(rules.lift[p]).toBeCloseTo(3 / 4 / (4 / 5), 6);
+    // {x,z} occurs once: below minPairCount.
+    expect(rules.indptr[ds.items.indexOf('z') + 1] - rules.indptr[ds.items.indexOf('z')]).toBe(0);
+  });
+});
+
+describe('k-means and silhouette', () => {
+  it('finds three separated blobs and prefers k=3 by silhouette', () => {
+    const rng = new Rng(5);
+    const centres = [[0, 0], [10, 0], [0, 10]];
+    const n = 150;
+    const X = new Float64Array(n * 2);
+    for (let i = 0; i < n; i++) {
+      const c = centres[i % 3];
+      X[i * 2] = c[0] + rng.normal() * 0.5;
+      X[i * 2 + 1] = c[1] + rng.normal() * 0.5;
+    }
+    const sample = Int32Array.from({ length: n }, (_, i) => i);
+    const scores = [2, 3, 4, 5].map((k) => silhouette(X, 2, kmeans(X, n, 2, k, 1).assignment, k, sample));
+    expect(scores.indexOf(Math.max(...scores))).toBe(1);
+    const three = kmeans(X, n, 2, 3, 1);
+    for (let i = 3; i < n; i++) expect(three.assignment[i]).toBe(three.assignment[i % 3]);
+  });
+});
+
+describe('classification metrics', () => {
+  it('computes AUC with ties, log-loss and thresholded counts', () => {
+    const m = classificationMetrics([0.9, 0.8, 0.8, 0.3, 0.1], [1, 1, 0, 0, 0]);
+    // Positive-negative pairs: (0.9 beats all 3), (0.8 beats 2, ties 1) -> (3 + 2.5) / 6.
+    expect(m.auc).toBeCloseTo(5.5 / 6, 10);
+    expect(m.precision).toBeCloseTo(2 / 3, 10);
+    expect(m.recall).toBe(1);
+    expect(m.accuracy).toBeCloseTo(4 / 5, 10);
+    expect(m.f1).toBeCloseTo(0.8, 10);
+    const ll = -(Math.log(0.9) + Math.log(0.8) + Math.log(0.2) + Math.log(0.7) + Math.log(0.9)) / 5;
+    expect(m.logLoss).toBeCloseTo(ll, 10);
+  });
+});
