@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { ItemNeighbours } from '../train/itemknn.js';
 import type { AssociationRules } from '../train/rules.js';
 import { readChecked, toTyped, type FileEntry } from './arrays.js';
@@ -34,6 +34,8 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     throw new Error(`${manifestPath}: cannot read (${(e as Error).message})`);
   }
   const manifest = validateManifest(raw, manifestPath);
+  // The directory name is the version servers select and report, even for a copied or renamed version.
+  manifest.version = basename(dir);
   const entry = (name: string): FileEntry => {
     const e = manifest.files[name];
     if (!e) throw new Error(`${manifestPath}: no entry for ${name}`);

@@ -4,16 +4,20 @@ import { Progress } from '../util/progress.js';
 
 type Native = InstanceType<typeof hnswlib.HierarchicalNSW>;
 
+export type HnswTransform = 'none' | 'augment';
+
 export interface HnswParams {
   /** Inner product: the retrieval score is the same user·item dot product the ranker sees. */
   space: 'ip';
+  /** `augment`: the MIPS-to-nearest-neighbour transform below; `none`: raw inner-product graph. */
+  transform: HnswTransform;
   M: number;
   efConstruction: number;
   efSearch: number;
   seed: number;
 }
 
-export const DEFAULT_HNSW: HnswParams = { space: 'ip', M: 16, efConstruction: 200, efSearch: 200, seed: 100 };
+export const DEFAULT_HNSW: HnswParams = { space: 'ip', transform: 'augment', M: 16, efConstruction: 200, efSearch: 200, seed: 100 };
 
 export interface Neighbours {
   items: Int32Array;
@@ -22,11 +26,13 @@ export interface Neighbours {
 }
 
 /**
- * Maximum-inner-product search on hnswlib. Item vectors get one extra coordinate,
- * sqrt(maxNorm² − |v|²), so every stored vector has the same norm and queries get a 0 there:
- * inner products are unchanged, but the graph now indexes a space where "largest inner product" is
- * "nearest neighbour" (Bachrach et al. 2014). Raw inner-product HNSW leaves small-norm items
- * unreachable; with the transform recall reaches exact-search levels.
+ * Maximum-inner-product search on hnswlib. With the `augment` transform item vectors get one extra
+ * coordinate, sqrt(maxNorm² − |v|²), so every stored vector has the same norm and queries get a 0
+ * there: inner products are unchanged, but the graph indexes a space where "largest inner product"
+ * is "nearest neighbour" (Bachrach et al. 2014). Which works better depends on the norm
+ * distribution: a raw inner-product graph can leave small-norm items unreachable, while the
+ * transform collapses the geometry when a few items have much larger norms than the rest; the
+ * build measures both (see chooseHnsw in train/build.ts).
  */
 export class HnswIndex {
   private readonly row: number[];
@@ -34,17 +40,23 @@ export class HnswIndex {
   private constructor(
     private readonly native: Native,
     readonly dim: number,
+    /** 0 when there is no transform. */
     readonly maxNorm: number,
+    readonly transform: HnswTransform,
   ) {
-    this.row = new Array<number>(dim + 1).fill(0);
+    this.row = new Array<number>(this.width).fill(0);
+  }
+
+  private get width(): number {
+    return this.transform === 'augment' ? this.dim + 1 : this.dim;
   }
 
   static build(vectors: Float32Array, n: number, d: number, params: HnswParams): HnswIndex {
     let maxNorm = 0;
-    for (let i = 0; i < n; i++) maxNorm = Math.max(maxNorm, norm(vectors, i * d, d));
-    const native = new hnswlib.HierarchicalNSW(params.space, d + 1);
+    if (params.transform === 'augment') for (let i = 0; i < n; i++) maxNorm = Math.max(maxNorm, norm(vectors, i * d, d));
+    const native = new hnswlib.HierarchicalNSW(params.space, params.transform === 'augment' ? d + 1 : d);
     native.initIndex({ maxElements: Math.max(1, n), m: params.M, efConstruction: params.efConstruction, randomSeed: params.seed });
-    const index = new HnswIndex(native, d, maxNorm);
+    const index = new HnswIndex(native, d, maxNorm, params.transform);
     const progress = new Progress('hnsw build', n, 'items');
     for (let i = 0; i < n; i++) {
       index.add(vectors.subarray(i * d, (i + 1) * d), i);
@@ -55,11 +67,11 @@ export class HnswIndex {
     return index;
   }
 
-  static load(path: string, d: number, maxNorm: number, efSearch: number): HnswIndex {
-    const native = new hnswlib.HierarchicalNSW('ip', d + 1);
+  static load(path: string, d: number, transform: HnswTransform, maxNorm: number, efSearch: number): HnswIndex {
+    const native = new hnswlib.HierarchicalNSW('ip', transform === 'augment' ? d + 1 : d);
     native.readIndexSync(path);
     native.setEf(efSearch);
-    return new HnswIndex(native, d, maxNorm);
+    return new HnswIndex(native, d, maxNorm, transform);
   }
 
   /** Adds (or places) one item; its norm must not exceed maxNorm (averages of indexed items never do). */
@@ -69,7 +81,7 @@ export class HnswIndex {
       this.row[k] = vector[k];
       sq += vector[k] * vector[k];
     }
-    this.row[this.dim] = Math.sqrt(Math.max(0, this.maxNorm * this.maxNorm - sq));
+    if (this.transform === 'augment') this.row[this.dim] = Math.sqrt(Math.max(0, this.maxNorm * this.maxNorm - sq));
     if (label >= this.native.getMaxElements()) this.native.resizeIndex(Math.max(label + 1, Math.ceil(this.native.getMaxElements() * 1.25)));
     this.native.addPoint(this.row, label);
   }
@@ -94,9 +106,8 @@ export class HnswIndex {
     const count = this.count;
     const want = Math.min(k, count);
     if (want <= 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
-    const q = new Array<number>(this.dim + 1);
+    const q = new Array<number>(this.width).fill(0);
     for (let c = 0; c < this.dim; c++) q[c] = query[c];
-    q[this.dim] = 0;
     const filter = exclude ? (label: number): boolean => exclude[label] === 0 : undefined;
     let res: { neighbors: number[]; distances: number[] };
     try {

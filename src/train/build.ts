@@ -10,7 +10,7 @@ import { splitWithValidation } from '../data/split.js';
 import { encodeCatalog } from '../features/catalog.js';
 import { FeatureBuilder, makeFeatureSpec } from '../features/features.js';
 import { historyOf, userTotals } from '../features/history.js';
-import { DEFAULT_HNSW, HnswIndex, hnswRecall, type HnswParams } from '../index/hnsw.js';
+import { DEFAULT_HNSW, HnswIndex, hnswRecall, type HnswParams, type HnswTransform } from '../index/hnsw.js';
 import type { RetrievalConfig } from '../index/retrieve.js';
 import { exportRankerOnnx } from '../rank/onnx-export.js';
 import { OnnxRanker } from '../rank/onnx-ranker.js';
@@ -36,6 +36,8 @@ export interface BuildOptions {
   knnNeighbours: number;
   trendingHalfLifeDays: number;
   hnsw: HnswParams;
+  /** `auto` builds both HNSW variants and keeps the one with the better measured recall. */
+  hnswTransform: 'auto' | HnswTransform;
   retrieval: RetrievalConfig;
   ranker: RankerParams;
   negativesPerPositive: number;
@@ -61,6 +63,7 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
     knnNeighbours: 100,
     trendingHalfLifeDays: 14,
     hnsw: { ...DEFAULT_HNSW, seed: seed + 1 },
+    hnswTransform: 'auto',
     retrieval: { candidates: 200, knnCandidates: 100, recentWindow: 5 },
     ranker: { ...DEFAULT_RANKER, seed: seed + 2 },
     negativesPerPositive: 20,
@@ -93,10 +96,10 @@ function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel 
   const popularity = trainPopularity(ds.events, idx, ds.numItems, o.trendingHalfLifeDays);
   const rules = mineRules(ds.events, idx, ds.numItems, DEFAULT_RULES);
   const totals = userTotals(ds.events, idx, ds.numUsers);
-  const hnsw = HnswIndex.build(model.itemFactors, ds.numItems, model.factors, o.hnsw);
+  const { index: hnsw, transformRecall } = chooseHnsw(model, o);
   const ef = chooseEfSearch(hnsw, model, o.seed, o.hnsw.efSearch, o.recallTarget);
-  note(`HNSW recall@200 vs exact search: ${ef.sweep.map((p) => `ef ${p.efSearch}: ${p.recallAt200}`).join(', ')}; chosen efSearch ${ef.efSearch}`);
-  return { ui, als: model, knn, popularity, rules, totals, hnsw, ef };
+  note(`HNSW (${hnsw.transform}) recall@200 vs exact search: ${ef.sweep.map((p) => `ef ${p.efSearch}: ${p.recallAt200}`).join(', ')}; chosen efSearch ${ef.efSearch}`);
+  return { ui, als: model, knn, popularity, rules, totals, hnsw, ef, transformRecall };
 }
 
 /**
@@ -178,7 +181,13 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
       embeddings: { method: 'implicit ALS (conjugate gradient)', ...tuned.bestParams, chosenBy: 'validation NDCG@10 over the grid', trials: summarizeTrials(tuned.trials) },
       itemKnn: { neighbours: o.knnNeighbours, similarity: 'cosine' },
       popularity: { trendingHalfLifeDays: o.trendingHalfLifeDays },
-      hnsw: { ...o.hnsw, efSearch: ef.efSearch, maxNorm: final.hnsw.maxNorm, transform: 'MIPS to nearest neighbour: items get sqrt(maxNorm^2 - |v|^2) as an extra coordinate', chosenBy: `smallest efSearch >= ${o.hnsw.efSearch} with recall@200 >= ${o.recallTarget} against exact search`, sweep: ef.sweep },
+      hnsw: {
+        ...o.hnsw,
+        transform: final.hnsw.transform,
+        transformChosenBy: o.hnswTransform === 'auto' ? `recall@200 at efSearch ${o.hnsw.efSearch} of each variant: ${JSON.stringify(final.transformRecall)} (augment: items get sqrt(maxNorm^2 - |v|^2) as an extra coordinate)` : 'given',
+        efSearch: ef.efSearch,
+        maxNorm: final.hnsw.maxNorm,
+        chosenBy: `smallest efSearch >= ${o.hnsw.efSearch} with recall@200 >= ${o.recallTarget} against exact search`, sweep: ef.sweep },
       retrieval: o.retrieval,
       ranker: { ...o.ranker, negativesPerPositive: o.negativesPerPositive, rows: rows.y.length, positives: rows.y.reduce((a, b) => a + b, 0), bestEpoch: ranker.bestEpoch, epochs: ranker.epochLoss },
       rules: { ...DEFAULT_RULES, transactions: final.rules.transactions, basis: final.rules.basis, rules: final.rules.consequent.length },
@@ -204,7 +213,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     featureSpec: spec,
     segments,
     rankerOnnx: onnx,
-    hnsw: { ...o.hnsw, efSearch: ef.efSearch, recallAt200: recall, maxNorm: final.hnsw.maxNorm },
+    hnsw: { ...o.hnsw, transform: final.hnsw.transform, efSearch: ef.efSearch, recallAt200: recall, maxNorm: final.hnsw.maxNorm },
     retrieval: o.retrieval,
   };
   const dir = await timer.run('write bundle', () => writeBundle(data, final.hnsw, outDir));
@@ -224,6 +233,24 @@ async function checkExport(onnx: Uint8Array, ranker: TrainedRanker): Promise<num
   let max = 0;
   for (let r = 0; r < rows; r++) max = Math.max(max, Math.abs(out[r] - ranker.checkOutputs[r]));
   return max;
+}
+
+/**
+ * Builds the HNSW index with the configured transform, or with `auto` both variants, keeping the one
+ * with the better recall@200 at the least efSearch (the measured choice is recorded in the manifest).
+ */
+function chooseHnsw(als: AlsModel, o: BuildOptions): { index: HnswIndex; transformRecall: Partial<Record<HnswTransform, number>> } {
+  const build = (transform: HnswTransform): HnswIndex => HnswIndex.build(als.itemFactors, als.numItems, als.factors, { ...o.hnsw, transform });
+  if (o.hnswTransform !== 'auto') return { index: build(o.hnswTransform), transformRecall: {} };
+  const { queries, count } = recallQueries(als, o.seed);
+  const k = Math.min(200, als.numItems);
+  const tried = (['augment', 'none'] as const).map((t) => {
+    const index = build(t);
+    index.setEf(o.hnsw.efSearch);
+    return { t, index, recall: hnswRecall(index, als.itemFactors, als.numItems, als.factors, queries, count, k) };
+  });
+  const best = tried[0].recall >= tried[1].recall ? tried[0] : tried[1];
+  return { index: best.index, transformRecall: Object.fromEntries(tried.map((x) => [x.t, Number(x.recall.toFixed(4))])) };
 }
 
 /** Sample user vectors (non-zero) as HNSW queries. */

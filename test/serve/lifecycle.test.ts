@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { cpSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/serve/config.js';
+import { VitrineServer } from '../../src/serve/server.js';
+import { TestClient, type Reply } from '../helpers/client.js';
+import { cliPath, tempDir } from '../helpers/paths.js';
+
+const fixture = inject('fixtureBundle');
+
+describe('hot reload', () => {
+  it('switches versions under a steady stream with zero failed requests', async () => {
+    const models = join(tempDir(), 'models', 'shop');
+    cpSync(fixture, join(models, 'v1'), { recursive: true });
+    const server = new VitrineServer(loadConfig(models, undefined, { port: 0, workers: 2, logLevel: 'silent', clock: 'bundle', adminToken: 'secret' }));
+    await server.start();
+    const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
+    const replies: Reply[] = [];
+    let stop = false;
+    // Eight concurrent request loops: a steady stream across the swap.
+    const loops = Array.from({ length: 8 }, async (_, l) => {
+      for (let j = 0; !stop; j++) replies.push(await client.request({ call: 'recommend', user: `u${((l * 97 + j) % 700) + 1}`, k: 5 }));
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    // A new version appears atomically (copied aside, then renamed), then the admin call swaps to it.
+    cpSync(fixture, join(models, '.v2.tmp'), { recursive: true });
+    renameSync(join(models, '.v2.tmp'), join(models, 'v2'));
+    const res = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer secret' } });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { result: unknown }).result).toEqual({ from: 'v1', to: 'v2' });
+    await new Promise((r) => setTimeout(r, 400));
+    stop = true;
+    await Promise.all(loops);
+    await client.close();
+    await server.shutdown();
+
+    expect(replies.length).toBeGreaterThan(100);
+    expect(replies.filter((r) => r.error !== undefined)).toEqual([]);
+    const versions = replies.map((r) => r.bundle);
+    expect(versions[0]).toBe('v1');
+    expect(versions[versions.length - 1]).toBe('v2');
+    expect(versions.filter((v) => v === 'v1').length).toBeGreaterThan(10);
+    expect(versions.filter((v) => v === 'v2').length).toBeGreaterThan(10);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('answers every in-flight request (200, under the per-connection cap) after SIGTERM, then exits 0', async () => {
+    const child = spawn(process.execPath, [cliPath, 'serve', '--bundle', fixture, '--port', '0', '--workers', '2', '--clock', 'bundle', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITRINE_PROGRESS: '0' } });
+    let stdout = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+        const m = /on http:\/\/127\.0\.0\.1:(\d+)/.exec(stdout);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`server exited early (${code}): ${stdout}`)));
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const client = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
+    const pending = Array.from({ length: 200 }, (_, j) => client.request({ call: 'recommend', user: `u${(j % 700) + 1}`, k: 10, diversity: 0.2 }));
+    // Signal once the server is demonstrably working through the burst.
+    await Promise.race(pending);
+    child.kill('SIGTERM');
+    const replies = await Promise.all(pending);
+    expect(replies.filter((r) => r.error !== undefined).map((r) => r.error?.code + ':' + r.error?.message).slice(0, 3)).toEqual([]);
+    expect(replies.every((r) => Array.isArray((r.result as { items: unknown[] }).items))).toBe(true);
+    expect(await exited).toBe(0);
+    // The server closed the connection on its way out.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(client.closed).toBe(true);
+  });
+});
+
+describe('overload', () => {
+  it('answers `overloaded` beyond the bounded queue instead of queueing without limit, and recovers', async () => {
+    const server = new VitrineServer(loadConfig(fixture, undefined, { port: 0, workers: 1, concurrentTasksPerWorker: 1, maxQueue: 2, logLevel: 'silent', clock: 'bundle' }));
+    await server.start();
+    const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
+    const replies = await Promise.all(Array.from({ length: 100 }, (_, j) => client.request({ call: 'recommend', user: `u${j + 1}`, k: 10 })));
+    const codes = replies.map((r) => r.error?.code ?? 'ok');
+    expect(codes.filter((c) => c === 'ok').length).toBeGreaterThanOrEqual(3);
+    expect(codes.filter((c) => c === 'overloaded').length).toBeGreaterThan(50);
+    expect(new Set(codes)).toEqual(new Set(['ok', 'overloaded']));
+    const after = await client.request({ call: 'recommend', user: 'u1', k: 3 });
+    expect(after.error).toBeUndefined();
+    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    expect(metrics).toMatch(/vitrine_requests_total\{call="recommend",transport="ws-msgpack",outcome="overloaded"\} [1-9]/);
+    await client.close();
+    await server.shutdown();
+  });
+});
