@@ -17,7 +17,7 @@ export interface HnswParams {
   seed: number;
 }
 
-export const DEFAULT_HNSW: HnswParams = { space: 'ip', transform: 'augment', M: 16, efConstruction: 200, efSearch: 200, seed: 100 };
+export const DEFAULT_HNSW: HnswParams = { space: 'ip', transform: 'augment', M: 32, efConstruction: 200, efSearch: 200, seed: 100 };
 
 export interface Neighbours {
   items: Int32Array;

@@ -21,8 +21,18 @@ export function floatInput(name: string, dims: (number | string)[]): ValueInfoPr
   });
 }
 
-export function op(opType: string, inputs: string[], outputs: string[], domain = ''): NodeProto {
-  return onnx.NodeProto.create({ opType, domain, name: `${opType}_${outputs[0]}`, input: inputs, output: outputs });
+export function op(opType: string, inputs: string[], outputs: string[], domain = '', attributes: { name: string; i: number }[] = []): NodeProto {
+  const attribute = attributes.map((a) => onnx.AttributeProto.create({ name: a.name, i: a.i, type: onnx.AttributeProto.AttributeType.INT }));
+  return onnx.NodeProto.create({ opType, domain, name: `${opType}_${outputs[0]}`, input: inputs, output: outputs, attribute });
+}
+
+/** A tensor input of another element type (e.g. int64 for TopK's k). */
+export function typedInput(name: string, dims: (number | string)[], elemType: 'int64'): ValueInfoProto {
+  const type = { int64: onnx.TensorProto.DataType.INT64 }[elemType];
+  return onnx.ValueInfoProto.create({
+    name,
+    type: { tensorType: { elemType: type, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+  });
 }
 
 export interface GraphSpec {
