@@ -10,16 +10,14 @@
  * send (no coordinated omission). Prints a table and writes JSON to bench-results/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset } from '../src/data/loaders/index.js';
-import { configFor } from '../src/data/synthetic/config.js';
-import { generateShop } from '../src/data/synthetic/write.js';
 import { closedLoop, openLoop, type Codec, type LatencySummary } from '../src/load/driver.js';
-import { buildBundle, defaultBuildOptions } from '../src/train/build.js';
 import { Rng } from '../src/util/rng.js';
+import { ensureBenchBundle } from './bench-bundle.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,21 +33,6 @@ const { values: args } = parseArgs({
 const items = Number(args.items);
 const users = Number(args.users);
 const seconds = Number(args.seconds);
-const root = resolve('.vitrine-cache', 'bench');
-const shop = join(root, `shop-${items}x${users}`);
-const bundle = join(root, 'models', `shop-${items}x${users}`, 'v1');
-
-async function ensureBundle(): Promise<void> {
-  if (existsSync(join(bundle, 'manifest.json'))) return;
-  if (!existsSync(join(shop, 'meta.json'))) await generateShop(configFor('large', { items, users, weeks: 8, sessionsPerUserWeek: 1, seed: 1 }), shop);
-  const o = defaultBuildOptions(bundle, 1);
-  o.alsGrid = o.alsGrid.slice(0, 1);
-  o.hnswTransform = 'none';
-  o.retrieval = { candidates: Number(args.candidates), knnCandidates: 0, recentWindow: 5 };
-  o.ranker.epochs = 6;
-  await buildBundle(await loadDataset(shop), o);
-}
-
 function startProcess(cmd: string[], ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, cmd, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VITRINE_PROGRESS: '0' } });
   let out = '';
@@ -91,7 +74,7 @@ async function measure(t: Target, userIds: string[]): Promise<{ max: LatencySumm
   }
 }
 
-await ensureBundle();
+const { shop, bundle } = await ensureBenchBundle(items, users, Number(args.candidates));
 const data = await loadDataset(shop);
 const userIds = [...data.users.list()].slice(0, 5000);
 const cli = resolve('dist', 'cli', 'main.js');

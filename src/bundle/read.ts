@@ -5,6 +5,7 @@ import type { AssociationRules } from '../train/rules.js';
 import { readChecked, toTyped, type FileEntry } from './arrays.js';
 import { validateManifest } from './manifest.js';
 import type { BundleData } from './model.js';
+import { UserError } from '../util/errors.js';
 
 /**
  * A `--bundle` path may name one version (a directory with manifest.json) or a bundle holding
@@ -12,12 +13,12 @@ import type { BundleData } from './model.js';
  */
 export function resolveBundleVersion(path: string): string {
   const dir = resolve(path);
-  if (!existsSync(dir)) throw new Error(`--bundle: ${dir} does not exist (train one with: vitrine train --out ${path}/v1)`);
+  if (!existsSync(dir)) throw new UserError(`--bundle: ${dir} does not exist (train one with: vitrine train --out ${path}/v1)`);
   if (existsSync(join(dir, 'manifest.json'))) return dir;
   const versions = readdirSync(dir)
     .filter((v) => !v.startsWith('.') && statSync(join(dir, v)).isDirectory() && existsSync(join(dir, v, 'manifest.json')))
     .sort();
-  if (versions.length === 0) throw new Error(`--bundle: ${dir} holds no bundle version (no */manifest.json)`);
+  if (versions.length === 0) throw new UserError(`--bundle: ${dir} holds no bundle version (no */manifest.json)`);
   return join(dir, versions[versions.length - 1]);
 }
 

@@ -2,12 +2,14 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { DataError } from '../data/errors.js';
+import { UserError } from '../util/errors.js';
 import { registerDemo } from './commands/demo.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerTrain } from './commands/train.js';
 import { registerServe } from './commands/serve.js';
+import { registerBatchScore } from './commands/batch-score.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -23,6 +25,7 @@ registerInspect(program);
 registerTrain(program);
 registerEvaluate(program);
 registerServe(program);
+registerBatchScore(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode);
@@ -31,7 +34,11 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     process.stderr.write(`vitrine: data error: ${err.message}\n`);
     process.exit(2);
   }
-  if (err instanceof RangeError || (err instanceof Error && err.message.startsWith('--'))) {
+  if (err instanceof UserError) {
+    process.stderr.write(`vitrine: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
+  if (err instanceof RangeError) {
     process.stderr.write(`vitrine: ${err.message}\n`);
     process.exit(2);
   }

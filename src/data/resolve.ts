@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { configFor, SIZE_PRESETS, type SizePreset, type SyntheticConfig } from './synthetic/config.js';
 import { generateShop } from './synthetic/write.js';
 import { note } from '../util/progress.js';
+import { UserError } from '../util/errors.js';
 
 /** Where shared real data sets live: VITRINE_DATA, else ../shared/data beside the project. */
 export function sharedDataRoot(): string {
@@ -40,7 +41,7 @@ export async function resolveDataDir(spec: string, seed = 42): Promise<string> {
   if (existsSync(spec)) return resolve(spec);
   const shared = join(sharedDataRoot(), spec);
   if (existsSync(shared)) return shared;
-  throw new Error(`--data: "${spec}" is not a directory, not "synthetic[:tiny|small|medium|large]", and not a data set under ${sharedDataRoot()} (set VITRINE_DATA to change that root)`);
+  throw new UserError(`--data: "${spec}" is not a directory, not "synthetic[:tiny|small|medium|large]", and not a data set under ${sharedDataRoot()} (set VITRINE_DATA to change that root)`);
 }
 
 export async function ensureSynthetic(spec: SyntheticSpec): Promise<string> {

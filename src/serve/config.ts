@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ExecutionProviderChoice } from '../rank/onnx-ranker.js';
 import { DEFAULT_LIMITS, type Limits } from './protocol.js';
 import { defaultWorkers } from './pool.js';
+import { UserError } from '../util/errors.js';
 
 export interface ServerConfig {
   host: string;
@@ -85,7 +86,7 @@ export function loadConfig(bundle: string | undefined, file: string | undefined,
     try {
       fromFile = JSON.parse(readFileSync(file, 'utf8')) as Partial<ServerConfig>;
     } catch (e) {
-      throw new Error(`--config ${file}: ${(e as Error).message}`);
+      throw new UserError(`--config ${file}: ${(e as Error).message}`);
     }
   }
   const fromEnv: Record<string, unknown> = {};
@@ -95,7 +96,7 @@ export function loadConfig(bundle: string | undefined, file: string | undefined,
     fromEnv[key] = NUMERIC.has(key) ? Number(v) : v;
   }
   const chosenBundle = flags.bundle ?? (fromEnv.bundle as string | undefined) ?? fromFile.bundle ?? bundle;
-  if (!chosenBundle) throw new Error('--bundle is required (or VITRINE_BUNDLE, or "bundle" in the config file)');
+  if (!chosenBundle) throw new UserError('--bundle is required (or VITRINE_BUNDLE, or "bundle" in the config file)');
   const base = defaultConfig(chosenBundle);
   const merged: ServerConfig = { ...base, ...fromFile, ...(fromEnv as Partial<ServerConfig>), ...dropUndefined(flags), bundle: chosenBundle };
   merged.limits = { ...base.limits, ...fromFile.limits, ...flags.limits };
@@ -111,7 +112,7 @@ function dropUndefined<T extends object>(o: T): Partial<T> {
 export function validateConfig(c: ServerConfig): void {
   const int = (key: keyof ServerConfig, min: number, max: number): void => {
     const v = c[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new Error(`config ${key}: expected an integer between ${min} and ${max}, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new UserError(`config ${key}: expected an integer between ${min} and ${max}, got ${String(v)}`);
   };
   int('port', 0, 65535);
   int('workers', 1, 256);
@@ -121,6 +122,6 @@ export function validateConfig(c: ServerConfig): void {
   int('maxFrameBytes', 256, 64 << 20);
   int('drainSeconds', 0, 3600);
   if (c.efSearch !== undefined) int('efSearch', 10, 100_000);
-  if (!['wall', 'bundle'].includes(c.clock)) throw new Error(`config clock: expected wall or bundle, got ${c.clock}`);
-  if (!['auto', 'cpu', 'cuda'].includes(c.provider)) throw new Error(`config provider: expected auto, cpu or cuda, got ${c.provider}`);
+  if (!['wall', 'bundle'].includes(c.clock)) throw new UserError(`config clock: expected wall or bundle, got ${c.clock}`);
+  if (!['auto', 'cpu', 'cuda'].includes(c.provider)) throw new UserError(`config provider: expected auto, cpu or cuda, got ${c.provider}`);
 }

@@ -1,6 +1,7 @@
 import { transpose, type UserItems } from '../data/interactions.js';
 import { choleskySolveInPlace, gram } from '../util/linalg.js';
 import { Rng } from '../util/rng.js';
+import { Progress } from '../util/progress.js';
 
 export interface AlsParams {
   factors: number;
@@ -35,7 +36,7 @@ export const confidence = (alpha: number, count: number): number => 1 + alpha * 
  * al. 2011). The last sweep solves every user exactly with `foldInUser`, the same function online
  * serving uses for a shopper's current history, so stored and online user vectors agree.
  */
-export function trainAls(ui: UserItems, params: AlsParams, onIteration?: (iter: number) => void): AlsModel {
+export function trainAls(ui: UserItems, params: AlsParams, label = 'als'): AlsModel {
   const d = params.factors;
   const rng = new Rng(params.seed);
   const X = new Float32Array(ui.numUsers * d);
@@ -55,11 +56,13 @@ export function trainAls(ui: UserItems, params: AlsParams, onIteration?: (iter: 
   }
 
   const scratch = new CgScratch(d);
+  const progress = new Progress(label, params.iterations, 'sweeps');
   for (let it = 0; it < params.iterations; it++) {
     sweep(X, Y, ui.numUsers, ui.numItems, ui.indptr, ui.items, conf, params, scratch);
     sweep(Y, X, ui.numItems, ui.numUsers, t.indptr, t.users, confT, params, scratch);
-    onIteration?.(it + 1);
+    progress.tick();
   }
+  progress.finish();
   const model: AlsModel = {
     factors: d,
     regularization: params.regularization,

@@ -41,7 +41,7 @@ export function tuneAls(fit: UserItems, validation: UserItems, base: AlsParams, 
   for (const g of grid) {
     const params = { ...base, ...g };
     const t0 = performance.now();
-    const model = trainAls(fit, params);
+    const model = trainAls(fit, params, `als alpha=${params.alpha} lambda=${params.regularization}`);
     const validationMetrics = evaluateRanking(embeddingRecommender(model), fit, validation, users);
     const seconds = (performance.now() - t0) / 1000;
     trials.push({ params: { alpha: params.alpha, regularization: params.regularization, factors: params.factors }, validation: validationMetrics, seconds });

@@ -67,7 +67,8 @@ export class Progress {
     const elapsed = (performance.now() - this.started) / 1000;
     const rate = this.done / Math.max(elapsed, 1e-9);
     let line: string;
-    if (this.total !== undefined && this.total > 0) {
+    // An estimated total (generated events) can be overtaken; then it stops meaning anything.
+    if (this.total !== undefined && this.total > 0 && (final || this.done <= this.total)) {
       const frac = Math.min(1, this.done / this.total);
       const width = 24;
       const filled = Math.round(frac * width);

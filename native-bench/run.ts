@@ -1,0 +1,247 @@
+/**
+ * native-bench: the numeric kernels and native pieces Vitrine rests on, measured side by side.
+ *
+ *   npm run bench                      # every suite
+ *   npm run bench -- --suite kernels   # kernels | hnsw | ranker | codec | batch (comma-separated)
+ *   npm run bench -- --items 100000 --users 20000 --batch-users 4096
+ *
+ * Suites: batched scoring kernels (GFLOP/s per backend and shape, against numpy's sgemm `a@b`
+ * measured in the same run), HNSW (efSearch sweep: recall@k against exact search vs queries/s), the
+ * ONNX ranker (rows per call vs µs), msgpack vs JSON (encode and decode of a recommend exchange), and
+ * the end-to-end batch job (users/s against the numpy + argpartition yardstick on the same vectors).
+ * Prints tables with their inputs and writes JSON to bench-results/.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pack, unpack } from 'msgpackr';
+import { Bench } from 'tinybench';
+import { readBundle } from '../src/bundle/read.js';
+import { chooseKernel, createKernel } from '../src/batch/choose-kernel.js';
+import { runBatch } from '../src/batch/job.js';
+import { KERNELS } from '../src/batch/kernels.js';
+import { encodeCatalog } from '../src/features/catalog.js';
+import { FeatureBuilder } from '../src/features/features.js';
+import { historyOf } from '../src/features/history.js';
+import { exactTopK, HnswIndex } from '../src/index/hnsw.js';
+import { OnnxRanker } from '../src/rank/onnx-ranker.js';
+import { Rng } from '../src/util/rng.js';
+import { ensureBenchBundle } from './bench-bundle.js';
+
+const { values: args } = parseArgs({
+  options: {
+    suite: { type: 'string', default: 'kernels,hnsw,ranker,codec,batch' },
+    items: { type: 'string', default: '100000' },
+    users: { type: 'string', default: '20000' },
+    'batch-users': { type: 'string', default: '4096' },
+    python: { type: 'string', default: 'python3' },
+  },
+});
+const suites = new Set(args.suite!.split(','));
+const ITEMS = Number(args.items);
+const USERS = Number(args.users);
+const yardstick = resolve('..', 'shared', 'yardsticks', 'batch_topk_numpy.py');
+const report: Record<string, unknown> = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version } };
+
+function table(title: string, header: string[], rows: (string | number)[][]): void {
+  const w = header.map((h, c) => Math.max(h.length, ...rows.map((r) => String(r[c]).length)));
+  console.log(`\n${title}`);
+  console.log('  ' + header.map((h, c) => h.padEnd(w[c])).join('  '));
+  for (const r of rows) console.log('  ' + r.map((v, c) => (typeof v === 'number' ? String(v).padStart(w[c]) : String(v).padEnd(w[c]))).join('  '));
+}
+
+function python(code: string): string {
+  const r = spawnSync(args.python!, ['-c', code], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`python failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+const { shop, bundle: bundleDir } = await ensureBenchBundle(ITEMS, USERS, 200);
+const bundle = readBundle(bundleDir);
+const d = bundle.als.factors;
+const n = bundle.items.length;
+const rng = new Rng(5);
+const activeUsers = Array.from({ length: bundle.userIds.length }, (_, u) => u).filter((u) => bundle.history.ui.indptr[u + 1] > bundle.history.ui.indptr[u]);
+const userBlock = (count: number): Float32Array => {
+  const U = new Float32Array(count * d);
+  for (let j = 0; j < count; j++) {
+    const u = activeUsers[rng.int(activeUsers.length)];
+    U.set(bundle.als.userFactors.subarray(u * d, (u + 1) * d), j * d);
+  }
+  return U;
+};
+
+if (suites.has('kernels')) {
+  const shapes = [
+    { users: 64, items: n },
+    { users: 256, items: n },
+    { users: 64, items: Math.min(n, 12101) },
+  ];
+  const rows: (string | number)[][] = [];
+  const json: unknown[] = [];
+  for (const s of shapes) {
+    const flops = 2 * s.users * s.items * d;
+    const U = userBlock(s.users);
+    const none = Array.from({ length: s.users }, () => undefined);
+    const bench = new Bench({ time: 1500, warmupTime: 300, iterations: 3 });
+    for (const name of KERNELS) {
+      const kernel = await createKernel(name, bundle.als.itemFactors.subarray(0, s.items * d), s.items, d);
+      bench.add(name, async () => {
+        await kernel.topK(U, s.users, 50, none);
+      });
+    }
+    await bench.run();
+    for (const t of bench.tasks) {
+      const r = t.result;
+      if (r.state !== 'completed') continue;
+      const ms = r.latency.mean;
+      rows.push([`${s.users}×${s.items}×${d}`, `${t.name} (matmul + top-50)`, Number(ms.toFixed(1)), Number((flops / ms / 1e6).toFixed(2)), Math.round((s.users / ms) * 1000)]);
+      json.push({ shape: s, backend: t.name, ms, gflops: flops / ms / 1e6, usersPerSecond: (s.users / ms) * 1000 });
+    }
+    // The machine's sgemm: numpy a@b (OpenBLAS, all cores) on the same shape, same run.
+    const out = python(`import numpy as np, time
+a=np.random.default_rng(0).standard_normal((${s.users},${d}),dtype=np.float32); b=np.random.default_rng(1).standard_normal((${d},${s.items}),dtype=np.float32)
+a@b; ts=[]
+for _ in range(7):
+    t=time.perf_counter(); a@b; ts.append(time.perf_counter()-t)
+print(sorted(ts)[3]*1000)`);
+    const ms = Number(out.trim());
+    rows.push([`${s.users}×${s.items}×${d}`, 'numpy a@b (sgemm only)', Number(ms.toFixed(1)), Number((flops / ms / 1e6).toFixed(2)), Math.round((s.users / ms) * 1000)]);
+    json.push({ shape: s, backend: 'numpy-sgemm', ms, gflops: flops / ms / 1e6 });
+  }
+  table(`scoring kernels, one thread each (users × items × dims; ${cpus().length} cores; numpy uses all of them)`, ['shape', 'backend', 'ms/call', 'GFLOP/s', 'users/s'], rows);
+  report.kernels = json;
+}
+
+if (suites.has('hnsw')) {
+  const index = HnswIndex.load(join(bundleDir, 'hnsw.bin'), d, bundle.hnsw.transform, bundle.hnsw.maxNorm, bundle.hnsw.efSearch);
+  const queries = userBlock(300);
+  const k = 200;
+  const scratch = new Float32Array(n);
+  const exact = Array.from({ length: 300 }, (_, q) => {
+    const top = exactTopK(bundle.als.itemFactors, n, d, queries.subarray(q * d, (q + 1) * d), k, undefined, scratch);
+    return { set: new Set(top), kth: scratch[top[top.length - 1]] };
+  });
+  const rows: (string | number)[][] = [];
+  const json: unknown[] = [];
+  for (const ef of [50, 100, 200, 400, 800]) {
+    index.setEf(Math.max(ef, k));
+    const t0 = performance.now();
+    const got = Array.from({ length: 300 }, (_, q) => index.search(queries.subarray(q * d, (q + 1) * d), k));
+    const seconds = (performance.now() - t0) / 1000;
+    let recall = 0;
+    got.forEach((g, q) => {
+      let hit = 0;
+      for (const i of g.items) if (exact[q].set.has(i)) hit++;
+      recall += hit / k;
+    });
+    recall /= 300;
+    rows.push([Math.max(ef, k), k, Number(recall.toFixed(4)), Math.round(300 / seconds), Number(((seconds / 300) * 1000).toFixed(3))]);
+    json.push({ efSearch: Math.max(ef, k), k, recall, queriesPerSecond: 300 / seconds });
+  }
+  // The 200-candidate retrieval the server does, at smaller k too.
+  for (const kk of [10, 50]) {
+    index.setEf(200);
+    const t0 = performance.now();
+    for (let q = 0; q < 300; q++) index.search(queries.subarray(q * d, (q + 1) * d), kk);
+    const seconds = (performance.now() - t0) / 1000;
+    rows.push([200, kk, '-', Math.round(300 / seconds), Number(((seconds / 300) * 1000).toFixed(3))]);
+  }
+  table(`HNSW (${n} items × ${d} dims, M=${bundle.hnsw.M}, transform ${bundle.hnsw.transform}; user vectors as queries; recall against exact inner-product search)`, ['efSearch', 'k', 'recall@k', 'queries/s', 'ms/query'], rows);
+  report.hnsw = json;
+}
+
+if (suites.has('ranker')) {
+  const ranker = await OnnxRanker.create(bundle.rankerOnnx, bundle.featureSpec.names.length);
+  const features = new FeatureBuilder({ catalog: encodeCatalog(bundle.items), factors: d, itemFactors: bundle.als.itemFactors, knn: bundle.knn, popularity: bundle.popularity, rules: bundle.rules }, bundle.featureSpec);
+  const u = activeUsers[0];
+  const h = historyOf(bundle.history.ui, bundle.history.totals, u);
+  const vector = bundle.als.userFactors.subarray(u * d, (u + 1) * d);
+  const bench = new Bench({ time: 1000, warmupTime: 200 });
+  const json: unknown[] = [];
+  for (const rows of [1, 10, 50, 200, 1000]) {
+    const cand = Int32Array.from({ length: rows }, () => rng.int(n));
+    const X = new Float32Array(rows * features.width);
+    features.build({ history: h, vector, attrs: bundle.users[u], now: bundle.manifest.data.referenceTime }, cand, X);
+    bench.add(`onnx ranker ${rows} rows`, async () => {
+      await ranker.score(X, rows);
+    });
+    bench.add(`features ${rows} rows`, () => {
+      features.build({ history: h, vector, attrs: bundle.users[u], now: bundle.manifest.data.referenceTime }, cand, X);
+    });
+  }
+  await bench.run();
+  const rows = bench.tasks.flatMap((t) => {
+    const r = t.result;
+    if (r.state !== 'completed') return [];
+    const count = Number(/(\d+) rows/.exec(t.name)![1]);
+    json.push({ task: t.name, rows: count, microseconds: r.latency.mean * 1000 });
+    return [[t.name, count, Number((r.latency.mean * 1000).toFixed(1)), Number(((r.latency.mean * 1000) / count).toFixed(3))]];
+  });
+  table(`ONNX ranker and feature building (${features.width} features, MLP ${bundle.manifest.parameters.ranker ? JSON.stringify((bundle.manifest.parameters.ranker as { hidden?: number[] }).hidden) : ''}, 1 thread)`, ['task', 'rows', 'µs/call', 'µs/row'], rows);
+  report.ranker = json;
+}
+
+if (suites.has('codec')) {
+  const request = { id: 12345, call: 'recommend', user: 'u123456', k: 10, filters: { category: ['Shoes', 'Bags'], priceMax: 80 } };
+  const response = {
+    id: 12345,
+    result: {
+      items: Array.from({ length: 10 }, (_, j) => ({ id: `i${10000 + j * 37}`, score: 0.123456 + j / 100, stage: 'hnsw', explanation: `because you viewed "Some Product Name ${j}"` })),
+      user: { known: true, coldStart: false, historyLength: 42 },
+    },
+    bundle: 'v20261124-083012',
+    serverMs: 1.234,
+  };
+  const bench = new Bench({ time: 1000, warmupTime: 200 });
+  const packedReq = pack(request);
+  const packedRes = pack(response);
+  const jsonReq = JSON.stringify(request);
+  const jsonRes = JSON.stringify(response);
+  bench
+    .add('msgpack encode response', () => pack(response))
+    .add('JSON encode response', () => JSON.stringify(response))
+    .add('msgpack decode request', () => unpack(packedReq))
+    .add('JSON decode request', () => JSON.parse(jsonReq))
+    .add('msgpack decode response', () => unpack(packedRes))
+    .add('JSON decode response', () => JSON.parse(jsonRes));
+  await bench.run();
+  const rows = bench.tasks.flatMap((t) => (t.result.state === 'completed' ? [[t.name, Number((t.result.latency.mean * 1000).toFixed(3)), Math.round(t.result.throughput.mean)]] : []));
+  table(`msgpack vs JSON (request ${packedReq.length} vs ${jsonReq.length} bytes; response ${packedRes.length} vs ${jsonRes.length} bytes)`, ['task', 'µs/op', 'ops/s'], rows);
+  report.codec = { sizes: { requestMsgpack: packedReq.length, requestJson: jsonReq.length, responseMsgpack: packedRes.length, responseJson: jsonRes.length }, tasks: rows };
+}
+
+if (suites.has('batch')) {
+  const count = Math.min(Number(args['batch-users']), bundle.userIds.length);
+  const dir = join(tmpdir(), `vitrine-bench-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  // The same users for both: their ids for Vitrine, their vectors for numpy.
+  const picked = activeUsers.slice(0, count);
+  writeFileSync(join(dir, 'users.txt'), picked.map((u) => bundle.userIds[u]).join('\n') + '\n');
+  const U = new Float32Array(count * d);
+  picked.forEach((u, j) => U.set(bundle.als.userFactors.subarray(u * d, (u + 1) * d), j * d));
+  writeFileSync(join(dir, 'users.f32'), U);
+  writeFileSync(join(dir, 'items.f32'), bundle.als.itemFactors);
+  const py = spawnSync(args.python!, [yardstick, '--users-file', join(dir, 'users.f32'), '--items-file', join(dir, 'items.f32'), '--dim', String(d), '--k', '50'], { encoding: 'utf8' });
+  if (py.status !== 0) throw new Error(`numpy yardstick failed: ${py.stderr}`);
+  const numpyUsersPerSecond = Number(/users\/s (\d+)/.exec(py.stdout)![1]);
+  const { trials } = await chooseKernel(bundle.als.itemFactors, n, d);
+  const summary = await runBatch({ bundle: bundleDir, usersFile: join(dir, 'users.txt'), all: false, k: 50, out: join(dir, 'recs.jsonl'), propensity: false, segments: false, backend: 'auto', workers: cpus().length, blockSize: 256, resume: false, force: true, excludeSeen: true });
+  table(
+    `end-to-end batch job: ${count} users × ${n} items × ${d} dims, exact top-50 (Vitrine excludes each user's seen items; numpy does not)`,
+    ['job', 'seconds', 'users/s', 'GFLOP/s', 'vs numpy'],
+    [
+      [`vitrine batch-score (${summary.backend}, ${summary.workers} workers)`, summary.seconds, summary.usersPerSecond, summary.gflops, Number((summary.usersPerSecond / numpyUsersPerSecond).toFixed(2))],
+      ['numpy yardstick (sgemm + argpartition)', Number((count / numpyUsersPerSecond).toFixed(2)), numpyUsersPerSecond, Number(((2 * n * d * numpyUsersPerSecond) / 1e9).toFixed(2)), 1],
+    ],
+  );
+  report.batch = { users: count, items: n, dims: d, k: 50, vitrine: summary, kernelTrials: trials, numpy: { usersPerSecond: numpyUsersPerSecond, output: py.stdout.trim() }, ratio: summary.usersPerSecond / numpyUsersPerSecond };
+}
+
+mkdirSync('bench-results', { recursive: true });
+const file = join('bench-results', `native-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+writeFileSync(file, JSON.stringify({ inputs: { items: n, users: USERS, dims: d, bundle: bundleDir, shop }, ...report }, null, 2) + '\n');
+console.log(`\nJSON: ${file}`);
+process.exit(0);

@@ -1,0 +1,190 @@
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { readBundle, resolveBundleVersion } from '../bundle/read.js';
+import { readLineBatches } from '../data/lines.js';
+import { note, Progress } from '../util/progress.js';
+import { chooseKernel, type KernelTrial } from './choose-kernel.js';
+import { KERNELS, type KernelName } from './kernels.js';
+import { csvHeader, formatOf } from './output.js';
+import type { BatchReply, BatchTask, BatchWorkerInit } from './worker.js';
+import { UserError } from '../util/errors.js';
+
+export interface BatchOptions {
+  bundle: string;
+  /** A file of user ids, one per line; undefined with `all`. */
+  usersFile?: string;
+  all: boolean;
+  k: number;
+  out: string;
+  propensity: boolean;
+  segments: boolean;
+  backend: 'auto' | KernelName;
+  workers: number;
+  blockSize: number;
+  resume: boolean;
+  force: boolean;
+  excludeSeen: boolean;
+}
+
+export interface BatchSummary {
+  out: string;
+  bundle: string;
+  users: number;
+  resumedFrom: number;
+  items: number;
+  dims: number;
+  k: number;
+  backend: KernelName;
+  backendTrials?: KernelTrial[];
+  workers: number;
+  coldStart: number;
+  seconds: number;
+  usersPerSecond: number;
+  /** 2 · users · items · dims over the wall time of the scoring. */
+  gflops: number;
+  bytes: number;
+}
+
+interface Checkpoint {
+  signature: string;
+  usersDone: number;
+  bytes: number;
+  totalUsers: number;
+  complete: boolean;
+}
+
+export function defaultBatchWorkers(): number {
+  return Math.max(1, availableParallelism());
+}
+
+async function readUserIds(path: string): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const batch of readLineBatches(path, 'utf8')) for (const l of batch.lines) if (l.trim()) ids.push(l.trim());
+  if (ids.length === 0) throw new UserError(`--users ${path}: no user ids (one per line expected)`);
+  return ids;
+}
+
+/**
+ * Bulk scoring: exact top-K over the whole catalogue for every requested user, in blocks spread over
+ * a piscina pool, appended in user order. After every block the output is fsynced and a checkpoint
+ * (users done, bytes) is renamed into place, so `--resume` truncates any torn tail and continues
+ * with no user duplicated or missing.
+ */
+export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
+  const format = formatOf(o.out);
+  if (!o.all && !o.usersFile) throw new UserError('give --all or --users <file>');
+  const dir = resolveBundleVersion(o.bundle);
+  const bundle = readBundle(dir, { shared: true });
+  const d = bundle.als.factors;
+  const numItems = bundle.items.length;
+  const userIndex = new Map(bundle.userIds.map((id, u) => [id, u]));
+  const ids = o.usersFile ? await readUserIds(o.usersFile) : bundle.userIds;
+  const signature = createHash('sha256')
+    .update(JSON.stringify({ dir, fingerprint: bundle.manifest.data.fingerprint, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen }))
+    .update(ids.join('\n'))
+    .digest('hex');
+
+  const checkpointPath = `${o.out}.checkpoint.json`;
+  let start = 0;
+  let bytes = 0;
+  if (o.resume && existsSync(checkpointPath)) {
+    const cp = JSON.parse(readFileSync(checkpointPath, 'utf8')) as Checkpoint;
+    if (cp.signature !== signature) throw new UserError(`--resume: ${checkpointPath} belongs to a different job (bundle, users or options changed); start again with --force`);
+    if (!existsSync(o.out) || statSync(o.out).size < cp.bytes) throw new UserError(`--resume: ${o.out} is shorter than its checkpoint says (${cp.bytes} bytes); start again with --force`);
+    start = cp.usersDone;
+    bytes = cp.bytes;
+    if (cp.complete) note(`${o.out} is already complete (${cp.usersDone} users)`);
+    else note(`resuming after ${start} of ${ids.length} users`);
+  } else if (existsSync(o.out) && !o.force) {
+    throw new UserError(`${o.out} exists; use --resume to continue an interrupted run or --force to overwrite`);
+  }
+
+  let backend: KernelName;
+  let trials: KernelTrial[] | undefined;
+  if (o.backend === 'auto') ({ best: backend, trials } = await chooseKernel(bundle.als.itemFactors, numItems, d));
+  else backend = o.backend;
+  if (!KERNELS.includes(backend)) throw new UserError(`--backend ${backend}: expected auto, ${KERNELS.join(', ')}`);
+  note(`batch scoring ${ids.length - start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${o.workers} workers`);
+
+  const fd = openSync(o.out, bytes > 0 ? 'r+' : 'w');
+  ftruncateSync(fd, bytes);
+  if (bytes === 0 && format === 'csv') {
+    const header = Buffer.from(csvHeader(o.propensity, o.segments));
+    writeSync(fd, header, 0, header.length, 0);
+    bytes = header.length;
+  }
+  const saveCheckpoint = (usersDone: number, complete: boolean): void => {
+    const cp: Checkpoint = { signature, usersDone, bytes, totalUsers: ids.length, complete };
+    writeFileSync(`${checkpointPath}.tmp`, JSON.stringify(cp));
+    renameSync(`${checkpointPath}.tmp`, checkpointPath);
+  };
+
+  const init: BatchWorkerInit = { bundle, kernel: backend, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen };
+  const pool = new Piscina<BatchTask, BatchReply>({ filename: new URL('../../dist/batch/worker.js', import.meta.url).href, workerData: init, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 2 ** 31 - 1 });
+  const progress = new Progress('batch-score', ids.length - start, 'users');
+  const started = performance.now();
+  let coldStart = 0;
+  let done = start;
+  let interrupted = false;
+  const onSigint = (): void => {
+    interrupted = true;
+    note('\ninterrupted: finishing the blocks in flight, then stopping (continue with --resume)');
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const blocks: { from: number; to: number }[] = [];
+    for (let from = start; from < ids.length; from += o.blockSize) blocks.push({ from, to: Math.min(ids.length, from + o.blockSize) });
+    const inFlight = new Map<number, Promise<BatchReply>>();
+    const submit = (b: number): void => {
+      const { from, to } = blocks[b];
+      const slice = ids.slice(from, to);
+      inFlight.set(b, pool.run({ users: Int32Array.from(slice, (id) => userIndex.get(id) ?? -1), ids: slice }));
+    };
+    const window = o.workers * 2;
+    let next = 0;
+    for (; next < Math.min(window, blocks.length); next++) submit(next);
+    for (let b = 0; b < blocks.length; b++) {
+      const reply = await inFlight.get(b)!;
+      inFlight.delete(b);
+      if (!interrupted && next < blocks.length) submit(next++);
+      const buf = Buffer.from(reply.text);
+      writeSync(fd, buf, 0, buf.length, bytes);
+      fsyncSync(fd);
+      bytes += buf.length;
+      done = blocks[b].to;
+      coldStart += reply.coldStart;
+      saveCheckpoint(done, done === ids.length);
+      progress.tick(blocks[b].to - blocks[b].from);
+      if (interrupted && inFlight.size === 0) break;
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    progress.finish();
+    closeSync(fd);
+    await pool.destroy();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const scored = done - start;
+  if (interrupted && done < ids.length) {
+    throw new UserError(`stopped after ${done} of ${ids.length} users; run again with --resume to continue`, 130);
+  }
+  return {
+    out: o.out,
+    bundle: dir,
+    users: ids.length,
+    resumedFrom: start,
+    items: numItems,
+    dims: d,
+    k: o.k,
+    backend,
+    backendTrials: trials,
+    workers: o.workers,
+    coldStart,
+    seconds: Number(seconds.toFixed(2)),
+    usersPerSecond: Math.round(scored / Math.max(seconds, 1e-9)),
+    gflops: Number(((2 * scored * numItems * d) / Math.max(seconds, 1e-9) / 1e9).toFixed(2)),
+    bytes,
+  };
+}

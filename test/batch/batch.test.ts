@@ -1,0 +1,132 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { readBundle } from '../../src/bundle/read.js';
+import { GpuJsKernel, JsKernel, OnnxTopKKernel, type TopKBlock } from '../../src/batch/kernels.js';
+import { Rng } from '../../src/util/rng.js';
+import { cliPath, tempDir } from '../helpers/paths.js';
+
+const bundleDir = inject('fixtureBundle');
+const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, 'batch-score', ...args], { encoding: 'utf8', env: { ...process.env, VITRINE_PROGRESS: '0' } });
+
+/** Same top-K up to ties: positions may differ only between items whose scores are (nearly) equal. */
+function expectSameTopK(a: TopKBlock, b: TopKBlock, users: number, k: number, label: string): void {
+  for (let u = 0; u < users; u++) {
+    const kth = a.scores[u * k + k - 1];
+    for (let q = 0; q < k; q++) {
+      expect(Math.abs(a.scores[u * k + q] - b.scores[u * k + q]), `${label} user ${u} rank ${q}`).toBeLessThan(1e-4);
+      if (a.items[u * k + q] !== b.items[u * k + q]) expect(Math.abs(a.scores[u * k + q] - kth) < 1e-4 || Math.abs(a.scores[u * k + q] - b.scores[u * k + q]) < 1e-5, `${label} user ${u} rank ${q}`).toBe(true);
+    }
+  }
+}
+
+describe('batch scoring kernels', () => {
+  it('onnx, gpu.js and plain TypeScript give the same top-K (ties aside), with exclusions', async () => {
+    const rng = new Rng(2);
+    const n = 3001;
+    const d = 16;
+    const users = 37;
+    const k = 25;
+    const items = Float32Array.from({ length: n * d }, () => rng.normal());
+    const U = Float32Array.from({ length: users * d }, () => rng.normal());
+    const exclude = Array.from({ length: users }, (_, u) => (u % 2 ? Int32Array.from({ length: 30 }, () => rng.int(n)) : undefined));
+    const js = await new JsKernel(items, n, d).topK(U, users, k, exclude);
+    const onnx = await (await OnnxTopKKernel.create(items, n, d)).topK(U, users, k, exclude);
+    const gpujs = await (await GpuJsKernel.create(items, n, d, 'webasm', 1000)).topK(U, users, k, exclude);
+    expectSameTopK(js, onnx, users, k, 'onnx');
+    expectSameTopK(js, gpujs, users, k, 'gpujs');
+    for (let u = 0; u < users; u++) {
+      const ex = new Set(exclude[u] ?? []);
+      for (let q = 0; q < k; q++) expect(ex.has(js.items[u * k + q])).toBe(false);
+    }
+  });
+});
+
+describe('vitrine batch-score', () => {
+  it('writes, for every user, the brute-force top-K over the catalogue minus the user\'s items', () => {
+    const out = join(tempDir(), 'recs.jsonl');
+    const r = run('--bundle', bundleDir, '--all', '--k', '15', '--out', out, '--segments', '--propensity');
+    expect(r.status, r.stderr).toBe(0);
+    const b = readBundle(bundleDir);
+    const d = b.als.factors;
+    const n = b.items.length;
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { user: string; items: string[]; scores: (number | null)[]; propensity: (number | null)[] | null; segment: { id: number } | null; coldStart?: boolean });
+    expect(lines.map((l) => l.user)).toEqual(b.userIds);
+    let checked = 0;
+    for (const [u, line] of lines.entries()) {
+      const seen = new Set(b.history.ui.items.subarray(b.history.ui.indptr[u], b.history.ui.indptr[u + 1]));
+      if (seen.size === 0) {
+        expect(line.coldStart).toBe(true);
+        continue;
+      }
+      // Independent reference: every item's score in float64, sorted, minus what the user has seen.
+      const all: [number, number][] = [];
+      for (let i = 0; i < n; i++) {
+        if (seen.has(i)) continue;
+        let s = 0;
+        for (let c = 0; c < d; c++) s += b.als.userFactors[u * d + c] * b.als.itemFactors[i * d + c];
+        all.push([s, i]);
+      }
+      all.sort((x, y) => y[0] - x[0] || x[1] - y[1]);
+      const kth = all[14][0];
+      line.items.forEach((id, q) => {
+        expect(Math.abs((line.scores[q] ?? NaN) - all[q][0])).toBeLessThan(1e-4);
+        if (id !== b.items[all[q][1]].id) expect(Math.abs(all[q][0] - kth)).toBeLessThan(1e-4);
+      });
+      expect(line.propensity).toHaveLength(15);
+      expect(line.propensity!.every((p) => p !== null && p >= 0 && p <= 1)).toBe(true);
+      expect(line.segment?.id).toBe(b.segments.assignment[u]);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(700);
+  });
+
+  it('resumes a killed run to exactly the file an uninterrupted run writes', async () => {
+    const dir = tempDir();
+    const full = join(dir, 'full.csv');
+    expect(run('--bundle', bundleDir, '--all', '--k', '10', '--out', full, '--workers', '1', '--block', '8', '--backend', 'js').status).toBe(0);
+
+    const partial = join(dir, 'partial.csv');
+    const child = spawn(process.execPath, [cliPath, 'batch-score', '--bundle', bundleDir, '--all', '--k', '10', '--out', partial, '--workers', '1', '--block', '8', '--backend', 'js'], { stdio: 'ignore', env: { ...process.env, VITRINE_PROGRESS: '0' } });
+    const checkpoint = `${partial}.checkpoint.json`;
+    // Kill it hard once a few blocks are on disk, but well before the end.
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (!existsSync(checkpoint)) return;
+        try {
+          const cp = JSON.parse(readFileSync(checkpoint, 'utf8')) as { usersDone: number };
+          if (cp.usersDone >= 64) {
+            child.kill('SIGKILL');
+            clearInterval(poll);
+            resolve();
+          }
+        } catch {
+          // The checkpoint is renamed into place atomically; a failed read is a race with the poll.
+        }
+      }, 2);
+    });
+    await new Promise((r) => child.once('exit', r));
+    const cp = JSON.parse(readFileSync(checkpoint, 'utf8')) as { usersDone: number; complete: boolean };
+    expect(cp.complete).toBe(false);
+    expect(statSync(partial).size).toBeLessThan(statSync(full).size);
+
+    const resumed = run('--bundle', bundleDir, '--all', '--k', '10', '--out', partial, '--workers', '2', '--block', '8', '--backend', 'js', '--resume');
+    expect(resumed.status, resumed.stderr).toBe(0);
+    expect(resumed.stdout).toMatch(/resumed after \d+/);
+    expect(readFileSync(partial).equals(readFileSync(full))).toBe(true);
+  });
+
+  it('rejects bad usage with clear errors', () => {
+    const dir = tempDir();
+    expect(run('--bundle', bundleDir, '--all', '--out', join(dir, 'x.txt')).stderr).toMatch(/--out .*x\.txt: use a \.jsonl or \.csv file name/);
+    expect(run('--bundle', bundleDir, '--out', join(dir, 'x.jsonl')).stderr).toMatch(/give --all or --users <file>/);
+    const out = join(dir, 'y.jsonl');
+    expect(run('--bundle', bundleDir, '--all', '--out', out).status).toBe(0);
+    const again = run('--bundle', bundleDir, '--all', '--out', out);
+    expect(again.status).toBe(2);
+    expect(again.stderr).toMatch(/exists; use --resume .* or --force/);
+    const other = run('--bundle', bundleDir, '--all', '--k', '7', '--out', out, '--resume');
+    expect(other.stderr).toMatch(/belongs to a different job/);
+  });
+});

@@ -1,0 +1,29 @@
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { readBundle } from '../../src/bundle/read.js';
+import { loadDataset } from '../../src/data/loaders/index.js';
+import { evaluateBundle, type EvaluationReport } from '../../src/eval/evaluate.js';
+import { instantiate } from '../../src/rank/model.js';
+
+/**
+ * On the synthetic shop the ground truth is known: the two-stage model must recover the shoppers'
+ * true preferences far better than popularity. Measured on the fixture (small shop, seed 7):
+ * Truth@10 two-stage ~0.4 vs popularity ~0.1; NDCG@10 ~0.16 vs ~0.07.
+ */
+describe('synthetic shop evaluation against ground truth', () => {
+  let report: EvaluationReport;
+
+  beforeAll(async () => {
+    const ds = await loadDataset(inject('fixtureShop'));
+    const model = await instantiate(readBundle(inject('fixtureBundle')));
+    report = await evaluateBundle(model, ds, { easeLambda: 'auto', threshold: 0.5, negativesPerPositive: 20, seed: 7 });
+    await model.ranker.release();
+  });
+
+  it('recovers the true preferences far better than popularity', () => {
+    const twoStage = report.models['hnsw+item-knn retrieval -> ranker'];
+    const pop = report.models.popularity;
+    expect(twoStage['truth@10']).toBeGreaterThan(2 * pop['truth@10']!);
+    expect(twoStage['ndcg@10']).toBeGreaterThan(1.8 * pop['ndcg@10']);
+    expect(report.ranker.auc).toBeGreaterThan(0.7);
+  });
+});
