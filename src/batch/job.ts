@@ -122,7 +122,7 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   };
 
   const init: BatchWorkerInit = { bundle, kernel: backend, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen };
-  const pool = new Piscina<BatchTask, BatchReply>({ filename: new URL('../../dist/batch/worker.js', import.meta.url).href, workerData: init, minThreads: o.workers, maxThreads: o.workers, idleTimeout: 2 ** 31 - 1 });
+  const pool = new Piscina<BatchTask, BatchReply>({ filename: new URL('../../dist/batch/worker.js', import.meta.url).href, workerData: init, minThreads: o.workers, maxThreads: o.workers, atomics: 'async', idleTimeout: 2 ** 31 - 1 });
   const progress = new Progress('batch-score', ids.length - start, 'users');
   const started = performance.now();
   let coldStart = 0;

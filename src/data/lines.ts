@@ -50,7 +50,8 @@ export async function* readLineBatches(
             new DataError(file, n, undefined, 'invalid UTF-8 byte sequence (if the file is latin-1, convert it or use a loader that reads latin-1)'),
             lenient,
           );
-          out.push('\u0000skip');
+          // Lenient mode: the line is counted as skipped; an empty line is what callers pass over.
+          out.push('');
         }
         if (nl === -1) break;
         start = nl + 1;
@@ -61,7 +62,7 @@ export async function* readLineBatches(
   };
 
   const emit = (block: Buffer): LineBatch => {
-    let lines = decodeBlock(block);
+    const lines = decodeBlock(block);
     if (first) {
       first = false;
       if (lines.length > 0 && lines[0].charCodeAt(0) === 0xfeff) lines[0] = lines[0].slice(1);
@@ -72,9 +73,6 @@ export async function* readLineBatches(
     }
     const batch: LineBatch = { lines, firstLine: lineNo, bytesRead };
     lineNo += lines.length;
-    // Lines that failed to decode in lenient mode are already counted; blank them for the caller.
-    if (lenient) lines = lines.map((l) => (l === '\u0000skip' ? '' : l));
-    batch.lines = lines;
     return batch;
   };
 

@@ -1,5 +1,6 @@
 import { recentFirst, type UserHistory } from '../features/history.js';
 import type { ItemNeighbours } from '../train/itemknn.js';
+import { ItemAccumulator } from '../util/item-accumulator.js';
 import type { HnswIndex } from './hnsw.js';
 
 export interface RetrievalConfig {
@@ -10,6 +11,12 @@ export interface RetrievalConfig {
   /** How many of the most recent items seed the kNN candidates. */
   recentWindow: number;
 }
+
+/**
+ * Whether a request's exclusions are sparse (the history, a few ids, unavailable items) or dense
+ * (a category or price filter): sparse ones are cheaper to drop after an unfiltered HNSW search.
+ */
+export type Exclusion = 'sparse' | 'dense';
 
 export const SOURCE_HNSW = 0;
 export const SOURCE_KNN = 1;
@@ -26,19 +33,20 @@ export interface Retrieved {
  * item-kNN neighbours of the user's latest items, which carry the "what comes next" signal an
  * averaged user vector blurs. Excluded items never appear; duplicates are dropped.
  */
-export function retrieve(hnsw: HnswIndex, knn: ItemNeighbours, vector: Float32Array | undefined, history: UserHistory, exclude: Uint8Array, cfg: RetrievalConfig, scratch?: Float32Array): Retrieved {
+export function retrieve(hnsw: HnswIndex, knn: ItemNeighbours, vector: Float32Array | undefined, history: UserHistory, exclude: Uint8Array, cfg: RetrievalConfig, acc = new ItemAccumulator(1), exclusion: Exclusion = 'sparse'): Retrieved {
   const items: number[] = [];
   const source: number[] = [];
   const seen = new Set<number>();
   if (vector) {
-    for (const i of hnsw.search(vector, cfg.candidates, exclude).items) {
+    // Sparse: the history, plus headroom for unavailable items (a few percent of any list).
+    const overfetch = exclusion === 'sparse' ? history.items.length + 16 + Math.ceil(cfg.candidates * 0.1) : undefined;
+    for (const i of hnsw.search(vector, cfg.candidates, exclude, overfetch).items) {
       seen.add(i);
       items.push(i);
       source.push(SOURCE_HNSW);
     }
   }
   if (cfg.knnCandidates > 0 && history.items.length > 0) {
-    const score = scratch ?? new Float32Array(knn.numItems);
     const touched: number[] = [];
     const recent = recentFirst(history, cfg.recentWindow);
     for (let r = 0; r < recent.length; r++) {
@@ -47,16 +55,19 @@ export function retrieve(hnsw: HnswIndex, knn: ItemNeighbours, vector: Float32Ar
       for (let p = knn.indptr[i]; p < knn.indptr[i + 1]; p++) {
         const j = knn.neighbours[p];
         if (exclude[j] || seen.has(j)) continue;
-        if (score[j] === 0) touched.push(j);
-        score[j] += w * knn.similarity[p];
+        const before = acc.size;
+        const a = acc.slot(j);
+        if (acc.size > before) touched.push(j);
+        acc.values[a] += w * knn.similarity[p];
       }
     }
-    touched.sort((a, b) => score[b] - score[a] || a - b);
+    const score = new Map(touched.map((j) => [j, acc.values[acc.find(j)]]));
+    acc.clear();
+    touched.sort((a, b) => score.get(b)! - score.get(a)! || a - b);
     for (let q = 0; q < touched.length && q < cfg.knnCandidates; q++) {
       items.push(touched[q]);
       source.push(SOURCE_KNN);
     }
-    for (const j of touched) score[j] = 0;
   }
   return { items: Int32Array.from(items), source: Uint8Array.from(source) };
 }

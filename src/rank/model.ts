@@ -7,6 +7,7 @@ import { FeatureBuilder } from '../features/features.js';
 import { HnswIndex } from '../index/hnsw.js';
 import { AttributePlacer } from '../index/placement.js';
 import { OnnxRanker, type ExecutionProviderChoice } from './onnx-ranker.js';
+import { ItemAccumulator } from '../util/item-accumulator.js';
 
 /** A bundle made ready to answer requests in this thread: index loaded, ranker session open, lookups built. */
 export interface RecModel {
@@ -22,8 +23,8 @@ export interface RecModel {
   trendingOrder: Int32Array;
   /** Catalogue items the bundle was not trained on (appended after the bundle's items). */
   newItems: number;
-  /** Catalogue-sized scratch for retrieval; one per thread, like the model. */
-  scratch: Float32Array;
+  /** Scratch for retrieval; one per thread, like the model. */
+  scratch: ItemAccumulator;
 }
 
 export interface InstantiateOptions {
@@ -58,7 +59,7 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
     placer: new AttributePlacer(bundle.items, bundle.als.itemFactors, bundle.als.factors),
     trendingOrder,
     newItems: fresh.length,
-    scratch: new Float32Array(catalog.numItems),
+    scratch: new ItemAccumulator(1),
   };
 }
 

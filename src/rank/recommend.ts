@@ -1,6 +1,6 @@
 import type { UserAttributes } from '../data/types.js';
 import type { UserHistory } from '../features/history.js';
-import { retrieve, SOURCE_NAMES, type RetrievalConfig } from '../index/retrieve.js';
+import { retrieve, SOURCE_NAMES, type Exclusion, type RetrievalConfig } from '../index/retrieve.js';
 import { foldInUser } from '../train/als.js';
 import { topK } from '../util/topk.js';
 import type { RecModel } from './model.js';
@@ -19,6 +19,8 @@ export interface RecommendInput {
   exclude: Uint8Array;
   /** Overrides of the bundle's retrieval settings (candidate counts). */
   retrieval?: Partial<RetrievalConfig>;
+  /** `dense` when a category or price filter excludes much of the catalogue. */
+  exclusion?: Exclusion;
 }
 
 export interface Ranked {
@@ -50,7 +52,7 @@ export async function recommend(model: RecModel, input: RecommendInput): Promise
   const stages: Stage[] = [];
   if (vector) {
     const cfg = { ...model.data.retrieval, ...input.retrieval };
-    const cand = retrieve(model.hnsw, model.data.knn, vector, input.history, input.exclude, cfg, model.scratch);
+    const cand = retrieve(model.hnsw, model.data.knn, vector, input.history, input.exclude, cfg, model.scratch, input.exclusion);
     const n = cand.items.length;
     if (n > 0) {
       const rows = new Float32Array(n * model.features.width);

@@ -172,6 +172,7 @@ export class Handlers {
         k: pool,
         exclude: this.mask,
         retrieval: c.candidates !== undefined ? { candidates: c.candidates } : undefined,
+        exclusion: c.filters.categories !== undefined || c.filters.priceMin !== undefined || c.filters.priceMax !== undefined ? 'dense' : 'sparse',
       });
       let order = Array.from({ length: ranked.items.length }, (_, r) => r);
       if (c.diversity > 0) order = this.diversify(ranked.items, ranked.scores, c.k, c.diversity);

@@ -49,6 +49,9 @@ export class ModelPool {
       maxThreads: o.workers,
       maxQueue: o.maxQueue,
       concurrentTasksPerWorker: o.concurrentTasksPerWorker,
+      // piscina's default ('sync') parks an idle worker in Atomics.wait, which also blocks its event
+      // loop: a finished ONNX run would wait for the next task to be noticed. 'async' does not.
+      atomics: 'async',
       idleTimeout: 2 ** 31 - 1,
     });
     // Warm every worker before taking traffic: a request must never wait for a model load.

@@ -277,7 +277,9 @@ export interface EfSweepPoint {
 
 /**
  * The smallest efSearch (at least the candidate count) whose recall@200 against exact search reaches
- * the target, from a sweep over user-vector queries; the sweep is kept for the manifest.
+ * the target, from a sweep over user-vector queries. When recall levels off below the target (a
+ * long-tailed catalogue, where the misses are the low-scoring end of the 200), the sweep stops at the
+ * plateau instead of paying for efSearch that buys nothing; the manifest keeps the sweep either way.
  */
 function chooseEfSearch(index: HnswIndex, als: AlsModel, seed: number, minEf: number, target: number): { efSearch: number; recall: number; sweep: EfSweepPoint[] } {
   const { queries, count } = recallQueries(als, seed);
@@ -290,8 +292,12 @@ function chooseEfSearch(index: HnswIndex, als: AlsModel, seed: number, minEf: nu
     const seconds = (performance.now() - t0) / 1000;
     sweep.push({ efSearch: ef, recallAt200: Number(recall.toFixed(4)), queriesPerSecond: Math.round(count / seconds) });
     if (recall >= target) break;
+    const prev = sweep[sweep.length - 2];
+    if (prev && recall - prev.recallAt200 < 0.01) break;
   }
-  const chosen = sweep.find((p) => p.recallAt200 >= target) ?? sweep[sweep.length - 1];
+  const reached = sweep.find((p) => p.recallAt200 >= target);
+  // On a plateau, the point before the last step (which gained under 0.01) is the one worth paying for.
+  const chosen = reached ?? sweep[Math.max(0, sweep.length - 2)];
   index.setEf(chosen.efSearch);
   return { efSearch: chosen.efSearch, recall: chosen.recallAt200, sweep };
 }

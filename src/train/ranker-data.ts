@@ -6,6 +6,7 @@ import type { HnswIndex } from '../index/hnsw.js';
 import { retrieve, type RetrievalConfig } from '../index/retrieve.js';
 import type { ItemNeighbours } from './itemknn.js';
 import { Rng } from '../util/rng.js';
+import { ItemAccumulator } from '../util/item-accumulator.js';
 import { Progress } from '../util/progress.js';
 
 /** The first stage as training and evaluation see it: the same retrieval and features as serving. */
@@ -41,7 +42,7 @@ export function labelledRows(stage: FirstStage, targets: UserItems, now: number,
   const n = targets.numItems;
   const width = stage.features.width;
   const exclude = new Uint8Array(n);
-  const scratch = new Float32Array(n);
+  const scratch = new ItemAccumulator(1);
   const chunks: Float32Array[] = [];
   const ys: number[] = [];
   const groups: number[] = [];

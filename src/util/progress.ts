@@ -18,6 +18,7 @@ function formatDuration(seconds: number): string {
 function formatCount(n: number): string {
   if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
   if (n >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
+  if (n < 10 && !Number.isInteger(n)) return n.toFixed(1);
   return String(Math.round(n));
 }
 
