@@ -19,7 +19,7 @@ export interface KernelTrial {
  * Times every backend on the same sample block (after a warm-up that compiles it) and returns the
  * fastest: the backends are single-threaded here because parallelism comes from the worker pool.
  */
-export async function chooseKernel(itemFactors: Float32Array, numItems: number, d: number, sampleUsers = 64, k = 50): Promise<{ best: KernelName; trials: KernelTrial[] }> {
+export async function chooseKernel(itemFactors: Float32Array, numItems: number, d: number, sampleUsers = 16, k = 50): Promise<{ best: KernelName; trials: KernelTrial[] }> {
   const rng = new Rng(3);
   const users = Float32Array.from({ length: sampleUsers * d }, () => rng.normal());
   const exclude = Array.from({ length: sampleUsers }, () => undefined);

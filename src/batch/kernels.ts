@@ -183,6 +183,8 @@ export class GpuJsKernel implements ScoreKernel {
   }
 
   static async create(itemFactors: Float32Array, numItems: number, d: number, mode: 'webasm' | 'async' | 'cpu' = 'webasm', chunk = 8192): Promise<GpuJsKernel> {
+    // Loaded on demand: gpu.js is large and only this backend needs it; its typings predate the
+    // webasm/async modes, hence the narrow local types below.
     const { GPU, input } = (await import('gpu.js')) as unknown as { GPU: new (o: { mode: string }) => GpuInstance; input: GpuInput };
     return new GpuJsKernel(new GPU({ mode }), input, itemFactors, numItems, d, Math.min(chunk, Math.max(1, numItems)), mode);
   }

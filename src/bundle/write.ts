@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { HnswIndex } from '../index/hnsw.js';
@@ -67,7 +68,6 @@ export async function writeBundle(d: BundleData, hnsw: HnswIndex, outDir: string
   for (const [name, value] of Object.entries(json)) files[name] = await writeBytes(join(tmp, name), JSON.stringify(value));
   files['ranker.onnx'] = await writeBytes(join(tmp, 'ranker.onnx'), d.rankerOnnx);
   hnsw.write(join(tmp, 'hnsw.bin'));
-  const { readFileSync } = await import('node:fs');
   const hnswBytes = readFileSync(join(tmp, 'hnsw.bin'));
   files['hnsw.bin'] = { bytes: hnswBytes.length, sha256: sha256(hnswBytes) };
 

@@ -64,6 +64,7 @@ const ENV: Record<string, keyof ServerConfig> = {
   VITRINE_BUNDLE: 'bundle',
   VITRINE_CATALOG: 'catalog',
   VITRINE_WORKERS: 'workers',
+  VITRINE_TASKS_PER_WORKER: 'concurrentTasksPerWorker',
   VITRINE_MAX_QUEUE: 'maxQueue',
   VITRINE_MAX_IN_FLIGHT: 'maxInFlightPerConnection',
   VITRINE_MAX_FRAME_BYTES: 'maxFrameBytes',

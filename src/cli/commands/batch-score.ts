@@ -17,13 +17,13 @@ export function registerBatchScore(program: Command): void {
     .option('--segments', 'add each user\'s segment')
     .option('--backend <name>', `scoring kernel: auto (measured at start-up), ${KERNELS.join(', ')}`, choiceArg(['auto', ...KERNELS] as const), 'auto' as const)
     .option('--workers <n>', 'worker threads (default: one per core)', intArg(1, 256), defaultBatchWorkers())
-    .option('--block <n>', 'users per task', intArg(1, 100000), 256)
+    .option('--block <n>', "users per task, or 'auto' (a ~25 MB score matrix per block: 64 users for 100k items)", (v: string) => (v === 'auto' ? ('auto' as const) : intArg(1, 100000)(v)), 'auto' as const)
     .option('--resume', 'continue an interrupted run from its checkpoint (<out>.checkpoint.json)')
     .option('--force', 'overwrite an existing output file')
     .option('--include-seen', 'keep items the user already interacted with')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nExample: vitrine batch-score --bundle models/shop --all --k 50 --out recs.jsonl --propensity --segments')
-    .action(async (opts: { bundle: string; all?: boolean; users?: string; k: number; out: string; propensity?: boolean; segments?: boolean; backend: BatchOptions['backend']; workers: number; block: number; resume?: boolean; force?: boolean; includeSeen?: boolean; json?: boolean }) => {
+    .action(async (opts: { bundle: string; all?: boolean; users?: string; k: number; out: string; propensity?: boolean; segments?: boolean; backend: BatchOptions['backend']; workers: number; block: number | 'auto'; resume?: boolean; force?: boolean; includeSeen?: boolean; json?: boolean }) => {
       if (opts.all && opts.users) throw new UserError('--all and --users: give one of them');
       const summary = await runBatch({
         bundle: opts.bundle,
@@ -43,7 +43,7 @@ export function registerBatchScore(program: Command): void {
       if (opts.json) console.log(JSON.stringify(summary, null, 2));
       else
         console.log(
-          `scored ${summary.users - summary.resumedFrom} users${summary.resumedFrom > 0 ? ` (resumed after ${summary.resumedFrom})` : ''} × ${summary.items} items in ${summary.seconds}s: ${summary.usersPerSecond} users/s, ${summary.gflops} GFLOP/s (${summary.backend}, ${summary.workers} workers); ${summary.coldStart} cold-start users; wrote ${summary.out} (${summary.bytes} bytes)`,
+          `scored ${summary.users - summary.resumedFrom} users${summary.resumedFrom > 0 ? ` (resumed after ${summary.resumedFrom})` : ''} × ${summary.items} items in ${summary.seconds}s (${summary.wallSeconds}s with start-up): ${summary.usersPerSecond} users/s, ${summary.gflops} GFLOP/s (${summary.backend}, ${summary.workers} workers); ${summary.coldStart} cold-start users; wrote ${summary.out} (${summary.bytes} bytes)`,
         );
     });
 }
