@@ -22,20 +22,25 @@ describe('hot reload', () => {
     const loops = Array.from({ length: 8 }, async (_, l) => {
       for (let j = 0; !stop; j++) replies.push(await client.request({ call: 'recommend', user: `u${((l * 97 + j) % 700) + 1}`, k: 5 }));
     });
-    await new Promise((r) => setTimeout(r, 400));
+    // Wait on progress rather than on the clock, so a busy machine slows the test instead of failing it.
+    const until = async (cond: () => boolean): Promise<void> => {
+      while (!cond()) await new Promise((r) => setTimeout(r, 10));
+    };
+    await until(() => replies.length >= 40);
     // A new version appears atomically (copied aside, then renamed), then the admin call swaps to it.
     cpSync(fixture, join(models, '.v2.tmp'), { recursive: true });
     renameSync(join(models, '.v2.tmp'), join(models, 'v2'));
     const res = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer secret' } });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { result: unknown }).result).toEqual({ from: 'v1', to: 'v2' });
-    await new Promise((r) => setTimeout(r, 400));
+    const atSwap = replies.length;
+    await until(() => replies.length >= atSwap + 40);
     stop = true;
     await Promise.all(loops);
     await client.close();
     await server.shutdown();
 
-    expect(replies.length).toBeGreaterThan(100);
+    expect(replies.length).toBeGreaterThanOrEqual(80);
     expect(replies.filter((r) => r.error !== undefined)).toEqual([]);
     const versions = replies.map((r) => r.bundle);
     expect(versions[0]).toBe('v1');
