@@ -17,7 +17,7 @@ export function registerGenerate(program: Command): void {
     .option('--weeks <n>', 'simulated weeks (overrides the preset)', intArg(1))
     .option('--sessions-per-week <x>', 'mean sessions per user per week (overrides the preset)', floatArg(0.001))
     .option('--json', 'print the summary as JSON')
-    .addHelpText('after', '\nPresets (approximate events): tiny ~300, small ~40k, medium ~150k, large ~1.2M.\nExample: vitrine generate --out data/shop --size large --seed 7')
+    .addHelpText('after', '\nPresets (approximate events): tiny ~800, small ~40k, medium ~160k, large ~1.7M.\nExample: vitrine generate --out data/shop --size large --seed 7')
     .action(async (opts: { out: string; size: SizePreset; seed: number; users?: number; items?: number; categories?: number; weeks?: number; sessionsPerWeek?: number; json?: boolean }) => {
       const config = configFor(opts.size, {
         seed: opts.seed,

@@ -17,13 +17,13 @@ export interface SyntheticConfig {
 }
 
 export const SIZE_PRESETS = {
-  /** A few hundred events: unit tests. */
+  /** ~800 events: unit tests. */
   tiny: { users: 60, items: 120, categories: 6, weeks: 2, sessionsPerUserWeek: 1.2 },
-  /** ~25k events: server tests, quick demos. */
+  /** ~40k events: server tests, quick demos. */
   small: { users: 800, items: 600, categories: 12, weeks: 8, sessionsPerUserWeek: 1.0 },
-  /** ~120k events: the default demo. */
+  /** ~160k events: the default demo. */
   medium: { users: 3000, items: 2000, categories: 16, weeks: 10, sessionsPerUserWeek: 0.9 },
-  /** ~1.2M events. */
+  /** ~1.7M events. */
   large: { users: 25000, items: 20000, categories: 24, weeks: 16, sessionsPerUserWeek: 0.7 },
 } as const;
 
@@ -66,7 +66,7 @@ export function validateConfig(c: SyntheticConfig): void {
   if (c.categories > c.items) throw new RangeError(`synthetic config: categories (${c.categories}) cannot exceed items (${c.items})`);
 }
 
-/** Roughly how many events a config produces (the simulator averages ~5 events a session). */
+/** Roughly how many events a config produces (measured: ~6 events a session), for progress bars. */
 export function expectedEvents(c: SyntheticConfig): number {
-  return Math.round(c.users * c.weeks * c.sessionsPerUserWeek * 5);
+  return Math.round(c.users * c.weeks * c.sessionsPerUserWeek * 6);
 }
