@@ -118,6 +118,11 @@ export class FeatureBuilder {
     this.itemStatic = staticItemFeatures(model);
   }
 
+  /** The length of an item's embedding (precomputed with the other per-item values). */
+  itemNorm(j: number): number {
+    return this.itemStatic[j * ITEM_STATIC_WIDTH + S_NORM];
+  }
+
   /**
    * Writes one row per candidate into `out` (candidates.length × width, row-major).
    * `retrievalRank` is each candidate's 0-based position in the retrieval list (undefined: its order).

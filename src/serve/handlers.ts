@@ -4,6 +4,7 @@ import type { RecModel } from '../rank/model.js';
 import { recommend, userVector, type Stage } from '../rank/recommend.js';
 import { knnSimilarity } from '../train/itemknn.js';
 import { assignSegment } from '../train/segments.js';
+import { dot } from '../util/linalg.js';
 import type { Call, Filters, HistoryEntry, ItemDescription } from './protocol.js';
 
 /** An event the server received after the bundle was built, kept per user and sent along with requests. */
@@ -51,20 +52,11 @@ const VERB: Record<string, string> = { view: 'viewed', click: 'clicked', cart: '
 export class Handlers {
   private readonly mask: Uint8Array;
   private readonly unavailable: Uint8Array;
-  private readonly itemNorm: Float32Array;
 
   constructor(readonly model: RecModel) {
     const n = model.catalog.numItems;
     this.mask = new Uint8Array(n);
     this.unavailable = Uint8Array.from(model.catalog.available, (a) => (a ? 0 : 1));
-    const d = model.data.als.factors;
-    const f = model.data.als.itemFactors;
-    this.itemNorm = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += f[i * d + k] ** 2;
-      this.itemNorm[i] = Math.sqrt(s);
-    }
   }
 
   get version(): string {
@@ -189,27 +181,26 @@ export class Handlers {
     }
   }
 
+  /** Cosine of two items' embeddings (0 when either has none). */
+  private cosine(a: number, b: number): number {
+    const na = this.model.features.itemNorm(a);
+    const nb = this.model.features.itemNorm(b);
+    if (na === 0 || nb === 0) return 0;
+    const d = this.model.data.als.factors;
+    return dot(this.model.data.als.itemFactors, a * d, this.model.data.als.itemFactors, b * d, d) / (na * nb);
+  }
+
   /** Maximal marginal relevance: trade ranker score against embedding similarity to what is already picked. */
   private diversify(items: Int32Array, scores: Float32Array, k: number, diversity: number): number[] {
-    const d = this.model.data.als.factors;
-    const f = this.model.data.als.itemFactors;
     const picked: number[] = [];
     const left = new Set(Array.from({ length: items.length }, (_, r) => r));
-    const cos = (a: number, b: number): number => {
-      const na = this.itemNorm[a];
-      const nb = this.itemNorm[b];
-      if (na === 0 || nb === 0) return 0;
-      let s = 0;
-      for (let q = 0; q < d; q++) s += f[a * d + q] * f[b * d + q];
-      return s / (na * nb);
-    };
     while (picked.length < k && left.size > 0) {
       let best = -1;
       let bestValue = -Infinity;
       for (const r of left) {
         const rel = Number.isNaN(scores[r]) ? 0 : scores[r];
         let maxSim = 0;
-        for (const p of picked) maxSim = Math.max(maxSim, cos(items[r], items[p]));
+        for (const p of picked) maxSim = Math.max(maxSim, this.cosine(items[r], items[p]));
         const value = (1 - diversity) * rel - diversity * maxSim;
         if (value > bestValue) {
           bestValue = value;
@@ -239,12 +230,8 @@ export class Handlers {
       }
     }
     if (best < 0) {
-      const d = m.data.als.factors;
-      const f = m.data.als.itemFactors;
       for (const h of recent) {
-        let s = 0;
-        for (let q = 0; q < d; q++) s += f[h * d + q] * f[item * d + q];
-        const c = this.itemNorm[h] > 0 && this.itemNorm[item] > 0 ? s / (this.itemNorm[h] * this.itemNorm[item]) : 0;
+        const c = this.cosine(h, item);
         if (c > bestSim) {
           bestSim = c;
           best = h;
@@ -279,7 +266,7 @@ export class Handlers {
       let vn = 0;
       for (let q = 0; q < d; q++) vn += vector[q] ** 2;
       vn = Math.sqrt(vn);
-      const scored = Array.from(pool.items, (i, r) => ({ i, s: vn > 0 && this.itemNorm[i] > 0 ? pool.scores[r] / (vn * this.itemNorm[i]) : 0 }));
+      const scored = Array.from(pool.items, (i, r) => ({ i, s: vn > 0 && this.model.features.itemNorm(i) > 0 ? pool.scores[r] / (vn * this.model.features.itemNorm(i)) : 0 }));
       scored.sort((a, b) => b.s - a.s || a.i - b.i);
       const items: ResultItem[] = scored.slice(0, c.k).map(({ i, s }) => ({ id: m.data.items[i].id, score: round(s), stage: 'similar' }));
       if (items.length < c.k) items.push(...this.trending(c.k - items.length, c.filters, [...(self >= 0 ? [self] : []), ...scored.map((x) => x.i)]));

@@ -89,14 +89,14 @@ function maxTime(ds: Dataset, idx: Int32Array): number {
 }
 
 /** The models one set of events yields: embeddings, neighbours, popularity, rules, histories and the HNSW index. */
-function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel | AlsParams) {
+function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel | AlsParams, transform: BuildOptions['hnswTransform'] = o.hnswTransform) {
   const ui = buildUserItems(ds.events, idx, ds.numUsers, ds.numItems);
   const model = 'itemFactors' in als ? als : trainAls(ui, als);
   const knn = trainItemKnn(ui, o.knnNeighbours);
   const popularity = trainPopularity(ds.events, idx, ds.numItems, o.trendingHalfLifeDays);
   const rules = mineRules(ds.events, idx, ds.numItems, DEFAULT_RULES);
   const totals = userTotals(ds.events, idx, ds.numUsers);
-  const { index: hnsw, transformRecall } = chooseHnsw(model, o);
+  const { index: hnsw, transformRecall } = chooseHnsw(model, { ...o, hnswTransform: transform });
   const ef = chooseEfSearch(hnsw, model, o.seed, o.hnsw.efSearch, o.recallTarget);
   note(`HNSW (${hnsw.transform}) recall@200 vs exact search: ${ef.sweep.map((p) => `ef ${p.efSearch}: ${p.recallAt200}`).join(', ')}; chosen efSearch ${ef.efSearch}`);
   return { ui, als: model, knn, popularity, rules, totals, hnsw, ef, transformRecall };
@@ -150,7 +150,8 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   if (!(onnxMaxAbsDiff <= 1e-4)) throw new Error(`exported ONNX ranker differs from the trainer by ${onnxMaxAbsDiff} (> 1e-4)`);
 
   // Stage 3: final models on train (or everything).
-  const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, { ...tuned.bestParams }));
+  // The final index reuses the transform measured on the fit stage (same kind of vectors, one build saved).
+  const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, { ...tuned.bestParams }, fitModelsResult.hnsw.transform));
   const referenceTime = maxTime(ds, trainIdx);
   const ef = final.ef;
   const recall = ef.recall;
@@ -184,7 +185,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
       hnsw: {
         ...o.hnsw,
         transform: final.hnsw.transform,
-        transformChosenBy: o.hnswTransform === 'auto' ? `recall@200 at efSearch ${o.hnsw.efSearch} of each variant: ${JSON.stringify(final.transformRecall)} (augment: items get sqrt(maxNorm^2 - |v|^2) as an extra coordinate)` : 'given',
+        transformChosenBy: o.hnswTransform === 'auto' ? `recall@200 at efSearch ${o.hnsw.efSearch} of each variant on the fit-stage vectors: ${JSON.stringify(fitModelsResult.transformRecall)} (augment: items get sqrt(maxNorm^2 - |v|^2) as an extra coordinate)` : 'given',
         efSearch: ef.efSearch,
         maxNorm: final.hnsw.maxNorm,
         chosenBy: `smallest efSearch >= ${o.hnsw.efSearch} with recall@200 >= ${o.recallTarget} against exact search`, sweep: ef.sweep },
