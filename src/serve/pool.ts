@@ -30,6 +30,10 @@ export class QueueFullError extends Error {}
  * session. A hot reload starts a new pool beside the old one and swaps when it is warm.
  */
 export class ModelPool {
+  /** Tasks handed to this pool and not yet settled (queued or running). */
+  private pending = 0;
+  private drained: (() => void) | undefined;
+
   private constructor(
     private readonly pool: Piscina<WorkerTask, WorkerReply>,
     readonly dir: string,
@@ -76,16 +80,23 @@ export class ModelPool {
   }
 
   async run(task: Task): Promise<WorkerReply> {
+    this.pending++;
     try {
       return await this.pool.run(task);
     } catch (e) {
       if (e instanceof Error && /Task queue is at limit/.test(e.message)) throw new QueueFullError('the worker queue is full');
       throw e;
+    } finally {
+      if (--this.pending === 0) this.drained?.();
     }
   }
 
-  /** Finishes queued and running tasks, then stops the workers. */
+  /**
+   * Finishes every task handed to this pool, queued ones included, then stops the workers.
+   * piscina's own close() only waits for tasks already on a worker and rejects the queue.
+   */
   async close(): Promise<void> {
+    if (this.pending > 0) await new Promise<void>((resolve) => (this.drained = resolve));
     await this.pool.close();
   }
 }
