@@ -50,12 +50,14 @@ const VERB: Record<string, string> = { view: 'viewed', click: 'clicked', cart: '
  * worker wraps them, and tests can drive them directly.
  */
 export class Handlers {
-  private readonly mask: Uint8Array;
+  /**
+   * Zeroed exclusion masks ready for reuse. One per request in flight: a worker interleaves
+   * requests at the ranker's await, so a request must never share its mask with another.
+   */
+  private readonly freeMasks: Uint8Array[] = [];
   private readonly unavailable: Uint8Array;
 
   constructor(readonly model: RecModel) {
-    const n = model.catalog.numItems;
-    this.mask = new Uint8Array(n);
     this.unavailable = Uint8Array.from(model.catalog.available, (a) => (a ? 0 : 1));
   }
 
@@ -126,11 +128,11 @@ export class Handlers {
     return { history: merged, vector: undefined, attrs: index >= 0 ? m.data.users[index] : undefined, known: index >= 0, index, unknownItems, lastType };
   }
 
-  /** Marks excluded items in the shared mask; returns a function that clears it again. */
-  private applyFilters(f: Filters, seen: ArrayLike<number>, also: ArrayLike<number> = []): () => void {
+  /** A mask (nonzero = excluded) of what the filters rule out, for this request alone; `release` returns it. */
+  private applyFilters(f: Filters, seen: ArrayLike<number>, also: ArrayLike<number> = []): { mask: Uint8Array; release: () => void } {
     const m = this.model;
-    const mask = this.mask;
-    const n = mask.length;
+    const n = m.catalog.numItems;
+    const mask = this.freeMasks.pop() ?? new Uint8Array(n);
     if (f.availableOnly) mask.set(this.unavailable);
     if (f.categories !== undefined || f.priceMin !== undefined || f.priceMax !== undefined) {
       const cats = f.categories ? new Set(f.categories.map((c) => m.catalog.categoryNames.indexOf(c))) : undefined;
@@ -147,13 +149,17 @@ export class Handlers {
       if (i >= 0) mask[i] = 1;
     }
     for (let j = 0; j < also.length; j++) mask[also[j]] = 1;
-    return () => mask.fill(0);
+    const release = (): void => {
+      mask.fill(0);
+      this.freeMasks.push(mask);
+    };
+    return { mask, release };
   }
 
   private async recommend(c: Extract<Call, { call: 'recommend' }>, task: Task): Promise<unknown> {
     const m = this.model;
     const u = this.resolveUser(c.user, c.history, task.overlay, task.now);
-    const clear = this.applyFilters(c.filters, u.history.items);
+    const { mask, release } = this.applyFilters(c.filters, u.history.items);
     try {
       const pool = c.diversity > 0 ? Math.min(c.k * 4, m.catalog.numItems) : c.k;
       const ranked = await recommend(m, {
@@ -162,7 +168,7 @@ export class Handlers {
         attrs: u.attrs,
         now: task.now,
         k: pool,
-        exclude: this.mask,
+        exclude: mask,
         retrieval: c.candidates !== undefined ? { candidates: c.candidates } : undefined,
         exclusion: c.filters.categories !== undefined || c.filters.priceMin !== undefined || c.filters.priceMax !== undefined ? 'dense' : 'sparse',
       });
@@ -177,7 +183,7 @@ export class Handlers {
       });
       return { items, user: { known: u.known, coldStart: u.history.items.length === 0, historyLength: u.history.items.length, ...(u.unknownItems.length > 0 && { unknownItems: u.unknownItems }) } };
     } finally {
-      clear();
+      release();
     }
   }
 
@@ -259,10 +265,10 @@ export class Handlers {
       known = self >= 0;
       vector = self >= 0 ? m.data.als.itemFactors.subarray(self * d, (self + 1) * d) : m.placer.place({ category: desc.category, brand: desc.brand, attributes: desc.attributes ?? [] }).vector;
     }
-    const clear = this.applyFilters({ ...c.filters, excludeSeen: false }, [], self >= 0 ? [self] : []);
+    const { mask, release } = this.applyFilters({ ...c.filters, excludeSeen: false }, [], self >= 0 ? [self] : []);
     try {
       // Inner-product retrieval favours popular items; re-rank a wider pool by cosine for "looks like this".
-      const pool = m.hnsw.search(vector, Math.min(c.k * 4, m.catalog.numItems), this.mask);
+      const pool = m.hnsw.search(vector, Math.min(c.k * 4, m.catalog.numItems), mask);
       let vn = 0;
       for (let q = 0; q < d; q++) vn += vector[q] ** 2;
       vn = Math.sqrt(vn);
@@ -272,21 +278,21 @@ export class Handlers {
       if (items.length < c.k) items.push(...this.trending(c.k - items.length, c.filters, [...(self >= 0 ? [self] : []), ...scored.map((x) => x.i)]));
       return { items, item: { known } };
     } finally {
-      clear();
+      release();
     }
   }
 
   private boughtTogether(c: Extract<Call, { call: 'boughtTogether' }>): unknown {
     const m = this.model;
     const basket = c.items.map((id) => m.itemIndex.indexOf(id)).filter((i) => i >= 0);
-    const clear = this.applyFilters({ ...c.filters, excludeSeen: false }, [], basket);
+    const { mask, release } = this.applyFilters({ ...c.filters, excludeSeen: false }, [], basket);
     try {
       const best = new Map<number, { conf: number; lift: number; from: number }>();
       const rules = m.data.rules;
       for (const a of basket) {
         for (let p = rules.indptr[a]; p < rules.indptr[a + 1]; p++) {
           const j = rules.consequent[p];
-          if (this.mask[j]) continue;
+          if (mask[j]) continue;
           const cur = best.get(j);
           if (!cur || rules.confidence[p] > cur.conf) best.set(j, { conf: rules.confidence[p], lift: rules.lift[p], from: a });
         }
@@ -305,7 +311,7 @@ export class Handlers {
         const sims = new Map<number, number>();
         for (const a of basket) for (let p = knn.indptr[a]; p < knn.indptr[a + 1]; p++) {
           const j = knn.neighbours[p];
-          if (!this.mask[j] && !taken.has(j)) sims.set(j, (sims.get(j) ?? 0) + knn.similarity[p]);
+          if (!mask[j] && !taken.has(j)) sims.set(j, (sims.get(j) ?? 0) + knn.similarity[p]);
         }
         for (const [j, s] of [...sims.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).slice(0, c.k - items.length)) {
           items.push({ id: m.data.items[j].id, score: round(s), stage: 'item-knn', explanation: 'often chosen by the same shoppers' });
@@ -315,23 +321,23 @@ export class Handlers {
       }
       return { items, basket: { known: basket.length, unknown: c.items.length - basket.length } };
     } finally {
-      clear();
+      release();
     }
   }
 
   private trending(k: number, f: Filters, skip: number[]): ResultItem[] {
     const m = this.model;
-    const clear = this.applyFilters({ ...f, excludeSeen: false }, [], skip);
+    const { mask, release } = this.applyFilters({ ...f, excludeSeen: false }, [], skip);
     try {
       const out: ResultItem[] = [];
       for (const i of m.trendingOrder) {
         if (out.length >= k) break;
-        if (this.mask[i]) continue;
+        if (mask[i]) continue;
         out.push({ id: m.data.items[i].id, score: null, stage: 'trending' });
       }
       return out;
     } finally {
-      clear();
+      release();
     }
   }
 

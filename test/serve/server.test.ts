@@ -39,11 +39,11 @@ describe('server over WebSocket and HTTP', () => {
   const newItem = 'i-new-1';
 
   beforeAll(async () => {
-    catalog = readCatalog(join(shop, 'items.csv'));
     // A newer catalogue with one product the bundle has never seen.
     const dir = tempDir();
     const catalogFile = join(dir, 'items.csv');
     writeFileSync(catalogFile, readFileSync(join(shop, 'items.csv'), 'utf8') + `${newItem},Makeup,MAK-A,12.50,style:3+|tier:mid,MAK-A Fresh Makeup Edition,1\n`);
+    catalog = readCatalog(catalogFile);
     server = new VitrineServer(loadConfig(bundle, undefined, { port: 0, workers: 2, logLevel: 'silent', clock: 'bundle', catalog: catalogFile, maxFrameBytes: 64 * 1024 }));
     await server.start();
     client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
@@ -123,6 +123,18 @@ describe('server over WebSocket and HTTP', () => {
         }
       }
     }
+    // The same checks with many requests in flight at once, so a worker interleaves them at the
+    // ranker's await; few candidates and a large k make every answer end in trending fill-ins, which
+    // run after that await.
+    const concurrent = Array.from({ length: 6 }, (_, rep) => checks.map(async ({ filters, ok }) => {
+      const got = items(await client.request({ call: 'recommend', user: `u${40 + rep}`, k: 60, candidates: 10, filters }));
+      expect(got.length, `concurrent recommend ${JSON.stringify(filters)}`).toBeGreaterThan(0);
+      for (const g of got) {
+        const row = catalog.get(g.id);
+        expect(row && ok(row), `concurrent recommend ${JSON.stringify(filters)} returned ${g.id} (${JSON.stringify(row)})`).toBe(true);
+      }
+    })).flat();
+    await Promise.all(concurrent);
     // Already-seen items are excluded by default.
     const history = ['i3', 'i10', 'i20'];
     const rec = items(await client.request({ call: 'recommend', history, k: 30 }));
