@@ -23,6 +23,7 @@ export async function ensureBenchBundle(items: number, users: number, candidates
   if (!existsSync(join(shop, 'meta.json'))) await generateShop(configFor('large', { items, users, weeks: 8, sessionsPerUserWeek: 1, seed: 1 }), shop);
   const o = defaultBuildOptions(bundle, 1);
   o.alsGrid = o.alsGrid.slice(0, 1);
+  o.embeddings = 'als';
   o.hnswTransform = 'auto';
   o.retrieval = { candidates, knnCandidates: 0, recentWindow: 5 };
   o.ranker.epochs = 6;

@@ -12,7 +12,7 @@ import { easeScores, trainEase, type EaseModel } from '../train/ease.js';
 import { knnScores } from '../train/itemknn.js';
 import { ortInverse } from '../train/ort-inverse.js';
 import { labelledRows } from '../train/ranker-data.js';
-import { embeddingRecommender } from '../train/tune-als.js';
+import { embeddingRecommender } from '../train/tune-embeddings.js';
 import { invertSpdInPlace } from '../util/linalg.js';
 import { note, Progress, StageTimer } from '../util/progress.js';
 import { topK } from '../util/topk.js';

@@ -16,14 +16,15 @@ import { exportRankerOnnx } from '../rank/onnx-export.js';
 import { OnnxRanker } from '../rank/onnx-ranker.js';
 import { note, StageTimer } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
-import { DEFAULT_ALS, trainAls, type AlsModel, type AlsParams } from './als.js';
+import { DEFAULT_ALS, type AlsModel, type AlsParams } from './als.js';
+import { DEFAULT_BPR, type BprParams } from './bpr.js';
 import { trainItemKnn } from './itemknn.js';
 import { trainPopularity } from './popularity.js';
 import { DEFAULT_RANKER, trainRanker, type RankerParams, type TrainedRanker } from './ranker.js';
 import { labelledRows } from './ranker-data.js';
 import { DEFAULT_RULES, mineRules } from './rules.js';
 import { DEFAULT_SEGMENTS, trainSegments } from './segments.js';
-import { tuneAls, type AlsTrial } from './tune-als.js';
+import { describe, EMBEDDING_METHODS, trainEmbeddings, tuneEmbeddings, type EmbeddingConfig, type EmbeddingTrial } from './tune-embeddings.js';
 
 export interface BuildOptions {
   outDir: string;
@@ -33,6 +34,11 @@ export interface BuildOptions {
   als: AlsParams;
   /** ALS grid tried on the validation slice; one point means no tuning. */
   alsGrid: Pick<AlsParams, 'alpha' | 'regularization'>[];
+  bpr: BprParams;
+  /** BPR grid points tried beside ALS's. */
+  bprGrid: Partial<BprParams>[];
+  /** Which embedding methods compete on validation NDCG@10: `auto` tries both grids. */
+  embeddings: 'auto' | 'als' | 'bpr';
   knnNeighbours: number;
   trendingHalfLifeDays: number;
   hnsw: HnswParams;
@@ -60,6 +66,9 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
       { alpha: 10, regularization: 5 },
       { alpha: 1, regularization: 50 },
     ],
+    bpr: { ...DEFAULT_BPR, seed },
+    bprGrid: [{}],
+    embeddings: 'auto',
     knnNeighbours: 100,
     trendingHalfLifeDays: 14,
     hnsw: { ...DEFAULT_HNSW, seed: seed + 1 },
@@ -89,9 +98,9 @@ function maxTime(ds: Dataset, idx: Int32Array): number {
 }
 
 /** The models one set of events yields: embeddings, neighbours, popularity, rules, histories and the HNSW index. */
-function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel | AlsParams, transform: BuildOptions['hnswTransform'] = o.hnswTransform) {
+function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel | EmbeddingConfig, transform: BuildOptions['hnswTransform'] = o.hnswTransform) {
   const ui = buildUserItems(ds.events, idx, ds.numUsers, ds.numItems);
-  const model = 'itemFactors' in als ? als : trainAls(ui, als);
+  const model = 'itemFactors' in als ? als : trainEmbeddings(ui, als);
   const knn = trainItemKnn(ui, o.knnNeighbours);
   const popularity = trainPopularity(ds.events, idx, ds.numItems, o.trendingHalfLifeDays);
   const rules = mineRules(ds.events, idx, ds.numItems, DEFAULT_RULES);
@@ -123,8 +132,8 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   // Stage 1: choose the embedding hyper-parameters on validation.
   const fitUi = buildUserItems(ds.events, inner.fit, ds.numUsers, ds.numItems);
   const valUi = buildUserItems(ds.events, inner.validation, ds.numUsers, ds.numItems);
-  const tuned = await timer.run('tune embeddings', () => tuneAls(fitUi, valUi, o.als, o.alsGrid, o.tuneUsers, o.seed));
-  note(`chosen embeddings: ALS alpha=${tuned.bestParams.alpha} lambda=${tuned.bestParams.regularization} factors=${tuned.bestParams.factors}`);
+  const tuned = await timer.run('tune embeddings', () => tuneEmbeddings(fitUi, valUi, embeddingGrid(o), o.tuneUsers, o.seed));
+  note(`chosen embeddings: ${describe(tuned.bestConfig)} factors=${tuned.bestConfig.params.factors}`);
 
   // Stage 2: ranker rows from validation with first-stage models fit without it.
   const fitModelsResult = await timer.run('fit-stage models', () => fitModels(ds, inner.fit, o, tuned.best));
@@ -151,7 +160,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
 
   // Stage 3: final models on train (or everything).
   // The final index reuses the transform measured on the fit stage (same kind of vectors, one build saved).
-  const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, { ...tuned.bestParams }, fitModelsResult.hnsw.transform));
+  const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, tuned.bestConfig, fitModelsResult.hnsw.transform));
   const referenceTime = maxTime(ds, trainIdx);
   const ef = final.ef;
   const recall = ef.recall;
@@ -179,7 +188,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     },
     parameters: {
       seed: o.seed,
-      embeddings: { method: 'implicit ALS (conjugate gradient)', ...tuned.bestParams, chosenBy: 'validation NDCG@10 over the grid', trials: summarizeTrials(tuned.trials) },
+      embeddings: { method: EMBEDDING_METHODS[tuned.bestConfig.method], ...tuned.bestConfig.params, chosenBy: 'validation NDCG@10 over the grid', trials: summarizeTrials(tuned.trials) },
       itemKnn: { neighbours: o.knnNeighbours, similarity: 'cosine' },
       popularity: { trendingHalfLifeDays: o.trendingHalfLifeDays },
       hnsw: {
@@ -221,8 +230,15 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   return { dir, data, hnsw: final.hnsw, timings: timer.timings };
 }
 
-function summarizeTrials(trials: AlsTrial[]): { alpha: number; regularization: number; ndcg10: number; recall50: number; seconds: number }[] {
-  return trials.map((t) => ({ alpha: t.params.alpha, regularization: t.params.regularization, ndcg10: Number(t.validation['ndcg@10'].toFixed(4)), recall50: Number(t.validation['recall@50'].toFixed(4)), seconds: Number(t.seconds.toFixed(1)) }));
+function embeddingGrid(o: BuildOptions): EmbeddingConfig[] {
+  const grid: EmbeddingConfig[] = [];
+  if (o.embeddings !== 'bpr') for (const g of o.alsGrid) grid.push({ method: 'als', params: { ...o.als, ...g } });
+  if (o.embeddings !== 'als') for (const g of o.bprGrid) grid.push({ method: 'bpr', params: { ...o.bpr, factors: o.als.factors, ...g } });
+  return grid;
+}
+
+function summarizeTrials(trials: EmbeddingTrial[]): { method: string; trial: string; ndcg10: number; recall50: number; seconds: number }[] {
+  return trials.map((t) => ({ method: t.config.method, trial: describe(t.config), ndcg10: Number(t.validation['ndcg@10'].toFixed(4)), recall50: Number(t.validation['recall@50'].toFixed(4)), seconds: Number(t.seconds.toFixed(1)) }));
 }
 
 /** Runs the exported graph on the trainer's check rows; returns the largest absolute difference. */

@@ -29,6 +29,7 @@ export default async function setup(project: TestProject): Promise<void> {
     if (!existsSync(join(shop, 'meta.json'))) await generateShop(configFor('small', { seed: 7 }), shop);
     const o = defaultBuildOptions(bundle, 7);
     o.alsGrid = o.alsGrid.slice(0, 1);
+    o.embeddings = 'als';
     o.ranker.epochs = 6;
     await buildBundle(await loadDataset(shop), o);
   }

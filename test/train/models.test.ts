@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { DatasetBuilder } from '../../src/data/dataset.js';
-import { buildUserItems, itemsOf } from '../../src/data/interactions.js';
+import { buildUserItems, itemsOf, type UserItems } from '../../src/data/interactions.js';
 import { eventTypeCode } from '../../src/data/types.js';
 import { classificationMetrics } from '../../src/eval/classification.js';
-import { foldInUser, trainAls } from '../../src/train/als.js';
+import { foldInUser, trainAls, type AlsModel } from '../../src/train/als.js';
+import { trainBpr } from '../../src/train/bpr.js';
 import { easeScores, trainEase } from '../../src/train/ease.js';
 import { knnSimilarity, trainItemKnn } from '../../src/train/itemknn.js';
 import { kmeans, silhouette } from '../../src/train/kmeans.js';
@@ -27,10 +28,16 @@ function randomShop(users: number, items: number, perUser: number, seed: number)
   return rows;
 }
 
-describe('ALS', () => {
+type Trainer = (ui: UserItems, factors: number, seed: number) => AlsModel;
+const trainers: [string, Trainer][] = [
+  ['ALS', (ui, factors, seed) => trainAls(ui, { factors, regularization: 0.5, alpha: 5, iterations: 8, cgSteps: 3, seed })],
+  ['BPR', (ui, factors, seed) => trainBpr(ui, { factors, learningRate: 0.05, l2: 0.002, epochs: 150, alpha: 5, regularization: 0.5, seed })],
+];
+
+describe.each(trainers)('%s embeddings', (_, train) => {
   it('stores for every user exactly the vector online fold-in computes from the history', () => {
     const { ui } = interactions(randomShop(40, 30, 6, 1));
-    const model = trainAls(ui, { factors: 8, regularization: 2, alpha: 3, iterations: 5, cgSteps: 3, seed: 1 });
+    const model = train(ui, 8, 1);
     for (let u = 0; u < ui.numUsers; u++) {
       const s = ui.indptr[u];
       const e = ui.indptr[u + 1];
@@ -44,7 +51,7 @@ describe('ALS', () => {
     const rows: [string, string][] = [];
     for (let u = 0; u < 20; u++) for (let i = 0; i < 5; i++) if ((u + i) % 5 !== 0) rows.push([`u${u}`, `${u < 10 ? 'a' : 'b'}${i}`]);
     const { ui, ds } = interactions(rows);
-    const m = trainAls(ui, { factors: 4, regularization: 0.5, alpha: 5, iterations: 8, cgSteps: 3, seed: 2 });
+    const m = train(ui, 4, 2);
     const score = (u: string, i: string): number => {
       const uu = ds.users.indexOf(u);
       const ii = ds.items.indexOf(i);

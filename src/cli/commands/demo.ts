@@ -66,6 +66,7 @@ export function registerDemo(program: Command): void {
           efSearch: 200,
           epochs: 12,
           hnswTransform: 'auto',
+          embeddings: 'auto',
           evaluate: true,
         });
       }

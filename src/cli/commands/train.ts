@@ -29,6 +29,7 @@ export interface TrainCliOptions {
   efSearch: number;
   epochs: number;
   hnswTransform: 'auto' | 'augment' | 'none';
+  embeddings: 'auto' | 'als' | 'bpr';
   evaluate: boolean;
   lenient?: boolean;
 }
@@ -41,7 +42,12 @@ export async function runTrain(opts: TrainCliOptions): Promise<string> {
   const o = defaultBuildOptions(outDir, opts.seed);
   o.holdout = opts.holdout;
   o.als.factors = opts.factors;
-  if (!opts.tune) o.alsGrid = o.alsGrid.slice(0, 1);
+  o.embeddings = opts.embeddings;
+  if (!opts.tune) {
+    o.alsGrid = o.alsGrid.slice(0, 1);
+    o.bprGrid = o.bprGrid.slice(0, 1);
+    if (o.embeddings === 'auto') o.embeddings = 'als';
+  }
   o.retrieval = { ...o.retrieval, candidates: opts.candidates, knnCandidates: opts.knnCandidates };
   o.hnsw.efSearch = Math.max(opts.efSearch, opts.candidates);
   o.ranker.epochs = opts.epochs;
@@ -71,7 +77,8 @@ export function registerTrain(program: Command): void {
     .option('--seed <n>', 'seed: the same seed and data give the same models', intArg(0, 0xffffffff), 42)
     .option('--holdout <mode>', 'protocol: hold out the test split (evaluable); none: train on every event (production)', choiceArg(['protocol', 'none'] as const), 'protocol' as const)
     .option('--factors <n>', 'embedding dimensions', intArg(4, 512), 64)
-    .option('--no-tune', 'skip the ALS hyper-parameter grid on the validation slice')
+    .option('--embeddings <method>', 'auto (ALS and BPR compete on validation NDCG@10), als or bpr', choiceArg(['auto', 'als', 'bpr'] as const), 'auto' as const)
+    .option('--no-tune', 'skip the hyper-parameter grids: one point of one method (ALS unless --embeddings bpr)')
     .option('--candidates <n>', 'HNSW candidates per request for the ranker', intArg(10, 5000), 200)
     .option('--knn-candidates <n>', 'extra item-kNN candidates from the latest items', intArg(0, 5000), 100)
     .option('--ef-search <n>', 'least HNSW efSearch; the build raises it until recall@200 against exact search reaches 0.97', intArg(10, 10000), 200)
