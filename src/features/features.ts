@@ -131,6 +131,9 @@ export class FeatureBuilder {
     const n = candidates.length;
     if (out.length < n * this.width) throw new RangeError(`feature buffer holds ${out.length} values, needs ${n * this.width}`);
     const recent = recentFirst(user.history, Math.max(this.spec.recentWindow, 1));
+    // Only candidates' sums are ever read: registering them first keeps the table at a few hundred
+    // entries (in L1) and turns the history's thousands of neighbour touches into lookups.
+    for (let r = 0; r < n; r++) this.acc.slot(candidates[r]);
     this.accumulateNeighbours(user.history, recent);
     const summary = this.summarise(user, recent);
     for (let r = 0; r < n; r++) this.writeRow(user.vector, candidates[r], summary, retrievalRank ? retrievalRank[r] / Math.max(1, n) : r / Math.max(1, n), out, r * this.width);
@@ -139,21 +142,23 @@ export class FeatureBuilder {
     return out;
   }
 
-  /** Item-kNN and rule evidence from the history (and its most recent items) for every item it reaches. */
+  /** Item-kNN and rule evidence from the history (and its most recent items) for the registered candidates. */
   private accumulateNeighbours(h: UserHistory, recent: Int32Array): void {
     const { knn, rules } = this.model;
     const acc = this.acc;
     for (let q = 0; q < h.items.length; q++) {
       const i = h.items[q];
       for (let p = knn.indptr[i]; p < knn.indptr[i + 1]; p++) {
+        const a = acc.find(knn.neighbours[p]);
+        if (a < 0) continue;
         const s = knn.similarity[p];
-        const a = acc.slot(knn.neighbours[p]);
         const v = acc.values;
         v[a] += s;
         if (s > v[a + 1]) v[a + 1] = s;
       }
       for (let p = rules.indptr[i]; p < rules.indptr[i + 1]; p++) {
-        const a = acc.slot(rules.consequent[p]);
+        const a = acc.find(rules.consequent[p]);
+        if (a < 0) continue;
         const v = acc.values;
         if (rules.confidence[p] > v[a + 4]) v[a + 4] = rules.confidence[p];
         if (rules.lift[p] > v[a + 5]) v[a + 5] = rules.lift[p];
@@ -163,7 +168,8 @@ export class FeatureBuilder {
       const i = recent[r];
       const w = Math.pow(0.7, r);
       for (let p = knn.indptr[i]; p < knn.indptr[i + 1]; p++) {
-        const a = acc.slot(knn.neighbours[p]);
+        const a = acc.find(knn.neighbours[p]);
+        if (a < 0) continue;
         const v = acc.values;
         v[a + 2] += w * knn.similarity[p];
         if (r === 0) v[a + 3] = knn.similarity[p];

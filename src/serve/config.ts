@@ -13,7 +13,9 @@ export interface ServerConfig {
   catalog?: string;
   workers: number;
   concurrentTasksPerWorker: number;
-  /** Tasks queued beyond those running; past it requests get `overloaded`. */
+  /** Most requests handed to a worker as one message (requests that piled up while it was busy). */
+  maxBatch: number;
+  /** Requests waiting for a worker; past it requests get `overloaded`. */
   maxQueue: number;
   maxInFlightPerConnection: number;
   /** Largest request frame or HTTP body accepted, bytes; larger ones get `frame_too_large`. */
@@ -47,6 +49,7 @@ export function defaultConfig(bundle: string): ServerConfig {
     bundle,
     workers,
     concurrentTasksPerWorker: 2,
+    maxBatch: 8,
     maxQueue: workers * 256,
     maxInFlightPerConnection: 256,
     maxFrameBytes: 1 << 20,
@@ -66,6 +69,7 @@ const ENV: Record<string, keyof ServerConfig> = {
   VITRINE_WORKERS: 'workers',
   VITRINE_TASKS_PER_WORKER: 'concurrentTasksPerWorker',
   VITRINE_MAX_QUEUE: 'maxQueue',
+  VITRINE_MAX_BATCH: 'maxBatch',
   VITRINE_MAX_IN_FLIGHT: 'maxInFlightPerConnection',
   VITRINE_MAX_FRAME_BYTES: 'maxFrameBytes',
   VITRINE_PROVIDER: 'provider',
@@ -78,7 +82,7 @@ const ENV: Record<string, keyof ServerConfig> = {
   VITRINE_CLOCK: 'clock',
 };
 
-const NUMERIC = new Set<keyof ServerConfig>(['port', 'workers', 'concurrentTasksPerWorker', 'maxQueue', 'maxInFlightPerConnection', 'maxFrameBytes', 'efSearch', 'drainSeconds']);
+const NUMERIC = new Set<keyof ServerConfig>(['port', 'workers', 'concurrentTasksPerWorker', 'maxBatch', 'maxQueue', 'maxInFlightPerConnection', 'maxFrameBytes', 'efSearch', 'drainSeconds']);
 
 /** Defaults, then a JSON config file, then VITRINE_* environment variables, then command-line flags. */
 export function loadConfig(bundle: string | undefined, file: string | undefined, flags: Partial<ServerConfig>, env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -118,6 +122,7 @@ export function validateConfig(c: ServerConfig): void {
   int('port', 0, 65535);
   int('workers', 1, 256);
   int('concurrentTasksPerWorker', 1, 64);
+  int('maxBatch', 1, 1024);
   int('maxQueue', 0, 1_000_000);
   int('maxInFlightPerConnection', 1, 100_000);
   int('maxFrameBytes', 256, 64 << 20);

@@ -12,7 +12,8 @@ export class ServerMetrics {
     registers: [this.registry],
   });
   readonly inFlight = new client.Gauge({ name: 'vitrine_in_flight_requests', help: 'Requests accepted and not yet answered', registers: [this.registry] });
-  readonly queueDepth = new client.Gauge({ name: 'vitrine_worker_queue_depth', help: 'Tasks waiting for a worker', registers: [this.registry] });
+  readonly queueDepth = new client.Gauge({ name: 'vitrine_worker_queue_depth', help: 'Requests waiting for a worker', registers: [this.registry] });
+  readonly batchSize = new client.Histogram({ name: 'vitrine_worker_batch_size', help: 'Requests handed to a worker in one message', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
   readonly utilization = new client.Gauge({ name: 'vitrine_worker_utilization', help: 'Share of worker time spent on tasks since start (piscina)', registers: [this.registry] });
   readonly connections = new client.Gauge({ name: 'vitrine_websocket_connections', help: 'Open WebSocket connections', registers: [this.registry] });
   readonly bundle = new client.Gauge({ name: 'vitrine_bundle_info', help: 'The loaded bundle version (value 1)', labelNames: ['version'] as const, registers: [this.registry] });

@@ -5,16 +5,21 @@ import type { Manifest } from '../bundle/manifest.js';
 import type { Item } from '../data/types.js';
 import type { ExecutionProviderChoice } from '../rank/onnx-ranker.js';
 import type { Task } from './handlers.js';
-import type { WorkerInit, WorkerReply, WorkerTask } from './worker.js';
+import type { TaskOutcome, WorkerInit, WorkerReply, WorkerTask } from './worker.js';
 
 export interface PoolOptions {
   workers: number;
-  /** Tasks waiting beyond the running ones; past this, requests get `overloaded`. */
+  /** Requests waiting for a worker; past this, requests get `overloaded`. */
   maxQueue: number;
+  /** Batches a worker holds at once (the next one is received while the current one runs). */
   concurrentTasksPerWorker: number;
+  /** Most requests handed to a worker as one message. */
+  maxBatch: number;
   provider: ExecutionProviderChoice;
   efSearch?: number;
   catalog?: Item[];
+  /** Told the size of every batch sent to a worker (for metrics). */
+  onBatch?: (size: number) => void;
 }
 
 export function defaultWorkers(): number {
@@ -24,22 +29,46 @@ export function defaultWorkers(): number {
 /** Thrown when the bounded queue is full; the server answers `overloaded`. */
 export class QueueFullError extends Error {}
 
+/** A request's result, or the error its worker reported for it alone. */
+export interface PoolReply {
+  version: string;
+  outcome: TaskOutcome;
+}
+
+interface Waiting {
+  task: Task;
+  resolve: (r: PoolReply) => void;
+  reject: (e: unknown) => void;
+}
+
 /**
  * One bundle version loaded into a piscina pool. Every worker receives the bundle's arrays as
  * SharedArrayBuffers (one copy in memory for the whole pool) and opens its own HNSW index and ONNX
  * session. A hot reload starts a new pool beside the old one and swaps when it is warm.
+ *
+ * Requests wait in this pool's own queue, and whenever a worker has room it takes everything
+ * waiting (up to `maxBatch`, shared fairly with the other free workers) as one message. An idle
+ * server sends each request on at once; a busy one amortises the thread hand-off (structured
+ * clone, wake-up, reply) over the requests that piled up meanwhile.
  */
 export class ModelPool {
-  /** Tasks handed to this pool and not yet settled (queued or running). */
+  /** Requests handed to this pool and not yet settled (queued or running). */
   private pending = 0;
   private drained: (() => void) | undefined;
+  private readonly queue: Waiting[] = [];
+  /** Batches on workers. */
+  private running = 0;
+  private readonly slots: number;
 
   private constructor(
     private readonly pool: Piscina<WorkerTask, WorkerReply>,
     readonly dir: string,
     readonly manifest: Manifest,
     readonly provider: string,
-  ) {}
+    private readonly o: PoolOptions,
+  ) {
+    this.slots = o.workers * o.concurrentTasksPerWorker;
+  }
 
   static async start(versionDir: string, o: PoolOptions): Promise<ModelPool> {
     const bundle = readBundle(versionDir, { shared: true });
@@ -51,7 +80,8 @@ export class ModelPool {
       workerData,
       minThreads: o.workers,
       maxThreads: o.workers,
-      maxQueue: o.maxQueue,
+      // The queue that matters is this class's; piscina never holds more than the free slots.
+      maxQueue: o.workers * o.concurrentTasksPerWorker,
       concurrentTasksPerWorker: o.concurrentTasksPerWorker,
       // piscina's default ('sync') parks an idle worker in Atomics.wait, which also blocks its event
       // loop: a finished ONNX run would wait for the next task to be noticed. 'async' does not.
@@ -60,15 +90,16 @@ export class ModelPool {
     });
     // Warm every worker before taking traffic: a request must never wait for a model load.
     const pings = await Promise.all(Array.from({ length: o.workers * o.concurrentTasksPerWorker }, () => pool.run({ ping: true })));
-    return new ModelPool(pool, bundle.dir, bundle.manifest, pings[0].provider ?? 'cpu');
+    return new ModelPool(pool, bundle.dir, bundle.manifest, pings[0].provider ?? 'cpu', o);
   }
 
   get version(): string {
     return this.manifest.version;
   }
 
+  /** Requests waiting for a worker. */
   get queueSize(): number {
-    return this.pool.queueSize;
+    return this.queue.length;
   }
 
   get utilization(): number {
@@ -79,21 +110,36 @@ export class ModelPool {
     return this.pool.threads.length;
   }
 
-  async run(task: Task): Promise<WorkerReply> {
+  run(task: Task): Promise<PoolReply> {
+    if (this.queue.length >= this.o.maxQueue && this.running >= this.slots) return Promise.reject(new QueueFullError('the worker queue is full'));
     this.pending++;
-    try {
-      return await this.pool.run(task);
-    } catch (e) {
-      if (e instanceof Error && /Task queue is at limit/.test(e.message)) throw new QueueFullError('the worker queue is full');
-      throw e;
-    } finally {
+    return new Promise<PoolReply>((resolve, reject) => {
+      this.queue.push({ task, resolve, reject });
+      this.dispatch();
+    }).finally(() => {
       if (--this.pending === 0) this.drained?.();
+    });
+  }
+
+  private dispatch(): void {
+    while (this.running < this.slots && this.queue.length > 0) {
+      const size = Math.min(this.o.maxBatch, Math.ceil(this.queue.length / (this.slots - this.running)));
+      const batch = this.queue.splice(0, size);
+      this.running++;
+      this.o.onBatch?.(size);
+      this.pool.run({ batch: batch.map((w) => w.task) }).then(
+        (reply) => batch.forEach((w, j) => w.resolve({ version: reply.version, outcome: reply.outcomes[j] })),
+        (e: unknown) => batch.forEach((w) => w.reject(e)),
+      ).finally(() => {
+        this.running--;
+        this.dispatch();
+      });
     }
   }
 
   /**
-   * Finishes every task handed to this pool, queued ones included, then stops the workers.
-   * piscina's own close() only waits for tasks already on a worker and rejects the queue.
+   * Finishes every request handed to this pool, queued ones included, then stops the workers.
+   * piscina's own close() only waits for tasks already on a worker.
    */
   async close(): Promise<void> {
     if (this.pending > 0) await new Promise<void>((resolve) => (this.drained = resolve));

@@ -116,7 +116,7 @@ export class VitrineServer {
 
   private poolOptions() {
     const c = this.config;
-    return { workers: c.workers, maxQueue: c.maxQueue, concurrentTasksPerWorker: c.concurrentTasksPerWorker, provider: c.provider, efSearch: c.efSearch, catalog: this.catalog };
+    return { workers: c.workers, maxQueue: c.maxQueue, concurrentTasksPerWorker: c.concurrentTasksPerWorker, maxBatch: c.maxBatch, onBatch: (n: number) => this.metrics.batchSize.observe(n), provider: c.provider, efSearch: c.efSearch, catalog: this.catalog };
   }
 
   private routes(app: UWS.TemplatedApp): void {
@@ -262,8 +262,14 @@ export class VitrineServer {
         const task: Task = { call: req.call, overlay: this.overlay.get(user), now };
         try {
           const reply = await pool.run(task);
-          result = reply.result;
           bundle = reply.version;
+          const o = reply.outcome;
+          if ('error' in o) {
+            if (o.internal) this.log.error({ err: o.internal, call: callName }, 'request failed in a worker');
+            this.metrics.requests.inc({ call: callName, transport, outcome: o.error.code });
+            return { id: req.id, error: o.error };
+          }
+          result = o.result;
         } catch (e) {
           if (e instanceof QueueFullError) throw new RequestError('overloaded', 'the worker queue is full; retry with backoff');
           throw e;

@@ -4,6 +4,7 @@ import type { Item } from '../data/types.js';
 import { instantiate } from '../rank/model.js';
 import type { ExecutionProviderChoice } from '../rank/onnx-ranker.js';
 import { Handlers, type Task } from './handlers.js';
+import { errorBody, type ErrorBody } from './protocol.js';
 
 /** What the main thread hands each worker: the bundle (large arrays in shared memory) and settings. */
 export interface WorkerInit {
@@ -13,13 +14,15 @@ export interface WorkerInit {
   efSearch?: number;
 }
 
-export type WorkerTask = Task | { ping: true };
+/** Requests that reached the pool together travel as one message (see ModelPool). */
+export type WorkerTask = { batch: Task[] } | { ping: true };
+
+/** One request's outcome: a failure stays with its own request and never fails the rest of the batch. */
+export type TaskOutcome = { result: unknown } | { error: ErrorBody; internal?: string };
 
 export interface WorkerReply {
   version: string;
-  result?: unknown;
-  /** Time spent in the worker, milliseconds. */
-  workerMs: number;
+  outcomes: TaskOutcome[];
   provider?: string;
 }
 
@@ -30,8 +33,15 @@ const model = await instantiate(init.bundle, { provider: init.provider, efSearch
 const handlers = new Handlers(model);
 
 export default async function handle(task: WorkerTask): Promise<WorkerReply> {
-  const t0 = performance.now();
-  if ('ping' in task) return { version: handlers.version, workerMs: 0, provider: model.ranker.provider };
-  const result = await handlers.run(task);
-  return { version: handlers.version, result, workerMs: performance.now() - t0 };
+  if ('ping' in task) return { version: handlers.version, outcomes: [], provider: model.ranker.provider };
+  const outcomes: TaskOutcome[] = [];
+  for (const t of task.batch) {
+    try {
+      outcomes.push({ result: await handlers.run(t) });
+    } catch (e) {
+      const error = errorBody(e);
+      outcomes.push(error.code === 'internal' ? { error, internal: e instanceof Error ? (e.stack ?? e.message) : String(e) } : { error });
+    }
+  }
+  return { version: handlers.version, outcomes };
 }

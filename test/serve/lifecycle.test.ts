@@ -78,6 +78,27 @@ describe('graceful shutdown', () => {
   });
 });
 
+describe('batching', () => {
+  it('hands a burst to a busy worker in batches and answers each request as if it came alone', async () => {
+    const server = new VitrineServer(loadConfig(fixture, undefined, { port: 0, workers: 1, concurrentTasksPerWorker: 1, maxBatch: 8, logLevel: 'silent', clock: 'bundle' }));
+    await server.start();
+    const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
+    const bodies = Array.from({ length: 60 }, (_, j) => (j % 3 === 2 ? { call: 'similar', item: `i${j + 1}`, k: 5 } : { call: 'recommend', user: `u${j + 1}`, k: 5, filters: j % 3 === 1 ? { category: 'Makeup' } : {} }));
+    const burst = await Promise.all(bodies.map((b) => client.request(b)));
+    const alone: Reply[] = [];
+    for (const b of bodies) alone.push(await client.request(b));
+    expect(burst.map((r) => r.result)).toEqual(alone.map((r) => r.result));
+    expect(burst.every((r) => r.error === undefined)).toBe(true);
+    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    const count = (le: string): number => Number(metrics.split('\n').find((l) => l.startsWith(`vitrine_worker_batch_size_bucket{le="${le}"} `))?.split(' ')[1]);
+    // Sequential requests go one by one; the burst piled up behind the single worker.
+    expect(count('+Inf')).toBeGreaterThan(count('1'));
+    expect(count('8') - count('4')).toBeGreaterThan(0);
+    await client.close();
+    await server.shutdown();
+  });
+});
+
 describe('overload', () => {
   it('answers `overloaded` beyond the bounded queue instead of queueing without limit, and recovers', async () => {
     const server = new VitrineServer(loadConfig(fixture, undefined, { port: 0, workers: 1, concurrentTasksPerWorker: 1, maxQueue: 2, logLevel: 'silent', clock: 'bundle' }));

@@ -9,6 +9,8 @@ export interface ServeFlags {
   host?: string;
   port?: number;
   workers?: number;
+  maxBatch?: number;
+  concurrentTasksPerWorker?: number;
   catalog?: string;
   adminToken?: string;
   clientToken?: string;
@@ -46,6 +48,8 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
     .option('-p, --port <n>', 'port (0 picks a free one; default 8080)', intArg(0, 65535))
     .option('--workers <n>', 'worker threads (default: one per core)', intArg(1, 256))
+    .option('--max-batch <n>', 'most queued requests a worker takes as one message (default 8; 1 disables batching)', intArg(1, 1024))
+    .option('--tasks-per-worker <n>', 'batches a worker holds at once (default 2)', intArg(1, 64))
     .option('--catalog <file>', 'a newer catalogue (items.csv/.jsonl): items the bundle lacks are placed by attributes')
     .option('--admin-token <token>', 'bearer token for POST /admin/reload (or VITRINE_ADMIN_TOKEN)')
     .option('--client-token <token>', 'bearer token every client must send (or VITRINE_CLIENT_TOKEN)')
@@ -62,8 +66,8 @@ GET /healthz, GET /readyz, GET /metrics, POST /admin/reload (Authorization: Bear
 Signals: SIGTERM/SIGINT drain in-flight requests and exit; SIGHUP reloads the newest bundle version.
 Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
     )
-    .action(async (opts: ServeFlags) => {
-      const server = await startServer(opts);
+    .action(async ({ tasksPerWorker, ...opts }: ServeFlags & { tasksPerWorker?: number }) => {
+      const server = await startServer({ ...opts, concurrentTasksPerWorker: tasksPerWorker });
       console.log(`vitrine serving bundle ${server.version} on http://${server.config.host}:${server.port} (ws://${server.config.host}:${server.port}/ws)`);
     });
 }
