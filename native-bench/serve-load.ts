@@ -3,11 +3,13 @@
  * (uWebSockets.js + piscina workers, msgpack) against the yardstick single-process ws + JSON server
  * doing the same work on its main thread, measured the same way in one run.
  *
- *   npm run bench:serve -- [--items 100000] [--users 20000] [--seconds 10] [--connections 32] [--depth 4]
+ *   npm run bench:serve -- [--items 100000] [--users 20000] [--seconds 10] [--connections 32] [--depth 4] [--max-batch 8] [--repeat 1]
  *
  * Maximum throughput comes from a closed loop (every connection keeps `depth` requests in flight);
  * latency percentiles from an open loop at half of that rate, timed from each request's scheduled
- * send (no coordinated omission). Prints a table and writes JSON to bench-results/.
+ * send (no coordinated omission), and for Vitrine also at the baseline's half rate (equal load).
+ * `--repeat N` alternates N rounds and prints the medians: single runs on a shared machine vary a
+ * lot. Prints a table and writes JSON to bench-results/.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -28,6 +30,8 @@ const { values: args } = parseArgs({
     depth: { type: 'string', default: '4' },
     workers: { type: 'string', default: String(cpus().length) },
     candidates: { type: 'string', default: '200' },
+    'max-batch': { type: 'string', default: '8' },
+    repeat: { type: 'string', default: '1' },
   },
 });
 const items = Number(args.items);
@@ -58,7 +62,14 @@ interface Target {
   start: () => Promise<{ child: ChildProcess; port: number }>;
 }
 
-async function measure(t: Target, userIds: string[]): Promise<{ max: LatencySummary; half: LatencySummary }> {
+interface Measured {
+  max: LatencySummary;
+  half: LatencySummary;
+  /** Open loop at another server's half rate, for p99 at equal load. */
+  atRate?: LatencySummary;
+}
+
+async function measure(t: Target, userIds: string[], alsoAtRate?: number): Promise<Measured> {
   const { child, port } = await t.start();
   const rng = new Rng(9);
   const request = (): Record<string, unknown> => ({ call: 'recommend', user: userIds[rng.int(userIds.length)], k: 10, candidates: Number(args.candidates) });
@@ -68,7 +79,8 @@ async function measure(t: Target, userIds: string[]): Promise<{ max: LatencySumm
     await closedLoop({ url, codec: t.codec, connections: 8, depth: 2, seconds: 2, request });
     const max = await closedLoop({ url, codec: t.codec, connections: Number(args.connections), depth: Number(args.depth), seconds, request });
     const half = await openLoop({ url, codec: t.codec, connections: Number(args.connections), rate: Math.max(1, Math.round(max.throughput / 2)), seconds, request });
-    return { max, half };
+    const atRate = alsoAtRate !== undefined ? await openLoop({ url, codec: t.codec, connections: Number(args.connections), rate: alsoAtRate, seconds, request }) : undefined;
+    return { max, half, atRate };
   } finally {
     await stop(child);
   }
@@ -78,27 +90,43 @@ const { shop, bundle } = await ensureBenchBundle(items, users, Number(args.candi
 const data = await loadDataset(shop);
 const userIds = [...data.users.list()].slice(0, 5000);
 const cli = resolve('dist', 'cli', 'main.js');
-const targets: Target[] = [
-  { name: 'vitrine', codec: 'msgpack', start: () => startProcess([cli, 'serve', '--bundle', bundle, '--port', '0', '--workers', args.workers!, '--clock', 'bundle', '--log-level', 'warn'], /on http:\/\/127\.0\.0\.1:(\d+)/) },
-  { name: 'baseline (ws + JSON, main thread)', codec: 'json', start: () => startProcess(['--import', 'tsx', resolve('native-bench', 'baseline-server.ts'), bundle, '0'], /baseline listening on (\d+)/) },
-];
-const results: Record<string, { max: LatencySummary; half: LatencySummary }> = {};
-for (const t of targets) {
-  process.stderr.write(`measuring ${t.name}...\n`);
-  results[t.name] = await measure(t, userIds);
+const vitrine: Target = { name: 'vitrine', codec: 'msgpack', start: () => startProcess([cli, 'serve', '--bundle', bundle, '--port', '0', '--workers', args.workers!, '--max-batch', args['max-batch']!, '--clock', 'bundle', '--log-level', 'warn'], /on http:\/\/127\.0\.0\.1:(\d+)/) };
+const baseline: Target = { name: 'baseline (ws + JSON, main thread)', codec: 'json', start: () => startProcess(['--import', 'tsx', resolve('native-bench', 'baseline-server.ts'), bundle, '0'], /baseline listening on (\d+)/) };
+interface Round {
+  vitrine: Measured;
+  baseline: Measured;
+}
+const rounds: Round[] = [];
+const repeat = Number(args.repeat);
+for (let r = 0; r < repeat; r++) {
+  // The baseline goes first so Vitrine can also be measured at the baseline's half rate (equal load).
+  process.stderr.write(`round ${r + 1}/${repeat}: measuring ${baseline.name}...\n`);
+  const b = await measure(baseline, userIds);
+  process.stderr.write(`round ${r + 1}/${repeat}: measuring ${vitrine.name}...\n`);
+  rounds.push({ baseline: b, vitrine: await measure(vitrine, userIds, b.half.throughput) });
 }
 
-const inputs = { items, users, dims: 64, candidatesPerRequest: Number(args.candidates), ranker: 'MLP (ONNX)', k: 10, seconds, connections: Number(args.connections), depth: Number(args.depth), vitrineWorkers: Number(args.workers), cores: cpus().length };
+const inputs = { items, users, dims: 64, candidatesPerRequest: Number(args.candidates), ranker: 'MLP (ONNX)', k: 10, seconds, connections: Number(args.connections), depth: Number(args.depth), vitrineWorkers: Number(args.workers), vitrineMaxBatch: Number(args['max-batch']), cores: cpus().length, rounds: repeat };
 console.log(`\nrecommend on a ${items.toLocaleString()}-item synthetic bundle (${JSON.stringify(inputs)})`);
-console.log('server                              max req/s   half-rate req/s   p50 ms   p90 ms   p99 ms  p99.9 ms   max ms  errors');
-for (const [name, r] of Object.entries(results)) {
-  const h = r.half;
-  console.log(`${name.padEnd(34)} ${String(r.max.throughput).padStart(9)} ${String(h.throughput).padStart(17)} ${h.p50.toFixed(2).padStart(8)} ${h.p90.toFixed(2).padStart(8)} ${h.p99.toFixed(2).padStart(8)} ${h.p999.toFixed(2).padStart(9)} ${h.max.toFixed(2).padStart(8)} ${String(r.max.errors + h.errors).padStart(7)}`);
-}
-const v = results.vitrine;
-const b = results['baseline (ws + JSON, main thread)'];
-console.log(`\nthroughput ratio vitrine / baseline: ${(v.max.throughput / b.max.throughput).toFixed(2)}x; p99 at half rate: ${v.half.p99.toFixed(2)} ms vs ${b.half.p99.toFixed(2)} ms`);
+const row = (name: string, max: number, h: LatencySummary, errors: number): void =>
+  console.log(`${name.padEnd(40)} ${String(max).padStart(9)} ${String(h.throughput).padStart(15)} ${h.p50.toFixed(2).padStart(7)} ${h.p90.toFixed(2).padStart(7)} ${h.p99.toFixed(2).padStart(7)} ${h.p999.toFixed(2).padStart(8)} ${h.max.toFixed(2).padStart(7)} ${String(errors).padStart(6)}`);
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+rounds.forEach(({ vitrine: v, baseline: b }, r) => {
+  console.log(`\nround ${r + 1}                                   max req/s  open-loop req/s  p50 ms  p90 ms  p99 ms  p99.9 ms  max ms  errors`);
+  row('vitrine (at its half rate)', v.max.throughput, v.half, v.max.errors + v.half.errors);
+  if (v.atRate) row('vitrine (at the baseline\'s half rate)', v.max.throughput, v.atRate, v.atRate.errors);
+  row('baseline ws + JSON (at its half rate)', b.max.throughput, b.half, b.max.errors + b.half.errors);
+});
+const ratios = rounds.map((r) => r.vitrine.max.throughput / r.baseline.max.throughput);
+const p99Half = rounds.map((r) => r.vitrine.half.p99);
+const p99Equal = rounds.map((r) => (r.vitrine.atRate?.p99 ?? NaN) / r.baseline.half.p99);
+console.log(`\nthroughput ratio vitrine / baseline per round: ${ratios.map((x) => x.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}x`);
+console.log(`vitrine p99 at its half rate per round (ms): ${p99Half.map((x) => x.toFixed(2)).join(', ')}; median ${median(p99Half).toFixed(2)} ms`);
+console.log(`p99 at equal load, vitrine / baseline per round: ${p99Equal.map((x) => x.toFixed(2)).join(', ')}; median ${median(p99Equal).toFixed(2)}`);
 mkdirSync('bench-results', { recursive: true });
 const file = join('bench-results', `serve-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ inputs, results }, null, 2) + '\n');
+writeFileSync(file, JSON.stringify({ inputs, rounds }, null, 2) + '\n');
 console.log(`JSON: ${file}`);
