@@ -65,6 +65,8 @@ interface Target {
 interface Measured {
   max: LatencySummary;
   half: LatencySummary;
+  /** The rate offered in the half-rate open loop, requests/s. */
+  halfRate: number;
   /** Open loop at another server's half rate, for p99 at equal load. */
   atRate?: LatencySummary;
 }
@@ -78,9 +80,10 @@ async function measure(t: Target, userIds: string[], alsoAtRate?: number): Promi
     // Warm up JIT, caches and worker pools before measuring.
     await closedLoop({ url, codec: t.codec, connections: 8, depth: 2, seconds: 2, request });
     const max = await closedLoop({ url, codec: t.codec, connections: Number(args.connections), depth: Number(args.depth), seconds, request });
-    const half = await openLoop({ url, codec: t.codec, connections: Number(args.connections), rate: Math.max(1, Math.round(max.throughput / 2)), seconds, request });
+    const halfRate = Math.max(1, Math.round(max.throughput / 2));
+    const half = await openLoop({ url, codec: t.codec, connections: Number(args.connections), rate: halfRate, seconds, request });
     const atRate = alsoAtRate !== undefined ? await openLoop({ url, codec: t.codec, connections: Number(args.connections), rate: alsoAtRate, seconds, request }) : undefined;
-    return { max, half, atRate };
+    return { max, half, halfRate, atRate };
   } finally {
     await stop(child);
   }
@@ -103,7 +106,7 @@ for (let r = 0; r < repeat; r++) {
   process.stderr.write(`round ${r + 1}/${repeat}: measuring ${baseline.name}...\n`);
   const b = await measure(baseline, userIds);
   process.stderr.write(`round ${r + 1}/${repeat}: measuring ${vitrine.name}...\n`);
-  rounds.push({ baseline: b, vitrine: await measure(vitrine, userIds, b.half.throughput) });
+  rounds.push({ baseline: b, vitrine: await measure(vitrine, userIds, b.halfRate) });
 }
 
 const inputs = { items, users, dims: 64, candidatesPerRequest: Number(args.candidates), ranker: 'MLP (ONNX)', k: 10, seconds, connections: Number(args.connections), depth: Number(args.depth), vitrineWorkers: Number(args.workers), vitrineMaxBatch: Number(args['max-batch']), cores: cpus().length, rounds: repeat };

@@ -46,8 +46,8 @@ interface Waiting {
  * SharedArrayBuffers (one copy in memory for the whole pool) and opens its own HNSW index and ONNX
  * session. A hot reload starts a new pool beside the old one and swaps when it is warm.
  *
- * Requests wait in this pool's own queue, and whenever a worker has room it takes everything
- * waiting (up to `maxBatch`, shared fairly with the other free workers) as one message. An idle
+ * Requests wait in this pool's own queue, and whenever a worker has room it takes its share of
+ * what is waiting (the backlog over all slots, at most `maxBatch`) as one message. An idle
  * server sends each request on at once; a busy one amortises the thread hand-off (structured
  * clone, wake-up, reply) over the requests that piled up meanwhile.
  */
@@ -59,6 +59,7 @@ export class ModelPool {
   /** Batches on workers. */
   private running = 0;
   private readonly slots: number;
+  private closing: Promise<void> | undefined;
 
   private constructor(
     private readonly pool: Piscina<WorkerTask, WorkerReply>,
@@ -123,17 +124,26 @@ export class ModelPool {
 
   private dispatch(): void {
     while (this.running < this.slots && this.queue.length > 0) {
-      const size = Math.min(this.o.maxBatch, Math.ceil(this.queue.length / (this.slots - this.running)));
+      // Sized by all slots, not the free ones: slots free up one at a time, and a small backlog
+      // is better spread over workers about to finish than queued behind one.
+      const size = Math.min(this.o.maxBatch, Math.ceil(this.queue.length / this.slots));
       const batch = this.queue.splice(0, size);
       this.running++;
+      const settle = (reply: WorkerReply): void => {
+        if (!Array.isArray(reply.outcomes) || reply.outcomes.length !== batch.length) throw new Error(`a worker answered ${String(reply.outcomes?.length)} of ${batch.length} requests (is dist/ stale? run npm run build)`);
+        batch.forEach((w, j) => w.resolve({ version: reply.version, outcome: reply.outcomes[j] }));
+      };
+      this.pool
+        .run({ batch: batch.map((w) => w.task) })
+        .then(settle)
+        // A failed hand-off (worker crash, a reply that cannot be cloned) fails the whole batch;
+        // settling an already-settled promise is a no-op, so this also covers a throwing `settle`.
+        .catch((e: unknown) => batch.forEach((w) => w.reject(e)))
+        .finally(() => {
+          this.running--;
+          this.dispatch();
+        });
       this.o.onBatch?.(size);
-      this.pool.run({ batch: batch.map((w) => w.task) }).then(
-        (reply) => batch.forEach((w, j) => w.resolve({ version: reply.version, outcome: reply.outcomes[j] })),
-        (e: unknown) => batch.forEach((w) => w.reject(e)),
-      ).finally(() => {
-        this.running--;
-        this.dispatch();
-      });
     }
   }
 
@@ -141,8 +151,11 @@ export class ModelPool {
    * Finishes every request handed to this pool, queued ones included, then stops the workers.
    * piscina's own close() only waits for tasks already on a worker.
    */
-  async close(): Promise<void> {
-    if (this.pending > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-    await this.pool.close();
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      if (this.pending > 0) await new Promise<void>((resolve) => (this.drained = resolve));
+      await this.pool.close();
+    })();
+    return this.closing;
   }
 }

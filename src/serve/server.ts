@@ -344,7 +344,8 @@ export class VitrineServer {
         this.metrics.setBundle(next.version);
         this.metrics.reloads.inc({ outcome: 'ok' });
         this.log.info({ from, to: next.version, dir }, 'bundle reloaded');
-        if (old) void old.close();
+        // Answered once the old version has finished what it was handed and released its workers.
+        if (old) await old.close();
         return { from, to: next.version };
       } catch (e) {
         this.metrics.reloads.inc({ outcome: 'failed' });

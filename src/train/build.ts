@@ -24,16 +24,18 @@ import { DEFAULT_RANKER, trainRanker, type RankerParams, type TrainedRanker } fr
 import { labelledRows } from './ranker-data.js';
 import { DEFAULT_RULES, mineRules } from './rules.js';
 import { DEFAULT_SEGMENTS, trainSegments } from './segments.js';
-import { describe, EMBEDDING_METHODS, trainEmbeddings, tuneEmbeddings, type EmbeddingConfig, type EmbeddingTrial } from './tune-embeddings.js';
+import { describeEmbedding, EMBEDDING_METHODS, trainEmbeddings, tuneEmbeddings, type EmbeddingConfig, type EmbeddingTrial } from './tune-embeddings.js';
 
 export interface BuildOptions {
   outDir: string;
   seed: number;
   /** `protocol`: hold out the quality protocol's test split (the bundle can be evaluated); `none`: use every event. */
   holdout: 'protocol' | 'none';
+  /** ALS settings; its `factors` sets the embedding width for both methods. */
   als: AlsParams;
-  /** ALS grid tried on the validation slice; one point means no tuning. */
+  /** ALS grid points tried on the validation slice. */
   alsGrid: Pick<AlsParams, 'alpha' | 'regularization'>[];
+  /** BPR settings (`factors` comes from `als`, so both methods compete at the same width). */
   bpr: BprParams;
   /** BPR grid points tried beside ALS's. */
   bprGrid: Partial<BprParams>[];
@@ -49,7 +51,7 @@ export interface BuildOptions {
   negativesPerPositive: number;
   /** HNSW recall@200 (against exact search) the chosen efSearch must reach. */
   recallTarget: number;
-  /** Users sampled for ALS tuning and for ranker rows (bounds build time on large data). */
+  /** Users sampled for embedding tuning and for ranker rows (bounds build time on large data). */
   tuneUsers: number;
   rankerUsers: number;
 }
@@ -133,7 +135,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   const fitUi = buildUserItems(ds.events, inner.fit, ds.numUsers, ds.numItems);
   const valUi = buildUserItems(ds.events, inner.validation, ds.numUsers, ds.numItems);
   const tuned = await timer.run('tune embeddings', () => tuneEmbeddings(fitUi, valUi, embeddingGrid(o), o.tuneUsers, o.seed));
-  note(`chosen embeddings: ${describe(tuned.bestConfig)} factors=${tuned.bestConfig.params.factors}`);
+  note(`chosen embeddings: ${describeEmbedding(tuned.bestConfig)} factors=${tuned.bestConfig.params.factors}`);
 
   // Stage 2: ranker rows from validation with first-stage models fit without it.
   const fitModelsResult = await timer.run('fit-stage models', () => fitModels(ds, inner.fit, o, tuned.best));
@@ -238,7 +240,7 @@ function embeddingGrid(o: BuildOptions): EmbeddingConfig[] {
 }
 
 function summarizeTrials(trials: EmbeddingTrial[]): { method: string; trial: string; ndcg10: number; recall50: number; seconds: number }[] {
-  return trials.map((t) => ({ method: t.config.method, trial: describe(t.config), ndcg10: Number(t.validation['ndcg@10'].toFixed(4)), recall50: Number(t.validation['recall@50'].toFixed(4)), seconds: Number(t.seconds.toFixed(1)) }));
+  return trials.map((t) => ({ method: t.config.method, trial: describeEmbedding(t.config), ndcg10: Number(t.validation['ndcg@10'].toFixed(4)), recall50: Number(t.validation['recall@50'].toFixed(4)), seconds: Number(t.seconds.toFixed(1)) }));
 }
 
 /** Runs the exported graph on the trainer's check rows; returns the largest absolute difference. */

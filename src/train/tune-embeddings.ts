@@ -11,12 +11,12 @@ export type EmbeddingConfig = { method: 'als'; params: AlsParams } | { method: '
 
 export const EMBEDDING_METHODS = { als: 'implicit ALS (conjugate gradient)', bpr: 'BPR (SGD, uniform negatives) with least-squares user fold-in' } as const;
 
-export function trainEmbeddings(ui: UserItems, c: EmbeddingConfig, label = describe(c)): AlsModel {
+export function trainEmbeddings(ui: UserItems, c: EmbeddingConfig, label = describeEmbedding(c)): AlsModel {
   return c.method === 'als' ? trainAls(ui, c.params, label) : trainBpr(ui, c.params, label);
 }
 
 /** The hyper-parameters that tell grid points apart, for logs and the manifest. */
-export function describe(c: EmbeddingConfig): string {
+export function describeEmbedding(c: EmbeddingConfig): string {
   const p = c.params;
   return c.method === 'als' ? `als alpha=${p.alpha} lambda=${p.regularization}` : `bpr lr=${c.params.learningRate} l2=${c.params.l2} epochs=${c.params.epochs} fold-in alpha=${p.alpha} lambda=${p.regularization}`;
 }
@@ -60,7 +60,7 @@ export function tuneEmbeddings(fit: UserItems, validation: UserItems, grid: Embe
     const validationMetrics = evaluateRanking(embeddingRecommender(model), fit, validation, users);
     const seconds = (performance.now() - t0) / 1000;
     trials.push({ config, validation: validationMetrics, seconds });
-    note(`  ${describe(config)}: validation NDCG@10 ${validationMetrics['ndcg@10'].toFixed(4)} (${seconds.toFixed(1)}s)`);
+    note(`  ${describeEmbedding(config)}: validation NDCG@10 ${validationMetrics['ndcg@10'].toFixed(4)} (${seconds.toFixed(1)}s)`);
     if (!best || validationMetrics['ndcg@10'] > best.ndcg) best = { model, config, ndcg: validationMetrics['ndcg@10'] };
   }
   if (!best) throw new Error('embedding tuning needs at least one grid point');

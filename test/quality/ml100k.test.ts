@@ -69,8 +69,5 @@ describe('ml-100k build + evaluation', () => {
     expect(new Set(e.trials.map((t) => t.method))).toEqual(new Set(['als', 'bpr']));
     const best = e.trials.reduce((a, b) => (b.ndcg10 > a.ndcg10 ? b : a));
     expect(e.method).toMatch(best.method === 'als' ? /ALS/ : /BPR/);
-    // Measured: ALS 0.167 (best grid point) against BPR 0.115 on the validation slice.
-    const top = (method: string): number => Math.max(...e.trials.filter((t) => t.method === method).map((t) => t.ndcg10));
-    expect(top('als')).toBeGreaterThan(top('bpr'));
   });
 });

@@ -93,7 +93,6 @@ describe('batching', () => {
     const count = (le: string): number => Number(metrics.split('\n').find((l) => l.startsWith(`vitrine_worker_batch_size_bucket{le="${le}"} `))?.split(' ')[1]);
     // Sequential requests go one by one; the burst piled up behind the single worker.
     expect(count('+Inf')).toBeGreaterThan(count('1'));
-    expect(count('8') - count('4')).toBeGreaterThan(0);
     await client.close();
     await server.shutdown();
   });

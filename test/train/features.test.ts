@@ -1,0 +1,72 @@
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadDataset } from '../../src/data/loaders/index.js';
+import type { Dataset } from '../../src/data/dataset.js';
+import { buildUserItems } from '../../src/data/interactions.js';
+import { configFor } from '../../src/data/synthetic/config.js';
+import { generateShop } from '../../src/data/synthetic/write.js';
+import { encodeCatalog } from '../../src/features/catalog.js';
+import { FeatureBuilder, makeFeatureSpec } from '../../src/features/features.js';
+import { historyOf, userTotals } from '../../src/features/history.js';
+import { trainItemKnn } from '../../src/train/itemknn.js';
+import { trainPopularity } from '../../src/train/popularity.js';
+import { mineRules } from '../../src/train/rules.js';
+import { Rng } from '../../src/util/rng.js';
+import { tempDir } from '../helpers/paths.js';
+
+/**
+ * A candidate's feature row must depend on the user and the candidate only (plus its position in
+ * the list): the builder's scratch tables are shared across candidates and requests, and online,
+ * batch and training rows must agree whatever else is scored beside them.
+ */
+describe('feature rows', () => {
+  const D = 8;
+  let ds: Dataset;
+  let builder: FeatureBuilder;
+  let history: (u: number) => ReturnType<typeof historyOf>;
+  let factors: Float32Array;
+
+  beforeAll(async () => {
+    // More items than the accumulator's initial capacity holds, so registering them grows it.
+    const dir = join(tempDir(), 'shop');
+    await generateShop(configFor('tiny', { seed: 5, items: 2500, users: 300, weeks: 4 }), dir);
+    ds = await loadDataset(dir);
+    const all = Int32Array.from({ length: ds.numEvents }, (_, e) => e);
+    const ui = buildUserItems(ds.events, all, ds.numUsers, ds.numItems);
+    const rng = new Rng(1);
+    factors = Float32Array.from({ length: ds.numItems * D }, () => rng.normal());
+    const spec = makeFeatureSpec(ds.userInfo);
+    builder = new FeatureBuilder({ catalog: encodeCatalog(ds.itemInfo), factors: D, itemFactors: factors, knn: trainItemKnn(ui, 50), popularity: trainPopularity(ds.events, all, ds.numItems, 14), rules: mineRules(ds.events, all, ds.numItems) }, spec);
+    const totals = userTotals(ds.events, all, ds.numUsers);
+    history = (u) => historyOf(ui, totals, u);
+  }, 120_000);
+
+  it('gives each candidate the same row alone as among thousands of others, duplicates included', () => {
+    const w = builder.width;
+    const rng = new Rng(2);
+    // Every item once, plus repeats, in random order.
+    const candidates = rng.shuffle([...Array.from({ length: ds.numItems }, (_, i) => i), ...Array.from({ length: 300 }, () => rng.int(ds.numItems))]);
+    let checked = 0;
+    for (const u of [0, 7, 42, 123]) {
+      const h = history(u);
+      expect(h.items.length).toBeGreaterThan(0);
+      const user = { history: h, vector: factors.subarray(0, D), now: 1e9 };
+      const rows = builder.build(user, candidates, new Float32Array(candidates.length * w));
+      const one = new Float32Array(w);
+      const sample = new Set(Array.from({ length: 250 }, () => rng.int(candidates.length)));
+      let nonzeroEvidence = 0;
+      for (const r of sample) {
+        builder.build(user, [candidates[r]], one);
+        for (let c = 0; c < w; c++) {
+          if (c === 1) continue; // the retrieval-rank feature is the position in the list
+          expect(rows[r * w + c], `user ${u}, candidate ${candidates[r]}, feature ${builder.spec.names[c]}`).toBe(one[c]);
+        }
+        if (one[2] !== 0 || one[17] !== 0) nonzeroEvidence++;
+        checked++;
+      }
+      // The comparison must cover rows with item-kNN or rule evidence, not only zeros.
+      expect(nonzeroEvidence).toBeGreaterThan(0);
+    }
+    expect(checked).toBeGreaterThan(500);
+  });
+});
