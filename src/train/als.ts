@@ -63,21 +63,29 @@ export function trainAls(ui: UserItems, params: AlsParams, label = 'als'): AlsMo
     progress.tick();
   }
   progress.finish();
+  return foldInAllUsers(ui, Y, X, d, params);
+}
+
+/**
+ * The model for trained item factors, with every stored user vector (overwriting `userFactors`)
+ * set by `foldInUser`, the solve online serving runs on a live history: stored and online vectors agree.
+ */
+export function foldInAllUsers(ui: UserItems, itemFactors: Float32Array, userFactors: Float32Array, d: number, p: Pick<AlsModel, 'alpha' | 'regularization'>): AlsModel {
   const model: AlsModel = {
     factors: d,
-    regularization: params.regularization,
-    alpha: params.alpha,
+    regularization: p.regularization,
+    alpha: p.alpha,
     numItems: ui.numItems,
     numUsers: ui.numUsers,
-    itemFactors: Y,
-    userFactors: X,
-    itemGram: gram(Y, ui.numItems, d),
+    itemFactors,
+    userFactors,
+    itemGram: gram(itemFactors, ui.numItems, d),
   };
   for (let u = 0; u < ui.numUsers; u++) {
     const s = ui.indptr[u];
     const e = ui.indptr[u + 1];
-    if (e > s) X.set(foldInUser(model, ui.items.subarray(s, e), ui.count.subarray(s, e)), u * d);
-    else X.fill(0, u * d, (u + 1) * d);
+    if (e > s) userFactors.set(foldInUser(model, ui.items.subarray(s, e), ui.count.subarray(s, e)), u * d);
+    else userFactors.fill(0, u * d, (u + 1) * d);
   }
   return model;
 }

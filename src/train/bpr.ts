@@ -1,8 +1,7 @@
 import type { UserItems } from '../data/interactions.js';
-import { gram } from '../util/linalg.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
-import { foldInUser, type AlsModel } from './als.js';
+import { foldInAllUsers, type AlsModel } from './als.js';
 
 export interface BprParams {
   factors: number;
@@ -73,23 +72,7 @@ export function trainBpr(ui: UserItems, params: BprParams, label = 'bpr'): AlsMo
     progress.tick();
   }
   progress.finish();
-  const model: AlsModel = {
-    factors: d,
-    regularization: params.regularization,
-    alpha: params.alpha,
-    numItems: ui.numItems,
-    numUsers: ui.numUsers,
-    itemFactors: Y,
-    userFactors: X,
-    itemGram: gram(Y, ui.numItems, d),
-  };
-  for (let u = 0; u < ui.numUsers; u++) {
-    const s = ui.indptr[u];
-    const e = ui.indptr[u + 1];
-    if (e > s) X.set(foldInUser(model, ui.items.subarray(s, e), ui.count.subarray(s, e)), u * d);
-    else X.fill(0, u * d, (u + 1) * d);
-  }
-  return model;
+  return foldInAllUsers(ui, Y, X, d, params);
 }
 
 function userSets(ui: UserItems): Set<number>[] {
