@@ -29,6 +29,12 @@ export interface AlsModel {
   itemGram: Float64Array;
 }
 
+/** Small random starting factors (N(0, 0.1²/d) per coordinate), drawn in row order from `rng`. */
+export function randomFactors(rows: number, d: number, rng: Rng): Float32Array {
+  const scale = 0.1 / Math.sqrt(d);
+  return Float32Array.from({ length: rows * d }, () => rng.normal() * scale);
+}
+
 export const confidence = (alpha: number, count: number): number => 1 + alpha * Math.log1p(count);
 
 /**
@@ -40,9 +46,7 @@ export function trainAls(ui: UserItems, params: AlsParams, label = 'als'): AlsMo
   const d = params.factors;
   const rng = new Rng(params.seed);
   const X = new Float32Array(ui.numUsers * d);
-  const Y = new Float32Array(ui.numItems * d);
-  const scale = 0.1 / Math.sqrt(d);
-  for (let j = 0; j < Y.length; j++) Y[j] = rng.normal() * scale;
+  const Y = randomFactors(ui.numItems, d, rng);
 
   const conf = Float32Array.from(ui.count, (c) => confidence(params.alpha, c));
   const t = transpose(ui);

@@ -1,7 +1,7 @@
 import type { UserItems } from '../data/interactions.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
-import { foldInAllUsers, type AlsModel } from './als.js';
+import { foldInAllUsers, randomFactors, type AlsModel } from './als.js';
 
 export interface BprParams {
   factors: number;
@@ -30,11 +30,8 @@ export const DEFAULT_BPR: BprParams = { factors: 64, learningRate: 0.05, l2: 0.0
 export function trainBpr(ui: UserItems, params: BprParams, label = 'bpr'): AlsModel {
   const d = params.factors;
   const rng = new Rng(params.seed);
-  const X = new Float32Array(ui.numUsers * d);
-  const Y = new Float32Array(ui.numItems * d);
-  const scale = 0.1 / Math.sqrt(d);
-  for (let j = 0; j < X.length; j++) X[j] = rng.normal() * scale;
-  for (let j = 0; j < Y.length; j++) Y[j] = rng.normal() * scale;
+  const X = randomFactors(ui.numUsers, d, rng);
+  const Y = randomFactors(ui.numItems, d, rng);
   // The owner of each (user, item) entry, so an epoch can visit entries in random order.
   const owner = new Int32Array(ui.items.length);
   for (let u = 0; u < ui.numUsers; u++) owner.fill(u, ui.indptr[u], ui.indptr[u + 1]);
