@@ -1,5 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { SCHEMA_VERSION } from '../src/bundle/manifest.js';
 import { loadDataset } from '../src/data/loaders/index.js';
 import { configFor } from '../src/data/synthetic/config.js';
 import { generateShop } from '../src/data/synthetic/write.js';
@@ -19,12 +20,15 @@ export async function ensureBenchBundle(items: number, users: number, candidates
   const root = resolve('.vitrine-cache', 'bench');
   const shop = join(root, `shop-${items}x${users}`);
   const bundle = join(root, 'models', `shop-${items}x${users}-c${candidates}`, 'v1');
-  if (existsSync(join(bundle, 'manifest.json'))) return { shop, bundle };
+  if (existsSync(join(bundle, 'manifest.json'))) {
+    const { schemaVersion } = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as { schemaVersion?: number };
+    if (schemaVersion === SCHEMA_VERSION) return { shop, bundle };
+    console.error(`bench bundle ${bundle} has schema ${String(schemaVersion)}; rebuilding for schema ${SCHEMA_VERSION}`);
+  }
   if (!existsSync(join(shop, 'meta.json'))) await generateShop(configFor('large', { items, users, weeks: 8, sessionsPerUserWeek: 1, seed: 1 }), shop);
   const o = defaultBuildOptions(bundle, 1);
   o.alsGrid = o.alsGrid.slice(0, 1);
   o.embeddings = 'als';
-  o.hnswTransform = 'auto';
   o.retrieval = { candidates, knnCandidates: 0, recentWindow: 5 };
   o.ranker.epochs = 6;
   await buildBundle(await loadDataset(shop), o);

@@ -2,7 +2,7 @@ import type { UserItems } from '../data/interactions.js';
 import type { Item, UserAttributes } from '../data/types.js';
 import type { FeatureSpec } from '../features/features.js';
 import type { UserTotals } from '../features/history.js';
-import type { HnswParams } from '../index/hnsw.js';
+import type { HnswParams, PartitionInfo } from '../index/hnsw.js';
 import type { RetrievalConfig } from '../index/retrieve.js';
 import type { AlsModel } from '../train/als.js';
 import type { ItemNeighbours } from '../train/itemknn.js';
@@ -18,7 +18,7 @@ import type { Manifest } from './manifest.js';
  */
 export interface BundleData {
   manifest: Manifest;
-  /** Directory the bundle lives in (for the HNSW index file); empty before it is written. */
+  /** Directory the bundle lives in (for the HNSW index files); empty before it is written. */
   dir: string;
   items: Item[];
   userIds: string[];
@@ -31,6 +31,6 @@ export interface BundleData {
   featureSpec: FeatureSpec;
   segments: SegmentModel;
   rankerOnnx: Uint8Array;
-  hnsw: HnswParams & { recallAt200: number; maxNorm: number };
+  hnsw: HnswParams & { recallAt200: number; partitions: PartitionInfo[] };
   retrieval: RetrievalConfig;
 }

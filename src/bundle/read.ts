@@ -49,7 +49,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     const buf = readChecked(join(dir, name), entry(name));
     if (name.endsWith('.json')) json[name] = JSON.parse(buf.toString('utf8'));
     else if (name === 'ranker.onnx') rankerOnnx = new Uint8Array(buf);
-    else if (name !== 'hnsw.bin') arrays[name] = toTyped(buf, entry(name), options.shared);
+    else if (!/^hnsw_\d+\.bin$/.test(name)) arrays[name] = toTyped(buf, entry(name), options.shared);
   }
   const model = json['model.json'] as {
     als: { factors: number; regularization: number; alpha: number };

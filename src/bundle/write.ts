@@ -56,6 +56,8 @@ export async function writeBundle(d: BundleData, hnsw: HnswIndex, outDir: string
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   const files: Record<string, FileEntry> = {};
+  // model.json names the index files, so it must describe the index being written.
+  d.hnsw = { ...d.hnsw, partitions: hnsw.partitions };
   for (const [name, a] of Object.entries(bundleArrays(d))) files[name] = await writeArray(join(tmp, name), a);
   const { assignment: _assignment, ...segments } = d.segments;
   const json: Record<string, unknown> = {
@@ -67,9 +69,10 @@ export async function writeBundle(d: BundleData, hnsw: HnswIndex, outDir: string
   };
   for (const [name, value] of Object.entries(json)) files[name] = await writeBytes(join(tmp, name), JSON.stringify(value));
   files['ranker.onnx'] = await writeBytes(join(tmp, 'ranker.onnx'), d.rankerOnnx);
-  hnsw.write(join(tmp, 'hnsw.bin'));
-  const hnswBytes = readFileSync(join(tmp, 'hnsw.bin'));
-  files['hnsw.bin'] = { bytes: hnswBytes.length, sha256: sha256(hnswBytes) };
+  for (const { file } of hnsw.write(tmp)) {
+    const bytes = readFileSync(join(tmp, file));
+    files[file] = { bytes: bytes.length, sha256: sha256(bytes) };
+  }
 
   d.manifest.files = files;
   await writeFile(join(tmp, 'manifest.json'), JSON.stringify(d.manifest, null, 2) + '\n');

@@ -1,23 +1,29 @@
-import hnswlib from 'hnswlib-node';
+import { join } from 'node:path';
 import { topK } from '../util/topk.js';
 import { Progress } from '../util/progress.js';
-
-type Native = InstanceType<typeof hnswlib.HierarchicalNSW>;
-
-export type HnswTransform = 'none' | 'augment';
+import { HnswPartition } from './hnsw-partition.js';
 
 export interface HnswParams {
   /** Inner product: the retrieval score is the same user·item dot product the ranker sees. */
   space: 'ip';
-  /** `augment`: the MIPS-to-nearest-neighbour transform below; `none`: raw inner-product graph. */
-  transform: HnswTransform;
   M: number;
   efConstruction: number;
   efSearch: number;
   seed: number;
+  /** A norm partition closes once its largest norm exceeds its smallest by this factor... */
+  partitionNormRatio: number;
+  /** ...and it holds at least this many items. */
+  minPartitionSize: number;
 }
 
-export const DEFAULT_HNSW: HnswParams = { space: 'ip', transform: 'augment', M: 32, efConstruction: 200, efSearch: 200, seed: 100 };
+export const DEFAULT_HNSW: HnswParams = { space: 'ip', M: 32, efConstruction: 200, efSearch: 200, seed: 100, partitionNormRatio: 2, minPartitionSize: 1000 };
+
+/** What a bundle records of each partition: its file and the norm bound its pruning relies on. */
+export interface PartitionInfo {
+  file: string;
+  maxNorm: number;
+  items: number;
+}
 
 export interface Neighbours {
   items: Int32Array;
@@ -26,122 +32,151 @@ export interface Neighbours {
 }
 
 /**
- * Maximum-inner-product search on hnswlib. With the `augment` transform item vectors get one extra
- * coordinate, sqrt(maxNorm² − |v|²), so every stored vector has the same norm and queries get a 0
- * there: inner products are unchanged, but the graph indexes a space where "largest inner product"
- * is "nearest neighbour" (Bachrach et al. 2014). Which works better depends on the norm
- * distribution: a raw inner-product graph can leave small-norm items unreachable, while the
- * transform collapses the geometry when a few items have much larger norms than the rest; the
- * build measures both (see chooseHnsw in train/build.ts).
+ * Maximum-inner-product search over item embeddings, split into partitions by vector norm, each
+ * its own graph (see HnswPartition). One graph over all items fails on long-tailed catalogues,
+ * whose norms span three orders of magnitude: an inner-product graph leaves small-norm items
+ * unreachable (recall@200 levelled off at 0.82 on a 100k-item shop however wide the search), and a
+ * single norm-equalising transform is dominated by the few largest norms (0.60). Partitions are
+ * searched from the largest norms down. No item of a partition can score more than |query| × its
+ * largest norm, so results already at or above that bound are settled: the partition is asked only
+ * for the rest, and skipped (with all after it) once all k are settled. Most queries are answered
+ * from two or three partitions.
  */
 export class HnswIndex {
-  private readonly row: number[];
+  /** Searches run and partitions they visited (the benchmark reports the ratio). */
+  searches = 0;
+  partitionsSearched = 0;
+  private ef: number;
 
   private constructor(
-    private readonly native: Native,
+    /** Ordered by maxNorm, largest first. */
+    private readonly parts: HnswPartition[],
     readonly dim: number,
-    /** 0 when there is no transform. */
-    readonly maxNorm: number,
-    readonly transform: HnswTransform,
+    efSearch: number,
   ) {
-    this.row = new Array<number>(this.width).fill(0);
-  }
-
-  private get width(): number {
-    return this.transform === 'augment' ? this.dim + 1 : this.dim;
+    this.ef = efSearch;
   }
 
   static build(vectors: Float32Array, n: number, d: number, params: HnswParams): HnswIndex {
-    let maxNorm = 0;
-    if (params.transform === 'augment') for (let i = 0; i < n; i++) maxNorm = Math.max(maxNorm, norm(vectors, i * d, d));
-    const native = new hnswlib.HierarchicalNSW(params.space, params.transform === 'augment' ? d + 1 : d);
-    native.initIndex({ maxElements: Math.max(1, n), m: params.M, efConstruction: params.efConstruction, randomSeed: params.seed });
-    const index = new HnswIndex(native, d, maxNorm, params.transform);
-    const progress = new Progress('hnsw build', n, 'items');
-    for (let i = 0; i < n; i++) {
-      // An item nobody interacted with has a zero vector: its inner product with every user is 0,
-      // so it can never outrank a real candidate, and thousands of identical points only tangle the
-      // graph (a third of a long-tailed catalogue can be such items). They stay out of the index.
-      if (norm(vectors, i * d, d) > 0) index.add(vectors.subarray(i * d, (i + 1) * d), i);
-      progress.tick();
+    const norms = new Float32Array(n);
+    for (let i = 0; i < n; i++) norms[i] = norm(vectors, i * d, d);
+    // An item nobody interacted with has a zero vector: its inner product with every user is 0,
+    // so it can never outrank a real candidate, and thousands of identical points only tangle a
+    // graph (a third of a long-tailed catalogue can be such items). They stay out of the index.
+    const order = Array.from({ length: n }, (_, i) => i)
+      .filter((i) => norms[i] > 0)
+      .sort((a, b) => norms[b] - norms[a] || a - b);
+    const groups: number[][] = [];
+    let current: number[] = [];
+    for (const i of order) {
+      if (current.length >= params.minPartitionSize && norms[current[0]] > params.partitionNormRatio * norms[i]) {
+        groups.push(current);
+        current = [];
+      }
+      current.push(i);
     }
+    if (current.length > 0 || groups.length === 0) groups.push(current);
+    const progress = new Progress('hnsw build', order.length, 'items');
+    const parts = groups.map((g, p) => {
+      const part = HnswPartition.create(d, g.length > 0 ? norms[g[0]] : 0, g.length, { M: params.M, efConstruction: params.efConstruction, seed: params.seed + p });
+      for (const i of g) {
+        part.add(vectors.subarray(i * d, (i + 1) * d), i);
+        progress.tick();
+      }
+      return part;
+    });
     progress.finish();
-    native.setEf(params.efSearch);
-    return index;
+    return new HnswIndex(parts, d, params.efSearch);
   }
 
-  static load(path: string, d: number, transform: HnswTransform, maxNorm: number, efSearch: number): HnswIndex {
-    const native = new hnswlib.HierarchicalNSW('ip', transform === 'augment' ? d + 1 : d);
-    native.readIndexSync(path);
-    native.setEf(efSearch);
-    return new HnswIndex(native, d, maxNorm, transform);
+  static load(dir: string, d: number, partitions: readonly PartitionInfo[], efSearch: number): HnswIndex {
+    const parts = partitions.map((p) => HnswPartition.load(join(dir, p.file), d, p.maxNorm));
+    return new HnswIndex(parts, d, efSearch);
   }
 
-  /** Adds (or places) one item; its norm must not exceed maxNorm (averages of indexed items never do). */
+  /** File names and norm bounds, largest norms first; `write` uses these names. */
+  get partitions(): PartitionInfo[] {
+    return this.parts.map((p, i) => ({ file: `hnsw_${i}.bin`, maxNorm: p.maxNorm, items: p.count }));
+  }
+
+  write(dir: string): PartitionInfo[] {
+    const info = this.partitions;
+    this.parts.forEach((p, i) => p.write(join(dir, info[i].file)));
+    return info;
+  }
+
+  /**
+   * Adds (or places) one item in the partition with the tightest bound that holds its norm. A
+   * vector longer than every bound goes to the first partition, which every search visits, so the
+   * pruning never skips it.
+   */
   add(vector: ArrayLike<number>, label: number): void {
     let sq = 0;
-    for (let k = 0; k < this.dim; k++) {
-      this.row[k] = vector[k];
-      sq += vector[k] * vector[k];
-    }
-    if (this.transform === 'augment') this.row[this.dim] = Math.sqrt(Math.max(0, this.maxNorm * this.maxNorm - sq));
-    if (label >= this.native.getMaxElements()) this.native.resizeIndex(Math.max(label + 1, Math.ceil(this.native.getMaxElements() * 1.25)));
-    this.native.addPoint(this.row, label);
+    for (let k = 0; k < this.dim; k++) sq += vector[k] * vector[k];
+    const len = Math.sqrt(sq);
+    let target = 0;
+    for (let p = 0; p < this.parts.length; p++) if (this.parts[p].maxNorm >= len) target = p;
+    this.parts[target].add(vector, label);
   }
 
   /** Items in the index (items with a zero vector are not indexed). */
   get count(): number {
-    return this.native.getCurrentCount();
+    let c = 0;
+    for (const p of this.parts) c += p.count;
+    return c;
   }
 
+  /** The search breadth for k results; a partition asked for fewer gets a proportional share. */
   setEf(ef: number): void {
-    this.native.setEf(ef);
-  }
-
-  write(path: string): void {
-    this.native.writeIndexSync(path);
+    this.ef = ef;
   }
 
   /**
    * The k items with the highest inner product with `query`, skipping items where `exclude` is set.
-   * Returns fewer than k when fewer items are eligible. With `overfetch`, the search first runs
-   * unfiltered for k + overfetch items and drops excluded ones afterwards: hnswlib's filter calls back
-   * into JavaScript for every visited node (a quarter of the search time), which is wasted when few
-   * items are excluded. If that leaves fewer than k, it falls back to the filtered search.
+   * Returns fewer than k when fewer items are eligible. `overfetch`: see HnswPartition.search.
    */
   search(query: ArrayLike<number>, k: number, exclude?: Uint8Array, overfetch?: number): Neighbours {
-    if (exclude && overfetch !== undefined) {
-      const wide = this.search(query, k + overfetch);
-      const items: number[] = [];
-      const scores: number[] = [];
-      for (let r = 0; r < wide.items.length && items.length < k; r++) {
-        if (exclude[wide.items[r]]) continue;
-        items.push(wide.items[r]);
-        scores.push(wide.scores[r]);
-      }
-      // Enough left, or the unfiltered search already saw every item: the answer is exact.
-      if (items.length >= k || wide.items.length >= this.count) return { items: Int32Array.from(items), scores: Float32Array.from(scores) };
+    let sq = 0;
+    for (let c = 0; c < this.dim; c++) sq += query[c] * query[c];
+    const qNorm = Math.sqrt(sq);
+    let items: number[] = [];
+    let scores: number[] = [];
+    this.searches++;
+    for (let p = 0; p < this.parts.length; p++) {
+      const part = this.parts[p];
+      // Results scoring at least the partition's bound beat all of its items: it need only
+      // supply the rest, and a search for fewer results can be proportionally narrower.
+      const bound = qNorm * part.maxNorm;
+      let sure = 0;
+      while (sure < items.length && scores[sure] >= bound) sure++;
+      const need = k - sure;
+      if (need <= 0) break;
+      this.partitionsSearched++;
+      part.setEf(Math.max(need, Math.ceil((this.ef * need) / k)));
+      const hits = part.search(query, need, exclude, overfetch);
+      ({ items, scores } = mergeBest(items, scores, hits.items, hits.scores, k));
     }
-    const count = this.count;
-    const want = Math.min(k, count);
-    if (want <= 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
-    const q = new Array<number>(this.width).fill(0);
-    for (let c = 0; c < this.dim; c++) q[c] = query[c];
-    const filter = exclude ? (label: number): boolean => exclude[label] === 0 : undefined;
-    let res: { neighbors: number[]; distances: number[] } = { neighbors: [], distances: [] };
-    // hnswlib throws when fewer than the asked-for number of items pass the filter; ask for fewer
-    // until the answer fits (only very restrictive filters get here).
-    for (let ask = want; ask > 0; ask = Math.floor(ask / 2)) {
-      try {
-        res = this.native.searchKnn(q, ask, filter);
-        break;
-      } catch {
-        continue;
-      }
-    }
-    // hnswlib returns nearest first, by distance 1 − dot.
-    return { items: Int32Array.from(res.neighbors), scores: Float32Array.from(res.distances, (dist) => 1 - dist) };
+    return { items: Int32Array.from(items), scores: Float32Array.from(scores) };
   }
+}
+
+/** The best k of two lists each sorted best first. */
+function mergeBest(ai: number[], as: number[], bi: number[], bs: number[], k: number): { items: number[]; scores: number[] } {
+  if (ai.length === 0) return { items: bi.slice(0, k), scores: bs.slice(0, k) };
+  const items: number[] = [];
+  const scores: number[] = [];
+  let a = 0;
+  let b = 0;
+  while (items.length < k && (a < ai.length || b < bi.length)) {
+    if (b >= bi.length || (a < ai.length && as[a] >= bs[b])) {
+      items.push(ai[a]);
+      scores.push(as[a++]);
+    } else {
+      items.push(bi[b]);
+      scores.push(bs[b++]);
+    }
+  }
+  return { items, scores };
 }
 
 function norm(v: Float32Array, o: number, d: number): number {

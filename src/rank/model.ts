@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { IdMap } from '../data/ids.js';
 import type { Item } from '../data/types.js';
 import type { BundleData } from '../bundle/model.js';
@@ -38,7 +37,7 @@ export interface InstantiateOptions {
 }
 
 export async function instantiate(bundle: BundleData, options: InstantiateOptions = {}): Promise<RecModel> {
-  const hnsw = options.hnsw ?? HnswIndex.load(join(bundle.dir, 'hnsw.bin'), bundle.als.factors, bundle.hnsw.transform, bundle.hnsw.maxNorm, bundle.hnsw.efSearch);
+  const hnsw = options.hnsw ?? HnswIndex.load(bundle.dir, bundle.als.factors, bundle.hnsw.partitions, bundle.hnsw.efSearch);
   if (options.efSearch !== undefined) hnsw.setEf(options.efSearch);
   const known = IdMap.from(bundle.items.map((it) => it.id));
   const fresh = (options.catalog ?? []).filter((it) => !known.has(it.id));

@@ -10,7 +10,7 @@ import { splitWithValidation } from '../data/split.js';
 import { encodeCatalog } from '../features/catalog.js';
 import { FeatureBuilder, makeFeatureSpec } from '../features/features.js';
 import { historyOf, userTotals } from '../features/history.js';
-import { DEFAULT_HNSW, HnswIndex, hnswRecall, type HnswParams, type HnswTransform } from '../index/hnsw.js';
+import { DEFAULT_HNSW, HnswIndex, hnswRecall, type HnswParams } from '../index/hnsw.js';
 import type { RetrievalConfig } from '../index/retrieve.js';
 import { exportRankerOnnx } from '../rank/onnx-export.js';
 import { OnnxRanker } from '../rank/onnx-ranker.js';
@@ -44,8 +44,6 @@ export interface BuildOptions {
   knnNeighbours: number;
   trendingHalfLifeDays: number;
   hnsw: HnswParams;
-  /** `auto` builds both HNSW variants and keeps the one with the better measured recall. */
-  hnswTransform: 'auto' | HnswTransform;
   retrieval: RetrievalConfig;
   ranker: RankerParams;
   negativesPerPositive: number;
@@ -74,7 +72,6 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
     knnNeighbours: 100,
     trendingHalfLifeDays: 14,
     hnsw: { ...DEFAULT_HNSW, seed: seed + 1 },
-    hnswTransform: 'auto',
     retrieval: { candidates: 200, knnCandidates: 100, recentWindow: 5 },
     ranker: { ...DEFAULT_RANKER, seed: seed + 2 },
     negativesPerPositive: 20,
@@ -100,17 +97,17 @@ function maxTime(ds: Dataset, idx: Int32Array): number {
 }
 
 /** The models one set of events yields: embeddings, neighbours, popularity, rules, histories and the HNSW index. */
-function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel | EmbeddingConfig, transform: BuildOptions['hnswTransform'] = o.hnswTransform) {
+function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel | EmbeddingConfig) {
   const ui = buildUserItems(ds.events, idx, ds.numUsers, ds.numItems);
   const model = 'itemFactors' in als ? als : trainEmbeddings(ui, als);
   const knn = trainItemKnn(ui, o.knnNeighbours);
   const popularity = trainPopularity(ds.events, idx, ds.numItems, o.trendingHalfLifeDays);
   const rules = mineRules(ds.events, idx, ds.numItems, DEFAULT_RULES);
   const totals = userTotals(ds.events, idx, ds.numUsers);
-  const { index: hnsw, transformRecall } = chooseHnsw(model, { ...o, hnswTransform: transform });
+  const hnsw = HnswIndex.build(model.itemFactors, model.numItems, model.factors, o.hnsw);
   const ef = chooseEfSearch(hnsw, model, o.seed, o.hnsw.efSearch, o.recallTarget);
-  note(`HNSW (${hnsw.transform}) recall@200 vs exact search: ${ef.sweep.map((p) => `ef ${p.efSearch}: ${p.recallAt200}`).join(', ')}; chosen efSearch ${ef.efSearch}`);
-  return { ui, als: model, knn, popularity, rules, totals, hnsw, ef, transformRecall };
+  note(`HNSW (${hnsw.partitions.length} norm partitions) recall@200 vs exact search: ${ef.sweep.map((p) => `ef ${p.efSearch}: ${p.recallAt200}`).join(', ')}; chosen efSearch ${ef.efSearch}`);
+  return { ui, als: model, knn, popularity, rules, totals, hnsw, ef };
 }
 
 /**
@@ -161,8 +158,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   if (!(onnxMaxAbsDiff <= 1e-4)) throw new Error(`exported ONNX ranker differs from the trainer by ${onnxMaxAbsDiff} (> 1e-4)`);
 
   // Stage 3: final models on train (or everything).
-  // The final index reuses the transform measured on the fit stage (same kind of vectors, one build saved).
-  const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, tuned.bestConfig, fitModelsResult.hnsw.transform));
+  const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, tuned.bestConfig));
   const referenceTime = maxTime(ds, trainIdx);
   const ef = final.ef;
   const recall = ef.recall;
@@ -195,10 +191,9 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
       popularity: { trendingHalfLifeDays: o.trendingHalfLifeDays },
       hnsw: {
         ...o.hnsw,
-        transform: final.hnsw.transform,
-        transformChosenBy: o.hnswTransform === 'auto' ? `recall@200 at efSearch ${o.hnsw.efSearch} of each variant on the fit-stage vectors: ${JSON.stringify(fitModelsResult.transformRecall)} (augment: items get sqrt(maxNorm^2 - |v|^2) as an extra coordinate)` : 'given',
         efSearch: ef.efSearch,
-        maxNorm: final.hnsw.maxNorm,
+        partitions: final.hnsw.partitions.map(({ maxNorm, items }) => ({ maxNorm: Number(maxNorm.toPrecision(4)), items })),
+        partitionedBy: `item vector norm, largest first; a partition closes at a ${o.hnsw.partitionNormRatio}x norm range once it holds ${o.hnsw.minPartitionSize} items; each gets sqrt(maxNorm^2 - |v|^2) as an extra coordinate`,
         chosenBy: `smallest efSearch >= ${o.hnsw.efSearch} with recall@200 >= ${o.recallTarget} against exact search`, sweep: ef.sweep },
       retrieval: o.retrieval,
       ranker: { ...o.ranker, negativesPerPositive: o.negativesPerPositive, rows: rows.y.length, positives: rows.y.reduce((a, b) => a + b, 0), bestEpoch: ranker.bestEpoch, epochs: ranker.epochLoss },
@@ -225,7 +220,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     featureSpec: spec,
     segments,
     rankerOnnx: onnx,
-    hnsw: { ...o.hnsw, transform: final.hnsw.transform, efSearch: ef.efSearch, recallAt200: recall, maxNorm: final.hnsw.maxNorm },
+    hnsw: { ...o.hnsw, efSearch: ef.efSearch, recallAt200: recall, partitions: final.hnsw.partitions },
     retrieval: o.retrieval,
   };
   const dir = await timer.run('write bundle', () => writeBundle(data, final.hnsw, outDir));
@@ -252,24 +247,6 @@ async function checkExport(onnx: Uint8Array, ranker: TrainedRanker): Promise<num
   let max = 0;
   for (let r = 0; r < rows; r++) max = Math.max(max, Math.abs(out[r] - ranker.checkOutputs[r]));
   return max;
-}
-
-/**
- * Builds the HNSW index with the configured transform, or with `auto` both variants, keeping the one
- * with the better recall@200 at the least efSearch (the measured choice is recorded in the manifest).
- */
-function chooseHnsw(als: AlsModel, o: BuildOptions): { index: HnswIndex; transformRecall: Partial<Record<HnswTransform, number>> } {
-  const build = (transform: HnswTransform): HnswIndex => HnswIndex.build(als.itemFactors, als.numItems, als.factors, { ...o.hnsw, transform });
-  if (o.hnswTransform !== 'auto') return { index: build(o.hnswTransform), transformRecall: {} };
-  const { queries, count } = recallQueries(als, o.seed);
-  const k = Math.min(200, als.numItems);
-  const tried = (['augment', 'none'] as const).map((t) => {
-    const index = build(t);
-    index.setEf(o.hnsw.efSearch);
-    return { t, index, recall: hnswRecall(index, als.itemFactors, als.numItems, als.factors, queries, count, k) };
-  });
-  const best = tried[0].recall >= tried[1].recall ? tried[0] : tried[1];
-  return { index: best.index, transformRecall: Object.fromEntries(tried.map((x) => [x.t, Number(x.recall.toFixed(4))])) };
 }
 
 /** Sample user vectors (non-zero) as HNSW queries. */

@@ -59,7 +59,7 @@ describe('ml-100k build + evaluation', () => {
     const m = readBundle(dir).manifest;
     expect(m.checks.onnxMaxAbsDiff).toBeLessThanOrEqual(1e-4);
     expect(m.dimensions).toMatchObject({ items: 1682, users: 943, factors: 64 });
-    expect(Object.keys(m.files)).toEqual(expect.arrayContaining(['ranker.onnx', 'hnsw.bin', 'als_item_factors.f32', 'catalog.json', 'segments.json']));
+    expect(Object.keys(m.files)).toEqual(expect.arrayContaining(['ranker.onnx', 'hnsw_0.bin', 'als_item_factors.f32', 'catalog.json', 'segments.json']));
     expect(m.parameters).toHaveProperty('embeddings.chosenBy');
     expect(m.data.fingerprint).toMatch(/^[0-9a-f]{64}$/);
   });

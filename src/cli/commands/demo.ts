@@ -5,6 +5,7 @@ import { loadDataset } from '../../data/loaders/index.js';
 import { datasetFingerprint } from '../../data/fingerprint.js';
 import { ensureSynthetic } from '../../data/resolve.js';
 import { summarize } from '../../data/dataset.js';
+import { SCHEMA_VERSION } from '../../bundle/manifest.js';
 import { splitWithValidation, summarizeSplit } from '../../data/split.js';
 import type { SizePreset } from '../../data/synthetic/config.js';
 import { note } from '../../util/progress.js';
@@ -21,14 +22,14 @@ interface DemoOptions {
   bundle: string;
 }
 
-/** The newest version under `bundleDir` trained on data with this fingerprint, if any. */
+/** The newest version under `bundleDir` this Vitrine can read, trained on data with this fingerprint, if any. */
 function reusableVersion(bundleDir: string, fingerprint: string): string | undefined {
   if (!existsSync(bundleDir)) return undefined;
   const versions = readdirSync(bundleDir).filter((v) => !v.startsWith('.') && existsSync(join(bundleDir, v, 'manifest.json'))).sort().reverse();
   for (const v of versions) {
     try {
-      const m = JSON.parse(readFileSync(join(bundleDir, v, 'manifest.json'), 'utf8')) as { data?: { fingerprint?: string } };
-      if (m.data?.fingerprint === fingerprint) return join(bundleDir, v);
+      const m = JSON.parse(readFileSync(join(bundleDir, v, 'manifest.json'), 'utf8')) as { schemaVersion?: number; data?: { fingerprint?: string } };
+      if (m.schemaVersion === SCHEMA_VERSION && m.data?.fingerprint === fingerprint) return join(bundleDir, v);
     } catch {
       // An unreadable manifest is not a bundle to reuse.
     }
@@ -65,7 +66,6 @@ export function registerDemo(program: Command): void {
           knnCandidates: 100,
           efSearch: 200,
           epochs: 12,
-          hnswTransform: 'auto',
           embeddings: 'auto',
           evaluate: true,
         });

@@ -28,7 +28,6 @@ export interface TrainCliOptions {
   knnCandidates: number;
   efSearch: number;
   epochs: number;
-  hnswTransform: 'auto' | 'augment' | 'none';
   embeddings: 'auto' | 'als' | 'bpr';
   evaluate: boolean;
   lenient?: boolean;
@@ -51,7 +50,6 @@ export async function runTrain(opts: TrainCliOptions): Promise<string> {
   o.retrieval = { ...o.retrieval, candidates: opts.candidates, knnCandidates: opts.knnCandidates };
   o.hnsw.efSearch = Math.max(opts.efSearch, opts.candidates);
   o.ranker.epochs = opts.epochs;
-  o.hnswTransform = opts.hnswTransform;
   const built = await buildBundle(ds, o);
   note(`bundle written to ${built.dir} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   if (opts.evaluate && opts.holdout === 'protocol') {
@@ -82,7 +80,6 @@ export function registerTrain(program: Command): void {
     .option('--candidates <n>', 'HNSW candidates per request for the ranker', intArg(10, 5000), 200)
     .option('--knn-candidates <n>', 'extra item-kNN candidates from the latest items', intArg(0, 5000), 100)
     .option('--ef-search <n>', 'least HNSW efSearch; the build raises it until recall@200 against exact search reaches 0.97', intArg(10, 10000), 200)
-    .option('--hnsw-transform <t>', 'auto (build both, keep the better recall), augment (MIPS-to-NN transform) or none', choiceArg(['auto', 'augment', 'none'] as const), 'auto' as const)
     .option('--epochs <n>', 'ranker training epochs (the best holdout epoch is kept)', intArg(1, 200), 12)
     .option('--no-evaluate', 'skip the evaluation that follows a protocol build')
     .option('--lenient', 'skip bad input records (counted) instead of stopping')
