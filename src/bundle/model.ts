@@ -5,6 +5,7 @@ import type { UserTotals } from '../features/history.js';
 import type { HnswParams, PartitionInfo } from '../index/hnsw.js';
 import type { RetrievalConfig } from '../index/retrieve.js';
 import type { AlsModel } from '../train/als.js';
+import type { EaseModel } from '../train/ease.js';
 import type { ItemNeighbours } from '../train/itemknn.js';
 import type { Popularity } from '../train/popularity.js';
 import type { AssociationRules } from '../train/rules.js';
@@ -31,6 +32,8 @@ export interface BundleData {
   featureSpec: FeatureSpec;
   segments: SegmentModel;
   rankerOnnx: Uint8Array;
+  /** The EASE baseline, when the catalogue is small enough to store its dense weights. */
+  ease?: EaseModel & { chosenBy: string; validation?: Record<string, number> };
   hnsw: HnswParams & { recallAt200: number; partitions: PartitionInfo[] };
   retrieval: RetrievalConfig;
 }

@@ -59,6 +59,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     history: { numUsers: number; numItems: number };
     hnsw: BundleData['hnsw'];
     retrieval: BundleData['retrieval'];
+    ease: Omit<NonNullable<BundleData['ease']>, 'B'> | null;
   };
   const users = json['users.json'] as { ids: string[]; attributes: (BundleData['users'][number] | null)[] };
   const a = <T>(name: string): T => {
@@ -86,5 +87,6 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     rankerOnnx,
     hnsw: model.hnsw,
     retrieval: model.retrieval,
+    ease: model.ease ? { ...model.ease, B: a('ease_weights.f32') } : undefined,
   };
 }

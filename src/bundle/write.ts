@@ -8,6 +8,7 @@ import type { BundleData } from './model.js';
 /** The typed arrays of a bundle under their file names. */
 export function bundleArrays(d: BundleData): Record<string, Typed> {
   return {
+    ...(d.ease ? { 'ease_weights.f32': d.ease.B } : {}),
     'als_item_factors.f32': d.als.itemFactors,
     'als_user_factors.f32': d.als.userFactors,
     'als_item_gram.f64': d.als.itemGram,
@@ -44,6 +45,7 @@ export function bundleScalars(d: BundleData): Record<string, unknown> {
     history: { numUsers: d.history.ui.numUsers, numItems: d.history.ui.numItems },
     hnsw: d.hnsw,
     retrieval: d.retrieval,
+    ease: d.ease ? { numItems: d.ease.numItems, lambda: d.ease.lambda, chosenBy: d.ease.chosenBy, validation: d.ease.validation } : null,
   };
 }
 

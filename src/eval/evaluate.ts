@@ -8,12 +8,11 @@ import { splitWithValidation } from '../data/split.js';
 import { historyOf } from '../features/history.js';
 import { recommend } from '../rank/recommend.js';
 import type { RecModel } from '../rank/model.js';
-import { easeScores, trainEase, type EaseModel } from '../train/ease.js';
+import { easeScores } from '../train/ease.js';
+import { tuneAndFitEase, type FittedEase } from '../train/ease-tuning.js';
 import { knnScores } from '../train/itemknn.js';
-import { ortInverse } from '../train/ort-inverse.js';
 import { labelledRows } from '../train/ranker-data.js';
 import { embeddingRecommender } from '../train/tune-embeddings.js';
-import { invertSpdInPlace } from '../util/linalg.js';
 import { note, Progress, StageTimer } from '../util/progress.js';
 import { topK } from '../util/topk.js';
 import { classificationMetrics, type ClassificationMetrics } from './classification.js';
@@ -40,18 +39,11 @@ export interface EvaluationReport {
   split: { trainEvents: number; testEvents: number; testUsersCounted: number };
   protocol: string;
   models: Record<string, ModelReport>;
-  ease: { lambda: number; chosenBy: string; validation?: Record<string, number> };
+  ease: { lambda: number; chosenBy: string; validation?: Record<string, number>; source: string };
   retrieval: { candidates: number; knnCandidates: number; efSearch: number; 'recall@candidates': number; hnswRecallAt200VsExact: number };
   ranker: ClassificationMetrics & { negativesPerPositive: number };
   twoStageVsEase: number;
   timings: Record<string, number>;
-}
-
-const LAMBDA_GRID = [50, 100, 250, 500, 1000];
-
-async function fitEase(ui: UserItems, lambda: number): Promise<EaseModel> {
-  // The JS Cholesky is exact in float64 and quick for small catalogues; onnxruntime's Inverse takes over beyond.
-  return trainEase(ui, lambda, ui.numItems <= 3000 ? invertSpdInPlace : ortInverse);
 }
 
 /**
@@ -102,8 +94,10 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
   const scratch = new Float32Array(ds.numItems);
   await run(`item-knn (k=${data.knn.k})`, (u, k, ex) => topK(knnScores(data.knn, itemsOf(train, u), scratch), k, ex));
 
-  const ease = await timer.run('fit ease', () => chooseEase(ds, split, opts));
-  await run(`ease (lambda=${ease.lambda})`, (u, k, ex) => topK(easeScores(ease.model, itemsOf(train, u), scratch), k, ex));
+  const ease = await timer.run('ease', () => baselineEase(data, ds, split, opts.easeLambda));
+  const easeName = `ease (lambda=${ease.model.lambda})`;
+  note(`  EASE from the ${ease.source === 'bundle' ? 'bundle' : 'data (fit now)'}: lambda ${ease.model.lambda}, ${ease.chosenBy}`);
+  await run(easeName, (u, k, ex) => topK(easeScores(ease.model, itemsOf(train, u), scratch), k, ex));
 
   await run('embeddings (exact)', embeddingRecommender({ ...data.als, numItems: ds.numItems }));
   const { candidates, knnCandidates } = data.retrieval;
@@ -131,14 +125,14 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
   const classification = classificationMetrics(probs, rows.y, opts.threshold);
 
   const twoStage = models['hnsw+item-knn retrieval -> ranker'];
-  const easeReport = models[`ease (lambda=${ease.lambda})`];
+  const easeReport = models[easeName];
   return {
     bundle: { dir: data.dir, version: m.version },
     data: { format: ds.source.format, path: ds.source.path, events: ds.numEvents, users: ds.numUsers, items: ds.numItems },
     split: { trainEvents: split.train.length, testEvents: split.test.length, testUsersCounted: twoStage.users },
     protocol: 'per-user temporal split, last 20% (rounded, >= 1) as test; whole catalogue minus train items ranked; test items already in train not counted; means over users with >= 1 counted test item',
     models,
-    ease: { lambda: ease.lambda, chosenBy: ease.chosenBy, validation: ease.validation },
+    ease: { lambda: ease.model.lambda, chosenBy: ease.chosenBy, validation: ease.validation, source: ease.source },
     retrieval: { candidates, knnCandidates, efSearch: data.hnsw.efSearch, 'recall@candidates': Number(rows.candidateRecall.toFixed(4)), hnswRecallAt200VsExact: data.hnsw.recallAt200 },
     ranker: { ...classification, negativesPerPositive: opts.negativesPerPositive },
     twoStageVsEase: Number((twoStage['ndcg@10'] / easeReport['ndcg@10']).toFixed(4)),
@@ -152,28 +146,11 @@ function storedVector(data: BundleData, u: number): Float32Array | undefined {
   return v.some((x) => x !== 0) ? v : undefined;
 }
 
-async function chooseEase(ds: Dataset, split: ReturnType<typeof splitWithValidation>, opts: EvaluateOptions): Promise<{ model: EaseModel; lambda: number; chosenBy: string; validation?: Record<string, number> }> {
-  const train = buildUserItems(ds.events, split.train, ds.numUsers, ds.numItems);
-  if (opts.easeLambda !== 'auto' || ds.numItems > 3000) {
-    const lambda = opts.easeLambda === 'auto' ? 100 : opts.easeLambda;
-    return { model: await fitEase(train, lambda), lambda, chosenBy: opts.easeLambda === 'auto' ? 'default for catalogues over 3,000 items (tuning would need one large inversion per grid point)' : 'given' };
-  }
-  const fit = buildUserItems(ds.events, split.fit, ds.numUsers, ds.numItems);
-  const val = buildUserItems(ds.events, split.validation, ds.numUsers, ds.numItems);
-  const scratch = new Float32Array(ds.numItems);
-  const validation: Record<string, number> = {};
-  let best = LAMBDA_GRID[0];
-  let bestNdcg = -Infinity;
-  for (const lambda of LAMBDA_GRID) {
-    const model = await fitEase(fit, lambda);
-    const ndcg = evaluateRanking((u, k, ex) => topK(easeScores(model, itemsOf(fit, u), scratch), k, ex), fit, val)['ndcg@10'];
-    validation[lambda] = Number(ndcg.toFixed(4));
-    if (ndcg > bestNdcg) {
-      bestNdcg = ndcg;
-      best = lambda;
-    }
-  }
-  return { model: await fitEase(train, best), lambda: best, chosenBy: `validation NDCG@10 over ${LAMBDA_GRID.join(', ')}`, validation };
+/** The bundle's EASE when it has one fit with the asked-for λ; else one fit now on the same split. */
+async function baselineEase(data: BundleData, ds: Dataset, split: ReturnType<typeof splitWithValidation>, lambda: number | 'auto'): Promise<FittedEase & { source: string }> {
+  if (data.ease && (lambda === 'auto' || lambda === data.ease.lambda)) return { model: data.ease, chosenBy: data.ease.chosenBy, validation: data.ease.validation, source: 'bundle' };
+  const ui = (idx: Int32Array): UserItems => buildUserItems(ds.events, idx, ds.numUsers, ds.numItems);
+  return { ...(await tuneAndFitEase(lambda, { train: ui(split.train), fit: ui(split.fit), validation: ui(split.validation) })), source: 'fit for this evaluation' };
 }
 
 /** truth.jsonl from the synthetic generator, as item indices per user index; undefined for other data. */

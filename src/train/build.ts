@@ -24,6 +24,7 @@ import { DEFAULT_RANKER, trainRanker, type RankerParams, type TrainedRanker } fr
 import { labelledRows } from './ranker-data.js';
 import { DEFAULT_RULES, mineRules } from './rules.js';
 import { DEFAULT_SEGMENTS, trainSegments } from './segments.js';
+import { tuneAndFitEase } from './ease-tuning.js';
 import { describeEmbedding, EMBEDDING_METHODS, trainEmbeddings, tuneEmbeddings, type EmbeddingConfig, type EmbeddingTrial } from './tune-embeddings.js';
 
 export interface BuildOptions {
@@ -52,6 +53,8 @@ export interface BuildOptions {
   /** Users sampled for embedding tuning and for ranker rows (bounds build time on large data). */
   tuneUsers: number;
   rankerUsers: number;
+  /** EASE (the strongest baseline) goes into the bundle for catalogues up to this size: its dense weights take n² floats. */
+  easeMaxItems: number;
 }
 
 export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
@@ -78,6 +81,7 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
     recallTarget: 0.97,
     tuneUsers: 3000,
     rankerUsers: 30000,
+    easeMaxItems: 4096,
   };
 }
 
@@ -163,6 +167,8 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   const ef = final.ef;
   const recall = ef.recall;
   const histories = Array.from({ length: ds.numUsers }, (_, u) => historyOf(final.ui, final.totals, u));
+  const ease = ds.numItems <= o.easeMaxItems ? await timer.run('fit ease', () => tuneAndFitEase('auto', { train: final.ui, fit: fitUi, validation: valUi })) : undefined;
+  if (ease) note(`EASE baseline: lambda ${ease.model.lambda} (${ease.chosenBy})`);
   const segments = await timer.run('segments', () => trainSegments(histories, catalog, referenceTime, { ...DEFAULT_SEGMENTS, seed: o.seed + 4 }));
   note(`segments: k=${segments.k} (silhouette ${JSON.stringify(segments.silhouetteByK)})`);
 
@@ -197,6 +203,9 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
         chosenBy: `smallest efSearch >= ${o.hnsw.efSearch} with recall@200 >= ${o.recallTarget} against exact search`, sweep: ef.sweep },
       retrieval: o.retrieval,
       ranker: { ...o.ranker, negativesPerPositive: o.negativesPerPositive, rows: rows.y.length, positives: rows.y.reduce((a, b) => a + b, 0), bestEpoch: ranker.bestEpoch, epochs: ranker.epochLoss },
+      ease: ease
+        ? { lambda: ease.model.lambda, chosenBy: ease.chosenBy, validation: ease.validation, stored: true }
+        : { stored: false, reason: `${ds.numItems} items exceed --ease-max-items ${o.easeMaxItems} (dense weights take items² floats); evaluation fits it` },
       rules: { ...DEFAULT_RULES, transactions: final.rules.transactions, basis: final.rules.basis, rules: final.rules.consequent.length },
       segments: { k: segments.k, criterion: segments.criterion, silhouetteByK: segments.silhouetteByK, labels: segments.labels, sizes: segments.sizes },
     },
@@ -220,6 +229,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     featureSpec: spec,
     segments,
     rankerOnnx: onnx,
+    ease: ease && { ...ease.model, chosenBy: ease.chosenBy, validation: ease.validation },
     hnsw: { ...o.hnsw, efSearch: ef.efSearch, recallAt200: recall, partitions: final.hnsw.partitions },
     retrieval: o.retrieval,
   };

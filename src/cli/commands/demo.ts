@@ -65,6 +65,7 @@ export function registerDemo(program: Command): void {
           candidates: 200,
           knnCandidates: 100,
           efSearch: 200,
+          easeMaxItems: 4096,
           epochs: 12,
           embeddings: 'auto',
           evaluate: true,

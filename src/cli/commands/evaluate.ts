@@ -16,7 +16,7 @@ export function registerEvaluate(program: Command): void {
     .description('run the quality protocol on a bundle: baselines and the bundle models side by side, JSON and tables')
     .requiredOption('-b, --bundle <dir>', 'bundle version directory, or a bundle directory (its newest version)')
     .requiredOption('-d, --data <dir|name>', 'the data the bundle was trained on')
-    .option('--ease-lambda <x>', "EASE regularisation, or 'auto' (tuned on validation up to 3,000 items, else 100)", (v: string) => {
+    .option('--ease-lambda <x>', "EASE regularisation, or 'auto' (the bundle's EASE when it has one, else tuned on validation up to 3,000 items, else 100)", (v: string) => {
       if (v === 'auto') return 'auto' as const;
       const n = Number(v);
       if (!(n > 0)) throw new InvalidArgumentError(`expected 'auto' or a positive number, got "${v}"`);

@@ -27,6 +27,7 @@ export interface TrainCliOptions {
   candidates: number;
   knnCandidates: number;
   efSearch: number;
+  easeMaxItems: number;
   epochs: number;
   embeddings: 'auto' | 'als' | 'bpr';
   evaluate: boolean;
@@ -49,6 +50,7 @@ export async function runTrain(opts: TrainCliOptions): Promise<string> {
   }
   o.retrieval = { ...o.retrieval, candidates: opts.candidates, knnCandidates: opts.knnCandidates };
   o.hnsw.efSearch = Math.max(opts.efSearch, opts.candidates);
+  o.easeMaxItems = opts.easeMaxItems;
   o.ranker.epochs = opts.epochs;
   const built = await buildBundle(ds, o);
   note(`bundle written to ${built.dir} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
@@ -80,6 +82,7 @@ export function registerTrain(program: Command): void {
     .option('--candidates <n>', 'HNSW candidates per request for the ranker', intArg(10, 5000), 200)
     .option('--knn-candidates <n>', 'extra item-kNN candidates from the latest items', intArg(0, 5000), 100)
     .option('--ef-search <n>', 'least HNSW efSearch; the build raises it until recall@200 against exact search reaches 0.97', intArg(10, 10000), 200)
+    .option('--ease-max-items <n>', 'store the EASE baseline (dense, items² floats) in the bundle up to this many items; evaluation fits it otherwise', intArg(0, 20000), 4096)
     .option('--epochs <n>', 'ranker training epochs (the best holdout epoch is kept)', intArg(1, 200), 12)
     .option('--no-evaluate', 'skip the evaluation that follows a protocol build')
     .option('--lenient', 'skip bad input records (counted) instead of stopping')

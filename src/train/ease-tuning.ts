@@ -1,0 +1,49 @@
+import { itemsOf, type UserItems } from '../data/interactions.js';
+import { evaluateRanking } from '../eval/ranking.js';
+import { invertSpdInPlace } from '../util/linalg.js';
+import { topK } from '../util/topk.js';
+import { easeScores, trainEase, type EaseModel } from './ease.js';
+import { ortInverse } from './ort-inverse.js';
+
+export const EASE_LAMBDA_GRID = [50, 100, 250, 500, 1000];
+/** Above this catalogue size λ is not tuned: each grid point would be another large inversion. */
+export const EASE_TUNE_MAX_ITEMS = 3000;
+export const EASE_DEFAULT_LAMBDA = 100;
+
+export interface FittedEase {
+  model: EaseModel;
+  chosenBy: string;
+  /** Validation NDCG@10 per λ tried, when tuned. */
+  validation?: Record<string, number>;
+}
+
+export async function fitEase(ui: UserItems, lambda: number): Promise<EaseModel> {
+  // The JS Cholesky is exact in float64 and quick for small catalogues; onnxruntime's Inverse takes over beyond.
+  return trainEase(ui, lambda, ui.numItems <= EASE_TUNE_MAX_ITEMS ? invertSpdInPlace : ortInverse);
+}
+
+/**
+ * EASE fit on `train` with λ given, or (`auto`) chosen by NDCG@10 on `validation` with models fit
+ * on `fit` (train minus validation), for catalogues small enough to afford the grid.
+ */
+export async function tuneAndFitEase(lambda: number | 'auto', split: { train: UserItems; fit: UserItems; validation: UserItems }): Promise<FittedEase> {
+  const n = split.train.numItems;
+  if (lambda !== 'auto' || n > EASE_TUNE_MAX_ITEMS) {
+    const chosen = lambda === 'auto' ? EASE_DEFAULT_LAMBDA : lambda;
+    return { model: await fitEase(split.train, chosen), chosenBy: lambda === 'auto' ? `default for catalogues over ${EASE_TUNE_MAX_ITEMS} items (tuning would need one large inversion per grid point)` : 'given' };
+  }
+  const scratch = new Float32Array(n);
+  const validation: Record<string, number> = {};
+  let best = EASE_LAMBDA_GRID[0];
+  let bestNdcg = -Infinity;
+  for (const l of EASE_LAMBDA_GRID) {
+    const model = await fitEase(split.fit, l);
+    const ndcg = evaluateRanking((u, k, ex) => topK(easeScores(model, itemsOf(split.fit, u), scratch), k, ex), split.fit, split.validation)['ndcg@10'];
+    validation[l] = Number(ndcg.toFixed(4));
+    if (ndcg > bestNdcg) {
+      bestNdcg = ndcg;
+      best = l;
+    }
+  }
+  return { model: await fitEase(split.train, best), chosenBy: `validation NDCG@10 over ${EASE_LAMBDA_GRID.join(', ')}`, validation };
+}
