@@ -58,8 +58,6 @@ export async function writeBundle(d: BundleData, hnsw: HnswIndex, outDir: string
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });
   const files: Record<string, FileEntry> = {};
-  // model.json names the index files, so it must describe the index being written.
-  d.hnsw = { ...d.hnsw, partitions: hnsw.partitions };
   for (const [name, a] of Object.entries(bundleArrays(d))) files[name] = await writeArray(join(tmp, name), a);
   const { assignment: _assignment, ...segments } = d.segments;
   const json: Record<string, unknown> = {

@@ -33,13 +33,16 @@ export interface ModelReport extends RankingMetrics {
   'truth@10'?: number;
 }
 
+/** Where the report's EASE came from. */
+export type EaseSource = 'bundle' | 'fit for this evaluation';
+
 export interface EvaluationReport {
   bundle: { dir: string; version: string };
   data: { format: string; path: string; events: number; users: number; items: number };
   split: { trainEvents: number; testEvents: number; testUsersCounted: number };
   protocol: string;
   models: Record<string, ModelReport>;
-  ease: { lambda: number; chosenBy: string; validation?: Record<string, number>; source: string };
+  ease: { lambda: number; chosenBy: string; validation?: Record<string, number>; source: EaseSource };
   retrieval: { candidates: number; knnCandidates: number; efSearch: number; 'recall@candidates': number; hnswRecallAt200VsExact: number };
   ranker: ClassificationMetrics & { negativesPerPositive: number };
   twoStageVsEase: number;
@@ -147,7 +150,7 @@ function storedVector(data: BundleData, u: number): Float32Array | undefined {
 }
 
 /** The bundle's EASE when it has one fit with the asked-for λ; else one fit now on the same split. */
-async function baselineEase(data: BundleData, ds: Dataset, split: ReturnType<typeof splitWithValidation>, lambda: number | 'auto'): Promise<FittedEase & { source: string }> {
+async function baselineEase(data: BundleData, ds: Dataset, split: ReturnType<typeof splitWithValidation>, lambda: number | 'auto'): Promise<FittedEase & { source: EaseSource }> {
   if (data.ease && (lambda === 'auto' || lambda === data.ease.lambda)) return { model: data.ease, chosenBy: data.ease.chosenBy, validation: data.ease.validation, source: 'bundle' };
   const ui = (idx: Int32Array): UserItems => buildUserItems(ds.events, idx, ds.numUsers, ds.numItems);
   return { ...(await tuneAndFitEase(lambda, { train: ui(split.train), fit: ui(split.fit), validation: ui(split.validation) })), source: 'fit for this evaluation' };

@@ -24,7 +24,7 @@ import { DEFAULT_RANKER, trainRanker, type RankerParams, type TrainedRanker } fr
 import { labelledRows } from './ranker-data.js';
 import { DEFAULT_RULES, mineRules } from './rules.js';
 import { DEFAULT_SEGMENTS, trainSegments } from './segments.js';
-import { tuneAndFitEase } from './ease-tuning.js';
+import { EASE_BUNDLE_MAX_ITEMS, tuneAndFitEase } from './ease-tuning.js';
 import { describeEmbedding, EMBEDDING_METHODS, trainEmbeddings, tuneEmbeddings, type EmbeddingConfig, type EmbeddingTrial } from './tune-embeddings.js';
 
 export interface BuildOptions {
@@ -81,7 +81,7 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
     recallTarget: 0.97,
     tuneUsers: 3000,
     rankerUsers: 30000,
-    easeMaxItems: 4096,
+    easeMaxItems: EASE_BUNDLE_MAX_ITEMS,
   };
 }
 

@@ -9,6 +9,8 @@ export const EASE_LAMBDA_GRID = [50, 100, 250, 500, 1000];
 /** Above this catalogue size λ is not tuned: each grid point would be another large inversion. */
 export const EASE_TUNE_MAX_ITEMS = 3000;
 export const EASE_DEFAULT_LAMBDA = 100;
+/** Catalogues up to this size get EASE's dense weights (n² floats, 64 MiB here) stored in the bundle. */
+export const EASE_BUNDLE_MAX_ITEMS = 4096;
 
 export interface FittedEase {
   model: EaseModel;

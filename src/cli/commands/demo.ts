@@ -6,6 +6,7 @@ import { datasetFingerprint } from '../../data/fingerprint.js';
 import { ensureSynthetic } from '../../data/resolve.js';
 import { summarize } from '../../data/dataset.js';
 import { SCHEMA_VERSION } from '../../bundle/manifest.js';
+import { EASE_BUNDLE_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { splitWithValidation, summarizeSplit } from '../../data/split.js';
 import type { SizePreset } from '../../data/synthetic/config.js';
 import { note } from '../../util/progress.js';
@@ -65,7 +66,7 @@ export function registerDemo(program: Command): void {
           candidates: 200,
           knnCandidates: 100,
           efSearch: 200,
-          easeMaxItems: 4096,
+          easeMaxItems: EASE_BUNDLE_MAX_ITEMS,
           epochs: 12,
           embeddings: 'auto',
           evaluate: true,

@@ -8,6 +8,7 @@ import { evaluateBundle } from '../../eval/evaluate.js';
 import { printEvaluation } from '../../eval/report.js';
 import { instantiate } from '../../rank/model.js';
 import { buildBundle, defaultBuildOptions } from '../../train/build.js';
+import { EASE_BUNDLE_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { note } from '../../util/progress.js';
 import { choiceArg, intArg } from '../options.js';
 
@@ -82,7 +83,7 @@ export function registerTrain(program: Command): void {
     .option('--candidates <n>', 'HNSW candidates per request for the ranker', intArg(10, 5000), 200)
     .option('--knn-candidates <n>', 'extra item-kNN candidates from the latest items', intArg(0, 5000), 100)
     .option('--ef-search <n>', 'least HNSW efSearch; the build raises it until recall@200 against exact search reaches 0.97', intArg(10, 10000), 200)
-    .option('--ease-max-items <n>', 'store the EASE baseline (dense, items² floats) in the bundle up to this many items; evaluation fits it otherwise', intArg(0, 20000), 4096)
+    .option('--ease-max-items <n>', 'store the EASE baseline (dense, items² floats) in the bundle up to this many items; evaluation fits it otherwise', intArg(0, 20000), EASE_BUNDLE_MAX_ITEMS)
     .option('--epochs <n>', 'ranker training epochs (the best holdout epoch is kept)', intArg(1, 200), 12)
     .option('--no-evaluate', 'skip the evaluation that follows a protocol build')
     .option('--lenient', 'skip bad input records (counted) instead of stopping')
