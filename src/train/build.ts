@@ -283,9 +283,9 @@ export interface EfSweepPoint {
 
 /**
  * The smallest efSearch (at least the candidate count) whose recall@200 against exact search reaches
- * the target, from a sweep over user-vector queries. When recall levels off below the target (a
- * long-tailed catalogue, where the misses are the low-scoring end of the 200), the sweep stops at the
- * plateau instead of paying for efSearch that buys nothing; the manifest keeps the sweep either way.
+ * the target, from a sweep over user-vector queries. Should recall level off below the target (items
+ * the graphs cannot reach), the sweep stops at the plateau instead of paying for efSearch that buys
+ * nothing; the build notes the shortfall and the manifest keeps the sweep either way.
  */
 function chooseEfSearch(index: HnswIndex, als: AlsModel, seed: number, minEf: number, target: number): { efSearch: number; recall: number; sweep: EfSweepPoint[] } {
   const { queries, count } = recallQueries(als, seed);
@@ -304,6 +304,7 @@ function chooseEfSearch(index: HnswIndex, als: AlsModel, seed: number, minEf: nu
   const reached = sweep.find((p) => p.recallAt200 >= target);
   // On a plateau, the point before the last step (which gained under 0.01) is the one worth paying for.
   const chosen = reached ?? sweep[Math.max(0, sweep.length - 2)];
+  if (!reached) note(`warning: HNSW recall@200 levels off at ${chosen.recallAt200}, below the target ${target}; retrieval will miss some of the exact top 200`);
   index.setEf(chosen.efSearch);
   return { efSearch: chosen.efSearch, recall: chosen.recallAt200, sweep };
 }
