@@ -114,6 +114,20 @@ describe('HnswIndex (norm partitions)', () => {
     }
   });
 
+  it('fills k from every partition when no score is positive (a zero query, or filters leaving only negative scores)', () => {
+    expect(index.search(new Float32Array(d), 30).items.length).toBe(30);
+    const query = qs.subarray(0, d);
+    const positive = Uint8Array.from({ length: n }, (_, i) => {
+      let dot = 0;
+      for (let k = 0; k < d; k++) dot += vectors[i * d + k] * query[k];
+      return dot >= 0 ? 1 : 0;
+    });
+    const exact = new Set(exactTopK(vectors, n, d, query, 50, positive));
+    const got = index.search(query, 50, positive).items;
+    expect(got.length).toBe(50);
+    expect(Array.from(got).filter((i) => exact.has(i)).length).toBeGreaterThanOrEqual(49);
+  });
+
   it('reloads from its files with identical answers', () => {
     index.write(dir);
     const copy = HnswIndex.load(dir, d, index.partitions, params.efSearch);
