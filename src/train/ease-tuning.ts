@@ -8,6 +8,8 @@ import { ortInverse } from './ort-inverse.js';
 export const EASE_LAMBDA_GRID = [50, 100, 250, 500, 1000];
 /** Above this catalogue size λ is not tuned: each grid point would be another large inversion. */
 export const EASE_TUNE_MAX_ITEMS = 3000;
+/** Up to this size the exact float64 JS Cholesky inverts quickly; onnxruntime's Inverse takes over beyond. */
+const JS_INVERSE_MAX_ITEMS = 3000;
 export const EASE_DEFAULT_LAMBDA = 100;
 /** Catalogues up to this size get EASE's dense weights (n² floats, 64 MiB here) stored in the bundle. */
 export const EASE_BUNDLE_MAX_ITEMS = 4096;
@@ -20,8 +22,7 @@ export interface FittedEase {
 }
 
 export async function fitEase(ui: UserItems, lambda: number): Promise<EaseModel> {
-  // The JS Cholesky is exact in float64 and quick for small catalogues; onnxruntime's Inverse takes over beyond.
-  return trainEase(ui, lambda, ui.numItems <= EASE_TUNE_MAX_ITEMS ? invertSpdInPlace : ortInverse);
+  return trainEase(ui, lambda, ui.numItems <= JS_INVERSE_MAX_ITEMS ? invertSpdInPlace : ortInverse);
 }
 
 /**

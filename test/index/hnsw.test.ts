@@ -74,6 +74,7 @@ describe('HnswIndex (norm partitions)', () => {
 
   it('returns scores that are the inner products, best first, and honours exclusions', () => {
     const exclude = Uint8Array.from({ length: n }, (_, i) => (i % 3 === 0 ? 1 : 0));
+    // Measured 1.000.
     expect(recall(index, vectors, qs.subarray(0, 20 * d), 50, exclude)).toBeGreaterThan(0.98);
     const query = qs.subarray(0, d);
     for (const overfetch of [undefined, 40]) {
@@ -110,7 +111,7 @@ describe('HnswIndex (norm partitions)', () => {
       const query = qs.subarray(q * d, (q + 1) * d);
       const exact = new Set(exactTopK(grown, n + 2, d, query, 50));
       const hits = Array.from(copy.search(query, 50).items).filter((i) => exact.has(i)).length;
-      expect(hits).toBeGreaterThanOrEqual(49);
+      expect(hits).toBeGreaterThanOrEqual(49); // measured 50 of 50 for all 20 queries
     }
   });
 
@@ -125,7 +126,7 @@ describe('HnswIndex (norm partitions)', () => {
     const exact = new Set(exactTopK(vectors, n, d, query, 50, positive));
     const got = index.search(query, 50, positive).items;
     expect(got.length).toBe(50);
-    expect(Array.from(got).filter((i) => exact.has(i)).length).toBeGreaterThanOrEqual(49);
+    expect(Array.from(got).filter((i) => exact.has(i)).length).toBeGreaterThanOrEqual(49); // measured 50
   });
 
   it('reloads from its files with identical answers', () => {

@@ -47,6 +47,8 @@ describe('feature rows', () => {
     // Every item once, plus repeats, in random order.
     const candidates = rng.shuffle([...Array.from({ length: ds.numItems }, (_, i) => i), ...Array.from({ length: 300 }, () => rng.int(ds.numItems))]);
     let checked = 0;
+    const [rankColumn, ...evidence] = ['retrieval_rank', 'knn_sum', 'rule_conf'].map((name) => builder.spec.names.indexOf(name));
+    expect([rankColumn, ...evidence]).not.toContain(-1);
     for (const u of [0, 7, 42, 123]) {
       const h = history(u);
       expect(h.items.length).toBeGreaterThan(0);
@@ -58,10 +60,10 @@ describe('feature rows', () => {
       for (const r of sample) {
         builder.build(user, [candidates[r]], one);
         for (let c = 0; c < w; c++) {
-          if (c === 1) continue; // the retrieval-rank feature is the position in the list
+          if (c === rankColumn) continue; // the position in the list
           expect(rows[r * w + c], `user ${u}, candidate ${candidates[r]}, feature ${builder.spec.names[c]}`).toBe(one[c]);
         }
-        if (one[2] !== 0 || one[17] !== 0) nonzeroEvidence++;
+        if (evidence.some((c) => one[c] !== 0)) nonzeroEvidence++;
         checked++;
       }
       // The comparison must cover rows with item-kNN or rule evidence, not only zeros.

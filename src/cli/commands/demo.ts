@@ -6,14 +6,13 @@ import { datasetFingerprint } from '../../data/fingerprint.js';
 import { ensureSynthetic } from '../../data/resolve.js';
 import { summarize } from '../../data/dataset.js';
 import { SCHEMA_VERSION } from '../../bundle/manifest.js';
-import { EASE_BUNDLE_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { splitWithValidation, summarizeSplit } from '../../data/split.js';
 import type { SizePreset } from '../../data/synthetic/config.js';
 import { note } from '../../util/progress.js';
 import { choiceArg, intArg } from '../options.js';
 import { printDatasetReport } from './inspect.js';
 import { startServer } from './serve.js';
-import { runTrain, timestampVersion } from './train.js';
+import { runTrain, timestampVersion, TRAIN_DEFAULTS } from './train.js';
 
 interface DemoOptions {
   size: SizePreset;
@@ -55,22 +54,7 @@ export function registerDemo(program: Command): void {
       let version = reusableVersion(bundleDir, datasetFingerprint(ds));
       if (version) note(`reusing bundle ${version} (trained on this exact data; delete it to retrain)`);
       else {
-        version = await runTrain({
-          data: dataDir,
-          out: join(bundleDir, timestampVersion()),
-          bundle: 'demo',
-          seed: opts.seed,
-          holdout: 'protocol',
-          factors: 64,
-          tune: true,
-          candidates: 200,
-          knnCandidates: 100,
-          efSearch: 200,
-          easeMaxItems: EASE_BUNDLE_MAX_ITEMS,
-          epochs: 12,
-          embeddings: 'auto',
-          evaluate: true,
-        });
+        version = await runTrain({ ...TRAIN_DEFAULTS, data: dataDir, out: join(bundleDir, timestampVersion()), bundle: 'demo', seed: opts.seed });
       }
       if (!opts.serve) return;
       // The synthetic shop's clock ends in March 2026; serve with the bundle's clock so recency

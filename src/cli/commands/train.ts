@@ -35,6 +35,20 @@ export interface TrainCliOptions {
   lenient?: boolean;
 }
 
+/** What `vitrine train` does without options; the demo trains with exactly these. */
+export const TRAIN_DEFAULTS = {
+  holdout: 'protocol',
+  factors: 64,
+  embeddings: 'auto',
+  tune: true,
+  candidates: 200,
+  knnCandidates: 100,
+  efSearch: 200,
+  easeMaxItems: EASE_BUNDLE_MAX_ITEMS,
+  epochs: 12,
+  evaluate: true,
+} as const satisfies Partial<TrainCliOptions>;
+
 export async function runTrain(opts: TrainCliOptions): Promise<string> {
   const started = performance.now();
   const dir = await resolveDataDir(opts.data, opts.seed);
@@ -76,15 +90,15 @@ export function registerTrain(program: Command): void {
     .option('-o, --out <dir>', 'bundle version directory (default models/<bundle>/v<timestamp>)')
     .option('--bundle <name>', 'bundle name when --out is not given', 'default')
     .option('--seed <n>', 'seed: the same seed and data give the same models', intArg(0, 0xffffffff), 42)
-    .option('--holdout <mode>', 'protocol: hold out the test split (evaluable); none: train on every event (production)', choiceArg(['protocol', 'none'] as const), 'protocol' as const)
-    .option('--factors <n>', 'embedding dimensions', intArg(4, 512), 64)
-    .option('--embeddings <method>', 'auto (ALS and BPR compete on validation NDCG@10), als or bpr', choiceArg(['auto', 'als', 'bpr'] as const), 'auto' as const)
+    .option('--holdout <mode>', 'protocol: hold out the test split (evaluable); none: train on every event (production)', choiceArg(['protocol', 'none'] as const), TRAIN_DEFAULTS.holdout)
+    .option('--factors <n>', 'embedding dimensions', intArg(4, 512), TRAIN_DEFAULTS.factors)
+    .option('--embeddings <method>', 'auto (ALS and BPR compete on validation NDCG@10), als or bpr', choiceArg(['auto', 'als', 'bpr'] as const), TRAIN_DEFAULTS.embeddings)
     .option('--no-tune', 'skip the hyper-parameter grids: one point of one method (ALS unless --embeddings bpr)')
-    .option('--candidates <n>', 'HNSW candidates per request for the ranker', intArg(10, 5000), 200)
-    .option('--knn-candidates <n>', 'extra item-kNN candidates from the latest items', intArg(0, 5000), 100)
-    .option('--ef-search <n>', 'least HNSW efSearch; the build raises it until recall@200 against exact search reaches 0.97', intArg(10, 10000), 200)
-    .option('--ease-max-items <n>', 'store the EASE baseline (dense, items² floats) in the bundle up to this many items; evaluation fits it otherwise', intArg(0, 20000), EASE_BUNDLE_MAX_ITEMS)
-    .option('--epochs <n>', 'ranker training epochs (the best holdout epoch is kept)', intArg(1, 200), 12)
+    .option('--candidates <n>', 'HNSW candidates per request for the ranker', intArg(10, 5000), TRAIN_DEFAULTS.candidates)
+    .option('--knn-candidates <n>', 'extra item-kNN candidates from the latest items', intArg(0, 5000), TRAIN_DEFAULTS.knnCandidates)
+    .option('--ef-search <n>', 'least HNSW efSearch; the build raises it until recall@200 against exact search reaches 0.97', intArg(10, 10000), TRAIN_DEFAULTS.efSearch)
+    .option('--ease-max-items <n>', 'store the EASE baseline (dense, items² floats) in the bundle up to this many items; evaluation fits it otherwise', intArg(0, 20000), TRAIN_DEFAULTS.easeMaxItems)
+    .option('--epochs <n>', 'ranker training epochs (the best holdout epoch is kept)', intArg(1, 200), TRAIN_DEFAULTS.epochs)
     .option('--no-evaluate', 'skip the evaluation that follows a protocol build')
     .option('--lenient', 'skip bad input records (counted) instead of stopping')
     .addHelpText('after', '\nExample: vitrine train --data ml-100k --out models/ml100k/v1')
