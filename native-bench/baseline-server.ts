@@ -20,11 +20,14 @@ wss.on('connection', (ws) => {
     void (async () => {
       try {
         const raw = JSON.parse(buf.toString('utf8')) as { id?: unknown };
+        // Timed as Vitrine times itself: from the decoded frame to the result, so the load
+        // generator can report both servers' own latency beside what the client saw.
+        const t0 = performance.now();
         id = raw.id ?? null;
         const req = parseRequest(raw, DEFAULT_LIMITS);
         if (req.call.call === 'event') throw new Error('events are not part of the baseline');
         const result = await handlers.run({ call: req.call, now });
-        ws.send(JSON.stringify({ id, result, bundle: handlers.version }));
+        ws.send(JSON.stringify({ id, result, bundle: handlers.version, serverMs: Math.round((performance.now() - t0) * 1000) / 1000 }));
       } catch (e) {
         ws.send(JSON.stringify({ id, error: errorBody(e) }));
       }

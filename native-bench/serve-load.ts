@@ -112,13 +112,15 @@ for (let r = 0; r < repeat; r++) {
 const inputs = { items, users, dims: 64, candidatesPerRequest: Number(args.candidates), ranker: 'MLP (ONNX)', k: 10, seconds, connections: Number(args.connections), depth: Number(args.depth), vitrineWorkers: Number(args.workers), vitrineMaxBatch: Number(args['max-batch']), cores: cpus().length, rounds: repeat };
 console.log(`\nrecommend on a ${items.toLocaleString()}-item synthetic bundle (${JSON.stringify(inputs)})`);
 const row = (name: string, max: number, h: LatencySummary, errors: number): void =>
-  console.log(`${name.padEnd(40)} ${String(max).padStart(9)} ${String(h.throughput).padStart(15)} ${h.p50.toFixed(2).padStart(7)} ${h.p90.toFixed(2).padStart(7)} ${h.p99.toFixed(2).padStart(7)} ${h.p999.toFixed(2).padStart(8)} ${h.max.toFixed(2).padStart(7)} ${String(errors).padStart(6)}`);
+  console.log(
+    `${name.padEnd(40)} ${String(max).padStart(9)} ${String(h.throughput).padStart(15)} ${h.p50.toFixed(2).padStart(7)} ${h.p90.toFixed(2).padStart(7)} ${h.p99.toFixed(2).padStart(7)} ${h.p999.toFixed(2).padStart(8)} ${h.max.toFixed(2).padStart(7)} ${h.server.p99.toFixed(2).padStart(11)} ${(h.sendLateness?.p99 ?? NaN).toFixed(2).padStart(11)} ${String(errors).padStart(6)}`,
+  );
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 rounds.forEach(({ vitrine: v, baseline: b }, r) => {
-  console.log(`\nround ${r + 1}                                   max req/s  open-loop req/s  p50 ms  p90 ms  p99 ms  p99.9 ms  max ms  errors`);
+  console.log(`\nround ${r + 1}                                   max req/s  open-loop req/s  p50 ms  p90 ms  p99 ms  p99.9 ms  max ms  server p99  client late  errors`);
   row('vitrine (at its half rate)', v.max.throughput, v.half, v.max.errors + v.half.errors);
   if (v.atRate) row('vitrine (at the baseline\'s half rate)', v.max.throughput, v.atRate, v.atRate.errors);
   row('baseline ws + JSON (at its half rate)', b.max.throughput, b.half, b.max.errors + b.half.errors);
@@ -129,6 +131,9 @@ const p99Equal = rounds.map((r) => (r.vitrine.atRate?.p99 ?? NaN) / r.baseline.h
 console.log(`\nthroughput ratio vitrine / baseline per round: ${ratios.map((x) => x.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}x`);
 console.log(`vitrine p99 at its half rate per round (ms): ${p99Half.map((x) => x.toFixed(2)).join(', ')}; median ${median(p99Half).toFixed(2)} ms`);
 console.log(`p99 at equal load, vitrine / baseline per round: ${p99Equal.map((x) => x.toFixed(2)).join(', ')}; median ${median(p99Equal).toFixed(2)}`);
+const serverEqual = rounds.map((r) => (r.vitrine.atRate?.server.p99 ?? NaN) / r.baseline.half.server.p99);
+console.log(`server-side p99 at equal load, vitrine / baseline per round: ${serverEqual.map((x) => x.toFixed(2)).join(', ')}; median ${median(serverEqual).toFixed(2)}`);
+console.log('(p50-max: what the client saw, from each request\'s scheduled send; server p99: the server\'s own time in its replies; client late: p99 of how late the client sent, which the client-side figures include)');
 mkdirSync('bench-results', { recursive: true });
 const file = join('bench-results', `serve-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify({ inputs, rounds }, null, 2) + '\n');

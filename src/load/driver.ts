@@ -20,14 +20,30 @@ export interface LatencySummary {
   p999: number;
   max: number;
   mean: number;
+  /**
+   * The server's own time (`serverMs` in its replies), to tell server latency from transport and
+   * client: on a 2-core machine the load generator competes with the server it measures.
+   */
+  server: { p50: number; p99: number };
+  /**
+   * Open loop only: how late the client sent each request after its scheduled time (its timers fire
+   * up to ~1 ms late, and later when it is starved of CPU). Included in the latencies above.
+   */
+  sendLateness?: { p50: number; p99: number };
 }
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false });
 
+/** What a reply told the client: its error code, if any, and the server's own time. */
+interface Answer {
+  error?: string;
+  serverMs?: number;
+}
+
 interface Conn {
   ws: WebSocket;
-  pending: Map<number, { sentAt: number; resolve: (ok: { error?: string }) => void }>;
+  pending: Map<number, (a: Answer) => void>;
 }
 
 async function connect(url: string, codec: Codec): Promise<Conn> {
@@ -38,25 +54,29 @@ async function connect(url: string, codec: Codec): Promise<Conn> {
   });
   const conn: Conn = { ws, pending: new Map() };
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    const reply = (codec === 'msgpack' && isBinary ? unpackr.unpack(data) : JSON.parse(data.toString('utf8'))) as { id: number; error?: { code: string } };
-    const p = conn.pending.get(reply.id);
-    if (!p) return;
+    const reply = (codec === 'msgpack' && isBinary ? unpackr.unpack(data) : JSON.parse(data.toString('utf8'))) as { id: number; error?: { code: string }; serverMs?: number };
+    const resolve = conn.pending.get(reply.id);
+    if (!resolve) return;
     conn.pending.delete(reply.id);
-    p.resolve({ error: reply.error?.code });
+    resolve({ error: reply.error?.code, serverMs: reply.serverMs });
   });
   return conn;
 }
 
-function send(conn: Conn, codec: Codec, body: Record<string, unknown>, id: number, sentAt: number): Promise<{ error?: string }> {
+function send(conn: Conn, codec: Codec, body: Record<string, unknown>, id: number): Promise<Answer> {
   return new Promise((resolve) => {
-    conn.pending.set(id, { sentAt, resolve });
+    conn.pending.set(id, resolve);
     const msg = { ...body, id };
     conn.ws.send(codec === 'msgpack' ? packr.pack(msg) : JSON.stringify(msg), { binary: codec === 'msgpack' });
   });
 }
 
-function summarise(h: hdr.Histogram, count: number, errors: Record<string, number>, seconds: number): LatencySummary {
-  const ms = (us: number): number => Math.round(us) / 1000;
+const ms = (us: number): number => Math.round(us) / 1000;
+const histogram = (): hdr.Histogram => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+const p50p99 = (h: hdr.Histogram): { p50: number; p99: number } => ({ p50: ms(h.getValueAtPercentile(50)), p99: ms(h.getValueAtPercentile(99)) });
+
+function summarise(rec: Recorder, seconds: number, lateness?: hdr.Histogram): LatencySummary {
+  const { histogram: h, count, errors } = rec;
   const errorCount = Object.values(errors).reduce((a, b) => a + b, 0);
   return {
     count,
@@ -70,6 +90,8 @@ function summarise(h: hdr.Histogram, count: number, errors: Record<string, numbe
     p999: ms(h.getValueAtPercentile(99.9)),
     max: ms(h.maxValue),
     mean: ms(h.mean),
+    server: p50p99(rec.server),
+    ...(lateness ? { sendLateness: p50p99(lateness) } : {}),
   };
 }
 
@@ -83,19 +105,21 @@ interface LoadOptions {
 
 /** Latencies (µs) and error codes of one run, over a set of open connections. */
 class Recorder {
-  readonly histogram = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+  readonly histogram = histogram();
+  readonly server = histogram();
   readonly errors: Record<string, number> = {};
   count = 0;
 
-  record(since: number, error?: string): void {
+  record(since: number, a: Answer): void {
     this.histogram.recordValue(Math.max(1, (performance.now() - since) * 1000));
+    if (a.serverMs !== undefined) this.server.recordValue(Math.max(1, a.serverMs * 1000));
     this.count++;
-    if (error) this.errors[error] = (this.errors[error] ?? 0) + 1;
+    if (a.error) this.errors[a.error] = (this.errors[a.error] ?? 0) + 1;
   }
 
-  finish(conns: Conn[], started: number): LatencySummary {
+  finish(conns: Conn[], started: number, lateness?: hdr.Histogram): LatencySummary {
     for (const c of conns) c.ws.close();
-    return summarise(this.histogram, this.count, this.errors, (performance.now() - started) / 1000);
+    return summarise(this, (performance.now() - started) / 1000, lateness);
   }
 }
 
@@ -119,8 +143,7 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<LatencySummary> 
         while (performance.now() < end) {
           const id = ++seq;
           const t0 = performance.now();
-          const r = await send(c, o.codec, o.request(id), id, t0);
-          rec.record(t0, r.error);
+          rec.record(t0, await send(c, o.codec, o.request(id), id));
         }
       }),
     ),
@@ -144,6 +167,7 @@ export async function openLoop(o: OpenLoopOptions): Promise<LatencySummary> {
   const interval = 1000 / o.rate;
   const total = Math.round(o.rate * o.seconds);
   const outstanding: Promise<void>[] = [];
+  const lateness = histogram();
   const start = performance.now();
   let next = 0;
   await new Promise<void>((resolve) => {
@@ -154,9 +178,8 @@ export async function openLoop(o: OpenLoopOptions): Promise<LatencySummary> {
         const id = next + 1;
         const scheduled = start + next * interval;
         const conn = conns[next % conns.length];
-        outstanding.push(
-          send(conn, o.codec, o.request(id), id, scheduled).then((r) => rec.record(scheduled, r.error)),
-        );
+        lateness.recordValue(Math.max(1, (performance.now() - scheduled) * 1000));
+        outstanding.push(send(conn, o.codec, o.request(id), id).then((a) => rec.record(scheduled, a)));
         next++;
       }
       // Sleep until the next send is due rather than spinning: a polling client would take a whole
@@ -167,5 +190,5 @@ export async function openLoop(o: OpenLoopOptions): Promise<LatencySummary> {
     tick();
   });
   await Promise.all(outstanding);
-  return rec.finish(conns, start);
+  return rec.finish(conns, start, lateness);
 }

@@ -22,11 +22,26 @@ export function cudaInstalled(): boolean {
   }
 }
 
+interface PendingScore {
+  features: Float32Array;
+  rows: number;
+  resolve: (p: Float32Array) => void;
+  reject: (e: unknown) => void;
+}
+
 /**
  * The ONNX ranker under onnxruntime-node. CUDA is requested when asked for (or on `auto`) and
  * present; otherwise CPU. `provider` records what was actually chosen, for the logs.
+ *
+ * Calls made in the same synchronous run (a serving worker starting a batch of requests) are
+ * scored as one session run: per run, onnxruntime-node costs an event-loop hop and a fixed
+ * overhead, so 8 × 200 rows in one run take 30 µs per 200 rows instead of 48 (native-bench).
  */
 export class OnnxRanker {
+  private pending: PendingScore[] = [];
+  /** Session runs and the score calls they answered (calls / runs: how much coalescing happens). */
+  readonly counts = { runs: 0, calls: 0 };
+
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly width: number,
@@ -51,11 +66,41 @@ export class OnnxRanker {
   }
 
   /** P(positive) for each of `rows` feature rows. */
-  async score(features: Float32Array, rows: number): Promise<Float32Array> {
-    if (rows === 0) return new Float32Array(0);
-    const input = new ort.Tensor('float32', features.subarray(0, rows * this.width), [rows, this.width]);
-    const out = await this.session.run({ [RANKER_INPUT]: input });
-    return out[RANKER_OUTPUT].data as Float32Array;
+  score(features: Float32Array, rows: number): Promise<Float32Array> {
+    if (rows === 0) return Promise.resolve(new Float32Array(0));
+    if (features.length < rows * this.width) return Promise.reject(new RangeError(`${rows} rows of ${this.width} features need ${rows * this.width} values; got ${features.length}`));
+    return new Promise((resolve, reject) => {
+      // The first call of a synchronous run schedules the flush; the rest of the run joins it.
+      if (this.pending.push({ features: features.subarray(0, rows * this.width), rows, resolve, reject }) === 1) queueMicrotask(() => void this.flush());
+    });
+  }
+
+  private async flush(): Promise<void> {
+    const calls = this.pending;
+    this.pending = [];
+    this.counts.runs++;
+    this.counts.calls += calls.length;
+    const total = calls.reduce((s, c) => s + c.rows, 0);
+    let input = calls[0].features;
+    if (calls.length > 1) {
+      input = new Float32Array(total * this.width);
+      let o = 0;
+      for (const c of calls) {
+        input.set(c.features, o);
+        o += c.features.length;
+      }
+    }
+    try {
+      const out = await this.session.run({ [RANKER_INPUT]: new ort.Tensor('float32', input, [total, this.width]) });
+      const probs = out[RANKER_OUTPUT].data as Float32Array;
+      let o = 0;
+      for (const c of calls) {
+        c.resolve(probs.subarray(o, o + c.rows));
+        o += c.rows;
+      }
+    } catch (e) {
+      for (const c of calls) c.reject(e);
+    }
   }
 
   async release(): Promise<void> {

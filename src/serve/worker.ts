@@ -34,14 +34,17 @@ const handlers = new Handlers(model);
 
 export default async function handle(task: WorkerTask): Promise<WorkerReply> {
   if ('ping' in task) return { version: handlers.version, outcomes: [], provider: model.ranker.provider };
-  const outcomes: TaskOutcome[] = [];
-  for (const t of task.batch) {
-    try {
-      outcomes.push({ result: await handlers.run(t) });
-    } catch (e) {
-      const error = errorBody(e);
-      outcomes.push(error.code === 'internal' ? { error, internal: e instanceof Error ? (e.stack ?? e.message) : String(e) } : { error });
-    }
-  }
+  // Started together, the batch's requests reach the ranker in one synchronous run and share one
+  // ONNX session run (see OnnxRanker); the batch is answered as one message either way.
+  const outcomes = await Promise.all(task.batch.map(answer));
   return { version: handlers.version, outcomes };
+}
+
+async function answer(t: Task): Promise<TaskOutcome> {
+  try {
+    return { result: await handlers.run(t) };
+  } catch (e) {
+    const error = errorBody(e);
+    return error.code === 'internal' ? { error, internal: e instanceof Error ? (e.stack ?? e.message) : String(e) } : { error };
+  }
 }

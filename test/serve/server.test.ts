@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { closedLoop, openLoop } from '../../src/load/driver.js';
 import { loadConfig } from '../../src/serve/config.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { httpCall, TestClient, type Reply } from '../helpers/client.js';
@@ -219,5 +220,21 @@ describe('server over WebSocket and HTTP', () => {
     expect(metrics).toMatch(/vitrine_worker_queue_depth \d+/);
     expect(metrics).toMatch(/vitrine_worker_utilization /);
     expect(metrics).toMatch(/vitrine_bundle_info\{version="v1"\} 1/);
+  });
+
+  it('is measured by the load driver: every scheduled request answered, the server\'s own time apart', async () => {
+    const url = `ws://127.0.0.1:${server.port}/ws`;
+    const request = (seq: number): Record<string, unknown> => ({ call: 'recommend', user: `u${seq % 50}`, k: 5 });
+    const open = await openLoop({ url, codec: 'msgpack', connections: 4, rate: 200, seconds: 1, request });
+    expect([open.count, open.errors]).toEqual([200, 0]);
+    // Each request's server time is part of its client-side latency, so every percentile is too.
+    expect(open.server.p50).toBeGreaterThan(0);
+    expect(open.server.p50).toBeLessThanOrEqual(open.p50);
+    expect(open.server.p99).toBeLessThanOrEqual(open.p99);
+    expect(open.sendLateness!.p99).toBeLessThanOrEqual(open.p99);
+    const closed = await closedLoop({ url, codec: 'json', connections: 2, depth: 2, seconds: 0.5, request });
+    expect(closed.count).toBeGreaterThan(0);
+    expect(closed.errors).toBe(0);
+    expect(closed.sendLateness).toBeUndefined();
   });
 });

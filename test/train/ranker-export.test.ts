@@ -35,6 +35,19 @@ describe('ranker export to ONNX', () => {
     probe[width] = -20;
     const [high, low] = await session.score(probe, 2);
     expect(high).toBeGreaterThan(low + 0.3);
+
+    // Calls started together (a serving worker's batch) share one session run: each caller
+    // still gets exactly its own rows' scores, in order, whatever the sizes.
+    const sizes = [5, 1, 40, 17];
+    const starts = sizes.map((_, j) => sizes.slice(0, j).reduce((a, b) => a + b, 0));
+    const runsBefore = session.counts.runs;
+    const together = await Promise.all(sizes.map((n, j) => session.score(ranker.checkRows.subarray(starts[j] * width), n)));
+    expect(session.counts.runs).toBe(runsBefore + 1);
+    together.forEach((p, j) => {
+      expect(p.length).toBe(sizes[j]);
+      for (let r = 0; r < sizes[j]; r++) expect(Math.abs(p[r] - out[starts[j] + r])).toBeLessThanOrEqual(1e-6);
+    });
+    await expect(session.score(new Float32Array(width), 2)).rejects.toThrow(/2 rows of 7 features need 14 values; got 7/);
     await session.release();
   });
 });
