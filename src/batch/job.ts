@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { readBundle, resolveBundleVersion } from '../bundle/read.js';
 import { readLineBatches } from '../data/lines.js';
@@ -27,6 +28,8 @@ export interface BatchOptions {
   resume: boolean;
   force: boolean;
   excludeSeen: boolean;
+  /** Leave out unavailable items (the default, as in `recommend`). */
+  availableOnly: boolean;
 }
 
 export interface BatchSummary {
@@ -34,6 +37,7 @@ export interface BatchSummary {
   bundle: string;
   users: number;
   resumedFrom: number;
+  /** Items scored for every user (the available ones unless told otherwise). */
   items: number;
   dims: number;
   k: number;
@@ -53,6 +57,8 @@ export interface BatchSummary {
 
 interface Checkpoint {
   signature: string;
+  /** The backend that wrote the output so far: a resumed run keeps it, so its bytes match. */
+  backend?: KernelName;
   usersDone: number;
   bytes: number;
   totalUsers: number;
@@ -72,6 +78,14 @@ export function defaultBatchWorkers(): number {
   return Math.max(1, availableParallelism());
 }
 
+/** Paths the job reads and writes, checked before the minutes spent loading and measuring. */
+function checkPaths(o: BatchOptions): void {
+  if (o.usersFile !== undefined && !(existsSync(o.usersFile) && statSync(o.usersFile).isFile())) throw new UserError(`--users ${o.usersFile}: no such file`);
+  const dir = dirname(resolve(o.out));
+  if (!(existsSync(dir) && statSync(dir).isDirectory())) throw new UserError(`--out ${o.out}: the directory ${dir} does not exist`);
+  if (existsSync(o.out) && statSync(o.out).isDirectory()) throw new UserError(`--out ${o.out}: is a directory; name a .jsonl or .csv file`);
+}
+
 async function readUserIds(path: string): Promise<string[]> {
   const ids: string[] = [];
   for await (const batch of readLineBatches(path, 'utf8')) for (const l of batch.lines) if (l.trim()) ids.push(l.trim());
@@ -89,35 +103,45 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   const wallStart = performance.now();
   const format = formatOf(o.out);
   if (!o.all && !o.usersFile) throw new UserError('give --all or --users <file>');
+  checkPaths(o);
   const dir = resolveBundleVersion(o.bundle);
   const bundle = readBundle(dir, { shared: true });
   const d = bundle.als.factors;
-  const numItems = bundle.items.length;
+  const numItems = o.availableOnly ? bundle.items.filter((it) => it.available).length : bundle.items.length;
+  if (numItems === 0) throw new UserError(`${dir}: no item is available to recommend (use --include-unavailable to score them anyway)`);
   const userIndex = new Map(bundle.userIds.map((id, u) => [id, u]));
   const ids = o.usersFile ? await readUserIds(o.usersFile) : bundle.userIds;
   const signature = createHash('sha256')
-    .update(JSON.stringify({ dir, fingerprint: bundle.manifest.data.fingerprint, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen }))
+    .update(JSON.stringify({ dir, fingerprint: bundle.manifest.data.fingerprint, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly }))
     .update(ids.join('\n'))
     .digest('hex');
 
   const checkpointPath = `${o.out}.checkpoint.json`;
   let start = 0;
   let bytes = 0;
+  let resumedBackend: KernelName | undefined;
   if (o.resume && existsSync(checkpointPath)) {
     const cp = JSON.parse(readFileSync(checkpointPath, 'utf8')) as Checkpoint;
     if (cp.signature !== signature) throw new UserError(`--resume: ${checkpointPath} belongs to a different job (bundle, users or options changed); start again with --force`);
     if (!existsSync(o.out) || statSync(o.out).size < cp.bytes) throw new UserError(`--resume: ${o.out} is shorter than its checkpoint says (${cp.bytes} bytes); start again with --force`);
+    // Backends agree on the items but not on the last digits of scores: keep the one that started.
+    if (cp.backend && o.backend !== 'auto' && o.backend !== cp.backend) throw new UserError(`--resume: this run was started with --backend ${cp.backend}; resume it with that backend (or auto), or start again with --force`);
+    resumedBackend = cp.backend;
     start = cp.usersDone;
     bytes = cp.bytes;
     if (cp.complete) note(`${o.out} is already complete (${cp.usersDone} users)`);
     else note(`resuming after ${start} of ${ids.length} users`);
+  } else if (o.resume) {
+    // Killed before its first block was committed: nothing of the output counts yet.
+    note(`--resume: no checkpoint (${checkpointPath}), so no block was finished; starting from the first user`);
   } else if (existsSync(o.out) && !o.force) {
     throw new UserError(`${o.out} exists; use --resume to continue an interrupted run or --force to overwrite`);
   }
 
   let backend: KernelName;
   let trials: KernelTrial[] | undefined;
-  if (o.backend === 'auto') ({ best: backend, trials } = await chooseKernel(bundle.als.itemFactors, numItems, d));
+  if (resumedBackend) backend = resumedBackend;
+  else if (o.backend === 'auto') ({ best: backend, trials } = await chooseKernel(bundle.als.itemFactors, numItems, d, 16, o.k));
   else backend = o.backend;
   if (!KERNELS.includes(backend)) throw new UserError(`--backend ${backend}: expected auto, ${KERNELS.join(', ')}`);
   note(`batch scoring ${ids.length - start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${o.workers} workers`);
@@ -130,12 +154,12 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     bytes = header.length;
   }
   const saveCheckpoint = (usersDone: number, complete: boolean): void => {
-    const cp: Checkpoint = { signature, usersDone, bytes, totalUsers: ids.length, complete };
+    const cp: Checkpoint = { signature, backend, usersDone, bytes, totalUsers: ids.length, complete };
     writeFileSync(`${checkpointPath}.tmp`, JSON.stringify(cp));
     renameSync(`${checkpointPath}.tmp`, checkpointPath);
   };
 
-  const init: BatchWorkerInit = { bundle, kernel: backend, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen };
+  const init: BatchWorkerInit = { bundle, kernel: backend, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly };
   const pool = new Piscina<BatchTask, BatchReply>({ filename: new URL('../../dist/batch/worker.js', import.meta.url).href, workerData: init, minThreads: o.workers, maxThreads: o.workers, atomics: 'async', idleTimeout: 2 ** 31 - 1 });
   // Warm every worker (model loaded, kernel compiled) before the clock starts: an empty block each.
   await Promise.all(Array.from({ length: o.workers }, () => pool.run({ users: new Int32Array(0), ids: [] })));

@@ -46,7 +46,10 @@ function filterRow(items: ArrayLike<number>, scores: ArrayLike<number>, from: nu
  */
 export class OnnxTopKKernel implements ScoreKernel {
   readonly name = 'onnx' as const;
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly numItems: number,
+  ) {}
 
   static async create(itemFactors: Float32Array, numItems: number, d: number, threads = 1): Promise<OnnxTopKKernel> {
     const itemsT = new Float32Array(d * numItems);
@@ -59,14 +62,15 @@ export class OnnxTopKKernel implements ScoreKernel {
       outputs: [floatInput('values', ['B', 'K']), typedInput('indices', ['B', 'K'], 'int64')],
     });
     const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-    return new OnnxTopKKernel(session);
+    return new OnnxTopKKernel(session, numItems);
   }
 
   async topK(users: Float32Array, count: number, k: number, exclude: readonly (ArrayLike<number> | undefined)[]): Promise<TopKBlock> {
     const d = users.length / count;
     let extra = 0;
     for (let u = 0; u < count; u++) extra = Math.max(extra, exclude[u]?.length ?? 0);
-    const kk = k + extra;
+    // TopK refuses a k above the axis length; rows then come back padded by filterRow.
+    const kk = Math.min(k + extra, this.numItems);
     const out = await this.session.run({ users: new ort.Tensor('float32', users.subarray(0, count * d), [count, d]), k: new ort.Tensor('int64', BigInt64Array.from([BigInt(kk)]), [1]) });
     const values = out.values.data as Float32Array;
     const indices = out.indices.data as BigInt64Array;

@@ -17,6 +17,8 @@ export interface BatchWorkerInit {
   propensity: boolean;
   segments: boolean;
   excludeSeen: boolean;
+  /** Leave out items the catalogue marks unavailable, as `recommend` does by default. */
+  availableOnly: boolean;
 }
 
 export interface BatchTask {
@@ -35,11 +37,24 @@ const init = workerData as BatchWorkerInit;
 const b = init.bundle;
 const d = b.als.factors;
 const numItems = b.items.length;
-const kernel: ScoreKernel = await createKernel(init.kernel, b.als.itemFactors, numItems, d);
+/**
+ * The items the kernel scores: all of them, or only the available ones (then the kernel works on a
+ * compact copy and `scored` maps its indices back), so unavailable items cost no FLOPs and never
+ * take a place in a user's top K.
+ */
+const scored = Int32Array.from({ length: numItems }, (_, i) => i).filter((i) => !init.availableOnly || b.items[i].available);
+const compact = scored.length < numItems;
+const compactIndex = new Int32Array(numItems).fill(-1);
+scored.forEach((i, c) => (compactIndex[i] = c));
+const scoredFactors = compact ? gatherRows(b.als.itemFactors, scored, d) : b.als.itemFactors;
+const kernel: ScoreKernel = await createKernel(init.kernel, scoredFactors, scored.length, d);
+// Propensity rows rank each item as if it headed the retrieval list serving builds (its HNSW
+// candidates, then item-kNN ones), so an item's propensity does not depend on --k.
+const retrievalListSize = b.retrieval.candidates + b.retrieval.knnCandidates;
 const ranker = init.propensity ? await OnnxRanker.create(b.rankerOnnx, b.featureSpec.names.length) : undefined;
 const features = init.propensity ? new FeatureBuilder({ catalog: encodeCatalog(b.items), factors: d, itemFactors: b.als.itemFactors, knn: b.knn, popularity: b.popularity, rules: b.rules }, b.featureSpec) : undefined;
 const trend = b.popularity.trending;
-const trending = Int32Array.from({ length: numItems }, (_, i) => i).sort((x, y) => trend[y] - trend[x] || x - y);
+const trending = Int32Array.from(scored).sort((x, y) => trend[y] - trend[x] || x - y);
 
 export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
   const { users, ids } = task;
@@ -52,11 +67,13 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
   known.forEach((r, j) => {
     const u = users[r];
     U.set(b.als.userFactors.subarray(u * d, (u + 1) * d), j * d);
-    exclude.push(init.excludeSeen ? b.history.ui.items.subarray(b.history.ui.indptr[u], b.history.ui.indptr[u + 1]) : undefined);
+    const seen = b.history.ui.items.subarray(b.history.ui.indptr[u], b.history.ui.indptr[u + 1]);
+    exclude.push(!init.excludeSeen ? undefined : compact ? Int32Array.from(seen, (i) => compactIndex[i]).filter((c) => c >= 0) : seen);
   });
   const t0 = performance.now();
   const block = known.length > 0 ? await kernel.topK(U, known.length, init.k, exclude) : { items: new Int32Array(0), scores: new Float32Array(0) };
   const kernelMs = performance.now() - t0;
+  if (compact) for (let x = 0; x < block.items.length; x++) if (block.items[x] >= 0) block.items[x] = scored[block.items[x]];
 
   let propensity: Float32Array | undefined;
   if (ranker && features && known.length > 0) {
@@ -68,7 +85,7 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
       const u = users[r];
       const cand = Array.from(block.items.subarray(j * init.k, (j + 1) * init.k)).filter((i) => i >= 0);
       at.push(filled);
-      features.build({ history: historyOf(b.history.ui, b.history.totals, u), vector: U.subarray(j * d, (j + 1) * d), attrs: b.users[u], now: b.manifest.data.referenceTime }, cand, rows.subarray(filled * features.width));
+      features.build({ history: historyOf(b.history.ui, b.history.totals, u), vector: U.subarray(j * d, (j + 1) * d), attrs: b.users[u], now: b.manifest.data.referenceTime }, cand, rows.subarray(filled * features.width), retrievalListSize);
       filled += cand.length;
     });
     const p = await ranker.score(rows, filled);
@@ -104,6 +121,12 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
     }
   }
   return { text: formatBlock(results, init.format, init.propensity, init.segments), coldStart, kernelMs };
+}
+
+function gatherRows(m: Float32Array, rows: Int32Array, d: number): Float32Array {
+  const out = new Float32Array(rows.length * d);
+  rows.forEach((r, j) => out.set(m.subarray(r * d, (r + 1) * d), j * d));
+  return out;
 }
 
 function segmentOf(u: number): { id: number; label: string } | undefined {

@@ -17,7 +17,9 @@ const program = new Command()
   .name('vitrine')
   .description('Vitrine: recommendation scoring server for e-commerce personalisation')
   .version(pkg.version)
-  .showHelpAfterError('(run with --help for usage)');
+  .showHelpAfterError('(run with --help for usage)')
+  // Usage errors exit 2 like other bad input (commander would exit 1); subcommands inherit this.
+  .exitOverride();
 
 registerDemo(program);
 registerGenerate(program);
@@ -28,7 +30,8 @@ registerServe(program);
 registerBatchScore(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  if (err instanceof CommanderError) process.exit(err.exitCode);
+  // Commander has already printed the message (or the help or version asked for).
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
   if (err instanceof DataError) {
     // Bad input is the user's to fix: say where, without a stack trace.
     process.stderr.write(`vitrine: data error: ${err.message}\n`);

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
@@ -15,6 +15,8 @@ function expectSameTopK(a: TopKBlock, b: TopKBlock, users: number, k: number, la
   for (let u = 0; u < users; u++) {
     const kth = a.scores[u * k + k - 1];
     for (let q = 0; q < k; q++) {
+      // Both rows padded here: fewer eligible items than k.
+      if (a.items[u * k + q] === -1 && b.items[u * k + q] === -1) continue;
       expect(Math.abs(a.scores[u * k + q] - b.scores[u * k + q]), `${label} user ${u} rank ${q}`).toBeLessThan(1e-4);
       if (a.items[u * k + q] !== b.items[u * k + q]) expect(Math.abs(a.scores[u * k + q] - kth) < 1e-4 || Math.abs(a.scores[u * k + q] - b.scores[u * k + q]) < 1e-5, `${label} user ${u} rank ${q}`).toBe(true);
     }
@@ -40,11 +42,18 @@ describe('batch scoring kernels', () => {
       const ex = new Set(exclude[u] ?? []);
       for (let q = 0; q < k; q++) expect(ex.has(js.items[u * k + q])).toBe(false);
     }
+    // K plus the exclusions past the catalogue: every eligible item, then padding, on each backend.
+    const big = n - 10;
+    const jsAll = await new JsKernel(items, n, d).topK(U, users, big, exclude);
+    const onnxAll = await (await OnnxTopKKernel.create(items, n, d)).topK(U, users, big, exclude);
+    expectSameTopK(jsAll, onnxAll, users, big, 'onnx, k near the catalogue size');
+    const eligible = (u: number): number => n - new Set(exclude[u] ?? []).size;
+    for (let u = 0; u < users; u++) expect(onnxAll.items.subarray(u * big, (u + 1) * big).filter((i) => i >= 0).length).toBe(Math.min(big, eligible(u)));
   });
 });
 
 describe('vitrine batch-score', () => {
-  it('writes, for every user, the brute-force top-K over the catalogue minus the user\'s items', () => {
+  it('writes, for every user, the brute-force top-K over the available catalogue minus the user\'s items', () => {
     const out = join(tempDir(), 'recs.jsonl');
     const r = run('--bundle', bundleDir, '--all', '--k', '15', '--out', out, '--segments', '--propensity');
     expect(r.status, r.stderr).toBe(0);
@@ -63,7 +72,7 @@ describe('vitrine batch-score', () => {
       // Independent reference: every item's score in float64, sorted, minus what the user has seen.
       const all: [number, number][] = [];
       for (let i = 0; i < n; i++) {
-        if (seen.has(i)) continue;
+        if (seen.has(i) || !b.items[i].available) continue;
         let s = 0;
         for (let c = 0; c < d; c++) s += b.als.userFactors[u * d + c] * b.als.itemFactors[i * d + c];
         all.push([s, i]);
@@ -80,6 +89,35 @@ describe('vitrine batch-score', () => {
       checked++;
     }
     expect(checked).toBeGreaterThan(700);
+    expect(b.items.some((it) => !it.available)).toBe(true);
+
+    // An item's propensity is the same whatever K: it is ranked as in serving's retrieval list.
+    const sample = lines.filter((l) => !l.coldStart).slice(0, 20);
+    const usersFile = join(tempDir(), 'users.txt');
+    writeFileSync(usersFile, sample.map((l) => l.user).join('\n') + '\n');
+    const out3 = join(tempDir(), 'recs3.jsonl');
+    expect(run('--bundle', bundleDir, '--users', usersFile, '--k', '3', '--out', out3, '--propensity').status).toBe(0);
+    readFileSync(out3, 'utf8').trim().split('\n').forEach((l, j) => {
+      const line = JSON.parse(l) as { items: string[]; propensity: number[] };
+      expect(line.items).toEqual(sample[j].items.slice(0, 3));
+      line.propensity.forEach((p, q) => expect(Math.abs(p - (sample[j].propensity![q] ?? NaN))).toBeLessThan(1e-6));
+    });
+  });
+
+  it('leaves unavailable items in only when asked', () => {
+    const b = readBundle(bundleDir);
+    const unavailable = new Set(b.items.filter((it) => !it.available).map((it) => it.id));
+    // No one ever bought an unavailable item in the synthetic shop, so they score low: ask for the
+    // whole catalogue for a few users.
+    const usersFile = join(tempDir(), 'users.txt');
+    writeFileSync(usersFile, b.userIds.slice(0, 5).join('\n') + '\n');
+    const count = (extra: string[]): number => {
+      const out = join(tempDir(), 'recs.jsonl');
+      expect(run('--bundle', bundleDir, '--users', usersFile, '--k', String(b.items.length), '--out', out, ...extra).status).toBe(0);
+      return readFileSync(out, 'utf8').trim().split('\n').flatMap((l) => (JSON.parse(l) as { items: string[] }).items).filter((id) => unavailable.has(id)).length;
+    };
+    expect(count([])).toBe(0);
+    expect(count(['--include-unavailable'])).toBeGreaterThan(0);
   });
 
   it('resumes a killed run to exactly the file an uninterrupted run writes', async () => {
@@ -115,6 +153,13 @@ describe('vitrine batch-score', () => {
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(/resumed after \d+/);
     expect(readFileSync(partial).equals(readFileSync(full))).toBe(true);
+
+    // Killed before its first checkpoint: --resume starts over instead of refusing.
+    const early = join(dir, 'early.csv');
+    writeFileSync(early, 'user,rank,item,score\nu1,1,i');
+    const fresh = run('--bundle', bundleDir, '--all', '--k', '10', '--out', early, '--workers', '1', '--block', '8', '--backend', 'js', '--resume');
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(readFileSync(early).equals(readFileSync(full))).toBe(true);
   });
 
   it('rejects bad usage with clear errors', () => {
@@ -128,5 +173,15 @@ describe('vitrine batch-score', () => {
     expect(again.stderr).toMatch(/exists; use --resume .* or --force/);
     const other = run('--bundle', bundleDir, '--all', '--k', '7', '--out', out, '--resume');
     expect(other.stderr).toMatch(/belongs to a different job/);
+    // Backends differ in the last digits of scores, so a resumed run keeps the one that started.
+    const js = join(dir, 'js.jsonl');
+    expect(run('--bundle', bundleDir, '--all', '--out', js, '--backend', 'js').status).toBe(0);
+    const switched = run('--bundle', bundleDir, '--all', '--out', js, '--backend', 'onnx', '--resume');
+    expect([switched.status, switched.stderr]).toEqual([2, expect.stringMatching(/started with --backend js; resume it with that backend/)]);
+    const noDir = run('--bundle', bundleDir, '--all', '--out', join(dir, 'missing', 'x.jsonl'));
+    expect([noDir.status, noDir.stderr]).toEqual([2, expect.stringMatching(/--out .*x\.jsonl: the directory .*missing does not exist/)]);
+    const noUsers = run('--bundle', bundleDir, '--users', join(dir, 'nobody.txt'), '--out', join(dir, 'z.jsonl'));
+    expect([noUsers.status, noUsers.stderr]).toEqual([2, expect.stringMatching(/--users .*nobody\.txt: no such file/)]);
+    expect(run('--bundle', bundleDir, '--all', '--out', join(dir, 'k.jsonl'), '--k', '0').status).toBe(2);
   });
 });

@@ -21,9 +21,10 @@ export function registerBatchScore(program: Command): void {
     .option('--resume', 'continue an interrupted run from its checkpoint (<out>.checkpoint.json)')
     .option('--force', 'overwrite an existing output file')
     .option('--include-seen', 'keep items the user already interacted with')
+    .option('--include-unavailable', 'also recommend items the catalogue marks unavailable (left out by default, as in recommend)')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nExample: vitrine batch-score --bundle models/shop --all --k 50 --out recs.jsonl --propensity --segments')
-    .action(async (opts: { bundle: string; all?: boolean; users?: string; k: number; out: string; propensity?: boolean; segments?: boolean; backend: BatchOptions['backend']; workers: number; block: number | 'auto'; resume?: boolean; force?: boolean; includeSeen?: boolean; json?: boolean }) => {
+    .action(async (opts: { bundle: string; all?: boolean; users?: string; k: number; out: string; propensity?: boolean; segments?: boolean; backend: BatchOptions['backend']; workers: number; block: number | 'auto'; resume?: boolean; force?: boolean; includeSeen?: boolean; includeUnavailable?: boolean; json?: boolean }) => {
       if (opts.all && opts.users) throw new UserError('--all and --users: give one of them');
       const summary = await runBatch({
         bundle: opts.bundle,
@@ -39,6 +40,7 @@ export function registerBatchScore(program: Command): void {
         resume: Boolean(opts.resume),
         force: Boolean(opts.force),
         excludeSeen: !opts.includeSeen,
+        availableOnly: !opts.includeUnavailable,
       });
       if (opts.json) console.log(JSON.stringify(summary, null, 2));
       else
