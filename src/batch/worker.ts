@@ -85,7 +85,7 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
       const u = users[r];
       const cand = Array.from(block.items.subarray(j * init.k, (j + 1) * init.k)).filter((i) => i >= 0);
       at.push(filled);
-      features.build({ history: historyOf(b.history.ui, b.history.totals, u), vector: U.subarray(j * d, (j + 1) * d), attrs: b.users[u], now: b.manifest.data.referenceTime }, cand, rows.subarray(filled * features.width), retrievalListSize);
+      features.build({ history: historyOf(b.history.ui, b.history.totals, u), vector: U.subarray(j * d, (j + 1) * d), attrs: b.users[u], now: b.manifest.data.referenceTime }, cand, rows.subarray(filled * features.width), { size: retrievalListSize });
       filled += cand.length;
     });
     const p = await ranker.score(rows, filled);

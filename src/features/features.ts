@@ -124,11 +124,11 @@ export class FeatureBuilder {
   }
 
   /**
-   * Writes one row per candidate into `out` (candidates.length × width, row-major). Candidates come
-   * in retrieval order; `listSize` is the length of the retrieval list they head (default: their
-   * number), so a prefix of a list gets the ranks the whole list would give it.
+   * Writes one row per candidate into `out` (candidates.length × width, row-major). By default the
+   * candidates are the retrieval list, in its order. `list` places them in another list instead:
+   * its length, and each candidate's 0-based position in it (default: their order, i.e. they head it).
    */
-  build(user: UserInput, candidates: ArrayLike<number>, out: Float32Array, listSize?: number): Float32Array {
+  build(user: UserInput, candidates: ArrayLike<number>, out: Float32Array, list?: { size: number; rank?: ArrayLike<number> }): Float32Array {
     const n = candidates.length;
     if (out.length < n * this.width) throw new RangeError(`feature buffer holds ${out.length} values, needs ${n * this.width}`);
     const recent = recentFirst(user.history, Math.max(this.spec.recentWindow, 1));
@@ -137,8 +137,9 @@ export class FeatureBuilder {
     for (let r = 0; r < n; r++) this.acc.slot(candidates[r]);
     this.accumulateNeighbours(user.history, recent);
     const summary = this.summarise(user, recent);
-    const size = Math.max(1, listSize ?? n);
-    for (let r = 0; r < n; r++) this.writeRow(user.vector, candidates[r], summary, r / size, out, r * this.width);
+    const size = Math.max(1, list?.size ?? n);
+    const rank = list?.rank;
+    for (let r = 0; r < n; r++) this.writeRow(user.vector, candidates[r], summary, (rank ? rank[r] : r) / size, out, r * this.width);
     this.acc.clear();
     this.clearShares(user.history);
     return out;

@@ -2,6 +2,7 @@ import { affinityShares, profileVector, rawRfm } from '../features/profile.js';
 import { emptyHistory, historyOf, recentFirst, type UserHistory } from '../features/history.js';
 import type { RecModel } from '../rank/model.js';
 import { recommend, userVector, type Stage } from '../rank/recommend.js';
+import { retrieve, type Retrieved } from '../index/retrieve.js';
 import { knnSimilarity } from '../train/itemknn.js';
 import { assignSegment } from '../train/segments.js';
 import { dot } from '../util/linalg.js';
@@ -350,8 +351,21 @@ export class Handlers {
     const known = idx.filter((i) => i >= 0);
     const probs = new Map<number, number>();
     if (vector && known.length > 0) {
+      // Each item is ranked where `recommend` (default filters) would retrieve it, or just past the
+      // end of that list, so an item's probability is the one `recommend` gives it, whatever else
+      // is in the request and in what order.
+      const { mask, release } = this.applyFilters({ excludeSeen: true, availableOnly: true }, u.history.items);
+      let list: Retrieved;
+      try {
+        list = retrieve(m.hnsw, m.data.knn, vector, u.history, mask, m.data.retrieval, m.scratch);
+      } finally {
+        release();
+      }
+      const position = new Map<number, number>();
+      list.items.forEach((i, r) => position.set(i, r));
+      const rank = known.map((i) => position.get(i) ?? list.items.length);
       const rows = new Float32Array(known.length * m.features.width);
-      m.features.build({ history: u.history, vector, attrs: u.attrs, now: task.now }, known, rows);
+      m.features.build({ history: u.history, vector, attrs: u.attrs, now: task.now }, known, rows, { size: list.items.length, rank });
       const p = await m.ranker.score(rows, known.length);
       known.forEach((i, r) => probs.set(i, p[r]));
     }

@@ -103,6 +103,21 @@ describe('server over WebSocket and HTTP', () => {
     expect(model).toBeGreaterThan(1.5 * trending);
   });
 
+  it('scores an item as recommend does, whatever else the request lists and in what order', async () => {
+    const recommended = items(await client.request({ call: 'recommend', user: 'u40', k: 6, explain: false }));
+    expect(recommended.every((x) => x.stage !== 'trending' && x.score !== null)).toBe(true);
+    const ids = recommended.map((x) => x.id);
+    const scoreOf = async (list: string[]): Promise<Map<string, number | null>> => {
+      const r = await client.request({ call: 'score', user: 'u40', items: list });
+      expect(r.error, JSON.stringify(r.error)).toBeUndefined();
+      return new Map((r.result as { items: { id: string; score: number | null }[] }).items.map((x) => [x.id, x.score]));
+    };
+    const alone = await scoreOf([ids[3]]);
+    const mixed = await scoreOf([...ids].reverse().concat(['i1', 'i2', 'i3', 'i4', 'i5']));
+    for (const x of recommended) expect(Math.abs((mixed.get(x.id) ?? NaN) - (x.score ?? NaN)), x.id).toBeLessThan(1e-5);
+    expect(alone.get(ids[3])).toBe(mixed.get(ids[3]));
+  });
+
   it('keeps every returned item within the filters and exclusions', async () => {
     const seen = items(await client.request({ call: 'recommend', user: 'u40', k: 50, filters: { excludeSeen: false, availableOnly: false } })).map((x) => x.id);
     const exclude = seen.slice(0, 5);
