@@ -60,10 +60,19 @@ async function connect(url: string, codec: Codec): Promise<Conn> {
     conn.pending.delete(reply.id);
     resolve({ error: reply.error?.code, serverMs: reply.serverMs });
   });
+  // A server that goes away (or a broken socket) fails what was in flight instead of leaving the
+  // run waiting for replies that will never come.
+  const fail = (): void => {
+    for (const resolve of conn.pending.values()) resolve({ error: 'connection_closed' });
+    conn.pending.clear();
+  };
+  ws.on('close', fail);
+  ws.on('error', fail);
   return conn;
 }
 
 function send(conn: Conn, codec: Codec, body: Record<string, unknown>, id: number): Promise<Answer> {
+  if (conn.ws.readyState !== WebSocket.OPEN) return Promise.resolve({ error: 'connection_closed' });
   return new Promise((resolve) => {
     conn.pending.set(id, resolve);
     const msg = { ...body, id };
@@ -140,7 +149,8 @@ export async function closedLoop(o: ClosedLoopOptions): Promise<LatencySummary> 
   await Promise.all(
     conns.flatMap((c) =>
       Array.from({ length: o.depth }, async () => {
-        while (performance.now() < end) {
+        // A closed connection ends its loops (its failed requests are counted as errors).
+        while (performance.now() < end && c.ws.readyState === WebSocket.OPEN) {
           const id = ++seq;
           const t0 = performance.now();
           rec.record(t0, await send(c, o.codec, o.request(id), id));

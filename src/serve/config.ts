@@ -29,6 +29,8 @@ export interface ServerConfig {
   clientToken?: string;
   /** Append-only log of streamed events, replayed at start (empty: events live only in memory). */
   eventLog?: string;
+  /** Users whose streamed events are held; past it the least recently active are forgotten. */
+  maxStreamedUsers: number;
   /** Key for pseudonymising user ids in logs. */
   pseudonymKey?: string;
   logLevel: string;
@@ -58,6 +60,7 @@ export function defaultConfig(bundle: string): ServerConfig {
     logLevel: 'info',
     clock: 'wall',
     drainSeconds: 30,
+    maxStreamedUsers: 100_000,
   };
 }
 
@@ -77,12 +80,13 @@ const ENV: Record<string, keyof ServerConfig> = {
   VITRINE_ADMIN_TOKEN: 'adminToken',
   VITRINE_CLIENT_TOKEN: 'clientToken',
   VITRINE_EVENT_LOG: 'eventLog',
+  VITRINE_MAX_STREAMED_USERS: 'maxStreamedUsers',
   VITRINE_PSEUDONYM_KEY: 'pseudonymKey',
   VITRINE_LOG_LEVEL: 'logLevel',
   VITRINE_CLOCK: 'clock',
 };
 
-const NUMERIC = new Set<keyof ServerConfig>(['port', 'workers', 'concurrentTasksPerWorker', 'maxBatch', 'maxQueue', 'maxInFlightPerConnection', 'maxFrameBytes', 'efSearch', 'drainSeconds']);
+const NUMERIC = new Set<keyof ServerConfig>(['port', 'workers', 'concurrentTasksPerWorker', 'maxBatch', 'maxQueue', 'maxInFlightPerConnection', 'maxFrameBytes', 'efSearch', 'drainSeconds', 'maxStreamedUsers']);
 
 /** Defaults, then a JSON config file, then VITRINE_* environment variables, then command-line flags. */
 export function loadConfig(bundle: string | undefined, file: string | undefined, flags: Partial<ServerConfig>, env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -127,6 +131,7 @@ export function validateConfig(c: ServerConfig): void {
   int('maxInFlightPerConnection', 1, 100_000);
   int('maxFrameBytes', 256, 64 << 20);
   int('drainSeconds', 0, 3600);
+  int('maxStreamedUsers', 1, 100_000_000);
   if (c.efSearch !== undefined) int('efSearch', 10, 100_000);
   if (!['wall', 'bundle'].includes(c.clock)) throw new UserError(`config clock: expected wall or bundle, got ${c.clock}`);
   if (!['auto', 'cpu', 'cuda'].includes(c.provider)) throw new UserError(`config provider: expected auto, cpu or cuda, got ${c.provider}`);

@@ -136,7 +136,8 @@ export class Handlers {
     const mask = this.freeMasks.pop() ?? new Uint8Array(n);
     if (f.availableOnly) mask.set(this.unavailable);
     if (f.categories !== undefined || f.priceMin !== undefined || f.priceMax !== undefined) {
-      const cats = f.categories ? new Set(f.categories.map((c) => m.catalog.categoryNames.indexOf(c))) : undefined;
+      // An unknown name matches nothing (not the uncategorised items, whose index is also -1).
+      const cats = f.categories ? new Set(f.categories.map((c) => m.catalog.categoryNames.indexOf(c)).filter((c) => c >= 0)) : undefined;
       for (let i = 0; i < n; i++) {
         if (cats && !cats.has(m.catalog.category[i])) mask[i] = 1;
         const p = m.catalog.price[i];
@@ -199,23 +200,27 @@ export class Handlers {
 
   /** Maximal marginal relevance: trade ranker score against embedding similarity to what is already picked. */
   private diversify(items: Int32Array, scores: Float32Array, k: number, diversity: number): number[] {
+    const n = items.length;
     const picked: number[] = [];
-    const left = new Set(Array.from({ length: items.length }, (_, r) => r));
-    while (picked.length < k && left.size > 0) {
+    const taken = new Uint8Array(n);
+    // Each item's highest similarity to anything picked so far, updated with the latest pick only:
+    // k × pool cosines in all, instead of k² × pool.
+    const maxSim = new Float64Array(n);
+    while (picked.length < Math.min(k, n)) {
       let best = -1;
       let bestValue = -Infinity;
-      for (const r of left) {
+      for (let r = 0; r < n; r++) {
+        if (taken[r]) continue;
         const rel = Number.isNaN(scores[r]) ? 0 : scores[r];
-        let maxSim = 0;
-        for (const p of picked) maxSim = Math.max(maxSim, this.cosine(items[r], items[p]));
-        const value = (1 - diversity) * rel - diversity * maxSim;
+        const value = (1 - diversity) * rel - diversity * maxSim[r];
         if (value > bestValue) {
           bestValue = value;
           best = r;
         }
       }
       picked.push(best);
-      left.delete(best);
+      taken[best] = 1;
+      for (let r = 0; r < n; r++) if (!taken[r]) maxSim[r] = Math.max(maxSim[r], this.cosine(items[r], items[best]));
     }
     return picked;
   }

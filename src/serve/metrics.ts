@@ -19,6 +19,7 @@ export class ServerMetrics {
   readonly bundle = new client.Gauge({ name: 'vitrine_bundle_info', help: 'The loaded bundle version (value 1)', labelNames: ['version'] as const, registers: [this.registry] });
   readonly reloads = new client.Counter({ name: 'vitrine_bundle_reloads_total', help: 'Hot reloads by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly overlayUsers = new client.Gauge({ name: 'vitrine_streamed_users', help: 'Users with events streamed since their bundle was built', registers: [this.registry] });
+  readonly overlayEvicted = new client.Gauge({ name: 'vitrine_streamed_users_evicted', help: 'Users whose streamed events were forgotten to stay within maxStreamedUsers', registers: [this.registry] });
 
   constructor() {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'vitrine_process_' });

@@ -5,6 +5,11 @@ import type { OverlayEvent } from './handlers.js';
 export interface OverlayOptions {
   /** Events kept per user (oldest dropped first). */
   maxPerUser: number;
+  /**
+   * Users kept; past it the user whose last event is oldest is forgotten (their requests fall back
+   * to the bundle's history), so a stream of new ids cannot exhaust the main thread's memory.
+   */
+  maxUsers: number;
   /** Append-only JSONL log replayed at start: streamed events survive a crash or restart. */
   logPath?: string;
 }
@@ -14,8 +19,11 @@ export interface OverlayOptions {
  * each request for that user, so workers stay stateless and the next answer reflects the last event.
  */
 export class EventOverlay {
+  /** In order of each user's latest event, oldest first (a Map keeps insertion order). */
   private readonly byUser = new Map<string, OverlayEvent[]>();
   replayed = 0;
+  /** Users forgotten to stay within maxUsers. */
+  evicted = 0;
 
   constructor(private readonly o: OverlayOptions) {
     if (o.logPath) {
@@ -39,8 +47,14 @@ export class EventOverlay {
 
   private remember(user: string, e: OverlayEvent): number {
     let list = this.byUser.get(user);
-    if (!list) this.byUser.set(user, (list = []));
+    if (list) this.byUser.delete(user);
+    else list = [];
+    this.byUser.set(user, list);
     list.push(e);
+    if (this.byUser.size > this.o.maxUsers) {
+      this.byUser.delete(this.byUser.keys().next().value as string);
+      this.evicted++;
+    }
     if (list.length > this.o.maxPerUser) list.splice(0, list.length - this.o.maxPerUser);
     return list.length;
   }

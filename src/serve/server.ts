@@ -30,7 +30,10 @@ interface SocketData {
 // Plain msgpack maps (no msgpackr record extension), so any msgpack client can talk to us; keys
 // whose value is undefined are left out, as JSON.stringify does, so both encodings carry the same result.
 const packr = new Packr({ useRecords: false, skipValues: [undefined] } as ConstructorParameters<typeof Packr>[0]);
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+// Integers msgpack encodes in 64 bits (Python's msgpack does so from 2^32) arrive as numbers when
+// exactly representable, so such an id is echoed and such a k accepted. msgpackr supports 'auto';
+// its typings list only the other modes, hence the cast.
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' } as unknown as ConstructorParameters<typeof Unpackr>[0]);
 
 const HTTP_STATUS: Record<ErrorCode, string> = {
   bad_frame: '400 Bad Request',
@@ -83,7 +86,7 @@ export class VitrineServer {
   ) {
     this.log = log ?? createLogger(config.logLevel);
     this.pseudo = new Pseudonymiser(config.pseudonymKey);
-    this.overlay = new EventOverlay({ maxPerUser: 200, logPath: config.eventLog });
+    this.overlay = new EventOverlay({ maxPerUser: 200, maxUsers: config.maxStreamedUsers, logPath: config.eventLog });
   }
 
   get version(): string | undefined {
@@ -253,6 +256,7 @@ export class VitrineServer {
         const e = req.call;
         const historyLength = this.overlay.add(e.user, { item: e.item, type: e.type, ts: e.ts ?? now, price: e.price, quantity: e.quantity });
         this.metrics.overlayUsers.set(this.overlay.users);
+        this.metrics.overlayEvicted.set(this.overlay.evicted);
         this.log.debug({ user: this.pseudo.user(e.user), type: e.type }, 'event');
         result = { accepted: true, streamedEvents: historyLength };
       } else {
@@ -332,7 +336,7 @@ export class VitrineServer {
    */
   async reload(version?: string): Promise<{ from: string; to: string }> {
     if (this.reloading) return this.reloading;
-    this.reloading = (async () => {
+    const attempt = (async () => {
       const from = this.pool?.version ?? '';
       try {
         const dir = version ? resolveBundleVersion(`${this.config.bundle}/${version}`) : resolveBundleVersion(this.config.bundle);
@@ -351,11 +355,17 @@ export class VitrineServer {
         this.metrics.reloads.inc({ outcome: 'failed' });
         this.log.error({ err: e }, 'reload failed; still serving the previous version');
         throw e;
-      } finally {
-        this.reloading = undefined;
       }
     })();
-    return this.reloading;
+    // Shared with callers while it runs, and cleared once settled. Cleared here rather than in the
+    // body: a reload that ends before its first await (nothing new, a bad version) would otherwise
+    // clear the field before it is set, leaving every later reload answered by this one.
+    this.reloading = attempt;
+    const clear = (): void => {
+      if (this.reloading === attempt) this.reloading = undefined;
+    };
+    attempt.then(clear, clear);
+    return attempt;
   }
 
   /**

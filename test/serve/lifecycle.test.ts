@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { cpSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
+import { closedLoop } from '../../src/load/driver.js';
 import { loadConfig } from '../../src/serve/config.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { TestClient, type Reply } from '../helpers/client.js';
@@ -27,12 +28,18 @@ describe('hot reload', () => {
       while (!cond()) await new Promise((r) => setTimeout(r, 10));
     };
     await until(() => replies.length >= 40);
+    // Reloads that change nothing, or name a missing version, leave later reloads working.
+    const reload = async (body?: unknown): Promise<{ status: number; reply: Reply }> => {
+      const r = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer secret' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: r.status, reply: (await r.json()) as Reply };
+    };
+    expect((await reload()).reply.result).toEqual({ from: 'v1', to: 'v1' });
+    expect((await reload({ version: 'nope' })).status).toBe(500);
     // A new version appears atomically (copied aside, then renamed), then the admin call swaps to it.
     cpSync(fixture, join(models, '.v2.tmp'), { recursive: true });
     renameSync(join(models, '.v2.tmp'), join(models, 'v2'));
-    const res = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer secret' } });
-    expect(res.status).toBe(200);
-    expect(((await res.json()) as { result: unknown }).result).toEqual({ from: 'v1', to: 'v2' });
+    const res = await reload();
+    expect([res.status, res.reply.result]).toEqual([200, { from: 'v1', to: 'v2' }]);
     const atSwap = replies.length;
     await until(() => replies.length >= atSwap + 40);
     stop = true;
@@ -51,6 +58,18 @@ describe('hot reload', () => {
 });
 
 describe('graceful shutdown', () => {
+  it('ends a load run whose server shuts down, counting what was in flight', async () => {
+    const server = new VitrineServer(loadConfig(fixture, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle' }));
+    await server.start();
+    const run = closedLoop({ url: `ws://127.0.0.1:${server.port}/ws`, codec: 'msgpack', connections: 2, depth: 4, seconds: 60, request: (seq) => ({ call: 'recommend', user: `u${(seq % 50) + 1}`, k: 5 }) });
+    await new Promise((r) => setTimeout(r, 300));
+    await server.shutdown();
+    // Well before its 60 s: the closed connections end the run instead of leaving it waiting.
+    const summary = await run;
+    expect(summary.count).toBeGreaterThan(0);
+    expect(summary.seconds).toBeLessThan(30);
+  });
+
   it('answers every in-flight request (200, under the per-connection cap) after SIGTERM, then exits 0', async () => {
     const child = spawn(process.execPath, [cliPath, 'serve', '--bundle', fixture, '--port', '0', '--workers', '2', '--clock', 'bundle', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITRINE_PROGRESS: '0' } });
     let stdout = '';

@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { pack } from 'msgpackr';
 import { closedLoop, openLoop } from '../../src/load/driver.js';
 import { loadConfig } from '../../src/serve/config.js';
 import { VitrineServer } from '../../src/serve/server.js';
@@ -38,12 +39,13 @@ describe('server over WebSocket and HTTP', () => {
   let client: TestClient;
   let catalog: Map<string, CatalogRow>;
   const newItem = 'i-new-1';
+  const uncategorised = 'i-new-2';
 
   beforeAll(async () => {
     // A newer catalogue with one product the bundle has never seen.
     const dir = tempDir();
     const catalogFile = join(dir, 'items.csv');
-    writeFileSync(catalogFile, readFileSync(join(shop, 'items.csv'), 'utf8') + `${newItem},Makeup,MAK-A,12.50,style:3+|tier:mid,MAK-A Fresh Makeup Edition,1\n`);
+    writeFileSync(catalogFile, readFileSync(join(shop, 'items.csv'), 'utf8') + `${newItem},Makeup,MAK-A,12.50,style:3+|tier:mid,MAK-A Fresh Makeup Edition,1\n${uncategorised},,,9.99,,A plain thing,1\n`);
     catalog = readCatalog(catalogFile);
     server = new VitrineServer(loadConfig(bundle, undefined, { port: 0, workers: 2, logLevel: 'silent', clock: 'bundle', catalog: catalogFile, maxFrameBytes: 64 * 1024 }));
     await server.start();
@@ -151,6 +153,8 @@ describe('server over WebSocket and HTTP', () => {
       }
     })).flat();
     await Promise.all(concurrent);
+    // A category nobody sells matches nothing (not the items without a category).
+    for (const body of [{ call: 'recommend', user: 'u40', k: 20 }, { call: 'similar', item: 'i3', k: 20 }]) expect(items(await client.request({ ...body, filters: { category: 'NoSuchCategory' } }))).toEqual([]);
     // Already-seen items are excluded by default.
     const history = ['i3', 'i10', 'i20'];
     const rec = items(await client.request({ call: 'recommend', history, k: 30 }));
@@ -222,6 +226,20 @@ describe('server over WebSocket and HTTP', () => {
     expect([big.status, big.reply.error?.code]).toEqual([413, 'frame_too_large']);
     const admin = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST' });
     expect(admin.status).toBe(401);
+  });
+
+  it('takes integers msgpack encodes in 64 bits (as Python\'s msgpack does from 2^32)', async () => {
+    const uint64 = (v: bigint): Buffer => {
+      const b = Buffer.alloc(9);
+      b[0] = 0xcf;
+      b.writeBigUInt64BE(v, 1);
+      return b;
+    };
+    const frame = Buffer.concat([Buffer.from([0x84]), pack('id'), uint64(1_700_000_000_000n), pack('call'), pack('recommend'), pack('user'), pack('u40'), pack('k'), uint64(3n)]);
+    const reply = await client.raw(frame, true);
+    expect(reply.error, JSON.stringify(reply.error)).toBeUndefined();
+    expect(reply.id).toBe(1_700_000_000_000);
+    expect((reply.result as Items).items).toHaveLength(3);
   });
 
   it('exposes health, readiness and Prometheus metrics', async () => {
