@@ -19,10 +19,22 @@ describe('vitrine CLI', () => {
 
   it('rejects bad option values naming the option', () => {
     const r = run('generate', '--out', '/tmp/x', '--seed', 'abc');
-    expect(r.status).not.toBe(0);
+    expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/option '--seed <n>' argument 'abc' is invalid\. expected an integer/);
     const size = run('generate', '--out', '/tmp/x', '--size', 'huge');
     expect(size.stderr).toMatch(/expected one of tiny, small, medium, large/);
+  });
+
+  it('names the path and the reason when a file cannot be written, without a stack trace', () => {
+    const r = run('generate', '--out', '/dev/null/shop', '--size', 'tiny');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^vitrine: \/dev\/null\/\S+: a part of the path is not a directory\n$/);
+  });
+
+  it('finds the shared data sets from any working directory', () => {
+    const r = spawnSync(process.execPath, [cliPath, 'inspect', '--data', 'ml-100k', '--json'], { encoding: 'utf8', cwd: '/', env: { ...process.env, VITRINE_PROGRESS: '0', VITRINE_DATA: '' } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ dataset: { format: 'movielens-100k', events: 100000 } });
   });
 
   it('rejects an unknown --data value with advice', () => {

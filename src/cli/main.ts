@@ -41,6 +41,12 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     process.stderr.write(`vitrine: ${err.message}\n`);
     process.exit(err.exitCode);
   }
+  const fsReason = fileSystemReason(err);
+  if (fsReason) {
+    // A path the user named (or a directory under it) cannot be read or written: say which and why.
+    process.stderr.write(`vitrine: ${fsReason}\n`);
+    process.exit(2);
+  }
   if (err instanceof RangeError) {
     process.stderr.write(`vitrine: ${err.message}\n`);
     process.exit(2);
@@ -48,3 +54,20 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`vitrine: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
+
+const FS_REASONS: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOSPC: 'no space left on the device',
+};
+
+function fileSystemReason(err: unknown): string | undefined {
+  const e = err as { code?: unknown; path?: unknown };
+  if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.path !== 'string') return undefined;
+  const reason = FS_REASONS[e.code];
+  return reason ? `${e.path}: ${reason}` : undefined;
+}

@@ -1,13 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { configFor, SIZE_PRESETS, type SizePreset, type SyntheticConfig } from './synthetic/config.js';
 import { generateShop } from './synthetic/write.js';
 import { note } from '../util/progress.js';
 import { UserError } from '../util/errors.js';
 
-/** Where shared real data sets live: VITRINE_DATA, else ../shared/data beside the project. */
+/**
+ * Where shared real data sets live: VITRINE_DATA (relative to the working directory), else
+ * ../shared/data beside the project, found from this module (src/data or dist/data) so that the
+ * commands work from any directory.
+ */
 export function sharedDataRoot(): string {
-  return resolve(process.env.VITRINE_DATA ?? '../shared/data');
+  return process.env.VITRINE_DATA ? resolve(process.env.VITRINE_DATA) : fileURLToPath(new URL('../../../shared/data', import.meta.url));
 }
 
 /** Where generated shops are cached between runs: VITRINE_CACHE, else .vitrine-cache. */
