@@ -158,7 +158,8 @@ if (suites.has('ranker')) {
   const vector = bundle.als.userFactors.subarray(u * d, (u + 1) * d);
   const bench = new Bench({ time: 1000, warmupTime: 200 });
   const json: unknown[] = [];
-  for (const rows of [1, 10, 50, 200, 1000]) {
+  // 1600 rows: a serving batch of 8 requests × 200 candidates, scored in one session run.
+  for (const rows of [1, 10, 50, 200, 1000, 1600]) {
     const cand = Int32Array.from({ length: rows }, () => rng.int(n));
     const X = new Float32Array(rows * features.width);
     features.build({ history: h, vector, attrs: bundle.users[u], now: bundle.manifest.data.referenceTime }, cand, X);
