@@ -1,5 +1,9 @@
 import { spawnSync } from 'node:child_process';
+import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { fileSystemReason } from '../src/cli/fs-errors.js';
 import { cliPath } from './helpers/paths.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: { ...process.env, VITRINE_PROGRESS: '0' } });
@@ -28,7 +32,47 @@ describe('vitrine CLI', () => {
   it('names the path and the reason when a file cannot be written, without a stack trace', () => {
     const r = run('generate', '--out', '/dev/null/shop', '--size', 'tiny');
     expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/^vitrine: \/dev\/null\/\S+: a part of the path is not a directory\n$/);
+    expect(r.stderr).toMatch(/^vitrine: \/dev\/null\/shop cannot be created: \/dev\/null is not a directory\n$/);
+  });
+
+  it('turns a file-system error on a named path into the path and a reason', () => {
+    let err: unknown;
+    try {
+      readFileSync('/dev/null/nothing');
+    } catch (e) {
+      err = e;
+    }
+    expect(fileSystemReason(err)).toBe('/dev/null/nothing: a part of the path is not a directory');
+    expect(fileSystemReason(new Error('plain'))).toBeUndefined();
+  });
+
+  it('never replaces a directory that is not its own earlier output', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vitrine-out-'));
+    writeFileSync(join(dir, 'thesis.txt'), 'mine');
+    const gen = run('generate', '--out', dir, '--size', 'tiny');
+    expect([gen.status, gen.stderr]).toEqual([2, expect.stringMatching(/already holds files and is not a generated shop \(no meta\.json\); refusing to replace it/)]);
+    const train = run('train', '--data', 'synthetic:tiny', '--out', dir);
+    expect([train.status, train.stderr]).toEqual([2, expect.stringMatching(/already holds files and is not a bundle version \(no manifest\.json\)/)]);
+    expect(readFileSync(join(dir, 'thesis.txt'), 'utf8')).toBe('mine');
+    // Its own output is replaced: generating twice into one directory works.
+    const shop = join(dir, 'shop');
+    expect(run('generate', '--out', shop, '--size', 'tiny').status).toBe(0);
+    expect(run('generate', '--out', shop, '--size', 'tiny', '--seed', '7').status).toBe(0);
+  });
+
+  it('reports what --lenient skipped when training, records it, and evaluates the bundle the same way', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vitrine-lenient-'));
+    const shop = join(dir, 'shop');
+    expect(run('generate', '--out', shop, '--size', 'tiny').status).toBe(0);
+    appendFileSync(join(shop, 'events.csv'), readFileSync(join(shop, 'events.csv'), 'utf8').split('\n')[1].replace(/,(view|click|cart|purchase),/, ',like,') + '\n');
+    const out = join(dir, 'models', 'v1');
+    const train = run('train', '--data', shop, '--lenient', '--out', out, '--no-evaluate');
+    expect(train.status, train.stderr).toBe(0);
+    expect(train.stderr).toMatch(/skipped 1 bad input records \(--lenient\): 1 × type: unknown event type/);
+    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).data.skipped.skipped).toBe(1);
+    const evaluate = run('evaluate', '--bundle', out, '--data', shop, '--json', '--no-save');
+    expect(evaluate.status, evaluate.stderr).toBe(0);
+    expect(evaluate.stderr).toMatch(/skipped 1 bad input records/);
   });
 
   it('finds the shared data sets from any working directory', () => {

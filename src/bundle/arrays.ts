@@ -1,3 +1,4 @@
+import { UserError } from '../util/errors.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -41,9 +42,9 @@ export async function writeBytes(path: string, data: Uint8Array | string): Promi
 /** Reads a file and checks it against its manifest entry; a mismatch means a damaged or tampered bundle. */
 export function readChecked(path: string, entry: FileEntry): Buffer {
   const buf = readFileSync(path);
-  if (buf.length !== entry.bytes) throw new Error(`${path}: ${buf.length} bytes, manifest says ${entry.bytes}`);
+  if (buf.length !== entry.bytes) throw new UserError(`${path}: ${buf.length} bytes, manifest says ${entry.bytes}`);
   const sum = sha256(buf);
-  if (sum !== entry.sha256) throw new Error(`${path}: checksum ${sum.slice(0, 12)}… does not match the manifest's ${entry.sha256.slice(0, 12)}…`);
+  if (sum !== entry.sha256) throw new UserError(`${path}: checksum ${sum.slice(0, 12)}… does not match the manifest's ${entry.sha256.slice(0, 12)}…`);
   return buf;
 }
 

@@ -1,3 +1,4 @@
+import { UserError } from '../util/errors.js';
 import type { FileEntry } from './arrays.js';
 
 /** 2: the HNSW index became norm partitions (hnsw_<p>.bin). */
@@ -22,6 +23,8 @@ export interface Manifest {
     holdout: 'protocol' | 'none';
     trainEvents: number;
     referenceTime: number;
+    /** Present when the data was loaded with --lenient: what was skipped and why (evaluate reloads it the same way). */
+    skipped?: { skipped: number; byReason: Record<string, number>; examples: string[] };
   };
   parameters: Record<string, unknown>;
   dimensions: { items: number; users: number; factors: number; features: number };
@@ -34,7 +37,7 @@ export interface Manifest {
 
 export function validateManifest(m: unknown, where: string): Manifest {
   const fail = (what: string): never => {
-    throw new Error(`${where}: not a valid Vitrine bundle manifest (${what})`);
+    throw new UserError(`${where}: not a valid Vitrine bundle manifest (${what})`);
   };
   if (m === null || typeof m !== 'object') fail('not a JSON object');
   const o = m as Record<string, unknown>;

@@ -32,7 +32,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
   try {
     raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
   } catch (e) {
-    throw new Error(`${manifestPath}: cannot read (${(e as Error).message})`);
+    throw new UserError(`${manifestPath}: cannot read (${(e as Error).message})`);
   }
   const manifest = validateManifest(raw, manifestPath);
   // The directory name is the version servers select and report, even for a copied or renamed version.

@@ -1,3 +1,4 @@
+import { prepareOutputDir } from '../util/output-dir.js';
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -54,6 +55,7 @@ export function bundleScalars(d: BundleData): Record<string, unknown> {
  * crash mid-write never leaves a version a server would pick up. Returns the final directory.
  */
 export async function writeBundle(d: BundleData, hnsw: HnswIndex, outDir: string): Promise<string> {
+  prepareOutputDir(outDir, 'manifest.json', 'a bundle version');
   const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp, { recursive: true });

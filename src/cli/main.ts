@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { DataError } from '../data/errors.js';
 import { UserError } from '../util/errors.js';
+import { fileSystemReason } from './fs-errors.js';
 import { registerDemo } from './commands/demo.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
@@ -55,19 +56,3 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   process.exit(1);
 });
 
-const FS_REASONS: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  ENOTDIR: 'a part of the path is not a directory',
-  EISDIR: 'is a directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on the device',
-};
-
-function fileSystemReason(err: unknown): string | undefined {
-  const e = err as { code?: unknown; path?: unknown };
-  if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.path !== 'string') return undefined;
-  const reason = FS_REASONS[e.code];
-  return reason ? `${e.path}: ${reason}` : undefined;
-}

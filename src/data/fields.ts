@@ -48,8 +48,8 @@ export class FieldReader {
     if (typeof raw === 'number') t = raw;
     else if (typeof raw === 'string') {
       const s = raw.trim();
-      t = /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : Date.parse(s) / 1000;
-      if (!Number.isFinite(t)) this.fail(field, `not a Unix time in seconds or an ISO 8601 date: ${JSON.stringify(raw)}`);
+      t = /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : parseIsoSeconds(s);
+      if (!Number.isFinite(t)) this.fail(field, `not a Unix time in seconds or an ISO 8601 date (YYYY-MM-DD, optionally THH:MM[:SS] and a zone; no zone means UTC): ${JSON.stringify(raw)}`);
     } else this.fail(field, `must be a number or string, got ${typeof raw}`);
     if (!Number.isFinite(t)) this.fail(field, `not a finite time: ${JSON.stringify(raw)}`);
     if (Math.abs(t) > 1e11) this.fail(field, `${t} is out of range for Unix seconds (milliseconds? divide by 1000)`);
@@ -78,4 +78,21 @@ function parseNumber(s: string): number {
   const t = s.trim();
   if (t.length === 0 || !/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return NaN;
   return Number(t);
+}
+
+const ISO_8601 = /^(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * ISO 8601 only (Date.parse alone would take "March 7" or US-style 01/02/2023 and invent a date), and
+ * a time without a zone is UTC: read in the machine's zone, the same file would load as different
+ * data on another machine.
+ */
+function parseIsoSeconds(s: string): number {
+  const m = ISO_8601.exec(s);
+  if (!m) return NaN;
+  const [, date, time, zone] = m;
+  if (time === undefined) return zone === undefined ? Date.parse(`${date}T00:00:00Z`) / 1000 : NaN;
+  let z = (zone ?? 'Z').toUpperCase();
+  if (z !== 'Z') z = z.length === 3 ? `${z}:00` : z.includes(':') ? z : `${z.slice(0, 3)}:${z.slice(3)}`;
+  return Date.parse(`${date}T${time}${z}`) / 1000;
 }

@@ -31,7 +31,7 @@ export function parseSyntheticSpec(spec: string, seed: number): SyntheticSpec | 
   const m = /^synthetic(?::(\w+))?$/.exec(spec);
   if (!m) return undefined;
   const size = (m[1] ?? 'medium') as SizePreset;
-  if (!(size in SIZE_PRESETS)) throw new Error(`unknown synthetic size "${m[1]}" (expected one of ${Object.keys(SIZE_PRESETS).join(', ')})`);
+  if (!Object.hasOwn(SIZE_PRESETS, size)) throw new UserError(`unknown synthetic size "${m[1]}" (expected one of ${Object.keys(SIZE_PRESETS).join(', ')})`);
   return { size, seed };
 }
 

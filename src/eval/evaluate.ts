@@ -1,3 +1,4 @@
+import { UserError } from '../util/errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BundleData } from '../bundle/model.js';
@@ -57,9 +58,9 @@ export interface EvaluationReport {
 export async function evaluateBundle(model: RecModel, ds: Dataset, opts: EvaluateOptions): Promise<EvaluationReport> {
   const data = model.data;
   const m = data.manifest;
-  if (m.data.holdout !== 'protocol') throw new Error(`bundle ${data.dir} was trained on every event (--holdout none); evaluation needs a bundle trained with --holdout protocol`);
+  if (m.data.holdout !== 'protocol') throw new UserError(`bundle ${data.dir} was trained on every event (--holdout none); evaluation needs a bundle trained with --holdout protocol`);
   const fp = datasetFingerprint(ds);
-  if (fp !== m.data.fingerprint) throw new Error(`the data at ${ds.source.path} is not the data bundle ${m.version} was trained on (fingerprint ${fp.slice(0, 12)}… vs ${m.data.fingerprint.slice(0, 12)}…)`);
+  if (fp !== m.data.fingerprint) throw new UserError(`the data at ${ds.source.path} is not the data bundle ${m.version} was trained on (fingerprint ${fp.slice(0, 12)}… vs ${m.data.fingerprint.slice(0, 12)}…)`);
 
   const timer = new StageTimer();
   const split = splitWithValidation(ds.events);

@@ -1,3 +1,5 @@
+import { prepareOutputDir } from '../util/output-dir.js';
+import { UserError } from '../util/errors.js';
 import { basename, dirname, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { BundleData } from '../bundle/model.js';
@@ -122,6 +124,8 @@ function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel 
 export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildResult> {
   const timer = new StageTimer();
   const outDir = resolve(o.outDir);
+  // Refused now rather than after minutes of training: an existing non-bundle directory, or no write access.
+  prepareOutputDir(outDir, 'manifest.json', 'a bundle version');
   const split = await timer.run('split', () => splitWithValidation(ds.events));
   const trainIdx = o.holdout === 'protocol' ? split.train : Int32Array.from({ length: ds.numEvents }, (_, i) => i);
   // With no holdout the validation slice is the last 20% of each user's whole history.
@@ -129,6 +133,10 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     const s = splitWithValidation(ds.events, 0.2, 0.2);
     return { fit: s.train, validation: s.test };
   })();
+  // Tuning and the ranker learn from each user's later events; without any there is nothing to learn.
+  if (inner.validation.length === 0 || inner.fit.length === 0 || ds.numItems < 2) {
+    throw new UserError(`too little data to train: ${ds.numEvents} events, ${ds.numUsers} users, ${ds.numItems} items, and no user has enough events to hold some back for validation (users need several events each)`);
+  }
   const catalog = encodeCatalog(ds.itemInfo);
   const spec = makeFeatureSpec(ds.userInfo, o.retrieval.recentWindow);
 
@@ -154,7 +162,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     ),
   );
   note(`ranker rows: ${rows.y.length} (${rows.y.reduce((a, b) => a + b, 0)} positive) from ${rows.usersWithTargets} users; validation candidate recall ${rows.candidateRecall.toFixed(4)}`);
-  if (rows.y.length === 0 || !rows.y.some((v) => v > 0)) throw new Error('no positive ranker rows: the data set is too small or too sparse to train a ranker (try more events)');
+  if (rows.y.length === 0 || !rows.y.some((v) => v > 0)) throw new UserError(`too little data to train a ranker: no user's later events were found among their candidates (${rows.usersWithTargets} users had some to find); give more events per user`);
   const ranker = await timer.run('train ranker', () => trainRanker({ X: rows.X, y: rows.y, group: rows.group, width: rows.width, featureNames: spec.names }, o.ranker));
   const onnx = exportRankerOnnx(ranker);
   const onnxMaxAbsDiff = await timer.run('check onnx export', () => checkExport(onnx, ranker));
@@ -189,6 +197,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
       holdout: o.holdout,
       trainEvents: trainIdx.length,
       referenceTime,
+      ...(ds.source.skipped ? { skipped: ds.source.skipped } : {}),
     },
     parameters: {
       seed: o.seed,

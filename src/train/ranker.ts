@@ -68,6 +68,8 @@ export async function trainRanker(data: RankerData, params: RankerParams): Promi
   const trainRows: number[] = [];
   const holdRows: number[] = [];
   for (let r = 0; r < rows; r++) (heldGroup[data.group[r]] ? holdRows : trainRows).push(r);
+  // A handful of users can all land in the holdout: then fit on everything and pick no epoch by it.
+  if (trainRows.length === 0) trainRows.push(...holdRows.splice(0));
 
   const take = (idx: number[]): { x: TF.Tensor2D; t: TF.Tensor2D } => {
     const xs = new Float32Array(idx.length * width);

@@ -1,3 +1,4 @@
+import { FieldReader } from '../../src/data/fields.js';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -90,6 +91,19 @@ describe('generic CSV/JSONL loaders', () => {
     expect((await loadError({ events: write('ms.csv', `${header}u1,i1,view,1700000000000,\n`) })).message).toMatch(/field "timestamp": .*milliseconds/);
     const items = write('dup.csv', 'item_id,price\ni1,1\ni1,2\n');
     expect((await loadError({ events: write('e.csv', `${header}u1,i1,view,1,\n`), items })).message).toMatch(/dup\.csv:3: field "item_id": duplicate item id "i1" \(first on line 2\)/);
+  });
+
+  it('reads times as Unix seconds or ISO 8601 only, a time without a zone as UTC', () => {
+    const r = new FieldReader('t.csv', 2);
+    const ts = (s: string): number => r.timestamp('timestamp', s);
+    expect(ts('2026-01-05')).toBe(Date.UTC(2026, 0, 5) / 1000);
+    expect(ts('2026-01-05T00:21:16')).toBe(Date.UTC(2026, 0, 5, 0, 21, 16) / 1000);
+    expect(ts('2026-01-05 00:21:16')).toBe(Date.UTC(2026, 0, 5, 0, 21, 16) / 1000);
+    expect(ts('2026-01-05T01:21:16+01:00')).toBe(Date.UTC(2026, 0, 5, 0, 21, 16) / 1000);
+    expect(ts('2026-01-05T01:21:16+0100')).toBe(Date.UTC(2026, 0, 5, 0, 21, 16) / 1000);
+    expect(ts('2026-01-05T00:21:16.5Z')).toBe(Date.UTC(2026, 0, 5, 0, 21, 16, 500) / 1000);
+    for (const bad of ['hello 2', 'March 7', '01/02/2023', '2026-13-45', '2026-01-05Z'])
+      expect(() => ts(bad), bad).toThrow(/t\.csv:2: field "timestamp": not a Unix time in seconds or an ISO 8601 date/);
   });
 
   it('lenient mode skips bad records, counts them and says why', async () => {

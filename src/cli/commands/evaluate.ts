@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { readBundle, resolveBundleVersion } from '../../bundle/read.js';
 import { updateManifest } from '../../bundle/write.js';
 import { loadDataset } from '../../data/loaders/index.js';
+import { reportSkipped } from '../skipped.js';
 import { resolveDataDir } from '../../data/resolve.js';
 import { evaluateBundle } from '../../eval/evaluate.js';
 import { printEvaluation } from '../../eval/report.js';
@@ -27,10 +28,13 @@ export function registerEvaluate(program: Command): void {
     .option('--report <file>', 'also write the JSON report here')
     .option('--json', 'print the JSON report instead of tables')
     .option('--no-save', 'do not store the metrics in the bundle manifest')
-    .action(async (opts: { bundle: string; data: string; easeLambda: number | 'auto'; threshold: number; seed: number; report?: string; json?: boolean; save: boolean }) => {
+    .option('--lenient', 'skip bad input records (counted); the default when the bundle was trained with --lenient')
+    .action(async (opts: { bundle: string; data: string; easeLambda: number | 'auto'; threshold: number; seed: number; report?: string; json?: boolean; save: boolean; lenient?: boolean }) => {
       const version = resolveBundleVersion(opts.bundle);
       const data = readBundle(version);
-      const ds = await loadDataset(await resolveDataDir(opts.data, opts.seed));
+      // The same records the build saw: a bundle trained with --lenient is evaluated leniently.
+      const ds = await loadDataset(await resolveDataDir(opts.data, opts.seed), { lenient: opts.lenient ?? data.manifest.data.skipped !== undefined });
+      reportSkipped(ds.source.skipped);
       const model = await instantiate(data);
       const report = await evaluateBundle(model, ds, { easeLambda: opts.easeLambda, threshold: opts.threshold, negativesPerPositive: 20, seed: opts.seed });
       await model.ranker.release();

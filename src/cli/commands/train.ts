@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { updateManifest } from '../../bundle/write.js';
 import { loadDataset } from '../../data/loaders/index.js';
+import { reportSkipped } from '../skipped.js';
 import { resolveDataDir } from '../../data/resolve.js';
 import { evaluateBundle } from '../../eval/evaluate.js';
 import { printEvaluation } from '../../eval/report.js';
@@ -53,6 +54,7 @@ export async function runTrain(opts: TrainCliOptions): Promise<string> {
   const started = performance.now();
   const dir = await resolveDataDir(opts.data, opts.seed);
   const ds = await loadDataset(dir, { lenient: opts.lenient });
+  reportSkipped(ds.source.skipped);
   const outDir = resolve(opts.out ?? join('models', opts.bundle, timestampVersion()));
   const o = defaultBuildOptions(outDir, opts.seed);
   o.holdout = opts.holdout;

@@ -1,3 +1,4 @@
+import { prepareOutputDir } from '../../util/output-dir.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
@@ -52,6 +53,7 @@ class LineWriter {
  * half-written shop that looks complete. The same config gives byte-identical files.
  */
 export async function generateShop(config: SyntheticConfig, outDir: string): Promise<GenerateResult> {
+  prepareOutputDir(outDir, 'meta.json', 'a generated shop');
   validateConfig(config);
   const started = performance.now();
   const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}`);
