@@ -27,6 +27,10 @@ describe('vitrine CLI', () => {
     expect(r.stderr).toMatch(/option '--seed <n>' argument 'abc' is invalid\. expected an integer/);
     const size = run('generate', '--out', '/tmp/x', '--size', 'huge');
     expect(size.stderr).toMatch(/expected one of tiny, small, medium, large/);
+    // Sizes that would exhaust memory or never finish are refused up front.
+    expect(run('generate', '--out', '/tmp/x', '--items', '1000000000').stderr).toMatch(/option '--items <n>' argument '1000000000' is invalid/);
+    const huge = run('generate', '--out', '/tmp/x', '--users', '1000000', '--items', '1000000');
+    expect([huge.status, huge.stderr]).toEqual([2, expect.stringMatching(/users × items is 1000000 × 1000000; at most 10\^10/)]);
   });
 
   it('names the path and the reason when a file cannot be written, without a stack trace', () => {

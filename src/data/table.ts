@@ -78,12 +78,20 @@ export async function* readTable(
         }
         const known: Record<string, unknown> = {};
         const extra: [string, unknown][] = [];
+        const from: Record<string, string> = {};
+        let clash: DataError | undefined;
         for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
           const canon = aliases.get(normaliseKey(k));
-          if (canon !== undefined) known[canon] = v;
-          else extra.push([k, v]);
+          if (canon === undefined) {
+            extra.push([k, v]);
+            continue;
+          }
+          if (from[canon] !== undefined) clash ??= new DataError(file, line, canon, `keys "${from[canon]}" and "${k}" both name this field; keep one (or rename the other)`);
+          from[canon] = k;
+          known[canon] = v;
         }
-        rows.push({ line, known, extra });
+        if (clash) rejectRecord(clash, lenient);
+        else rows.push({ line, known, extra });
       }
       progress.update(batch.bytesRead);
       if (rows.length > 0) yield rows;
@@ -102,6 +110,11 @@ export async function* readTable(
       if (!header) {
         header = rec.fields.map((h) => h.trim());
         canon = header.map((h) => aliases.get(normaliseKey(h)));
+        // Two columns for one field (product_id and sku, say): which one is meant cannot be guessed.
+        canon.forEach((c, j) => {
+          const first = c === undefined ? -1 : canon.indexOf(c);
+          if (first >= 0 && first < j) throw new DataError(file, rec.line, c, `columns "${header![first]}" and "${header![j]}" both name this field; keep one (or rename the other)`);
+        });
         for (const c of spec) {
           if (c.required && !canon.includes(c.name)) {
             throw new DataError(file, rec.line, c.name, `required column is missing (header has: ${header.join(', ')}; accepted names: ${[c.name, ...c.aliases].join(', ')})`);

@@ -93,6 +93,11 @@ describe('generic CSV/JSONL loaders', () => {
     expect((await loadError({ events: write('e.csv', `${header}u1,i1,view,1,\n`), items })).message).toMatch(/dup\.csv:3: field "item_id": duplicate item id "i1" \(first on line 2\)/);
   });
 
+  it('refuses two columns or keys that name the same field', async () => {
+    expect((await loadError({ events: write('two.csv', 'user_id,product_id,sku,type,timestamp\nu1,i1,s1,view,1\n') })).message).toMatch(/two\.csv:1: field "item_id": columns "product_id" and "sku" both name this field/);
+    expect((await loadError({ events: write('two.jsonl', '{"user":"u1","item":"i1","sku":"s1","type":"view","ts":1}\n') })).message).toMatch(/two\.jsonl:1: field "item_id": keys "item" and "sku" both name this field/);
+  });
+
   it('reads times as Unix seconds or ISO 8601 only, a time without a zone as UTC', () => {
     const r = new FieldReader('t.csv', 2);
     const ts = (s: string): number => r.timestamp('timestamp', s);

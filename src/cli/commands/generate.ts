@@ -11,12 +11,14 @@ export function registerGenerate(program: Command): void {
     .requiredOption('-o, --out <dir>', 'output directory (replaced atomically when done)')
     .option('--size <preset>', `size preset: ${Object.keys(SIZE_PRESETS).join(', ')}`, choiceArg(Object.keys(SIZE_PRESETS) as SizePreset[]), 'medium' as SizePreset)
     .option('--seed <n>', 'random seed: the same seed gives byte-identical files', intArg(0, 0xffffffff), 42)
-    .option('--users <n>', 'number of users (overrides the preset)', intArg(1))
-    .option('--items <n>', 'number of items (overrides the preset)', intArg(2))
-    .option('--categories <n>', 'number of categories (overrides the preset)', intArg(1))
-    .option('--weeks <n>', 'simulated weeks (overrides the preset)', intArg(1))
-    .option('--sessions-per-week <x>', 'mean sessions per user per week (overrides the preset)', floatArg(0.001))
+    .option('--users <n>', 'number of users, up to 1,000,000 (overrides the preset)', intArg(1, 1_000_000))
+    .option('--items <n>', 'number of items, up to 1,000,000 (overrides the preset)', intArg(2, 1_000_000))
+    .option('--categories <n>', 'number of categories, up to 1,000 (overrides the preset)', intArg(1, 1000))
+    .option('--weeks <n>', 'simulated weeks, up to 260 (overrides the preset)', intArg(1, 260))
+    .option('--sessions-per-week <x>', 'mean sessions per user per week, up to 50 (overrides the preset)', floatArg(0.001, 50))
     .option('--json', 'print the summary as JSON')
+    // The limits keep the simulated world (users and items are held in memory; events are streamed)
+    // well inside a default Node heap, instead of an out-of-memory abort.
     .addHelpText('after', '\nPresets (approximate events): tiny ~800, small ~40k, medium ~160k, large ~1.7M.\nExample: vitrine generate --out data/shop --size large --seed 7')
     .action(async (opts: { out: string; size: SizePreset; seed: number; users?: number; items?: number; categories?: number; weeks?: number; sessionsPerWeek?: number; json?: boolean }) => {
       const config = configFor(opts.size, {
