@@ -1,7 +1,7 @@
-import { UserError } from '../util/errors.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { UserError } from '../util/errors.js';
 
 /** Typed arrays as raw little-endian files: memory-mappable in spirit, trivially portable, checksummed. */
 export type DType = 'f32' | 'f64' | 'i32' | 'u8';

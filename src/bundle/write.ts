@@ -1,7 +1,7 @@
-import { prepareOutputDir } from '../util/output-dir.js';
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { prepareOutputDir } from '../util/output-dir.js';
 import type { HnswIndex } from '../index/hnsw.js';
 import { sha256, writeArray, writeBytes, type FileEntry, type Typed } from './arrays.js';
 import type { BundleData } from './model.js';

@@ -55,4 +55,3 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`vitrine: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
-

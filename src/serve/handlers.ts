@@ -6,7 +6,7 @@ import { retrieve, type Retrieved } from '../index/retrieve.js';
 import { knnSimilarity } from '../train/itemknn.js';
 import { assignSegment } from '../train/segments.js';
 import { dot } from '../util/linalg.js';
-import type { Call, Filters, HistoryEntry, ItemDescription } from './protocol.js';
+import { DEFAULT_FILTERS, type Call, type Filters, type HistoryEntry, type ItemDescription } from './protocol.js';
 
 /** An event the server received after the bundle was built, kept per user and sent along with requests. */
 export interface OverlayEvent {
@@ -359,7 +359,7 @@ export class Handlers {
       // Each item is ranked where `recommend` (default filters) would retrieve it, or just past the
       // end of that list, so an item's probability is the one `recommend` gives it, whatever else
       // is in the request and in what order.
-      const { mask, release } = this.applyFilters({ excludeSeen: true, availableOnly: true }, u.history.items);
+      const { mask, release } = this.applyFilters(DEFAULT_FILTERS, u.history.items);
       let list: Retrieved;
       try {
         list = retrieve(m.hnsw, m.data.knn, vector, u.history, mask, m.data.retrieval, m.scratch);

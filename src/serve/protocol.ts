@@ -157,9 +157,12 @@ function typeOf(v: unknown): string {
   return typeof v;
 }
 
+/** What a request without filters gets: nothing the shopper already saw, nothing unavailable. */
+export const DEFAULT_FILTERS: Readonly<Filters> = { excludeSeen: true, availableOnly: true };
+
 function filters(o: Obj, limits: Limits): Filters {
   const f = o.filters;
-  if (f === undefined || f === null) return { excludeSeen: true, availableOnly: true };
+  if (f === undefined || f === null) return { ...DEFAULT_FILTERS };
   if (!isObj(f)) fail('filters', `must be an object, got ${typeOf(f)}`);
   const out: Filters = {
     categories: strList(f, 'category', 100, 'filters.category'),

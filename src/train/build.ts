@@ -1,7 +1,7 @@
-import { prepareOutputDir } from '../util/output-dir.js';
-import { UserError } from '../util/errors.js';
 import { basename, dirname, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { prepareOutputDir } from '../util/output-dir.js';
+import { UserError } from '../util/errors.js';
 import type { BundleData } from '../bundle/model.js';
 import { SCHEMA_VERSION, type Manifest } from '../bundle/manifest.js';
 import { writeBundle } from '../bundle/write.js';

@@ -1,7 +1,7 @@
-import { prepareOutputDir } from '../../util/output-dir.js';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
+import { prepareOutputDir } from '../../util/output-dir.js';
 import { csvField } from '../csv.js';
 import { Progress } from '../../util/progress.js';
 import { expectedEvents, validateConfig, type SyntheticConfig } from './config.js';
