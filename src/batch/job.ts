@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { readBundle, resolveBundleVersion } from '../bundle/read.js';
 import { readLineBatches } from '../data/lines.js';
-import { note, Progress } from '../util/progress.js';
+import { note, Progress, warn } from '../util/progress.js';
 import { chooseKernel, type KernelTrial } from './choose-kernel.js';
 import { KERNELS, type KernelName } from './kernels.js';
 import { csvHeader, formatOf } from './output.js';
@@ -45,6 +45,10 @@ export interface BatchSummary {
   backendTrials?: KernelTrial[];
   workers: number;
   coldStart: number;
+  /** Ids in --users the bundle does not know (scored as cold start). */
+  unknownUsers: number;
+  /** Lines of --users repeating an earlier id. */
+  repeatedUsers: number;
   /** Scoring time, from warm workers to the last block on disk (what users/s and GFLOP/s use). */
   seconds: number;
   /** Everything, including reading the bundle, choosing a backend and starting workers. */
@@ -94,6 +98,22 @@ async function readUserIds(path: string): Promise<string[]> {
 }
 
 /**
+ * A users file with ids the bundle never saw (a typo'd column, the wrong shop) or with repeats is
+ * still scored as given, in its order, but the user is told rather than left to find out from the
+ * output: unknown ids get trending items, repeats are scored once per line.
+ */
+function reportUserIds(path: string, ids: readonly string[], known: ReadonlyMap<string, number>): { unknown: number; repeated: number } {
+  const unknown = ids.filter((id) => !known.has(id));
+  const repeated = ids.length - new Set(ids).size;
+  if (unknown.length > 0) {
+    const eg = unknown.slice(0, 3).map((id) => JSON.stringify(id)).join(', ');
+    warn(`--users ${path}: ${unknown.length} of ${ids.length} ids are not in the bundle (e.g. ${eg}); they get trending items, marked cold start`);
+  }
+  if (repeated > 0) warn(`--users ${path}: ${repeated} ids repeat an earlier line; each line gets its own output`);
+  return { unknown: unknown.length, repeated };
+}
+
+/**
  * Bulk scoring: exact top-K over the whole catalogue for every requested user, in blocks spread over
  * a piscina pool, appended in user order. After every block the output is fsynced and a checkpoint
  * (users done, bytes) is renamed into place, so `--resume` truncates any torn tail and continues
@@ -111,6 +131,7 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   if (numItems === 0) throw new UserError(`${dir}: no item is available to recommend (use --include-unavailable to score them anyway)`);
   const userIndex = new Map(bundle.userIds.map((id, u) => [id, u]));
   const ids = o.usersFile ? await readUserIds(o.usersFile) : bundle.userIds;
+  const idReport = o.usersFile ? reportUserIds(o.usersFile, ids, userIndex) : { unknown: 0, repeated: 0 };
   const signature = createHash('sha256')
     .update(JSON.stringify({ dir, fingerprint: bundle.manifest.data.fingerprint, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly }))
     .update(ids.join('\n'))
@@ -223,6 +244,8 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     backendTrials: trials,
     workers: o.workers,
     coldStart,
+    unknownUsers: idReport.unknown,
+    repeatedUsers: idReport.repeated,
     seconds: Number(seconds.toFixed(2)),
     wallSeconds: Number(((performance.now() - wallStart) / 1000).toFixed(2)),
     usersPerSecond: Math.round(scored / Math.max(seconds, 1e-9)),

@@ -56,10 +56,11 @@ export async function* readDelimitedRecords(
   encoding: TextEncoding,
   lenient?: SkipReport,
   onBytes?: (bytes: number) => void,
+  hasHeader = false,
 ): AsyncGenerator<CsvRecord[]> {
   let pending: string | undefined;
   let pendingLine = 0;
-  for await (const batch of readLineBatches(file, encoding, lenient)) {
+  for await (const batch of readLineBatches(file, encoding, lenient, hasHeader)) {
     const out: CsvRecord[] = [];
     for (let i = 0; i < batch.lines.length; i++) {
       const lineNo = batch.firstLine + i;

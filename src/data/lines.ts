@@ -18,18 +18,23 @@ const latin1 = new TextDecoder('latin1');
 /**
  * Streams a text file as batches of lines, so files larger than memory load. UTF-8 is decoded
  * strictly: a bad byte sequence is a DataError naming the line (or, when lenient, that line is
- * skipped and counted), never silently replaced by U+FFFD.
+ * skipped and counted), never silently replaced by U+FFFD. With `hasHeader`, a bad sequence before
+ * the first non-blank line is fatal even when lenient: skipping the header would silently promote
+ * the first record to column names.
  */
 export async function* readLineBatches(
   file: string,
   encoding: TextEncoding,
   lenient?: SkipReport,
+  hasHeader = false,
 ): AsyncGenerator<LineBatch> {
   const stream = createReadStream(file, { highWaterMark: 1 << 20 });
   let carry: Buffer | undefined;
   let lineNo = 1;
   let bytesRead = 0;
   let first = true;
+  let sawContent = false;
+  const isContent = (l: string): boolean => l.trim().length > 0;
 
   const decodeBlock = (block: Buffer): string[] => {
     if (encoding === 'latin1') return latin1.decode(block).split('\n');
@@ -44,11 +49,19 @@ export async function* readLineBatches(
         const nl = block.indexOf(10, start);
         const end = nl === -1 ? block.length : nl;
         try {
-          out.push(utf8.decode(block.subarray(start, end)));
+          const line = utf8.decode(block.subarray(start, end));
+          sawContent ||= isContent(line);
+          out.push(line);
         } catch {
+          const inHeader = hasHeader && !sawContent;
           rejectRecord(
-            new DataError(file, n, undefined, 'invalid UTF-8 byte sequence (if the file is latin-1, convert it or use a loader that reads latin-1)'),
-            lenient,
+            new DataError(
+              file,
+              n,
+              undefined,
+              `invalid UTF-8 byte sequence${inHeader ? ' in the header line, which cannot be skipped' : ''} (if the file is latin-1, convert it or use a loader that reads latin-1)`,
+            ),
+            inHeader ? undefined : lenient,
           );
           // Lenient mode: the line is counted as skipped; an empty line is what callers pass over.
           out.push('');
@@ -63,6 +76,7 @@ export async function* readLineBatches(
 
   const emit = (block: Buffer): LineBatch => {
     const lines = decodeBlock(block);
+    if (!sawContent) sawContent = lines.some(isContent);
     if (first) {
       first = false;
       if (lines.length > 0 && lines[0].charCodeAt(0) === 0xfeff) lines[0] = lines[0].slice(1);

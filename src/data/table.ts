@@ -104,7 +104,7 @@ export async function* readTable(
   const delimiter = format === 'csv' ? ',' : '\t';
   let header: string[] | undefined;
   let canon: (string | undefined)[] = [];
-  for await (const records of readDelimitedRecords(file, delimiter, 'utf8', lenient, (b) => progress.update(b))) {
+  for await (const records of readDelimitedRecords(file, delimiter, 'utf8', lenient, (b) => progress.update(b), true)) {
     const rows: Row[] = [];
     for (const rec of records) {
       if (!header) {

@@ -104,4 +104,9 @@ export function note(message: string): void {
   if (enabled()) process.stderr.write(`${message}\n`);
 }
 
+/** Something the user must know about the result: printed whatever the progress setting. */
+export function warn(message: string): void {
+  process.stderr.write(`vitrine: warning: ${message}\n`);
+}
+
 export { formatDuration, formatCount };

@@ -104,6 +104,24 @@ describe('vitrine batch-score', () => {
     });
   });
 
+  it('scores a users file as given but says which ids are unknown and which repeat', () => {
+    const b = readBundle(bundleDir);
+    const usersFile = join(tempDir(), 'users.txt');
+    writeFileSync(usersFile, [b.userIds[0], 'no-such-user', b.userIds[1], b.userIds[0]].join('\n') + '\n');
+    const out = join(tempDir(), 'recs.jsonl');
+    const r = run('--bundle', bundleDir, '--users', usersFile, '--k', '5', '--out', out, '--json');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/1 of 4 ids are not in the bundle \(e\.g\. "no-such-user"\); they get trending items/);
+    expect(r.stderr).toMatch(/1 ids repeat an earlier line/);
+    const summary = JSON.parse(r.stdout) as { unknownUsers: number; repeatedUsers: number; users: number };
+    expect(summary).toMatchObject({ unknownUsers: 1, repeatedUsers: 1, users: 4 });
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { user: string; items: string[]; coldStart?: boolean });
+    expect(lines.map((l) => l.user)).toEqual([b.userIds[0], 'no-such-user', b.userIds[1], b.userIds[0]]);
+    expect(lines[1].coldStart).toBe(true);
+    expect(lines[1].items).toHaveLength(5);
+    expect(lines[3].items).toEqual(lines[0].items);
+  });
+
   it('leaves unavailable items in only when asked', () => {
     const b = readBundle(bundleDir);
     const unavailable = new Set(b.items.filter((it) => !it.available).map((it) => it.id));

@@ -78,6 +78,12 @@ describe('generic CSV/JSONL loaders', () => {
     expect(e.message).toMatch(/badenc\.csv:3: invalid UTF-8/);
   });
 
+  it('refuses a header that is not UTF-8 even when lenient, rather than reading the first record as column names', async () => {
+    const bad = Buffer.concat([Buffer.from('\nuser_id,item_'), Buffer.from([0xe9]), Buffer.from(`d,type,timestamp,value\nu1,i1,view,1700000000,\nuser_id,item_id,type,timestamp,value\nu2,i1,view,1700000001,\n`)]);
+    const e = await loadError({ events: write('badhdr.csv', bad) }, true);
+    expect(e.message).toMatch(/badhdr\.csv:2: invalid UTF-8 byte sequence in the header line, which cannot be skipped/);
+  });
+
   it('rejects an empty file and a header without records', async () => {
     expect((await loadError({ events: write('empty.csv', '') })).message).toMatch(/empty\.csv: file is empty/);
     expect((await loadError({ events: write('hdr.csv', header) })).message).toMatch(/hdr\.csv: has a header but no records/);
