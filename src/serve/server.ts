@@ -99,8 +99,10 @@ export class VitrineServer {
     const dir = resolveBundleVersion(c.bundle);
     this.pool = await ModelPool.start(dir, this.poolOptions());
     this.metrics.setBundle(this.pool.version);
-    if (this.overlay.replayed > 0) this.log.info({ events: this.overlay.replayed, users: this.overlay.users }, 'replayed streamed events from the event log');
-    this.overlay.dropBefore(this.pool.manifest.data.referenceTime);
+    if (c.eventLog) {
+      const replay = await this.overlay.open(this.pool.manifest.data.referenceTime);
+      this.log.info({ eventLog: c.eventLog, ...replay, users: this.overlay.users }, 'replayed streamed events from the event log and kept only what is held');
+    }
     this.log.info({ bundle: dir, version: this.pool.version, workers: this.pool.threads, provider: this.pool.provider, newCatalogItems: this.catalog?.length ?? 0 }, 'bundle loaded');
 
     const app = this.uws.App();
