@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_HNSW, exactTopK, HnswIndex, type HnswParams } from '../../src/index/hnsw.js';
+import { DEFAULT_HNSW, exactTopK, HnswIndex, hnswRecall, type HnswParams } from '../../src/index/hnsw.js';
 import { Rng } from '../../src/util/rng.js';
 
 const d = 16;
@@ -70,6 +70,14 @@ describe('HnswIndex (norm partitions)', () => {
     expect(recall(index, vectors, qs, 200)).toBeGreaterThan(0.98);
     expect(recall(index, vectors, qs, 10)).toBeGreaterThan(0.98);
     expect(index.partitionsSearched / index.searches).toBeLessThan(index.partitions.length - 1);
+  });
+
+  it('reports full recall on a catalogue smaller than k whose never-touched items have zero vectors', () => {
+    const small = 150;
+    const v = longTailedVectors(4).subarray(0, small * d);
+    const smallIndex = HnswIndex.build(v, small, d, params);
+    expect(smallIndex.count).toBe(small - Math.ceil(small / 20));
+    expect(hnswRecall(smallIndex, v, small, d, qs, 20, 200)).toBe(1);
   });
 
   it('returns scores that are the inner products, best first, and honours exclusions', () => {
