@@ -86,7 +86,8 @@ export type Call =
   | { call: 'event'; user: string; item: string; type: string; ts?: number; price?: number; quantity?: number };
 
 export interface Request {
-  id: RequestId;
+  /** null: an HTTP call that gave none (the URL names the call, and the reply is the response). */
+  id: RequestId | null;
   call: Call;
 }
 
@@ -201,10 +202,10 @@ function itemDescription(v: Obj, field: string): ItemDescription {
 export function parseRequest(raw: unknown, limits: Limits, callFromPath?: string): Request {
   if (!isObj(raw)) throw new RequestError('bad_request', `expected an object with "id" and "call", got ${typeOf(raw)}`);
   const rawId = raw.id;
-  let id: RequestId;
+  let id: RequestId | null;
   if (typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 128) id = rawId;
   else if (typeof rawId === 'number' && Number.isFinite(rawId)) id = rawId;
-  else if (callFromPath !== undefined && rawId === undefined) id = '';
+  else if (callFromPath !== undefined && rawId === undefined) id = null;
   else throw new RequestError('bad_request', '"id" is required: a string (at most 128 characters) or a number, echoed in the response', 'id');
   const name = callFromPath ?? raw.call;
   if (typeof name !== 'string') throw new RequestError('bad_request', '"call" is required', 'call');

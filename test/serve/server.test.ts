@@ -76,6 +76,7 @@ describe('server over WebSocket and HTTP', () => {
       expect(viaHttp.status, name).toBe(200);
       expect(viaJson.result, name).toEqual(viaMsgpack.result);
       expect(viaHttp.reply.result, name).toEqual(viaMsgpack.result);
+      expect(viaHttp.reply.id, name).toBeNull();
       expect(viaMsgpack.bundle).toBe('v1');
       expect(typeof viaMsgpack.serverMs).toBe('number');
     }
@@ -220,7 +221,8 @@ describe('server over WebSocket and HTTP', () => {
     // HTTP: the same coded errors with fitting status codes.
     expect((await httpCall(server.port, 'recommend', '{nope')).status).toBe(400);
     const kHttp = await httpCall(server.port, 'recommend', { user: 'u1', k: 1e9 });
-    expect([kHttp.status, kHttp.reply.error?.code]).toEqual([400, 'invalid_field']);
+    expect([kHttp.status, kHttp.reply.error?.code, kHttp.reply.id]).toEqual([400, 'invalid_field', null]);
+    expect((await httpCall(server.port, 'recommend', { id: 'h1', user: 'u1', k: 1 })).reply.id).toBe('h1');
     expect((await httpCall(server.port, 'fly', {})).status).toBe(404);
     const big = await httpCall(server.port, 'recommend', { user: 'u1', pad: 'x'.repeat(200_000) });
     expect([big.status, big.reply.error?.code]).toEqual([413, 'frame_too_large']);
