@@ -133,7 +133,8 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   const ids = o.usersFile ? await readUserIds(o.usersFile) : bundle.userIds;
   const idReport = o.usersFile ? reportUserIds(o.usersFile, ids, userIndex) : { unknown: 0, repeated: 0 };
   const signature = createHash('sha256')
-    .update(JSON.stringify({ dir, fingerprint: bundle.manifest.data.fingerprint, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly }))
+    // The bundle by content (its files' checksums), not by path: a moved or symlinked copy resumes.
+    .update(JSON.stringify({ files: bundle.manifest.files, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly }))
     .update(ids.join('\n'))
     .digest('hex');
 

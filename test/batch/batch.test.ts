@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
@@ -167,7 +167,10 @@ describe('vitrine batch-score', () => {
     expect(cp.complete).toBe(false);
     expect(statSync(partial).size).toBeLessThan(statSync(full).size);
 
-    const resumed = run('--bundle', bundleDir, '--all', '--k', '10', '--out', partial, '--workers', '2', '--block', '8', '--backend', 'js', '--resume');
+    // The same bundle by another path (a symlink here; a moved copy alike) is the same job.
+    const alias = join(dir, 'bundle-alias');
+    symlinkSync(bundleDir, alias);
+    const resumed = run('--bundle', alias, '--all', '--k', '10', '--out', partial, '--workers', '2', '--block', '8', '--backend', 'js', '--resume');
     expect(resumed.status, resumed.stderr).toBe(0);
     expect(resumed.stdout).toMatch(/resumed after \d+/);
     expect(readFileSync(partial).equals(readFileSync(full))).toBe(true);
