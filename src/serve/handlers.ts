@@ -356,13 +356,14 @@ export class Handlers {
     const known = idx.filter((i) => i >= 0);
     const probs = new Map<number, number>();
     if (vector && known.length > 0) {
-      // Each item is ranked where `recommend` (default filters) would retrieve it, or just past the
+      // Each item is ranked where `recommend` (default filters, same candidates) would retrieve it, or just past the
       // end of that list, so an item's probability is the one `recommend` gives it, whatever else
       // is in the request and in what order.
       const { mask, release } = this.applyFilters(DEFAULT_FILTERS, u.history.items);
       let list: Retrieved;
       try {
-        list = retrieve(m.hnsw, m.data.knn, vector, u.history, mask, m.data.retrieval, m.scratch);
+        const retrieval = c.candidates !== undefined ? { ...m.data.retrieval, candidates: c.candidates } : m.data.retrieval;
+        list = retrieve(m.hnsw, m.data.knn, vector, u.history, mask, retrieval, m.scratch);
       } finally {
         release();
       }

@@ -81,7 +81,7 @@ export type Call =
   | { call: 'recommend'; user?: string; history?: HistoryEntry[]; k: number; filters: Filters; diversity: number; explain: boolean; candidates?: number }
   | { call: 'similar'; item: string | ItemDescription; k: number; filters: Filters }
   | { call: 'boughtTogether'; items: string[]; k: number; filters: Filters }
-  | { call: 'score'; user?: string; history?: HistoryEntry[]; items: (string | ItemDescription)[] }
+  | { call: 'score'; user?: string; history?: HistoryEntry[]; items: (string | ItemDescription)[]; candidates?: number }
   | { call: 'profile'; user?: string; history?: HistoryEntry[] }
   | { call: 'event'; user: string; item: string; type: string; ts?: number; price?: number; quantity?: number };
 
@@ -246,7 +246,9 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
         if (isObj(v)) return itemDescription(v, `items[${i}]`);
         fail(`items[${i}]`, 'must be an item id or an item description object');
       });
-      return { call: name, user, history: hist, items };
+      // The retrieval list length recommend was called with: an item's rank features depend on it.
+      const candidates = o.candidates === undefined ? undefined : int(o, 'candidates', 200, 10, limits.maxCandidates);
+      return { call: name, user, history: hist, items, candidates };
     }
     case 'profile': {
       const user = str(o, 'user', false);

@@ -110,8 +110,8 @@ describe('server over WebSocket and HTTP', () => {
     const recommended = items(await client.request({ call: 'recommend', user: 'u40', k: 6, explain: false }));
     expect(recommended.every((x) => x.stage !== 'trending' && x.score !== null)).toBe(true);
     const ids = recommended.map((x) => x.id);
-    const scoreOf = async (list: string[]): Promise<Map<string, number | null>> => {
-      const r = await client.request({ call: 'score', user: 'u40', items: list });
+    const scoreOf = async (list: string[], extra: Record<string, unknown> = {}): Promise<Map<string, number | null>> => {
+      const r = await client.request({ call: 'score', user: 'u40', items: list, ...extra });
       expect(r.error, JSON.stringify(r.error)).toBeUndefined();
       return new Map((r.result as { items: { id: string; score: number | null }[] }).items.map((x) => [x.id, x.score]));
     };
@@ -119,6 +119,12 @@ describe('server over WebSocket and HTTP', () => {
     const mixed = await scoreOf([...ids].reverse().concat(['i1', 'i2', 'i3', 'i4', 'i5']));
     for (const x of recommended) expect(Math.abs((mixed.get(x.id) ?? NaN) - (x.score ?? NaN)), x.id).toBeLessThan(1e-5);
     expect(alone.get(ids[3])).toBe(mixed.get(ids[3]));
+    // A longer retrieval list changes the rank features, so score follows recommend's candidates.
+    const wide = items(await client.request({ call: 'recommend', user: 'u40', k: 6, explain: false, candidates: 400 }));
+    const wideScores = await scoreOf(wide.map((x) => x.id), { candidates: 400 });
+    for (const x of wide) expect(Math.abs((wideScores.get(x.id) ?? NaN) - (x.score ?? NaN)), x.id).toBeLessThan(1e-5);
+    const narrowScores = await scoreOf(wide.map((x) => x.id));
+    expect(wide.some((x) => Math.abs((narrowScores.get(x.id) ?? NaN) - (x.score ?? NaN)) > 1e-5)).toBe(true);
   });
 
   it('keeps every returned item within the filters and exclusions', async () => {
