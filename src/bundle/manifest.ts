@@ -1,8 +1,8 @@
 import { UserError } from '../util/errors.js';
 import type { FileEntry } from './arrays.js';
 
-/** 2: the HNSW index became norm partitions (hnsw_<p>.bin). */
-export const SCHEMA_VERSION = 2;
+/** 2: the HNSW index became norm partitions (hnsw_<p>.bin); 3: partitions store vectors scaled to norm 1. */
+export const SCHEMA_VERSION = 3;
 
 /** Everything a reader needs to trust and use a bundle, and a person needs to know what is in it. */
 export interface Manifest {

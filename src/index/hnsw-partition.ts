@@ -20,11 +20,18 @@ export interface PartitionHits {
  * get a 0 there: inner products are unchanged, but "largest inner product" becomes "nearest
  * neighbour" (Bachrach et al. 2014), a geometry the graph can index. Over a narrow norm range the
  * extra coordinate stays small next to the item's own coordinates, so the graph keeps their shape.
+ *
+ * Items are stored divided by maxNorm and queries divided by their norm. hnswlib measures
+ * 1 − dot in float32, which cannot tell dot products below ~1e-7 apart: with tiny embeddings
+ * (strong regularisation on sparse data) both the graph and the ranking degraded to item-id order.
+ * A positive scale changes no comparison, so on ordinary embeddings the answers are the same.
  */
 export class HnswPartition {
   private readonly row: number[];
   private readonly q: number[];
   private ef = 0;
+  /** Stored vectors are v · scale, so the partition's longest has norm 1 (0 for an empty one). */
+  private readonly scale: number;
 
   private constructor(
     private readonly native: Native,
@@ -33,6 +40,7 @@ export class HnswPartition {
   ) {
     this.row = new Array<number>(dim + 1).fill(0);
     this.q = new Array<number>(dim + 1).fill(0);
+    this.scale = maxNorm > 0 ? 1 / maxNorm : 1;
   }
 
   static create(dim: number, maxNorm: number, capacity: number, g: GraphParams): HnswPartition {
@@ -51,10 +59,11 @@ export class HnswPartition {
   add(vector: ArrayLike<number>, label: number): void {
     let sq = 0;
     for (let k = 0; k < this.dim; k++) {
-      this.row[k] = vector[k];
-      sq += vector[k] * vector[k];
+      this.row[k] = vector[k] * this.scale;
+      sq += this.row[k] * this.row[k];
     }
-    this.row[this.dim] = Math.sqrt(Math.max(0, this.maxNorm * this.maxNorm - sq));
+    const bound = this.maxNorm * this.scale;
+    this.row[this.dim] = Math.sqrt(Math.max(0, bound * bound - sq));
     if (this.native.getCurrentCount() >= this.native.getMaxElements()) this.native.resizeIndex(Math.ceil(this.native.getMaxElements() * 1.25) + 16);
     this.native.addPoint(this.row, label);
   }
@@ -95,7 +104,10 @@ export class HnswPartition {
     }
     const want = Math.min(k, count);
     if (want <= 0) return { items: [], scores: [] };
-    for (let c = 0; c < this.dim; c++) this.q[c] = query[c];
+    let sq = 0;
+    for (let c = 0; c < this.dim; c++) sq += query[c] * query[c];
+    const t = sq > 0 ? 1 / Math.sqrt(sq) : 1;
+    for (let c = 0; c < this.dim; c++) this.q[c] = query[c] * t;
     const filter = exclude ? (label: number): boolean => exclude[label] === 0 : undefined;
     let res: { neighbors: number[]; distances: number[] } = { neighbors: [], distances: [] };
     // hnswlib throws when fewer than the asked-for number of items pass the filter; ask for fewer
@@ -108,7 +120,9 @@ export class HnswPartition {
         continue;
       }
     }
-    // hnswlib returns nearest first, by distance 1 − dot (the query's extra coordinate is 0).
-    return { items: res.neighbors, scores: res.distances.map((dist) => 1 - dist) };
+    // hnswlib returns nearest first, by distance 1 − dot (the query's extra coordinate is 0); the
+    // scores go back to the caller's units.
+    const unscale = 1 / (this.scale * t);
+    return { items: res.neighbors, scores: res.distances.map((dist) => (1 - dist) * unscale) };
   }
 }

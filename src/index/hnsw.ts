@@ -61,8 +61,10 @@ export class HnswIndex {
     const norms = new Float32Array(n);
     for (let i = 0; i < n; i++) norms[i] = norm(vectors, i * d, d);
     // An item nobody interacted with has a zero vector: its inner product with every user is 0,
-    // so it can never outrank a real candidate, and thousands of identical points only tangle a
-    // graph (a third of a long-tailed catalogue can be such items). They stay out of the index.
+    // so it could only place above items the user scores below zero (the tail of a list, on tiny
+    // catalogues), and thousands of identical points only tangle a graph (a third of a long-tailed
+    // catalogue can be such items). They stay out of the index; trending and attribute placement
+    // are how they reach shoppers.
     const order = Array.from({ length: n }, (_, i) => i)
       .filter((i) => norms[i] > 0)
       .sort((a, b) => norms[b] - norms[a] || a - b);
@@ -217,7 +219,8 @@ export function hnswRecall(index: HnswIndex, vectors: Float32Array, n: number, d
       continue;
     }
     const kth = scratch[exact[exact.length - 1]];
-    const tol = Math.max(1e-6, 1e-3 * Math.abs(scratch[exact[0]]));
+    // Relative only: an absolute floor would count every item a hit when all scores are tiny.
+    const tol = 1e-3 * Math.abs(scratch[exact[0]]);
     let hit = 0;
     for (const i of index.search(query, k).items) if (scratch[i] >= kth - tol) hit++;
     total += Math.min(hit, exact.length) / exact.length;

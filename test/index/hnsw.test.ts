@@ -72,6 +72,28 @@ describe('HnswIndex (norm partitions)', () => {
     expect(index.partitionsSearched / index.searches).toBeLessThan(index.partitions.length - 1);
   });
 
+  it('ranks as exact search does when every inner product is tiny (strongly regularised embeddings)', () => {
+    // Norms of 5e-9 to 5e-6 give products far below float32's resolution next to 1 (hnswlib's 1 − dot).
+    const tiny = Float32Array.from(vectors, (x) => x * 1e-6);
+    const tinyIndex = HnswIndex.build(tiny, n, d, params);
+    expect(recall(tinyIndex, tiny, qs, 10)).toBeGreaterThan(0.98);
+    let sameOrder = 0;
+    for (let q = 0; q < 20; q++) {
+      const query = qs.subarray(q * d, (q + 1) * d);
+      const got = tinyIndex.search(query, 10);
+      if (got.items.join() === Array.from(exactTopK(tiny, n, d, query, 10)).join()) sameOrder++;
+      const best = got.scores[0];
+      for (let r = 0; r < 10; r++) {
+        let dot = 0;
+        for (let c = 0; c < d; c++) dot += tiny[got.items[r] * d + c] * query[c];
+        expect(Math.abs(got.scores[r] - dot)).toBeLessThan(1e-4 * Math.abs(best));
+      }
+    }
+    expect(sameOrder).toBeGreaterThanOrEqual(18);
+    // The recall check sees the difference: no absolute tolerance hides a wrong order.
+    expect(hnswRecall(tinyIndex, tiny, n, d, qs, 20, 10)).toBeGreaterThan(0.98);
+  });
+
   it('reports full recall on a catalogue smaller than k whose never-touched items have zero vectors', () => {
     const small = 150;
     const v = longTailedVectors(4).subarray(0, small * d);
