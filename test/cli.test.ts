@@ -79,6 +79,40 @@ describe('vitrine CLI', () => {
     expect(evaluate.stderr).toMatch(/skipped 1 bad input records/);
   });
 
+  it('evaluate reproduces the report train stored, using the bundle\'s seed by default', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vitrine-seed-'));
+    const shop = join(dir, 'shop');
+    expect(run('generate', '--out', shop, '--size', 'tiny', '--seed', '3').status).toBe(0);
+    const out = join(dir, 'models', 'v1');
+    expect(run('train', '--data', shop, '--seed', '3', '--out', out).status).toBe(0);
+    const stored = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).metrics as { ranker: { auc: number }; models: Record<string, { 'ndcg@10': number }> };
+    const evaluate = run('evaluate', '--bundle', out, '--data', shop, '--json', '--no-save');
+    expect(evaluate.status, evaluate.stderr).toBe(0);
+    const again = JSON.parse(evaluate.stdout) as typeof stored;
+    expect(again.ranker.auc).toBe(stored.ranker.auc);
+    const quality = (r: typeof stored): Record<string, number> => Object.fromEntries(Object.entries(r.models).map(([name, m]) => [name, m['ndcg@10']]));
+    expect(quality(again)).toEqual(quality(stored));
+  });
+
+  it('shows undefined metrics as "-" and says why when no test item can be counted', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vitrine-repeats-'));
+    // Every shopper's last two events repeat their first two: the protocol counts none of them.
+    const lines = ['user_id,item_id,type,timestamp'];
+    for (let u = 0; u < 40; u++) {
+      const own = Array.from({ length: 6 }, (_, j) => `i${(u * 7 + j * 2) % 15}`);
+      [...own, own[0], own[1]].forEach((item, t) => lines.push(`u${u},${item},view,${1_700_000_000 + u * 100 + t}`));
+    }
+    writeFileSync(join(dir, 'events.csv'), lines.join('\n') + '\n');
+    const train = run('train', '--data', dir, '--out', join(dir, 'models', 'v1'));
+    expect(train.status, train.stderr).toBe(0);
+    expect(train.stderr).toMatch(/warning: no test user has a test item outside their train history \(100\.0% of test interactions repeat/);
+    expect(train.stdout).toMatch(/hnsw\+item-knn retrieval -> ranker +- +- +- +- +-/);
+    expect(train.stdout).toMatch(/two-stage NDCG@10 \/ EASE NDCG@10 = -/);
+    expect(train.stdout).toMatch(/precision +-/);
+    const report = JSON.parse(readFileSync(join(dir, 'models', 'v1', 'manifest.json'), 'utf8')).metrics as { models: Record<string, Record<string, number | null>> };
+    expect(report.models['hnsw+item-knn retrieval -> ranker']['ndcg@10']).toBeNull();
+  });
+
   it('finds the shared data sets from any working directory', () => {
     const r = spawnSync(process.execPath, [cliPath, 'inspect', '--data', 'ml-100k', '--json'], { encoding: 'utf8', cwd: '/', env: { ...process.env, VITRINE_PROGRESS: '0', VITRINE_DATA: '' } });
     expect(r.status, r.stderr).toBe(0);

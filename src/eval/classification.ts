@@ -40,8 +40,9 @@ export function classificationMetrics(prob: ArrayLike<number>, label: ArrayLike<
     else tn++;
   }
   const neg = n - pos;
-  const precision = tp + fp > 0 ? tp / (tp + fp) : 0;
-  const recall = tp + fn > 0 ? tp / (tp + fn) : 0;
+  // Undefined (no predicted or no actual positives) is NaN, shown as "-": a 0 would read as all wrong.
+  const precision = tp + fp > 0 ? tp / (tp + fp) : NaN;
+  const recall = tp + fn > 0 ? tp / (tp + fn) : NaN;
   return {
     rows: n,
     positives: pos,
@@ -51,6 +52,6 @@ export function classificationMetrics(prob: ArrayLike<number>, label: ArrayLike<
     accuracy: n > 0 ? (tp + tn) / n : NaN,
     precision,
     recall,
-    f1: precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0,
+    f1: Number.isNaN(precision) || Number.isNaN(recall) ? NaN : precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0,
   };
 }

@@ -14,7 +14,7 @@ import { tuneAndFitEase, type FittedEase } from '../train/ease-tuning.js';
 import { knnScores } from '../train/itemknn.js';
 import { labelledRows } from '../train/ranker-data.js';
 import { embeddingRecommender } from '../train/tune-embeddings.js';
-import { note, Progress, StageTimer } from '../util/progress.js';
+import { note, Progress, StageTimer, warn } from '../util/progress.js';
 import { topK } from '../util/topk.js';
 import { classificationMetrics, type ClassificationMetrics } from './classification.js';
 import { evaluateRanking, type RankingMetrics, type Recommender } from './ranking.js';
@@ -87,6 +87,8 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
       }
       progress.finish();
       const metrics: ModelReport = { ...evaluateRanking((u) => lists.get(u) ?? new Int32Array(0), train, test), seconds: Number(((performance.now() - t0) / 1000).toFixed(2)) };
+      // No user to average over: the means are undefined (shown "-", null in JSON), not zero.
+      if (metrics.users === 0) for (const key of ['recall@10', 'ndcg@10', 'hr@10', 'mrr@10', 'recall@50'] as const) metrics[key] = NaN;
       if (truth) metrics['truth@10'] = truthAgreement(truth, lists, train);
       models[name] = metrics;
       note(`  ${name}: NDCG@10 ${metrics['ndcg@10'].toFixed(4)} Recall@10 ${metrics['recall@10'].toFixed(4)} Recall@50 ${metrics['recall@50'].toFixed(4)}`);
@@ -130,6 +132,9 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
 
   const twoStage = models['hnsw+item-knn retrieval -> ranker'];
   const easeReport = models[easeName];
+  if (twoStage.users === 0) {
+    warn(`no test user has a test item outside their train history (${(100 * twoStage.repeatShare).toFixed(1)}% of test interactions repeat a train item, which the protocol does not count): the ranking metrics are undefined`);
+  }
   return {
     bundle: { dir: data.dir, version: m.version },
     data: { format: ds.source.format, path: ds.source.path, events: ds.numEvents, users: ds.numUsers, items: ds.numItems },

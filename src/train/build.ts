@@ -208,7 +208,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
         ...o.hnsw,
         efSearch: ef.efSearch,
         partitions: final.hnsw.partitions.map(({ maxNorm, items }) => ({ maxNorm: Number(maxNorm.toPrecision(4)), items })),
-        partitionedBy: `item vector norm, largest first; a partition closes at a ${o.hnsw.partitionNormRatio}x norm range once it holds ${o.hnsw.minPartitionSize} items; each gets sqrt(maxNorm^2 - |v|^2) as an extra coordinate`,
+        partitionedBy: `item vector norm, largest first; a partition closes at a ${o.hnsw.partitionNormRatio}x norm range once it holds ${o.hnsw.minPartitionSize} items; each gets sqrt(maxNorm^2 - |v|^2) as an extra coordinate and is stored divided by maxNorm`,
         chosenBy: `smallest efSearch >= ${o.hnsw.efSearch} with recall@200 >= ${o.recallTarget} against exact search`, sweep: ef.sweep },
       retrieval: o.retrieval,
       ranker: { ...o.ranker, negativesPerPositive: o.negativesPerPositive, rows: rows.y.length, positives: rows.y.reduce((a, b) => a + b, 0), bestEpoch: ranker.bestEpoch, epochs: ranker.epochLoss },

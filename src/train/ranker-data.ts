@@ -82,5 +82,5 @@ export function labelledRows(stage: FirstStage, targets: UserItems, now: number,
   progress.finish();
   const X = new Float32Array(ys.length * width);
   chunks.forEach((c, j) => X.set(c, j * width));
-  return { X, y: Float32Array.from(ys), group: Int32Array.from(groups), width, candidateRecall: users > 0 ? recallSum / users : 0, usersWithTargets: users };
+  return { X, y: Float32Array.from(ys), group: Int32Array.from(groups), width, candidateRecall: users > 0 ? recallSum / users : NaN, usersWithTargets: users };
 }

@@ -174,5 +174,8 @@ describe('classification metrics', () => {
     expect(m.f1).toBeCloseTo(0.8, 10);
     const ll = -(Math.log(0.9) + Math.log(0.8) + Math.log(0.2) + Math.log(0.7) + Math.log(0.9)) / 5;
     expect(m.logLoss).toBeCloseTo(ll, 10);
+    // Nothing predicted positive: precision (and so F1) is undefined, not 0.
+    const none = classificationMetrics([0.1, 0.2, 0.3], [1, 0, 0]);
+    expect([none.precision, none.recall, none.f1, none.accuracy]).toEqual([NaN, 0, NaN, 2 / 3]);
   });
 });

@@ -24,19 +24,21 @@ export function registerEvaluate(program: Command): void {
       return n;
     }, 'auto' as const)
     .option('--threshold <p>', 'decision threshold for the ranker classification metrics', floatArg(0, 1), 0.5)
-    .option('--seed <n>', 'seed for negative sampling and synthetic data', intArg(0, 0xffffffff), 42)
+    .option('--seed <n>', "seed for negative sampling and synthetic data (default: the bundle's training seed, which reproduces its stored report)", intArg(0, 0xffffffff))
     .option('--report <file>', 'also write the JSON report here')
     .option('--json', 'print the JSON report instead of tables')
     .option('--no-save', 'do not store the metrics in the bundle manifest')
     .option('--lenient', 'skip bad input records (counted); the default when the bundle was trained with --lenient')
-    .action(async (opts: { bundle: string; data: string; easeLambda: number | 'auto'; threshold: number; seed: number; report?: string; json?: boolean; save: boolean; lenient?: boolean }) => {
+    .action(async (opts: { bundle: string; data: string; easeLambda: number | 'auto'; threshold: number; seed?: number; report?: string; json?: boolean; save: boolean; lenient?: boolean }) => {
       const version = resolveBundleVersion(opts.bundle);
       const data = readBundle(version);
+      const trainedSeed = data.manifest.parameters.seed;
+      const seed = opts.seed ?? (typeof trainedSeed === 'number' ? trainedSeed : 42);
       // The same records the build saw: a bundle trained with --lenient is evaluated leniently.
-      const ds = await loadDataset(await resolveDataDir(opts.data, opts.seed), { lenient: opts.lenient ?? data.manifest.data.skipped !== undefined });
+      const ds = await loadDataset(await resolveDataDir(opts.data, seed), { lenient: opts.lenient ?? data.manifest.data.skipped !== undefined });
       reportSkipped(ds.source.skipped);
       const model = await instantiate(data);
-      const report = await evaluateBundle(model, ds, { easeLambda: opts.easeLambda, threshold: opts.threshold, negativesPerPositive: 20, seed: opts.seed });
+      const report = await evaluateBundle(model, ds, { easeLambda: opts.easeLambda, threshold: opts.threshold, negativesPerPositive: 20, seed });
       await model.ranker.release();
       if (opts.json) console.log(JSON.stringify(report, null, 2));
       else printEvaluation(report);
