@@ -87,8 +87,6 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
       }
       progress.finish();
       const metrics: ModelReport = { ...evaluateRanking((u) => lists.get(u) ?? new Int32Array(0), train, test), seconds: Number(((performance.now() - t0) / 1000).toFixed(2)) };
-      // No user to average over: the means are undefined (shown "-", null in JSON), not zero.
-      if (metrics.users === 0) for (const key of ['recall@10', 'ndcg@10', 'hr@10', 'mrr@10', 'recall@50'] as const) metrics[key] = NaN;
       if (truth) metrics['truth@10'] = truthAgreement(truth, lists, train);
       models[name] = metrics;
       note(`  ${name}: NDCG@10 ${metrics['ndcg@10'].toFixed(4)} Recall@10 ${metrics['recall@10'].toFixed(4)} Recall@50 ${metrics['recall@50'].toFixed(4)}`);

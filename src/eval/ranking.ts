@@ -80,7 +80,8 @@ export function evaluateRanking(recommend: Recommender, train: UserItems, test: 
   }
   let cov = 0;
   for (const c of covered) cov += c;
-  const avg = (x: number): number => (n > 0 ? x / n : 0);
+  // No user to average over: the means are undefined (shown "-", null in JSON), not zero.
+  const avg = (x: number): number => (n > 0 ? x / n : NaN);
   return {
     users: n,
     'recall@10': avg(recall10),

@@ -199,6 +199,11 @@ function itemDescription(v: Obj, field: string): ItemDescription {
 }
 
 /** Turns a decoded frame or HTTP body into a typed request, or throws a RequestError naming the field. */
+/** Overrides the bundle's retrieval list length (recommend, and score to match it). */
+function candidates(o: Obj, limits: Limits): number | undefined {
+  return o.candidates === undefined ? undefined : int(o, 'candidates', 200, 10, limits.maxCandidates);
+}
+
 export function parseRequest(raw: unknown, limits: Limits, callFromPath?: string): Request {
   if (!isObj(raw)) throw new RequestError('bad_request', `expected an object with "id" and "call", got ${typeOf(raw)}`);
   const rawId = raw.id;
@@ -219,8 +224,7 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
       const user = str(o, 'user', false);
       const hist = history(o, limits);
       if (user === undefined && hist === undefined) fail('user', 'give a user id or a history (an anonymous shopper\'s recent items)');
-      const candidates = o.candidates === undefined ? undefined : int(o, 'candidates', 200, 10, limits.maxCandidates);
-      return { call: name, user, history: hist, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits), diversity: num(o, 'diversity', 0, 1) ?? 0, explain: bool(o, 'explain', true), candidates };
+      return { call: name, user, history: hist, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits), diversity: num(o, 'diversity', 0, 1) ?? 0, explain: bool(o, 'explain', true), candidates: candidates(o, limits) };
     }
     case 'similar': {
       const item = o.item;
@@ -247,8 +251,7 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
         fail(`items[${i}]`, 'must be an item id or an item description object');
       });
       // The retrieval list length recommend was called with: an item's rank features depend on it.
-      const candidates = o.candidates === undefined ? undefined : int(o, 'candidates', 200, 10, limits.maxCandidates);
-      return { call: name, user, history: hist, items, candidates };
+      return { call: name, user, history: hist, items, candidates: candidates(o, limits) };
     }
     case 'profile': {
       const user = str(o, 'user', false);
