@@ -1,4 +1,5 @@
 import type { DatasetSource } from '../data/dataset.js';
+import { warn } from '../util/progress.js';
 
 /**
  * Says on stderr what --lenient skipped, whatever the progress setting: records left out of a
@@ -7,5 +8,5 @@ import type { DatasetSource } from '../data/dataset.js';
 export function reportSkipped(skipped: DatasetSource['skipped']): void {
   if (!skipped || skipped.skipped === 0) return;
   const reasons = Object.entries(skipped.byReason).map(([reason, n]) => `${n} × ${reason}`).join('; ');
-  process.stderr.write(`vitrine: skipped ${skipped.skipped} bad input records (--lenient): ${reasons}${skipped.examples.length > 0 ? `\n  e.g. ${skipped.examples[0]}` : ''}\n`);
+  warn(`skipped ${skipped.skipped} bad input records (--lenient): ${reasons}${skipped.examples.length > 0 ? `\n  e.g. ${skipped.examples[0]}` : ''}`);
 }

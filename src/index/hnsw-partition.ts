@@ -87,12 +87,12 @@ export class HnswPartition {
    * search first runs unfiltered for k + overfetch items and drops excluded ones afterwards:
    * hnswlib's filter calls back into JavaScript for every visited node (a quarter of the search
    * time), which is wasted when few items are excluded. If that leaves fewer than k, it falls back
-   * to the filtered search.
+   * to the filtered search. `queryNorm` is |query|, which the caller has already computed.
    */
-  search(query: ArrayLike<number>, k: number, exclude?: Uint8Array, overfetch?: number): PartitionHits {
+  search(query: ArrayLike<number>, queryNorm: number, k: number, exclude?: Uint8Array, overfetch?: number): PartitionHits {
     const count = this.count;
     if (exclude && overfetch !== undefined) {
-      const wide = this.search(query, k + overfetch);
+      const wide = this.search(query, queryNorm, k + overfetch);
       const out: PartitionHits = { items: [], scores: [] };
       for (let r = 0; r < wide.items.length && out.items.length < k; r++) {
         if (exclude[wide.items[r]]) continue;
@@ -104,9 +104,7 @@ export class HnswPartition {
     }
     const want = Math.min(k, count);
     if (want <= 0) return { items: [], scores: [] };
-    let sq = 0;
-    for (let c = 0; c < this.dim; c++) sq += query[c] * query[c];
-    const t = sq > 0 ? 1 / Math.sqrt(sq) : 1;
+    const t = queryNorm > 0 ? 1 / queryNorm : 1;
     for (let c = 0; c < this.dim; c++) this.q[c] = query[c] * t;
     const filter = exclude ? (label: number): boolean => exclude[label] === 0 : undefined;
     let res: { neighbors: number[]; distances: number[] } = { neighbors: [], distances: [] };

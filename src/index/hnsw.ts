@@ -155,7 +155,7 @@ export class HnswIndex {
       if (need <= 0) break;
       this.partitionsSearched++;
       part.setEf(Math.max(need, Math.ceil((this.ef * need) / k)));
-      const hits = part.search(query, need, exclude, overfetch);
+      const hits = part.search(query, qNorm, need, exclude, overfetch);
       ({ items, scores } = mergeBest(items, scores, hits.items, hits.scores, k));
     }
     return { items: Int32Array.from(items), scores: Float32Array.from(scores) };
