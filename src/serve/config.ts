@@ -3,6 +3,7 @@ import type { ExecutionProviderChoice } from '../rank/onnx-ranker.js';
 import { DEFAULT_LIMITS, type Limits } from './protocol.js';
 import { defaultWorkers } from './pool.js';
 import { UserError } from '../util/errors.js';
+import type { EventLogSync } from './overlay.js';
 
 export interface ServerConfig {
   host: string;
@@ -29,6 +30,8 @@ export interface ServerConfig {
   clientToken?: string;
   /** Append-only log of streamed events, replayed at start (empty: events live only in memory). */
   eventLog?: string;
+  /** 'fsync': an event is acknowledged once the log is on disk (group commit); 'none': once written. */
+  eventLogSync: EventLogSync;
   /** Users whose streamed events are held; past it the least recently active are forgotten. */
   maxStreamedUsers: number;
   /** Key for pseudonymising user ids in logs. */
@@ -61,6 +64,7 @@ export function defaultConfig(bundle: string): ServerConfig {
     clock: 'wall',
     drainSeconds: 30,
     maxStreamedUsers: 100_000,
+    eventLogSync: 'fsync',
   };
 }
 
@@ -80,6 +84,7 @@ const ENV: Record<string, keyof ServerConfig> = {
   VITRINE_ADMIN_TOKEN: 'adminToken',
   VITRINE_CLIENT_TOKEN: 'clientToken',
   VITRINE_EVENT_LOG: 'eventLog',
+  VITRINE_EVENT_LOG_SYNC: 'eventLogSync',
   VITRINE_MAX_STREAMED_USERS: 'maxStreamedUsers',
   VITRINE_PSEUDONYM_KEY: 'pseudonymKey',
   VITRINE_LOG_LEVEL: 'logLevel',
@@ -133,6 +138,7 @@ export function validateConfig(c: ServerConfig): void {
   int('drainSeconds', 0, 3600);
   int('maxStreamedUsers', 1, 100_000_000);
   if (c.efSearch !== undefined) int('efSearch', 10, 100_000);
+  if (!['fsync', 'none'].includes(c.eventLogSync)) throw new UserError(`config eventLogSync: expected fsync or none, got ${String(c.eventLogSync)}`);
   if (!['wall', 'bundle'].includes(c.clock)) throw new UserError(`config clock: expected wall or bundle, got ${c.clock}`);
   if (!['auto', 'cpu', 'cuda'].includes(c.provider)) throw new UserError(`config provider: expected auto, cpu or cuda, got ${c.provider}`);
 }

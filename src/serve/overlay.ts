@@ -1,7 +1,11 @@
-import { appendFileSync, closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { OverlayEvent } from './handlers.js';
+
+/** How a logged event is made durable before it is acknowledged (see EventOverlay.durable). */
+export type EventLogSync = 'fsync' | 'none';
 
 export interface OverlayOptions {
   /** Events kept per user (oldest dropped first). */
@@ -13,6 +17,10 @@ export interface OverlayOptions {
   maxUsers: number;
   /** Append-only JSONL log replayed by open(): streamed events survive a crash or restart. */
   logPath?: string;
+  /** 'fsync' (the default): durable() waits for the log to reach the disk. */
+  sync?: EventLogSync;
+  /** The fsync to call; tests pass one they control. */
+  fsyncImpl?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
 }
 
 /** What open() found in the log and kept of it. */
@@ -34,6 +42,18 @@ export class EventOverlay {
   private readonly byUser = new Map<string, OverlayEvent[]>();
   /** Users forgotten to stay within maxUsers. */
   evicted = 0;
+  /** The log, open for appending once open() has replayed it. */
+  private fd: number | undefined;
+  /** Lines written since the last fsync started. */
+  private dirty = false;
+  /** The fsync running now, and the one waiting for it to end (it covers lines written meanwhile). */
+  private syncing: Promise<void> | undefined;
+  private queuedSync: Promise<void> | undefined;
+  /** While the log is being rewritten: lines appended meanwhile, which the new log must also get. */
+  private appendedDuringRewrite: string[] | undefined;
+  private rewriting: Promise<number> | undefined;
+  /** Log fsyncs started (a metric: with group commit, far fewer than events). */
+  fsyncs = 0;
 
   constructor(private readonly o: OverlayOptions) {}
 
@@ -46,6 +66,7 @@ export class EventOverlay {
   async open(referenceTime: number): Promise<ReplaySummary> {
     const path = this.o.logPath;
     if (!path) return { events: 0, unreadable: 0, kept: 0 };
+    if (this.fd !== undefined) throw new Error('the event log is already open');
     mkdirSync(dirname(path), { recursive: true });
     let events = 0;
     let unreadable = 0;
@@ -64,32 +85,77 @@ export class EventOverlay {
       }
     }
     this.dropBefore(referenceTime);
-    return { events, unreadable, kept: this.compact(path) };
+    return { events, unreadable, kept: await this.rewrite() };
   }
 
-  /** Writes the held events to a new log and renames it into place: a crash leaves the old one whole. */
-  private compact(path: string): number {
+  /**
+   * After a reload: drops the events the new bundle learned from and rewrites the log to match, so
+   * a server that is reloaded daily and never restarted does not grow its log without end. Events
+   * keep arriving while the log is rewritten. Returns the events the log now holds.
+   */
+  async prune(referenceTime: number): Promise<number> {
+    this.dropBefore(referenceTime);
+    if (this.fd === undefined) return this.heldEvents();
+    // Reloads are serialised by the server; a second prune still must not interleave with a first.
+    while (this.rewriting) await this.rewriting.catch(() => undefined);
+    return this.rewrite();
+  }
+
+  private heldEvents(): number {
+    let n = 0;
+    for (const list of this.byUser.values()) n += list.length;
+    return n;
+  }
+
+  private rewrite(): Promise<number> {
+    const done = this.writeNewLog().finally(() => {
+      this.rewriting = undefined;
+      this.appendedDuringRewrite = undefined;
+    });
+    this.rewriting = done;
+    return done;
+  }
+
+  /**
+   * Writes what is held to a new log and renames it into place: a crash at any point leaves one
+   * whole log. The writing is asynchronous, so a large log does not stall serving: the held events
+   * are copied first (users in order of their latest event, so replay rebuilds the same recency
+   * order), events added meanwhile are also collected, and the last step (those events, fsync,
+   * rename, switching the append descriptor) runs without yielding, so no event falls between.
+   */
+  private async writeNewLog(): Promise<number> {
+    const path = this.o.logPath!;
     const tmp = `${path}.compact`;
-    const fd = openSync(tmp, 'w');
+    const snapshot = Array.from(this.byUser, ([user, list]) => [user, list.slice()] as const);
+    const since: string[] = [];
+    this.appendedDuringRewrite = since;
+    const file = await openFile(tmp, 'w');
     let kept = 0;
     try {
-      // Users in order of their latest event, so replaying the new log rebuilds the same recency order.
       let chunk: string[] = [];
-      for (const [user, list] of this.byUser) {
-        for (const e of list) chunk.push(JSON.stringify({ user, ...e }));
+      for (const [user, list] of snapshot) {
+        for (const e of list) chunk.push(line(user, e));
         kept += list.length;
         if (chunk.length >= 10_000) {
-          writeSync(fd, chunk.join('\n') + '\n');
+          await file.write(chunk.join(''));
           chunk = [];
         }
       }
-      if (chunk.length > 0) writeSync(fd, chunk.join('\n') + '\n');
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      if (chunk.length > 0) await file.write(chunk.join(''));
+      if (since.length > 0) writeSync(file.fd, since.join(''));
+      fsyncSync(file.fd);
+      renameSync(tmp, path);
+    } catch (e) {
+      await file.close().catch(() => undefined);
+      rmSync(tmp, { force: true });
+      throw e;
     }
-    renameSync(tmp, path);
-    return kept;
+    const previous = this.fd;
+    this.fd = openSync(path, 'a');
+    await file.close();
+    // An fsync may still be running on the old descriptor: close it only after that one ends.
+    if (previous !== undefined) void (this.syncing ?? Promise.resolve()).catch(() => undefined).then(() => closeSync(previous));
+    return kept + since.length;
   }
 
   private remember(user: string, e: OverlayEvent): number {
@@ -108,8 +174,56 @@ export class EventOverlay {
 
   /** Records an event; written to the log before it is acknowledged. */
   add(user: string, e: OverlayEvent): number {
-    if (this.o.logPath) appendFileSync(this.o.logPath, JSON.stringify({ user, ...e }) + '\n');
+    if (this.o.logPath) {
+      const text = line(user, e);
+      if (this.fd !== undefined) writeSync(this.fd, text);
+      else if (!this.appendedDuringRewrite) throw new Error('the event log is not open: call open() first');
+      this.appendedDuringRewrite?.push(text);
+      this.dirty = true;
+    }
     return this.remember(user, e);
+  }
+
+  /**
+   * Resolves once every event added so far is on the disk (with sync 'fsync'; at once with 'none',
+   * where an event survives a crash of the process but not of the machine). Group commit: one
+   * fsync covers every event written before it started, and events written while it runs share
+   * the next one, so a burst of events costs a few fsyncs, not one each.
+   */
+  durable(): Promise<void> {
+    if (!this.o.logPath || (this.o.sync ?? 'fsync') === 'none') return Promise.resolve();
+    if (this.fd === undefined) return this.rewriting?.then(() => undefined) ?? Promise.resolve();
+    if (!this.dirty) return this.syncing ?? Promise.resolve();
+    if (!this.syncing) return this.startSync();
+    this.queuedSync ??= this.syncing.catch(() => undefined).then(() => {
+      this.queuedSync = undefined;
+      return this.startSync();
+    });
+    return this.queuedSync;
+  }
+
+  private startSync(): Promise<void> {
+    const fd = this.fd!;
+    this.dirty = false;
+    this.fsyncs++;
+    const sync = this.o.fsyncImpl ?? fsync;
+    const p = new Promise<void>((resolve, reject) => sync(fd, (err) => (err ? reject(err) : resolve())));
+    this.syncing = p;
+    const clear = (): void => {
+      if (this.syncing === p) this.syncing = undefined;
+    };
+    p.then(clear, clear);
+    return p;
+  }
+
+  /** Waits for a rewrite and the last fsync, then closes the log (at shutdown). */
+  async close(): Promise<void> {
+    await this.rewriting?.catch(() => undefined);
+    await this.durable().catch(() => undefined);
+    if (this.fd === undefined) return;
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    this.fd = undefined;
   }
 
   get(user: string | undefined): OverlayEvent[] | undefined {
@@ -132,4 +246,8 @@ export class EventOverlay {
       else this.byUser.set(u, kept);
     }
   }
+}
+
+function line(user: string, e: OverlayEvent): string {
+  return JSON.stringify({ user, ...e }) + '\n';
 }

@@ -86,7 +86,7 @@ export class VitrineServer {
   ) {
     this.log = log ?? createLogger(config.logLevel);
     this.pseudo = new Pseudonymiser(config.pseudonymKey);
-    this.overlay = new EventOverlay({ maxPerUser: 200, maxUsers: config.maxStreamedUsers, logPath: config.eventLog });
+    this.overlay = new EventOverlay({ maxPerUser: 200, maxUsers: config.maxStreamedUsers, logPath: config.eventLog, sync: config.eventLogSync });
   }
 
   get version(): string | undefined {
@@ -260,6 +260,8 @@ export class VitrineServer {
         this.metrics.overlayUsers.set(this.overlay.users);
         this.metrics.overlayEvicted.set(this.overlay.evicted);
         this.log.debug({ user: this.pseudo.user(e.user), type: e.type }, 'event');
+        // Acknowledged once on disk: a shop that got `accepted` need not send it again after a crash.
+        await this.overlay.durable();
         result = { accepted: true, streamedEvents: historyLength };
       } else {
         const pool = this.pool;
@@ -346,7 +348,11 @@ export class VitrineServer {
         const next = await ModelPool.start(dir, this.poolOptions());
         const old = this.pool;
         this.pool = next;
-        this.overlay.dropBefore(next.manifest.data.referenceTime);
+        // Not awaited: the reload is done once the new pool serves; a failed rewrite leaves the old log whole.
+        this.overlay.prune(next.manifest.data.referenceTime).then(
+          (kept) => this.log.info({ kept }, 'event log rewritten to the events the new bundle has not learned from'),
+          (err: unknown) => this.log.error({ err }, 'rewriting the event log failed; it keeps the older events, which the next start drops'),
+        );
         this.metrics.setBundle(next.version);
         this.metrics.reloads.inc({ outcome: 'ok' });
         this.log.info({ from, to: next.version, dir }, 'bundle reloaded');
@@ -387,6 +393,7 @@ export class VitrineServer {
     for (const ws of [...this.sockets]) ws.end(1001, 'server shutting down');
     await this.reloading?.catch(() => undefined);
     await this.pool?.close();
+    await this.overlay.close().catch((err: unknown) => this.log.error({ err }, 'closing the event log failed'));
     (this.app as (UWS.TemplatedApp & { close?: () => void }) | undefined)?.close?.();
     this.log.info({ leftInFlight: this.inFlight }, 'stopped');
   }

@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventOverlay } from '../../src/serve/overlay.js';
@@ -59,5 +59,77 @@ describe('streamed events', () => {
     expect(fourth.get('b')?.map((e) => e.item)).toEqual(['i6']);
     writeFileSync(logPath, '');
     expect(await new EventOverlay(options).open(0)).toEqual({ events: 0, unreadable: 0, kept: 0 });
+  });
+
+  it('acknowledges an event only after an fsync that began after it was written, one fsync per burst', async () => {
+    const pending: ((err: NodeJS.ErrnoException | null) => void)[] = [];
+    const overlay = new EventOverlay({ maxPerUser: 10, maxUsers: 10, logPath: join(tempDir(), 'events.jsonl'), fsyncImpl: (_fd, done) => pending.push(done) });
+    await overlay.open(0);
+    const settled: string[] = [];
+    const track = (name: string, p: Promise<void>): Promise<void> => p.then(() => void settled.push(name));
+    const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+    expect(overlay.durable()).toBeInstanceOf(Promise); // nothing written: no fsync
+    expect(pending).toHaveLength(0);
+
+    overlay.add('a', { item: 'i1', type: 'view', ts: 1 });
+    const first = track('first', overlay.durable());
+    expect(pending).toHaveLength(1);
+    // Written while the first fsync runs: that fsync may not cover it, so it waits for the next,
+    // which this whole burst shares.
+    overlay.add('b', { item: 'i2', type: 'view', ts: 2 });
+    const second = track('second', overlay.durable());
+    overlay.add('c', { item: 'i3', type: 'view', ts: 3 });
+    const third = track('third', overlay.durable());
+    await tick();
+    expect([settled, pending.length]).toEqual([[], 1]);
+
+    pending[0](null);
+    await first;
+    await tick();
+    expect(settled).toEqual(['first']);
+    expect(pending).toHaveLength(2);
+    pending[1](null);
+    await Promise.all([second, third]);
+    expect(settled).toEqual(['first', 'second', 'third']);
+    expect(overlay.fsyncs).toBe(2);
+
+    // A failed fsync fails the acknowledgement rather than claiming the event is safe.
+    overlay.add('d', { item: 'i4', type: 'view', ts: 4 });
+    const failed = overlay.durable();
+    pending[2](Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
+    await expect(failed).rejects.toThrow('EIO');
+
+    const unsynced = new EventOverlay({ maxPerUser: 10, maxUsers: 10, logPath: join(tempDir(), 'events.jsonl'), sync: 'none', fsyncImpl: (_fd, done) => pending.push(done) });
+    await unsynced.open(0);
+    unsynced.add('a', { item: 'i1', type: 'view', ts: 1 });
+    await unsynced.durable();
+    expect(pending).toHaveLength(3);
+  });
+
+  it('rewrites its log after a reload while events keep arriving, losing none and keeping only what it holds', async () => {
+    const logPath = join(tempDir(), 'events.jsonl');
+    const options = { maxPerUser: 50, maxUsers: 1000, logPath };
+    const live = new EventOverlay(options);
+    await live.open(0);
+    // 300 users with events before and after the new bundle's data end (t = 100).
+    for (let u = 0; u < 300; u++) for (let t = 0; t < 4; t++) live.add(`u${u}`, { item: `i${t}`, type: 'view', ts: 98 + t });
+    expect(readFileSync(logPath, 'utf8').trim().split('\n')).toHaveLength(1200);
+    const pruning = live.prune(100);
+    // Events streamed while the rewrite runs, for users old and new.
+    for (let u = 0; u < 400; u += 2) live.add(`u${u}`, { item: 'late', type: 'click', ts: 200 });
+    expect(await pruning).toBe(600 + 200);
+    live.add('u1', { item: 'after', type: 'cart', ts: 201 });
+    await live.close();
+    expect(existsSync(`${logPath}.compact`)).toBe(false);
+
+    const lines = readFileSync(logPath, 'utf8').trim().split('\n');
+    expect(lines).toHaveLength(801);
+    const replayed = new EventOverlay(options);
+    expect(await replayed.open(100)).toEqual({ events: 801, unreadable: 0, kept: 801 });
+    for (const u of ['u0', 'u1', 'u299', 'u300', 'u398']) expect(replayed.get(u)).toEqual(live.get(u));
+    expect(replayed.get('u1')?.map((e) => e.item)).toEqual(['i2', 'i3', 'after']);
+    expect(replayed.get('u398')?.map((e) => e.item)).toEqual(['late']);
+    expect(replayed.users).toBe(live.users);
+    await replayed.close();
   });
 });

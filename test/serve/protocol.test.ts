@@ -48,6 +48,9 @@ describe('server configuration', () => {
     expect(c).toMatchObject({ bundle: 'models/x', port: 9000, workers: 3, maxQueue: 768, clock: 'bundle', host: '127.0.0.1' });
     expect(() => loadConfig('m', undefined, { port: 70000 })).toThrow(/config port: expected an integer between 0 and 65535/);
     expect(() => loadConfig('m', undefined, {}, { VITRINE_WORKERS: 'many' })).toThrow(/config workers/);
+    expect(loadConfig('m', undefined, {}, {}).eventLogSync).toBe('fsync');
+    expect(loadConfig('m', undefined, {}, { VITRINE_EVENT_LOG_SYNC: 'none' }).eventLogSync).toBe('none');
+    expect(() => loadConfig('m', undefined, {}, { VITRINE_EVENT_LOG_SYNC: 'sometimes' })).toThrow(/config eventLogSync: expected fsync or none, got sometimes/);
     expect(() => loadConfig(undefined, undefined, {}, {})).toThrow(/--bundle is required/);
     expect(() => loadConfig('m', '/no/such/config.json', {})).toThrow(/--config \/no\/such\/config\.json/);
   });

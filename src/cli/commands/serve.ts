@@ -15,6 +15,7 @@ export interface ServeFlags {
   adminToken?: string;
   clientToken?: string;
   eventLog?: string;
+  eventLogSync?: ServerConfig['eventLogSync'];
   maxStreamedUsers?: number;
   provider?: ServerConfig['provider'];
   efSearch?: number;
@@ -55,6 +56,7 @@ export function registerServe(program: Command): void {
     .option('--admin-token <token>', 'bearer token for POST /admin/reload (or VITRINE_ADMIN_TOKEN)')
     .option('--client-token <token>', 'bearer token every client must send (or VITRINE_CLIENT_TOKEN)')
     .option('--event-log <file>', 'append streamed events to this file and replay it at start')
+    .option('--event-log-sync <mode>', 'fsync (default): acknowledge an event once the log is on disk (group commit); none: once written (survives a crash of the process, not of the machine)', choiceArg(['fsync', 'none'] as const))
     .option('--max-streamed-users <n>', 'users whose streamed events are held (default 100000; the least recently active are forgotten first)', intArg(1, 100_000_000))
     .option('--provider <p>', 'ONNX execution provider: auto (CUDA when present), cpu, cuda', choiceArg(['auto', 'cpu', 'cuda'] as const))
     .option('--ef-search <n>', 'override the bundle\'s HNSW efSearch', intArg(10, 100000))
