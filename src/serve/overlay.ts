@@ -121,7 +121,8 @@ export class EventOverlay {
    * whole log. The writing is asynchronous, so a large log does not stall serving: the held events
    * are copied first (users in order of their latest event, so replay rebuilds the same recency
    * order), events added meanwhile are also collected, and the last step (those events, fsync,
-   * rename, switching the append descriptor) runs without yielding, so no event falls between.
+   * rename, directory fsync, switching the append descriptor) runs without yielding, so no event
+   * falls between.
    */
   private async writeNewLog(): Promise<number> {
     const path = this.o.logPath!;
@@ -142,9 +143,16 @@ export class EventOverlay {
         }
       }
       if (chunk.length > 0) await file.write(chunk.join(''));
-      if (since.length > 0) writeSync(file.fd, since.join(''));
-      fsyncSync(file.fd);
+      // The bulk reaches the disk off the main thread; only what arrived meanwhile is synced on it.
+      await file.sync();
+      if (since.length > 0) {
+        writeSync(file.fd, since.join(''));
+        fsyncSync(file.fd);
+      }
       renameSync(tmp, path);
+      // Until the directory is synced the rename may not survive a machine crash, and events
+      // appended to the new file would be lost with it.
+      syncDirectory(dirname(path));
     } catch (e) {
       await file.close().catch(() => undefined);
       rmSync(tmp, { force: true });
@@ -250,4 +258,13 @@ export class EventOverlay {
 
 function line(user: string, e: OverlayEvent): string {
   return JSON.stringify({ user, ...e }) + '\n';
+}
+
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
