@@ -15,11 +15,16 @@ export function resolveBundleVersion(path: string): string {
   const dir = resolve(path);
   if (!existsSync(dir)) throw new UserError(`--bundle: ${dir} does not exist (train one with: vitrine train --out ${path}/v1)`);
   if (existsSync(join(dir, 'manifest.json'))) return dir;
-  const versions = readdirSync(dir)
-    .filter((v) => !v.startsWith('.') && statSync(join(dir, v)).isDirectory() && existsSync(join(dir, v, 'manifest.json')))
-    .sort();
+  const versions = bundleVersions(dir);
   if (versions.length === 0) throw new UserError(`--bundle: ${dir} holds no bundle version (no */manifest.json)`);
   return join(dir, versions[versions.length - 1]);
+}
+
+/** The complete versions in a bundle directory (those with a manifest), oldest name first. */
+export function bundleVersions(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((v) => !v.startsWith('.') && statSync(join(dir, v)).isDirectory() && existsSync(join(dir, v, 'manifest.json')))
+    .sort();
 }
 
 type Arrays = Record<string, Float32Array | Float64Array | Int32Array | Uint8Array>;

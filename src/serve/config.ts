@@ -95,18 +95,12 @@ const NUMERIC = new Set<keyof ServerConfig>(['port', 'workers', 'concurrentTasks
 
 /** Defaults, then a JSON config file, then VITRINE_* environment variables, then command-line flags. */
 export function loadConfig(bundle: string | undefined, file: string | undefined, flags: Partial<ServerConfig>, env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  let fromFile: Partial<ServerConfig> = {};
-  if (file) {
-    try {
-      fromFile = JSON.parse(readFileSync(file, 'utf8')) as Partial<ServerConfig>;
-    } catch (e) {
-      throw new UserError(`--config ${file}: ${(e as Error).message}`);
-    }
-  }
+  const fromFile = file ? readConfigFile(file) : {};
   const fromEnv: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV)) {
     const v = env[name];
     if (v === undefined || v === '') continue;
+    if (NUMERIC.has(key) && !/^\s*-?\d+(\.\d+)?\s*$/.test(v)) throw new UserError(`${name}: expected a number, got "${v}"`);
     fromEnv[key] = NUMERIC.has(key) ? Number(v) : v;
   }
   const chosenBundle = flags.bundle ?? (fromEnv.bundle as string | undefined) ?? fromFile.bundle ?? bundle;
@@ -119,14 +113,39 @@ export function loadConfig(bundle: string | undefined, file: string | undefined,
   return merged;
 }
 
+/**
+ * The config file's keys are checked by name, so a misspelt one ("prot") is an error rather than a
+ * setting silently ignored; values are checked with everything else in validateConfig.
+ */
+function readConfigFile(file: string): Partial<ServerConfig> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`--config ${file}: ${(e as Error).message}`);
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UserError(`--config ${file}: expected a JSON object of settings`);
+  const known = Object.keys(defaultConfig('x')).concat('catalog', 'efSearch', 'adminToken', 'clientToken', 'eventLog', 'pseudonymKey');
+  for (const key of Object.keys(parsed)) if (!known.includes(key)) throw new UserError(`--config ${file}: unknown setting "${key}" (known: ${known.sort().join(', ')})`);
+  const limits = (parsed as { limits?: unknown }).limits;
+  if (limits !== undefined) {
+    if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) throw new UserError(`--config ${file}: limits must be an object`);
+    for (const key of Object.keys(limits)) if (!(key in DEFAULT_LIMITS)) throw new UserError(`--config ${file}: unknown limit "limits.${key}" (known: ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
+  }
+  return parsed as Partial<ServerConfig>;
+}
+
 function dropUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
+/** Upper bounds of the request limits: past these a single request could exhaust a worker. */
+const LIMIT_CEILINGS: Limits = { maxK: 10_000, maxCandidates: 100_000, maxHistory: 100_000, maxScoreItems: 100_000, maxBasket: 10_000 };
+
 export function validateConfig(c: ServerConfig): void {
   const int = (key: keyof ServerConfig, min: number, max: number): void => {
     const v = c[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new UserError(`config ${key}: expected an integer between ${min} and ${max}, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new UserError(`config ${key}: expected an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
   };
   int('port', 0, 65535);
   int('workers', 1, 256);
@@ -138,7 +157,18 @@ export function validateConfig(c: ServerConfig): void {
   int('drainSeconds', 0, 3600);
   int('maxStreamedUsers', 1, 100_000_000);
   if (c.efSearch !== undefined) int('efSearch', 10, 100_000);
+  for (const [key, ceiling] of Object.entries(LIMIT_CEILINGS) as [keyof Limits, number][]) {
+    const v = c.limits[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > ceiling) throw new UserError(`config limits.${key}: expected an integer between 1 and ${ceiling}, got ${JSON.stringify(v)}`);
+  }
+  for (const key of ['host', 'bundle', 'catalog', 'adminToken', 'clientToken', 'eventLog', 'pseudonymKey', 'logLevel'] as const) {
+    const v = c[key];
+    if (v !== undefined && (typeof v !== 'string' || v === '')) throw new UserError(`config ${key}: expected a non-empty string, got ${JSON.stringify(v)}`);
+  }
+  if (!LOG_LEVELS.includes(c.logLevel)) throw new UserError(`config logLevel: expected one of ${LOG_LEVELS.join(', ')}, got ${c.logLevel}`);
   if (!['fsync', 'none'].includes(c.eventLogSync)) throw new UserError(`config eventLogSync: expected fsync or none, got ${String(c.eventLogSync)}`);
   if (!['wall', 'bundle'].includes(c.clock)) throw new UserError(`config clock: expected wall or bundle, got ${c.clock}`);
   if (!['auto', 'cpu', 'cuda'].includes(c.provider)) throw new UserError(`config provider: expected auto, cpu or cuda, got ${c.provider}`);
 }
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

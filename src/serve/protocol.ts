@@ -125,18 +125,19 @@ function int(o: Obj, field: string, dflt: number, min: number, max: number): num
   return v;
 }
 
-function num(o: Obj, field: string, min = -Infinity, max = Infinity): number | undefined {
+/** `name` is the field as the client wrote it (e.g. filters.priceMin), when it is nested. */
+function num(o: Obj, field: string, min = -Infinity, max = Infinity, name = field): number | undefined {
   const v = o[field];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) fail(field, `must be a finite number, got ${typeOf(v)}`);
-  if (v < min || v > max) fail(field, `must be between ${min} and ${max}, got ${v}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(name, `must be a finite number, got ${typeOf(v)}`);
+  if (v < min || v > max) fail(name, `must be between ${min} and ${max}, got ${v}`);
   return v;
 }
 
-function bool(o: Obj, field: string, dflt: boolean): boolean {
+function bool(o: Obj, field: string, dflt: boolean, name = field): boolean {
   const v = o[field];
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== 'boolean') fail(field, `must be true or false, got ${typeOf(v)}`);
+  if (typeof v !== 'boolean') fail(name, `must be true or false, got ${typeOf(v)}`);
   return v;
 }
 
@@ -167,11 +168,11 @@ function filters(o: Obj, limits: Limits): Filters {
   if (!isObj(f)) fail('filters', `must be an object, got ${typeOf(f)}`);
   const out: Filters = {
     categories: strList(f, 'category', 100, 'filters.category'),
-    priceMin: num(f, 'priceMin', 0),
-    priceMax: num(f, 'priceMax', 0),
+    priceMin: num(f, 'priceMin', 0, Infinity, 'filters.priceMin'),
+    priceMax: num(f, 'priceMax', 0, Infinity, 'filters.priceMax'),
     exclude: strList(f, 'exclude', limits.maxScoreItems, 'filters.exclude'),
-    excludeSeen: bool(f, 'excludeSeen', true),
-    availableOnly: bool(f, 'availableOnly', true),
+    excludeSeen: bool(f, 'excludeSeen', true, 'filters.excludeSeen'),
+    availableOnly: bool(f, 'availableOnly', true, 'filters.availableOnly'),
   };
   if (out.priceMin !== undefined && out.priceMax !== undefined && out.priceMin > out.priceMax) fail('filters.priceMin', `(${out.priceMin}) is above filters.priceMax (${out.priceMax})`);
   for (const key of Object.keys(f)) if (!['category', 'priceMin', 'priceMax', 'exclude', 'excludeSeen', 'availableOnly'].includes(key)) fail(`filters.${key}`, 'is not a known filter (category, priceMin, priceMax, exclude, excludeSeen, availableOnly)');

@@ -1,5 +1,7 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
-import { resolveBundleVersion } from '../bundle/read.js';
+import { bundleVersions, resolveBundleVersion } from '../bundle/read.js';
 import { loadItems } from '../data/loaders/generic.js';
 import { DatasetBuilder } from '../data/dataset.js';
 import type { Item } from '../data/types.js';
@@ -14,12 +16,15 @@ import { loadUws, type UWS } from './uws.js';
 
 export type Transport = 'ws-msgpack' | 'ws-json' | 'http';
 
-export type Reply = { id: RequestId | null; result: unknown; bundle: string; serverMs: number } | { id: RequestId | null; error: ErrorBody };
+/** Every reply names the bundle version (once one is loaded) and the server's own time. */
+export type Reply = { id: RequestId | null; result: unknown; bundle: string; serverMs: number } | { id: RequestId | null; error: ErrorBody; bundle?: string; serverMs?: number };
 
 interface HttpExchange {
   res: UWS.HttpResponse;
   /** Set when the client disconnected or a response was already written. */
   aborted: boolean;
+  /** When the request arrived (performance.now()). */
+  t0: number;
 }
 
 interface SocketData {
@@ -197,8 +202,11 @@ export class VitrineServer {
         } catch {
           return this.writeHttp(ex, fail(null, 'invalid_field', 'version: must be a string naming a version directory', 'version'));
         }
+        // A version that is not there is the caller's mistake (400), not a failed reload (500).
+        const missing = version === undefined ? undefined : this.missingVersion(version);
+        if (missing) return this.writeHttp(ex, fail(null, 'invalid_field', `version: ${missing}`, 'version'));
         this.reload(version).then(
-          (r) => this.writeHttp(ex, { id: null, result: r, bundle: this.version ?? '', serverMs: 0 }),
+          (r) => this.writeHttp(ex, { id: null, result: r, bundle: this.version ?? '', serverMs: elapsed(ex.t0) }),
           (e: unknown) => this.writeHttp(ex, fail(null, 'internal', `reload failed: ${(e as Error).message}`)),
         );
       });
@@ -208,11 +216,29 @@ export class VitrineServer {
     });
   }
 
+  /** Why `version` cannot be reloaded, or undefined when it can be tried. */
+  private missingVersion(version: string): string | undefined {
+    const dir = resolve(this.config.bundle);
+    if (existsSync(join(dir, 'manifest.json'))) return `the server was started on one version directory (${dir}); start it on the bundle directory to switch versions`;
+    const versions = bundleVersions(dir);
+    if (!versions.includes(version)) return `no version "${version}" in ${dir} (versions: ${versions.join(', ') || 'none'})`;
+    return undefined;
+  }
+
+  /** Adds the bundle version and server time to an error reply made before or outside `handle`. */
+  private stamped(reply: Reply, t0: number): Reply {
+    if (!('error' in reply) || reply.serverMs !== undefined) return reply;
+    const serverMs = elapsed(t0);
+    return this.pool ? { ...reply, bundle: this.pool.version, serverMs } : { ...reply, serverMs };
+  }
+
   private onMessage(ws: UWS.WebSocket<SocketData>, message: ArrayBuffer, isBinary: boolean): void {
+    const t0 = performance.now();
     const ud = ws.getUserData();
     const transport: Transport = isBinary ? 'ws-msgpack' : 'ws-json';
-    const send = (reply: Reply): void => {
+    const send = (r: Reply): void => {
       if (ud.closed) return;
+      const reply = this.stamped(r, t0);
       const bytes = isBinary ? packr.pack(reply) : JSON.stringify(reply);
       ws.cork(() => ws.send(bytes, isBinary));
     };
@@ -275,7 +301,7 @@ export class VitrineServer {
           if ('error' in o) {
             if (o.internal) this.log.error({ err: o.internal, call: callName }, 'request failed in a worker');
             this.metrics.requests.inc({ call: callName, transport, outcome: o.error.code });
-            return { id: req.id, error: o.error };
+            return { id: req.id, error: o.error, bundle, serverMs: elapsed(t0) };
           }
           result = o.result;
         } catch (e) {
@@ -283,15 +309,15 @@ export class VitrineServer {
           throw e;
         }
       }
-      const serverMs = performance.now() - t0;
+      const serverMs = elapsed(t0);
       this.metrics.requests.inc({ call: callName, transport, outcome: 'ok' });
       this.metrics.latency.observe({ call: callName }, serverMs / 1000);
-      return { id: req.id, result, bundle, serverMs: Math.round(serverMs * 1000) / 1000 };
+      return { id: req.id, result, bundle, serverMs };
     } catch (e) {
       const body = errorBody(e);
       if (body.code === 'internal') this.log.error({ err: e, call: callName }, 'request failed');
       this.metrics.requests.inc({ call: callName, transport, outcome: body.code });
-      return { id, error: body };
+      return this.pool ? { id, error: body, bundle: this.pool.version, serverMs: elapsed(t0) } : { id, error: body, serverMs: elapsed(t0) };
     } finally {
       this.inFlight--;
       this.metrics.inFlight.set(this.inFlight);
@@ -300,7 +326,7 @@ export class VitrineServer {
 
   /** Collects a request body (bounded by maxFrameBytes); the exchange remembers if the client went away. */
   private readBody(res: UWS.HttpResponse, done: (ex: HttpExchange, body: Buffer) => void): void {
-    const ex: HttpExchange = { res, aborted: false };
+    const ex: HttpExchange = { res, aborted: false, t0: performance.now() };
     const chunks: Buffer[] = [];
     let size = 0;
     let rejected = false;
@@ -318,8 +344,9 @@ export class VitrineServer {
     });
   }
 
-  private writeHttp(ex: HttpExchange, reply: Reply, close = false): void {
+  private writeHttp(ex: HttpExchange, r: Reply, close = false): void {
     if (ex.aborted) return;
+    const reply = this.stamped(r, ex.t0);
     const status = 'error' in reply ? HTTP_STATUS[reply.error.code] : '200 OK';
     ex.res.cork(() => {
       ex.res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(reply), close);
@@ -397,6 +424,11 @@ export class VitrineServer {
     (this.app as (UWS.TemplatedApp & { close?: () => void }) | undefined)?.close?.();
     this.log.info({ leftInFlight: this.inFlight }, 'stopped');
   }
+}
+
+/** Milliseconds since t0, to the microsecond. */
+function elapsed(t0: number): number {
+  return Math.round((performance.now() - t0) * 1000) / 1000;
 }
 
 function tokenMatches(header: string, query: string, token: string): boolean {

@@ -34,7 +34,9 @@ describe('hot reload', () => {
       return { status: r.status, reply: (await r.json()) as Reply };
     };
     expect((await reload()).reply.result).toEqual({ from: 'v1', to: 'v1' });
-    expect((await reload({ version: 'nope' })).status).toBe(500);
+    const missing = await reload({ version: 'nope' });
+    expect([missing.status, missing.reply.error?.field]).toEqual([400, 'version']);
+    expect(missing.reply.error?.message).toMatch(/no version "nope" in .*\(versions: v1\)/);
     // A new version appears atomically (copied aside, then renamed), then the admin call swaps to it.
     cpSync(fixture, join(models, '.v2.tmp'), { recursive: true });
     renameSync(join(models, '.v2.tmp'), join(models, 'v2'));

@@ -1,6 +1,9 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/serve/config.js';
 import { DEFAULT_LIMITS, parseRequest, RequestError } from '../../src/serve/protocol.js';
+import { tempDir } from '../helpers/paths.js';
 
 const parse = (raw: unknown) => parseRequest(raw, DEFAULT_LIMITS);
 function codeOf(raw: unknown): [string, string | undefined] {
@@ -34,6 +37,10 @@ describe('request validation', () => {
     expect(codeOf({ id: 1, call: 'recommend', history: new Array(501).fill('i') })).toEqual(['invalid_field', 'history']);
     expect(codeOf({ id: 1, call: 'recommend', history: [{ type: 'view' }] })).toEqual(['invalid_field', 'item']);
     expect(codeOf({ id: 1, call: 'recommend', user: 'u', filters: { exclude: [1] } })).toEqual(['invalid_field', 'filters.exclude[0]']);
+    // Nested fields are named by their full path, whatever the problem.
+    expect(codeOf({ id: 1, call: 'recommend', user: 'u', filters: { priceMin: 'cheap' } })).toEqual(['invalid_field', 'filters.priceMin']);
+    expect(codeOf({ id: 1, call: 'recommend', user: 'u', filters: { priceMax: -1 } })).toEqual(['invalid_field', 'filters.priceMax']);
+    expect(codeOf({ id: 1, call: 'recommend', user: 'u', filters: { excludeSeen: 'no' } })).toEqual(['invalid_field', 'filters.excludeSeen']);
     expect(codeOf({ id: 1, call: 'similar' })).toEqual(['invalid_field', 'item']);
     expect(codeOf({ id: 1, call: 'score', user: 'u', items: new Array(1001).fill('i') })).toEqual(['invalid_field', 'items']);
     expect(codeOf({ id: 1, call: 'event', user: 'u', item: 'i' })).toEqual(['invalid_field', 'type']);
@@ -47,11 +54,34 @@ describe('server configuration', () => {
     const c = loadConfig('models/x', undefined, { port: 9000 }, { VITRINE_WORKERS: '3', VITRINE_CLOCK: 'bundle' });
     expect(c).toMatchObject({ bundle: 'models/x', port: 9000, workers: 3, maxQueue: 768, clock: 'bundle', host: '127.0.0.1' });
     expect(() => loadConfig('m', undefined, { port: 70000 })).toThrow(/config port: expected an integer between 0 and 65535/);
-    expect(() => loadConfig('m', undefined, {}, { VITRINE_WORKERS: 'many' })).toThrow(/config workers/);
+    expect(() => loadConfig('m', undefined, {}, { VITRINE_WORKERS: 'many' })).toThrow(/VITRINE_WORKERS: expected a number, got "many"/);
+    expect(() => loadConfig('m', undefined, {}, { VITRINE_WORKERS: '2.5' })).toThrow(/config workers: expected an integer between 1 and 256, got 2.5/);
     expect(loadConfig('m', undefined, {}, {}).eventLogSync).toBe('fsync');
     expect(loadConfig('m', undefined, {}, { VITRINE_EVENT_LOG_SYNC: 'none' }).eventLogSync).toBe('none');
     expect(() => loadConfig('m', undefined, {}, { VITRINE_EVENT_LOG_SYNC: 'sometimes' })).toThrow(/config eventLogSync: expected fsync or none, got sometimes/);
     expect(() => loadConfig(undefined, undefined, {}, {})).toThrow(/--bundle is required/);
     expect(() => loadConfig('m', '/no/such/config.json', {})).toThrow(/--config \/no\/such\/config\.json/);
+  });
+
+  it('reads a config file between the defaults and the environment, refusing unknown settings and bad limits', () => {
+    const dir = tempDir();
+    const file = (name: string, body: unknown): string => {
+      const path = join(dir, name);
+      writeFileSync(path, JSON.stringify(body));
+      return path;
+    };
+    const good = file('good.json', { bundle: 'models/from-file', port: 9100, workers: 2, logLevel: 'warn', limits: { maxK: 50 } });
+    const c = loadConfig(undefined, good, {}, { VITRINE_PORT: '9200' });
+    // The file sets what the environment does not; the environment wins where both do; a flag wins over both.
+    expect(c).toMatchObject({ bundle: 'models/from-file', port: 9200, workers: 2, maxQueue: 512, logLevel: 'warn', limits: { ...DEFAULT_LIMITS, maxK: 50 } });
+    expect(loadConfig(undefined, good, { port: 9300 }, { VITRINE_PORT: '9200' }).port).toBe(9300);
+    // The file's limit is what requests are held to.
+    expect(() => parseRequest({ id: 1, call: 'recommend', user: 'u1', k: 51 }, c.limits)).toThrow(/between 1 and 50/);
+    expect(() => loadConfig('m', file('typo.json', { prot: 9000 }), {}, {})).toThrow(/typo\.json: unknown setting "prot"/);
+    expect(() => loadConfig('m', file('limit.json', { limits: { maxK: 'lots' } }), {}, {})).toThrow(/config limits\.maxK: expected an integer between 1 and 10000, got "lots"/);
+    expect(() => loadConfig('m', file('limit2.json', { limits: { maxKK: 5 } }), {}, {})).toThrow(/unknown limit "limits\.maxKK"/);
+    expect(() => loadConfig('m', file('array.json', [1, 2]), {}, {})).toThrow(/expected a JSON object of settings/);
+    expect(() => loadConfig('m', file('level.json', { logLevel: 'loud' }), {}, {})).toThrow(/config logLevel: expected one of/);
+    expect(() => loadConfig('m', file('host.json', { host: 42 }), {}, {})).toThrow(/config host: expected a non-empty string, got 42/);
   });
 });

@@ -221,17 +221,19 @@ describe('server over WebSocket and HTTP', () => {
       expect(r.error?.code, JSON.stringify(r)).toBe(code);
       expect(r.error?.message.length).toBeGreaterThan(5);
       if (field) expect(r.error?.field).toBe(field);
+      // An error names the bundle version and the server's time like any other reply.
+      expect([r.bundle, typeof r.serverMs]).toEqual([server.version, 'number']);
       await ok();
     }
     expect(client.closed).toBe(false);
     // HTTP: the same coded errors with fitting status codes.
     expect((await httpCall(server.port, 'recommend', '{nope')).status).toBe(400);
     const kHttp = await httpCall(server.port, 'recommend', { user: 'u1', k: 1e9 });
-    expect([kHttp.status, kHttp.reply.error?.code, kHttp.reply.id]).toEqual([400, 'invalid_field', null]);
+    expect([kHttp.status, kHttp.reply.error?.code, kHttp.reply.id, kHttp.reply.bundle]).toEqual([400, 'invalid_field', null, server.version]);
     expect((await httpCall(server.port, 'recommend', { id: 'h1', user: 'u1', k: 1 })).reply.id).toBe('h1');
     expect((await httpCall(server.port, 'fly', {})).status).toBe(404);
     const big = await httpCall(server.port, 'recommend', { user: 'u1', pad: 'x'.repeat(200_000) });
-    expect([big.status, big.reply.error?.code]).toEqual([413, 'frame_too_large']);
+    expect([big.status, big.reply.error?.code, big.reply.bundle]).toEqual([413, 'frame_too_large', server.version]);
     const admin = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST' });
     expect(admin.status).toBe(401);
   });
