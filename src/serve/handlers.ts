@@ -228,10 +228,7 @@ export class Handlers {
   /** "Because you viewed X": the recent history item most similar to the recommendation. */
   private explain(item: number, stage: Stage, recent: Int32Array, lastType: Map<number, string>): string {
     const m = this.model;
-    if (stage === 'trending' || recent.length === 0) {
-      const cat = m.catalog.category[item];
-      return cat >= 0 ? `trending in ${m.catalog.categoryNames[cat]}` : 'trending now';
-    }
+    if (stage === 'trending' || recent.length === 0) return this.trendingReason(item);
     let best = -1;
     let bestSim = 0;
     for (const h of recent) {
@@ -251,8 +248,18 @@ export class Handlers {
       }
     }
     if (best < 0) return 'matches your taste profile';
-    const it = m.data.items[best];
-    return `because you ${VERB[lastType.get(best) ?? ''] ?? 'looked at'} ${it.text ? `"${it.text}"` : it.id}`;
+    return `because you ${VERB[lastType.get(best) ?? ''] ?? 'looked at'} ${this.label(best)}`;
+  }
+
+  private trendingReason(item: number): string {
+    const cat = this.model.catalog.category[item];
+    return cat >= 0 ? `trending in ${this.model.catalog.categoryNames[cat]}` : 'trending now';
+  }
+
+  /** An item as a shopper would recognise it: its name where the catalogue has one. */
+  private label(item: number): string {
+    const it = this.model.data.items[item];
+    return it.text ? `"${it.text}"` : it.id;
   }
 
   private similar(c: Extract<Call, { call: 'similar' }>): unknown {
@@ -264,13 +271,20 @@ export class Handlers {
     if (typeof c.item === 'string') {
       self = m.itemIndex.indexOf(c.item);
       if (self < 0) return { items: this.trending(c.k, c.filters, []), item: { known: false } };
-      vector = m.data.als.itemFactors.subarray(self * d, (self + 1) * d);
     } else {
       const desc: ItemDescription = c.item;
       self = m.itemIndex.indexOf(desc.id);
       known = self >= 0;
-      vector = self >= 0 ? m.data.als.itemFactors.subarray(self * d, (self + 1) * d) : m.placer.place({ category: desc.category, brand: desc.brand, attributes: desc.attributes ?? [] }).vector;
     }
+    // An item nobody interacted with has a zero embedding, which is near nothing: like an unknown
+    // item, it is placed among the items that share its category, brand and attributes.
+    const placed = self < 0 || m.features.itemNorm(self) === 0;
+    if (!placed) vector = m.data.als.itemFactors.subarray(self * d, (self + 1) * d);
+    else {
+      const it = self >= 0 ? m.data.items[self] : (c.item as ItemDescription);
+      vector = m.placer.place({ category: it.category, brand: it.brand, attributes: it.attributes ?? [] }).vector;
+    }
+    const because = placed ? 'shares its category, brand or attributes' : `similar to ${this.label(self)}`;
     const { mask, release } = this.applyFilters({ ...c.filters, excludeSeen: false }, [], self >= 0 ? [self] : []);
     try {
       // Inner-product retrieval favours popular items; re-rank a wider pool by cosine for "looks like this".
@@ -280,9 +294,9 @@ export class Handlers {
       vn = Math.sqrt(vn);
       const scored = Array.from(pool.items, (i, r) => ({ i, s: vn > 0 && this.model.features.itemNorm(i) > 0 ? pool.scores[r] / (vn * this.model.features.itemNorm(i)) : 0 }));
       scored.sort((a, b) => b.s - a.s || a.i - b.i);
-      const items: ResultItem[] = scored.slice(0, c.k).map(({ i, s }) => ({ id: m.data.items[i].id, score: round(s), stage: 'similar' }));
+      const items: ResultItem[] = scored.slice(0, c.k).map(({ i, s }) => ({ id: m.data.items[i].id, score: round(s), stage: 'similar', explanation: because }));
       if (items.length < c.k) items.push(...this.trending(c.k - items.length, c.filters, [...(self >= 0 ? [self] : []), ...scored.map((x) => x.i)]));
-      return { items, item: { known } };
+      return { items, item: { known, placedByAttributes: placed } };
     } finally {
       release();
     }
@@ -339,7 +353,7 @@ export class Handlers {
       for (const i of m.trendingOrder) {
         if (out.length >= k) break;
         if (mask[i]) continue;
-        out.push({ id: m.data.items[i].id, score: null, stage: 'trending' });
+        out.push({ id: m.data.items[i].id, score: null, stage: 'trending', explanation: this.trendingReason(i) });
       }
       return out;
     } finally {
@@ -375,13 +389,15 @@ export class Handlers {
       const p = await m.ranker.score(rows, known.length);
       known.forEach((i, r) => probs.set(i, p[r]));
     }
+    const recent = recentFirst(u.history, 20);
     return {
       items: ids.map((id, r) => {
         const i = idx[r];
-        if (i < 0) return { id, score: null, known: false };
+        if (i < 0) return { id, score: null, known: false, explanation: 'not in this bundle\'s catalogue' };
         // A cold-start user has no vector and so no ranker score.
         const s = probs.get(i);
-        return { id, score: s !== undefined ? round(s) : null, known: true };
+        if (s === undefined) return { id, score: null, known: true, explanation: 'no history yet, so no purchase probability' };
+        return { id, score: round(s), known: true, stage: 'ranker', explanation: this.explain(i, 'hnsw', recent, u.lastType) };
       }),
       user: { known: u.known, coldStart: u.history.items.length === 0 },
     };

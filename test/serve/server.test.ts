@@ -188,6 +188,28 @@ describe('server over WebSocket and HTTP', () => {
     expect(profile.error).toBeUndefined();
   });
 
+  it('places a catalogued item nobody interacted with by its attributes, and explains every item it returns', async () => {
+    const touched = new Set(readFileSync(join(shop, 'events.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[1]));
+    const untouched = [...catalog.keys()].filter((id) => !touched.has(id) && !id.startsWith('i-new'));
+    expect(untouched.length).toBeGreaterThan(0);
+    for (const id of untouched.slice(0, 3)) {
+      const r = await client.request({ call: 'similar', item: id, k: 5 });
+      expect((r.result as { item: unknown }).item).toEqual({ known: true, placedByAttributes: true });
+      // Its zero embedding is near nothing; placed, it lands among items of its own category.
+      expect(items(r).filter((x) => catalog.get(x.id)?.category === catalog.get(id)?.category).length, id).toBeGreaterThanOrEqual(3);
+      expect(items(r).every((x) => x.explanation === 'shares its category, brand or attributes')).toBe(true);
+    }
+    const bought = [...touched][0];
+    const similarBought = await client.request({ call: 'similar', item: bought, k: 5 });
+    expect((similarBought.result as { item: unknown }).item).toEqual({ known: true, placedByAttributes: false });
+    expect(items(similarBought).every((x) => x.explanation?.startsWith('similar to '))).toBe(true);
+    // Trending fill-ins (a cold-start shopper) and rule-less fall-backs say why too.
+    for (const x of items(await client.request({ call: 'recommend', user: 'someone-new', k: 5 }))) expect(x.explanation).toMatch(/^trending (in |now)/);
+    const scored = (await client.request({ call: 'score', user: 'u77', items: ['i59', 'i572', 'no-such-item'] })).result as { items: { id: string; score: number | null; stage?: string; explanation: string }[] };
+    expect(scored.items.slice(0, 2).every((x) => x.stage === 'ranker' && x.score !== null && /^(because you|matches)/.test(x.explanation))).toBe(true);
+    expect(scored.items[2]).toEqual({ id: 'no-such-item', score: null, known: false, explanation: "not in this bundle's catalogue" });
+  });
+
   it('reflects a streamed event in the next answer', async () => {
     const before = items(await client.request({ call: 'recommend', user: 'u77', k: 20 })).map((x) => x.id);
     const bought = before[0];
