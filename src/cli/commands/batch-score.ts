@@ -16,7 +16,7 @@ export function registerBatchScore(program: Command): void {
     .option('--propensity', 'add the ranker\'s purchase probability for each returned item')
     .option('--segments', 'add each user\'s segment')
     .option('--backend <name>', `scoring kernel: auto (measured at start-up), ${KERNELS.join(', ')}`, choiceArg(['auto', ...KERNELS] as const), 'auto' as const)
-    .option('--workers <n>', 'worker threads (default: one per core)', intArg(1, 256), defaultBatchWorkers())
+    .option('--workers <n>', 'worker threads (one per core)', intArg(1, 256), defaultBatchWorkers())
     .option('--block <n>', "users per task, or 'auto' (a ~25 MB score matrix per block: 64 users for 100k items)", (v: string) => (v === 'auto' ? ('auto' as const) : intArg(1, 100000)(v)), 'auto' as const)
     .option('--resume', 'continue an interrupted run from its checkpoint (<out>.checkpoint.json)')
     .option('--force', 'overwrite an existing output file')

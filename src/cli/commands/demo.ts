@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -59,7 +60,9 @@ export function registerDemo(program: Command): void {
       if (!opts.serve) return;
       // The synthetic shop's clock ends in March 2026; serve with the bundle's clock so recency
       // features mean what they meant in training.
-      const server = await startServer({ bundle: bundleDir, port: opts.port, clock: 'bundle', adminToken: process.env.VITRINE_ADMIN_TOKEN ?? 'demo-admin-token' });
+      // A fresh token per run unless one is given: a fixed one would be an open door on a shared host.
+      const adminToken = process.env.VITRINE_ADMIN_TOKEN || randomBytes(12).toString('hex');
+      const server = await startServer({ bundle: bundleDir, port: opts.port, clock: 'bundle', adminToken });
       const base = `http://127.0.0.1:${server.port}`;
       console.log(`
 Vitrine is serving bundle ${server.version} at ${base} (WebSocket: ws://127.0.0.1:${server.port}/ws)
@@ -72,6 +75,7 @@ Try:
   curl -s -X POST ${base}/v1/profile -d '{"user":"u12"}'
   curl -s -X POST ${base}/v1/event -d '{"user":"u12","item":"i3","type":"purchase"}'
   curl -s ${base}/metrics | grep vitrine_requests_total
+  curl -s -X POST ${base}/admin/reload -H 'Authorization: Bearer ${adminToken}'   # after training a newer version into ${bundleDir}
 
 Over WebSocket, send {"id":1,"call":"recommend","user":"u12","k":5} as a text (JSON) or binary (msgpack) frame.
 Press Ctrl-C to stop (in-flight requests are answered first).`);
