@@ -6,7 +6,7 @@ import { Piscina } from 'piscina';
 import { readBundle, resolveBundleVersion } from '../bundle/read.js';
 import { readLineBatches } from '../data/lines.js';
 import { note, Progress, warn } from '../util/progress.js';
-import { chooseKernel, type KernelTrial } from './choose-kernel.js';
+import { chooseKernel, workersFor, type KernelTrial } from './choose-kernel.js';
 import { KERNELS, type KernelName } from './kernels.js';
 import { csvHeader, formatOf } from './output.js';
 import type { BatchReply, BatchTask, BatchWorkerInit } from './worker.js';
@@ -163,10 +163,11 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   let backend: KernelName;
   let trials: KernelTrial[] | undefined;
   if (resumedBackend) backend = resumedBackend;
-  else if (o.backend === 'auto') ({ best: backend, trials } = await chooseKernel(bundle.als.itemFactors, numItems, d, 16, o.k));
+  else if (o.backend === 'auto') ({ best: backend, trials } = await chooseKernel(bundle.als.itemFactors, numItems, d, 16, o.k, o.workers));
   else backend = o.backend;
   if (!KERNELS.includes(backend)) throw new UserError(`--backend ${backend}: expected auto, ${KERNELS.join(', ')}`);
-  note(`batch scoring ${ids.length - start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${o.workers} workers`);
+  const workers = workersFor(backend, o.workers);
+  note(`batch scoring ${ids.length - start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${workers} worker${workers > 1 ? 's' : ''}${workers < o.workers ? ' (the backend runs its own threads)' : ''}`);
 
   const fd = openSync(o.out, bytes > 0 ? 'r+' : 'w');
   ftruncateSync(fd, bytes);
@@ -182,9 +183,9 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   };
 
   const init: BatchWorkerInit = { bundle, kernel: backend, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly };
-  const pool = new Piscina<BatchTask, BatchReply>({ filename: new URL('../../dist/batch/worker.js', import.meta.url).href, workerData: init, minThreads: o.workers, maxThreads: o.workers, atomics: 'async', idleTimeout: 2 ** 31 - 1 });
+  const pool = new Piscina<BatchTask, BatchReply>({ filename: new URL('../../dist/batch/worker.js', import.meta.url).href, workerData: init, minThreads: workers, maxThreads: workers, atomics: 'async', idleTimeout: 2 ** 31 - 1 });
   // Warm every worker (model loaded, kernel compiled) before the clock starts: an empty block each.
-  await Promise.all(Array.from({ length: o.workers }, () => pool.run({ users: new Int32Array(0), ids: [] })));
+  await Promise.all(Array.from({ length: workers }, () => pool.run({ users: new Int32Array(0), ids: [] })));
   const progress = new Progress('batch-score', ids.length - start, 'users');
   const started = performance.now();
   let coldStart = 0;
@@ -205,7 +206,7 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
       const slice = ids.slice(from, to);
       inFlight.set(b, pool.run({ users: Int32Array.from(slice, (id) => userIndex.get(id) ?? -1), ids: slice }));
     };
-    const window = o.workers * 2;
+    const window = workers * 2;
     let next = 0;
     for (; next < Math.min(window, blocks.length); next++) submit(next);
     for (let b = 0; b < blocks.length; b++) {
@@ -243,7 +244,7 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     k: o.k,
     backend,
     backendTrials: trials,
-    workers: o.workers,
+    workers,
     coldStart,
     unknownUsers: idReport.unknown,
     repeatedUsers: idReport.repeated,

@@ -20,7 +20,12 @@ export interface ScoreKernel {
   close(): Promise<void>;
 }
 
-export const KERNELS = ['onnx', 'gpujs', 'js'] as const;
+/**
+ * `gpujs` runs gpu.js on one thread (WebAssembly with SIMD), like onnx and js, and the job runs one
+ * per worker; `gpujs-async` is gpu.js's async mode, which spreads a kernel over its own threads (and
+ * over WebGPU where an adapter exists), so the job runs it in a single worker.
+ */
+export const KERNELS = ['onnx', 'gpujs', 'gpujs-async', 'js'] as const;
 export type KernelName = (typeof KERNELS)[number];
 
 /** Picks the best k after dropping excluded items from a longer, sorted candidate row. */
@@ -161,7 +166,7 @@ export function writeTop(row: Float32Array, k: number, ex: ArrayLike<number> | u
  * zero-padded) so every call has the same output shape and compiles once.
  */
 export class GpuJsKernel implements ScoreKernel {
-  readonly name = 'gpujs' as const;
+  readonly name: 'gpujs' | 'gpujs-async';
   private readonly chunks: Float32Array[] = [];
   private kernel: GpuKernel | undefined;
   private kernelUsers = 0;
@@ -177,6 +182,7 @@ export class GpuJsKernel implements ScoreKernel {
     private readonly chunk: number,
     readonly mode: string,
   ) {
+    this.name = mode === 'async' ? 'gpujs-async' : 'gpujs';
     for (let i0 = 0; i0 < numItems; i0 += chunk) {
       const c = new Float32Array(chunk * d);
       c.set(itemFactors.subarray(i0 * d, Math.min(numItems, i0 + chunk) * d));

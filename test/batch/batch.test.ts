@@ -24,7 +24,7 @@ function expectSameTopK(a: TopKBlock, b: TopKBlock, users: number, k: number, la
 }
 
 describe('batch scoring kernels', () => {
-  it('onnx, gpu.js and plain TypeScript give the same top-K (ties aside), with exclusions', async () => {
+  it('onnx, gpu.js (one thread and its threaded async mode) and plain TypeScript give the same top-K (ties aside), with exclusions', async () => {
     const rng = new Rng(2);
     const n = 3001;
     const d = 16;
@@ -36,8 +36,12 @@ describe('batch scoring kernels', () => {
     const js = await new JsKernel(items, n, d).topK(U, users, k, exclude);
     const onnx = await (await OnnxTopKKernel.create(items, n, d)).topK(U, users, k, exclude);
     const gpujs = await (await GpuJsKernel.create(items, n, d, 'webasm', 1000)).topK(U, users, k, exclude);
+    const threaded = await GpuJsKernel.create(items, n, d, 'async', 1000);
+    const gpujsAsync = await threaded.topK(U, users, k, exclude);
+    await threaded.close();
     expectSameTopK(js, onnx, users, k, 'onnx');
     expectSameTopK(js, gpujs, users, k, 'gpujs');
+    expectSameTopK(js, gpujsAsync, users, k, 'gpujs-async');
     for (let u = 0; u < users; u++) {
       const ex = new Set(exclude[u] ?? []);
       for (let q = 0; q < k; q++) expect(ex.has(js.items[u * k + q])).toBe(false);
@@ -199,6 +203,16 @@ describe('vitrine batch-score', () => {
     expect(run('--bundle', bundleDir, '--all', '--out', js, '--backend', 'js').status).toBe(0);
     const switched = run('--bundle', bundleDir, '--all', '--out', js, '--backend', 'onnx', '--resume');
     expect([switched.status, switched.stderr]).toEqual([2, expect.stringMatching(/started with --backend js; resume it with that backend/)]);
+    // gpu.js's threaded mode runs in one worker (it brings its own threads) and writes the same lists.
+    const threaded = join(dir, 'async.jsonl');
+    const asyncRun = run('--bundle', bundleDir, '--all', '--out', threaded, '--backend', 'gpujs-async', '--workers', '2', '--json');
+    expect(asyncRun.status, asyncRun.stderr).toBe(0);
+    expect(JSON.parse(asyncRun.stdout)).toMatchObject({ backend: 'gpujs-async', workers: 1 });
+    const lists = (f: string): string[][] => readFileSync(f, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { items: string[] }).items);
+    const [a, b] = [lists(threaded), lists(js)];
+    expect(a).toHaveLength(b.length);
+    // Ties aside: at least 95% of the users get the very same ordered list.
+    expect(a.filter((x, u) => JSON.stringify(x) === JSON.stringify(b[u])).length).toBeGreaterThan(0.95 * b.length);
     const noDir = run('--bundle', bundleDir, '--all', '--out', join(dir, 'missing', 'x.jsonl'));
     expect([noDir.status, noDir.stderr]).toEqual([2, expect.stringMatching(/--out .*x\.jsonl: the directory .*missing does not exist/)]);
     const noUsers = run('--bundle', bundleDir, '--users', join(dir, 'nobody.txt'), '--out', join(dir, 'z.jsonl'));
