@@ -44,7 +44,16 @@ export interface EvaluationReport {
   protocol: string;
   models: Record<string, ModelReport>;
   ease: { lambda: number; chosenBy: string; validation?: Record<string, number>; source: EaseSource };
-  retrieval: { candidates: number; knnCandidates: number; efSearch: number; 'recall@candidates': number; hnswRecallAt200VsExact: number };
+  retrieval: {
+    candidates: number;
+    knnCandidates: number;
+    efSearch: number;
+    /** Recall@candidates (Recall@200 by default) of HNSW retrieval alone, on the protocol's test items. */
+    hnswRecallAtCandidates: number;
+    /** Test items among the ranker's whole candidate list (HNSW + item-kNN), over the ranker's test rows. */
+    'recall@candidates': number;
+    hnswRecallAt200VsExact: number;
+  };
   ranker: ClassificationMetrics & { negativesPerPositive: number };
   twoStageVsEase: number;
   timings: Record<string, number>;
@@ -70,7 +79,8 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
   const truth = readTruth(ds);
   const models: Record<string, ModelReport> = {};
 
-  const run = async (name: string, rec: Recommender | ((u: number, k: number, ex: Uint8Array) => Promise<Int32Array>)): Promise<void> => {
+  /** `deep`: also the recall at that depth (a retriever's candidate list). */
+  const run = async (name: string, rec: Recommender | ((u: number, k: number, ex: Uint8Array) => Promise<Int32Array>), deep?: number): Promise<void> => {
     await timer.run(`evaluate ${name}`, async () => {
       const t0 = performance.now();
       // Async recommenders are resolved user by user up front, then scored by the shared metric code.
@@ -82,11 +92,11 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
         if (itemsOf(test, u).length === 0) continue;
         const own = itemsOf(train, u);
         for (const i of own) exclude[i] = 1;
-        lists.set(u, await rec(u, 50, exclude));
+        lists.set(u, await rec(u, Math.max(50, deep ?? 0), exclude));
         for (const i of own) exclude[i] = 0;
       }
       progress.finish();
-      const metrics: ModelReport = { ...evaluateRanking((u) => lists.get(u) ?? new Int32Array(0), train, test), seconds: Number(((performance.now() - t0) / 1000).toFixed(2)) };
+      const metrics: ModelReport = { ...evaluateRanking((u) => lists.get(u) ?? new Int32Array(0), train, test, undefined, deep), seconds: Number(((performance.now() - t0) / 1000).toFixed(2)) };
       if (truth) metrics['truth@10'] = truthAgreement(truth, lists, train);
       models[name] = metrics;
       note(`  ${name}: NDCG@10 ${metrics['ndcg@10'].toFixed(4)} Recall@10 ${metrics['recall@10'].toFixed(4)} Recall@50 ${metrics['recall@50'].toFixed(4)}`);
@@ -105,10 +115,14 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
 
   await run('embeddings (exact)', embeddingRecommender({ ...data.als, numItems: ds.numItems }));
   const { candidates, knnCandidates } = data.retrieval;
-  await run('hnsw retrieval alone', (u, k, ex) => {
-    const v = storedVector(data, u);
-    return v ? model.hnsw.search(v, k, ex).items : new Int32Array(0);
-  });
+  await run(
+    'hnsw retrieval alone',
+    (u, k, ex) => {
+      const v = storedVector(data, u);
+      return v ? model.hnsw.search(v, k, ex).items : new Int32Array(0);
+    },
+    candidates,
+  );
   await run('hnsw+item-knn retrieval -> ranker', async (u, k, ex) => {
     const h = historyOf(train, data.history.totals, u);
     const r = await recommend(model, { history: h, vector: storedVector(data, u), attrs: data.users[u], now, k, exclude: ex });
@@ -140,7 +154,7 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
     protocol: 'per-user temporal split, last 20% (rounded, >= 1) as test; whole catalogue minus train items ranked; test items already in train not counted; means over users with >= 1 counted test item',
     models,
     ease: { lambda: ease.model.lambda, chosenBy: ease.chosenBy, validation: ease.validation, source: ease.source },
-    retrieval: { candidates, knnCandidates, efSearch: data.hnsw.efSearch, 'recall@candidates': Number(rows.candidateRecall.toFixed(4)), hnswRecallAt200VsExact: data.hnsw.recallAt200 },
+    retrieval: { candidates, knnCandidates, efSearch: data.hnsw.efSearch, hnswRecallAtCandidates: Number((models['hnsw retrieval alone'].deepRecall?.recall ?? NaN).toFixed(4)), 'recall@candidates': Number(rows.candidateRecall.toFixed(4)), hnswRecallAt200VsExact: data.hnsw.recallAt200 },
     ranker: { ...classification, negativesPerPositive: opts.negativesPerPositive },
     twoStageVsEase: Number((twoStage['ndcg@10'] / easeReport['ndcg@10']).toFixed(4)),
     timings: timer.timings,

@@ -11,6 +11,8 @@ export interface RankingMetrics {
   'coverage@10': number;
   /** Test interactions with an item the user already had in train (not counted above). */
   repeatShare: number;
+  /** Recall at a retrieval depth past 50 (e.g. the 200 candidates a ranker sees), when asked for. */
+  deepRecall?: { k: number; recall: number };
 }
 
 /**
@@ -24,7 +26,8 @@ export type Recommender = (user: number, k: number, exclude: Uint8Array) => Int3
  * averages are over users with at least one counted test item. Recall divides hits by the number of
  * counted test items; NDCG uses binary gains with the ideal DCG over min(|test|, K).
  */
-export function evaluateRanking(recommend: Recommender, train: UserItems, test: UserItems, users?: Iterable<number>): RankingMetrics {
+export function evaluateRanking(recommend: Recommender, train: UserItems, test: UserItems, users?: Iterable<number>, deep?: number): RankingMetrics {
+  const depth = Math.max(50, deep ?? 0);
   const exclude = new Uint8Array(train.numItems);
   const covered = new Uint8Array(train.numItems);
   const relevant = new Uint8Array(train.numItems);
@@ -34,6 +37,7 @@ export function evaluateRanking(recommend: Recommender, train: UserItems, test: 
   let hr10 = 0;
   let mrr10 = 0;
   let recall50 = 0;
+  let recallDeep = 0;
   let repeats = 0;
   let testTotal = 0;
   const ln2 = Math.log(2);
@@ -50,15 +54,18 @@ export function evaluateRanking(recommend: Recommender, train: UserItems, test: 
     }
     if (counted.length > 0) {
       for (const i of counted) relevant[i] = 1;
-      const top = recommend(u, 50, exclude);
+      const top = recommend(u, depth, exclude);
       let hits10 = 0;
       let hits50 = 0;
+      let hitsDeep = 0;
       let dcg = 0;
       let firstHit = 0;
-      for (let r = 0; r < top.length && r < 50; r++) {
+      for (let r = 0; r < top.length && r < depth; r++) {
         const i = top[r];
         if (r < 10) covered[i] = 1;
         if (!relevant[i]) continue;
+        hitsDeep++;
+        if (r >= 50) continue;
         hits50++;
         if (r < 10) {
           hits10++;
@@ -71,6 +78,7 @@ export function evaluateRanking(recommend: Recommender, train: UserItems, test: 
       n++;
       recall10 += hits10 / counted.length;
       recall50 += hits50 / counted.length;
+      recallDeep += hitsDeep / counted.length;
       ndcg10 += dcg / idcg;
       hr10 += hits10 > 0 ? 1 : 0;
       mrr10 += firstHit > 0 ? 1 / firstHit : 0;
@@ -91,6 +99,7 @@ export function evaluateRanking(recommend: Recommender, train: UserItems, test: 
     'recall@50': avg(recall50),
     'coverage@10': cov / train.numItems,
     repeatShare: testTotal > 0 ? repeats / testTotal : 0,
+    ...(deep !== undefined && { deepRecall: { k: deep, recall: avg(recallDeep) } }),
   };
 }
 

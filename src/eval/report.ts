@@ -24,7 +24,8 @@ export function printEvaluation(r: EvaluationReport): void {
   ]);
   printTable('retrieval', [
     ['candidates (HNSW + item-kNN)', `${r.retrieval.candidates} + ${r.retrieval.knnCandidates}`],
-    ['test items among candidates (recall)', f4(r.retrieval['recall@candidates'])],
+    [`HNSW retrieval Recall@${r.retrieval.candidates} (protocol test items)`, f4(r.retrieval.hnswRecallAtCandidates)],
+    ['test items among all candidates (ranker test rows)', f4(r.retrieval['recall@candidates'])],
     ['HNSW recall@200 vs exact search', `${f4(r.retrieval.hnswRecallAt200VsExact)} at efSearch ${r.retrieval.efSearch}`],
   ]);
 }

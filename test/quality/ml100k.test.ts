@@ -49,6 +49,8 @@ describe('ml-100k build + evaluation', () => {
   it('has an HNSW index with recall@200 >= 0.95 against exact search', () => {
     expect(report.retrieval.hnswRecallAt200VsExact).toBeGreaterThanOrEqual(0.95);
     expect(report.retrieval['recall@candidates']).toBeGreaterThan(0.7);
+    // Retrieval Recall@200 of HNSW alone on the protocol's test items: measured 0.720.
+    expect(report.retrieval.hnswRecallAtCandidates).toBeGreaterThan(0.66);
   });
 
   it('has a ranker that separates held-out positives from candidates', () => {
