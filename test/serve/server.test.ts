@@ -1,7 +1,9 @@
+import { createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pack } from 'msgpackr';
+import { pino } from 'pino';
 import { closedLoop, openLoop } from '../../src/load/driver.js';
 import { loadConfig } from '../../src/serve/config.js';
 import { VitrineServer } from '../../src/serve/server.js';
@@ -301,5 +303,44 @@ describe('server over WebSocket and HTTP', () => {
     expect(closed.count).toBeGreaterThan(0);
     expect(closed.errors).toBe(0);
     expect(closed.sendLateness).toBeUndefined();
+  });
+});
+
+describe('client token, per-connection cap and pseudonymised logs', () => {
+  it('refuses clients without the token, caps requests in flight per connection, and never logs a raw user id', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
+    const server = new VitrineServer(loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'debug', clock: 'bundle', clientToken: 'tok', maxInFlightPerConnection: 2, pseudonymKey: 'support-key' }), log);
+    await server.start();
+    const url = `ws://127.0.0.1:${server.port}/ws`;
+    try {
+      await expect(TestClient.connect(url)).rejects.toThrow(/401/);
+      await expect(TestClient.connect(`${url}?token=nope`)).rejects.toThrow(/401/);
+      expect((await httpCall(server.port, 'recommend', { user: 'u1', k: 2 })).status).toBe(401);
+      expect((await httpCall(server.port, 'recommend', { user: 'u1', k: 2 }, { authorization: 'Bearer tok' })).status).toBe(200);
+      const viaHeader = await TestClient.connect(url, { authorization: 'Bearer tok' });
+      await viaHeader.close();
+
+      const client = await TestClient.connect(`${url}?token=tok`);
+      // Twelve at once on one connection: two are taken, the rest are refused with a coded error
+      // (their ids echoed), and the connection keeps serving.
+      const burst = await Promise.all(Array.from({ length: 12 }, (_, j) => client.request({ id: `b${j}`, call: 'recommend', user: `u${j + 1}`, k: 3 })));
+      const codes = burst.map((r) => r.error?.code ?? 'ok');
+      expect(codes.filter((c) => c === 'ok').length).toBeGreaterThanOrEqual(2);
+      expect(codes.filter((c) => c === 'too_many_in_flight').length).toBeGreaterThanOrEqual(1);
+      expect(codes.every((c) => c === 'ok' || c === 'too_many_in_flight')).toBe(true);
+      expect(burst.map((r) => r.id)).toEqual(Array.from({ length: 12 }, (_, j) => `b${j}`));
+      expect((await client.request({ call: 'recommend', user: 'u1', k: 3 })).error).toBeUndefined();
+
+      const shopper = 'alice@example.com';
+      expect((await client.request({ call: 'event', user: shopper, item: 'i5', type: 'view' })).error).toBeUndefined();
+      await client.close();
+      const logged = lines.join('');
+      expect(logged).not.toContain(shopper);
+      // The keyed hash a support engineer holding the key can recompute.
+      expect(logged).toContain(`p_${createHmac('sha256', 'support-key').update(shopper).digest('hex').slice(0, 16)}`);
+    } finally {
+      await server.shutdown();
+    }
   });
 });
