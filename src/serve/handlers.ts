@@ -322,7 +322,7 @@ export class Handlers {
         id: m.data.items[j].id,
         score: round(r.conf),
         stage: 'rules',
-        explanation: `bought with ${m.data.items[r.from].id} (confidence ${r.conf.toFixed(2)}, lift ${r.lift.toFixed(1)})`,
+        explanation: `bought with ${this.label(r.from)} (confidence ${r.conf.toFixed(2)}, lift ${r.lift.toFixed(1)})`,
       }));
       if (items.length < c.k) {
         // Too few rules: fall back to co-occurrence neighbours, then to what is trending.

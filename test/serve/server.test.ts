@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { pack } from 'msgpackr';
 import { pino } from 'pino';
 import { closedLoop, openLoop } from '../../src/load/driver.js';
+import { readBundle } from '../../src/bundle/read.js';
 import { loadConfig } from '../../src/serve/config.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { httpCall, TestClient, type Reply } from '../helpers/client.js';
@@ -210,6 +211,75 @@ describe('server over WebSocket and HTTP', () => {
     const scored = (await client.request({ call: 'score', user: 'u77', items: ['i59', 'i572', 'no-such-item'] })).result as { items: { id: string; score: number | null; stage?: string; explanation: string }[] };
     expect(scored.items.slice(0, 2).every((x) => x.stage === 'ranker' && x.score !== null && /^(because you|matches)/.test(x.explanation))).toBe(true);
     expect(scored.items[2]).toEqual({ id: 'no-such-item', score: null, known: false, explanation: "not in this bundle's catalogue" });
+  });
+
+  it('answers boughtTogether from the bundle\'s rules, by confidence, saying which basket item each comes from', async () => {
+    const b = readBundle(bundle);
+    const index = new Map(b.items.map((it, i) => [it.id, i]));
+    const { rules } = b;
+    // The item with the most rules, and its rules' consequents by confidence (available ones only, as the default filters ask).
+    let from = 0;
+    for (let i = 0; i < rules.numItems; i++) if (rules.indptr[i + 1] - rules.indptr[i] > rules.indptr[from + 1] - rules.indptr[from]) from = i;
+    const expected = Array.from({ length: rules.indptr[from + 1] - rules.indptr[from] }, (_, j) => rules.indptr[from] + j)
+      .filter((p) => catalog.get(b.items[rules.consequent[p]].id)?.available)
+      .sort((x, y) => rules.confidence[y] - rules.confidence[x] || rules.lift[y] - rules.lift[x] || rules.consequent[x] - rules.consequent[y]);
+    expect(expected.length).toBeGreaterThanOrEqual(3);
+    const k = Math.min(expected.length, 5);
+    const got = items(await client.request({ call: 'boughtTogether', items: [b.items[from].id], k }));
+    expect(got.map((x) => x.id)).toEqual(expected.slice(0, k).map((p) => b.items[rules.consequent[p]].id));
+    expect(got.map((x) => x.score)).toEqual(expected.slice(0, k).map((p) => Math.round(rules.confidence[p] * 1e6) / 1e6));
+    const name = b.items[from].text!;
+    for (const x of got) expect(x.stage === 'rules' && x.explanation?.startsWith(`bought with "${name}" (confidence `)).toBe(true);
+    expect(index.has(got[0].id)).toBe(true);
+  });
+
+  it('spreads a list over less similar items when asked for diversity, keeping the best first', async () => {
+    const b = readBundle(bundle);
+    const d = b.als.factors;
+    const index = new Map(b.items.map((it, i) => [it.id, i]));
+    const meanCosine = (ids: string[]): number => {
+      const v = ids.map((id) => b.als.itemFactors.subarray(index.get(id)! * d, (index.get(id)! + 1) * d));
+      const norm = (a: Float32Array): number => Math.sqrt(a.reduce((s, x) => s + x * x, 0));
+      let sum = 0;
+      let pairs = 0;
+      for (let a = 0; a < v.length; a++) for (let c = a + 1; c < v.length; c++) {
+        sum += v[a].reduce((s, x, q) => s + x * v[c][q], 0) / (norm(v[a]) * norm(v[c]));
+        pairs++;
+      }
+      return sum / pairs;
+    };
+    let plainSum = 0;
+    let diverseSum = 0;
+    for (const user of ['u77', 'u40', 'u120', 'u300', 'u512']) {
+      const plain = items(await client.request({ call: 'recommend', user, k: 10 })).map((x) => x.id);
+      const diverse = items(await client.request({ call: 'recommend', user, k: 10, diversity: 0.8 })).map((x) => x.id);
+      expect(diverse[0]).toBe(plain[0]);
+      plainSum += meanCosine(plain);
+      diverseSum += meanCosine(diverse);
+    }
+    expect(diverseSum).toBeLessThan(plainSum - 0.5);
+  });
+
+  it('profiles a shopper: segment, category affinities, RFM and attributes', async () => {
+    const p = (await client.request({ call: 'profile', user: 'u77' })).result as {
+      user: { known: boolean; historyLength: number; events: number };
+      segment: { id: number; label: string };
+      affinities: { kind: string; top: { name: string; share: number }[] };
+      rfm: { recencyDays: number; events: number; spend: number };
+    };
+    const b = readBundle(bundle);
+    expect(p.user.known).toBe(true);
+    expect(p.segment.id).toBeGreaterThanOrEqual(0);
+    expect(p.segment.id).toBeLessThan(b.segments.labels.length);
+    expect(p.segment.label).toBe(b.segments.labels[p.segment.id]);
+    const shares = p.affinities.top.map((a) => a.share);
+    expect(shares).toEqual([...shares].sort((x, y) => y - x));
+    expect(shares.reduce((s, x) => s + x, 0)).toBeLessThanOrEqual(1 + 1e-6);
+    expect(p.affinities.top.every((a) => [...catalog.values()].some((c) => c.category === a.name))).toBe(true);
+    expect(p.rfm.events).toBe(p.user.events);
+    expect(p.rfm.recencyDays).toBeGreaterThanOrEqual(0);
+    const cold = (await client.request({ call: 'profile', user: 'nobody-yet' })).result as { segment: { id: number | null } };
+    expect(cold.segment.id).toBeNull();
   });
 
   it('reflects a streamed event in the next answer', async () => {
