@@ -48,6 +48,36 @@ describe('generic CSV/JSONL loaders', () => {
     expect(ds.numItems).toBe(3);
   });
 
+  it('streams a file of several read blocks whose boundaries fall inside multibyte characters and quoted line breaks', async () => {
+    const block = 1 << 20; // the reader's block size
+    const rows = 30_000;
+    const note = (j: number): string => `${'☕'.repeat(10 + (j % 7))} ${j}\n${'é'.repeat(j % 5)}𝄞`;
+    let pad = '';
+    let bytes = Buffer.alloc(0);
+    let premise = false;
+    // Pad the first row until the block boundaries split a character and a quoted field.
+    for (let tries = 0; tries < 64 && !premise; tries++) {
+      const lines = Array.from({ length: rows }, (_, j) => `u${j % 97},i${j % 301},view,${1_700_000_000 + j},,"${j === 0 ? pad : ''}${note(j)}"`);
+      bytes = Buffer.from(`user_id,item_id,type,timestamp,price,note\n${lines.join('\n')}\n`, 'utf8');
+      const inCharacter = (at: number): boolean => (bytes[at] & 0xc0) === 0x80;
+      // No field holds an escaped quote, so the parity of the quotes before a byte says whether it is quoted.
+      const inQuotes = (at: number): boolean => {
+        let q = 0;
+        for (let p = bytes.indexOf(34); p !== -1 && p < at; p = bytes.indexOf(34, p + 1)) q++;
+        return q % 2 === 1;
+      };
+      premise = bytes.length > 2 * block && inCharacter(block) && inQuotes(2 * block);
+      if (!premise) pad += 'x';
+    }
+    expect(premise).toBe(true);
+    const ds = await loadDataset({ events: write('big.csv', bytes) });
+    expect(ds.numEvents).toBe(rows);
+    for (const j of [0, 1, 8_000, 8_001, 12_345, 17_000, 25_000, rows - 1]) expect(ds.events.context[j]).toEqual({ note: `${j === 0 ? pad : ''}${note(j)}` });
+    expect(ds.events.timestamp[rows - 1]).toBe(1_700_000_000 + rows - 1);
+    // Every row's own text survived, not just the sampled ones.
+    expect(ds.events.context.every((c, j) => (c as { note: string }).note.endsWith(`${j}\n${'é'.repeat(j % 5)}𝄞`))).toBe(true);
+  });
+
   it('loads JSONL events with nested context', async () => {
     const events = write('ok.jsonl', '{"user":"u1","item":"i1","event":"click","ts":1700000000,"context":{"page":"home"},"campaign":"x"}\n\n{"user_id":"u2","item_id":"i1","type":"RATE","timestamp":"1700000005","rating":4}\n');
     const ds = await loadDataset({ events });
