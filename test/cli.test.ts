@@ -94,6 +94,25 @@ describe('vitrine CLI', () => {
     expect(quality(again)).toEqual(quality(stored));
   });
 
+  it('builds byte-identical artefacts from the same data and --seed, and different ones from another seed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vitrine-repro-'));
+    const shop = join(dir, 'shop');
+    expect(run('generate', '--out', shop, '--size', 'tiny', '--seed', '4').status).toBe(0);
+    const files = (seed: string, name: string): Record<string, string> => {
+      const out = join(dir, 'models', name);
+      const r = run('train', '--data', shop, '--seed', seed, '--out', out);
+      expect(r.status, r.stderr).toBe(0);
+      const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { files: Record<string, { sha256: string }> };
+      return Object.fromEntries(Object.entries(manifest.files).map(([f, e]) => [f, e.sha256]));
+    };
+    const first = files('9', 'a');
+    expect(Object.keys(first)).toEqual(expect.arrayContaining(['als_item_factors.f32', 'ranker.onnx', 'hnsw_0.bin']));
+    expect(files('9', 'b')).toEqual(first);
+    const other = files('10', 'c');
+    expect(other['als_item_factors.f32']).not.toBe(first['als_item_factors.f32']);
+    expect(other['ranker.onnx']).not.toBe(first['ranker.onnx']);
+  });
+
   it('shows undefined metrics as "-" and says why when no test item can be counted', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vitrine-repeats-'));
     // Every shopper's last two events repeat their first two: the protocol counts none of them.

@@ -3,13 +3,18 @@ import { DatasetBuilder } from '../../src/data/dataset.js';
 import { buildUserItems, itemsOf, type UserItems } from '../../src/data/interactions.js';
 import { eventTypeCode } from '../../src/data/types.js';
 import { classificationMetrics } from '../../src/eval/classification.js';
+import { encodeCatalog } from '../../src/features/catalog.js';
+import { historyOf, userTotals } from '../../src/features/history.js';
+import { rawRfm } from '../../src/features/profile.js';
 import { foldInUser, trainAls, type AlsModel } from '../../src/train/als.js';
 import { trainBpr } from '../../src/train/bpr.js';
 import { easeScores, trainEase } from '../../src/train/ease.js';
 import { knnSimilarity, trainItemKnn } from '../../src/train/itemknn.js';
 import { kmeans, silhouette } from '../../src/train/kmeans.js';
 import { ortInverse } from '../../src/train/ort-inverse.js';
+import { trainPopularity } from '../../src/train/popularity.js';
 import { mineRules } from '../../src/train/rules.js';
+import { trainSegments } from '../../src/train/segments.js';
 import { invertSpdInPlace } from '../../src/util/linalg.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -177,5 +182,53 @@ describe('classification metrics', () => {
     // Nothing predicted positive: precision (and so F1) is undefined, not 0.
     const none = classificationMetrics([0.1, 0.2, 0.3], [1, 0, 0]);
     expect([none.precision, none.recall, none.f1, none.accuracy]).toEqual([NaN, 0, NaN, 2 / 3]);
+  });
+});
+
+describe('trending and segments', () => {
+  it('decays trending by the half-life, counting from the last event', () => {
+    const b = new DatasetBuilder();
+    const day = 86400;
+    const ref = 100 * day;
+    b.addEvent('u1', 'now', eventTypeCode('view'), ref);
+    b.addEvent('u1', 'fortnight', eventTypeCode('view'), ref - 14 * day);
+    b.addEvent('u2', 'fortnight', eventTypeCode('view'), ref - 14 * day);
+    b.addEvent('u2', 'month', eventTypeCode('view'), ref - 28 * day);
+    const ds = b.build({ format: 'test', path: '-', files: [] });
+    const pop = trainPopularity(ds.events, Int32Array.from({ length: ds.numEvents }, (_, e) => e), ds.numItems, 14);
+    const at = (id: string): number => ds.items.indexOf(id);
+    expect(pop.referenceTime).toBe(ref);
+    expect(Array.from([at('now'), at('fortnight'), at('month')], (i) => pop.count[i])).toEqual([1, 2, 1]);
+    expect(pop.trending[at('now')]).toBeCloseTo(1, 6);
+    expect(pop.trending[at('fortnight')]).toBeCloseTo(2 * 0.5, 6);
+    expect(pop.trending[at('month')]).toBeCloseTo(0.25, 6);
+  });
+
+  it('segments shoppers by recency, frequency, spend and category, and says so in the labels', () => {
+    const b = new DatasetBuilder();
+    const day = 86400;
+    const now = 200 * day;
+    for (const [id, category] of [['s1', 'Shoes'], ['s2', 'Shoes'], ['b1', 'Bags'], ['b2', 'Bags']]) b.addItem({ id, category, attributes: [], available: true });
+    // Regulars: recent, frequent, big spenders on shoes. Drifters: one bag view two months ago.
+    for (let u = 0; u < 30; u++) for (let j = 0; j < 12; j++) b.addEvent(`reg${u}`, j % 2 ? 's1' : 's2', eventTypeCode('purchase'), now - j * day, NaN, 1, 80);
+    for (let u = 0; u < 30; u++) b.addEvent(`drift${u}`, u % 2 ? 'b1' : 'b2', eventTypeCode('view'), now - (60 + (u % 5)) * day);
+    const ds = b.build({ format: 'test', path: '-', files: [] });
+    const all = Int32Array.from({ length: ds.numEvents }, (_, e) => e);
+    const ui = buildUserItems(ds.events, all, ds.numUsers, ds.numItems);
+    const totals = userTotals(ds.events, all, ds.numUsers);
+    const histories = Array.from({ length: ds.numUsers }, (_, u) => historyOf(ui, totals, u));
+    const reg = ds.users.indexOf('reg0');
+    // reg0 last bought just now: 12 purchases of 80.
+    expect(rawRfm(histories[reg], now)).toEqual([0, Math.log1p(12), Math.log1p(12 * 80)]);
+    const seg = trainSegments(histories, encodeCatalog(ds.itemInfo), now, { kMin: 2, kMax: 4, affinityDims: 4, sample: 100, seed: 1 });
+    const of = (prefix: string): Set<number> => new Set(ds.users.list().flatMap((id, u) => (id.startsWith(prefix) ? [seg.assignment[u]] : [])));
+    // Each group is one segment, and the two are different ones.
+    expect([of('reg').size, of('drift').size]).toEqual([1, 1]);
+    const [regular] = of('reg');
+    const [drifter] = of('drift');
+    expect(regular).not.toBe(drifter);
+    expect(seg.k).toBe(2);
+    expect(seg.labels[regular]).toMatch(/high frequency .* high spend .* favours Shoes \(100%\)/);
+    expect(seg.labels[drifter]).toMatch(/^recency 6\dd, low frequency \(1 events\).*favours Bags \(100%\)/);
   });
 });
