@@ -44,7 +44,8 @@ describe('vitrine demo (what npm start runs)', () => {
       cpSync(join(bundleDir, v1), join(bundleDir, 'v99999999-000000'), { recursive: true });
       child.kill('SIGHUP');
       let version = v1;
-      for (let tries = 0; version === v1 && tries < 400; tries++) {
+      // Waits on progress, up to a minute: a new pool starting on a busy 2-core machine takes a while.
+      for (const deadline = Date.now() + 60_000; version === v1 && Date.now() < deadline; ) {
         await new Promise((r) => setTimeout(r, 25));
         version = (await call('/v1/recommend', example)).reply.bundle ?? '';
       }

@@ -22,9 +22,16 @@ export function resolveBundleVersion(path: string): string {
 
 /** The complete versions in a bundle directory (those with a manifest), oldest name first. */
 export function bundleVersions(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((v) => !v.startsWith('.') && statSync(join(dir, v)).isDirectory() && existsSync(join(dir, v, 'manifest.json')))
-    .sort();
+  const isVersion = (v: string): boolean => {
+    if (v.startsWith('.')) return false;
+    try {
+      return statSync(join(dir, v)).isDirectory() && existsSync(join(dir, v, 'manifest.json'));
+    } catch {
+      // A dangling link, or a version removed while we looked: not a version to load.
+      return false;
+    }
+  };
+  return readdirSync(dir).filter(isVersion).sort();
 }
 
 type Arrays = Record<string, Float32Array | Float64Array | Int32Array | Uint8Array>;

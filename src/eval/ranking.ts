@@ -64,7 +64,7 @@ export function evaluateRanking(recommend: Recommender, train: UserItems, test: 
         const i = top[r];
         if (r < 10) covered[i] = 1;
         if (!relevant[i]) continue;
-        hitsDeep++;
+        if (deep === undefined || r < deep) hitsDeep++;
         if (r >= 50) continue;
         hits50++;
         if (r < 10) {

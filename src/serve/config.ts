@@ -103,12 +103,14 @@ export function loadConfig(bundle: string | undefined, file: string | undefined,
     if (NUMERIC.has(key) && !/^\s*-?\d+(\.\d+)?\s*$/.test(v)) throw new UserError(`${name}: expected a number, got "${v}"`);
     fromEnv[key] = NUMERIC.has(key) ? Number(v) : v;
   }
-  const chosenBundle = flags.bundle ?? (fromEnv.bundle as string | undefined) ?? fromFile.bundle ?? bundle;
+  const fileSettings = dropUnset(fromFile);
+  const flagSettings = dropUnset(flags);
+  const chosenBundle = flagSettings.bundle ?? (fromEnv.bundle as string | undefined) ?? fileSettings.bundle ?? bundle;
   if (!chosenBundle) throw new UserError('--bundle is required (or VITRINE_BUNDLE, or "bundle" in the config file)');
   const base = defaultConfig(chosenBundle);
-  const merged: ServerConfig = { ...base, ...fromFile, ...(fromEnv as Partial<ServerConfig>), ...dropUndefined(flags), bundle: chosenBundle };
-  merged.limits = { ...base.limits, ...fromFile.limits, ...flags.limits };
-  if (fromFile.maxQueue === undefined && fromEnv.maxQueue === undefined && flags.maxQueue === undefined) merged.maxQueue = merged.workers * 256;
+  const merged: ServerConfig = { ...base, ...fileSettings, ...(fromEnv as Partial<ServerConfig>), ...flagSettings, bundle: chosenBundle };
+  merged.limits = { ...base.limits, ...fileSettings.limits, ...flagSettings.limits };
+  if (fileSettings.maxQueue === undefined && fromEnv.maxQueue === undefined && flagSettings.maxQueue === undefined) merged.maxQueue = merged.workers * 256;
   validateConfig(merged);
   return merged;
 }
@@ -128,15 +130,16 @@ function readConfigFile(file: string): Partial<ServerConfig> {
   const known = Object.keys(defaultConfig('x')).concat('catalog', 'efSearch', 'adminToken', 'clientToken', 'eventLog', 'pseudonymKey');
   for (const key of Object.keys(parsed)) if (!known.includes(key)) throw new UserError(`--config ${file}: unknown setting "${key}" (known: ${known.sort().join(', ')})`);
   const limits = (parsed as { limits?: unknown }).limits;
-  if (limits !== undefined) {
-    if (limits === null || typeof limits !== 'object' || Array.isArray(limits)) throw new UserError(`--config ${file}: limits must be an object`);
+  if (limits !== undefined && limits !== null) {
+    if (typeof limits !== 'object' || Array.isArray(limits)) throw new UserError(`--config ${file}: limits must be an object`);
     for (const key of Object.keys(limits)) if (!(key in DEFAULT_LIMITS)) throw new UserError(`--config ${file}: unknown limit "limits.${key}" (known: ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
   }
   return parsed as Partial<ServerConfig>;
 }
 
-function dropUndefined<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+/** Undefined, null and "" all mean "not set" (an empty eventLog: events in memory only). */
+function dropUnset<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null && v !== '')) as Partial<T>;
 }
 
 /** Upper bounds of the request limits: past these a single request could exhaust a worker. */

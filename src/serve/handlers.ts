@@ -277,9 +277,11 @@ export class Handlers {
       known = self >= 0;
     }
     // An item nobody interacted with has a zero embedding, which is near nothing: like an unknown
-    // item, it is placed among the items that share its category, brand and attributes.
-    const placed = self < 0 || m.features.itemNorm(self) === 0;
-    if (!placed) vector = m.data.als.itemFactors.subarray(self * d, (self + 1) * d);
+    // item, it is placed among the items that share its category, brand and attributes. Items of a
+    // newer catalogue (--catalog) were placed that way when the server started.
+    const zero = self < 0 || m.features.itemNorm(self) === 0;
+    const placed = zero || self >= m.data.items.length - m.newItems;
+    if (!zero) vector = m.data.als.itemFactors.subarray(self * d, (self + 1) * d);
     else {
       const it = self >= 0 ? m.data.items[self] : (c.item as ItemDescription);
       vector = m.placer.place({ category: it.category, brand: it.brand, attributes: it.attributes ?? [] }).vector;

@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, existsSync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,8 +19,9 @@ export interface OverlayOptions {
   logPath?: string;
   /** 'fsync' (the default): durable() waits for the log to reach the disk. */
   sync?: EventLogSync;
-  /** The fsync to call; tests pass one they control. */
+  /** The fsync and the write to call; tests pass ones they control. */
   fsyncImpl?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
+  writeImpl?: (fd: number, buffer: Buffer, offset: number, length: number) => number;
 }
 
 /** What open() found in the log and kept of it. */
@@ -54,6 +55,11 @@ export class EventOverlay {
   private rewriting: Promise<number> | undefined;
   /** Log fsyncs started (a metric: with group commit, far fewer than events). */
   fsyncs = 0;
+  /** Bytes in the log: where a torn write is cut back to. */
+  private size = 0;
+  /** Set when a torn write could not be cut off: the log takes no more events. */
+  private broken: Error | undefined;
+  private closed = false;
 
   constructor(private readonly o: OverlayOptions) {}
 
@@ -95,9 +101,10 @@ export class EventOverlay {
    */
   async prune(referenceTime: number): Promise<number> {
     this.dropBefore(referenceTime);
-    if (this.fd === undefined) return this.heldEvents();
     // Reloads are serialised by the server; a second prune still must not interleave with a first.
     while (this.rewriting) await this.rewriting.catch(() => undefined);
+    // Closing: the rewrite running then has finished; a queued one is left to the next start.
+    if (this.fd === undefined || this.closed) return this.heldEvents();
     return this.rewrite();
   }
 
@@ -121,8 +128,8 @@ export class EventOverlay {
    * whole log. The writing is asynchronous, so a large log does not stall serving: the held events
    * are copied first (users in order of their latest event, so replay rebuilds the same recency
    * order), events added meanwhile are also collected, and the last step (those events, fsync,
-   * rename, directory fsync, switching the append descriptor) runs without yielding, so no event
-   * falls between.
+   * rename, switching the append descriptor) runs without yielding, so no event falls between, and
+   * holds nothing that can fail after the rename: the descriptor for the new log is opened before.
    */
   private async writeNewLog(): Promise<number> {
     const path = this.o.logPath!;
@@ -132,6 +139,8 @@ export class EventOverlay {
     this.appendedDuringRewrite = since;
     const file = await openFile(tmp, 'w');
     let kept = 0;
+    let appendFd: number | undefined;
+    let previous: number | undefined;
     try {
       let chunk: string[] = [];
       for (const [user, list] of snapshot) {
@@ -145,25 +154,61 @@ export class EventOverlay {
       if (chunk.length > 0) await file.write(chunk.join(''));
       // The bulk reaches the disk off the main thread; only what arrived meanwhile is synced on it.
       await file.sync();
+      appendFd = openSync(tmp, 'a');
       if (since.length > 0) {
-        writeSync(file.fd, since.join(''));
-        fsyncSync(file.fd);
+        this.appendAll(appendFd, since.join(''), fstatSync(appendFd).size);
+        fsyncSync(appendFd);
       }
       renameSync(tmp, path);
-      // Until the directory is synced the rename may not survive a machine crash, and events
-      // appended to the new file would be lost with it.
-      syncDirectory(dirname(path));
+      previous = this.fd;
+      this.fd = appendFd;
+      this.size = fstatSync(appendFd).size;
+      // The new log was written from memory: whatever tore the old one is behind us.
+      this.broken = undefined;
+      this.appendedDuringRewrite = undefined;
     } catch (e) {
-      await file.close().catch(() => undefined);
+      if (appendFd !== undefined) closeQuietly(appendFd);
       rmSync(tmp, { force: true });
       throw e;
+    } finally {
+      await file.close().catch(() => undefined);
     }
-    const previous = this.fd;
-    this.fd = openSync(path, 'a');
-    await file.close();
     // An fsync may still be running on the old descriptor: close it only after that one ends.
-    if (previous !== undefined) void (this.syncing ?? Promise.resolve()).catch(() => undefined).then(() => closeSync(previous));
+    if (previous !== undefined) {
+      const old = previous;
+      void (this.syncing ?? Promise.resolve()).catch(() => undefined).then(() => closeQuietly(old));
+    }
+    // Until the directory is synced the rename may not survive a machine crash (the old log would
+    // come back without what was appended since). The new log serves either way; say so.
+    try {
+      syncDirectory(dirname(path));
+    } catch (e) {
+      throw new Error(`the event log was rewritten, but its directory could not be synced (${(e as Error).message}): after a machine crash the previous log may come back`);
+    }
     return kept + since.length;
+  }
+
+  /**
+   * Writes all of `text` at the end of the log (`size` bytes long). A write that fails part-way is cut back off, so
+   * the next event does not land on a torn line; if even that fails, the log is refused from then
+   * on rather than appended to behind a torn line.
+   */
+  private appendAll(fd: number, text: string, size: number): number {
+    if (this.broken && fd === this.fd) throw this.broken;
+    const bytes = Buffer.from(text, 'utf8');
+    let done = 0;
+    try {
+      while (done < bytes.length) done += (this.o.writeImpl ?? writeSync)(fd, bytes, done, bytes.length - done);
+    } catch (e) {
+      // Even a write that threw may have put bytes in the file: always cut back to the last whole line.
+      try {
+        ftruncateSync(fd, size);
+      } catch (t) {
+        if (fd === this.fd) this.broken = new Error(`the event log ${this.o.logPath} holds a torn line that could not be cut off (${(t as Error).message}); a reload or restart rewrites it`);
+      }
+      throw e;
+    }
+    return size + done;
   }
 
   private remember(user: string, e: OverlayEvent): number {
@@ -180,11 +225,12 @@ export class EventOverlay {
     return list.length;
   }
 
-  /** Records an event; written to the log before it is acknowledged. */
+  /** Records an event; written to the log before it is acknowledged (a failed write records nothing). */
   add(user: string, e: OverlayEvent): number {
     if (this.o.logPath) {
+      if (this.closed) throw new Error('the event log is closed');
       const text = line(user, e);
-      if (this.fd !== undefined) writeSync(this.fd, text);
+      if (this.fd !== undefined) this.size = this.appendAll(this.fd, text, this.size);
       else if (!this.appendedDuringRewrite) throw new Error('the event log is not open: call open() first');
       this.appendedDuringRewrite?.push(text);
       this.dirty = true;
@@ -224,14 +270,19 @@ export class EventOverlay {
     return p;
   }
 
-  /** Waits for a rewrite and the last fsync, then closes the log (at shutdown). */
+  /** Refuses further events, waits for any rewrite and the last fsync, then closes the log (at shutdown). */
   async close(): Promise<void> {
-    await this.rewriting?.catch(() => undefined);
+    this.closed = true;
+    while (this.rewriting) await this.rewriting.catch(() => undefined);
     await this.durable().catch(() => undefined);
     if (this.fd === undefined) return;
-    fsyncSync(this.fd);
-    closeSync(this.fd);
+    const fd = this.fd;
     this.fd = undefined;
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   get(user: string | undefined): OverlayEvent[] | undefined {
@@ -266,5 +317,13 @@ function syncDirectory(dir: string): void {
     fsyncSync(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+function closeQuietly(fd: number): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // Nothing is waiting on this descriptor any more; a failed close loses nothing.
   }
 }

@@ -220,7 +220,13 @@ export class VitrineServer {
   private missingVersion(version: string): string | undefined {
     const dir = resolve(this.config.bundle);
     if (existsSync(join(dir, 'manifest.json'))) return `the server was started on one version directory (${dir}); start it on the bundle directory to switch versions`;
-    const versions = bundleVersions(dir);
+    let versions: string[];
+    try {
+      versions = bundleVersions(dir);
+    } catch (e) {
+      // Runs in a uWS callback, where a throw would end the process.
+      return `the bundle directory ${dir} cannot be listed (${(e as Error).message})`;
+    }
     if (!versions.includes(version)) return `no version "${version}" in ${dir} (versions: ${versions.join(', ') || 'none'})`;
     return undefined;
   }
@@ -378,7 +384,7 @@ export class VitrineServer {
         // Not awaited: the reload is done once the new pool serves; a failed rewrite leaves the old log whole.
         this.overlay.prune(next.manifest.data.referenceTime).then(
           (kept) => this.log.info({ kept }, 'event log rewritten to the events the new bundle has not learned from'),
-          (err: unknown) => this.log.error({ err }, 'rewriting the event log failed; it keeps the older events, which the next start drops'),
+          (err: unknown) => this.log.error({ err }, 'rewriting the event log at reload failed (the next start rewrites it)'),
         );
         this.metrics.setBundle(next.version);
         this.metrics.reloads.inc({ outcome: 'ok' });

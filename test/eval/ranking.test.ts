@@ -56,6 +56,8 @@ describe('ranking metrics of the quality protocol', () => {
     expect(m['recall@50']).toBeCloseTo(0.75, 12);
     expect(new Set(asked)).toEqual(new Set([200]));
     expect(evaluateRanking(recommend, train, test, undefined, 100).deepRecall).toEqual({ k: 100, recall: 0.75 });
+    // A depth below 50 counts only what lies within it.
+    expect(evaluateRanking(recommend, train, test, undefined, 1).deepRecall).toEqual({ k: 1, recall: 0.5 });
   });
 
   it('leaves the means undefined when no user has a counted test item', () => {

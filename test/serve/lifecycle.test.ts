@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { cpSync, readFileSync, renameSync } from 'node:fs';
+import { cpSync, readFileSync, renameSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { closedLoop } from '../../src/load/driver.js';
@@ -37,6 +37,9 @@ describe('hot reload', () => {
     const missing = await reload({ version: 'nope' });
     expect([missing.status, missing.reply.error?.field]).toEqual([400, 'version']);
     expect(missing.reply.error?.message).toMatch(/no version "nope" in .*\(versions: v1\)/);
+    // A dangling link among the versions (a removed "latest") is passed over, not fatal.
+    symlinkSync(join(models, 'gone'), join(models, 'latest'));
+    expect((await reload({ version: 'latest' })).status).toBe(400);
     // A new version appears atomically (copied aside, then renamed), then the admin call swaps to it.
     cpSync(fixture, join(models, '.v2.tmp'), { recursive: true });
     renameSync(join(models, '.v2.tmp'), join(models, 'v2'));
@@ -107,7 +110,7 @@ describe('event log', () => {
       const r = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer secret' } });
       expect(r.status).toBe(200);
       // The rewrite runs after the swap; wait on it rather than on the clock.
-      while (loggedItems().length !== 1) await new Promise((res) => setTimeout(res, 10));
+      for (const deadline = Date.now() + 30_000; loggedItems().length !== 1 && Date.now() < deadline; ) await new Promise((res) => setTimeout(res, 10));
       expect(loggedItems()).toEqual(['i2']);
     } finally {
       await server.shutdown();

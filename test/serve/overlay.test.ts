@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventOverlay } from '../../src/serve/overlay.js';
@@ -68,7 +68,7 @@ describe('streamed events', () => {
     const settled: string[] = [];
     const track = (name: string, p: Promise<void>): Promise<void> => p.then(() => void settled.push(name));
     const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
-    expect(overlay.durable()).toBeInstanceOf(Promise); // nothing written: no fsync
+    await overlay.durable(); // nothing written: no fsync
     expect(pending).toHaveLength(0);
 
     overlay.add('a', { item: 'i1', type: 'view', ts: 1 });
@@ -104,31 +104,94 @@ describe('streamed events', () => {
     unsynced.add('a', { item: 'i1', type: 'view', ts: 1 });
     await unsynced.durable();
     expect(pending).toHaveLength(3);
+    await unsynced.close();
+    pending.splice(0).forEach((done) => done(null));
+    await overlay.close();
+  });
+
+  it('cuts a write that failed part-way back off, so the next event is not appended to a torn line', async () => {
+    const logPath = join(tempDir(), 'events.jsonl');
+    let failNext = false;
+    const writeImpl = (fd: number, buffer: Buffer, offset: number, length: number): number => {
+      if (!failNext) return writeSync(fd, buffer, offset, length);
+      failNext = false;
+      // Half the line reaches the file, then the disk is full.
+      writeSync(fd, buffer, offset, Math.floor(length / 2));
+      throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    };
+    const overlay = new EventOverlay({ maxPerUser: 10, maxUsers: 10, logPath, sync: 'none', writeImpl });
+    await overlay.open(0);
+    overlay.add('a', { item: 'i1', type: 'view', ts: 1 });
+    failNext = true;
+    expect(() => overlay.add('a', { item: 'i2', type: 'view', ts: 2 })).toThrow('ENOSPC');
+    // Not written, so not held either: what the log holds is what the shop was told was accepted.
+    expect(overlay.get('a')?.map((e) => e.item)).toEqual(['i1']);
+    overlay.add('a', { item: 'i3', type: 'view', ts: 3 });
+    await overlay.close();
+    const replayed = new EventOverlay({ maxPerUser: 10, maxUsers: 10, logPath });
+    expect(await replayed.open(0)).toEqual({ events: 2, unreadable: 0, kept: 2 });
+    expect(replayed.get('a')?.map((e) => e.item)).toEqual(['i1', 'i3']);
+    await replayed.close();
+  });
+
+  it('closes only after a queued rewrite, and takes no event once closed', async () => {
+    const logPath = join(tempDir(), 'events.jsonl');
+    const overlay = new EventOverlay({ maxPerUser: 10, maxUsers: 100, logPath, sync: 'none' });
+    await overlay.open(0);
+    for (let u = 0; u < 50; u++) overlay.add(`u${u}`, { item: 'i1', type: 'view', ts: 10 + u });
+    const first = overlay.prune(20);
+    const second = overlay.prune(30);
+    await overlay.close();
+    await Promise.all([first, second]);
+    expect(() => overlay.add('late', { item: 'i2', type: 'view', ts: 99 })).toThrow('closed');
+    // The running rewrite finished (users 10-49, from ts 20); the one queued behind it was skipped,
+    // the log closing: the next start drops what a bundle has learned from anyway.
+    const replayed = new EventOverlay({ maxPerUser: 10, maxUsers: 100, logPath });
+    expect(await replayed.open(0)).toEqual({ events: 40, unreadable: 0, kept: 40 });
+    await replayed.close();
   });
 
   it('rewrites its log after a reload while events keep arriving, losing none and keeping only what it holds', async () => {
     const logPath = join(tempDir(), 'events.jsonl');
-    const options = { maxPerUser: 50, maxUsers: 1000, logPath };
-    const live = new EventOverlay(options);
+    // An fsync that is held open: one is still running on the old log when the rewrite swaps logs.
+    const held: ((err: NodeJS.ErrnoException | null) => void)[] = [];
+    const options = { maxPerUser: 50, maxUsers: 5000, logPath };
+    const live = new EventOverlay({ ...options, fsyncImpl: (_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => held.push(done) });
     await live.open(0);
-    // 300 users with events before and after the new bundle's data end (t = 100).
-    for (let u = 0; u < 300; u++) for (let t = 0; t < 4; t++) live.add(`u${u}`, { item: `i${t}`, type: 'view', ts: 98 + t });
-    expect(readFileSync(logPath, 'utf8').trim().split('\n')).toHaveLength(1200);
-    const pruning = live.prune(100);
-    // Events streamed while the rewrite runs, for users old and new.
-    for (let u = 0; u < 400; u += 2) live.add(`u${u}`, { item: 'late', type: 'click', ts: 200 });
-    expect(await pruning).toBe(600 + 200);
+    // 3,000 users with events before and after the new bundle's data end (t = 100): the 12,000 the
+    // rewrite keeps take it more than one chunk, so it yields between writes.
+    for (let u = 0; u < 3000; u++) for (let t = 0; t < 6; t++) live.add(`u${u}`, { item: `i${t}`, type: 'view', ts: 98 + t });
+    expect(readFileSync(logPath, 'utf8').trim().split('\n')).toHaveLength(18_000);
+    const acknowledged = live.durable();
+    expect(held).toHaveLength(1);
+    let rewritten = false;
+    const pruning = live.prune(100).then((kept) => ((rewritten = true), kept));
+    // Events streamed while the rewrite runs, for users old and new, one per turn of the event loop.
+    let late = 0;
+    for (let u = 0; !rewritten; u += 2, late++) {
+      live.add(`u${u}`, { item: 'late', type: 'click', ts: 200 });
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(late).toBeGreaterThan(2);
+    // What the new log held at the swap: the kept events and those that arrived before it.
+    const kept = await pruning;
+    expect(kept).toBeGreaterThan(12_000);
+    expect(kept).toBeLessThanOrEqual(12_000 + late);
+    held[0](null);
+    await acknowledged;
     live.add('u1', { item: 'after', type: 'cart', ts: 201 });
-    await live.close();
+    const closing = live.close();
+    // close() waits for the fsync of what was added last, on the new log.
+    await new Promise((r) => setImmediate(r));
+    held.splice(0).slice(1).forEach((done) => done(null));
+    await closing;
     expect(existsSync(`${logPath}.compact`)).toBe(false);
 
-    const lines = readFileSync(logPath, 'utf8').trim().split('\n');
-    expect(lines).toHaveLength(801);
     const replayed = new EventOverlay(options);
-    expect(await replayed.open(100)).toEqual({ events: 801, unreadable: 0, kept: 801 });
-    for (const u of ['u0', 'u1', 'u299', 'u300', 'u398']) expect(replayed.get(u)).toEqual(live.get(u));
-    expect(replayed.get('u1')?.map((e) => e.item)).toEqual(['i2', 'i3', 'after']);
-    expect(replayed.get('u398')?.map((e) => e.item)).toEqual(['late']);
+    expect(await replayed.open(100)).toEqual({ events: 12_000 + late + 1, unreadable: 0, kept: 12_000 + late + 1 });
+    for (const u of ['u0', 'u1', 'u2999', `u${2 * (late - 1)}`]) expect(replayed.get(u)).toEqual(live.get(u));
+    expect(replayed.get('u1')?.map((e) => e.item)).toEqual(['i2', 'i3', 'i4', 'i5', 'after']);
+    expect(replayed.get('u0')?.map((e) => e.item)).toEqual(['i2', 'i3', 'i4', 'i5', 'late']);
     expect(replayed.users).toBe(live.users);
     await replayed.close();
   });

@@ -77,6 +77,9 @@ describe('server configuration', () => {
     expect(loadConfig(undefined, good, { port: 9300 }, { VITRINE_PORT: '9200' }).port).toBe(9300);
     // The file's limit is what requests are held to.
     expect(() => parseRequest({ id: 1, call: 'recommend', user: 'u1', k: 51 }, c.limits)).toThrow(/between 1 and 50/);
+    // null and "" mean "not set", as an absent key does (an empty eventLog: events in memory only).
+    const unset = loadConfig('m', file('unset.json', { efSearch: null, eventLog: '', limits: null }), { catalog: '' }, {});
+    expect([unset.efSearch, unset.eventLog, unset.catalog, unset.limits]).toEqual([undefined, undefined, undefined, DEFAULT_LIMITS]);
     expect(() => loadConfig('m', file('typo.json', { prot: 9000 }), {}, {})).toThrow(/typo\.json: unknown setting "prot"/);
     expect(() => loadConfig('m', file('limit.json', { limits: { maxK: 'lots' } }), {}, {})).toThrow(/config limits\.maxK: expected an integer between 1 and 10000, got "lots"/);
     expect(() => loadConfig('m', file('limit2.json', { limits: { maxKK: 5 } }), {}, {})).toThrow(/unknown limit "limits\.maxKK"/);

@@ -179,7 +179,8 @@ describe('server over WebSocket and HTTP', () => {
 
     const similarNew = await client.request({ call: 'similar', item: newItem, k: 5 });
     expect(items(similarNew)).toHaveLength(5);
-    expect((similarNew.result as { item: { known: boolean } }).item.known).toBe(true);
+    expect((similarNew.result as { item: unknown }).item).toEqual({ known: true, placedByAttributes: true });
+    expect(items(similarNew).every((x) => x.explanation === 'shares its category, brand or attributes')).toBe(true);
     // Placed by its attributes, it lands among Makeup items.
     expect(items(similarNew).filter((x) => catalog.get(x.id)?.category === 'Makeup').length).toBeGreaterThanOrEqual(3);
     const described = await client.request({ call: 'similar', item: { id: 'never-seen', category: 'Shoes', attributes: ['style:2+'] }, k: 4 });
