@@ -4,7 +4,7 @@ import { topK } from '../util/topk.js';
 
 /**
  * Exact batched top-K over the whole catalogue: scores = U · Iᵀ for a block of users, then the k
- * best items per user. Three interchangeable backends; the batch job picks the fastest by a short
+ * best items per user. Interchangeable backends (see KERNELS); the batch job picks the fastest by a short
  * measurement at start-up (or --backend).
  */
 export interface TopKBlock {
