@@ -1,4 +1,4 @@
-import { note } from '../util/progress.js';
+import { counted, note } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
 import { GpuJsKernel, JsKernel, KERNELS, OnnxTopKKernel, type KernelName, type ScoreKernel } from './kernels.js';
 
@@ -48,7 +48,7 @@ export async function chooseKernel(itemFactors: Float32Array, numItems: number, 
     }
   }
   const best = [...trials].sort((a, b) => b.expectedUsersPerSecond - a.expectedUsersPerSecond)[0];
-  const described = (t: KernelTrial): string => (t.error ? `${t.kernel} failed (${t.error})` : `${t.kernel} ${t.usersPerSecond} users/s (${t.gflops} GFLOP/s) × ${workersFor(t.kernel, workers)} worker${workersFor(t.kernel, workers) > 1 ? 's' : ''}`);
+  const described = (t: KernelTrial): string => (t.error ? `${t.kernel} failed (${t.error})` : `${t.kernel} ${t.usersPerSecond} users/s (${t.gflops} GFLOP/s) × ${counted(workersFor(t.kernel, workers), 'worker')}`);
   note(`kernel backends (${sampleUsers} users × ${numItems} items × ${d} dims): ${trials.map(described).join(', ')}; using ${best.kernel}`);
   return { best: best.kernel, trials };
 }

@@ -5,7 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { readBundle, resolveBundleVersion } from '../bundle/read.js';
 import { readLineBatches } from '../data/lines.js';
-import { note, Progress, warn } from '../util/progress.js';
+import { counted, note, Progress, warn } from '../util/progress.js';
 import { chooseKernel, workersFor, type KernelTrial } from './choose-kernel.js';
 import { KERNELS, type KernelName } from './kernels.js';
 import { csvHeader, formatOf } from './output.js';
@@ -167,7 +167,7 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   else backend = o.backend;
   if (!KERNELS.includes(backend)) throw new UserError(`--backend ${backend}: expected auto, ${KERNELS.join(', ')}`);
   const workers = workersFor(backend, o.workers);
-  note(`batch scoring ${ids.length - start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${workers} worker${workers > 1 ? 's' : ''}${workers < o.workers ? ' (the backend runs its own threads)' : ''}`);
+  note(`batch scoring ${ids.length - start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${counted(workers, 'worker')}${workers < o.workers ? ' (the backend runs its own threads)' : ''}`);
 
   const fd = openSync(o.out, bytes > 0 ? 'r+' : 'w');
   ftruncateSync(fd, bytes);

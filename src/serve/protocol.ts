@@ -199,12 +199,12 @@ function itemDescription(v: Obj, field: string): ItemDescription {
   return { id, category: str(v, 'category', false), brand: str(v, 'brand', false), price: num(v, 'price', 0), attributes: attrs };
 }
 
-/** Turns a decoded frame or HTTP body into a typed request, or throws a RequestError naming the field. */
 /** Overrides the bundle's retrieval list length (recommend, and score to match it). */
 function candidates(o: Obj, limits: Limits): number | undefined {
   return o.candidates === undefined ? undefined : int(o, 'candidates', 200, 10, limits.maxCandidates);
 }
 
+/** Turns a decoded frame or HTTP body into a typed request, or throws a RequestError naming the field. */
 export function parseRequest(raw: unknown, limits: Limits, callFromPath?: string): Request {
   if (!isObj(raw)) throw new RequestError('bad_request', `expected an object with "id" and "call", got ${typeOf(raw)}`);
   const rawId = raw.id;

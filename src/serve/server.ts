@@ -231,7 +231,7 @@ export class VitrineServer {
     return undefined;
   }
 
-  /** Adds the bundle version and server time to an error reply made before or outside `handle`. */
+  /** Adds the bundle version (the serving one) and the server time to an error reply that lacks them. */
   private stamped(reply: Reply, t0: number): Reply {
     if (!('error' in reply) || reply.serverMs !== undefined) return reply;
     const serverMs = elapsed(t0);
@@ -323,7 +323,7 @@ export class VitrineServer {
       const body = errorBody(e);
       if (body.code === 'internal') this.log.error({ err: e, call: callName }, 'request failed');
       this.metrics.requests.inc({ call: callName, transport, outcome: body.code });
-      return this.pool ? { id, error: body, bundle: this.pool.version, serverMs: elapsed(t0) } : { id, error: body, serverMs: elapsed(t0) };
+      return this.stamped({ id, error: body }, t0);
     } finally {
       this.inFlight--;
       this.metrics.inFlight.set(this.inFlight);

@@ -110,3 +110,8 @@ export function warn(message: string): void {
 }
 
 export { formatDuration, formatCount };
+
+/** "1 worker", "2 workers": a count with its noun. */
+export function counted(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
