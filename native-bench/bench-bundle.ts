@@ -4,6 +4,7 @@ import { SCHEMA_VERSION } from '../src/bundle/manifest.js';
 import { loadDataset } from '../src/data/loaders/index.js';
 import { configFor } from '../src/data/synthetic/config.js';
 import { generateShop } from '../src/data/synthetic/write.js';
+import { DEFAULT_HNSW } from '../src/index/hnsw.js';
 import { buildBundle, defaultBuildOptions } from '../src/train/build.js';
 
 export interface BenchBundle {
@@ -14,12 +15,13 @@ export interface BenchBundle {
 /**
  * The benchmarks' bundle: a synthetic shop with `items` products and `users` shoppers, trained with
  * `candidates` HNSW candidates and no extra kNN candidates (the yardstick's "200 candidates per
- * request"). Built once and cached under .vitrine-cache/bench.
+ * request"). Built once and cached under .vitrine-cache/bench, per HNSW M (the one index parameter the
+ * build does not tune), so a change of the default is measured on its own index.
  */
 export async function ensureBenchBundle(items: number, users: number, candidates: number): Promise<BenchBundle> {
   const root = resolve('.vitrine-cache', 'bench');
   const shop = join(root, `shop-${items}x${users}`);
-  const bundle = join(root, 'models', `shop-${items}x${users}-c${candidates}`, 'v1');
+  const bundle = join(root, 'models', `shop-${items}x${users}-c${candidates}-m${DEFAULT_HNSW.M}`, 'v1');
   if (existsSync(join(bundle, 'manifest.json'))) {
     const { schemaVersion } = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as { schemaVersion?: number };
     if (schemaVersion === SCHEMA_VERSION) return { shop, bundle };

@@ -3,7 +3,7 @@
  * (uWebSockets.js + piscina workers, msgpack) against the yardstick single-process ws + JSON server
  * doing the same work on its main thread, measured the same way in one run.
  *
- *   npm run bench:serve -- [--items 100000] [--users 20000] [--seconds 10] [--connections 32] [--depth 4] [--max-batch 8] [--repeat 1]
+ *   npm run bench:serve -- [--items 100000] [--users 20000] [--seconds 10] [--connections 32] [--depth 4] [--max-batch 8] [--tasks-per-worker 2] [--repeat 1]
  *
  * Maximum throughput comes from a closed loop (every connection keeps `depth` requests in flight);
  * latency percentiles from an open loop at half of that rate, timed from each request's scheduled
@@ -30,6 +30,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: String(cpus().length) },
     candidates: { type: 'string', default: '200' },
     'max-batch': { type: 'string', default: '8' },
+    'tasks-per-worker': { type: 'string', default: '2' },
     repeat: { type: 'string', default: '1' },
   },
 });
@@ -93,7 +94,7 @@ const { bundle } = await ensureBenchBundle(items, users, Number(args.candidates)
 // whole data set (~220 MB) made its own garbage collections pause it for up to 10 ms.
 const userIds = (JSON.parse(readFileSync(join(bundle, 'users.json'), 'utf8')) as { ids: string[] }).ids.slice(0, 5000);
 const cli = resolve('dist', 'cli', 'main.js');
-const vitrine: Target = { name: 'vitrine', codec: 'msgpack', start: () => startProcess([cli, 'serve', '--bundle', bundle, '--port', '0', '--workers', args.workers!, '--max-batch', args['max-batch']!, '--clock', 'bundle', '--log-level', 'warn'], /on http:\/\/127\.0\.0\.1:(\d+)/) };
+const vitrine: Target = { name: 'vitrine', codec: 'msgpack', start: () => startProcess([cli, 'serve', '--bundle', bundle, '--port', '0', '--workers', args.workers!, '--max-batch', args['max-batch']!, '--tasks-per-worker', args['tasks-per-worker']!, '--clock', 'bundle', '--log-level', 'warn'], /on http:\/\/127\.0\.0\.1:(\d+)/) };
 const baseline: Target = { name: 'baseline (ws + JSON, main thread)', codec: 'json', start: () => startProcess(['--import', 'tsx', resolve('native-bench', 'baseline-server.ts'), bundle, '0'], /baseline listening on (\d+)/) };
 interface Round {
   vitrine: Measured;
@@ -109,7 +110,7 @@ for (let r = 0; r < repeat; r++) {
   rounds.push({ baseline: b, vitrine: await measure(vitrine, userIds, b.halfRate) });
 }
 
-const inputs = { items, users, dims: 64, candidatesPerRequest: Number(args.candidates), ranker: 'MLP (ONNX)', k: 10, seconds, connections: Number(args.connections), depth: Number(args.depth), vitrineWorkers: Number(args.workers), vitrineMaxBatch: Number(args['max-batch']), cores: cpus().length, rounds: repeat };
+const inputs = { items, users, dims: 64, candidatesPerRequest: Number(args.candidates), ranker: 'MLP (ONNX)', k: 10, seconds, connections: Number(args.connections), depth: Number(args.depth), vitrineWorkers: Number(args.workers), vitrineMaxBatch: Number(args['max-batch']), vitrineTasksPerWorker: Number(args['tasks-per-worker']), cores: cpus().length, rounds: repeat };
 console.log(`\nrecommend on a ${items.toLocaleString()}-item synthetic bundle (${JSON.stringify(inputs)})`);
 const row = (name: string, max: number, h: LatencySummary, errors: number): void =>
   console.log(

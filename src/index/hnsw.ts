@@ -16,7 +16,7 @@ export interface HnswParams {
   minPartitionSize: number;
 }
 
-export const DEFAULT_HNSW: HnswParams = { space: 'ip', M: 32, efConstruction: 200, efSearch: 200, seed: 100, partitionNormRatio: 2, minPartitionSize: 1000 };
+export const DEFAULT_HNSW: HnswParams = { space: 'ip', M: 12, efConstruction: 200, efSearch: 200, seed: 100, partitionNormRatio: 2, minPartitionSize: 1000 };
 
 /** What a bundle records of each partition: its file and the norm bound its pruning relies on. */
 export interface PartitionInfo {
