@@ -3,7 +3,7 @@ import { emptyHistory, historyOf, recentFirst, type UserHistory } from '../featu
 import type { RecModel } from '../rank/model.js';
 import { recommend, userVector, type Stage } from '../rank/recommend.js';
 import { retrieve, type Retrieved } from '../index/retrieve.js';
-import { knnSimilarity } from '../train/itemknn.js';
+import { ItemAccumulator } from '../util/item-accumulator.js';
 import { assignSegment } from '../train/segments.js';
 import { dot } from '../util/linalg.js';
 import { DEFAULT_FILTERS, type Call, type Filters, type HistoryEntry, type ItemDescription } from './protocol.js';
@@ -56,6 +56,8 @@ export class Handlers {
    * requests at the ranker's await, so a request must never share its mask with another.
    */
   private readonly freeMasks: Uint8Array[] = [];
+  /** Scratch for nearestInHistory: the best kNN similarity so far per item being explained. */
+  private readonly nearestSims = new ItemAccumulator(1, 512);
   private readonly unavailable: Uint8Array;
 
   constructor(readonly model: RecModel) {
@@ -176,11 +178,13 @@ export class Handlers {
       });
       let order = Array.from({ length: ranked.items.length }, (_, r) => r);
       if (c.diversity > 0) order = this.diversify(ranked.items, ranked.scores, c.k, c.diversity);
+      const shown = order.slice(0, c.k);
       const recent = recentFirst(u.history, 20);
-      const items: ResultItem[] = order.slice(0, c.k).map((r) => {
+      const nearest = c.explain ? this.nearestInHistory(shown.filter((r) => ranked.stages[r] !== 'trending').map((r) => ranked.items[r]), recent) : undefined;
+      const items: ResultItem[] = shown.map((r) => {
         const i = ranked.items[r];
         const out: ResultItem = { id: m.data.items[i].id, score: Number.isNaN(ranked.scores[r]) ? null : round(ranked.scores[r]), stage: ranked.stages[r] };
-        if (c.explain) out.explanation = this.explain(i, ranked.stages[r], recent, u.lastType);
+        if (c.explain) out.explanation = this.explain(i, ranked.stages[r], nearest, u.lastType);
         return out;
       });
       return { items, user: { known: u.known, coldStart: u.history.items.length === 0, historyLength: u.history.items.length, ...(u.unknownItems.length > 0 && { unknownItems: u.unknownItems }) } };
@@ -225,29 +229,51 @@ export class Handlers {
     return picked;
   }
 
-  /** "Because you viewed X": the recent history item most similar to the recommendation. */
-  private explain(item: number, stage: Stage, recent: Int32Array, lastType: Map<number, string>): string {
-    const m = this.model;
-    if (stage === 'trending' || recent.length === 0) return this.trendingReason(item);
-    let best = -1;
-    let bestSim = 0;
-    for (const h of recent) {
-      const s = knnSimilarity(m.data.knn, h, item);
-      if (s > bestSim) {
-        bestSim = s;
-        best = h;
-      }
-    }
-    if (best < 0) {
+  /**
+   * For each item, the recent history item most similar to it: the highest item-kNN similarity
+   * (the first such in `recent`'s order), else the highest embedding cosine; items with neither
+   * are left out; undefined for an empty history. One pass over the history items' neighbour
+   * lists serves every item (asking item by item scanned each list once per item: ~35 µs of a
+   * 10-item reply).
+   */
+  private nearestInHistory(items: readonly number[], recent: Int32Array): Map<number, number> | undefined {
+    if (recent.length === 0) return undefined;
+    const { knn } = this.model.data;
+    const sims = this.nearestSims;
+    const best = new Map<number, number>();
+    for (const i of items) sims.slot(i);
+    try {
       for (const h of recent) {
-        const c = this.cosine(h, item);
+        for (let p = knn.indptr[h]; p < knn.indptr[h + 1]; p++) {
+          const a = sims.find(knn.neighbours[p]);
+          if (a >= 0 && knn.similarity[p] > sims.values[a]) {
+            sims.values[a] = knn.similarity[p];
+            best.set(knn.neighbours[p], h);
+          }
+        }
+      }
+    } finally {
+      sims.clear();
+    }
+    for (const i of items) {
+      if (best.has(i)) continue;
+      let bestSim = 0;
+      for (const h of recent) {
+        const c = this.cosine(h, i);
         if (c > bestSim) {
           bestSim = c;
-          best = h;
+          best.set(i, h);
         }
       }
     }
-    if (best < 0) return 'matches your taste profile';
+    return best;
+  }
+
+  /** "Because you viewed X", X from nearestInHistory; trending fill-ins say what trends. */
+  private explain(item: number, stage: Stage, nearest: Map<number, number> | undefined, lastType: Map<number, string>): string {
+    if (stage === 'trending' || !nearest) return this.trendingReason(item);
+    const best = nearest.get(item);
+    if (best === undefined) return 'matches your taste profile';
     return `because you ${VERB[lastType.get(best) ?? ''] ?? 'looked at'} ${this.label(best)}`;
   }
 
@@ -391,7 +417,7 @@ export class Handlers {
       const p = await m.ranker.score(rows, known.length);
       known.forEach((i, r) => probs.set(i, p[r]));
     }
-    const recent = recentFirst(u.history, 20);
+    const nearest = this.nearestInHistory([...probs.keys()], recentFirst(u.history, 20));
     return {
       items: ids.map((id, r) => {
         const i = idx[r];
@@ -399,7 +425,7 @@ export class Handlers {
         // A cold-start user has no vector and so no ranker score.
         const s = probs.get(i);
         if (s === undefined) return { id, score: null, known: true, explanation: 'no history yet, so no purchase probability' };
-        return { id, score: round(s), known: true, stage: 'ranker', explanation: this.explain(i, 'hnsw', recent, u.lastType) };
+        return { id, score: round(s), known: true, stage: 'ranker', explanation: this.explain(i, 'hnsw', nearest, u.lastType) };
       }),
       user: { known: u.known, coldStart: u.history.items.length === 0 },
     };

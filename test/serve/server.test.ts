@@ -214,6 +214,49 @@ describe('server over WebSocket and HTTP', () => {
     expect(scored.items[2]).toEqual({ id: 'no-such-item', score: null, known: false, explanation: "not in this bundle's catalogue" });
   });
 
+  it('explains a recommendation by the history item most similar to it (item-kNN, else embedding cosine)', async () => {
+    const data = readBundle(bundle);
+    const index = new Map(data.items.map((it, i) => [it.id, i]));
+    const { knn, als } = data;
+    const knnSim = (h: number, i: number): number => {
+      for (let p = knn.indptr[h]; p < knn.indptr[h + 1]; p++) if (knn.neighbours[p] === i) return knn.similarity[p];
+      return 0;
+    };
+    const cosine = (a: number, b: number): number => {
+      const d = als.factors;
+      let ab = 0;
+      let aa = 0;
+      let bb = 0;
+      for (let f = 0; f < d; f++) {
+        const x = als.itemFactors[a * d + f];
+        const y = als.itemFactors[b * d + f];
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+      }
+      return aa > 0 && bb > 0 ? ab / Math.sqrt(aa * bb) : 0;
+    };
+    const label = (i: number): string => (data.items[i].text ? `"${data.items[i].text}"` : data.items[i].id);
+    const history = ['i3', 'i10', 'i25', 'i40', 'i77'];
+    const hs = history.map((id) => index.get(id)!);
+    let byKnn = 0;
+    for (const x of items(await client.request({ call: 'recommend', history, k: 30 }))) {
+      expect(x.stage).not.toBe('trending');
+      const i = index.get(x.id)!;
+      const knnSims = hs.map((h) => knnSim(h, i));
+      const sims = knnSims.some((s) => s > 0) ? knnSims : hs.map((h) => cosine(h, i));
+      const top = Math.max(...sims);
+      if (top <= 0) {
+        expect(x.explanation, x.id).toBe('matches your taste profile');
+        continue;
+      }
+      if (sims === knnSims) byKnn++;
+      const named = hs.filter((_, j) => sims[j] === top).map(label);
+      expect(named.some((l) => x.explanation === `because you viewed ${l}`), `${x.id}: ${x.explanation} (expected one of ${named.join(', ')})`).toBe(true);
+    }
+    expect(byKnn).toBeGreaterThan(5);
+  });
+
   it('answers boughtTogether from the bundle\'s rules, by confidence, saying which basket item each comes from', async () => {
     const b = readBundle(bundle);
     const { rules } = b;
