@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { closedLoop, openLoop } from '../../src/load/driver.js';
 import { readBundle } from '../../src/bundle/read.js';
 import { loadConfig } from '../../src/serve/config.js';
+import { knnSimilarity } from '../../src/train/itemknn.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { httpCall, TestClient, type Reply } from '../helpers/client.js';
 import { tempDir } from '../helpers/paths.js';
@@ -218,10 +219,6 @@ describe('server over WebSocket and HTTP', () => {
     const data = readBundle(bundle);
     const index = new Map(data.items.map((it, i) => [it.id, i]));
     const { knn, als } = data;
-    const knnSim = (h: number, i: number): number => {
-      for (let p = knn.indptr[h]; p < knn.indptr[h + 1]; p++) if (knn.neighbours[p] === i) return knn.similarity[p];
-      return 0;
-    };
     const cosine = (a: number, b: number): number => {
       const d = als.factors;
       let ab = 0;
@@ -243,7 +240,7 @@ describe('server over WebSocket and HTTP', () => {
     for (const x of items(await client.request({ call: 'recommend', history, k: 30 }))) {
       expect(x.stage).not.toBe('trending');
       const i = index.get(x.id)!;
-      const knnSims = hs.map((h) => knnSim(h, i));
+      const knnSims = hs.map((h) => knnSimilarity(knn, h, i));
       const sims = knnSims.some((s) => s > 0) ? knnSims : hs.map((h) => cosine(h, i));
       const top = Math.max(...sims);
       if (top <= 0) {
