@@ -64,16 +64,18 @@ describe('vitrine CLI', () => {
     expect(run('generate', '--out', shop, '--size', 'tiny', '--seed', '7').status).toBe(0);
   });
 
-  it('reports what --lenient skipped when training, records it, and evaluates the bundle the same way', () => {
+  it('reports what --lenient skipped when training, records it (and the --hnsw-m it was given), and evaluates the bundle the same way', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vitrine-lenient-'));
     const shop = join(dir, 'shop');
     expect(run('generate', '--out', shop, '--size', 'tiny').status).toBe(0);
     appendFileSync(join(shop, 'events.csv'), readFileSync(join(shop, 'events.csv'), 'utf8').split('\n')[1].replace(/,(view|click|cart|purchase),/, ',like,') + '\n');
     const out = join(dir, 'models', 'v1');
-    const train = run('train', '--data', shop, '--lenient', '--out', out, '--no-evaluate');
+    const train = run('train', '--data', shop, '--lenient', '--out', out, '--no-evaluate', '--hnsw-m', '8');
     expect(train.status, train.stderr).toBe(0);
     expect(train.stderr).toMatch(/skipped 1 bad input records \(--lenient\): 1 × type: unknown event type/);
-    expect(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')).data.skipped.skipped).toBe(1);
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as { data: { skipped: { skipped: number } }; parameters: { hnsw: { M: number } } };
+    expect(manifest.data.skipped.skipped).toBe(1);
+    expect(manifest.parameters.hnsw.M).toBe(8);
     const evaluate = run('evaluate', '--bundle', out, '--data', shop, '--json', '--no-save');
     expect(evaluate.status, evaluate.stderr).toBe(0);
     expect(evaluate.stderr).toMatch(/skipped 1 bad input records/);

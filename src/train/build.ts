@@ -313,7 +313,7 @@ function chooseEfSearch(index: HnswIndex, als: AlsModel, seed: number, minEf: nu
   const reached = sweep.find((p) => p.recallAt200 >= target);
   // On a plateau, the point before the last step (which gained under 0.01) is the one worth paying for.
   const chosen = reached ?? sweep[Math.max(0, sweep.length - 2)];
-  if (!reached) note(`warning: HNSW recall@200 levels off at ${chosen.recallAt200}, below the target ${target}; retrieval will miss some of the exact top 200`);
+  if (!reached) note(`warning: HNSW recall@200 levels off at ${chosen.recallAt200}, below the target ${target}; retrieval will miss some of the exact top 200 (a larger --hnsw-m raises the ceiling)`);
   index.setEf(chosen.efSearch);
   return { efSearch: chosen.efSearch, recall: chosen.recallAt200, sweep };
 }

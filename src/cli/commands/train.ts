@@ -9,6 +9,7 @@ import { evaluateBundle } from '../../eval/evaluate.js';
 import { printEvaluation } from '../../eval/report.js';
 import { instantiate } from '../../rank/model.js';
 import { buildBundle, defaultBuildOptions } from '../../train/build.js';
+import { DEFAULT_HNSW } from '../../index/hnsw.js';
 import { EASE_BUNDLE_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { note } from '../../util/progress.js';
 import { choiceArg, intArg } from '../options.js';
@@ -29,6 +30,7 @@ export interface TrainCliOptions {
   candidates: number;
   knnCandidates: number;
   efSearch: number;
+  hnswM: number;
   easeMaxItems: number;
   epochs: number;
   embeddings: 'auto' | 'als' | 'bpr';
@@ -45,6 +47,7 @@ export const TRAIN_DEFAULTS = {
   candidates: 200,
   knnCandidates: 100,
   efSearch: 200,
+  hnswM: DEFAULT_HNSW.M,
   easeMaxItems: EASE_BUNDLE_MAX_ITEMS,
   epochs: 12,
   evaluate: true,
@@ -67,6 +70,7 @@ export async function runTrain(opts: TrainCliOptions): Promise<string> {
   }
   o.retrieval = { ...o.retrieval, candidates: opts.candidates, knnCandidates: opts.knnCandidates };
   o.hnsw.efSearch = Math.max(opts.efSearch, opts.candidates);
+  o.hnsw.M = opts.hnswM;
   o.easeMaxItems = opts.easeMaxItems;
   o.ranker.epochs = opts.epochs;
   const built = await buildBundle(ds, o);
@@ -99,6 +103,7 @@ export function registerTrain(program: Command): void {
     .option('--candidates <n>', 'HNSW candidates per request for the ranker', intArg(10, 5000), TRAIN_DEFAULTS.candidates)
     .option('--knn-candidates <n>', 'extra item-kNN candidates from the latest items', intArg(0, 5000), TRAIN_DEFAULTS.knnCandidates)
     .option('--ef-search <n>', 'least HNSW efSearch; the build raises it until recall@200 against exact search reaches 0.97', intArg(10, 10000), TRAIN_DEFAULTS.efSearch)
+    .option('--hnsw-m <n>', 'HNSW links per item: more cost memory, build and query time and lift the recall efSearch can reach', intArg(4, 96), TRAIN_DEFAULTS.hnswM)
     .option('--ease-max-items <n>', 'store the EASE baseline (dense, items² floats) in the bundle up to this many items; evaluation fits it otherwise', intArg(0, 20000), TRAIN_DEFAULTS.easeMaxItems)
     .option('--epochs <n>', 'ranker training epochs (the best holdout epoch is kept)', intArg(1, 200), TRAIN_DEFAULTS.epochs)
     .option('--no-evaluate', 'skip the evaluation that follows a protocol build')
