@@ -81,6 +81,26 @@ describe('vitrine CLI', () => {
     expect(evaluate.stderr).toMatch(/skipped 1 bad input records/);
   });
 
+  it('evaluate skips the EASE baseline over --ease-fit-max-items, saying so, and reports the rest', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vitrine-ease-'));
+    const shop = join(dir, 'shop');
+    expect(run('generate', '--out', shop, '--size', 'tiny').status).toBe(0);
+    const out = join(dir, 'models', 'v1');
+    // No EASE stored in the bundle, so evaluation would have to fit one.
+    expect(run('train', '--data', shop, '--out', out, '--no-evaluate', '--ease-max-items', '0').status).toBe(0);
+    const skipped = run('evaluate', '--bundle', out, '--data', shop, '--ease-fit-max-items', '50', '--json', '--no-save');
+    expect(skipped.status, skipped.stderr).toBe(0);
+    expect(skipped.stderr).toMatch(/EASE skipped: 120 items is over the EASE fit limit of 50 .*--ease-fit-max-items raises it/);
+    const report = JSON.parse(skipped.stdout) as { models: Record<string, unknown>; ease: { lambda: number | null; source: string }; twoStageVsEase: number | null };
+    expect(report.ease).toMatchObject({ lambda: null, source: 'skipped' });
+    expect(report.twoStageVsEase).toBeNull();
+    expect(Object.keys(report.models).some((m) => m.startsWith('ease'))).toBe(false);
+    expect(Object.keys(report.models)).toEqual(expect.arrayContaining(['popularity', 'hnsw+item-knn retrieval -> ranker']));
+    // Under the limit it is fit for the evaluation.
+    const fitted = run('evaluate', '--bundle', out, '--data', shop, '--json', '--no-save');
+    expect((JSON.parse(fitted.stdout) as { ease: { source: string } }).ease.source).toBe('fit for this evaluation');
+  });
+
   it('evaluate reproduces the report train stored, using the bundle\'s seed by default', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vitrine-seed-'));
     const shop = join(dir, 'shop');

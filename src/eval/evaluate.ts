@@ -22,6 +22,8 @@ import { evaluateRanking, type RankingMetrics, type Recommender } from './rankin
 export interface EvaluateOptions {
   /** A number, or 'auto': tuned on the validation slice for catalogues up to 3,000 items, else 100. */
   easeLambda: number | 'auto';
+  /** Fit EASE for the report only up to this many items (a bundle's stored EASE is always used). */
+  easeFitMaxItems: number;
   /** Decision threshold for the ranker's accuracy, precision, recall and F1. */
   threshold: number;
   negativesPerPositive: number;
@@ -34,8 +36,8 @@ export interface ModelReport extends RankingMetrics {
   'truth@10'?: number;
 }
 
-/** Where the report's EASE came from. */
-export type EaseSource = 'bundle' | 'fit for this evaluation';
+/** Where the report's EASE came from; 'skipped' for a catalogue over the fit limit (no EASE row). */
+export type EaseSource = 'bundle' | 'fit for this evaluation' | 'skipped';
 
 export interface EvaluationReport {
   bundle: { dir: string; version: string };
@@ -43,7 +45,8 @@ export interface EvaluationReport {
   split: { trainEvents: number; testEvents: number; testUsersCounted: number };
   protocol: string;
   models: Record<string, ModelReport>;
-  ease: { lambda: number; chosenBy: string; validation?: Record<string, number>; source: EaseSource };
+  /** `lambda` is null and `chosenBy` says why when EASE was skipped. */
+  ease: { lambda: number | null; chosenBy: string; validation?: Record<string, number>; source: EaseSource };
   retrieval: {
     candidates: number;
     knnCandidates: number;
@@ -55,6 +58,7 @@ export interface EvaluationReport {
     hnswRecallAt200VsExact: number;
   };
   ranker: ClassificationMetrics & { negativesPerPositive: number };
+  /** NaN (null in the JSON) when EASE was skipped or its NDCG@10 is undefined. */
   twoStageVsEase: number;
   timings: Record<string, number>;
 }
@@ -108,10 +112,19 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
   const scratch = new Float32Array(ds.numItems);
   await run(`item-knn (k=${data.knn.k})`, (u, k, ex) => topK(knnScores(data.knn, itemsOf(train, u), scratch), k, ex));
 
-  const ease = await timer.run('ease', () => baselineEase(data, ds, split, opts.easeLambda));
-  const easeName = `ease (lambda=${ease.model.lambda})`;
-  note(`  EASE from the ${ease.source === 'bundle' ? 'bundle' : 'data (fit now)'}: lambda ${ease.model.lambda}, ${ease.chosenBy}`);
-  await run(easeName, (u, k, ex) => topK(easeScores(ease.model, itemsOf(train, u), scratch), k, ex));
+  let easeReport: EvaluationReport['ease'];
+  let easeName: string | undefined;
+  if (!data.ease && ds.numItems > opts.easeFitMaxItems) {
+    const why = `${ds.numItems} items is over the EASE fit limit of ${opts.easeFitMaxItems} (memory grows with items², time with items³; vitrine evaluate --ease-fit-max-items raises it)`;
+    warn(`EASE skipped: ${why}`);
+    easeReport = { lambda: null, chosenBy: why, source: 'skipped' };
+  } else {
+    const ease = await timer.run('ease', () => baselineEase(data, ds, split, opts.easeLambda));
+    easeName = `ease (lambda=${ease.model.lambda})`;
+    note(`  EASE from the ${ease.source === 'bundle' ? 'bundle' : 'data (fit now)'}: lambda ${ease.model.lambda}, ${ease.chosenBy}`);
+    await run(easeName, (u, k, ex) => topK(easeScores(ease.model, itemsOf(train, u), scratch), k, ex));
+    easeReport = { lambda: ease.model.lambda, chosenBy: ease.chosenBy, validation: ease.validation, source: ease.source };
+  }
 
   await run('embeddings (exact)', embeddingRecommender({ ...data.als, numItems: ds.numItems }));
   const { candidates, knnCandidates } = data.retrieval;
@@ -143,7 +156,6 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
   const classification = classificationMetrics(probs, rows.y, opts.threshold);
 
   const twoStage = models['hnsw+item-knn retrieval -> ranker'];
-  const easeReport = models[easeName];
   if (twoStage.users === 0) {
     warn(`no test user has a test item outside their train history (${(100 * twoStage.repeatShare).toFixed(1)}% of test interactions repeat a train item, which the protocol does not count): the ranking metrics are undefined`);
   }
@@ -153,10 +165,10 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
     split: { trainEvents: split.train.length, testEvents: split.test.length, testUsersCounted: twoStage.users },
     protocol: 'per-user temporal split, last 20% (rounded, >= 1) as test; whole catalogue minus train items ranked; test items already in train not counted; means over users with >= 1 counted test item',
     models,
-    ease: { lambda: ease.model.lambda, chosenBy: ease.chosenBy, validation: ease.validation, source: ease.source },
+    ease: easeReport,
     retrieval: { candidates, knnCandidates, efSearch: data.hnsw.efSearch, hnswRecallAtCandidates: Number((models['hnsw retrieval alone'].deepRecall?.recall ?? NaN).toFixed(4)), 'recall@candidates': Number(rows.candidateRecall.toFixed(4)), hnswRecallAt200VsExact: data.hnsw.recallAt200 },
     ranker: { ...classification, negativesPerPositive: opts.negativesPerPositive },
-    twoStageVsEase: Number((twoStage['ndcg@10'] / easeReport['ndcg@10']).toFixed(4)),
+    twoStageVsEase: easeName ? Number((twoStage['ndcg@10'] / models[easeName]['ndcg@10']).toFixed(4)) : NaN,
     timings: timer.timings,
   };
 }

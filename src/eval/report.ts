@@ -11,7 +11,8 @@ export function printEvaluation(r: EvaluationReport): void {
   printTable(`quality on ${r.data.path} (${r.split.testUsersCounted} test users, ${r.split.trainEvents} train / ${r.split.testEvents} test events)`, rows, header);
   const twoStage = r.models['hnsw+item-knn retrieval -> ranker'];
   console.log(`  test interactions repeating a train item, not counted (protocol): ${(100 * twoStage.repeatShare).toFixed(1)}%`);
-  console.log(`  two-stage NDCG@10 / EASE NDCG@10 = ${Number.isNaN(r.twoStageVsEase) ? '-' : r.twoStageVsEase.toFixed(3)}  (EASE lambda ${r.ease.lambda}: ${r.ease.chosenBy}; ${r.ease.source})`);
+  if (r.ease.source === 'skipped') console.log(`  EASE skipped: ${r.ease.chosenBy}`);
+  else console.log(`  two-stage NDCG@10 / EASE NDCG@10 = ${Number.isNaN(r.twoStageVsEase) ? '-' : r.twoStageVsEase.toFixed(3)}  (EASE lambda ${r.ease.lambda}: ${r.ease.chosenBy}; ${r.ease.source})`);
   const rk = r.ranker;
   printTable(`ranker as a classifier (test candidates, ${rk.negativesPerPositive} sampled negatives per positive, threshold ${rk.threshold})`, [
     ['rows / positives', `${rk.rows} / ${rk.positives}`],

@@ -13,6 +13,12 @@ const JS_INVERSE_MAX_ITEMS = 3000;
 export const EASE_DEFAULT_LAMBDA = 100;
 /** Catalogues up to this size get EASE's dense weights (n² floats, 64 MiB here) stored in the bundle. */
 export const EASE_BUNDLE_MAX_ITEMS = 4096;
+/**
+ * Evaluation fits EASE for the report up to this size only: the fit holds ~20 bytes per item pair
+ * (5 GiB at 16,000 items) and its inversion grows with n³ (146 s at 12,101 items on 2 cores, so
+ * ~6 minutes here; a 100k-item catalogue would need 200 GB and about a day).
+ */
+export const EASE_FIT_MAX_ITEMS = 16_000;
 
 export interface FittedEase {
   model: EaseModel;

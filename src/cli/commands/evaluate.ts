@@ -8,6 +8,7 @@ import { resolveDataDir } from '../../data/resolve.js';
 import { evaluateBundle } from '../../eval/evaluate.js';
 import { printEvaluation } from '../../eval/report.js';
 import { instantiate } from '../../rank/model.js';
+import { EASE_FIT_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { floatArg, intArg } from '../options.js';
 import { InvalidArgumentError } from 'commander';
 
@@ -23,13 +24,14 @@ export function registerEvaluate(program: Command): void {
       if (!(n > 0)) throw new InvalidArgumentError(`expected 'auto' or a positive number, got "${v}"`);
       return n;
     }, 'auto' as const)
+    .option('--ease-fit-max-items <n>', `fit the EASE baseline (when the bundle has none) only up to this many items: it needs ~20 bytes per item pair and time growing with items³`, intArg(0, 40_000), EASE_FIT_MAX_ITEMS)
     .option('--threshold <p>', 'decision threshold for the ranker classification metrics', floatArg(0, 1), 0.5)
     .option('--seed <n>', "seed for negative sampling and synthetic data (default: the bundle's training seed, which reproduces its stored report)", intArg(0, 0xffffffff))
     .option('--report <file>', 'also write the JSON report here')
     .option('--json', 'print the JSON report instead of tables')
     .option('--no-save', 'do not store the metrics in the bundle manifest')
     .option('--lenient', 'skip bad input records (counted); the default when the bundle was trained with --lenient')
-    .action(async (opts: { bundle: string; data: string; easeLambda: number | 'auto'; threshold: number; seed?: number; report?: string; json?: boolean; save: boolean; lenient?: boolean }) => {
+    .action(async (opts: { bundle: string; data: string; easeLambda: number | 'auto'; easeFitMaxItems: number; threshold: number; seed?: number; report?: string; json?: boolean; save: boolean; lenient?: boolean }) => {
       const version = resolveBundleVersion(opts.bundle);
       const data = readBundle(version);
       const trainedSeed = data.manifest.parameters.seed;
@@ -38,7 +40,7 @@ export function registerEvaluate(program: Command): void {
       const ds = await loadDataset(await resolveDataDir(opts.data, seed), { lenient: opts.lenient ?? data.manifest.data.skipped !== undefined });
       reportSkipped(ds.source.skipped);
       const model = await instantiate(data);
-      const report = await evaluateBundle(model, ds, { easeLambda: opts.easeLambda, threshold: opts.threshold, negativesPerPositive: 20, seed });
+      const report = await evaluateBundle(model, ds, { easeLambda: opts.easeLambda, easeFitMaxItems: opts.easeFitMaxItems, threshold: opts.threshold, negativesPerPositive: 20, seed });
       await model.ranker.release();
       if (opts.json) console.log(JSON.stringify(report, null, 2));
       else printEvaluation(report);
