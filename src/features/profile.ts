@@ -18,8 +18,7 @@ export interface ProfileSpec {
   affinityWeight: number;
 }
 
-export const RFM_NAMES = ['recency_days_log', 'frequency_log', 'monetary_log'] as const;
-
+/** log(1 + days since the last event) (a year for a shopper without one), log(1 + events), log(1 + spend). */
 export function rawRfm(h: UserHistory, now: number): [number, number, number] {
   const days = Number.isFinite(h.lastEventTime) ? Math.max(0, now - h.lastEventTime) / 86400 : 365;
   return [Math.log1p(days), Math.log1p(h.events), Math.log1p(h.spend)];
