@@ -10,7 +10,7 @@ import { historyOf } from '../features/history.js';
 import { recommend } from '../rank/recommend.js';
 import type { RecModel } from '../rank/model.js';
 import { easeScores } from '../train/ease.js';
-import { tuneAndFitEase, type FittedEase } from '../train/ease-tuning.js';
+import { EASE_FIT_MAX_ITEMS, tuneAndFitEase, type FittedEase } from '../train/ease-tuning.js';
 import { knnScores } from '../train/itemknn.js';
 import { labelledRows } from '../train/ranker-data.js';
 import { embeddingRecommender } from '../train/tune-embeddings.js';
@@ -28,6 +28,11 @@ export interface EvaluateOptions {
   threshold: number;
   negativesPerPositive: number;
   seed: number;
+}
+
+/** What `vitrine evaluate` and train's closing evaluation run with unless told otherwise. */
+export function defaultEvaluateOptions(seed: number): EvaluateOptions {
+  return { easeLambda: 'auto', easeFitMaxItems: EASE_FIT_MAX_ITEMS, threshold: 0.5, negativesPerPositive: 20, seed };
 }
 
 export interface ModelReport extends RankingMetrics {

@@ -3,8 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import { loadDataset } from '../../src/data/loaders/index.js';
-import { EASE_FIT_MAX_ITEMS } from '../../src/train/ease-tuning.js';
-import { evaluateBundle, type EvaluationReport } from '../../src/eval/evaluate.js';
+import { defaultEvaluateOptions, evaluateBundle, type EvaluationReport } from '../../src/eval/evaluate.js';
 import { instantiate } from '../../src/rank/model.js';
 import { buildBundle, defaultBuildOptions } from '../../src/train/build.js';
 import { sharedData, tempDir } from '../helpers/paths.js';
@@ -25,7 +24,7 @@ describe('ml-100k build + evaluation', () => {
     dir = built.dir;
     // Evaluate from the bundle as written, the way `vitrine evaluate` does.
     const model = await instantiate(readBundle(dir));
-    report = await evaluateBundle(model, ds, { easeLambda: 'auto', easeFitMaxItems: EASE_FIT_MAX_ITEMS, threshold: 0.5, negativesPerPositive: 20, seed: 42 });
+    report = await evaluateBundle(model, ds, defaultEvaluateOptions(42));
     await model.ranker.release();
   }, 600_000);
 

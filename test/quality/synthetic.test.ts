@@ -1,8 +1,7 @@
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
 import { loadDataset } from '../../src/data/loaders/index.js';
-import { EASE_FIT_MAX_ITEMS } from '../../src/train/ease-tuning.js';
-import { evaluateBundle, type EvaluationReport } from '../../src/eval/evaluate.js';
+import { defaultEvaluateOptions, evaluateBundle, type EvaluationReport } from '../../src/eval/evaluate.js';
 import { instantiate } from '../../src/rank/model.js';
 
 /**
@@ -16,7 +15,7 @@ describe('synthetic shop evaluation against ground truth', () => {
   beforeAll(async () => {
     const ds = await loadDataset(inject('fixtureShop'));
     const model = await instantiate(readBundle(inject('fixtureBundle')));
-    report = await evaluateBundle(model, ds, { easeLambda: 'auto', easeFitMaxItems: EASE_FIT_MAX_ITEMS, threshold: 0.5, negativesPerPositive: 20, seed: 7 });
+    report = await evaluateBundle(model, ds, defaultEvaluateOptions(7));
     await model.ranker.release();
   });
 

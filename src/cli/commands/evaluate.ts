@@ -5,12 +5,14 @@ import { updateManifest } from '../../bundle/write.js';
 import { loadDataset } from '../../data/loaders/index.js';
 import { reportSkipped } from '../skipped.js';
 import { resolveDataDir } from '../../data/resolve.js';
-import { evaluateBundle } from '../../eval/evaluate.js';
+import { defaultEvaluateOptions, evaluateBundle } from '../../eval/evaluate.js';
 import { printEvaluation } from '../../eval/report.js';
 import { instantiate } from '../../rank/model.js';
-import { EASE_FIT_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { floatArg, intArg } from '../options.js';
 import { InvalidArgumentError } from 'commander';
+
+/** The flags' defaults (the seed is the bundle's, filled in per run). */
+const DEFAULTS = defaultEvaluateOptions(0);
 
 export function registerEvaluate(program: Command): void {
   program
@@ -24,8 +26,8 @@ export function registerEvaluate(program: Command): void {
       if (!(n > 0)) throw new InvalidArgumentError(`expected 'auto' or a positive number, got "${v}"`);
       return n;
     }, 'auto' as const)
-    .option('--ease-fit-max-items <n>', `fit the EASE baseline (when the bundle has none) only up to this many items: it needs ~20 bytes per item pair and time growing with items³`, intArg(0, 40_000), EASE_FIT_MAX_ITEMS)
-    .option('--threshold <p>', 'decision threshold for the ranker classification metrics', floatArg(0, 1), 0.5)
+    .option('--ease-fit-max-items <n>', `fit the EASE baseline (when the bundle has none) only up to this many items: it needs ~20 bytes per item pair and time growing with items³`, intArg(0, 40_000), DEFAULTS.easeFitMaxItems)
+    .option('--threshold <p>', 'decision threshold for the ranker classification metrics', floatArg(0, 1), DEFAULTS.threshold)
     .option('--seed <n>', "seed for negative sampling and synthetic data (default: the bundle's training seed, which reproduces its stored report)", intArg(0, 0xffffffff))
     .option('--report <file>', 'also write the JSON report here')
     .option('--json', 'print the JSON report instead of tables')
@@ -40,7 +42,7 @@ export function registerEvaluate(program: Command): void {
       const ds = await loadDataset(await resolveDataDir(opts.data, seed), { lenient: opts.lenient ?? data.manifest.data.skipped !== undefined });
       reportSkipped(ds.source.skipped);
       const model = await instantiate(data);
-      const report = await evaluateBundle(model, ds, { easeLambda: opts.easeLambda, easeFitMaxItems: opts.easeFitMaxItems, threshold: opts.threshold, negativesPerPositive: 20, seed });
+      const report = await evaluateBundle(model, ds, { ...defaultEvaluateOptions(seed), easeLambda: opts.easeLambda, easeFitMaxItems: opts.easeFitMaxItems, threshold: opts.threshold });
       await model.ranker.release();
       if (opts.json) console.log(JSON.stringify(report, null, 2));
       else printEvaluation(report);

@@ -5,12 +5,12 @@ import { updateManifest } from '../../bundle/write.js';
 import { loadDataset } from '../../data/loaders/index.js';
 import { reportSkipped } from '../skipped.js';
 import { resolveDataDir } from '../../data/resolve.js';
-import { evaluateBundle } from '../../eval/evaluate.js';
+import { defaultEvaluateOptions, evaluateBundle } from '../../eval/evaluate.js';
 import { printEvaluation } from '../../eval/report.js';
 import { instantiate } from '../../rank/model.js';
 import { buildBundle, defaultBuildOptions } from '../../train/build.js';
 import { DEFAULT_HNSW } from '../../index/hnsw.js';
-import { EASE_BUNDLE_MAX_ITEMS, EASE_FIT_MAX_ITEMS } from '../../train/ease-tuning.js';
+import { EASE_BUNDLE_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { note } from '../../util/progress.js';
 import { choiceArg, intArg } from '../options.js';
 
@@ -77,7 +77,7 @@ export async function runTrain(opts: TrainCliOptions): Promise<string> {
   note(`bundle written to ${built.dir} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   if (opts.evaluate && opts.holdout === 'protocol') {
     const model = await instantiate(built.data, { hnsw: built.hnsw });
-    const report = await evaluateBundle(model, ds, { easeLambda: 'auto', easeFitMaxItems: EASE_FIT_MAX_ITEMS, threshold: 0.5, negativesPerPositive: o.negativesPerPositive, seed: opts.seed });
+    const report = await evaluateBundle(model, ds, { ...defaultEvaluateOptions(opts.seed), negativesPerPositive: o.negativesPerPositive });
     await model.ranker.release();
     printEvaluation(report);
     built.data.manifest.metrics = report as unknown as Record<string, unknown>;
