@@ -10,18 +10,6 @@ export function eventTypeCode(name: string): number {
   return EVENT_CODE.get(name) ?? -1;
 }
 
-export interface InteractionEvent {
-  user: string;
-  item: string;
-  type: EventType;
-  /** Unix time in seconds (fractions allowed). */
-  timestamp: number;
-  value?: number;
-  quantity?: number;
-  price?: number;
-  context?: Record<string, string>;
-}
-
 export interface Item {
   id: string;
   category?: string;
@@ -43,12 +31,16 @@ export interface UserAttributes {
   attributes: Record<string, string>;
 }
 
-/** Events in columns: one million events take ~30 MB instead of ~300 MB as objects. */
+/**
+ * Interaction events (user, item, type, timestamp and the optional value, quantity, price, context), held in
+ * columns rather than one object per event: one million events take ~30 MB instead of ~300 MB as objects.
+ */
 export interface EventColumns {
   length: number;
   user: Int32Array;
   item: Int32Array;
   type: Uint8Array;
+  /** Unix time in seconds (fractions allowed). */
   timestamp: Float64Array;
   /** NaN where the source gave no value. */
   value: Float32Array;
