@@ -9,7 +9,7 @@ import { UserError } from '../util/errors.js';
 
 /**
  * A `--bundle` path may name one version (a directory with manifest.json) or a bundle holding
- * versions; then the newest complete version (greatest name) is used.
+ * versions; then the newest complete version (greatest name, numbers compared as numbers) is used.
  */
 export function resolveBundleVersion(path: string): string {
   const dir = resolve(path);
@@ -20,7 +20,10 @@ export function resolveBundleVersion(path: string): string {
   return join(dir, versions[versions.length - 1]);
 }
 
-/** The complete versions in a bundle directory (those with a manifest), oldest name first. */
+/**
+ * The complete versions in a bundle directory (those with a manifest), oldest name first. Digit runs
+ * compare as numbers, so v10 comes after v9 and v20261124-0930 after v20261124-0915.
+ */
 export function bundleVersions(dir: string): string[] {
   const isVersion = (v: string): boolean => {
     if (v.startsWith('.')) return false;
@@ -31,8 +34,10 @@ export function bundleVersions(dir: string): string[] {
       return false;
     }
   };
-  return readdirSync(dir).filter(isVersion).sort();
+  return readdirSync(dir).filter(isVersion).sort(VERSION_ORDER.compare);
 }
+
+const VERSION_ORDER = new Intl.Collator('en', { numeric: true });
 
 type Arrays = Record<string, Float32Array | Float64Array | Int32Array | Uint8Array>;
 

@@ -20,6 +20,8 @@ export interface PoolOptions {
   catalog?: Item[];
   /** Told the size of every batch sent to a worker (for metrics). */
   onBatch?: (size: number) => void;
+  /** Told of a worker failing outside any request (at start-up, or a crash between tasks). */
+  onWorkerError?: (err: unknown) => void;
 }
 
 export function defaultWorkers(): number {
@@ -89,8 +91,17 @@ export class ModelPool {
       atomics: 'async',
       idleTimeout: 2 ** 31 - 1,
     });
+    // piscina reports such failures as an 'error' event, and an EventEmitter 'error' nobody listens
+    // to ends the process: one bad version on reload would take the serving one down with it.
+    pool.on('error', (err: unknown) => o.onWorkerError?.(err));
     // Warm every worker before taking traffic: a request must never wait for a model load.
-    const pings = await Promise.all(Array.from({ length: o.workers * o.concurrentTasksPerWorker }, () => pool.run({ ping: true })));
+    let pings: WorkerReply[];
+    try {
+      pings = await Promise.all(Array.from({ length: o.workers * o.concurrentTasksPerWorker }, () => pool.run({ ping: true })));
+    } catch (e) {
+      await pool.destroy();
+      throw e;
+    }
     return new ModelPool(pool, bundle.dir, bundle.manifest, pings[0].provider ?? 'cpu', o);
   }
 

@@ -126,7 +126,7 @@ export class VitrineServer {
 
   private poolOptions() {
     const c = this.config;
-    return { workers: c.workers, maxQueue: c.maxQueue, concurrentTasksPerWorker: c.concurrentTasksPerWorker, maxBatch: c.maxBatch, onBatch: (n: number) => this.metrics.batchSize.observe(n), provider: c.provider, efSearch: c.efSearch, catalog: this.catalog };
+    return { workers: c.workers, maxQueue: c.maxQueue, concurrentTasksPerWorker: c.concurrentTasksPerWorker, maxBatch: c.maxBatch, onBatch: (n: number) => this.metrics.batchSize.observe(n), onWorkerError: (err: unknown) => this.log.error({ err }, 'a worker failed'), provider: c.provider, efSearch: c.efSearch, catalog: this.catalog };
   }
 
   private routes(app: UWS.TemplatedApp): void {
@@ -372,41 +372,44 @@ export class VitrineServer {
    * dropped: each is answered by whichever version it was dispatched to.
    */
   async reload(version?: string): Promise<{ from: string; to: string }> {
-    if (this.reloading) return this.reloading;
-    const attempt = (async () => {
-      const from = this.pool?.version ?? '';
-      try {
-        const dir = version ? resolveBundleVersion(`${this.config.bundle}/${version}`) : resolveBundleVersion(this.config.bundle);
-        if (this.pool && dir === this.pool.dir) return { from, to: from };
-        const next = await ModelPool.start(dir, this.poolOptions());
-        const old = this.pool;
-        this.pool = next;
-        // Not awaited: the reload is done once the new pool serves; a failed rewrite leaves the old log whole.
-        this.overlay.prune(next.manifest.data.referenceTime).then(
-          (kept) => this.log.info({ kept }, 'event log rewritten to the events the new bundle has not learned from'),
-          (err: unknown) => this.log.error({ err }, 'rewriting the event log at reload failed (the next start rewrites it)'),
-        );
-        this.metrics.setBundle(next.version);
-        this.metrics.reloads.inc({ outcome: 'ok' });
-        this.log.info({ from, to: next.version, dir }, 'bundle reloaded');
-        // Answered once the old version has finished what it was handed and released its workers.
-        if (old) await old.close();
-        return { from, to: next.version };
-      } catch (e) {
-        this.metrics.reloads.inc({ outcome: 'failed' });
-        this.log.error({ err: e }, 'reload failed; still serving the previous version');
-        throw e;
-      }
-    })();
-    // Shared with callers while it runs, and cleared once settled. Cleared here rather than in the
-    // body: a reload that ends before its first await (nothing new, a bad version) would otherwise
-    // clear the field before it is set, leaving every later reload answered by this one.
+    // One at a time, in the order asked: a reload asked for while another runs (another version, or
+    // a SIGHUP during an admin call) starts once that one has settled, and gets its own answer.
+    const attempt = (this.reloading ?? Promise.resolve()).then(
+      () => this.reloadNow(version),
+      () => this.reloadNow(version),
+    );
     this.reloading = attempt;
     const clear = (): void => {
       if (this.reloading === attempt) this.reloading = undefined;
     };
     attempt.then(clear, clear);
     return attempt;
+  }
+
+  private async reloadNow(version: string | undefined): Promise<{ from: string; to: string }> {
+    const from = this.pool?.version ?? '';
+    try {
+      const dir = version ? resolveBundleVersion(`${this.config.bundle}/${version}`) : resolveBundleVersion(this.config.bundle);
+      if (this.pool && dir === this.pool.dir) return { from, to: from };
+      const next = await ModelPool.start(dir, this.poolOptions());
+      const old = this.pool;
+      this.pool = next;
+      // Not awaited: the reload is done once the new pool serves; a failed rewrite leaves the old log whole.
+      this.overlay.prune(next.manifest.data.referenceTime).then(
+        (kept) => this.log.info({ kept }, 'event log rewritten to the events the new bundle has not learned from'),
+        (err: unknown) => this.log.error({ err }, 'rewriting the event log at reload failed (the next start rewrites it)'),
+      );
+      this.metrics.setBundle(next.version);
+      this.metrics.reloads.inc({ outcome: 'ok' });
+      this.log.info({ from, to: next.version, dir }, 'bundle reloaded');
+      // Answered once the old version has finished what it was handed and released its workers.
+      if (old) await old.close();
+      return { from, to: next.version };
+    } catch (e) {
+      this.metrics.reloads.inc({ outcome: 'failed' });
+      this.log.error({ err: e }, 'reload failed; still serving the previous version');
+      throw e;
+    }
   }
 
   /**

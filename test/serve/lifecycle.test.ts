@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { cpSync, readFileSync, renameSync, symlinkSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { cpSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { closedLoop } from '../../src/load/driver.js';
@@ -47,6 +48,19 @@ describe('hot reload', () => {
     expect([res.status, res.reply.result]).toEqual([200, { from: 'v1', to: 'v2' }]);
     const atSwap = replies.length;
     await until(() => replies.length >= atSwap + 40);
+    // The newest version is v10 (numbers compare as numbers), and its workers cannot start: the
+    // reload fails and v2 goes on serving.
+    corruptRanker(join(models, 'v10'));
+    const broken = await reload();
+    expect([broken.status, broken.reply.error?.code]).toEqual([500, 'internal']);
+    expect(broken.reply.error?.message).toMatch(/^reload failed/);
+    const afterFailure = replies.length;
+    await until(() => replies.length >= afterFailure + 40);
+    // Overlapping reloads run one after the other, each answered for its own version.
+    const [back, forth] = await Promise.all([reload({ version: 'v1' }), reload({ version: 'v2' })]);
+    expect([back.reply.result, forth.reply.result]).toEqual([{ from: 'v2', to: 'v1' }, { from: 'v1', to: 'v2' }]);
+    const atLast = replies.length;
+    await until(() => replies.length >= atLast + 40);
     stop = true;
     await Promise.all(loops);
     await client.close();
@@ -61,6 +75,16 @@ describe('hot reload', () => {
     expect(versions.filter((v) => v === 'v2').length).toBeGreaterThan(10);
   });
 });
+
+/** A copy of the fixture whose ranker is garbage under a matching checksum: it passes the bundle check and fails in the workers. */
+function corruptRanker(dir: string): void {
+  cpSync(fixture, dir, { recursive: true });
+  const garbage = randomBytes(4096);
+  writeFileSync(join(dir, 'ranker.onnx'), garbage);
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { files: Record<string, { bytes: number; sha256: string }> };
+  manifest.files['ranker.onnx'] = { bytes: garbage.length, sha256: createHash('sha256').update(garbage).digest('hex') };
+  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+}
 
 describe('event log', () => {
   it('brings streamed events back after a restart', async () => {
