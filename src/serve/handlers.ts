@@ -393,7 +393,7 @@ export class Handlers {
     const m = this.model;
     const u = this.resolveUser(c.user, c.history, task.overlay, task.now);
     const vector = userVector(m, u.history, u.vector);
-    const ids = c.items.map((x) => (typeof x === 'string' ? x : x.id));
+    const ids = c.items;
     const idx = ids.map((id) => m.itemIndex.indexOf(id));
     const known = idx.filter((i) => i >= 0);
     const probs = new Map<number, number>();
@@ -441,7 +441,7 @@ export class Handlers {
     const affinities = seg.spec.affinityNames.map((name, j) => ({ name, share: round(shares[j]) })).filter((a) => a.share > 0).sort((a, b) => b.share - a.share).slice(0, 5);
     return {
       user: { known: u.known, coldStart: u.history.items.length === 0, historyLength: u.history.items.length, events: u.history.events },
-      segment: segment >= 0 ? { id: segment, label: seg.labels[segment] } : { id: null, label: 'new shopper (no history yet)' },
+      segment: segment >= 0 ? { id: segment, label: seg.labels[segment] } : { id: null, label: 'new shopper (no history with items this bundle knows)' },
       affinities: { kind: seg.spec.affinityKind, top: affinities },
       rfm: { recencyDays: round(Math.expm1(rfm[0])), events: u.history.events, spend: round(u.history.spend) },
       attributes: u.attrs ? { ageBand: u.attrs.ageBand, gender: u.attrs.gender, region: u.attrs.region } : undefined,

@@ -81,7 +81,7 @@ export type Call =
   | { call: 'recommend'; user?: string; history?: HistoryEntry[]; k: number; filters: Filters; diversity: number; explain: boolean; candidates?: number }
   | { call: 'similar'; item: string | ItemDescription; k: number; filters: Filters }
   | { call: 'boughtTogether'; items: string[]; k: number; filters: Filters }
-  | { call: 'score'; user?: string; history?: HistoryEntry[]; items: (string | ItemDescription)[]; candidates?: number }
+  | { call: 'score'; user?: string; history?: HistoryEntry[]; items: string[]; candidates?: number }
   | { call: 'profile'; user?: string; history?: HistoryEntry[] }
   | { call: 'event'; user: string; item: string; type: string; ts?: number; price?: number; quantity?: number };
 
@@ -93,27 +93,52 @@ export interface Request {
 
 const EVENT_TYPES = ['view', 'click', 'cart', 'purchase', 'rate'];
 
+/** 2100-01-01 in Unix seconds: later times are a unit mistake (milliseconds), not shopper events. */
+const MAX_TS = 4_102_444_800;
+/** Bounds that keep a user's spend (price × quantity, summed) finite and meaningful. */
+const MAX_PRICE = 1e9;
+const MAX_QUANTITY = 1e6;
+
+/** The fields each call takes besides `id` and `call`: anything else is a misspelling, refused rather than ignored. */
+const CALL_FIELDS: Record<CallName, readonly string[]> = {
+  recommend: ['user', 'history', 'k', 'filters', 'diversity', 'explain', 'candidates'],
+  similar: ['item', 'k', 'filters'],
+  boughtTogether: ['items', 'item', 'k', 'filters'],
+  score: ['user', 'history', 'items', 'candidates'],
+  profile: ['user', 'history'],
+  event: ['user', 'item', 'type', 'ts', 'price', 'quantity'],
+};
+const FILTER_FIELDS = ['category', 'priceMin', 'priceMax', 'exclude', 'excludeSeen', 'availableOnly'];
+const HISTORY_FIELDS = ['item', 'type', 'ts'];
+const ITEM_FIELDS = ['id', 'category', 'brand', 'price', 'attributes'];
+
 type Obj = Record<string, unknown>;
 
 function fail(field: string, message: string): never {
   throw new RequestError('invalid_field', `${field}: ${message}`, field);
 }
 
+/** Refuses keys outside `allowed`, naming the first by its path (`prefix` + key). */
+function onlyKnown(o: Obj, allowed: readonly string[], prefix: string, what: string): void {
+  for (const key of Object.keys(o)) if (!allowed.includes(key)) fail(`${prefix}${key}`, `is not ${what} (${allowed.join(', ')})`);
+}
+
 function isObj(v: unknown): v is Obj {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
-function str(o: Obj, field: string, required: true, max?: number): string;
-function str(o: Obj, field: string, required: false, max?: number): string | undefined;
-function str(o: Obj, field: string, required: boolean, max = 256): string | undefined {
+/** `name` is the field as the client wrote it (e.g. history[2].item), when it is nested. */
+function str(o: Obj, field: string, required: true, max?: number, name?: string): string;
+function str(o: Obj, field: string, required: false, max?: number, name?: string): string | undefined;
+function str(o: Obj, field: string, required: boolean, max = 256, name = field): string | undefined {
   const v = o[field];
   if (v === undefined || v === null) {
-    if (required) fail(field, 'is required');
+    if (required) fail(name, 'is required');
     return undefined;
   }
-  if (typeof v !== 'string') fail(field, `must be a string, got ${typeOf(v)}`);
-  if (v.length === 0) fail(field, 'must not be empty');
-  if (v.length > max) fail(field, `is longer than ${max} characters`);
+  if (typeof v !== 'string') fail(name, `must be a string, got ${typeOf(v)}`);
+  if (v.length === 0) fail(name, 'must not be empty');
+  if (v.length > max) fail(name, `is longer than ${max} characters`);
   return v;
 }
 
@@ -125,13 +150,18 @@ function int(o: Obj, field: string, dflt: number, min: number, max: number): num
   return v;
 }
 
-/** `name` is the field as the client wrote it (e.g. filters.priceMin), when it is nested. */
 function num(o: Obj, field: string, min = -Infinity, max = Infinity, name = field): number | undefined {
   const v = o[field];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v)) fail(name, `must be a finite number, got ${typeOf(v)}`);
   if (v < min || v > max) fail(name, `must be between ${min} and ${max}, got ${v}`);
   return v;
+}
+
+function timestamp(o: Obj, name: string): number | undefined {
+  const v = o.ts;
+  if (typeof v === 'number' && v > MAX_TS) fail(name, `must be Unix time in seconds (at most ${MAX_TS}, the year 2100), got ${v}: milliseconds?`);
+  return num(o, 'ts', 0, MAX_TS, name);
 }
 
 function bool(o: Obj, field: string, dflt: boolean, name = field): boolean {
@@ -175,7 +205,7 @@ function filters(o: Obj, limits: Limits): Filters {
     availableOnly: bool(f, 'availableOnly', true, 'filters.availableOnly'),
   };
   if (out.priceMin !== undefined && out.priceMax !== undefined && out.priceMin > out.priceMax) fail('filters.priceMin', `(${out.priceMin}) is above filters.priceMax (${out.priceMax})`);
-  for (const key of Object.keys(f)) if (!['category', 'priceMin', 'priceMax', 'exclude', 'excludeSeen', 'availableOnly'].includes(key)) fail(`filters.${key}`, 'is not a known filter (category, priceMin, priceMax, exclude, excludeSeen, availableOnly)');
+  onlyKnown(f, FILTER_FIELDS, 'filters.', 'a known filter');
   return out;
 }
 
@@ -186,17 +216,24 @@ function history(o: Obj, limits: Limits): HistoryEntry[] | undefined {
   if (h.length > limits.maxHistory) fail('history', `has ${h.length} entries; at most ${limits.maxHistory}`);
   return h.map((e, i) => {
     if (typeof e === 'string' && e.length > 0 && e.length <= 256) return { item: e };
-    if (!isObj(e)) fail(`history[${i}]`, 'must be an item id or an object {item, type?, ts?}');
-    const type = str(e, 'type', false, 16);
-    if (type !== undefined && !EVENT_TYPES.includes(type)) fail(`history[${i}].type`, `must be one of ${EVENT_TYPES.join(', ')}`);
-    return { item: str(e, 'item', true), type, ts: num(e, 'ts', 0, 1e11) };
+    const at = `history[${i}]`;
+    if (!isObj(e)) fail(at, 'must be an item id or an object {item, type?, ts?}');
+    onlyKnown(e, HISTORY_FIELDS, `${at}.`, 'a field of a history entry');
+    const type = str(e, 'type', false, 16, `${at}.type`);
+    if (type !== undefined && !EVENT_TYPES.includes(type)) fail(`${at}.type`, `must be one of ${EVENT_TYPES.join(', ')}`);
+    return { item: str(e, 'item', true, 256, `${at}.item`), type, ts: timestamp(e, `${at}.ts`) };
   });
 }
 
 function itemDescription(v: Obj, field: string): ItemDescription {
-  const id = str(v, 'id', true);
-  const attrs = strList(v, 'attributes', 64, `${field}.attributes`);
-  return { id, category: str(v, 'category', false), brand: str(v, 'brand', false), price: num(v, 'price', 0), attributes: attrs };
+  onlyKnown(v, ITEM_FIELDS, `${field}.`, 'a field of an item description');
+  return {
+    id: str(v, 'id', true, 256, `${field}.id`),
+    category: str(v, 'category', false, 256, `${field}.category`),
+    brand: str(v, 'brand', false, 256, `${field}.brand`),
+    price: num(v, 'price', 0, MAX_PRICE, `${field}.price`),
+    attributes: strList(v, 'attributes', 64, `${field}.attributes`),
+  };
 }
 
 /** Overrides the bundle's retrieval list length (recommend, and score to match it). */
@@ -211,11 +248,13 @@ export function parseRequest(raw: unknown, limits: Limits, callFromPath?: string
   let id: RequestId | null;
   if (typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 128) id = rawId;
   else if (typeof rawId === 'number' && Number.isFinite(rawId)) id = rawId;
-  else if (callFromPath !== undefined && rawId === undefined) id = null;
+  else if (callFromPath !== undefined && (rawId === undefined || rawId === null)) id = null;
   else throw new RequestError('bad_request', '"id" is required: a string (at most 128 characters) or a number, echoed in the response', 'id');
   const name = callFromPath ?? raw.call;
   if (typeof name !== 'string') throw new RequestError('bad_request', '"call" is required', 'call');
   if (!(CALLS as readonly string[]).includes(name)) throw new RequestError('unknown_call', `unknown call "${name.slice(0, 64)}" (expected one of ${CALLS.join(', ')})`, 'call');
+  if (callFromPath !== undefined && raw.call !== undefined && raw.call !== null && raw.call !== callFromPath) fail('call', `the body names ${JSON.stringify(raw.call).slice(0, 64)} but the URL names "${callFromPath}"`);
+  onlyKnown(raw, ['id', 'call', ...CALL_FIELDS[name as CallName]], '', `a field of ${name}`);
   return { id, call: parseCall(name as CallName, raw, limits) };
 }
 
@@ -246,10 +285,10 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
       const raw = o.items;
       if (!Array.isArray(raw) || raw.length === 0) fail('items', 'is required: a non-empty array of candidate item ids');
       if (raw.length > limits.maxScoreItems) fail('items', `has ${raw.length} entries; at most ${limits.maxScoreItems}`);
+      // Ids only: the ranker's item features (popularity, co-occurrence, ...) exist only for items the bundle learned from.
       const items = raw.map((v, i) => {
         if (typeof v === 'string' && v.length > 0 && v.length <= 256) return v;
-        if (isObj(v)) return itemDescription(v, `items[${i}]`);
-        fail(`items[${i}]`, 'must be an item id or an item description object');
+        fail(`items[${i}]`, 'must be an item id (a non-empty string of at most 256 characters); items the bundle has not learned from get null with the reason');
       });
       // The retrieval list length recommend was called with: an item's rank features depend on it.
       return { call: name, user, history: hist, items, candidates: candidates(o, limits) };
@@ -263,7 +302,7 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
     case 'event': {
       const type = str(o, 'type', true, 16);
       if (!EVENT_TYPES.includes(type)) fail('type', `must be one of ${EVENT_TYPES.join(', ')}`);
-      return { call: name, user: str(o, 'user', true), item: str(o, 'item', true), type, ts: num(o, 'ts', 0, 1e11), price: num(o, 'price', 0), quantity: num(o, 'quantity', 0) };
+      return { call: name, user: str(o, 'user', true), item: str(o, 'item', true), type, ts: timestamp(o, 'ts'), price: num(o, 'price', 0, MAX_PRICE), quantity: num(o, 'quantity', 0, MAX_QUANTITY) };
     }
   }
 }

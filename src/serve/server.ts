@@ -211,8 +211,11 @@ export class VitrineServer {
         );
       });
     });
-    app.any('/*', (res) => {
-      res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json').end(JSON.stringify(fail(null, 'unknown_call', 'no such route: use /ws, POST /v1/<call>, /healthz, /readyz, /metrics or POST /admin/reload')));
+    app.any('/*', (res, req) => {
+      const t0 = performance.now();
+      const route = `${req.getMethod().toUpperCase()} ${req.getUrl()}`.slice(0, 128);
+      const reply = this.stamped(fail(null, 'unknown_call', `no such route: ${route} (calls are POST /v1/<call> or a WebSocket on /ws; also GET /healthz, /readyz, /metrics and POST /admin/reload)`), t0);
+      res.writeStatus('404 Not Found').writeHeader('content-type', 'application/json').end(JSON.stringify(reply));
     });
   }
 

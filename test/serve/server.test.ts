@@ -365,6 +365,10 @@ describe('server over WebSocket and HTTP', () => {
     expect([kHttp.status, kHttp.reply.error?.code, kHttp.reply.id, kHttp.reply.bundle]).toEqual([400, 'invalid_field', null, server.version]);
     expect((await httpCall(server.port, 'recommend', { id: 'h1', user: 'u1', k: 1 })).reply.id).toBe('h1');
     expect((await httpCall(server.port, 'fly', {})).status).toBe(404);
+    const route = await fetch(`http://127.0.0.1:${server.port}/v1/recommend`);
+    const routeReply = (await route.json()) as Reply;
+    expect([route.status, routeReply.error?.code, routeReply.bundle, typeof routeReply.serverMs]).toEqual([404, 'unknown_call', server.version, 'number']);
+    expect(routeReply.error?.message).toMatch(/no such route: GET \/v1\/recommend/);
     const big = await httpCall(server.port, 'recommend', { user: 'u1', pad: 'x'.repeat(200_000) });
     expect([big.status, big.reply.error?.code, big.reply.bundle]).toEqual([413, 'frame_too_large', server.version]);
     const admin = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST' });
