@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -48,6 +48,8 @@ describe('vitrine CLI', () => {
     }
     expect(fileSystemReason(err)).toBe('/dev/null/nothing: a part of the path is not a directory');
     expect(fileSystemReason(new Error('plain'))).toBeUndefined();
+    // A write on an open file (a full disk) has no path to name.
+    expect(fileSystemReason(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' }))).toBe('write failed: no space left on the device');
   });
 
   it('never replaces a directory that is not its own earlier output', () => {
@@ -62,6 +64,38 @@ describe('vitrine CLI', () => {
     const shop = join(dir, 'shop');
     expect(run('generate', '--out', shop, '--size', 'tiny').status).toBe(0);
     expect(run('generate', '--out', shop, '--size', 'tiny', '--seed', '7').status).toBe(0);
+  });
+
+  it('refuses a damaged bundle by file and reason, and checks outputs and names before any work', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vitrine-damaged-'));
+    const good = join(dir, 'models', 'v1');
+    expect(run('train', '--data', 'synthetic:tiny', '--out', good, '--no-evaluate').status).toBe(0);
+    const damaged = (name: string, edit: (files: Record<string, unknown>) => void): string => {
+      const copy = join(dir, 'models', name);
+      cpSync(good, copy, { recursive: true });
+      const manifest = JSON.parse(readFileSync(join(copy, 'manifest.json'), 'utf8')) as { files: Record<string, unknown> };
+      edit(manifest.files);
+      writeFileSync(join(copy, 'manifest.json'), JSON.stringify(manifest));
+      return copy;
+    };
+    const evaluate = (bundle: string, ...more: string[]) => run('evaluate', '--bundle', bundle, '--data', 'synthetic:tiny', '--no-save', ...more);
+    // An HNSW partition left out of the list would be opened unchecked.
+    const unlisted = evaluate(damaged('no-hnsw', (f) => delete f['hnsw_0.bin']));
+    expect([unlisted.status, unlisted.stderr]).toEqual([2, expect.stringMatching(/^vitrine: .*manifest\.json: no entry for hnsw_0\.bin .*the bundle is incomplete or damaged/)]);
+    expect(evaluate(damaged('no-array', (f) => delete f['knn_indptr.i32'])).stderr).toMatch(/^vitrine: .*no entry for knn_indptr\.i32/);
+    expect(evaluate(damaged('escape', (f) => (f['../../x.json'] = f['model.json']))).stderr).toMatch(/^vitrine: .*file name "\.\.\/\.\.\/x\.json" is not a plain file name/);
+    // The report may replace an earlier report, never another file; told before the evaluation runs.
+    const data = join(dir, 'events.csv');
+    writeFileSync(data, 'user_id,item_id\n');
+    const report = evaluate(good, '--report', data);
+    expect([report.status, report.stderr]).toEqual([2, expect.stringMatching(/--report .*events\.csv: exists and is not an evaluation report; refusing to replace it/)]);
+    expect(readFileSync(data, 'utf8')).toBe('user_id,item_id\n');
+    for (const lambda of ['0x10', 'Infinity', '1e-300']) expect(evaluate(good, '--ease-lambda', lambda).stderr, lambda).toMatch(/option '--ease-lambda <x>' argument .* is invalid/);
+    // A bundle name is one directory level under models/, not a path.
+    expect(run('train', '--data', 'synthetic:tiny', '--bundle', '../../etc').stderr).toMatch(/option '--bundle <name>' argument '\.\.\/\.\.\/etc' is invalid.*use --out for a path/);
+    // Node's recursive mkdir never returns under /proc; the output is refused at once instead.
+    const proc = spawnSync(process.execPath, [cliPath, 'train', '--data', 'synthetic:tiny', '--out', '/proc/vitrine-x/v1'], { encoding: 'utf8', timeout: 60_000 });
+    expect([proc.status, proc.stderr]).toEqual([2, expect.stringMatching(/^vitrine: \/proc\/vitrine-x\/v1 cannot be created: ENOENT/)]);
   });
 
   it('reports what --lenient skipped when training, records it (and the --hnsw-m it was given), and evaluates the bundle the same way', () => {

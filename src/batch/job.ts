@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
@@ -83,11 +83,35 @@ export function defaultBatchWorkers(): number {
 }
 
 /** Paths the job reads and writes, checked before the minutes spent loading and measuring. */
+/** Everything about the paths that can be told before the bundle is loaded and the kernels measured. */
 function checkPaths(o: BatchOptions): void {
-  if (o.usersFile !== undefined && !(existsSync(o.usersFile) && statSync(o.usersFile).isFile())) throw new UserError(`--users ${o.usersFile}: no such file`);
+  if (o.usersFile !== undefined) {
+    if (!existsSync(o.usersFile)) throw new UserError(`--users ${o.usersFile}: no such file`);
+    if (!statSync(o.usersFile).isFile()) throw new UserError(`--users ${o.usersFile}: is a directory; name a file of user ids, one per line`);
+  }
   const dir = dirname(resolve(o.out));
   if (!(existsSync(dir) && statSync(dir).isDirectory())) throw new UserError(`--out ${o.out}: the directory ${dir} does not exist`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new UserError(`--out ${o.out}: the directory ${dir} is not writable`);
+  }
   if (existsSync(o.out) && statSync(o.out).isDirectory()) throw new UserError(`--out ${o.out}: is a directory; name a .jsonl or .csv file`);
+  if (existsSync(o.out) && !o.resume && !o.force) throw new UserError(`${o.out} exists; use --resume to continue an interrupted run or --force to overwrite`);
+}
+
+/** The checkpoint beside an output, or a clear error when it is not one this job wrote. */
+function readCheckpoint(path: string): Checkpoint {
+  let cp: unknown;
+  try {
+    cp = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new UserError(`--resume: ${path} is not a readable checkpoint (${(e as Error).message}); start again with --force`);
+  }
+  const c = cp as Partial<Checkpoint> | null;
+  const valid = typeof c === 'object' && c !== null && typeof c.signature === 'string' && Number.isInteger(c.usersDone) && Number.isInteger(c.bytes) && typeof c.complete === 'boolean';
+  if (!valid) throw new UserError(`--resume: ${path} belongs to a different job or is damaged; start again with --force`);
+  return cp as Checkpoint;
 }
 
 async function readUserIds(path: string): Promise<string[]> {
@@ -143,9 +167,9 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   let bytes = 0;
   let resumedBackend: KernelName | undefined;
   if (o.resume && existsSync(checkpointPath)) {
-    const cp = JSON.parse(readFileSync(checkpointPath, 'utf8')) as Checkpoint;
+    const cp = readCheckpoint(checkpointPath);
     if (cp.signature !== signature) throw new UserError(`--resume: ${checkpointPath} belongs to a different job (bundle, users or options changed); start again with --force`);
-    if (!existsSync(o.out) || statSync(o.out).size < cp.bytes) throw new UserError(`--resume: ${o.out} is shorter than its checkpoint says (${cp.bytes} bytes); start again with --force`);
+    if (cp.bytes > 0 && (!existsSync(o.out) || statSync(o.out).size < cp.bytes)) throw new UserError(`--resume: ${o.out} is shorter than its checkpoint says (${cp.bytes} bytes); start again with --force`);
     // Backends agree on the items but not on the last digits of scores: keep the one that started.
     if (cp.backend && o.backend !== 'auto' && o.backend !== cp.backend) throw new UserError(`--resume: this run was started with --backend ${cp.backend}; resume it with that backend (or auto), or start again with --force`);
     resumedBackend = cp.backend;
@@ -154,10 +178,10 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     if (cp.complete) note(`${o.out} is already complete (${cp.usersDone} users)`);
     else note(`resuming after ${start} of ${ids.length} users`);
   } else if (o.resume) {
-    // Killed before its first block was committed: nothing of the output counts yet.
-    note(`--resume: no checkpoint (${checkpointPath}), so no block was finished; starting from the first user`);
-  } else if (existsSync(o.out) && !o.force) {
-    throw new UserError(`${o.out} exists; use --resume to continue an interrupted run or --force to overwrite`);
+    // Every output this command starts gets its checkpoint at once (below), so an output without
+    // one is somebody else's file, not an interrupted run.
+    if (existsSync(o.out) && statSync(o.out).size > 0 && !o.force) throw new UserError(`--resume: ${o.out} has no checkpoint (${checkpointPath}), so it was not started by batch-score; refusing to overwrite it (use --force)`);
+    note(`--resume: no checkpoint (${checkpointPath}), so nothing was started; starting from the first user`);
   }
 
   let backend: KernelName;
@@ -169,6 +193,13 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   const workers = workersFor(backend, o.workers);
   note(`batch scoring ${ids.length - start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${counted(workers, 'worker')}${workers < o.workers ? ' (the backend runs its own threads)' : ''}`);
 
+  const saveCheckpoint = (usersDone: number, complete: boolean): void => {
+    const cp: Checkpoint = { signature, backend, usersDone, bytes, totalUsers: ids.length, complete };
+    writeFileSync(`${checkpointPath}.tmp`, JSON.stringify(cp));
+    renameSync(`${checkpointPath}.tmp`, checkpointPath);
+  };
+  // Before the output is touched: an output of this command always has a checkpoint beside it.
+  if (start === 0) saveCheckpoint(0, false);
   const fd = openSync(o.out, bytes > 0 ? 'r+' : 'w');
   ftruncateSync(fd, bytes);
   if (bytes === 0 && format === 'csv') {
@@ -176,11 +207,6 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     writeSync(fd, header, 0, header.length, 0);
     bytes = header.length;
   }
-  const saveCheckpoint = (usersDone: number, complete: boolean): void => {
-    const cp: Checkpoint = { signature, backend, usersDone, bytes, totalUsers: ids.length, complete };
-    writeFileSync(`${checkpointPath}.tmp`, JSON.stringify(cp));
-    renameSync(`${checkpointPath}.tmp`, checkpointPath);
-  };
 
   const init: BatchWorkerInit = { bundle, kernel: backend, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly };
   const pool = new Piscina<BatchTask, BatchReply>({ filename: new URL('../../dist/batch/worker.js', import.meta.url).href, workerData: init, minThreads: workers, maxThreads: workers, atomics: 'async', idleTimeout: 2 ** 31 - 1 });

@@ -52,13 +52,13 @@ export function readChecked(path: string, entry: FileEntry): Buffer {
  * Backs the array with a SharedArrayBuffer when asked, so worker threads can share one copy of the
  * large arrays (embeddings, neighbour lists) instead of each holding its own.
  */
-export function toTyped(buf: Buffer, entry: FileEntry, shared = false): Typed {
-  if (!entry.dtype) throw new Error('manifest entry has no dtype');
+export function toTyped(buf: Buffer, entry: FileEntry, shared = false, path = 'an array file'): Typed {
+  if (!entry.dtype || !(entry.dtype in CTORS)) throw new UserError(`${path}: the manifest gives no dtype (${Object.keys(CTORS).join(', ')}) for it`);
   const Ctor = CTORS[entry.dtype];
   const backing = shared ? new SharedArrayBuffer(buf.length) : new ArrayBuffer(buf.length);
   new Uint8Array(backing).set(buf);
   // The lib typings only admit ArrayBuffer here, but every typed-array constructor accepts a SharedArrayBuffer.
   const a = new Ctor(backing as ArrayBuffer);
-  if (entry.length !== undefined && a.length !== entry.length) throw new Error(`array length ${a.length}, manifest says ${entry.length}`);
+  if (entry.length !== undefined && a.length !== entry.length) throw new UserError(`${path}: ${a.length} values, the manifest says ${entry.length}`);
   return a;
 }

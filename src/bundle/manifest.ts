@@ -41,7 +41,7 @@ export function validateManifest(m: unknown, where: string): Manifest {
   };
   if (m === null || typeof m !== 'object') fail('not a JSON object');
   const o = m as Record<string, unknown>;
-  if (o.schemaVersion !== SCHEMA_VERSION) fail(`schemaVersion ${String(o.schemaVersion)}, this Vitrine reads ${SCHEMA_VERSION}; retrain the bundle with this version`);
+  if (o.schemaVersion !== SCHEMA_VERSION) fail(`schemaVersion ${JSON.stringify(o.schemaVersion)}, this Vitrine reads ${SCHEMA_VERSION}; retrain the bundle with this version`);
   for (const key of ['bundle', 'version', 'createdAt'] as const) if (typeof o[key] !== 'string') fail(`"${key}" missing`);
   for (const key of ['data', 'dimensions', 'files', 'parameters'] as const) if (o[key] === null || typeof o[key] !== 'object') fail(`"${key}" missing`);
   return o as unknown as Manifest;

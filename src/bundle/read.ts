@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { ItemNeighbours } from '../train/itemknn.js';
 import type { AssociationRules } from '../train/rules.js';
-import { readChecked, toTyped, type FileEntry } from './arrays.js';
+import { readChecked, toTyped } from './arrays.js';
 import { validateManifest } from './manifest.js';
 import type { BundleData } from './model.js';
 import { UserError } from '../util/errors.js';
@@ -39,6 +39,9 @@ export function bundleVersions(dir: string): string[] {
 
 const VERSION_ORDER = new Intl.Collator('en', { numeric: true });
 
+/** The files every version has besides its arrays (which readBundle asks for by name) and HNSW partitions (listed in model.json). */
+const REQUIRED_FILES = ['model.json', 'users.json', 'catalog.json', 'features.json', 'segments.json', 'ranker.onnx'];
+
 type Arrays = Record<string, Float32Array | Float64Array | Int32Array | Uint8Array>;
 
 /** Reads and checks every file of a bundle version against the manifest's checksums. */
@@ -54,19 +57,22 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
   const manifest = validateManifest(raw, manifestPath);
   // The directory name is the version servers select and report, even for a copied or renamed version.
   manifest.version = basename(dir);
-  const entry = (name: string): FileEntry => {
-    const e = manifest.files[name];
-    if (!e) throw new Error(`${manifestPath}: no entry for ${name}`);
-    return e;
+  // Every file a reader opens must be listed, so that every one is checked: a file missing from
+  // the list would be read unchecked (the HNSW partitions, opened by hnswlib, most of all).
+  const incomplete = (what: string): never => {
+    throw new UserError(`${manifestPath}: ${what}; the bundle is incomplete or damaged (train it again)`);
   };
+  for (const name of REQUIRED_FILES) if (!manifest.files[name]) incomplete(`no entry for ${name}`);
   const arrays: Arrays = {};
   const json: Record<string, unknown> = {};
   let rankerOnnx = new Uint8Array(0);
-  for (const name of Object.keys(manifest.files)) {
-    const buf = readChecked(join(dir, name), entry(name));
+  for (const [name, entry] of Object.entries(manifest.files)) {
+    // Names stay inside the version directory.
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) incomplete(`file name ${JSON.stringify(name)} is not a plain file name`);
+    const buf = readChecked(join(dir, name), entry);
     if (name.endsWith('.json')) json[name] = JSON.parse(buf.toString('utf8'));
     else if (name === 'ranker.onnx') rankerOnnx = new Uint8Array(buf);
-    else if (!/^hnsw_\d+\.bin$/.test(name)) arrays[name] = toTyped(buf, entry(name), options.shared);
+    else if (!/^hnsw_\d+\.bin$/.test(name)) arrays[name] = toTyped(buf, entry, options.shared, join(dir, name));
   }
   const model = json['model.json'] as {
     als: { factors: number; regularization: number; alpha: number };
@@ -78,10 +84,11 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     retrieval: BundleData['retrieval'];
     ease: Omit<NonNullable<BundleData['ease']>, 'B'> | null;
   };
+  for (const p of model.hnsw.partitions) if (!manifest.files[p.file]) incomplete(`no entry for ${p.file} (an HNSW partition model.json lists)`);
   const users = json['users.json'] as { ids: string[]; attributes: (BundleData['users'][number] | null)[] };
   const a = <T>(name: string): T => {
     const v = arrays[name];
-    if (!v) throw new Error(`${manifestPath}: missing array ${name}`);
+    if (!v) incomplete(`no entry for ${name}`);
     return v as T;
   };
   const knn: ItemNeighbours = { ...model.knn, indptr: a('knn_indptr.i32'), neighbours: a('knn_neighbours.i32'), similarity: a('knn_similarity.f32') };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeDirAtomically } from '../util/atomic-dir.js';
 import { prepareOutputDir } from '../util/output-dir.js';
 import type { HnswIndex } from '../index/hnsw.js';
 import { sha256, writeArray, writeBytes, type FileEntry, type Typed } from './arrays.js';
@@ -51,36 +52,31 @@ export function bundleScalars(d: BundleData): Record<string, unknown> {
 }
 
 /**
- * Writes the bundle into a hidden sibling directory and renames it into place when complete: a
- * crash mid-write never leaves a version a server would pick up. Returns the final directory.
+ * Writes the bundle into a hidden sibling directory renamed into place when complete: a crash
+ * mid-write never leaves a version a server would pick up. Returns the final directory.
  */
 export async function writeBundle(d: BundleData, hnsw: HnswIndex, outDir: string): Promise<string> {
   prepareOutputDir(outDir, 'manifest.json', 'a bundle version');
-  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  const files: Record<string, FileEntry> = {};
-  for (const [name, a] of Object.entries(bundleArrays(d))) files[name] = await writeArray(join(tmp, name), a);
-  const { assignment: _assignment, ...segments } = d.segments;
-  const json: Record<string, unknown> = {
-    'catalog.json': d.items,
-    'users.json': { ids: d.userIds, attributes: d.users.map((u) => u ?? null) },
-    'features.json': d.featureSpec,
-    'segments.json': segments,
-    'model.json': bundleScalars(d),
-  };
-  for (const [name, value] of Object.entries(json)) files[name] = await writeBytes(join(tmp, name), JSON.stringify(value));
-  files['ranker.onnx'] = await writeBytes(join(tmp, 'ranker.onnx'), d.rankerOnnx);
-  for (const { file } of hnsw.write(tmp)) {
-    const bytes = readFileSync(join(tmp, file));
-    files[file] = { bytes: bytes.length, sha256: sha256(bytes) };
-  }
-
-  d.manifest.files = files;
-  await writeFile(join(tmp, 'manifest.json'), JSON.stringify(d.manifest, null, 2) + '\n');
-  await mkdir(dirname(outDir), { recursive: true });
-  await rm(outDir, { recursive: true, force: true });
-  await rename(tmp, outDir);
+  await writeDirAtomically(outDir, async (tmp) => {
+    const files: Record<string, FileEntry> = {};
+    for (const [name, a] of Object.entries(bundleArrays(d))) files[name] = await writeArray(join(tmp, name), a);
+    const { assignment: _assignment, ...segments } = d.segments;
+    const json: Record<string, unknown> = {
+      'catalog.json': d.items,
+      'users.json': { ids: d.userIds, attributes: d.users.map((u) => u ?? null) },
+      'features.json': d.featureSpec,
+      'segments.json': segments,
+      'model.json': bundleScalars(d),
+    };
+    for (const [name, value] of Object.entries(json)) files[name] = await writeBytes(join(tmp, name), JSON.stringify(value));
+    files['ranker.onnx'] = await writeBytes(join(tmp, 'ranker.onnx'), d.rankerOnnx);
+    for (const { file } of hnsw.write(tmp)) {
+      const bytes = readFileSync(join(tmp, file));
+      files[file] = { bytes: bytes.length, sha256: sha256(bytes) };
+    }
+    d.manifest.files = files;
+    await writeFile(join(tmp, 'manifest.json'), JSON.stringify(d.manifest, null, 2) + '\n');
+  });
   d.dir = outDir;
   return outDir;
 }

@@ -9,10 +9,15 @@ const FS_REASONS: Record<string, string> = {
   ENOSPC: 'no space left on the device',
 };
 
-/** "<path>: <reason>" for a file-system error on a path; undefined for anything else. */
+/**
+ * "<path>: <reason>" for a file-system error on a path; "<call> failed: <reason>" for one on an open
+ * file (a write that hits a full disk carries no path); undefined for anything else.
+ */
 export function fileSystemReason(err: unknown): string | undefined {
-  const e = err as { code?: unknown; path?: unknown };
-  if (!(err instanceof Error) || typeof e.code !== 'string' || typeof e.path !== 'string') return undefined;
+  const e = err as { code?: unknown; path?: unknown; syscall?: unknown };
+  if (!(err instanceof Error) || typeof e.code !== 'string') return undefined;
   const reason = FS_REASONS[e.code];
-  return reason ? `${e.path}: ${reason}` : undefined;
+  if (!reason) return undefined;
+  if (typeof e.path === 'string') return `${e.path}: ${reason}`;
+  return `${typeof e.syscall === 'string' ? e.syscall : 'a file operation'} failed: ${reason}`;
 }

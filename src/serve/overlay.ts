@@ -1,7 +1,8 @@
-import { closeSync, createReadStream, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { makeDirs } from '../util/output-dir.js';
 import type { OverlayEvent } from './handlers.js';
 
 /** How a logged event is made durable before it is acknowledged (see EventOverlay.durable). */
@@ -73,7 +74,7 @@ export class EventOverlay {
     const path = this.o.logPath;
     if (!path) return { events: 0, unreadable: 0, kept: 0 };
     if (this.fd !== undefined) throw new Error('the event log is already open');
-    mkdirSync(dirname(path), { recursive: true });
+    makeDirs(dirname(path));
     let events = 0;
     let unreadable = 0;
     if (existsSync(path)) {

@@ -13,6 +13,9 @@ import { EventOverlay } from './overlay.js';
 import { ModelPool, QueueFullError } from './pool.js';
 import { errorBody, parseRequest, RequestError, type ErrorBody, type ErrorCode, type RequestId } from './protocol.js';
 import { loadUws, type UWS } from './uws.js';
+import { UserError } from '../util/errors.js';
+
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
 
 export type Transport = 'ws-msgpack' | 'ws-json' | 'http';
 
@@ -114,8 +117,12 @@ export class VitrineServer {
     this.app = app;
     this.routes(app);
     this.port = await new Promise<number>((resolve, reject) => {
-      app.listen(c.host, c.port, (socket) => {
-        if (!socket) return reject(new Error(`cannot listen on ${c.host}:${c.port} (in use, or not allowed)`));
+      // Exclusive: uWS otherwise sets SO_REUSEPORT, and a second server started on a busy port
+      // would quietly share its traffic (an old version still running beside the new one).
+      // The typings lack the (host, port, options, cb) form the native binding takes.
+      const listen = app.listen.bind(app) as unknown as (host: string, port: number, options: number, cb: (socket: UWS.us_listen_socket | false) => void) => void;
+      listen(c.host, c.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
+        if (!socket) return reject(new UserError(`cannot listen on ${c.host}:${c.port} (the port is in use, or the address is not this machine's; see --port and --host)`));
         this.listenSocket = socket;
         resolve(this.uws.us_socket_local_port(socket as unknown as UWS.us_socket));
       });

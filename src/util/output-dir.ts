@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { UserError } from './errors.js';
 
 /**
@@ -15,13 +15,25 @@ export function prepareOutputDir(dir: string, marker: string, what: string): voi
   }
   const parent = dirname(dir);
   try {
-    mkdirSync(parent, { recursive: true });
+    makeDirs(parent);
   } catch (e) {
-    throw new UserError(`${dir} cannot be created: ${(e as NodeJS.ErrnoException).code === 'EEXIST' ? `${parent} is not a directory` : (e as Error).message}`);
+    throw new UserError(`${dir} cannot be created: ${(e as Error).message}`);
   }
   try {
     accessSync(parent, constants.W_OK);
   } catch {
     throw new UserError(`${parent}: not writable, so ${dir} cannot be written`);
   }
+}
+
+/**
+ * mkdir -p, one level at a time: Node 20's recursive mkdirSync never returns for a path under /proc
+ * (it retries the ENOENT forever), where this fails at once with the level that cannot be made.
+ */
+export function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  let d = resolve(dir);
+  for (; !existsSync(d); d = dirname(d)) missing.push(d);
+  if (!statSync(d).isDirectory()) throw Object.assign(new Error(`${d} is not a directory`), { code: 'ENOTDIR' });
+  for (const m of missing.reverse()) mkdirSync(m);
 }

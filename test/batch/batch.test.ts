@@ -179,12 +179,26 @@ describe('vitrine batch-score', () => {
     expect(resumed.stdout).toMatch(/resumed after \d+/);
     expect(readFileSync(partial).equals(readFileSync(full))).toBe(true);
 
-    // Killed before its first checkpoint: --resume starts over instead of refusing.
+    // Killed before its first block was committed (the checkpoint it writes at the start says no
+    // user is done): --resume starts over, whatever the output holds.
     const early = join(dir, 'early.csv');
     writeFileSync(early, 'user,rank,item,score\nu1,1,i');
+    const started = { ...(JSON.parse(readFileSync(`${full}.checkpoint.json`, 'utf8')) as object), usersDone: 0, bytes: 0, complete: false };
+    writeFileSync(`${early}.checkpoint.json`, JSON.stringify(started));
     const fresh = run('--bundle', bundleDir, '--all', '--k', '10', '--out', early, '--workers', '1', '--block', '8', '--backend', 'js', '--resume');
     expect(fresh.status, fresh.stderr).toBe(0);
     expect(readFileSync(early).equals(readFileSync(full))).toBe(true);
+
+    // A file without a checkpoint was not started by batch-score: --resume leaves it alone.
+    const precious = join(dir, 'precious.csv');
+    writeFileSync(precious, 'not ours\n');
+    const refused = run('--bundle', bundleDir, '--all', '--k', '10', '--out', precious, '--resume');
+    expect([refused.status, refused.stderr]).toEqual([2, expect.stringMatching(/has no checkpoint .* refusing to overwrite it \(use --force\)/)]);
+    expect(readFileSync(precious, 'utf8')).toBe('not ours\n');
+    // A damaged checkpoint is named, not a stack trace.
+    writeFileSync(`${precious}.checkpoint.json`, '{"signature":');
+    const damaged = run('--bundle', bundleDir, '--all', '--k', '10', '--out', precious, '--resume');
+    expect([damaged.status, damaged.stderr]).toEqual([2, expect.stringMatching(/is not a readable checkpoint .* start again with --force/)]);
   });
 
   it('rejects bad usage with clear errors', () => {

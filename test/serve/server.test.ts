@@ -375,6 +375,16 @@ describe('server over WebSocket and HTTP', () => {
     expect(admin.status).toBe(401);
   });
 
+  it('refuses a port another server holds rather than sharing its traffic', async () => {
+    const second = new VitrineServer(loadConfig(bundle, undefined, { port: server.port, workers: 1, logLevel: 'silent' }));
+    try {
+      await expect(second.start()).rejects.toThrow(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${server.port} \\(the port is in use`));
+    } finally {
+      await second.shutdown();
+    }
+    items(await client.request({ call: 'recommend', user: 'u1', k: 3 }));
+  });
+
   it('takes integers msgpack encodes in 64 bits (as Python\'s msgpack does from 2^32)', async () => {
     const uint64 = (v: bigint): Buffer => {
       const b = Buffer.alloc(9);

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadDataset } from '../../data/loaders/index.js';
 import { datasetFingerprint } from '../../data/fingerprint.js';
 import { ensureSynthetic } from '../../data/resolve.js';
 import { summarize } from '../../data/dataset.js';
 import { SCHEMA_VERSION } from '../../bundle/manifest.js';
+import { bundleVersions } from '../../bundle/read.js';
 import { splitWithValidation, summarizeSplit } from '../../data/split.js';
 import type { SizePreset } from '../../data/synthetic/config.js';
 import { note } from '../../util/progress.js';
@@ -26,7 +27,7 @@ interface DemoOptions {
 /** The newest version under `bundleDir` this Vitrine can read, trained on data with this fingerprint, if any. */
 function reusableVersion(bundleDir: string, fingerprint: string): string | undefined {
   if (!existsSync(bundleDir)) return undefined;
-  const versions = readdirSync(bundleDir).filter((v) => !v.startsWith('.') && existsSync(join(bundleDir, v, 'manifest.json'))).sort().reverse();
+  const versions = bundleVersions(bundleDir).reverse();
   for (const v of versions) {
     try {
       const m = JSON.parse(readFileSync(join(bundleDir, v, 'manifest.json'), 'utf8')) as { schemaVersion?: number; data?: { fingerprint?: string } };

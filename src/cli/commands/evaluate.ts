@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { readBundle, resolveBundleVersion } from '../../bundle/read.js';
 import { updateManifest } from '../../bundle/write.js';
 import { loadDataset } from '../../data/loaders/index.js';
@@ -9,10 +11,37 @@ import { defaultEvaluateOptions, evaluateBundle } from '../../eval/evaluate.js';
 import { printEvaluation } from '../../eval/report.js';
 import { instantiate } from '../../rank/model.js';
 import { floatArg, intArg } from '../options.js';
-import { InvalidArgumentError } from 'commander';
+import { UserError } from '../../util/errors.js';
 
 /** The flags' defaults (the seed is the bundle's, filled in per run). */
 const DEFAULTS = defaultEvaluateOptions(0);
+
+/** Below ~0.01 the Gram matrix plus λ stops being numerically positive definite; above 10^7 EASE scores nothing. */
+const easeLambdaArg = floatArg(0.01, 1e7);
+
+/**
+ * Checked before the evaluation (minutes on larger data), not after it: the report may replace only
+ * an earlier report, never another file that happens to have the name.
+ */
+function checkReportPath(path: string): void {
+  const dir = dirname(resolve(path));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`--report ${path}: the folder ${dir} does not exist`);
+  try {
+    accessSync(dir, constants.W_OK);
+  } catch {
+    throw new UserError(`--report ${path}: ${dir} is not writable`);
+  }
+  if (!existsSync(path)) return;
+  if (statSync(path).isDirectory()) throw new UserError(`--report ${path}: is a directory; name a file`);
+  let earlier: unknown;
+  try {
+    earlier = JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    earlier = undefined;
+  }
+  const isReport = typeof earlier === 'object' && earlier !== null && 'protocol' in earlier && 'models' in earlier;
+  if (!isReport) throw new UserError(`--report ${path}: exists and is not an evaluation report; refusing to replace it (choose another path, or remove it yourself)`);
+}
 
 export function registerEvaluate(program: Command): void {
   program
@@ -20,12 +49,7 @@ export function registerEvaluate(program: Command): void {
     .description('run the quality protocol on a bundle: baselines and the bundle models side by side, JSON and tables')
     .requiredOption('-b, --bundle <dir>', 'bundle version directory, or a bundle directory (its newest version)')
     .requiredOption('-d, --data <dir|name>', 'the data the bundle was trained on')
-    .option('--ease-lambda <x>', "EASE regularisation, or 'auto' (the bundle's EASE when it has one, else tuned on validation up to 3,000 items, else 100)", (v: string) => {
-      if (v === 'auto') return 'auto' as const;
-      const n = Number(v);
-      if (!(n > 0)) throw new InvalidArgumentError(`expected 'auto' or a positive number, got "${v}"`);
-      return n;
-    }, 'auto' as const)
+    .option('--ease-lambda <x>', "EASE regularisation, or 'auto' (the bundle's EASE when it has one, else tuned on validation up to 3,000 items, else 100)", (v: string) => (v === 'auto' ? ('auto' as const) : easeLambdaArg(v)), 'auto' as const)
     .option('--ease-fit-max-items <n>', `fit the EASE baseline (when the bundle has none) only up to this many items: it needs ~20 bytes per item pair and time growing with items³`, intArg(0, 40_000), DEFAULTS.easeFitMaxItems)
     .option('--threshold <p>', 'decision threshold for the ranker classification metrics', floatArg(0, 1), DEFAULTS.threshold)
     .option('--seed <n>', "seed for negative sampling and synthetic data (default: the bundle's training seed, which reproduces its stored report)", intArg(0, 0xffffffff))
@@ -35,6 +59,14 @@ export function registerEvaluate(program: Command): void {
     .option('--lenient', 'skip bad input records (counted); the default when the bundle was trained with --lenient')
     .action(async (opts: { bundle: string; data: string; easeLambda: number | 'auto'; easeFitMaxItems: number; threshold: number; seed?: number; report?: string; json?: boolean; save: boolean; lenient?: boolean }) => {
       const version = resolveBundleVersion(opts.bundle);
+      if (opts.report) checkReportPath(opts.report);
+      if (opts.save) {
+        try {
+          accessSync(version, constants.W_OK);
+        } catch {
+          throw new UserError(`--bundle ${version}: not writable, so the metrics cannot be stored in its manifest (add --no-save)`);
+        }
+      }
       const data = readBundle(version);
       const trainedSeed = data.manifest.parameters.seed;
       const seed = opts.seed ?? (typeof trainedSeed === 'number' ? trainedSeed : 42);

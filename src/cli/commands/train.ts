@@ -12,7 +12,8 @@ import { buildBundle, defaultBuildOptions } from '../../train/build.js';
 import { DEFAULT_HNSW } from '../../index/hnsw.js';
 import { EASE_BUNDLE_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { note } from '../../util/progress.js';
-import { choiceArg, intArg } from '../options.js';
+import { choiceArg, intArg, nameArg } from '../options.js';
+import { prepareOutputDir } from '../../util/output-dir.js';
 
 /** A sortable version name from the clock, e.g. v20261124-083012. */
 export function timestampVersion(date = new Date()): string {
@@ -55,10 +56,12 @@ export const TRAIN_DEFAULTS = {
 
 export async function runTrain(opts: TrainCliOptions): Promise<string> {
   const started = performance.now();
+  const outDir = resolve(opts.out ?? join('models', opts.bundle, timestampVersion()));
+  // Before the data is loaded (or generated): a wrong --out is refused at once, not minutes later.
+  prepareOutputDir(outDir, 'manifest.json', 'a bundle version');
   const dir = await resolveDataDir(opts.data, opts.seed);
   const ds = await loadDataset(dir, { lenient: opts.lenient });
   reportSkipped(ds.source.skipped);
-  const outDir = resolve(opts.out ?? join('models', opts.bundle, timestampVersion()));
   const o = defaultBuildOptions(outDir, opts.seed);
   o.holdout = opts.holdout;
   o.als.factors = opts.factors;
@@ -94,7 +97,7 @@ export function registerTrain(program: Command): void {
     .description('build a model bundle: embeddings, HNSW index, ONNX ranker, popularity, rules, segments (then evaluate it)')
     .requiredOption('-d, --data <dir|name>', 'data directory, a shared data set name (ml-100k, amazon-beauty), or synthetic[:size]')
     .option('-o, --out <dir>', 'bundle version directory (default models/<bundle>/v<timestamp>)')
-    .option('--bundle <name>', 'bundle name when --out is not given', 'default')
+    .option('--bundle <name>', 'bundle name when --out is not given (a directory under models/)', nameArg, 'default')
     .option('--seed <n>', 'seed: the same seed and data give the same models', intArg(0, 0xffffffff), 42)
     .option('--holdout <mode>', 'protocol: hold out the test split (evaluable); none: train on every event (production)', choiceArg(['protocol', 'none'] as const), TRAIN_DEFAULTS.holdout)
     .option('--factors <n>', 'embedding dimensions', intArg(4, 512), TRAIN_DEFAULTS.factors)

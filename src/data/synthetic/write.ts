@@ -1,13 +1,14 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, basename } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeDirAtomically } from '../../util/atomic-dir.js';
 import { prepareOutputDir } from '../../util/output-dir.js';
 import { csvField } from '../csv.js';
 import { Progress } from '../../util/progress.js';
 import { expectedEvents, validateConfig, type SyntheticConfig } from './config.js';
 import { SIM_EVENT_TYPES, simulate } from './simulate.js';
 import { groundTruth } from './truth.js';
-import { buildWorld } from './world.js';
+import { buildWorld, type World } from './world.js';
 
 export const GENERATOR_VERSION = 1;
 
@@ -24,7 +25,16 @@ export interface GenerateResult {
 class LineWriter {
   private buf: string[] = [];
   private size = 0;
-  constructor(private readonly stream: WriteStream) {}
+  /** A write error (a full disk): kept and thrown by the next call, since an unheard stream 'error' ends the process. */
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly stream: WriteStream) {
+    stream.on('error', (e) => {
+      this.failure = e;
+      this.wake?.();
+    });
+  }
 
   async line(text: string): Promise<void> {
     this.buf.push(text);
@@ -33,16 +43,24 @@ class LineWriter {
   }
 
   async flush(): Promise<void> {
+    if (this.failure) throw this.failure;
     if (this.buf.length === 0) return;
     const chunk = this.buf.join('\n') + '\n';
     this.buf = [];
     this.size = 0;
-    if (!this.stream.write(chunk)) await new Promise<void>((r) => this.stream.once('drain', () => r()));
+    if (!this.stream.write(chunk)) {
+      await new Promise<void>((r) => {
+        this.wake = r;
+        this.stream.once('drain', () => r());
+      });
+      if (this.failure) throw this.failure;
+    }
   }
 
   async close(): Promise<void> {
     await this.flush();
     await new Promise<void>((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    if (this.failure) throw this.failure;
   }
 }
 
@@ -56,9 +74,11 @@ export async function generateShop(config: SyntheticConfig, outDir: string): Pro
   prepareOutputDir(outDir, 'meta.json', 'a generated shop');
   validateConfig(config);
   const started = performance.now();
-  const tmp = join(dirname(outDir), `.${basename(outDir)}.tmp-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
+  const { count, byType, world } = await writeDirAtomically(outDir, (tmp) => writeShopFiles(config, tmp));
+  return { dir: outDir, events: count, eventsByType: byType, users: world.users.length, items: world.items.length, seconds: (performance.now() - started) / 1000 };
+}
+
+async function writeShopFiles(config: SyntheticConfig, tmp: string): Promise<{ count: number; byType: Record<string, number>; world: World }> {
   const world = buildWorld(config);
 
   const items = new LineWriter(createWriteStream(join(tmp, 'items.csv')));
@@ -116,8 +136,5 @@ export async function generateShop(config: SyntheticConfig, outDir: string): Pro
     files: ['items.csv', 'users.csv', 'promotions.csv', 'events.csv', 'truth.jsonl'],
   };
   await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
-  await rm(outDir, { recursive: true, force: true });
-  await mkdir(dirname(outDir), { recursive: true });
-  await rename(tmp, outDir);
-  return { dir: outDir, events: count, eventsByType: byType, users: world.users.length, items: world.items.length, seconds: (performance.now() - started) / 1000 };
+  return { count, byType, world };
 }

@@ -1,0 +1,73 @@
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+
+/**
+ * Builds `outDir` in a hidden sibling (`.<name>.tmp-<pid>`) and renames it into place once `fill`
+ * has written everything, so a reader never sees a half-written directory. An earlier `outDir` is
+ * moved aside before the new one takes its name and removed after: a crash between the two renames
+ * leaves it as `.<name>.old-<pid>` rather than deleted. A failed or interrupted `fill` removes its
+ * temporary directory; one left by a killed process is removed by the next write to the same path.
+ */
+export async function writeDirAtomically<T>(outDir: string, fill: (tmp: string) => Promise<T>): Promise<T> {
+  const parent = dirname(outDir);
+  const name = basename(outDir);
+  removeLeftovers(parent, name, existsSync(outDir));
+  const tmp = join(parent, `.${name}.tmp-${process.pid}`);
+  await rm(tmp, { recursive: true, force: true });
+  await mkdir(tmp);
+  // Ctrl-C would otherwise end the process with the temporary directory (possibly gigabytes) left behind.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let result: T;
+  try {
+    result = await fill(tmp);
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const old = join(parent, `.${name}.old-${process.pid}`);
+  const replacing = existsSync(outDir);
+  if (replacing) await rename(outDir, old);
+  await rename(tmp, outDir);
+  if (replacing) await rm(old, { recursive: true, force: true });
+  return result;
+}
+
+/**
+ * Removes the temporary directories of writes to `parent/name` whose process is gone, and the moved-aside
+ * old copies of swaps that completed (`name` exists again). An old copy without a successor is kept: it may be the only one.
+ */
+function removeLeftovers(parent: string, name: string, outExists: boolean): void {
+  let entries: string[];
+  try {
+    entries = readdirSync(parent);
+  } catch {
+    return;
+  }
+  const prefix = `.${name}.`;
+  for (const entry of entries) {
+    if (!entry.startsWith(prefix)) continue;
+    const m = /^(tmp|old)-(\d+)$/.exec(entry.slice(prefix.length));
+    if (!m || alive(Number(m[2]))) continue;
+    if (m[1] === 'tmp' || outExists) rmSync(join(parent, entry), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
