@@ -11,7 +11,7 @@ import { createLogger, Pseudonymiser, type Logger } from './log.js';
 import { ServerMetrics } from './metrics.js';
 import { EventOverlay } from './overlay.js';
 import { ModelPool, QueueFullError } from './pool.js';
-import { errorBody, parseRequest, RequestError, type ErrorBody, type ErrorCode, type RequestId } from './protocol.js';
+import { CALLS, errorBody, parseRequest, RequestError, type ErrorBody, type ErrorCode, type RequestId } from './protocol.js';
 import { loadUws, type UWS } from './uws.js';
 import { UserError } from '../util/errors.js';
 
@@ -63,6 +63,12 @@ function idOf(raw: unknown): RequestId | null {
     if ((typeof id === 'string' && id.length <= 128) || (typeof id === 'number' && Number.isFinite(id))) return id;
   }
   return null;
+}
+
+/** The metrics label of a request refused before validation: its call when it names a known one. */
+function callLabelOf(raw: unknown): string {
+  const call = raw !== null && typeof raw === 'object' ? (raw as { call?: unknown }).call : undefined;
+  return typeof call === 'string' && (CALLS as readonly string[]).includes(call) ? call : 'unknown';
 }
 
 const fail = (id: RequestId | null, code: ErrorCode, message: string, field?: string): Reply => ({ id, error: field !== undefined ? { code, message, field } : { code, message } });
@@ -272,7 +278,7 @@ export class VitrineServer {
       return send(fail(null, 'bad_frame', isBinary ? 'binary frames must be msgpack' : 'text frames must be JSON'));
     }
     if (ud.inFlight >= this.config.maxInFlightPerConnection) {
-      this.metrics.requests.inc({ call: 'unknown', transport, outcome: 'too_many_in_flight' });
+      this.metrics.requests.inc({ call: callLabelOf(raw), transport, outcome: 'too_many_in_flight' });
       return send(fail(idOf(raw), 'too_many_in_flight', `at most ${this.config.maxInFlightPerConnection} requests may be in flight on one connection`));
     }
     ud.inFlight++;

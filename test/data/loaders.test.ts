@@ -1,6 +1,6 @@
 import { FieldReader } from '../../src/data/fields.js';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../src/data/errors.js';
@@ -112,6 +112,14 @@ describe('generic CSV/JSONL loaders', () => {
     const bad = Buffer.concat([Buffer.from('\nuser_id,item_'), Buffer.from([0xe9]), Buffer.from(`d,type,timestamp,value\nu1,i1,view,1700000000,\nuser_id,item_id,type,timestamp,value\nu2,i1,view,1700000001,\n`)]);
     const e = await loadError({ events: write('badhdr.csv', bad) }, true);
     expect(e.message).toMatch(/badhdr\.csv:2: invalid UTF-8 byte sequence in the header line, which cannot be skipped/);
+  });
+
+  it('refuses a directory with two tables of one kind rather than picking one', async () => {
+    const both = join(dir, 'both');
+    mkdirSync(both);
+    writeFileSync(join(both, 'events.csv'), header + 'u1,i1,view,1700000000,\n');
+    writeFileSync(join(both, 'events.jsonl'), '{"user_id":"u1","item_id":"i2","type":"view","timestamp":1700000000}\n');
+    await expect(loadDataset(both)).rejects.toThrow(/holds events\.csv and events\.jsonl; keep one events table/);
   });
 
   it('rejects an empty file and a header without records', async () => {

@@ -454,6 +454,9 @@ describe('client token, per-connection cap and pseudonymised logs', () => {
       expect(codes.every((c) => c === 'ok' || c === 'too_many_in_flight')).toBe(true);
       expect(burst.map((r) => r.id)).toEqual(Array.from({ length: 12 }, (_, j) => `b${j}`));
       expect((await client.request({ call: 'recommend', user: 'u1', k: 3 })).error).toBeUndefined();
+      // Counted under the call they asked for.
+      const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+      expect(metrics).toMatch(/vitrine_requests_total\{call="recommend",transport="ws-msgpack",outcome="too_many_in_flight"\} [1-9]/);
 
       const shopper = 'alice@example.com';
       expect((await client.request({ call: 'event', user: shopper, item: 'i5', type: 'view' })).error).toBeUndefined();

@@ -1,5 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { Dataset, DatasetBuilder } from '../dataset.js';
 import { DataError, SkipReport } from '../errors.js';
 import { loadAmazonBeauty } from './amazon-beauty.js';
@@ -22,11 +22,10 @@ export type DataFormat = 'movielens-100k' | 'amazon-beauty' | 'generic';
 const TABLE_EXTS = ['.csv', '.tsv', '.jsonl', '.ndjson'];
 
 function findTable(dir: string, stem: string): string | undefined {
-  for (const ext of TABLE_EXTS) {
-    const p = join(dir, stem + ext);
-    if (existsSync(p)) return p;
-  }
-  return undefined;
+  const found = TABLE_EXTS.map((ext) => join(dir, stem + ext)).filter((p) => existsSync(p));
+  // Two candidates (an events.csv beside an events.jsonl export) would mean silently picking one.
+  if (found.length > 1) throw new DataError(found[1], 0, undefined, `${dir} holds ${found.map((p) => basename(p)).join(' and ')}; keep one ${stem} table`);
+  return found[0];
 }
 
 /** Which layout a directory holds, judged by the files in it. */
