@@ -31,6 +31,8 @@ describe('vitrine CLI', () => {
     expect(run('generate', '--out', '/tmp/x', '--items', '1000000000').stderr).toMatch(/option '--items <n>' argument '1000000000' is invalid/);
     const huge = run('generate', '--out', '/tmp/x', '--users', '1000000', '--items', '1000000');
     expect([huge.status, huge.stderr]).toEqual([2, expect.stringMatching(/users × items is 1000000 × 1000000; at most 10\^10/)]);
+    // A shop with (almost) no sessions would be written, then refused by every loader.
+    expect(run('generate', '--out', '/tmp/x', '--size', 'tiny', '--sessions-per-week', '0.001').stderr).toMatch(/expects 0\.120 sessions in all; at least 10/);
   });
 
   it('names the path and the reason when a file cannot be written, without a stack trace', () => {

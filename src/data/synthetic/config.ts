@@ -63,6 +63,8 @@ export function validateConfig(c: SyntheticConfig): void {
   positiveInt('promotionsPerWeek', 0);
   if (!Number.isInteger(c.seed) || c.seed < 0 || c.seed > 0xffffffff) throw new RangeError(`synthetic config: seed must be an integer in [0, 2^32), got ${c.seed}`);
   if (!(c.sessionsPerUserWeek > 0)) throw new RangeError(`synthetic config: sessionsPerUserWeek must be > 0, got ${c.sessionsPerUserWeek}`);
+  const sessions = c.users * c.weeks * c.sessionsPerUserWeek;
+  if (sessions < 10) throw new RangeError(`synthetic config: users × weeks × sessionsPerUserWeek expects ${sessions.toPrecision(3)} sessions in all; at least 10 make a shop to learn from`);
   // The ground truth scores every item for every user: 20× the large preset is the most that
   // finishes in reasonable time.
   if (c.users * c.items > 1e10) throw new RangeError(`synthetic config: users × items is ${c.users} × ${c.items}; at most 10^10 (the ground truth scores every item for every user)`);
