@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -66,6 +66,13 @@ describe('vitrine CLI', () => {
     const shop = join(dir, 'shop');
     expect(run('generate', '--out', shop, '--size', 'tiny').status).toBe(0);
     expect(run('generate', '--out', shop, '--size', 'tiny', '--seed', '7').status).toBe(0);
+    // A link would be replaced by a directory, its target never written; the working directory
+    // would be pulled from under the shell.
+    symlinkSync(shop, join(dir, 'link'));
+    expect(run('generate', '--out', join(dir, 'link'), '--size', 'tiny').stderr).toMatch(/link is a symbolic link \(to .*shop\); name the directory itself/);
+    const empty = mkdtempSync(join(tmpdir(), 'vitrine-cwd-'));
+    const here = spawnSync(process.execPath, [cliPath, 'generate', '--out', '.', '--size', 'tiny'], { encoding: 'utf8', cwd: empty });
+    expect([here.status, here.stderr]).toEqual([2, expect.stringMatching(/vitrine-cwd-\w+ is the current directory or holds it/)]);
   });
 
   it('refuses a damaged bundle by file and reason, and checks outputs and names before any work', () => {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeDirAtomically } from '../util/atomic-dir.js';
+import { writeFileAtomically } from '../util/atomic-file.js';
 import { prepareOutputDir } from '../util/output-dir.js';
 import type { HnswIndex } from '../index/hnsw.js';
 import { sha256, writeArray, writeBytes, type FileEntry, type Typed } from './arrays.js';
@@ -83,7 +84,5 @@ export async function writeBundle(d: BundleData, hnsw: HnswIndex, outDir: string
 
 /** Rewrites manifest.json atomically (evaluation adds its metrics this way). */
 export async function updateManifest(dir: string, manifest: BundleData['manifest']): Promise<void> {
-  const tmp = join(dir, `.manifest.json.tmp-${process.pid}`);
-  await writeFile(tmp, JSON.stringify(manifest, null, 2) + '\n');
-  await rename(tmp, join(dir, 'manifest.json'));
+  await writeFileAtomically(join(dir, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
 }

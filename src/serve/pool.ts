@@ -95,14 +95,17 @@ export class ModelPool {
     // to ends the process: one bad version on reload would take the serving one down with it.
     pool.on('error', (err: unknown) => o.onWorkerError?.(err));
     // Warm every worker before taking traffic: a request must never wait for a model load.
-    let pings: WorkerReply[];
-    try {
-      pings = await Promise.all(Array.from({ length: o.workers * o.concurrentTasksPerWorker }, () => pool.run({ ping: true })));
-    } catch (e) {
+    // All settled before the pool is torn down: terminating a worker while it is still inside a
+    // native call (an ONNX session being created, an index being read) aborts the whole process
+    // when that call then throws into the terminating thread (node-addon-api's fatal error).
+    const pings = await Promise.allSettled(Array.from({ length: o.workers * o.concurrentTasksPerWorker }, () => pool.run({ ping: true })));
+    const failed = pings.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+    if (failed) {
       await pool.destroy();
-      throw e;
+      throw failed.reason;
     }
-    return new ModelPool(pool, bundle.dir, bundle.manifest, pings[0].provider ?? 'cpu', o);
+    const first = pings[0] as PromiseFulfilledResult<WorkerReply>;
+    return new ModelPool(pool, bundle.dir, bundle.manifest, first.value.provider ?? 'cpu', o);
   }
 
   get version(): string {

@@ -1,6 +1,7 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Packr, Unpackr } from 'msgpackr';
+import type { Manifest } from '../bundle/manifest.js';
 import { bundleVersions, resolveBundleVersion } from '../bundle/read.js';
 import { loadItems } from '../data/loaders/generic.js';
 import { DatasetBuilder } from '../data/dataset.js';
@@ -207,20 +208,25 @@ export class VitrineServer {
       const auth = req.getHeader('authorization');
       this.readBody(res, (ex, body) => {
         if (!c.adminToken || !tokenMatches(auth, '', c.adminToken)) return this.writeHttp(ex, fail(null, 'unauthorized', c.adminToken ? 'admin token required (Authorization: Bearer <token>)' : 'admin calls are disabled: start the server with an admin token'));
-        let version: string | undefined;
+        let o: unknown;
         try {
-          const o = body.length > 0 ? (JSON.parse(body.toString('utf8')) as { version?: unknown }) : {};
-          if (o.version !== undefined && typeof o.version !== 'string') throw new Error('version');
-          version = o.version as string | undefined;
+          o = body.length > 0 ? JSON.parse(body.toString('utf8')) : {};
         } catch {
-          return this.writeHttp(ex, fail(null, 'invalid_field', 'version: must be a string naming a version directory', 'version'));
+          return this.writeHttp(ex, fail(null, 'bad_frame', 'the body is not valid JSON'));
         }
+        if (o === null || typeof o !== 'object' || Array.isArray(o)) return this.writeHttp(ex, fail(null, 'bad_request', 'the body must be a JSON object: {} (the newest version) or {"version": "<name>"}'));
+        // A misspelt key would otherwise reload the newest version instead of the one meant.
+        const unknown = Object.keys(o).find((k) => k !== 'version');
+        if (unknown !== undefined) return this.writeHttp(ex, fail(null, 'invalid_field', `${unknown.slice(0, 64)}: is not a field of a reload (version)`, unknown.slice(0, 64)));
+        const v = (o as { version?: unknown }).version;
+        if (v !== undefined && v !== null && typeof v !== 'string') return this.writeHttp(ex, fail(null, 'invalid_field', 'version: must be a string naming a version directory', 'version'));
+        const version = typeof v === 'string' ? v : undefined;
         // A version that is not there is the caller's mistake (400), not a failed reload (500).
         const missing = version === undefined ? undefined : this.missingVersion(version);
         if (missing) return this.writeHttp(ex, fail(null, 'invalid_field', `version: ${missing}`, 'version'));
         this.reload(version).then(
           (r) => this.writeHttp(ex, { id: null, result: r, bundle: this.version ?? '', serverMs: elapsed(ex.t0) }),
-          (e: unknown) => this.writeHttp(ex, fail(null, 'internal', `reload failed: ${(e as Error).message}`)),
+          (e: unknown) => this.writeHttp(ex, e instanceof RequestError ? fail(null, e.code, e.message) : fail(null, 'internal', `reload failed: ${(e as Error).message}`)),
         );
       });
     });
@@ -388,6 +394,7 @@ export class VitrineServer {
    * dropped: each is answered by whichever version it was dispatched to.
    */
   async reload(version?: string): Promise<{ from: string; to: string }> {
+    if (this.draining) throw new RequestError('shutting_down', 'the server is shutting down; no reload');
     // One at a time, in the order asked: a reload asked for while another runs (another version, or
     // a SIGHUP during an admin call) starts once that one has settled, and gets its own answer.
     const attempt = (this.reloading ?? Promise.resolve()).then(
@@ -406,7 +413,9 @@ export class VitrineServer {
     const from = this.pool?.version ?? '';
     try {
       const dir = version ? resolveBundleVersion(`${this.config.bundle}/${version}`) : resolveBundleVersion(this.config.bundle);
-      if (this.pool && dir === this.pool.dir) return { from, to: from };
+      // Same directory and same files: nothing to do. A version retrained in place (same name, new
+      // files) is a new model and is loaded.
+      if (this.pool && dir === this.pool.dir && sameFiles(dir, this.pool.manifest)) return { from, to: from };
       const next = await ModelPool.start(dir, this.poolOptions());
       const old = this.pool;
       this.pool = next;
@@ -448,6 +457,17 @@ export class VitrineServer {
     await this.overlay.close().catch((err: unknown) => this.log.error({ err }, 'closing the event log failed'));
     (this.app as (UWS.TemplatedApp & { close?: () => void }) | undefined)?.close?.();
     this.log.info({ leftInFlight: this.inFlight }, 'stopped');
+  }
+}
+
+/** Whether the version in `dir` still has the files (by checksum) the serving pool was loaded from. */
+function sameFiles(dir: string, serving: Manifest): boolean {
+  try {
+    const onDisk = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { files?: unknown };
+    return JSON.stringify(onDisk.files) === JSON.stringify(serving.files);
+  } catch {
+    // Unreadable now: let the reload try, and fail with the reason.
+    return false;
   }
 }
 

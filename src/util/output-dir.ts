@@ -1,5 +1,5 @@
-import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { dirname, resolve, sep } from 'node:path';
 import { UserError } from './errors.js';
 
 /**
@@ -8,6 +8,12 @@ import { UserError } from './errors.js';
  * and the atomic replace at the end of a build would delete it.
  */
 export function prepareOutputDir(dir: string, marker: string, what: string): void {
+  // The swap at the end renames the path itself: a link would be replaced by a directory (its
+  // target never written), the working directory pulled from under the shell.
+  if (isLink(dir)) throw new UserError(`${dir} is a symbolic link (to ${readlinkSync(dir)}); name the directory itself`);
+  const abs = resolve(dir);
+  const cwd = process.cwd();
+  if (cwd === abs || cwd.startsWith(abs + sep)) throw new UserError(`${dir || '""'} is the current directory or holds it; name a new directory below it`);
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw new UserError(`${dir} is a file, not ${what}; refusing to replace it (choose another output path)`);
     const entries = readdirSync(dir);
@@ -36,4 +42,13 @@ export function makeDirs(dir: string): void {
   for (; !existsSync(d); d = dirname(d)) missing.push(d);
   if (!statSync(d).isDirectory()) throw Object.assign(new Error(`${d} is not a directory`), { code: 'ENOTDIR' });
   for (const m of missing.reverse()) mkdirSync(m);
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    // Absent, or under something that is not a directory: the checks below say which.
+    return false;
+  }
 }

@@ -61,10 +61,23 @@ describe('hot reload', () => {
     expect([back.reply.result, forth.reply.result]).toEqual([{ from: 'v2', to: 'v1' }, { from: 'v1', to: 'v2' }]);
     const atLast = replies.length;
     await until(() => replies.length >= atLast + 40);
+    // A misspelt key is refused, not read as "the newest version".
+    const misspelt = await reload({ versoin: 'v1' });
+    expect([misspelt.status, misspelt.reply.error?.field]).toEqual([400, 'versoin']);
+    // v2 retrained in place (same name, new files) is a new model: the reload loads it rather than
+    // answering "already serving v2" (its ranker is garbage here, so the load fails and the old v2 serves on).
+    corruptRanker(join(models, '.v2.new'));
+    renameSync(join(models, 'v2'), join(models, '.v2.old'));
+    renameSync(join(models, '.v2.new'), join(models, 'v2'));
+    const inPlace = await reload({ version: 'v2' });
+    expect([inPlace.status, inPlace.reply.error?.code]).toEqual([500, 'internal']);
+    const afterInPlace = replies.length;
+    await until(() => replies.length >= afterInPlace + 20);
     stop = true;
     await Promise.all(loops);
     await client.close();
     await server.shutdown();
+    await expect(server.reload()).rejects.toThrow(/shutting down/);
 
     expect(replies.length).toBeGreaterThanOrEqual(80);
     expect(replies.filter((r) => r.error !== undefined)).toEqual([]);
@@ -153,6 +166,30 @@ describe('graceful shutdown', () => {
     const summary = await run;
     expect(summary.count).toBeGreaterThan(0);
     expect(summary.seconds).toBeLessThan(30);
+  });
+
+  it('survives a SIGHUP that arrives while it is still loading the bundle', async () => {
+    const child = spawn(process.execPath, [cliPath, 'serve', '--bundle', fixture, '--port', '0', '--workers', '1', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITRINE_PROGRESS: '0' } });
+    let stdout = '';
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    const seen = (pattern: RegExp): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (pattern.test(stdout)) resolve();
+        };
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          check();
+        });
+        void exited.then((code) => reject(new Error(`server exited (${code}) before ${pattern}: ${stdout}`)));
+        check();
+      });
+    // Logged once the workers are warm, before the server listens.
+    await seen(/"msg":"bundle loaded"/);
+    child.kill('SIGHUP');
+    await seen(/on http:\/\/127\.0\.0\.1:\d+/);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 
   it('answers every in-flight request (200, under the per-connection cap) after SIGTERM, then exits 0', async () => {

@@ -14,7 +14,7 @@ import { note } from '../../util/progress.js';
 import { choiceArg, intArg } from '../options.js';
 import { printDatasetReport } from './inspect.js';
 import { startServer } from './serve.js';
-import { runTrain, timestampVersion, TRAIN_DEFAULTS } from './train.js';
+import { newVersionDir, runTrain, TRAIN_DEFAULTS } from './train.js';
 
 interface DemoOptions {
   size: SizePreset;
@@ -56,7 +56,7 @@ export function registerDemo(program: Command): void {
       let version = reusableVersion(bundleDir, datasetFingerprint(ds));
       if (version) note(`reusing bundle ${version} (trained on this exact data; delete it to retrain)`);
       else {
-        version = await runTrain({ ...TRAIN_DEFAULTS, data: dataDir, out: join(bundleDir, timestampVersion()), bundle: 'demo', seed: opts.seed });
+        version = await runTrain({ ...TRAIN_DEFAULTS, data: dataDir, out: newVersionDir(bundleDir), bundle: 'demo', seed: opts.seed });
       }
       if (!opts.serve) return;
       // The synthetic shop's clock ends in March 2026; serve with the bundle's clock so recency

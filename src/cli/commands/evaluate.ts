@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { readBundle, resolveBundleVersion } from '../../bundle/read.js';
 import { updateManifest } from '../../bundle/write.js';
@@ -11,6 +10,7 @@ import { defaultEvaluateOptions, evaluateBundle } from '../../eval/evaluate.js';
 import { printEvaluation } from '../../eval/report.js';
 import { instantiate } from '../../rank/model.js';
 import { floatArg, intArg } from '../options.js';
+import { writeFileAtomically } from '../../util/atomic-file.js';
 import { UserError } from '../../util/errors.js';
 
 /** The flags' defaults (the seed is the bundle's, filled in per run). */
@@ -78,7 +78,7 @@ export function registerEvaluate(program: Command): void {
       await model.ranker.release();
       if (opts.json) console.log(JSON.stringify(report, null, 2));
       else printEvaluation(report);
-      if (opts.report) await writeFile(opts.report, JSON.stringify(report, null, 2) + '\n');
+      if (opts.report) await writeFileAtomically(opts.report, JSON.stringify(report, null, 2) + '\n');
       if (opts.save) {
         data.manifest.metrics = report as unknown as Record<string, unknown>;
         await updateManifest(version, data.manifest);

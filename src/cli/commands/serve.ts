@@ -28,16 +28,26 @@ export async function startServer(flags: ServeFlags): Promise<VitrineServer> {
   const { config: file, ...rest } = flags;
   const config = loadConfig(flags.bundle, file, rest);
   const server = new VitrineServer(config);
+  // Listened for before the (possibly long) bundle load: SIGHUP's default action ends the process.
+  // One that arrives while starting reloads once the server is up, in case a newer version landed.
+  let started = false;
+  let reloadWhenStarted = false;
+  const reload = (): void => {
+    server.reload().catch(() => undefined);
+  };
+  process.on('SIGHUP', () => {
+    if (started) reload();
+    else reloadWhenStarted = true;
+  });
   await server.start();
+  started = true;
+  if (reloadWhenStarted) reload();
   const stop = (signal: string): void => {
     server.log.info({ signal }, 'shutdown requested');
     void server.shutdown().then(() => process.exit(0));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    server.reload().catch(() => undefined);
-  });
   return server;
 }
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { updateManifest } from '../../bundle/write.js';
 import { loadDataset } from '../../data/loaders/index.js';
@@ -14,10 +14,19 @@ import { EASE_BUNDLE_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { note } from '../../util/progress.js';
 import { choiceArg, intArg, nameArg } from '../options.js';
 import { prepareOutputDir } from '../../util/output-dir.js';
+import { writeFileAtomically } from '../../util/atomic-file.js';
 
 /** A sortable version name from the clock, e.g. v20261124-083012. */
-export function timestampVersion(date = new Date()): string {
+function timestampVersion(date = new Date()): string {
   return `v${date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
+}
+
+/** A version name not yet taken: two builds started within one second get v…-083012 and v…-083012-2. */
+export function newVersionDir(bundleDir: string): string {
+  const base = join(bundleDir, timestampVersion());
+  let dir = base;
+  for (let n = 2; existsSync(dir); n++) dir = `${base}-${n}`;
+  return dir;
 }
 
 export interface TrainCliOptions {
@@ -56,7 +65,7 @@ export const TRAIN_DEFAULTS = {
 
 export async function runTrain(opts: TrainCliOptions): Promise<string> {
   const started = performance.now();
-  const outDir = resolve(opts.out ?? join('models', opts.bundle, timestampVersion()));
+  const outDir = resolve(opts.out ?? newVersionDir(join('models', opts.bundle)));
   // Before the data is loaded (or generated): a wrong --out is refused at once, not minutes later.
   prepareOutputDir(outDir, 'manifest.json', 'a bundle version');
   const dir = await resolveDataDir(opts.data, opts.seed);
@@ -85,7 +94,7 @@ export async function runTrain(opts: TrainCliOptions): Promise<string> {
     printEvaluation(report);
     built.data.manifest.metrics = report as unknown as Record<string, unknown>;
     await updateManifest(built.dir, built.data.manifest);
-    await writeFile(join(built.dir, 'evaluation.json'), JSON.stringify(report, null, 2) + '\n');
+    await writeFileAtomically(join(built.dir, 'evaluation.json'), JSON.stringify(report, null, 2) + '\n');
   }
   console.log(`\nbundle: ${built.dir}\ntotal time: ${((performance.now() - started) / 1000).toFixed(1)}s`);
   return built.dir;
