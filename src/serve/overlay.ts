@@ -1,9 +1,11 @@
-import { closeSync, createReadStream, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
+import { UserError } from '../util/errors.js';
 import { makeDirs } from '../util/output-dir.js';
 import type { OverlayEvent } from './handlers.js';
+import { DEFAULT_LIMITS, parseRequest } from './protocol.js';
 
 /** How a logged event is made durable before it is acknowledged (see EventOverlay.durable). */
 export type EventLogSync = 'fsync' | 'none';
@@ -33,6 +35,8 @@ export interface ReplaySummary {
   unreadable: number;
   /** Events still held once the bundle's data end and the caps applied: what the log keeps. */
   kept: number;
+  /** Why the log could not be rewritten (a full disk): it is appended to as it is until the next rewrite. */
+  rewriteError?: string;
 }
 
 /**
@@ -74,25 +78,40 @@ export class EventOverlay {
     const path = this.o.logPath;
     if (!path) return { events: 0, unreadable: 0, kept: 0 };
     if (this.fd !== undefined) throw new Error('the event log is already open');
-    makeDirs(dirname(path));
     let events = 0;
     let unreadable = 0;
-    if (existsSync(path)) {
-      const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
-      for await (const line of lines) {
-        if (!line) continue;
-        try {
-          const e = JSON.parse(line) as { user: string } & OverlayEvent;
-          if (typeof e.user !== 'string' || typeof e.item !== 'string' || typeof e.ts !== 'number') throw new Error('not an event');
-          this.remember(e.user, { item: e.item, type: e.type, ts: e.ts, price: e.price, quantity: e.quantity });
-          events++;
-        } catch {
-          unreadable++;
+    try {
+      makeDirs(dirname(path));
+      if (existsSync(path)) {
+        const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
+        for await (const line of lines) {
+          if (!line) continue;
+          const e = replayedEvent(line);
+          if (e) {
+            this.remember(e.user, { item: e.item, type: e.type, ts: e.ts, price: e.price, quantity: e.quantity });
+            events++;
+          } else unreadable++;
         }
       }
+    } catch (e) {
+      throw new UserError(`--event-log ${path}: cannot be read (${(e as Error).message})`);
     }
+    // Users the caps forgot while replaying were forgotten in the run that logged them already.
+    this.evicted = 0;
     this.dropBefore(referenceTime);
-    return { events, unreadable, kept: await this.rewrite() };
+    try {
+      return { events, unreadable, kept: await this.rewrite() };
+    } catch (e) {
+      // No room for the rewritten copy (a full disk) must not keep the server from starting: the
+      // log is whole, so events are appended to it as it is, and the next reload or start rewrites it.
+      try {
+        this.fd = openForAppend(path);
+        this.size = fstatSync(this.fd).size;
+      } catch (a) {
+        throw new UserError(`--event-log ${path}: cannot be written (${(a as Error).message})`);
+      }
+      return { events, unreadable, kept: this.heldEvents(), rewriteError: (e as Error).message };
+    }
   }
 
   /**
@@ -306,6 +325,39 @@ export class EventOverlay {
       else this.byUser.set(u, kept);
     }
   }
+}
+
+/**
+ * A log line as the event it records, checked as the `event` call checks one (so a hand-edited or
+ * damaged log cannot hold what the API refuses), or undefined for a line that is not one.
+ */
+function replayedEvent(text: string): ({ user: string } & OverlayEvent) | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || typeof (raw as { ts?: unknown }).ts !== 'number') return undefined;
+  try {
+    const { call } = parseRequest({ ...raw, id: 0, call: 'event' }, DEFAULT_LIMITS);
+    if (call.call !== 'event' || call.ts === undefined) return undefined;
+    return { user: call.user, item: call.item, type: call.type, ts: call.ts, price: call.price, quantity: call.quantity };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Opens the log for appending; a torn last line gets its line end, so the next event starts a line of its own. */
+function openForAppend(path: string): number {
+  const fd = openSync(path, 'a+');
+  const size = fstatSync(fd).size;
+  if (size > 0) {
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    if (last[0] !== 0x0a) writeSync(fd, '\n');
+  }
+  return fd;
 }
 
 function line(user: string, e: OverlayEvent): string {

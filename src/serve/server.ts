@@ -117,6 +117,9 @@ export class VitrineServer {
     if (c.eventLog) {
       const replay = await this.overlay.open(this.pool.manifest.data.referenceTime);
       this.log.info({ eventLog: c.eventLog, ...replay, users: this.overlay.users }, 'replayed streamed events from the event log and kept only what is held');
+      if (replay.unreadable > 0) this.log.warn({ eventLog: c.eventLog, unreadable: replay.unreadable }, 'event log lines that are not a valid event were dropped (a torn last line after a crash, or a damaged log)');
+      if (replay.rewriteError) this.log.warn({ eventLog: c.eventLog, err: replay.rewriteError }, 'the event log could not be rewritten (appending to it as it is; the next reload or start tries again)');
+      this.refreshOverlayGauges();
     }
     this.log.info({ bundle: dir, version: this.pool.version, workers: this.pool.threads, provider: this.pool.provider, newCatalogItems: this.catalog?.length ?? 0 }, 'bundle loaded');
 
@@ -238,6 +241,11 @@ export class VitrineServer {
     });
   }
 
+  private refreshOverlayGauges(): void {
+    this.metrics.overlayUsers.set(this.overlay.users);
+    this.metrics.overlayEvicted.set(this.overlay.evicted);
+  }
+
   /** Why `version` cannot be reloaded, or undefined when it can be tried. */
   private missingVersion(version: string): string | undefined {
     const dir = resolve(this.config.bundle);
@@ -310,9 +318,12 @@ export class VitrineServer {
       let bundle = this.pool?.version ?? '';
       if (req.call.call === 'event') {
         const e = req.call;
+        // The log keeps only events after the bundle's data end (what it has not learned from); an
+        // older one would be answered `accepted` and then vanish at the next start.
+        const dataEnd = this.pool?.manifest.data.referenceTime;
+        if (e.ts !== undefined && dataEnd !== undefined && e.ts < dataEnd) throw new RequestError('invalid_field', `ts: ${e.ts} is before the serving bundle's data end (${new Date(dataEnd * 1000).toISOString()}); events the bundle covers are not streamed`, 'ts');
         const historyLength = this.overlay.add(e.user, { item: e.item, type: e.type, ts: e.ts ?? now, price: e.price, quantity: e.quantity });
-        this.metrics.overlayUsers.set(this.overlay.users);
-        this.metrics.overlayEvicted.set(this.overlay.evicted);
+        this.refreshOverlayGauges();
         this.log.debug({ user: this.pseudo.user(e.user), type: e.type }, 'event');
         // Acknowledged once on disk: a shop that got `accepted` need not send it again after a crash.
         await this.overlay.durable();
@@ -421,7 +432,10 @@ export class VitrineServer {
       this.pool = next;
       // Not awaited: the reload is done once the new pool serves; a failed rewrite leaves the old log whole.
       this.overlay.prune(next.manifest.data.referenceTime).then(
-        (kept) => this.log.info({ kept }, 'event log rewritten to the events the new bundle has not learned from'),
+        (kept) => {
+          this.refreshOverlayGauges();
+          this.log.info({ kept }, 'event log rewritten to the events the new bundle has not learned from');
+        },
         (err: unknown) => this.log.error({ err }, 'rewriting the event log at reload failed (the next start rewrites it)'),
       );
       this.metrics.setBundle(next.version);

@@ -123,6 +123,9 @@ describe('event log', () => {
       // Rewritten at start to what is held: that one event.
       expect(readFileSync(eventLog, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { item: string }).item)).toEqual([bought]);
       expect(await recommended(second)).not.toContain(bought);
+      // The gauges count the replayed user from the start, not from the next event.
+      const metrics = await (await fetch(`http://127.0.0.1:${second.port}/metrics`)).text();
+      expect(metrics).toMatch(/^vitrine_streamed_users 1$/m);
     } finally {
       await second.shutdown();
     }
@@ -137,18 +140,26 @@ describe('event log', () => {
     try {
       const { referenceTime } = (JSON.parse(readFileSync(join(fixture, 'manifest.json'), 'utf8')) as { data: { referenceTime: number } }).data;
       const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
-      // One event from before the data end (a late-arriving one the next bundle will have learned
-      // from) and one stamped at it (the bundle clock's now).
-      expect((await client.request({ call: 'event', user: 'u5', item: 'i1', type: 'view', ts: referenceTime - 3600 })).error).toBeUndefined();
+      // An event from before the data end is refused: the log keeps only what follows it, so it
+      // would be answered `accepted` and then vanish at the next start.
+      const late = await client.request({ call: 'event', user: 'u5', item: 'i1', type: 'view', ts: referenceTime - 3600 });
+      expect([late.error?.code, late.error?.field]).toEqual(['invalid_field', 'ts']);
+      // One stamped at the data end (the bundle clock's now), one two hours after it.
       expect((await client.request({ call: 'event', user: 'u5', item: 'i2', type: 'view' })).error).toBeUndefined();
+      expect((await client.request({ call: 'event', user: 'u5', item: 'i3', type: 'view', ts: referenceTime + 7200 })).error).toBeUndefined();
       await client.close();
-      expect(loggedItems()).toEqual(['i1', 'i2']);
+      expect(loggedItems()).toEqual(['i2', 'i3']);
+      // The next version's data end an hour later: it has learned from i2, not from i3.
       cpSync(fixture, join(models, 'v2'), { recursive: true });
+      const manifestPath = join(models, 'v2', 'manifest.json');
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { data: { referenceTime: number } };
+      manifest.data.referenceTime = referenceTime + 3600;
+      writeFileSync(manifestPath, JSON.stringify(manifest));
       const r = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer secret' } });
       expect(r.status).toBe(200);
       // The rewrite runs after the swap; wait on it rather than on the clock.
       for (const deadline = Date.now() + 30_000; loggedItems().length !== 1 && Date.now() < deadline; ) await new Promise((res) => setTimeout(res, 10));
-      expect(loggedItems()).toEqual(['i2']);
+      expect(loggedItems()).toEqual(['i3']);
     } finally {
       await server.shutdown();
     }

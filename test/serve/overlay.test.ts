@@ -1,4 +1,4 @@
-import { appendFileSync, existsSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { EventOverlay } from '../../src/serve/overlay.js';
@@ -59,6 +59,33 @@ describe('streamed events', () => {
     expect(fourth.get('b')?.map((e) => e.item)).toEqual(['i6']);
     writeFileSync(logPath, '');
     expect(await new EventOverlay(options).open(0)).toEqual({ events: 0, unreadable: 0, kept: 0 });
+  });
+
+  it('replays only lines the event call would accept, and starts on a log it cannot rewrite', async () => {
+    const dir = tempDir();
+    const logPath = join(dir, 'events.jsonl');
+    const good = (item: string, ts: number): string => JSON.stringify({ user: 'a', item, type: 'purchase', ts, price: 5 });
+    const bad = [
+      { user: 'a', item: 'i9', type: 'bogus', ts: 101 },
+      { user: 'a', item: 'i9', type: 'purchase', ts: 101, price: 1e308 },
+      { user: 'a', item: 'i9', type: 'view', ts: 101, price: 'abc' },
+      { user: 'x'.repeat(1000), item: 'i9', type: 'view', ts: 101 },
+      [1, 2, 3],
+    ].map((e) => JSON.stringify(e));
+    // The last line is torn (a crash mid-write).
+    writeFileSync(logPath, [good('i1', 101), ...bad, good('i2', 102)].join('\n') + '\n{"user":"a","it');
+    // No room for the rewritten copy (here: its name is taken by a directory).
+    mkdirSync(`${logPath}.compact`);
+    const overlay = new EventOverlay({ maxPerUser: 10, maxUsers: 10, logPath });
+    const replay = await overlay.open(100);
+    expect(replay).toMatchObject({ events: 2, unreadable: 6, kept: 2, rewriteError: expect.stringMatching(/EISDIR/) });
+    expect(overlay.get('a')?.map((e) => e.item)).toEqual(['i1', 'i2']);
+    // Appended to the log as it is, on a line of its own after the torn one.
+    overlay.add('a', { item: 'i3', type: 'view', ts: 103 });
+    await overlay.durable();
+    await overlay.close();
+    const lines = readFileSync(logPath, 'utf8').split('\n');
+    expect(lines.slice(-3)).toEqual(['{"user":"a","it', JSON.stringify({ user: 'a', item: 'i3', type: 'view', ts: 103 }), '']);
   });
 
   it('acknowledges an event only after an fsync that began after it was written, one fsync per burst', async () => {
