@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, cpSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileSystemReason } from '../src/cli/fs-errors.js';
+import { newVersionDir } from '../src/cli/commands/train.js';
 import { cliPath } from './helpers/paths.js';
 
 const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: { ...process.env, VITRINE_PROGRESS: '0' } });
@@ -99,12 +100,27 @@ describe('vitrine CLI', () => {
     const report = evaluate(good, '--report', data);
     expect([report.status, report.stderr]).toEqual([2, expect.stringMatching(/--report .*events\.csv: exists and is not an evaluation report; refusing to replace it/)]);
     expect(readFileSync(data, 'utf8')).toBe('user_id,item_id\n');
+    // An empty file (mktemp's) may take the report; a link may not (the rename would replace it).
+    const empty = join(dir, 'empty.json');
+    writeFileSync(empty, '');
+    expect(evaluate(good, '--report', empty, '--json').status).toBe(0);
+    expect(JSON.parse(readFileSync(empty, 'utf8'))).toHaveProperty('models');
+    symlinkSync(empty, join(dir, 'link.json'));
+    expect(evaluate(good, '--report', join(dir, 'link.json')).stderr).toMatch(/--report .*link\.json: is a symbolic link/);
     for (const lambda of ['0x10', 'Infinity', '1e-300']) expect(evaluate(good, '--ease-lambda', lambda).stderr, lambda).toMatch(/option '--ease-lambda <x>' argument .* is invalid/);
     // A bundle name is one directory level under models/, not a path.
     expect(run('train', '--data', 'synthetic:tiny', '--bundle', '../../etc').stderr).toMatch(/option '--bundle <name>' argument '\.\.\/\.\.\/etc' is invalid.*use --out for a path/);
     // Node's recursive mkdir never returns under /proc; the output is refused at once instead.
     const proc = spawnSync(process.execPath, [cliPath, 'train', '--data', 'synthetic:tiny', '--out', '/proc/vitrine-x/v1'], { encoding: 'utf8', timeout: 60_000 });
     expect([proc.status, proc.stderr]).toEqual([2, expect.stringMatching(/^vitrine: \/proc\/vitrine-x\/v1 cannot be created: ENOENT/)]);
+  });
+
+  it('claims a new version name at once, so builds started in the same second get different ones', () => {
+    const bundleDir = join(mkdtempSync(join(tmpdir(), 'vitrine-names-')), 'shop');
+    const first = newVersionDir(bundleDir);
+    const second = newVersionDir(bundleDir);
+    expect(second).not.toBe(first);
+    expect(existsSync(first) && existsSync(second)).toBe(true);
   });
 
   it('reports what --lenient skipped when training, records it (and the --hnsw-m it was given), and evaluates the bundle the same way', () => {

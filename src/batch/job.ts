@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { accessSync, closeSync, constants, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, resolve } from 'node:path';
 import { Piscina } from 'piscina';
 import { readBundle, resolveBundleVersion } from '../bundle/read.js';
 import { readLineBatches } from '../data/lines.js';
@@ -11,6 +10,7 @@ import { KERNELS, type KernelName } from './kernels.js';
 import { csvHeader, formatOf } from './output.js';
 import type { BatchReply, BatchTask, BatchWorkerInit } from './worker.js';
 import { UserError } from '../util/errors.js';
+import { checkOutputFile } from '../util/output-dir.js';
 
 export interface BatchOptions {
   bundle: string;
@@ -83,20 +83,12 @@ export function defaultBatchWorkers(): number {
 }
 
 /** Paths the job reads and writes, checked before the minutes spent loading and measuring. */
-/** Everything about the paths that can be told before the bundle is loaded and the kernels measured. */
 function checkPaths(o: BatchOptions): void {
   if (o.usersFile !== undefined) {
     if (!existsSync(o.usersFile)) throw new UserError(`--users ${o.usersFile}: no such file`);
     if (!statSync(o.usersFile).isFile()) throw new UserError(`--users ${o.usersFile}: is a directory; name a file of user ids, one per line`);
   }
-  const dir = dirname(resolve(o.out));
-  if (!(existsSync(dir) && statSync(dir).isDirectory())) throw new UserError(`--out ${o.out}: the directory ${dir} does not exist`);
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    throw new UserError(`--out ${o.out}: the directory ${dir} is not writable`);
-  }
-  if (existsSync(o.out) && statSync(o.out).isDirectory()) throw new UserError(`--out ${o.out}: is a directory; name a .jsonl or .csv file`);
+  checkOutputFile('--out', o.out);
   if (existsSync(o.out) && !o.resume && !o.force) throw new UserError(`${o.out} exists; use --resume to continue an interrupted run or --force to overwrite`);
 }
 

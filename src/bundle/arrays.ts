@@ -53,7 +53,7 @@ export function readChecked(path: string, entry: FileEntry): Buffer {
  * large arrays (embeddings, neighbour lists) instead of each holding its own.
  */
 export function toTyped(buf: Buffer, entry: FileEntry, shared = false, path = 'an array file'): Typed {
-  if (!entry.dtype || !(entry.dtype in CTORS)) throw new UserError(`${path}: the manifest gives no dtype (${Object.keys(CTORS).join(', ')}) for it`);
+  if (!entry.dtype || !Object.hasOwn(CTORS, entry.dtype)) throw new UserError(`${path}: the manifest gives no dtype (${Object.keys(CTORS).join(', ')}) for it`);
   const Ctor = CTORS[entry.dtype];
   const backing = shared ? new SharedArrayBuffer(buf.length) : new ArrayBuffer(buf.length);
   new Uint8Array(backing).set(buf);

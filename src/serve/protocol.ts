@@ -275,6 +275,7 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
       return { call: name, item: target, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits) };
     }
     case 'boughtTogether': {
+      if (o.items !== undefined && o.items !== null && o.item !== undefined && o.item !== null) fail('item', 'give either item or items (a basket), not both');
       const items = strList(o, 'items', limits.maxBasket) ?? strList(o, 'item', 1);
       if (!items || items.length === 0) fail('items', 'is required: an item id or a basket of item ids');
       return { call: name, items, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits) };

@@ -421,6 +421,8 @@ export class VitrineServer {
   }
 
   private async reloadNow(version: string | undefined): Promise<{ from: string; to: string }> {
+    // Queued before a shutdown began: loading a whole bundle only to close it would delay the drain.
+    if (this.draining) throw new RequestError('shutting_down', 'the server is shutting down; no reload');
     const from = this.pool?.version ?? '';
     try {
       const dir = version ? resolveBundleVersion(`${this.config.bundle}/${version}`) : resolveBundleVersion(this.config.bundle);

@@ -16,10 +16,17 @@ export async function writeDirAtomically<T>(outDir: string, fill: (tmp: string) 
   const tmp = join(parent, `.${name}.tmp-${process.pid}`);
   await rm(tmp, { recursive: true, force: true });
   await mkdir(tmp);
-  // Ctrl-C would otherwise end the process with the temporary directory (possibly gigabytes) left behind.
+  // Ctrl-C would otherwise end the process with the temporary directory (possibly gigabytes) left
+  // behind. Removed, then the signal is raised again so the process ends as it would have.
   const onSignal = (signal: NodeJS.Signals): void => {
-    rmSync(tmp, { recursive: true, force: true });
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch {
+      // A write still landing in it; the next write to this path removes what is left.
+    }
+    process.kill(process.pid, signal);
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -35,8 +42,18 @@ export async function writeDirAtomically<T>(outDir: string, fill: (tmp: string) 
   }
   const old = join(parent, `.${name}.old-${process.pid}`);
   const replacing = existsSync(outDir);
-  if (replacing) await rename(outDir, old);
-  await rename(tmp, outDir);
+  try {
+    if (replacing) await rename(outDir, old);
+    try {
+      await rename(tmp, outDir);
+    } catch (e) {
+      if (replacing) await rename(old, outDir);
+      throw e;
+    }
+  } catch (e) {
+    await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    throw e;
+  }
   if (replacing) await rm(old, { recursive: true, force: true });
   return result;
 }
@@ -61,8 +78,9 @@ function removeLeftovers(parent: string, name: string, outExists: boolean): void
   }
 }
 
+/** Our own pid counts as gone: a leftover with it is from an earlier process that had the same pid (PID 1 in a container). */
 function alive(pid: number): boolean {
-  if (pid === process.pid) return true;
+  if (pid === process.pid) return false;
   try {
     process.kill(pid, 0);
     return true;

@@ -1,5 +1,5 @@
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { dirname, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, relative, resolve } from 'node:path';
 import { UserError } from './errors.js';
 
 /**
@@ -11,9 +11,8 @@ export function prepareOutputDir(dir: string, marker: string, what: string): voi
   // The swap at the end renames the path itself: a link would be replaced by a directory (its
   // target never written), the working directory pulled from under the shell.
   if (isLink(dir)) throw new UserError(`${dir} is a symbolic link (to ${readlinkSync(dir)}); name the directory itself`);
-  const abs = resolve(dir);
-  const cwd = process.cwd();
-  if (cwd === abs || cwd.startsWith(abs + sep)) throw new UserError(`${dir || '""'} is the current directory or holds it; name a new directory below it`);
+  const fromOut = relative(resolve(dir), process.cwd());
+  if (fromOut === '' || (!fromOut.startsWith('..') && !isAbsolute(fromOut))) throw new UserError(`${dir || '""'} is the current directory or holds it; name a new directory below it`);
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw new UserError(`${dir} is a file, not ${what}; refusing to replace it (choose another output path)`);
     const entries = readdirSync(dir);
@@ -25,10 +24,23 @@ export function prepareOutputDir(dir: string, marker: string, what: string): voi
   } catch (e) {
     throw new UserError(`${dir} cannot be created: ${(e as Error).message}`);
   }
+  if (!writable(parent)) throw new UserError(`${parent}: not writable, so ${dir} cannot be written`);
+}
+
+/** Before any work: `file` (given as `flag`) can be written in a folder that exists, and is not a directory. */
+export function checkOutputFile(flag: string, file: string): void {
+  const dir = dirname(resolve(file));
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${flag} ${file}: the directory ${dir} does not exist`);
+  if (!writable(dir)) throw new UserError(`${flag} ${file}: the directory ${dir} is not writable`);
+  if (existsSync(file) && statSync(file).isDirectory()) throw new UserError(`${flag} ${file}: is a directory; name a file`);
+}
+
+function writable(path: string): boolean {
   try {
-    accessSync(parent, constants.W_OK);
+    accessSync(path, constants.W_OK);
+    return true;
   } catch {
-    throw new UserError(`${parent}: not writable, so ${dir} cannot be written`);
+    return false;
   }
 }
 
@@ -44,7 +56,7 @@ export function makeDirs(dir: string): void {
   for (const m of missing.reverse()) mkdirSync(m);
 }
 
-function isLink(path: string): boolean {
+export function isLink(path: string): boolean {
   try {
     return lstatSync(path).isSymbolicLink();
   } catch {

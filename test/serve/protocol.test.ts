@@ -46,6 +46,7 @@ describe('request validation', () => {
     expect(codeOf({ id: 1, call: 'recommend', history: [{ item: 'i1', qty: 2 }] })).toEqual(['invalid_field', 'history[0].qty']);
     expect(codeOf({ id: 1, call: 'similar', item: { id: 'n', colour: 'red' } })).toEqual(['invalid_field', 'item.colour']);
     expect(codeOf({ id: 1, call: 'score', user: 'u', items: [{ id: 'i1' }] })).toEqual(['invalid_field', 'items[0]']);
+    expect(codeOf({ id: 1, call: 'boughtTogether', item: 'i1', items: ['i2'] })).toEqual(['invalid_field', 'item']);
     expect(codeOf({ id: 1, call: 'recommend', user: 'u', filters: { exclude: [1] } })).toEqual(['invalid_field', 'filters.exclude[0]']);
     // Nested fields are named by their full path, whatever the problem.
     expect(codeOf({ id: 1, call: 'recommend', user: 'u', filters: { priceMin: 'cheap' } })).toEqual(['invalid_field', 'filters.priceMin']);

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { readBundle, resolveBundleVersion } from '../../bundle/read.js';
 import { updateManifest } from '../../bundle/write.js';
 import { loadDataset } from '../../data/loaders/index.js';
@@ -12,6 +11,7 @@ import { instantiate } from '../../rank/model.js';
 import { floatArg, intArg } from '../options.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
 import { UserError } from '../../util/errors.js';
+import { checkOutputFile, isLink } from '../../util/output-dir.js';
 
 /** The flags' defaults (the seed is the bundle's, filled in per run). */
 const DEFAULTS = defaultEvaluateOptions(0);
@@ -24,15 +24,10 @@ const easeLambdaArg = floatArg(0.01, 1e7);
  * an earlier report, never another file that happens to have the name.
  */
 function checkReportPath(path: string): void {
-  const dir = dirname(resolve(path));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`--report ${path}: the folder ${dir} does not exist`);
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    throw new UserError(`--report ${path}: ${dir} is not writable`);
-  }
-  if (!existsSync(path)) return;
-  if (statSync(path).isDirectory()) throw new UserError(`--report ${path}: is a directory; name a file`);
+  checkOutputFile('--report', path);
+  // Written to a temporary file renamed over it: a link would be replaced, its target left as it was.
+  if (isLink(path)) throw new UserError(`--report ${path}: is a symbolic link (to ${readlinkSync(path)}); name the file itself`);
+  if (!existsSync(path) || statSync(path).size === 0) return;
   let earlier: unknown;
   try {
     earlier = JSON.parse(readFileSync(path, 'utf8'));

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
+import { mkdirSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { updateManifest } from '../../bundle/write.js';
 import { loadDataset } from '../../data/loaders/index.js';
@@ -13,7 +13,7 @@ import { DEFAULT_HNSW } from '../../index/hnsw.js';
 import { EASE_BUNDLE_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { note } from '../../util/progress.js';
 import { choiceArg, intArg, nameArg } from '../options.js';
-import { prepareOutputDir } from '../../util/output-dir.js';
+import { makeDirs, prepareOutputDir } from '../../util/output-dir.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
 
 /** A sortable version name from the clock, e.g. v20261124-083012. */
@@ -21,12 +21,23 @@ function timestampVersion(date = new Date()): string {
   return `v${date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
 }
 
-/** A version name not yet taken: two builds started within one second get v…-083012 and v…-083012-2. */
+/**
+ * A version name not yet taken, claimed at once by creating the (empty) directory: a build only
+ * fills it minutes later, and two builds started within one second must not pick the same name
+ * (v…-083012 and v…-083012-2).
+ */
 export function newVersionDir(bundleDir: string): string {
+  makeDirs(bundleDir);
   const base = join(bundleDir, timestampVersion());
-  let dir = base;
-  for (let n = 2; existsSync(dir); n++) dir = `${base}-${n}`;
-  return dir;
+  for (let n = 1; ; n++) {
+    const dir = n === 1 ? base : `${base}-${n}`;
+    try {
+      mkdirSync(dir);
+      return dir;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
 }
 
 export interface TrainCliOptions {
@@ -64,8 +75,24 @@ export const TRAIN_DEFAULTS = {
 } as const satisfies Partial<TrainCliOptions>;
 
 export async function runTrain(opts: TrainCliOptions): Promise<string> {
-  const started = performance.now();
   const outDir = resolve(opts.out ?? newVersionDir(join('models', opts.bundle)));
+  try {
+    return await trainInto(outDir, opts);
+  } catch (e) {
+    if (opts.out === undefined) {
+      try {
+        // The name claimed for this build, still empty: not left behind as a version-to-be.
+        rmdirSync(outDir);
+      } catch {
+        // Already holding the finished bundle, or gone.
+      }
+    }
+    throw e;
+  }
+}
+
+async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string> {
+  const started = performance.now();
   // Before the data is loaded (or generated): a wrong --out is refused at once, not minutes later.
   prepareOutputDir(outDir, 'manifest.json', 'a bundle version');
   const dir = await resolveDataDir(opts.data, opts.seed);
