@@ -338,9 +338,9 @@ function replayedEvent(text: string): ({ user: string } & OverlayEvent) | undefi
   } catch {
     return undefined;
   }
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || typeof (raw as { ts?: unknown }).ts !== 'number') return undefined;
   try {
-    const { call } = parseRequest({ ...raw, id: 0, call: 'event' }, DEFAULT_LIMITS);
+    // Anything but an object of event fields (an array, a number) spreads into keys the call refuses or none.
+    const { call } = parseRequest({ ...(raw as object), id: 0, call: 'event' }, DEFAULT_LIMITS);
     if (call.call !== 'event' || call.ts === undefined) return undefined;
     return { user: call.user, item: call.item, type: call.type, ts: call.ts, price: call.price, quantity: call.quantity };
   } catch {

@@ -1,6 +1,5 @@
 import { basename, dirname, resolve } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { prepareOutputDir } from '../util/output-dir.js';
 import { UserError } from '../util/errors.js';
 import type { BundleData } from '../bundle/model.js';
 import { SCHEMA_VERSION, type Manifest } from '../bundle/manifest.js';
@@ -124,8 +123,6 @@ function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel 
 export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildResult> {
   const timer = new StageTimer();
   const outDir = resolve(o.outDir);
-  // Refused now rather than after minutes of training: an existing non-bundle directory, or no write access.
-  prepareOutputDir(outDir, 'manifest.json', 'a bundle version');
   const split = await timer.run('split', () => splitWithValidation(ds.events));
   const trainIdx = o.holdout === 'protocol' ? split.train : Int32Array.from({ length: ds.numEvents }, (_, i) => i);
   // With no holdout the validation slice is the last 20% of each user's whole history.

@@ -27,15 +27,19 @@ export function prepareOutputDir(dir: string, marker: string, what: string): voi
   if (!writable(parent)) throw new UserError(`${parent}: not writable, so ${dir} cannot be written`);
 }
 
-/** Before any work: `file` (given as `flag`) can be written in a folder that exists, and is not a directory. */
-export function checkOutputFile(flag: string, file: string): void {
+/**
+ * Before any work: `file` (given as `flag`) can be written in a folder that exists, and is not a
+ * directory; nor a link when it is `renamedOver` (a rename replaces the link, never its target).
+ */
+export function checkOutputFile(flag: string, file: string, renamedOver = false): void {
   const dir = dirname(resolve(file));
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new UserError(`${flag} ${file}: the directory ${dir} does not exist`);
   if (!writable(dir)) throw new UserError(`${flag} ${file}: the directory ${dir} is not writable`);
+  if (renamedOver && isLink(file)) throw new UserError(`${flag} ${file}: is a symbolic link (to ${readlinkSync(file)}); name the file itself`);
   if (existsSync(file) && statSync(file).isDirectory()) throw new UserError(`${flag} ${file}: is a directory; name a file`);
 }
 
-function writable(path: string): boolean {
+export function writable(path: string): boolean {
   try {
     accessSync(path, constants.W_OK);
     return true;
@@ -56,7 +60,7 @@ export function makeDirs(dir: string): void {
   for (const m of missing.reverse()) mkdirSync(m);
 }
 
-export function isLink(path: string): boolean {
+function isLink(path: string): boolean {
   try {
     return lstatSync(path).isSymbolicLink();
   } catch {

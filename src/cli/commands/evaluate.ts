@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { accessSync, constants, existsSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readBundle, resolveBundleVersion } from '../../bundle/read.js';
 import { updateManifest } from '../../bundle/write.js';
 import { loadDataset } from '../../data/loaders/index.js';
@@ -11,12 +11,15 @@ import { instantiate } from '../../rank/model.js';
 import { floatArg, intArg } from '../options.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
 import { UserError } from '../../util/errors.js';
-import { checkOutputFile, isLink } from '../../util/output-dir.js';
+import { checkOutputFile, writable } from '../../util/output-dir.js';
 
 /** The flags' defaults (the seed is the bundle's, filled in per run). */
 const DEFAULTS = defaultEvaluateOptions(0);
 
-/** Below ~0.01 the Gram matrix plus λ stops being numerically positive definite; above 10^7 EASE scores nothing. */
+/**
+ * A λ of 1e-300 failed the factorisation (the Gram matrix plus λ was not positive definite); the
+ * bounds are chosen well clear of that and of a λ that swamps every count, not measured limits.
+ */
 const easeLambdaArg = floatArg(0.01, 1e7);
 
 /**
@@ -24,9 +27,8 @@ const easeLambdaArg = floatArg(0.01, 1e7);
  * an earlier report, never another file that happens to have the name.
  */
 function checkReportPath(path: string): void {
-  checkOutputFile('--report', path);
-  // Written to a temporary file renamed over it: a link would be replaced, its target left as it was.
-  if (isLink(path)) throw new UserError(`--report ${path}: is a symbolic link (to ${readlinkSync(path)}); name the file itself`);
+  // Written to a temporary file renamed over it.
+  checkOutputFile('--report', path, true);
   if (!existsSync(path) || statSync(path).size === 0) return;
   let earlier: unknown;
   try {
@@ -55,13 +57,7 @@ export function registerEvaluate(program: Command): void {
     .action(async (opts: { bundle: string; data: string; easeLambda: number | 'auto'; easeFitMaxItems: number; threshold: number; seed?: number; report?: string; json?: boolean; save: boolean; lenient?: boolean }) => {
       const version = resolveBundleVersion(opts.bundle);
       if (opts.report) checkReportPath(opts.report);
-      if (opts.save) {
-        try {
-          accessSync(version, constants.W_OK);
-        } catch {
-          throw new UserError(`--bundle ${version}: not writable, so the metrics cannot be stored in its manifest (add --no-save)`);
-        }
-      }
+      if (opts.save && !writable(version)) throw new UserError(`--bundle ${version}: not writable, so the metrics cannot be stored in its manifest (add --no-save)`);
       const data = readBundle(version);
       const trainedSeed = data.manifest.parameters.seed;
       const seed = opts.seed ?? (typeof trainedSeed === 'number' ? trainedSeed : 42);
