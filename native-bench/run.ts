@@ -20,9 +20,9 @@ import { parseArgs } from 'node:util';
 import { pack, unpack } from 'msgpackr';
 import { Bench } from 'tinybench';
 import { readBundle } from '../src/bundle/read.js';
-import { chooseKernel, createKernel } from '../src/batch/choose-kernel.js';
+import { chooseKernel, createKernel, sameItems } from '../src/batch/choose-kernel.js';
 import { runBatch } from '../src/batch/job.js';
-import { KERNELS } from '../src/batch/kernels.js';
+import { JsKernel, KERNELS, KernelUnavailable, type ScoreKernel } from '../src/batch/kernels.js';
 import { encodeCatalog } from '../src/features/catalog.js';
 import { FeatureBuilder } from '../src/features/features.js';
 import { historyOf } from '../src/features/history.js';
@@ -83,25 +83,43 @@ if (suites.has('kernels')) {
   ];
   const rows: (string | number)[][] = [];
   const json: unknown[] = [];
+  const unavailable = new Map<string, string>();
   for (const s of shapes) {
     const flops = 2 * s.users * s.items * d;
     const U = userBlock(s.users);
     const none = Array.from({ length: s.users }, () => undefined);
     const bench = new Bench({ time: 1500, warmupTime: 300, iterations: 3 });
+    const kernels: ScoreKernel[] = [];
     for (const name of KERNELS) {
-      const kernel = await createKernel(name, bundle.als.itemFactors.subarray(0, s.items * d), s.items, d);
+      let kernel: ScoreKernel;
+      try {
+        kernel = await createKernel(name, bundle.als.itemFactors.subarray(0, s.items * d), s.items, d);
+      } catch (e) {
+        if (!(e instanceof KernelUnavailable)) throw e;
+        unavailable.set(name, e.message);
+        rows.push([`${s.users}×${s.items}×${d}`, `${name}: not here (below)`, '-', '-', '-', '-']);
+        continue;
+      }
+      kernels.push(kernel);
       bench.add(name, async () => {
         await kernel.topK(U, s.users, 50, none);
       });
     }
+    // Every backend's top-50 against the plain TypeScript one: the share of the same items.
+    const reference = await new JsKernel(bundle.als.itemFactors.subarray(0, s.items * d), s.items, d).topK(U, s.users, 50, none);
+    const agreement = new Map<string, number>();
+    for (const kernel of kernels) agreement.set(kernel.name, sameItems(reference, await kernel.topK(U, s.users, 50, none), s.users, 50));
     await bench.run();
     for (const t of bench.tasks) {
       const r = t.result;
       if (r.state !== 'completed') continue;
       const ms = r.latency.mean;
-      rows.push([`${s.users}×${s.items}×${d}`, `${t.name}${t.name === 'gpujs-async' ? ' (its own threads)' : ' (1 thread)'} + top-50`, Number(ms.toFixed(1)), Number((flops / ms / 1e6).toFixed(2)), Math.round((s.users / ms) * 1000)]);
-      json.push({ shape: s, backend: t.name, ms, gflops: flops / ms / 1e6, usersPerSecond: (s.users / ms) * 1000 });
+      const kernel = kernels.find((k) => k.name === t.name)!;
+      const where = kernel.device ? ` (${kernel.device})` : t.name === 'gpujs-async' ? ' (its own threads)' : ' (1 thread)';
+      rows.push([`${s.users}×${s.items}×${d}`, `${t.name}${where} + top-50`, Number(ms.toFixed(1)), Number((flops / ms / 1e6).toFixed(2)), Math.round((s.users / ms) * 1000), agreement.get(t.name)!.toFixed(4)]);
+      json.push({ shape: s, backend: t.name, device: kernel.device, ms, gflops: flops / ms / 1e6, usersPerSecond: (s.users / ms) * 1000, sameItemsAsJs: agreement.get(t.name) });
     }
+    for (const kernel of kernels) await kernel.close();
     // The machine's sgemm: numpy a@b (OpenBLAS, all cores) on the same shape, same run.
     const out = python(`import numpy as np, time
 a=np.random.default_rng(0).standard_normal((${s.users},${d}),dtype=np.float32); b=np.random.default_rng(1).standard_normal((${d},${s.items}),dtype=np.float32)
@@ -110,11 +128,13 @@ for _ in range(7):
     t=time.perf_counter(); a@b; ts.append(time.perf_counter()-t)
 print(sorted(ts)[3]*1000)`);
     const ms = Number(out.trim());
-    rows.push([`${s.users}×${s.items}×${d}`, 'numpy a@b (sgemm only)', Number(ms.toFixed(1)), Number((flops / ms / 1e6).toFixed(2)), Math.round((s.users / ms) * 1000)]);
+    rows.push([`${s.users}×${s.items}×${d}`, 'numpy a@b (sgemm only)', Number(ms.toFixed(1)), Number((flops / ms / 1e6).toFixed(2)), Math.round((s.users / ms) * 1000), '-']);
     json.push({ shape: s, backend: 'numpy-sgemm', ms, gflops: flops / ms / 1e6 });
   }
-  table(`scoring kernels: users × items × dims, scores then top-50 (${cpus().length} cores; numpy's sgemm alone, on all cores)`, ['shape', 'backend', 'ms/call', 'GFLOP/s', 'users/s'], rows);
+  table(`scoring kernels: users × items × dims, scores then top-50 (${cpus().length} cores; numpy's sgemm alone, on all cores)`, ['shape', 'backend', 'ms/call', 'GFLOP/s', 'users/s', 'same top-50 as js'], rows);
+  for (const [name, why] of unavailable) console.log(`  ${name}: ${why}`);
   report.kernels = json;
+  if (unavailable.size > 0) report.kernelsUnavailable = Object.fromEntries(unavailable);
 }
 
 if (suites.has('hnsw')) {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { readBundle, resolveBundleVersion } from '../bundle/read.js';
@@ -11,6 +11,7 @@ import { csvHeader, formatOf } from './output.js';
 import type { BatchReply, BatchTask, BatchWorkerInit } from './worker.js';
 import { UserError } from '../util/errors.js';
 import { checkOutputFile } from '../util/output-dir.js';
+import { writeFileAtomically } from '../util/atomic-file.js';
 
 export interface BatchOptions {
   bundle: string;
@@ -43,6 +44,8 @@ export interface BatchSummary {
   k: number;
   backend: KernelName;
   backendTrials?: KernelTrial[];
+  /** Where the kernel ran, when not on the workers' CPU (the WebGPU adapter). */
+  device?: string;
   workers: number;
   coldStart: number;
   /** Ids in --users the bundle does not know (scored as cold start). */
@@ -183,15 +186,29 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   else backend = o.backend;
   if (!KERNELS.includes(backend)) throw new UserError(`--backend ${backend}: expected auto, ${KERNELS.join(', ')}`);
   const workers = workersFor(backend, o.workers);
-  note(`batch scoring ${ids.length - start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${counted(workers, 'worker')}${workers < o.workers ? ' (the backend runs its own threads)' : ''}`);
+  note(`batch scoring ${ids.length - start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${counted(workers, 'worker')}${workers < o.workers ? ` (the ${backend} backend runs in one)` : ''}`);
 
-  const saveCheckpoint = (usersDone: number, complete: boolean): void => {
+  const saveCheckpoint = (usersDone: number, complete: boolean): Promise<void> => {
     const cp: Checkpoint = { signature, backend, usersDone, bytes, totalUsers: ids.length, complete };
-    writeFileSync(`${checkpointPath}.tmp`, JSON.stringify(cp));
-    renameSync(`${checkpointPath}.tmp`, checkpointPath);
+    return writeFileAtomically(checkpointPath, JSON.stringify(cp));
   };
+  const init: BatchWorkerInit = { bundle, kernel: backend, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly };
+  const pool = new Piscina<BatchTask, BatchReply>({ filename: new URL('../../dist/batch/worker.js', import.meta.url).href, workerData: init, minThreads: workers, maxThreads: workers, atomics: 'async', idleTimeout: 2 ** 31 - 1 });
+  // Warm every worker (model loaded, kernel made) before the clock starts and before the output is
+  // touched, so a backend that cannot run here leaves no file behind: an empty block each.
+  let device: string | undefined;
+  try {
+    const warm = (await Promise.all(Array.from({ length: workers }, () => pool.run({ users: new Int32Array(0), ids: [] }))))[0];
+    if (warm.unavailable) throw new UserError(`--backend ${backend}: ${warm.unavailable}`);
+    device = warm.device;
+  } catch (e) {
+    await pool.destroy();
+    throw e;
+  }
+  if (device) note(`the ${backend} kernel runs on ${device}`);
+
   // Before the output is touched: an output of this command always has a checkpoint beside it.
-  if (start === 0) saveCheckpoint(0, false);
+  if (start === 0) await saveCheckpoint(0, false);
   const fd = openSync(o.out, bytes > 0 ? 'r+' : 'w');
   ftruncateSync(fd, bytes);
   if (bytes === 0 && format === 'csv') {
@@ -200,10 +217,6 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     bytes = header.length;
   }
 
-  const init: BatchWorkerInit = { bundle, kernel: backend, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly };
-  const pool = new Piscina<BatchTask, BatchReply>({ filename: new URL('../../dist/batch/worker.js', import.meta.url).href, workerData: init, minThreads: workers, maxThreads: workers, atomics: 'async', idleTimeout: 2 ** 31 - 1 });
-  // Warm every worker (model loaded, kernel compiled) before the clock starts: an empty block each.
-  await Promise.all(Array.from({ length: workers }, () => pool.run({ users: new Int32Array(0), ids: [] })));
   const progress = new Progress('batch-score', ids.length - start, 'users');
   const started = performance.now();
   let coldStart = 0;
@@ -237,7 +250,7 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
       bytes += buf.length;
       done = blocks[b].to;
       coldStart += reply.coldStart;
-      saveCheckpoint(done, done === ids.length);
+      await saveCheckpoint(done, done === ids.length);
       progress.tick(blocks[b].to - blocks[b].from);
       if (interrupted && inFlight.size === 0) break;
     }
@@ -262,6 +275,7 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     k: o.k,
     backend,
     backendTrials: trials,
+    device,
     workers,
     coldStart,
     unknownUsers: idReport.unknown,

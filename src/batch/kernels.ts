@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { encodeModel, floatInput, floatTensor, op, typedInput } from '../rank/onnx-graph.js';
 import { topK } from '../util/topk.js';
+import { acquireWebGpu } from './webgpu.js';
 
 /**
  * Exact batched top-K over the whole catalogue: scores = U · Iᵀ for a block of users, then the k
@@ -15,6 +16,8 @@ export interface TopKBlock {
 
 export interface ScoreKernel {
   readonly name: KernelName;
+  /** The device it runs on where that is not this process's CPU (the WebGPU adapter). */
+  readonly device?: string;
   /** Top `k` per user of `users` (count × d), skipping `exclude[u]` items for user u. */
   topK(users: Float32Array, count: number, k: number, exclude: readonly (ArrayLike<number> | undefined)[]): Promise<TopKBlock>;
   close(): Promise<void>;
@@ -22,10 +25,13 @@ export interface ScoreKernel {
 
 /**
  * `gpujs` runs gpu.js on one thread (WebAssembly with SIMD), like onnx and js, and the job runs one
- * per worker; `gpujs-async` is gpu.js's async mode, which spreads a kernel over its own threads (and
- * over WebGPU where an adapter exists), so the job runs it in a single worker.
+ * per worker; `gpujs-async` is gpu.js's async mode, which spreads a kernel over its own threads, so
+ * the job runs it in a single worker; `webgpu` is gpu.js on WebGPU through Dawn, in a process of
+ * its own (webgpu-process.ts) driven from a single worker, and unavailable where Dawn does not load
+ * or no adapter answers. (Async mode would move to WebGPU by itself if `navigator.gpu` existed; it
+ * stays on the CPU, since Dawn cannot be loaded in worker threads.)
  */
-export const KERNELS = ['onnx', 'gpujs', 'gpujs-async', 'js'] as const;
+export const KERNELS = ['onnx', 'gpujs', 'gpujs-async', 'webgpu', 'js'] as const;
 export type KernelName = (typeof KERNELS)[number];
 
 /** Picks the best k after dropping excluded items from a longer, sorted candidate row. */
@@ -159,14 +165,19 @@ export function writeTop(row: Float32Array, k: number, ex: ArrayLike<number> | u
   }
 }
 
+/** A backend that cannot run on this machine (as opposed to one that broke while running). */
+export class KernelUnavailable extends Error {}
+
+type GpuJsMode = 'webasm' | 'async' | 'webgpu';
+
 /**
  * gpu.js: the dot products as a kernel over (item, user) cells, compiled to WebAssembly with f32x4
- * SIMD here (`webasm`), to WebGPU or WebGL where a GPU and driver exist (`async` mode upgrades a
- * kernel to WebGPU when an adapter answers). Items are processed in fixed-size chunks (the last one
- * zero-padded) so every call has the same output shape and compiles once.
+ * SIMD (`webasm`, `async` across threads) or to a WGSL compute shader (`webgpu`). Items are
+ * processed in fixed-size chunks (the last one zero-padded) so every call has the same output shape
+ * and compiles once.
  */
 export class GpuJsKernel implements ScoreKernel {
-  readonly name: 'gpujs' | 'gpujs-async';
+  readonly name: 'gpujs' | 'gpujs-async' | 'webgpu';
   private readonly chunks: Float32Array[] = [];
   private kernel: GpuKernel | undefined;
   private kernelUsers = 0;
@@ -180,9 +191,10 @@ export class GpuJsKernel implements ScoreKernel {
     private readonly numItems: number,
     private readonly d: number,
     private readonly chunk: number,
-    readonly mode: string,
+    readonly mode: GpuJsMode,
+    readonly device: string | undefined,
   ) {
-    this.name = mode === 'async' ? 'gpujs-async' : 'gpujs';
+    this.name = mode === 'async' ? 'gpujs-async' : mode === 'webgpu' ? 'webgpu' : 'gpujs';
     for (let i0 = 0; i0 < numItems; i0 += chunk) {
       const c = new Float32Array(chunk * d);
       c.set(itemFactors.subarray(i0 * d, Math.min(numItems, i0 + chunk) * d));
@@ -192,11 +204,18 @@ export class GpuJsKernel implements ScoreKernel {
     this.mask = new Uint8Array(numItems);
   }
 
-  static async create(itemFactors: Float32Array, numItems: number, d: number, mode: 'webasm' | 'async' | 'cpu' = 'webasm', chunk = 8192): Promise<GpuJsKernel> {
+  /** `chunk` items per kernel call (8192 was also the fastest of 8192, 32768 and 100,000 on WebGPU on an H100). */
+  static async create(itemFactors: Float32Array, numItems: number, d: number, mode: GpuJsMode = 'webasm', chunk = 8192): Promise<GpuJsKernel> {
+    let device: string | undefined;
+    if (mode === 'webgpu') {
+      const status = await acquireWebGpu();
+      if (!status.available) throw new KernelUnavailable(`WebGPU unavailable: ${status.reason}`);
+      device = `WebGPU: ${status.adapter}`;
+    }
     // Loaded on demand: gpu.js is large and only this backend needs it; its typings predate the
-    // webasm/async modes, hence the narrow local types below.
+    // webasm/async/webgpu modes, hence the narrow local types below.
     const { GPU, input } = (await import('gpu.js')) as unknown as { GPU: new (o: { mode: string }) => GpuInstance; input: GpuInput };
-    return new GpuJsKernel(new GPU({ mode }), input, itemFactors, numItems, d, Math.min(chunk, Math.max(1, numItems)), mode);
+    return new GpuJsKernel(new GPU({ mode }), input, itemFactors, numItems, d, Math.min(chunk, Math.max(1, numItems)), mode, device);
   }
 
   private kernelFor(users: number): GpuKernel {
@@ -232,7 +251,7 @@ export class GpuJsKernel implements ScoreKernel {
   }
 
   async close(): Promise<void> {
-    this.gpu.destroy?.();
+    await this.gpu.destroy?.();
   }
 }
 
@@ -240,6 +259,6 @@ export class GpuJsKernel implements ScoreKernel {
 type GpuKernel = ((...args: unknown[]) => unknown) & { setOutput?: (o: number[]) => void };
 interface GpuInstance {
   createKernel(fn: (this: never, ...args: never[]) => number, settings: Record<string, unknown>): GpuKernel;
-  destroy?: () => void;
+  destroy?: () => unknown;
 }
 type GpuInput = (data: Float32Array, size: number[]) => unknown;

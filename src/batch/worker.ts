@@ -5,7 +5,7 @@ import { FeatureBuilder } from '../features/features.js';
 import { historyOf } from '../features/history.js';
 import { OnnxRanker } from '../rank/onnx-ranker.js';
 import { createKernel } from './choose-kernel.js';
-import type { KernelName, ScoreKernel } from './kernels.js';
+import { KernelUnavailable, type KernelName } from './kernels.js';
 import { formatBlock, type OutputFormat, type UserResult } from './output.js';
 
 /** What every batch worker receives: the bundle (shared arrays) and the job's settings. */
@@ -31,6 +31,10 @@ export interface BatchReply {
   text: string;
   coldStart: number;
   kernelMs: number;
+  /** The kernel's device when it is not the worker's CPU (the WebGPU adapter). */
+  device?: string;
+  /** Why the backend cannot run here (answered to the warm-up call instead of failing the worker). */
+  unavailable?: string;
 }
 
 const init = workerData as BatchWorkerInit;
@@ -47,7 +51,10 @@ const compact = scored.length < numItems;
 const compactIndex = new Int32Array(numItems).fill(-1);
 scored.forEach((i, c) => (compactIndex[i] = c));
 const scoredFactors = compact ? gatherRows(b.als.itemFactors, scored, d) : b.als.itemFactors;
-const kernel: ScoreKernel = await createKernel(init.kernel, scoredFactors, scored.length, d);
+const made = await createKernel(init.kernel, scoredFactors, scored.length, d).catch((e: unknown) => {
+  if (e instanceof KernelUnavailable) return e;
+  throw e;
+});
 // Propensity rows rank each item as if it headed the retrieval list serving builds (its HNSW
 // candidates, then item-kNN ones), so an item's propensity does not depend on --k.
 const retrievalListSize = b.retrieval.candidates + b.retrieval.knnCandidates;
@@ -57,6 +64,11 @@ const trend = b.popularity.trending;
 const trending = Int32Array.from(scored).sort((x, y) => trend[y] - trend[x] || x - y);
 
 export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
+  if (made instanceof KernelUnavailable) {
+    if (task.users.length > 0) throw made;
+    return { text: '', coldStart: 0, kernelMs: 0, unavailable: made.message };
+  }
+  const kernel = made;
   const { users, ids } = task;
   const known: number[] = [];
   users.forEach((u, r) => {
@@ -120,7 +132,7 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
       results.push({ user: ids[r], items, scores: items.map(() => NaN), segment: init.segments ? (u >= 0 ? segmentOf(u) : undefined) : undefined, coldStart: true });
     }
   }
-  return { text: formatBlock(results, init.format, init.propensity, init.segments), coldStart, kernelMs };
+  return { text: formatBlock(results, init.format, init.propensity, init.segments), coldStart, kernelMs, device: kernel.device };
 }
 
 function gatherRows(m: Float32Array, rows: Int32Array, d: number): Float32Array {

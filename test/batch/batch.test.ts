@@ -3,7 +3,8 @@ import { existsSync, readFileSync, statSync, symlinkSync, writeFileSync } from '
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
-import { GpuJsKernel, JsKernel, OnnxTopKKernel, type TopKBlock } from '../../src/batch/kernels.js';
+import { createKernel } from '../../src/batch/choose-kernel.js';
+import { GpuJsKernel, JsKernel, KernelUnavailable, OnnxTopKKernel, type ScoreKernel, type TopKBlock } from '../../src/batch/kernels.js';
 import { Rng } from '../../src/util/rng.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
 
@@ -53,6 +54,40 @@ describe('batch scoring kernels', () => {
     expectSameTopK(jsAll, onnxAll, users, big, 'onnx, k near the catalogue size');
     const eligible = (u: number): number => n - new Set(exclude[u] ?? []).size;
     for (let u = 0; u < users; u++) expect(onnxAll.items.subarray(u * big, (u + 1) * big).filter((i) => i >= 0).length).toBe(Math.min(big, eligible(u)));
+  });
+});
+
+/**
+ * The webgpu backend where this machine has it (a GPU, a Vulkan driver, glibc 2.38 for Dawn), else
+ * the reason it cannot run. CI has no GPU, so there the refusal is what is checked; on a GPU
+ * machine the same tests check its results.
+ */
+async function webGpuHere(items: Float32Array, n: number, d: number): Promise<ScoreKernel | KernelUnavailable> {
+  return createKernel('webgpu', items, n, d).catch((e: unknown) => {
+    if (e instanceof KernelUnavailable) return e;
+    throw e;
+  });
+}
+
+describe('the webgpu backend', () => {
+  it('gives the same top-K as plain TypeScript where an adapter answers, and elsewhere says why it cannot run', async () => {
+    const rng = new Rng(4);
+    const n = 5003;
+    const d = 16;
+    const users = 21;
+    const k = 30;
+    const items = Float32Array.from({ length: n * d }, () => rng.normal());
+    const U = Float32Array.from({ length: users * d }, () => rng.normal());
+    const exclude = Array.from({ length: users }, (_, u) => (u % 3 ? Int32Array.from({ length: 25 }, () => rng.int(n)) : undefined));
+    const kernel = await webGpuHere(items, n, d);
+    if (kernel instanceof KernelUnavailable) {
+      expect(kernel.message).toMatch(/^WebGPU unavailable: (Dawn \(the webgpu package\) does not load here: \S|no WebGPU adapter answered|the WebGPU adapter request failed)/);
+      return;
+    }
+    expect(kernel.device).toMatch(/^WebGPU: /);
+    const got = await kernel.topK(U, users, k, exclude);
+    await kernel.close();
+    expectSameTopK(await new JsKernel(items, n, d).topK(U, users, k, exclude), got, users, k, 'webgpu');
   });
 });
 
@@ -227,6 +262,21 @@ describe('vitrine batch-score', () => {
     expect(a).toHaveLength(b.length);
     // Ties aside: at least 95% of the users get the very same ordered list.
     expect(a.filter((x, u) => JSON.stringify(x) === JSON.stringify(b[u])).length).toBeGreaterThan(0.95 * b.length);
+    // The webgpu backend where it runs writes the same lists; where it cannot, the run stops before
+    // any output exists, and auto reports why it left it out.
+    const gpu = join(dir, 'webgpu.jsonl');
+    const gpuRun = run('--bundle', bundleDir, '--all', '--out', gpu, '--backend', 'webgpu', '--json');
+    const auto = JSON.parse(run('--bundle', bundleDir, '--all', '--out', join(dir, 'auto.jsonl'), '--json').stdout) as { backendTrials: { kernel: string; unavailable?: string; usersPerSecond: number }[] };
+    const webgpuTrial = auto.backendTrials.find((t) => t.kernel === 'webgpu')!;
+    if (gpuRun.status === 0) {
+      expect(JSON.parse(gpuRun.stdout)).toMatchObject({ backend: 'webgpu', workers: 1, device: expect.stringMatching(/^WebGPU: /) });
+      expect(lists(gpu).filter((x, u) => JSON.stringify(x) === JSON.stringify(b[u])).length).toBeGreaterThan(0.95 * b.length);
+      expect(webgpuTrial.usersPerSecond).toBeGreaterThan(0);
+    } else {
+      expect([gpuRun.status, gpuRun.stderr]).toEqual([2, expect.stringMatching(/^vitrine: --backend webgpu: WebGPU unavailable: /m)]);
+      expect(existsSync(gpu) || existsSync(`${gpu}.checkpoint.json`)).toBe(false);
+      expect(webgpuTrial.unavailable).toMatch(/^WebGPU unavailable: /);
+    }
     const noDir = run('--bundle', bundleDir, '--all', '--out', join(dir, 'missing', 'x.jsonl'));
     expect([noDir.status, noDir.stderr]).toEqual([2, expect.stringMatching(/--out .*x\.jsonl: the directory .*missing does not exist/)]);
     const noUsers = run('--bundle', bundleDir, '--users', join(dir, 'nobody.txt'), '--out', join(dir, 'z.jsonl'));
