@@ -21,8 +21,25 @@ export class ServerMetrics {
   readonly overlayUsers = new client.Gauge({ name: 'vitrine_streamed_users', help: 'Users with events streamed since their bundle was built', registers: [this.registry] });
   readonly overlayEvicted = new client.Gauge({ name: 'vitrine_streamed_users_evicted', help: 'Users whose streamed events were forgotten to stay within maxStreamedUsers', registers: [this.registry] });
 
-  constructor() {
+  constructor(eventLog: () => { fsyncs: number; logBytes: number }) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'vitrine_process_' });
+    new client.Counter({
+      name: 'vitrine_event_log_fsyncs_total',
+      help: 'Event log fsyncs (events arriving together share one)',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(eventLog().fsyncs);
+      },
+    });
+    new client.Gauge({
+      name: 'vitrine_event_log_bytes',
+      help: 'Size of the event log (rewritten to what is held at each start and reload)',
+      registers: [this.registry],
+      collect() {
+        this.set(eventLog().logBytes);
+      },
+    });
   }
 
   setBundle(version: string): void {

@@ -33,6 +33,8 @@ export interface ReplaySummary {
   events: number;
   /** Lines that were not an event (a torn last line from a crash mid-write). */
   unreadable: number;
+  /** Where those lines were appended before the rewrite dropped them from the log (`<log>.rejected`). */
+  unreadableSavedTo?: string;
   /** Events still held once the bundle's data end and the caps applied: what the log keeps. */
   kept: number;
   /** Why the log could not be rewritten (a full disk): it is appended to as it is until the next rewrite. */
@@ -66,6 +68,11 @@ export class EventOverlay {
   private broken: Error | undefined;
   private closed = false;
 
+  /** The event log's size in bytes (0 without a log). */
+  get logBytes(): number {
+    return this.size;
+  }
+
   constructor(private readonly o: OverlayOptions) {}
 
   /**
@@ -80,6 +87,10 @@ export class EventOverlay {
     if (this.fd !== undefined) throw new Error('the event log is already open');
     let events = 0;
     let unreadable = 0;
+    // Lines that are not an event leave the log at the rewrite below; they are kept aside first.
+    const aside = `${path}.rejected`;
+    let asideFd: number | undefined;
+    let asideError: string | undefined;
     try {
       makeDirs(dirname(path));
       if (existsSync(path)) {
@@ -90,17 +101,38 @@ export class EventOverlay {
           if (e) {
             this.remember(e.user, { item: e.item, type: e.type, ts: e.ts, price: e.price, quantity: e.quantity });
             events++;
-          } else unreadable++;
+            continue;
+          }
+          unreadable++;
+          if (asideError !== undefined) continue;
+          try {
+            asideFd ??= openSync(aside, 'a');
+            writeSync(asideFd, line + '\n');
+          } catch (w) {
+            asideError = (w as Error).message;
+          }
         }
       }
     } catch (e) {
       throw new UserError(`--event-log ${path}: cannot be read (${(e as Error).message})`);
+    } finally {
+      if (asideFd !== undefined) {
+        try {
+          fsyncSync(asideFd);
+        } catch (w) {
+          asideError ??= (w as Error).message;
+        }
+        closeSync(asideFd);
+      }
     }
+    const unreadableAside = unreadable > 0 && asideError === undefined ? { unreadableSavedTo: aside } : {};
     // Users the caps forgot while replaying were forgotten in the run that logged them already.
     this.evicted = 0;
     this.dropBefore(referenceTime);
     try {
-      return { events, unreadable, kept: await this.rewrite() };
+      // Lines that could not be kept aside stay in the log: it is not rewritten this time.
+      if (asideError !== undefined) throw new Error(`the lines that are not events could not be kept in ${aside} (${asideError})`);
+      return { events, unreadable, kept: await this.rewrite(), ...unreadableAside };
     } catch (e) {
       // No room for the rewritten copy (a full disk) must not keep the server from starting: the
       // log is whole, so events are appended to it as it is, and the next reload or start rewrites it.
@@ -110,7 +142,7 @@ export class EventOverlay {
       } catch (a) {
         throw new UserError(`--event-log ${path}: cannot be written (${(a as Error).message})`);
       }
-      return { events, unreadable, kept: this.heldEvents(), rewriteError: (e as Error).message };
+      return { events, unreadable, kept: this.heldEvents(), rewriteError: (e as Error).message, ...unreadableAside };
     }
   }
 

@@ -80,7 +80,8 @@ const fail = (id: RequestId | null, code: ErrorCode, message: string, field?: st
  * the HTTP JSON mirror, so every transport gives the same answer.
  */
 export class VitrineServer {
-  readonly metrics = new ServerMetrics();
+  // The event log's figures are read when /metrics is collected; the overlay exists by then.
+  readonly metrics = new ServerMetrics(() => this.overlay);
   readonly log: Logger;
   private readonly uws = loadUws();
   private app: UWS.TemplatedApp | undefined;
@@ -117,7 +118,10 @@ export class VitrineServer {
     if (c.eventLog) {
       const replay = await this.overlay.open(this.pool.manifest.data.referenceTime);
       this.log.info({ eventLog: c.eventLog, ...replay, users: this.overlay.users }, 'replayed streamed events from the event log and kept only what is held');
-      if (replay.unreadable > 0) this.log.warn({ eventLog: c.eventLog, unreadable: replay.unreadable }, 'event log lines that are not a valid event were dropped (a torn last line after a crash, or a damaged log)');
+      if (replay.unreadable > 0) {
+        const where = replay.unreadableSavedTo ? `moved to ${replay.unreadableSavedTo}` : 'left in the log';
+        this.log.warn({ eventLog: c.eventLog, unreadable: replay.unreadable, savedTo: replay.unreadableSavedTo }, `event log lines that are not a valid event were not replayed (a torn last line after a crash, or a damaged log): ${where}`);
+      }
       if (replay.rewriteError) this.log.warn({ eventLog: c.eventLog, err: replay.rewriteError }, 'the event log could not be rewritten (appending to it as it is; the next reload or start tries again)');
       this.refreshOverlayGauges();
     }
@@ -178,12 +182,22 @@ export class VitrineServer {
       },
     });
 
-    app.get('/healthz', (res) => {
-      res.writeHeader('content-type', 'application/json').end(JSON.stringify({ status: 'ok' }));
-    });
-    app.get('/readyz', (res) => {
+    // Probes: GET answers with a JSON body, HEAD (what some load balancers send) with the same status.
+    const probe = (path: string, answer: () => { status: string; body: object }): void => {
+      const respond = (res: UWS.HttpResponse, head: boolean): void => {
+        const { status, body } = answer();
+        res.writeStatus(status).writeHeader('content-type', 'application/json');
+        // No length: this uWS build's endWithoutBody(length) leaves the response open.
+        if (head) res.endWithoutBody();
+        else res.end(JSON.stringify(body));
+      };
+      app.get(path, (res) => respond(res, false));
+      app.head(path, (res) => respond(res, true));
+    };
+    probe('/healthz', () => ({ status: '200 OK', body: { status: 'ok' } }));
+    probe('/readyz', () => {
       const ready = this.pool !== undefined && !this.draining;
-      res.writeStatus(ready ? '200 OK' : '503 Service Unavailable').writeHeader('content-type', 'application/json').end(JSON.stringify({ ready, bundle: this.pool?.version ?? null, draining: this.draining }));
+      return { status: ready ? '200 OK' : '503 Service Unavailable', body: { ready, bundle: this.pool?.version ?? null, draining: this.draining } };
     });
     app.get('/metrics', (res) => {
       let aborted = false;

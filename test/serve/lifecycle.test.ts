@@ -127,6 +127,15 @@ describe('event log', () => {
       // The gauges count the replayed user from the start, not from the next event.
       const metrics = await (await fetch(`http://127.0.0.1:${second.port}/metrics`)).text();
       expect(metrics).toMatch(/^vitrine_streamed_users 1$/m);
+      // The log as rewritten: one line; no event acknowledged in this run yet, so no fsync.
+      expect(metrics).toMatch(new RegExp(`^vitrine_event_log_bytes ${readFileSync(eventLog).length}$`, 'm'));
+      expect(metrics).toMatch(/^vitrine_event_log_fsyncs_total 0$/m);
+      const client2 = await TestClient.connect(`ws://127.0.0.1:${second.port}/ws`);
+      expect((await client2.request({ call: 'event', user: 'u78', item: bought, type: 'view' })).error).toBeUndefined();
+      await client2.close();
+      const after = await (await fetch(`http://127.0.0.1:${second.port}/metrics`)).text();
+      expect(after).toMatch(/^vitrine_event_log_fsyncs_total 1$/m);
+      expect(after).toMatch(new RegExp(`^vitrine_event_log_bytes ${readFileSync(eventLog).length}$`, 'm'));
     } finally {
       await second.shutdown();
     }

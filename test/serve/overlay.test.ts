@@ -41,7 +41,9 @@ describe('streamed events', () => {
     expect(readFileSync(logPath, 'utf8').split('\n')).toHaveLength(8);
 
     const second = new EventOverlay(options);
-    expect(await second.open(100)).toEqual({ events: 7, unreadable: 1, kept: 3 });
+    expect(await second.open(100)).toEqual({ events: 7, unreadable: 1, kept: 3, unreadableSavedTo: `${logPath}.rejected` });
+    // The torn line leaves the log but is kept aside.
+    expect(readFileSync(`${logPath}.rejected`, 'utf8')).toBe('{"user":"c","item":"i7","ty\n');
     expect(second.get('a')).toBeUndefined();
     expect(second.get('b')?.map((e) => e.item)).toEqual(['i4', 'i6']);
     expect(second.get('c')?.map((e) => e.item)).toEqual(['i5']);
@@ -78,7 +80,8 @@ describe('streamed events', () => {
     mkdirSync(`${logPath}.compact`);
     const overlay = new EventOverlay({ maxPerUser: 10, maxUsers: 10, logPath });
     const replay = await overlay.open(100);
-    expect(replay).toMatchObject({ events: 2, unreadable: 6, kept: 2, rewriteError: expect.stringMatching(/EISDIR/) });
+    expect(replay).toMatchObject({ events: 2, unreadable: 6, kept: 2, rewriteError: expect.stringMatching(/EISDIR/), unreadableSavedTo: `${logPath}.rejected` });
+    expect(readFileSync(`${logPath}.rejected`, 'utf8')).toBe([...bad, '{"user":"a","it'].join('\n') + '\n');
     expect(overlay.get('a')?.map((e) => e.item)).toEqual(['i1', 'i2']);
     // Appended to the log as it is, on a line of its own after the torn one.
     overlay.add('a', { item: 'i3', type: 'view', ts: 103 });
@@ -86,6 +89,19 @@ describe('streamed events', () => {
     await overlay.close();
     const lines = readFileSync(logPath, 'utf8').split('\n');
     expect(lines.slice(-3)).toEqual(['{"user":"a","it', JSON.stringify({ user: 'a', item: 'i3', type: 'view', ts: 103 }), '']);
+  });
+
+  it('leaves lines that are not events in the log when it cannot keep them aside', async () => {
+    const logPath = join(tempDir(), 'events.jsonl');
+    const text = JSON.stringify({ user: 'a', item: 'i1', type: 'view', ts: 101 }) + '\n{"damaged\n';
+    writeFileSync(logPath, text);
+    mkdirSync(`${logPath}.rejected`);
+    const overlay = new EventOverlay({ maxPerUser: 10, maxUsers: 10, logPath });
+    const replay = await overlay.open(100);
+    expect(replay).toEqual({ events: 1, unreadable: 1, kept: 1, rewriteError: expect.stringMatching(/could not be kept in .*events\.jsonl\.rejected \(EISDIR/) });
+    await overlay.close();
+    // Not rewritten: the damaged line is still there for someone to look at.
+    expect(readFileSync(logPath, 'utf8')).toBe(text);
   });
 
   it('acknowledges an event only after an fsync that began after it was written, one fsync per burst', async () => {

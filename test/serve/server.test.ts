@@ -404,6 +404,11 @@ describe('server over WebSocket and HTTP', () => {
     const ready = await fetch(`http://127.0.0.1:${server.port}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ ready: true, bundle: 'v1' });
+    // HEAD, as load balancers probe: the same status, no body.
+    for (const path of ['/healthz', '/readyz']) {
+      const head = await fetch(`http://127.0.0.1:${server.port}${path}`, { method: 'HEAD' });
+      expect([head.status, head.headers.get('content-type'), await head.text()]).toEqual([200, 'application/json', '']);
+    }
     const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
     expect(metrics).toMatch(/vitrine_requests_total\{call="recommend",transport="ws-msgpack",outcome="ok"\} \d+/);
     expect(metrics).toMatch(/vitrine_request_duration_seconds_bucket\{le="0.005",call="recommend"\}/);
