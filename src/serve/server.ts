@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { Packr, Unpackr } from 'msgpackr';
+import { C1, Packr, Unpackr } from 'msgpackr';
 import type { Manifest } from '../bundle/manifest.js';
 import { bundleVersions, resolveBundleVersion } from '../bundle/read.js';
 import { loadItems } from '../data/loaders/generic.js';
@@ -301,6 +301,8 @@ export class VitrineServer {
       // Copy out of uWS's buffer, which is reused once this callback returns.
       const bytes = Buffer.from(new Uint8Array(message));
       raw = isBinary ? unpackr.unpack(bytes) : JSON.parse(bytes.toString('utf8'));
+      // 0xC1 is the byte msgpack never uses; msgpackr decodes it to a marker rather than refusing it.
+      if (raw === C1) throw new Error('0xC1');
     } catch {
       this.metrics.requests.inc({ call: 'unknown', transport, outcome: 'bad_frame' });
       return send(fail(null, 'bad_frame', isBinary ? 'binary frames must be msgpack' : 'text frames must be JSON'));

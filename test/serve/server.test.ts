@@ -336,6 +336,7 @@ describe('server over WebSocket and HTTP', () => {
     };
     const cases: [() => Promise<Reply>, string, string?][] = [
       [() => client.raw(Buffer.from([0xc1, 0xff, 0x00]), true), 'bad_frame'],
+      [() => client.raw(Buffer.from([0xc1]), true), 'bad_frame'],
       [() => client.raw('{"id": 1, "call": ', false), 'bad_frame'],
       [() => client.raw(JSON.stringify({ call: 'recommend', user: 'u1' }), false), 'bad_request', 'id'],
       [() => client.raw(JSON.stringify([1, 2, 3]), false), 'bad_request'],
