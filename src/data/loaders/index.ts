@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { Dataset, DatasetBuilder } from '../dataset.js';
+import { counted } from '../../util/progress.js';
 import { DataError, SkipReport } from '../errors.js';
 import { loadAmazonBeauty } from './amazon-beauty.js';
 import { loadEvents, loadItems, loadUsers } from './generic.js';
@@ -61,7 +62,11 @@ export async function loadDataset(source: string | GenericFiles, options: LoadOp
     }
     files = await loadGeneric(source, builder, lenient);
   }
-  if (builder.eventCount === 0) throw new DataError(path, 0, undefined, 'no events were loaded');
+  if (builder.eventCount === 0) {
+    // With --lenient every record may have been skipped: say how many and why, not just "none".
+    const why = lenient && lenient.skipped > 0 ? ` (--lenient skipped ${counted(lenient.skipped, 'record')}: ${[...lenient.byReason].map(([r, n]) => `${n} × ${r}`).join('; ')}; first: ${lenient.examples[0]})` : '';
+    throw new DataError(path, 0, undefined, `no events were loaded${why}`);
+  }
   return builder.build({ format, path, files, skipped: lenient?.toJSON(), categories });
 }
 
