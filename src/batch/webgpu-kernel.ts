@@ -32,11 +32,17 @@ export class WebGpuProcessKernel implements ScoreKernel {
     });
     child.on('exit', (code, signal) => {
       const why = this.stderr.trim().split('\n').find((l) => /error|abort/i.test(l)) ?? this.stderr.trim().split('\n').pop();
-      this.exited = `the WebGPU process ended (${signal ?? `exit code ${String(code)}`})${why ? `: ${why.trim()}` : ''}`;
-      const answer = this.pending;
-      this.pending = undefined;
-      answer?.({ op: 'error', message: this.exited, unavailable: false });
+      this.fail(`the WebGPU process ended (${signal ?? `exit code ${String(code)}`})${why ? `: ${why.trim()}` : ''}`);
     });
+    // It could not be started, or a message could not reach it (it had just ended).
+    child.on('error', (e) => this.fail(`the WebGPU process failed: ${e.message}`));
+  }
+
+  private fail(why: string): void {
+    this.exited ??= why;
+    const answer = this.pending;
+    this.pending = undefined;
+    answer?.({ op: 'error', message: this.exited, unavailable: false });
   }
 
   static async create(itemFactors: Float32Array, numItems: number, d: number): Promise<WebGpuProcessKernel> {
@@ -70,7 +76,10 @@ export class WebGpuProcessKernel implements ScoreKernel {
   }
 
   async close(): Promise<void> {
-    if (this.exited) return;
+    if (this.exited) {
+      this.child.kill();
+      return;
+    }
     const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.child.send({ op: 'close' } satisfies WebGpuRequest);
     await gone;
