@@ -73,7 +73,7 @@ function takeErrorHandlers(adapterPrototype: Adapter): void {
     try {
       device.addEventListener?.('uncapturederror', (e) => device.onuncapturederror?.(e));
     } catch {
-      // Unreported GPU errors then; the trial still checks the kernel's top-K before it is chosen.
+      // Unreported GPU errors then; the automatic choice still checks the kernel's top-K first.
     }
     return device;
   };
@@ -82,7 +82,8 @@ function takeErrorHandlers(adapterPrototype: Adapter): void {
 
 /**
  * Makes `navigator.gpu` available to gpu.js and says whether an adapter answers. Dawn then lives as
- * long as the process, which must end it with process.exit: see webgpu-process.ts, its one caller.
+ * long as the process, which must end with process.exit: only webgpu-process.ts makes a webgpu
+ * GpuJsKernel, the one caller.
  */
 export function acquireWebGpu(): Promise<WebGpuStatus> {
   probe ??= install();
