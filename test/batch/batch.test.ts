@@ -24,16 +24,25 @@ function expectSameTopK(a: TopKBlock, b: TopKBlock, users: number, k: number, la
   }
 }
 
+/**
+ * Random item and user vectors, and `excluded` random items for every user but each `every`-th
+ * (those exclude nothing).
+ */
+function scoringProblem(seed: number, n: number, d: number, users: number, every: number, excluded: number) {
+  const rng = new Rng(seed);
+  const items = Float32Array.from({ length: n * d }, () => rng.normal());
+  const U = Float32Array.from({ length: users * d }, () => rng.normal());
+  const exclude = Array.from({ length: users }, (_, u) => (u % every ? Int32Array.from({ length: excluded }, () => rng.int(n)) : undefined));
+  return { items, U, exclude };
+}
+
 describe('batch scoring kernels', () => {
   it('onnx, gpu.js (one thread and its threaded async mode) and plain TypeScript give the same top-K (ties aside), with exclusions', async () => {
-    const rng = new Rng(2);
     const n = 3001;
     const d = 16;
     const users = 37;
     const k = 25;
-    const items = Float32Array.from({ length: n * d }, () => rng.normal());
-    const U = Float32Array.from({ length: users * d }, () => rng.normal());
-    const exclude = Array.from({ length: users }, (_, u) => (u % 2 ? Int32Array.from({ length: 30 }, () => rng.int(n)) : undefined));
+    const { items, U, exclude } = scoringProblem(2, n, d, users, 2, 30);
     const js = await new JsKernel(items, n, d).topK(U, users, k, exclude);
     const onnx = await (await OnnxTopKKernel.create(items, n, d)).topK(U, users, k, exclude);
     const gpujs = await (await GpuJsKernel.create(items, n, d, 'webasm', 1000)).topK(U, users, k, exclude);
@@ -71,14 +80,11 @@ async function webGpuHere(items: Float32Array, n: number, d: number): Promise<Sc
 
 describe('the webgpu backend', () => {
   it('gives the same top-K as plain TypeScript where an adapter answers, and elsewhere says why it cannot run', async () => {
-    const rng = new Rng(4);
     const n = 5003;
     const d = 16;
     const users = 21;
     const k = 30;
-    const items = Float32Array.from({ length: n * d }, () => rng.normal());
-    const U = Float32Array.from({ length: users * d }, () => rng.normal());
-    const exclude = Array.from({ length: users }, (_, u) => (u % 3 ? Int32Array.from({ length: 25 }, () => rng.int(n)) : undefined));
+    const { items, U, exclude } = scoringProblem(4, n, d, users, 3, 25);
     const kernel = await webGpuHere(items, n, d);
     if (kernel instanceof KernelUnavailable) {
       expect(kernel.message).toMatch(/^WebGPU unavailable: (Dawn \(the webgpu package\) does not load here: \S|no WebGPU adapter answered|the WebGPU adapter request failed)/);
