@@ -59,9 +59,15 @@ describe('vitrine CLI', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vitrine-out-'));
     writeFileSync(join(dir, 'thesis.txt'), 'mine');
     const gen = run('generate', '--out', dir, '--size', 'tiny');
-    expect([gen.status, gen.stderr]).toEqual([2, expect.stringMatching(/already holds files and is not a generated shop \(no meta\.json\); refusing to replace it/)]);
+    expect([gen.status, gen.stderr]).toEqual([2, expect.stringMatching(/already holds files and is not a generated shop \(no meta\.json written by Vitrine\); refusing to replace it/)]);
     const train = run('train', '--data', 'synthetic:tiny', '--out', dir);
-    expect([train.status, train.stderr]).toEqual([2, expect.stringMatching(/already holds files and is not a bundle version \(no manifest\.json\)/)]);
+    expect([train.status, train.stderr]).toEqual([2, expect.stringMatching(/already holds files and is not a bundle version \(no manifest\.json written by Vitrine\)/)]);
+    // A file of the marker's name that another tool wrote (a web app's manifest, an export's
+    // meta.json) does not make the directory ours.
+    writeFileSync(join(dir, 'manifest.json'), '{"name":"My PWA"}');
+    writeFileSync(join(dir, 'meta.json'), '{"exported_by":"shopify"}');
+    expect(run('train', '--data', 'synthetic:tiny', '--out', dir).stderr).toMatch(/is not a bundle version \(no manifest\.json written by Vitrine\)/);
+    expect(run('generate', '--out', dir, '--size', 'tiny').stderr).toMatch(/is not a generated shop \(no meta\.json written by Vitrine\)/);
     expect(readFileSync(join(dir, 'thesis.txt'), 'utf8')).toBe('mine');
     // Its own output is replaced: generating twice into one directory works.
     const shop = join(dir, 'shop');

@@ -1,8 +1,16 @@
 import { UserError } from '../util/errors.js';
 import type { FileEntry } from './arrays.js';
+import type { OutputMarker } from '../util/output-dir.js';
 
 /** 2: the HNSW index became norm partitions (hnsw_<p>.bin); 3: partitions store vectors scaled to norm 1. */
 export const SCHEMA_VERSION = 3;
+
+/** A bundle version directory, of this schema or an older one, may be rebuilt in place. */
+export const BUNDLE_MARKER: OutputMarker = {
+  file: 'manifest.json',
+  what: 'a bundle version',
+  isOurs: (m) => m !== null && typeof m === 'object' && typeof (m as Partial<Manifest>).schemaVersion === 'number' && typeof (m as Partial<Manifest>).files === 'object',
+};
 
 /** Everything a reader needs to trust and use a bundle, and a person needs to know what is in it. */
 export interface Manifest {

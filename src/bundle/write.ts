@@ -7,6 +7,7 @@ import { prepareOutputDir } from '../util/output-dir.js';
 import type { HnswIndex } from '../index/hnsw.js';
 import { sha256, writeArray, writeBytes, type FileEntry, type Typed } from './arrays.js';
 import type { BundleData } from './model.js';
+import { BUNDLE_MARKER } from './manifest.js';
 
 /** The typed arrays of a bundle under their file names. */
 export function bundleArrays(d: BundleData): Record<string, Typed> {
@@ -57,7 +58,7 @@ export function bundleScalars(d: BundleData): Record<string, unknown> {
  * mid-write never leaves a version a server would pick up. Returns the final directory.
  */
 export async function writeBundle(d: BundleData, hnsw: HnswIndex, outDir: string): Promise<string> {
-  prepareOutputDir(outDir, 'manifest.json', 'a bundle version');
+  prepareOutputDir(outDir, BUNDLE_MARKER);
   await writeDirAtomically(outDir, async (tmp) => {
     const files: Record<string, FileEntry> = {};
     for (const [name, a] of Object.entries(bundleArrays(d))) files[name] = await writeArray(join(tmp, name), a);

@@ -49,7 +49,43 @@ export function splitDelimited(text: string, delimiter: string): string[] | null
   return out;
 }
 
-/** Streams delimited records in batches; quoted fields may span lines. Blank lines are not records. */
+/**
+ * Whether a line that continues an open quoted field leaves a quoted field open at its end (the
+ * same rules as splitDelimited), so a record spanning lines is scanned once, not re-split whole at
+ * every line it gains.
+ */
+function stillQuoted(line: string, delimiter: string): boolean {
+  let quoted = true;
+  let fieldStart = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch !== '"') continue;
+      if (line[i + 1] === '"') i++;
+      else quoted = false;
+    } else if (ch === '"' && fieldStart) {
+      quoted = true;
+    } else if (line.startsWith(delimiter, i)) {
+      fieldStart = true;
+      i += delimiter.length - 1;
+    } else {
+      fieldStart = false;
+    }
+  }
+  return quoted;
+}
+
+/**
+ * A quoted field may span lines, but one stray quote would otherwise swallow the rest of the file
+ * into a single record held in memory; past this many characters the open quote is reported.
+ */
+export const MAX_QUOTED_RECORD_CHARS = 1 << 20;
+
+/**
+ * Streams delimited records in batches; quoted fields may span lines. Blank lines are not records.
+ * In lenient mode a record with a line that could not be decoded is dropped whole (the line was
+ * counted as skipped where it was read).
+ */
 export async function* readDelimitedRecords(
   file: string,
   delimiter: string,
@@ -58,23 +94,43 @@ export async function* readDelimitedRecords(
   onBytes?: (bytes: number) => void,
   hasHeader = false,
 ): AsyncGenerator<CsvRecord[]> {
-  let pending: string | undefined;
+  let pending: string[] | undefined;
   let pendingLine = 0;
+  let pendingChars = 0;
+  let pendingRejected = false;
   for await (const batch of readLineBatches(file, encoding, lenient, hasHeader)) {
     const out: CsvRecord[] = [];
+    let r = 0;
     for (let i = 0; i < batch.lines.length; i++) {
       const lineNo = batch.firstLine + i;
       const raw = batch.lines[i];
-      const text = pending !== undefined ? `${pending}\n${raw}` : raw;
-      if (pending === undefined && raw.length === 0) continue;
-      const fields = splitDelimited(text, delimiter);
-      if (fields === null) {
-        if (pending === undefined) pendingLine = lineNo;
-        pending = text;
+      const rejected = r < batch.rejected.length && batch.rejected[r] === i;
+      if (rejected) r++;
+      if (pending === undefined) {
+        if (raw.length === 0) continue;
+        const fields = splitDelimited(raw, delimiter);
+        if (fields !== null) {
+          out.push({ fields, line: lineNo });
+          continue;
+        }
+        pending = [raw];
+        pendingLine = lineNo;
+        pendingChars = raw.length;
+        pendingRejected = false;
         continue;
       }
-      out.push({ fields, line: pending !== undefined ? pendingLine : lineNo });
-      pending = undefined;
+      pending.push(raw);
+      pendingChars += raw.length + 1;
+      pendingRejected ||= rejected;
+      if (!stillQuoted(raw, delimiter)) {
+        const fields = splitDelimited(pending.join('\n'), delimiter);
+        if (fields !== null && !pendingRejected) out.push({ fields, line: pendingLine });
+        pending = undefined;
+        continue;
+      }
+      if (pendingChars > MAX_QUOTED_RECORD_CHARS) {
+        throw new DataError(file, pendingLine, undefined, `a quoted field opened on this line is still open ${lineNo - pendingLine} lines and over ${MAX_QUOTED_RECORD_CHARS / (1 << 20)} MiB later (missing closing ")`);
+      }
     }
     onBytes?.(batch.bytesRead);
     if (out.length > 0) yield out;

@@ -11,6 +11,9 @@ export class DataError extends Error {
   }
 }
 
+const MAX_REASONS = 50;
+const OTHER_REASONS = 'other reasons (beyond the first 50 kinds)';
+
 /**
  * What lenient loading skipped. Strict loading throws the first DataError; lenient loading records
  * it here instead, so nothing is dropped without being counted and explained.
@@ -22,15 +25,23 @@ export class SkipReport {
 
   add(err: DataError): void {
     this.skipped++;
-    const reason = `${err.field !== undefined ? `${err.field}: ` : ''}${err.problem.replace(/"[^"]*"/g, '"…"')}`;
-    this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
+    this.count(`${err.field !== undefined ? `${err.field}: ` : ''}${err.problem.replace(/"[^"]*"/g, '"…"')}`, 1);
     if (this.examples.length < 5) this.examples.push(err.message);
   }
 
   merge(other: SkipReport): void {
     this.skipped += other.skipped;
-    for (const [r, n] of other.byReason) this.byReason.set(r, (this.byReason.get(r) ?? 0) + n);
+    for (const [r, n] of other.byReason) this.count(r, n);
     for (const e of other.examples) if (this.examples.length < 5) this.examples.push(e);
+  }
+
+  /**
+   * Values are masked out of the reasons, but a message that still varies per record must not grow
+   * the report (it goes to stderr and into the bundle's manifest) with every skipped line.
+   */
+  private count(reason: string, n: number): void {
+    const key = this.byReason.has(reason) || this.byReason.size < MAX_REASONS ? reason : OTHER_REASONS;
+    this.byReason.set(key, (this.byReason.get(key) ?? 0) + n);
   }
 
   toJSON(): { skipped: number; byReason: Record<string, number>; examples: string[] } {

@@ -14,17 +14,26 @@ export class FieldReader {
 
   requiredString(field: string, raw: unknown): string {
     if (raw === undefined || raw === null) this.fail(field, 'is missing');
-    const s = typeof raw === 'string' ? raw.trim() : typeof raw === 'number' ? String(raw) : this.fail(field, `must be a string, got ${typeof raw}`);
+    const s = typeof raw === 'string' ? raw.trim() : typeof raw === 'number' ? this.numericId(field, raw) : this.fail(field, `must be a string, got ${typeof raw}`);
     if (s.length === 0) this.fail(field, 'is empty');
     return s;
   }
 
   optionalString(field: string, raw: unknown): string | undefined {
     if (raw === undefined || raw === null) return undefined;
-    if (typeof raw === 'number') return String(raw);
+    if (typeof raw === 'number') return this.numericId(field, raw);
     if (typeof raw !== 'string') this.fail(field, `must be a string, got ${typeof raw}`);
     const s = raw.trim();
     return s.length === 0 ? undefined : s;
+  }
+
+  /**
+   * A JSON number where a string is expected (an id, say). Beyond 2^53 JSON.parse has already
+   * rounded it, and two different ids would silently become one.
+   */
+  private numericId(field: string, raw: number): string {
+    if (Number.isInteger(raw) && !Number.isSafeInteger(raw)) this.fail(field, `the number ${JSON.stringify(String(raw))} is too large to be read exactly (over 2^53); write it as a string in quotes`);
+    return String(raw);
   }
 
   /** NaN for an absent or empty value; an error for anything that is present but not a finite number. */
@@ -32,7 +41,7 @@ export class FieldReader {
     if (raw === undefined || raw === null || raw === '') return NaN;
     const v = typeof raw === 'number' ? raw : typeof raw === 'string' ? parseNumber(raw) : NaN;
     if (!Number.isFinite(v)) this.fail(field, `not a number: ${JSON.stringify(raw)}`);
-    if (v < min) this.fail(field, `must be >= ${min}, got ${v}`);
+    if (v < min) this.fail(field, `must be >= ${min}, got ${JSON.stringify(String(raw))}`);
     return v;
   }
 
@@ -52,7 +61,7 @@ export class FieldReader {
       if (!Number.isFinite(t)) this.fail(field, `not a Unix time in seconds or an ISO 8601 date (YYYY-MM-DD, optionally THH:MM[:SS] and a zone; no zone means UTC): ${JSON.stringify(raw)}`);
     } else this.fail(field, `must be a number or string, got ${typeof raw}`);
     if (!Number.isFinite(t)) this.fail(field, `not a finite time: ${JSON.stringify(raw)}`);
-    if (Math.abs(t) > 1e11) this.fail(field, `${t} is out of range for Unix seconds (milliseconds? divide by 1000)`);
+    if (Math.abs(t) > 1e11) this.fail(field, `${JSON.stringify(String(raw))} is out of range for Unix seconds (milliseconds? divide by 1000)`);
     return t;
   }
 
@@ -91,6 +100,9 @@ function parseIsoSeconds(s: string): number {
   const m = ISO_8601.exec(s);
   if (!m) return NaN;
   const [, date, time, zone] = m;
+  // Date.parse rolls an impossible day over (2026-02-30 becomes March 2nd): the date must round-trip.
+  const day = Date.parse(`${date}T00:00:00Z`);
+  if (!Number.isFinite(day) || new Date(day).toISOString().slice(0, 10) !== date) return NaN;
   if (time === undefined) return zone === undefined ? Date.parse(`${date}T00:00:00Z`) / 1000 : NaN;
   let z = (zone ?? 'Z').toUpperCase();
   if (z !== 'Z') z = z.length === 3 ? `${z}:00` : z.includes(':') ? z : `${z.slice(0, 3)}:${z.slice(3)}`;

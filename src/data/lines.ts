@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { DataError, SkipReport, rejectRecord } from './errors.js';
+import { DataError, SkipReport } from './errors.js';
 
 export type TextEncoding = 'utf8' | 'latin1';
 
@@ -10,6 +10,11 @@ export interface LineBatch {
   firstLine: number;
   /** Bytes of the file consumed so far, for progress bars. */
   bytesRead: number;
+  /**
+   * Lenient mode: indices of lines that could not be decoded (counted as skipped already, passed
+   * on as ''), so a record spanning lines can be dropped whole rather than loaded with a hole.
+   */
+  rejected: number[];
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
@@ -36,13 +41,18 @@ export async function* readLineBatches(
   let sawContent = false;
   const isContent = (l: string): boolean => l.trim().length > 0;
 
-  const decodeBlock = (block: Buffer): string[] => {
-    if (encoding === 'latin1') return latin1.decode(block).split('\n');
+  /**
+   * Strict mode stops at the first line that cannot be decoded, but only after the lines before it
+   * were handed on: the first bad record in file order is the one reported, whatever its fault.
+   */
+  const decodeBlock = (block: Buffer): { lines: string[]; rejected: number[]; error?: DataError } => {
+    if (encoding === 'latin1') return { lines: latin1.decode(block).split('\n'), rejected: [] };
     try {
-      return utf8.decode(block).split('\n');
+      return { lines: utf8.decode(block).split('\n'), rejected: [] };
     } catch {
       // Slow path only for a block that holds a bad sequence: find and report the exact line.
       const out: string[] = [];
+      const rejected: number[] = [];
       let start = 0;
       let n = lineNo;
       for (;;) {
@@ -54,28 +64,27 @@ export async function* readLineBatches(
           out.push(line);
         } catch {
           const inHeader = hasHeader && !sawContent;
-          rejectRecord(
-            new DataError(
-              file,
-              n,
-              undefined,
-              `invalid UTF-8 byte sequence${inHeader ? ' in the header line, which cannot be skipped' : ''} (if the file is latin-1, convert it or use a loader that reads latin-1)`,
-            ),
-            inHeader ? undefined : lenient,
+          const error = new DataError(
+            file,
+            n,
+            undefined,
+            `invalid UTF-8 byte sequence${inHeader ? ' in the header line, which cannot be skipped' : ''} (if the file is latin-1, convert it or use a loader that reads latin-1)`,
           );
-          // Lenient mode: the line is counted as skipped; an empty line is what callers pass over.
+          if (inHeader || !lenient) return { lines: out, rejected, error };
+          lenient.add(error);
+          rejected.push(out.length);
           out.push('');
         }
         if (nl === -1) break;
         start = nl + 1;
         n++;
       }
-      return out;
+      return { lines: out, rejected };
     }
   };
 
-  const emit = (block: Buffer): LineBatch => {
-    const lines = decodeBlock(block);
+  async function* emit(block: Buffer): AsyncGenerator<LineBatch> {
+    const { lines, rejected, error } = decodeBlock(block);
     if (!sawContent) sawContent = lines.some(isContent);
     if (first) {
       first = false;
@@ -85,11 +94,15 @@ export async function* readLineBatches(
       const l = lines[i];
       if (l.length > 0 && l.charCodeAt(l.length - 1) === 13) lines[i] = l.slice(0, -1);
     }
-    const batch: LineBatch = { lines, firstLine: lineNo, bytesRead };
+    if (lines.length > 0) yield { lines, firstLine: lineNo, bytesRead, rejected };
     lineNo += lines.length;
-    return batch;
-  };
+    if (error) throw error;
+  }
 
+  // A read on the open stream (of a directory, say) fails without the path: name the file.
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    e.path ??= file;
+  });
   for await (const chunk of stream as AsyncIterable<Buffer>) {
     bytesRead += chunk.length;
     const buf = carry ? Buffer.concat([carry, chunk]) : chunk;
@@ -99,9 +112,9 @@ export async function* readLineBatches(
       continue;
     }
     carry = lastNl + 1 < buf.length ? Buffer.from(buf.subarray(lastNl + 1)) : undefined;
-    yield emit(buf.subarray(0, lastNl));
+    yield* emit(buf.subarray(0, lastNl));
   }
-  if (carry && carry.length > 0) yield emit(carry);
+  if (carry && carry.length > 0) yield* emit(carry);
 }
 
 /** Throws the standard "empty file" error when a loader saw no non-blank line. */

@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import { stat } from 'node:fs/promises';
 import { readDelimitedRecords } from './csv.js';
-import { DataError, SkipReport, rejectRecord } from './errors.js';
+import { DataError, SkipReport } from './errors.js';
 import { emptyFileError, readLineBatches } from './lines.js';
 import { Progress } from '../util/progress.js';
 
@@ -56,6 +56,17 @@ export async function* readTable(
   const size = (await stat(file)).size;
   const progress = new Progress(label, size, 'bytes');
   let sawAny = false;
+  // Lines lenient mode skipped while reading (undecodable ones) were records too: a file of nothing
+  // else is not "empty", and the loader's "nothing loaded" error says what was skipped and why.
+  const skippedBefore = lenient?.skipped ?? 0;
+  const sawRecords = (): boolean => sawAny || (lenient?.skipped ?? 0) > skippedBefore;
+  // Strict mode reports the first bad record in file order: the rows before it go to the loader
+  // (whose field checks may fail first) before a structural fault found here is thrown.
+  let failure: DataError | undefined;
+  const reject = (err: DataError): void => {
+    if (lenient) lenient.add(err);
+    else failure = err;
+  };
 
   if (format === 'jsonl') {
     for await (const batch of readLineBatches(file, 'utf8', lenient)) {
@@ -69,11 +80,13 @@ export async function* readTable(
         try {
           obj = JSON.parse(text);
         } catch (e) {
-          rejectRecord(new DataError(file, line, undefined, `not valid JSON (${(e as Error).message})`), lenient);
+          reject(new DataError(file, line, undefined, `not valid JSON (${(e as Error).message})`));
+          if (failure) break;
           continue;
         }
         if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-          rejectRecord(new DataError(file, line, undefined, 'each line must be a JSON object'), lenient);
+          reject(new DataError(file, line, undefined, 'each line must be a JSON object'));
+          if (failure) break;
           continue;
         }
         const known: Record<string, unknown> = {};
@@ -90,14 +103,17 @@ export async function* readTable(
           from[canon] = k;
           known[canon] = v;
         }
-        if (clash) rejectRecord(clash, lenient);
-        else rows.push({ line, known, extra });
+        if (clash) {
+          reject(clash);
+          if (failure) break;
+        } else rows.push({ line, known, extra });
       }
       progress.update(batch.bytesRead);
       if (rows.length > 0) yield rows;
+      if (failure) throw failure;
     }
     progress.finish();
-    if (!sawAny) throw emptyFileError(file);
+    if (!sawRecords()) throw emptyFileError(file);
     return;
   }
 
@@ -115,6 +131,11 @@ export async function* readTable(
           const first = c === undefined ? -1 : canon.indexOf(c);
           if (first >= 0 && first < j) throw new DataError(file, rec.line, c, `columns "${header![first]}" and "${header![j]}" both name this field; keep one (or rename the other)`);
         });
+        // Two columns of one name the schema does not know would collapse into one kept value.
+        header.forEach((h, j) => {
+          const first = header!.indexOf(h);
+          if (canon[j] === undefined && first < j) throw new DataError(file, rec.line, h, `the header names this column twice (columns ${first + 1} and ${j + 1}); rename one`);
+        });
         for (const c of spec) {
           if (c.required && !canon.includes(c.name)) {
             throw new DataError(file, rec.line, c.name, `required column is missing (header has: ${header.join(', ')}; accepted names: ${[c.name, ...c.aliases].join(', ')})`);
@@ -124,7 +145,8 @@ export async function* readTable(
       }
       sawAny = true;
       if (rec.fields.length !== header.length) {
-        rejectRecord(new DataError(file, rec.line, undefined, `expected ${header.length} fields as in the header, found ${rec.fields.length}`), lenient);
+        reject(new DataError(file, rec.line, undefined, `expected ${header.length} fields as in the header, found ${rec.fields.length}`));
+        if (failure) break;
         continue;
       }
       const known: Record<string, unknown> = {};
@@ -137,8 +159,12 @@ export async function* readTable(
       rows.push({ line: rec.line, known, extra });
     }
     if (rows.length > 0) yield rows;
+    if (failure) throw failure;
   }
   progress.finish();
-  if (!header) throw emptyFileError(file);
-  if (!sawAny) throw new DataError(file, 0, undefined, 'has a header but no records');
+  if (!header) {
+    if (sawRecords()) return;
+    throw emptyFileError(file);
+  }
+  if (!sawRecords()) throw new DataError(file, 0, undefined, 'has a header but no records');
 }

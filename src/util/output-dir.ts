@@ -1,13 +1,22 @@
-import { accessSync, constants, existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, statSync } from 'node:fs';
-import { dirname, isAbsolute, relative, resolve } from 'node:path';
+import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { UserError } from './errors.js';
+
+/** The file an earlier output of one kind holds, and how to tell that it is ours. */
+export interface OutputMarker {
+  file: string;
+  /** Whether the parsed JSON of `file` is what we write (a web app's manifest.json is not). */
+  isOurs: (json: unknown) => boolean;
+  what: string;
+}
 
 /**
  * Checks, before any work, that an output directory may be written and replaced: it is absent,
- * empty, or an earlier output of the same kind (it holds `marker`). Anything else is someone's data,
- * and the atomic replace at the end of a build would delete it.
+ * empty, or an earlier output of the same kind (its marker file is ours). Anything else is someone's
+ * data, and the atomic replace at the end of a build would delete it.
  */
-export function prepareOutputDir(dir: string, marker: string, what: string): void {
+export function prepareOutputDir(dir: string, marker: OutputMarker): void {
+  const { what } = marker;
   // The swap at the end renames the path itself: a link would be replaced by a directory (its
   // target never written), the working directory pulled from under the shell.
   if (isLink(dir)) throw new UserError(`${dir} is a symbolic link (to ${readlinkSync(dir)}); name the directory itself`);
@@ -16,7 +25,7 @@ export function prepareOutputDir(dir: string, marker: string, what: string): voi
   if (existsSync(dir)) {
     if (!statSync(dir).isDirectory()) throw new UserError(`${dir} is a file, not ${what}; refusing to replace it (choose another output path)`);
     const entries = readdirSync(dir);
-    if (entries.length > 0 && !entries.includes(marker)) throw new UserError(`${dir} already holds files and is not ${what} (no ${marker}); refusing to replace it (choose another output path, or remove it yourself)`);
+    if (entries.length > 0 && !holdsMarker(dir, marker)) throw new UserError(`${dir} already holds files and is not ${what} (no ${marker.file} written by Vitrine); refusing to replace it (choose another output path, or remove it yourself)`);
   }
   const parent = dirname(dir);
   try {
@@ -58,6 +67,15 @@ export function makeDirs(dir: string): void {
   for (; !existsSync(d); d = dirname(d)) missing.push(d);
   if (!statSync(d).isDirectory()) throw Object.assign(new Error(`${d} is not a directory`), { code: 'ENOTDIR' });
   for (const m of missing.reverse()) mkdirSync(m);
+}
+
+function holdsMarker(dir: string, marker: OutputMarker): boolean {
+  try {
+    return marker.isOurs(JSON.parse(readFileSync(join(dir, marker.file), 'utf8')));
+  } catch {
+    // Absent, unreadable or not JSON: not ours.
+    return false;
+  }
 }
 
 function isLink(path: string): boolean {

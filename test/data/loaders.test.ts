@@ -3,7 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DataError } from '../../src/data/errors.js';
+import { DataError, SkipReport } from '../../src/data/errors.js';
 import { loadDataset } from '../../src/data/loaders/index.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
 
@@ -135,6 +135,17 @@ describe('generic CSV/JSONL loaders', () => {
     expect((await loadError({ events: write('ms.csv', `${header}u1,i1,view,1700000000000,\n`) })).message).toMatch(/field "timestamp": .*milliseconds/);
     const items = write('dup.csv', 'item_id,price\ni1,1\ni1,2\n');
     expect((await loadError({ events: write('e.csv', `${header}u1,i1,view,1,\n`), items })).message).toMatch(/dup\.csv:3: field "item_id": duplicate item id "i1" \(first on line 2\)/);
+    // The MovieLens layout refuses a second definition of a movie or a user just the same.
+    const ml = join(dir, 'ml-dup');
+    mkdirSync(ml);
+    writeFileSync(join(ml, 'u.genre'), 'unknown|0\nAction|1\n');
+    writeFileSync(join(ml, 'u.item'), '1|Toy Story (1995)|01-Jan-1995||http://x|0|1\n1|DUPLICATE (1995)|01-Jan-1995||http://x|1|0\n');
+    writeFileSync(join(ml, 'u.user'), '1|24|M|technician|85711\n');
+    writeFileSync(join(ml, 'u.data'), '1\t1\t5\t874965758\n');
+    await expect(loadDataset(ml)).rejects.toThrow(/u\.item:2: field "movie_id": duplicate movie id "1" \(first on line 1\)/);
+    writeFileSync(join(ml, 'u.item'), '1|Toy Story (1995)|01-Jan-1995||http://x|0|1\n');
+    writeFileSync(join(ml, 'u.user'), '1|24|M|technician|85711\n1|60|F|writer|10001\n');
+    await expect(loadDataset(ml)).rejects.toThrow(/u\.user:2: field "user_id": duplicate user id "1" \(first on line 1\)/);
   });
 
   it('refuses two columns or keys that name the same field', async () => {
@@ -170,6 +181,52 @@ describe('generic CSV/JSONL loaders', () => {
     expect(Object.keys(skipped.byReason).join('\n')).toMatch(/not a number/);
     expect(Object.keys(skipped.byReason).join('\n')).toMatch(/invalid UTF-8/);
     expect(skipped.examples.some((m) => /mixed\.csv:3: field "type"/.test(m))).toBe(true);
+  });
+
+  it('reports the first bad record in file order, whatever kind of fault it has', async () => {
+    // Line 2's bad type is a field fault, line 4's a structural one found while the block is read.
+    expect((await loadError({ events: write('order.csv', `${header}u1,i1,like,1,\nu1,i1,view,1,\nu1,i1,view\n`) })).message).toMatch(/order\.csv:2: field "type"/);
+    const enc = Buffer.concat([Buffer.from(`${header}u1,i1,like,1,\nu1,i1,view,1,\nu`), Buffer.from([0xff]), Buffer.from(',i1,view,1,\n')]);
+    expect((await loadError({ events: write('order-enc.csv', enc) })).message).toMatch(/order-enc\.csv:2: field "type"/);
+    expect((await loadError({ events: write('order.jsonl', '{"user":"u1","item":"i1","type":"like","ts":1}\n{"user":\n') })).message).toMatch(/order\.jsonl:1: field "type"/);
+  });
+
+  it('fails fast on a stray quote instead of reading the rest of the file into one record', async () => {
+    const rows = Array.from({ length: 40_000 }, (_, j) => `u${j},i${j % 50},view,${1_700_000_000 + j},`).join('\n');
+    const e = await loadError({ events: write('stray.csv', `${header}u1,i1,view,1,\nu2,"i2,view,1,\n${rows}\n`) });
+    expect(e.message).toMatch(/stray\.csv:3: a quoted field opened on this line is still open \d+ lines and over 1 MiB later \(missing closing "\)/);
+  });
+
+  it('refuses impossible dates, ids too large for a JSON number, and a header naming a column twice', async () => {
+    const r = new FieldReader('t.csv', 2);
+    for (const bad of ['2026-02-30', '2026-02-29T10:00', '2026-04-31'])
+      expect(() => r.timestamp('timestamp', bad), bad).toThrow(/not a Unix time in seconds or an ISO 8601 date/);
+    expect(r.timestamp('timestamp', '2024-02-29')).toBe(Date.UTC(2024, 1, 29) / 1000);
+    const big = write('big.jsonl', '{"user_id":9007199254740993,"item_id":"i1","type":"view","timestamp":1}\n{"user_id":9007199254740992,"item_id":"i1","type":"view","timestamp":1}\n');
+    expect((await loadError({ events: big })).message).toMatch(/big\.jsonl:1: field "user_id": the number "9007199254740992" is too large to be read exactly \(over 2\^53\); write it as a string in quotes/);
+    expect((await loadError({ events: write('twice.csv', 'user_id,item_id,type,timestamp,session,session\nu1,i1,view,1,a,b\n') })).message).toMatch(/twice\.csv:1: field "session": the header names this column twice \(columns 5 and 6\)/);
+  });
+
+  it('lenient mode drops a multi-line record with an undecodable line whole, and says what it skipped when nothing is left', async () => {
+    const hole = Buffer.concat([Buffer.from(`${header.trim()},note\nu1,i1,view,1,,"a\nb`), Buffer.from([0xe9]), Buffer.from(`\nc"\nu2,i2,view,2,,ok\n`)]);
+    const ds = await loadDataset({ events: write('hole.csv', hole) }, { lenient: true });
+    expect(ds.users.list()).toEqual(['u2']);
+    expect(ds.source.skipped!.skipped).toBe(1);
+    const allBad = Buffer.concat([Buffer.from(header), Buffer.from([0xff]), Buffer.from(',i1,view,1,\n')]);
+    expect((await loadError({ events: write('allbad.csv', allBad) }, true)).message).toMatch(/no events were loaded \(--lenient skipped 1 record: 1 × invalid UTF-8/);
+    expect((await loadError({ events: write('allbad.jsonl', Buffer.from([0x7b, 0xff, 0x7d, 0x0a])) }, true)).message).toMatch(/no events were loaded \(--lenient skipped 1 record/);
+  });
+
+  it('lenient reasons group skips by kind, never by value, and stay bounded', async () => {
+    const lines = Array.from({ length: 300 }, (_, j) => `u${j},i1,view,${1_700_000_000_000 + j},`).join('\n');
+    const ds = await loadDataset({ events: write('ms-many.csv', `${header}u1,i1,view,1,\nu2,i1,view,2,-${lines.length}\n${lines}\n`) }, { lenient: true });
+    const reasons = ds.source.skipped!.byReason;
+    expect(reasons).toEqual({ 'timestamp: "…" is out of range for Unix seconds (milliseconds? divide by 1000)': 300, 'price: must be >= 0, got "…"': 1 });
+    // A message that still varies per record would grow the report (stderr, the manifest) per line.
+    const report = new SkipReport();
+    for (let j = 0; j < 80; j++) report.add(new DataError('f.csv', j + 2, undefined, `fault number ${j}`));
+    expect(report.byReason.size).toBe(51);
+    expect(report.byReason.get('other reasons (beyond the first 50 kinds)')).toBe(30);
   });
 
   it('the CLI reports a data error with exit code 2 and no stack trace', () => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { mkdirSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { updateManifest } from '../../bundle/write.js';
+import { BUNDLE_MARKER } from '../../bundle/manifest.js';
 import { loadDataset } from '../../data/loaders/index.js';
 import { reportSkipped } from '../skipped.js';
 import { resolveDataDir } from '../../data/resolve.js';
@@ -94,7 +95,7 @@ export async function runTrain(opts: TrainCliOptions): Promise<string> {
 async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string> {
   const started = performance.now();
   // Before the data is loaded (or generated): a wrong --out is refused at once, not minutes later.
-  prepareOutputDir(outDir, 'manifest.json', 'a bundle version');
+  prepareOutputDir(outDir, BUNDLE_MARKER);
   const dir = await resolveDataDir(opts.data, opts.seed);
   const ds = await loadDataset(dir, { lenient: opts.lenient });
   reportSkipped(ds.source.skipped);

@@ -5,6 +5,7 @@ import { FieldReader } from '../fields.js';
 import { emptyFileError, readLineBatches } from '../lines.js';
 import { eventTypeCode } from '../types.js';
 import type { DatasetBuilder } from '../dataset.js';
+import { FirstSeen } from './first-seen.js';
 
 /**
  * The Amazon Beauty 5-core layout of the S3-Rec papers: Beauty.txt (user then items in time order),
@@ -30,12 +31,24 @@ export async function loadAmazonBeauty(dir: string, builder: DatasetBuilder, len
   }
 
   const times = new Map<string, string[]>();
+  const timeLines = new FirstSeen('user');
+  const tf: FieldReader = new FieldReader(timeFile, 0);
   let any = false;
   for await (const batch of readLineBatches(timeFile, 'utf8', lenient)) {
-    for (const line of batch.lines) {
+    for (let i = 0; i < batch.lines.length; i++) {
+      const line = batch.lines[i];
       if (line.length === 0) continue;
       any = true;
+      tf.line = batch.firstLine + i;
       const [user, ...ts] = line.trim().split(' ');
+      try {
+        timeLines.check(tf, 'user_id', user);
+      } catch (e) {
+        if (!(e instanceof DataError)) throw e;
+        rejectRecord(e, lenient);
+        continue;
+      }
+      timeLines.record(user, tf.line);
       times.set(user, ts);
     }
   }

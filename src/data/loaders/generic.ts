@@ -3,6 +3,7 @@ import { FieldReader } from '../fields.js';
 import { readTable, type ColumnSpec, type Row } from '../table.js';
 import type { DatasetBuilder } from '../dataset.js';
 import type { Item, UserAttributes } from '../types.js';
+import { FirstSeen } from './first-seen.js';
 
 export const EVENT_COLUMNS: readonly ColumnSpec[] = [
   { name: 'user_id', aliases: ['user', 'userid', 'customer_id', 'customer'], required: true },
@@ -98,15 +99,14 @@ function attributesOf(f: FieldReader, raw: unknown, extra: [string, unknown][]):
 
 export async function loadItems(file: string, builder: DatasetBuilder, lenient?: SkipReport): Promise<void> {
   const f: FieldReader = new FieldReader(file, 0);
-  const firstLine = new Map<string, number>();
+  const firstSeen = new FirstSeen('item');
   for await (const rows of readTable(file, ITEM_COLUMNS, lenient, `load ${file}`)) {
     for (const row of rows) {
       f.line = row.line;
       try {
         const k = row.known;
         const id = f.requiredString('item_id', k.item_id);
-        const seen = firstLine.get(id);
-        if (seen !== undefined) f.fail('item_id', `duplicate item id ${JSON.stringify(id)} (first on line ${seen})`);
+        firstSeen.check(f, 'item_id', id);
         const price = f.optionalNumber('price', k.price, 0);
         const item: Item = {
           id,
@@ -117,7 +117,7 @@ export async function loadItems(file: string, builder: DatasetBuilder, lenient?:
           text: f.optionalString('text', k.text),
           available: f.boolean('available', k.available, true),
         };
-        firstLine.set(id, row.line);
+        firstSeen.record(id, row.line);
         builder.addItem(item);
       } catch (e) {
         if (!(e instanceof DataError)) throw e;
@@ -129,15 +129,14 @@ export async function loadItems(file: string, builder: DatasetBuilder, lenient?:
 
 export async function loadUsers(file: string, builder: DatasetBuilder, lenient?: SkipReport): Promise<void> {
   const f: FieldReader = new FieldReader(file, 0);
-  const firstLine = new Map<string, number>();
+  const firstSeen = new FirstSeen('user');
   for await (const rows of readTable(file, USER_COLUMNS, lenient, `load ${file}`)) {
     for (const row of rows) {
       f.line = row.line;
       try {
         const k = row.known;
         const id = f.requiredString('user_id', k.user_id);
-        const seen = firstLine.get(id);
-        if (seen !== undefined) f.fail('user_id', `duplicate user id ${JSON.stringify(id)} (first on line ${seen})`);
+        firstSeen.check(f, 'user_id', id);
         const age = f.optionalNumber('age', k.age, 0);
         const attributes: Record<string, string> = {};
         for (const [key, v] of row.extra) attributes[key] = asText(v);
@@ -149,7 +148,7 @@ export async function loadUsers(file: string, builder: DatasetBuilder, lenient?:
           age: Number.isNaN(age) ? undefined : age,
           attributes,
         };
-        firstLine.set(id, row.line);
+        firstSeen.record(id, row.line);
         builder.addUser(user);
       } catch (e) {
         if (!(e instanceof DataError)) throw e;

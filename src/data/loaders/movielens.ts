@@ -4,6 +4,7 @@ import { FieldReader } from '../fields.js';
 import { emptyFileError, readLineBatches } from '../lines.js';
 import { eventTypeCode } from '../types.js';
 import { ageBandOf } from './generic.js';
+import { FirstSeen } from './first-seen.js';
 import type { DatasetBuilder } from '../dataset.js';
 import { Progress } from '../../util/progress.js';
 
@@ -56,9 +57,11 @@ async function readGenres(file: string, lenient?: SkipReport): Promise<string[]>
 }
 
 async function readItems(file: string, genres: string[], builder: DatasetBuilder, lenient?: SkipReport): Promise<void> {
+  const firstSeen = new FirstSeen('movie');
   for await (const [f, fields] of pipeRecords(file, 5 + genres.length, 'latin1', '|', lenient)) {
     try {
       const id = f.requiredString('movie_id', fields[0]);
+      firstSeen.check(f, 'movie_id', id);
       const attributes: string[] = [];
       let category: string | undefined;
       for (let g = 0; g < genres.length; g++) {
@@ -71,6 +74,7 @@ async function readItems(file: string, genres: string[], builder: DatasetBuilder
       }
       const year = /(\d{4})$/.exec(fields[2])?.[1];
       if (year) attributes.push(`year:${year}`);
+      firstSeen.record(id, f.line);
       builder.addItem({ id, category, attributes, text: fields[1], available: true });
     } catch (e) {
       if (!(e instanceof DataError)) throw e;
@@ -80,13 +84,17 @@ async function readItems(file: string, genres: string[], builder: DatasetBuilder
 }
 
 async function readUsers(file: string, builder: DatasetBuilder, lenient?: SkipReport): Promise<void> {
+  const firstSeen = new FirstSeen('user');
   for await (const [f, [id, ageRaw, gender, occupation, zip]] of pipeRecords(file, 5, 'utf8', '|', lenient)) {
     try {
       const age = f.requiredNumber('age', ageRaw, 0);
       const g = f.requiredString('gender', gender);
       if (g !== 'M' && g !== 'F') f.fail('gender', `expected M or F, found ${JSON.stringify(g)}`);
+      const userId = f.requiredString('user_id', id);
+      firstSeen.check(f, 'user_id', userId);
+      firstSeen.record(userId, f.line);
       builder.addUser({
-        id: f.requiredString('user_id', id),
+        id: userId,
         age,
         ageBand: ageBandOf(age),
         gender: g,

@@ -2,7 +2,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeDirAtomically } from '../../util/atomic-dir.js';
-import { prepareOutputDir } from '../../util/output-dir.js';
+import { prepareOutputDir, type OutputMarker } from '../../util/output-dir.js';
 import { csvField } from '../csv.js';
 import { Progress } from '../../util/progress.js';
 import { expectedEvents, validateConfig, type SyntheticConfig } from './config.js';
@@ -11,6 +11,14 @@ import { groundTruth } from './truth.js';
 import { buildWorld, type World } from './world.js';
 
 export const GENERATOR_VERSION = 1;
+const GENERATOR = 'vitrine-synthetic-shop';
+
+/** A shop this generator wrote (meta.json names it) may be regenerated in place. */
+const SHOP_MARKER: OutputMarker = {
+  file: 'meta.json',
+  what: 'a generated shop',
+  isOurs: (m) => m !== null && typeof m === 'object' && (m as { generator?: unknown }).generator === GENERATOR,
+};
 
 export interface GenerateResult {
   dir: string;
@@ -71,7 +79,7 @@ class LineWriter {
  * half-written shop that looks complete. The same config gives byte-identical files.
  */
 export async function generateShop(config: SyntheticConfig, outDir: string): Promise<GenerateResult> {
-  prepareOutputDir(outDir, 'meta.json', 'a generated shop');
+  prepareOutputDir(outDir, SHOP_MARKER);
   validateConfig(config);
   const started = performance.now();
   const { count, byType, world } = await writeDirAtomically(outDir, (tmp) => writeShopFiles(config, tmp));
@@ -129,7 +137,7 @@ async function writeShopFiles(config: SyntheticConfig, tmp: string): Promise<{ c
   await truth.close();
 
   const meta = {
-    generator: 'vitrine-synthetic-shop',
+    generator: GENERATOR,
     generatorVersion: GENERATOR_VERSION,
     config,
     counts: { users: world.users.length, items: world.items.length, events: count, eventsByType: byType, promotions: world.promotions.length },
