@@ -34,6 +34,8 @@ export interface ServerConfig {
   eventLogSync: EventLogSync;
   /** Users whose streamed events are held; past it the least recently active are forgotten. */
   maxStreamedUsers: number;
+  /** The same bound on the memory those events take, in MiB (estimated from the ids' lengths). */
+  maxStreamedMemoryMiB: number;
   /** Key for pseudonymising user ids in logs. */
   pseudonymKey?: string;
   logLevel: string;
@@ -64,6 +66,7 @@ export function defaultConfig(bundle: string): ServerConfig {
     clock: 'wall',
     drainSeconds: 30,
     maxStreamedUsers: 100_000,
+    maxStreamedMemoryMiB: 512,
     eventLogSync: 'fsync',
   };
 }
@@ -86,12 +89,13 @@ const ENV: Record<string, keyof ServerConfig> = {
   VITRINE_EVENT_LOG: 'eventLog',
   VITRINE_EVENT_LOG_SYNC: 'eventLogSync',
   VITRINE_MAX_STREAMED_USERS: 'maxStreamedUsers',
+  VITRINE_MAX_STREAMED_MEMORY_MIB: 'maxStreamedMemoryMiB',
   VITRINE_PSEUDONYM_KEY: 'pseudonymKey',
   VITRINE_LOG_LEVEL: 'logLevel',
   VITRINE_CLOCK: 'clock',
 };
 
-const NUMERIC = new Set<keyof ServerConfig>(['port', 'workers', 'concurrentTasksPerWorker', 'maxBatch', 'maxQueue', 'maxInFlightPerConnection', 'maxFrameBytes', 'efSearch', 'drainSeconds', 'maxStreamedUsers']);
+const NUMERIC = new Set<keyof ServerConfig>(['port', 'workers', 'concurrentTasksPerWorker', 'maxBatch', 'maxQueue', 'maxInFlightPerConnection', 'maxFrameBytes', 'efSearch', 'drainSeconds', 'maxStreamedUsers', 'maxStreamedMemoryMiB']);
 
 /** Defaults, then a JSON config file, then VITRINE_* environment variables, then command-line flags. */
 export function loadConfig(bundle: string | undefined, file: string | undefined, flags: Partial<ServerConfig>, env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -109,7 +113,7 @@ export function loadConfig(bundle: string | undefined, file: string | undefined,
   if (!chosenBundle) throw new UserError('--bundle is required (or VITRINE_BUNDLE, or "bundle" in the config file)');
   const base = defaultConfig(chosenBundle);
   const merged: ServerConfig = { ...base, ...fileSettings, ...(fromEnv as Partial<ServerConfig>), ...flagSettings, bundle: chosenBundle };
-  merged.limits = { ...base.limits, ...fileSettings.limits, ...flagSettings.limits };
+  merged.limits = { ...base.limits, ...dropUnset(fileSettings.limits ?? {}), ...dropUnset(flagSettings.limits ?? {}) };
   if (fileSettings.maxQueue === undefined && fromEnv.maxQueue === undefined && flagSettings.maxQueue === undefined) merged.maxQueue = merged.workers * 256;
   validateConfig(merged);
   return merged;
@@ -159,6 +163,7 @@ export function validateConfig(c: ServerConfig): void {
   int('maxFrameBytes', 256, 64 << 20);
   int('drainSeconds', 0, 3600);
   int('maxStreamedUsers', 1, 100_000_000);
+  int('maxStreamedMemoryMiB', 1, 1 << 20);
   if (c.efSearch !== undefined) int('efSearch', 10, 100_000);
   for (const [key, ceiling] of Object.entries(LIMIT_CEILINGS) as [keyof Limits, number][]) {
     const v = c.limits[key];

@@ -19,7 +19,8 @@ export class ServerMetrics {
   readonly bundle = new client.Gauge({ name: 'vitrine_bundle_info', help: 'The loaded bundle version (value 1)', labelNames: ['version'] as const, registers: [this.registry] });
   readonly reloads = new client.Counter({ name: 'vitrine_bundle_reloads_total', help: 'Hot reloads by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
   readonly overlayUsers = new client.Gauge({ name: 'vitrine_streamed_users', help: 'Users with events streamed since their bundle was built', registers: [this.registry] });
-  readonly overlayEvicted = new client.Gauge({ name: 'vitrine_streamed_users_evicted', help: 'Users whose streamed events were forgotten to stay within maxStreamedUsers', registers: [this.registry] });
+  readonly overlayEvicted = new client.Gauge({ name: 'vitrine_streamed_users_evicted', help: 'Users whose streamed events were forgotten to stay within maxStreamedUsers and maxStreamedMemoryMiB', registers: [this.registry] });
+  readonly overlayBytes = new client.Gauge({ name: 'vitrine_streamed_bytes', help: 'Estimated memory the streamed events take (bounded by maxStreamedMemoryMiB)', registers: [this.registry] });
 
   constructor(eventLog: () => { fsyncs: number; logBytes: number }) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'vitrine_process_' });

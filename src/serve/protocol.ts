@@ -238,7 +238,8 @@ function itemDescription(v: Obj, field: string): ItemDescription {
 
 /** Overrides the bundle's retrieval list length (recommend, and score to match it). */
 function candidates(o: Obj, limits: Limits): number | undefined {
-  return o.candidates === undefined ? undefined : int(o, 'candidates', 200, 10, limits.maxCandidates);
+  // null means "not given" here as for every other field: the bundle's own candidate count.
+  return o.candidates === undefined || o.candidates === null ? undefined : int(o, 'candidates', 200, 10, limits.maxCandidates);
 }
 
 /** Turns a decoded frame or HTTP body into a typed request, or throws a RequestError naming the field. */

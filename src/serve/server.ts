@@ -38,6 +38,19 @@ interface SocketData {
 
 // Plain msgpack maps (no msgpackr record extension), so any msgpack client can talk to us; keys
 // whose value is undefined are left out, as JSON.stringify does, so both encodings carry the same result.
+/**
+ * Replies a client has not read yet count against its connection: past this many buffered bytes new
+ * requests are refused (`too_many_in_flight`), so a client that writes faster than it reads slows
+ * itself down instead of filling the server's memory.
+ */
+const MAX_UNREAD_REPLY_BYTES = 4 << 20;
+/**
+ * Where uWS stops buffering. Only replies to requests admitted below MAX_UNREAD_REPLY_BYTES can get
+ * here; the connection is then closed (its client sees every pending request fail) rather than a
+ * reply silently dropped on a connection that stays open.
+ */
+const MAX_BACKPRESSURE_BYTES = 64 << 20;
+
 const packr = new Packr({ useRecords: false, skipValues: [undefined] } as ConstructorParameters<typeof Packr>[0]);
 // Integers msgpack encodes in 64 bits (Python's msgpack does so from 2^32) arrive as numbers when
 // exactly representable, so such an id is echoed and such a k accepted. msgpackr supports 'auto';
@@ -102,7 +115,7 @@ export class VitrineServer {
   ) {
     this.log = log ?? createLogger(config.logLevel);
     this.pseudo = new Pseudonymiser(config.pseudonymKey);
-    this.overlay = new EventOverlay({ maxPerUser: 200, maxUsers: config.maxStreamedUsers, logPath: config.eventLog, sync: config.eventLogSync });
+    this.overlay = new EventOverlay({ maxPerUser: 200, maxUsers: config.maxStreamedUsers, maxBytes: config.maxStreamedMemoryMiB * (1 << 20), logPath: config.eventLog, sync: config.eventLogSync });
   }
 
   get version(): string | undefined {
@@ -156,7 +169,8 @@ export class VitrineServer {
       // uWS closes a connection whose frame exceeds maxPayloadLength; we accept up to 16x the
       // configured limit and answer oversized frames with a coded error instead, keeping the connection.
       maxPayloadLength: Math.max(c.maxFrameBytes * 16, 1 << 20),
-      maxBackpressure: 16 << 20,
+      maxBackpressure: MAX_BACKPRESSURE_BYTES,
+      closeOnBackpressureLimit: 1,
       idleTimeout: 120,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
@@ -209,21 +223,22 @@ export class VitrineServer {
     });
     app.post('/v1/:call', (res, req) => {
       const call = req.getParameter(0) ?? '';
+      const label = callLabelOf({ call });
       const auth = req.getHeader('authorization');
-      this.readBody(res, (ex, body) => {
-        if (c.clientToken && !tokenMatches(auth, '', c.clientToken)) return this.writeHttp(ex, fail(null, 'unauthorized', 'a client token is required (Authorization: Bearer <token>)'));
+      this.readBody(res, label, (ex, body) => {
+        if (c.clientToken && !tokenMatches(auth, '', c.clientToken)) return this.writeHttp(ex, this.refused(label, 'http', null, 'unauthorized', 'a client token is required (Authorization: Bearer <token>)'));
         let raw: unknown;
         try {
           raw = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
         } catch {
-          return this.writeHttp(ex, fail(null, 'bad_frame', 'the body is not valid JSON'));
+          return this.writeHttp(ex, this.refused(label, 'http', null, 'bad_frame', 'the body is not valid JSON'));
         }
         void this.handle(raw, 'http', call).then((reply) => this.writeHttp(ex, reply));
       });
     });
     app.post('/admin/reload', (res, req) => {
       const auth = req.getHeader('authorization');
-      this.readBody(res, (ex, body) => {
+      this.readBody(res, undefined, (ex, body) => {
         if (!c.adminToken || !tokenMatches(auth, '', c.adminToken)) return this.writeHttp(ex, fail(null, 'unauthorized', c.adminToken ? 'admin token required (Authorization: Bearer <token>)' : 'admin calls are disabled: start the server with an admin token'));
         let o: unknown;
         try {
@@ -258,6 +273,7 @@ export class VitrineServer {
   private refreshOverlayGauges(): void {
     this.metrics.overlayUsers.set(this.overlay.users);
     this.metrics.overlayEvicted.set(this.overlay.evicted);
+    this.metrics.overlayBytes.set(this.overlay.heldBytes);
   }
 
   /** Why `version` cannot be reloaded, or undefined when it can be tried. */
@@ -293,8 +309,7 @@ export class VitrineServer {
       ws.cork(() => ws.send(bytes, isBinary));
     };
     if (message.byteLength > this.config.maxFrameBytes) {
-      this.metrics.requests.inc({ call: 'unknown', transport, outcome: 'frame_too_large' });
-      return send(fail(null, 'frame_too_large', `the frame has ${message.byteLength} bytes; the limit is ${this.config.maxFrameBytes}`));
+      return send(this.refused('unknown', transport, null, 'frame_too_large', `the frame has ${message.byteLength} bytes; the limit is ${this.config.maxFrameBytes}`));
     }
     let raw: unknown;
     try {
@@ -304,12 +319,14 @@ export class VitrineServer {
       // 0xC1 is the byte msgpack never uses; msgpackr decodes it to a marker rather than refusing it.
       if (raw === C1) throw new Error('0xC1');
     } catch {
-      this.metrics.requests.inc({ call: 'unknown', transport, outcome: 'bad_frame' });
-      return send(fail(null, 'bad_frame', isBinary ? 'binary frames must be msgpack' : 'text frames must be JSON'));
+      return send(this.refused('unknown', transport, null, 'bad_frame', isBinary ? 'binary frames must be msgpack' : 'text frames must be JSON'));
     }
     if (ud.inFlight >= this.config.maxInFlightPerConnection) {
-      this.metrics.requests.inc({ call: callLabelOf(raw), transport, outcome: 'too_many_in_flight' });
-      return send(fail(idOf(raw), 'too_many_in_flight', `at most ${this.config.maxInFlightPerConnection} requests may be in flight on one connection`));
+      return send(this.refused(callLabelOf(raw), transport, idOf(raw), 'too_many_in_flight', `at most ${this.config.maxInFlightPerConnection} requests may be in flight on one connection`));
+    }
+    const unread = ws.getBufferedAmount();
+    if (unread > MAX_UNREAD_REPLY_BYTES) {
+      return send(this.refused(callLabelOf(raw), transport, idOf(raw), 'too_many_in_flight', `${unread} bytes of replies on this connection are not read yet; read them before sending more requests`));
     }
     ud.inFlight++;
     void this.handle(raw, transport).then((reply) => {
@@ -380,7 +397,8 @@ export class VitrineServer {
   }
 
   /** Collects a request body (bounded by maxFrameBytes); the exchange remembers if the client went away. */
-  private readBody(res: UWS.HttpResponse, done: (ex: HttpExchange, body: Buffer) => void): void {
+  /** `call`: the label a refused body of a call is counted under; admin bodies are not calls. */
+  private readBody(res: UWS.HttpResponse, call: string | undefined, done: (ex: HttpExchange, body: Buffer) => void): void {
     const ex: HttpExchange = { res, aborted: false, t0: performance.now() };
     const chunks: Buffer[] = [];
     let size = 0;
@@ -391,12 +409,19 @@ export class VitrineServer {
       size += chunk.byteLength;
       if (size > this.config.maxFrameBytes) {
         rejected = true;
-        this.writeHttp(ex, fail(null, 'frame_too_large', `the body exceeds ${this.config.maxFrameBytes} bytes`), true);
+        const message = `the body exceeds ${this.config.maxFrameBytes} bytes`;
+        this.writeHttp(ex, call === undefined ? fail(null, 'frame_too_large', message) : this.refused(call, 'http', null, 'frame_too_large', message), true);
         return;
       }
       chunks.push(Buffer.from(new Uint8Array(chunk)));
       if (isLast) done(ex, Buffer.concat(chunks));
     });
+  }
+
+  /** A request refused before it reached `handle` (which counts its own): counted, then answered. */
+  private refused(call: string, transport: Transport, id: RequestId | null, code: ErrorCode, message: string): Reply {
+    this.metrics.requests.inc({ call, transport, outcome: code });
+    return fail(id, code, message);
   }
 
   private writeHttp(ex: HttpExchange, r: Reply, close = false): void {

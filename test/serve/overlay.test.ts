@@ -23,6 +23,24 @@ describe('streamed events', () => {
     expect(overlay.evicted).toBe(2);
   });
 
+  it('forgets the least recently active users once the held events would take more than maxBytes', () => {
+    const maxBytes = 200_000;
+    const overlay = new EventOverlay({ maxPerUser: 200, maxUsers: 1_000_000, maxBytes });
+    // Ids of 250 characters: the user cap alone would let these grow to gigabytes.
+    const id = (prefix: string, j: number): string => `${prefix}${String(j).padStart(249, '0')}`;
+    for (let j = 0; j < 5_000; j++) overlay.add(id('u', j % 400), { item: id('i', j), type: 'view', ts: j });
+    expect(overlay.heldBytes).toBeLessThanOrEqual(maxBytes);
+    expect(overlay.heldBytes).toBeGreaterThan(maxBytes * 0.9);
+    expect(overlay.evicted).toBeGreaterThan(0);
+    // The most recent user keeps its events; one last active 300 events ago (past the ~230 users,
+    // ~870 bytes each, that fit) is forgotten.
+    expect(overlay.get(id('u', 4_999 % 400))?.at(-1)?.item).toBe(id('i', 4_999));
+    expect(overlay.get(id('u', 4_699 % 400))).toBeUndefined();
+    // The estimate follows what is held: dropping everything brings it back to zero.
+    overlay.dropBefore(Infinity);
+    expect([overlay.users, overlay.heldBytes]).toEqual([0, 0]);
+  });
+
   it('replays its log at start, keeps only what it holds in the log, and survives a torn last line', async () => {
     const logPath = join(tempDir(), 'log', 'events.jsonl');
     const options = { maxPerUser: 2, maxUsers: 2, logPath };

@@ -22,6 +22,8 @@ describe('request validation', () => {
     expect(r).toEqual({ id: 'a', call: { call: 'recommend', user: 'u1', history: undefined, k: 10, filters: { excludeSeen: true, availableOnly: true }, diversity: 0, explain: true, candidates: undefined } });
     const h = parse({ id: 2, call: 'recommend', history: ['i1', { item: 'i2', type: 'cart', ts: 1700000000 }], k: 3, filters: { category: 'Shoes', priceMax: 9 } });
     expect(h.call).toMatchObject({ history: [{ item: 'i1' }, { item: 'i2', type: 'cart', ts: 1700000000 }], filters: { categories: ['Shoes'], priceMax: 9 } });
+    // null is "not given" for candidates too: the bundle's own retrieval depth, not a default of 200.
+    expect(parseRequest({ id: 1, call: 'recommend', user: 'u', candidates: null }, DEFAULT_LIMITS).call).toMatchObject({ candidates: undefined });
   });
 
   it('names the field and the problem for every kind of bad input', () => {
@@ -101,6 +103,7 @@ describe('server configuration', () => {
     // null and "" mean "not set", as an absent key does (an empty eventLog: events in memory only).
     const unset = loadConfig('m', file('unset.json', { efSearch: null, eventLog: '', limits: null }), { catalog: '' }, {});
     expect([unset.efSearch, unset.eventLog, unset.catalog, unset.limits]).toEqual([undefined, undefined, undefined, DEFAULT_LIMITS]);
+    expect(loadConfig('m', file('unset-limit.json', { limits: { maxK: null, maxBasket: 7 } }), {}, {}).limits).toEqual({ ...DEFAULT_LIMITS, maxBasket: 7 });
     expect(() => loadConfig('m', file('typo.json', { prot: 9000 }), {}, {})).toThrow(/typo\.json: unknown setting "prot"/);
     expect(() => loadConfig('m', file('limit.json', { limits: { maxK: 'lots' } }), {}, {})).toThrow(/config limits\.maxK: expected an integer between 1 and 10000, got "lots"/);
     expect(() => loadConfig('m', file('limit2.json', { limits: { maxKK: 5 } }), {}, {})).toThrow(/unknown limit "limits\.maxKK"/);

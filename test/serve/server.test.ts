@@ -374,6 +374,10 @@ describe('server over WebSocket and HTTP', () => {
     expect([big.status, big.reply.error?.code, big.reply.bundle]).toEqual([413, 'frame_too_large', server.version]);
     const admin = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST' });
     expect(admin.status).toBe(401);
+    // Refused before validation (a body that is not JSON, one over the limit) and still counted.
+    const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+    expect(metrics).toMatch(/vitrine_requests_total\{call="recommend",transport="http",outcome="bad_frame"\} 1\n/);
+    expect(metrics).toMatch(/vitrine_requests_total\{call="recommend",transport="http",outcome="frame_too_large"\} 1\n/);
   });
 
   it('refuses a port another server holds rather than sharing its traffic', async () => {
@@ -446,6 +450,7 @@ describe('client token, per-connection cap and pseudonymised logs', () => {
       await expect(TestClient.connect(url)).rejects.toThrow(/401/);
       await expect(TestClient.connect(`${url}?token=nope`)).rejects.toThrow(/401/);
       expect((await httpCall(server.port, 'recommend', { user: 'u1', k: 2 })).status).toBe(401);
+      expect(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()).toMatch(/vitrine_requests_total\{call="recommend",transport="http",outcome="unauthorized"\} 1\n/);
       expect((await httpCall(server.port, 'recommend', { user: 'u1', k: 2 }, { authorization: 'Bearer tok' })).status).toBe(200);
       const viaHeader = await TestClient.connect(url, { authorization: 'Bearer tok' });
       await viaHeader.close();
@@ -471,6 +476,40 @@ describe('client token, per-connection cap and pseudonymised logs', () => {
       expect(logged).not.toContain(shopper);
       // The keyed hash a support engineer holding the key can recompute.
       expect(logged).toContain(`p_${createHmac('sha256', 'support-key').update(shopper).digest('hex').slice(0, 16)}`);
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
+
+describe('a client that does not read its replies', () => {
+  it('is refused more requests once its unread replies pile up, and loses none of them', async () => {
+    const server = new VitrineServer(loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle' }));
+    await server.start();
+    try {
+      const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
+      // `ws` has no public way to stop reading: pausing its socket is what a slow reader looks like.
+      const socket = (client.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      socket.pause();
+      const pending: Promise<Reply>[] = [];
+      for (let j = 0; j < 1500; j++) {
+        pending.push(client.request({ id: j, call: 'recommend', user: `u${(j % 700) + 1}`, k: 200, filters: { excludeSeen: false, availableOnly: false } }, 'json'));
+        if (j % 50 === 49) await new Promise((r) => setTimeout(r, 50));
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+      socket.resume();
+      // Before the fix uWS dropped replies past its buffer on a connection that stayed open: the
+      // requests behind them were never answered, and this waited until the test timed out.
+      const replies = await Promise.race([Promise.all(pending), new Promise<'lost'>((r) => setTimeout(() => r('lost'), 30_000))]);
+      expect(replies).not.toBe('lost');
+      const codes = (replies as Reply[]).map((r) => r.error?.code ?? 'ok');
+      expect(codes.filter((c) => c === 'ok').length).toBeGreaterThan(100);
+      expect(codes.filter((c) => c === 'too_many_in_flight').length).toBeGreaterThan(100);
+      expect(codes.every((c) => c === 'ok' || c === 'too_many_in_flight')).toBe(true);
+      expect((replies as Reply[]).find((r) => r.error)?.error?.message).toMatch(/bytes of replies on this connection are not read yet/);
+      expect(client.closed).toBe(false);
+      expect((await client.request({ call: 'recommend', user: 'u1', k: 3 })).error).toBeUndefined();
+      await client.close();
     } finally {
       await server.shutdown();
     }

@@ -17,6 +17,7 @@ export interface ServeFlags {
   eventLog?: string;
   eventLogSync?: ServerConfig['eventLogSync'];
   maxStreamedUsers?: number;
+  maxStreamedMemoryMiB?: number;
   provider?: ServerConfig['provider'];
   efSearch?: number;
   logLevel?: string;
@@ -68,6 +69,7 @@ export function registerServe(program: Command): void {
     .option('--event-log <file>', 'append streamed events to this file and replay it at start')
     .option('--event-log-sync <mode>', 'fsync (default): acknowledge an event once the log is on disk (group commit); none: once written (survives a crash of the process, not of the machine)', choiceArg(['fsync', 'none'] as const))
     .option('--max-streamed-users <n>', 'users whose streamed events are held (default 100000; the least recently active are forgotten first)', intArg(1, 100_000_000))
+    .option('--max-streamed-memory <MiB>', 'memory the held events may take, estimated (default 512; past it the least recently active users are forgotten)', intArg(1, 1 << 20))
     .option('--provider <p>', 'ONNX execution provider: auto (CUDA when present), cpu, cuda', choiceArg(['auto', 'cpu', 'cuda'] as const))
     .option('--ef-search <n>', 'override the bundle\'s HNSW efSearch', intArg(10, 100000))
     .option('--log-level <level>', 'pino log level (info, debug, warn, ...)')
@@ -80,8 +82,8 @@ GET /healthz, GET /readyz, GET /metrics, POST /admin/reload (Authorization: Bear
 Signals: SIGTERM/SIGINT drain in-flight requests and exit; SIGHUP reloads the newest bundle version.
 Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
     )
-    .action(async ({ tasksPerWorker, ...opts }: ServeFlags & { tasksPerWorker?: number }) => {
-      const server = await startServer({ ...opts, concurrentTasksPerWorker: tasksPerWorker });
+    .action(async ({ tasksPerWorker, maxStreamedMemory, ...opts }: ServeFlags & { tasksPerWorker?: number; maxStreamedMemory?: number }) => {
+      const server = await startServer({ ...opts, concurrentTasksPerWorker: tasksPerWorker, maxStreamedMemoryMiB: maxStreamedMemory });
       console.log(`vitrine serving bundle ${server.version} on http://${server.config.host}:${server.port} (ws://${server.config.host}:${server.port}/ws)`);
     });
 }
