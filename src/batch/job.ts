@@ -70,15 +70,25 @@ interface Checkpoint {
   bytes: number;
   totalUsers: number;
   complete: boolean;
+  /** Cold-start users among those done, so a resumed run's summary counts the whole job. */
+  coldStart?: number;
 }
 
 /**
- * Users per block so that a block's users × items scores stay around 25 MB: measured on 100k items,
- * 64-user blocks ran 2.1× faster than 256-user ones (the bigger matrix falls out of cache).
+ * A block's output (users × min(k, items) rows) is built as one string, and V8 caps a string's
+ * length (~2^29 characters): past this many rows a CSV block with segments could exceed it.
  */
-export function blockSizeFor(numItems: number): number {
+const MAX_BLOCK_ROWS = 1 << 18;
+
+/**
+ * Users per block so that a block's users × items scores stay around 25 MB (measured on 100k items,
+ * 64-user blocks ran 2.1× faster than 256-user ones: the bigger matrix falls out of cache), and its
+ * output stays within MAX_BLOCK_ROWS.
+ */
+export function blockSizeFor(numItems: number, k: number): number {
   const users = 6_400_000 / Math.max(1, numItems);
-  return Math.max(16, Math.min(1024, 2 ** Math.round(Math.log2(users))));
+  const bySize = Math.max(16, Math.min(1024, 2 ** Math.round(Math.log2(users))));
+  return Math.max(1, Math.min(bySize, Math.floor(MAX_BLOCK_ROWS / Math.max(1, Math.min(k, numItems)))));
 }
 
 export function defaultBatchWorkers(): number {
@@ -157,21 +167,44 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     .update(ids.join('\n'))
     .digest('hex');
 
+  const blockSize = o.blockSize === 'auto' ? blockSizeFor(numItems, o.k) : o.blockSize;
+  const rowsPerBlock = blockSize * Math.min(o.k, numItems);
+  if (rowsPerBlock > MAX_BLOCK_ROWS) throw new UserError(`--block ${blockSize} with --k ${o.k} makes blocks of ${rowsPerBlock} result rows; at most ${MAX_BLOCK_ROWS} fit one block's output: use --block ${Math.max(1, Math.floor(MAX_BLOCK_ROWS / Math.min(o.k, numItems)))} or less (or leave it to auto)`);
+
   const checkpointPath = `${o.out}.checkpoint.json`;
   let start = 0;
   let bytes = 0;
+  let coldStart = 0;
   let resumedBackend: KernelName | undefined;
-  if (o.resume && existsSync(checkpointPath)) {
-    const cp = readCheckpoint(checkpointPath);
-    if (cp.signature !== signature) throw new UserError(`--resume: ${checkpointPath} belongs to a different job (bundle, users or options changed); start again with --force`);
-    if (cp.bytes > 0 && (!existsSync(o.out) || statSync(o.out).size < cp.bytes)) throw new UserError(`--resume: ${o.out} is shorter than its checkpoint says (${cp.bytes} bytes); start again with --force`);
+  /** Why the checkpoint cannot be resumed, or undefined when it can. */
+  const unresumable = (cp: Checkpoint): string | undefined => {
+    if (cp.signature !== signature) return `${checkpointPath} belongs to a different job (bundle, users or options changed)`;
+    if (cp.bytes > 0 && (!existsSync(o.out) || statSync(o.out).size < cp.bytes)) return `${o.out} is shorter than its checkpoint says (${cp.bytes} bytes)`;
     // Backends agree on the items but not on the last digits of scores: keep the one that started.
-    if (cp.backend && o.backend !== 'auto' && o.backend !== cp.backend) throw new UserError(`--resume: this run was started with --backend ${cp.backend}; resume it with that backend (or auto), or start again with --force`);
-    resumedBackend = cp.backend;
-    start = cp.usersDone;
-    bytes = cp.bytes;
-    if (cp.complete) note(`${o.out} is already complete (${cp.usersDone} users)`);
-    else note(`resuming after ${start} of ${ids.length} users`);
+    if (cp.backend && o.backend !== 'auto' && o.backend !== cp.backend) return `this run was started with --backend ${cp.backend}; resume it with that backend (or auto)`;
+    return undefined;
+  };
+  if (o.resume && existsSync(checkpointPath)) {
+    let cp: Checkpoint | undefined;
+    let why: string | undefined;
+    try {
+      cp = readCheckpoint(checkpointPath);
+      why = unresumable(cp);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      why = e.message.replace(/^--resume: /, '');
+    }
+    // --force with --resume: continue when the checkpoint allows it, start over when it does not.
+    if (why !== undefined && !o.force) throw new UserError(`--resume: ${why}; start again with --force`);
+    if (why !== undefined) warn(`--resume --force: ${why}; starting again from the first user`);
+    else if (cp) {
+      resumedBackend = cp.backend;
+      start = cp.usersDone;
+      bytes = cp.bytes;
+      coldStart = cp.coldStart ?? 0;
+      if (cp.complete) note(`${o.out} is already complete (${cp.usersDone} users)`);
+      else note(`resuming after ${start} of ${ids.length} users`);
+    }
   } else if (o.resume) {
     // Every output this command starts gets its checkpoint at once (below), so an output without
     // one is somebody else's file, not an interrupted run.
@@ -189,7 +222,7 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   note(`batch scoring ${ids.length - start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${counted(workers, 'worker')}${workers < o.workers ? ` (the ${backend} backend runs in one)` : ''}`);
 
   const saveCheckpoint = (usersDone: number, complete: boolean): Promise<void> => {
-    const cp: Checkpoint = { signature, backend, usersDone, bytes, totalUsers: ids.length, complete };
+    const cp: Checkpoint = { signature, backend, usersDone, bytes, totalUsers: ids.length, complete, coldStart };
     return writeFileAtomically(checkpointPath, JSON.stringify(cp));
   };
   const init: BatchWorkerInit = { bundle, kernel: backend, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly };
@@ -219,7 +252,6 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
 
   const progress = new Progress('batch-score', ids.length - start, 'users');
   const started = performance.now();
-  let coldStart = 0;
   let done = start;
   let interrupted = false;
   const onSigint = (): void => {
@@ -227,11 +259,10 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     note('\ninterrupted: finishing the blocks in flight, then stopping (continue with --resume)');
   };
   process.once('SIGINT', onSigint);
+  const inFlight = new Map<number, Promise<BatchReply>>();
   try {
     const blocks: { from: number; to: number }[] = [];
-    const blockSize = o.blockSize === 'auto' ? blockSizeFor(numItems) : o.blockSize;
     for (let from = start; from < ids.length; from += blockSize) blocks.push({ from, to: Math.min(ids.length, from + blockSize) });
-    const inFlight = new Map<number, Promise<BatchReply>>();
     const submit = (b: number): void => {
       const { from, to } = blocks[b];
       const slice = ids.slice(from, to);
@@ -258,6 +289,9 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     process.removeListener('SIGINT', onSigint);
     progress.finish();
     closeSync(fd);
+    // A block that failed (a full disk, say) leaves others in flight: destroying the pool rejects
+    // them, and unhandled those rejections would end the process before the real error is shown.
+    for (const p of inFlight.values()) p.catch(() => undefined);
     await pool.destroy();
   }
   const seconds = (performance.now() - started) / 1000;

@@ -186,7 +186,10 @@ describe('vitrine batch-score', () => {
   it('resumes a killed run to exactly the file an uninterrupted run writes', async () => {
     const dir = tempDir();
     const full = join(dir, 'full.csv');
-    expect(run('--bundle', bundleDir, '--all', '--k', '10', '--out', full, '--workers', '1', '--block', '8', '--backend', 'js').status).toBe(0);
+    const uninterrupted = run('--bundle', bundleDir, '--all', '--k', '10', '--out', full, '--workers', '1', '--block', '8', '--backend', 'js', '--json');
+    expect(uninterrupted.status).toBe(0);
+    const fullColdStart = (JSON.parse(uninterrupted.stdout) as { coldStart: number }).coldStart;
+    expect(fullColdStart).toBeGreaterThan(0);
 
     const partial = join(dir, 'partial.csv');
     const child = spawn(process.execPath, [cliPath, 'batch-score', '--bundle', bundleDir, '--all', '--k', '10', '--out', partial, '--workers', '1', '--block', '8', '--backend', 'js'], { stdio: 'ignore', env: { ...process.env, VITRINE_PROGRESS: '0' } });
@@ -215,10 +218,13 @@ describe('vitrine batch-score', () => {
     // The same bundle by another path (a symlink here; a moved copy alike) is the same job.
     const alias = join(dir, 'bundle-alias');
     symlinkSync(bundleDir, alias);
-    const resumed = run('--bundle', alias, '--all', '--k', '10', '--out', partial, '--workers', '2', '--block', '8', '--backend', 'js', '--resume');
+    const resumed = run('--bundle', alias, '--all', '--k', '10', '--out', partial, '--workers', '2', '--block', '8', '--backend', 'js', '--resume', '--json');
     expect(resumed.status, resumed.stderr).toBe(0);
-    expect(resumed.stdout).toMatch(/resumed after \d+/);
+    const summary = JSON.parse(resumed.stdout) as { resumedFrom: number; coldStart: number };
+    expect(summary.resumedFrom).toBeGreaterThan(0);
     expect(readFileSync(partial).equals(readFileSync(full))).toBe(true);
+    // The summary counts the whole job, the part before the interruption included.
+    expect(summary.coldStart).toBe(fullColdStart);
 
     // Killed before its first block was committed (the checkpoint it writes at the start says no
     // user is done): --resume starts over, whatever the output holds.
@@ -252,7 +258,12 @@ describe('vitrine batch-score', () => {
     expect(again.status).toBe(2);
     expect(again.stderr).toMatch(/exists; use --resume .* or --force/);
     const other = run('--bundle', bundleDir, '--all', '--k', '7', '--out', out, '--resume');
-    expect(other.stderr).toMatch(/belongs to a different job/);
+    expect(other.stderr).toMatch(/belongs to a different job .*; start again with --force/);
+    // With --force as well, a checkpoint that cannot be resumed means start over, as --force says.
+    const over = run('--bundle', bundleDir, '--all', '--k', '7', '--out', out, '--resume', '--force');
+    expect([over.status, over.stderr]).toEqual([0, expect.stringMatching(/--resume --force: .*belongs to a different job .*; starting again from the first user/)]);
+    // A block's output is one string: a block size that would build too large a one is refused up front.
+    expect(run('--bundle', bundleDir, '--all', '--k', '600', '--block', '1024', '--out', join(dir, 'wide.csv')).stderr).toMatch(/--block 1024 with --k 600 makes blocks of \d+ result rows; at most 262144 .*use --block \d+ or less/);
     // Backends differ in the last digits of scores, so a resumed run keeps the one that started.
     const js = join(dir, 'js.jsonl');
     expect(run('--bundle', bundleDir, '--all', '--out', js, '--backend', 'js').status).toBe(0);

@@ -46,7 +46,7 @@ export function registerBatchScore(program: Command): void {
       if (opts.json) console.log(JSON.stringify(summary, null, 2));
       else
         console.log(
-          `scored ${summary.users - summary.resumedFrom} users${summary.resumedFrom > 0 ? ` (resumed after ${summary.resumedFrom})` : ''} × ${summary.items} items in ${summary.seconds}s (${summary.wallSeconds}s with start-up): ${summary.usersPerSecond} users/s, ${summary.gflops} GFLOP/s (${summary.backend}, ${counted(summary.workers, 'worker')}); ${summary.coldStart} cold-start users; wrote ${summary.out} (${summary.bytes} bytes)`,
+          `scored ${summary.users - summary.resumedFrom} users${summary.resumedFrom > 0 ? ` (resumed after ${summary.resumedFrom})` : ''} × ${summary.items} items in ${summary.seconds}s (${summary.wallSeconds}s with start-up): ${summary.usersPerSecond} users/s, ${summary.gflops} GFLOP/s (${summary.backend}, ${counted(summary.workers, 'worker')}); ${summary.coldStart} cold-start users${summary.resumedFrom > 0 ? ' in the whole job' : ''}; wrote ${summary.out} (${summary.bytes} bytes)`,
         );
     });
 }
