@@ -118,9 +118,13 @@ function fail(field: string, message: string): never {
   throw new RequestError('invalid_field', `${field}: ${message}`, field);
 }
 
-/** Refuses keys outside `allowed`, naming the first by its path (`prefix` + key). */
+/**
+ * Refuses keys outside `allowed`, naming the first by its path (`prefix` + key). The key comes from
+ * the client and is echoed in the reply twice: cut to a length that names it without a megabyte key
+ * making a megabyte-sized reply.
+ */
 function onlyKnown(o: Obj, allowed: readonly string[], prefix: string, what: string): void {
-  for (const key of Object.keys(o)) if (!allowed.includes(key)) fail(`${prefix}${key}`, `is not ${what} (${allowed.join(', ')})`);
+  for (const key of Object.keys(o)) if (!allowed.includes(key)) fail(`${prefix}${key.length > 64 ? `${key.slice(0, 64)}…` : key}`, `is not ${what} (${allowed.join(', ')})`);
 }
 
 function isObj(v: unknown): v is Obj {

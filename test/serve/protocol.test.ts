@@ -59,6 +59,8 @@ describe('request validation', () => {
     expect(codeOf({ id: 1, call: 'event', user: 'u', item: 'i' })).toEqual(['invalid_field', 'type']);
     expect(codeOf({ id: 1, call: 'event', user: 'u', item: 'i', type: 'view', ts: 'yesterday' })).toEqual(['invalid_field', 'ts']);
     expect(codeOf({ id: 1, call: 'recommend', user: 'x'.repeat(300) })).toEqual(['invalid_field', 'user']);
+    // An unknown key is named, but not echoed whole: a huge key must not make a huge reply.
+    expect(codeOf({ id: 1, call: 'recommend', user: 'u', ['k'.repeat(100_000)]: 1 })).toEqual(['invalid_field', `${'k'.repeat(64)}…`]);
     // Bounds that keep a shopper's spend finite, and times in seconds.
     expect(codeOf({ id: 1, call: 'event', user: 'u', item: 'i', type: 'purchase', price: 1e308 })).toEqual(['invalid_field', 'price']);
     expect(codeOf({ id: 1, call: 'event', user: 'u', item: 'i', type: 'purchase', quantity: 1e308 })).toEqual(['invalid_field', 'quantity']);
