@@ -276,7 +276,8 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
       inFlight.delete(b);
       if (!interrupted && next < blocks.length) submit(next++);
       const buf = Buffer.from(reply.text);
-      writeSync(fd, buf, 0, buf.length, bytes);
+      // A write may take fewer bytes than asked (a disk filling up); the checkpoint must not count them.
+      for (let at = 0; at < buf.length; ) at += writeSync(fd, buf, at, buf.length - at, bytes + at);
       fsyncSync(fd);
       bytes += buf.length;
       done = blocks[b].to;

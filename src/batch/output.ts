@@ -39,13 +39,18 @@ export function formatBlock(results: UserResult[], format: OutputFormat, propens
       if (r.coldStart) o.coldStart = true;
       out += JSON.stringify(o) + '\n';
     } else {
-      r.items.forEach((item, q) => {
-        const cells: (string | number | null)[] = [csvField(r.user), q + 1, csvField(item), num(r.scores[q])];
-        if (propensity) cells.push(r.propensity ? num(r.propensity[q]) : null);
+      const row = (q: number): void => {
+        const item = q < r.items.length;
+        const cells: (string | number | null)[] = [csvField(r.user), item ? q + 1 : null, item ? csvField(r.items[q]) : null, item ? num(r.scores[q]) : null];
+        if (propensity) cells.push(item && r.propensity ? num(r.propensity[q]) : null);
         if (segments) cells.push(r.segment?.id ?? null, r.segment ? csvField(r.segment.label) : null);
         cells.push(r.coldStart ? 1 : 0);
         out += cells.map((c) => (c === null ? '' : String(c))).join(',') + '\n';
-      });
+      };
+      // A user with nothing left to recommend (every available item seen) still gets a row, with
+      // rank, item and score empty: every requested user is in the file, with its segment.
+      if (r.items.length === 0) row(0);
+      for (let q = 0; q < r.items.length; q++) row(q);
     }
   }
   return out;

@@ -5,6 +5,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
 import { createKernel } from '../../src/batch/choose-kernel.js';
 import { GpuJsKernel, JsKernel, KernelUnavailable, OnnxTopKKernel, type ScoreKernel, type TopKBlock } from '../../src/batch/kernels.js';
+import { formatBlock } from '../../src/batch/output.js';
 import { Rng } from '../../src/util/rng.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
 
@@ -94,6 +95,17 @@ describe('the webgpu backend', () => {
     const got = await kernel.topK(U, users, k, exclude);
     await kernel.close();
     expectSameTopK(await new JsKernel(items, n, d).topK(U, users, k, exclude), got, users, k, 'webgpu');
+  });
+});
+
+describe('batch output', () => {
+  it('gives a user with nothing left to recommend a row of its own in CSV, as JSONL gives it a line', () => {
+    const results = [
+      { user: 'u1', items: ['i1', 'i2'], scores: [0.5, 0.25], propensity: [0.3, 0.2], segment: { id: 2, label: 'loyal, "big" spenders' }, coldStart: false },
+      { user: 'u2', items: [], scores: [], propensity: [], segment: { id: 0, label: 'new' }, coldStart: false },
+    ];
+    expect(formatBlock(results, 'csv', true, true)).toBe('u1,1,i1,0.5,0.3,2,"loyal, ""big"" spenders",0\nu1,2,i2,0.25,0.2,2,"loyal, ""big"" spenders",0\nu2,,,,,0,new,0\n');
+    expect(formatBlock(results, 'jsonl', false, false).split('\n')[1]).toBe('{"user":"u2","items":[],"scores":[]}');
   });
 });
 
