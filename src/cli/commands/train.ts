@@ -77,18 +77,30 @@ export const TRAIN_DEFAULTS = {
 
 export async function runTrain(opts: TrainCliOptions): Promise<string> {
   const outDir = resolve(opts.out ?? newVersionDir(join('models', opts.bundle)));
+  // The name claimed for this build, still empty after a failure or Ctrl-C: not left behind as a
+  // version-to-be.
+  const releaseClaim = (): void => {
+    if (opts.out !== undefined) return;
+    try {
+      rmdirSync(outDir);
+    } catch {
+      // Already holding the finished bundle, or gone.
+    }
+  };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    releaseClaim();
+    process.kill(process.pid, signal);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     return await trainInto(outDir, opts);
   } catch (e) {
-    if (opts.out === undefined) {
-      try {
-        // The name claimed for this build, still empty: not left behind as a version-to-be.
-        rmdirSync(outDir);
-      } catch {
-        // Already holding the finished bundle, or gone.
-      }
-    }
+    releaseClaim();
     throw e;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
   }
 }
 
