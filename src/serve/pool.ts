@@ -161,12 +161,6 @@ export class ModelPool {
     }
   }
 
-  /** Stops the workers now, failing what is queued or running: a shutdown past its drain deadline. */
-  async destroy(): Promise<void> {
-    for (const w of this.queue.splice(0)) w.reject(new Error('the server stopped before this request reached a worker'));
-    await this.pool.destroy();
-  }
-
   /**
    * Finishes every request handed to this pool, queued ones included, then stops the workers.
    * piscina's own close() only waits for tasks already on a worker.

@@ -510,11 +510,7 @@ export class VitrineServer {
     await new Promise((r) => setTimeout(r, 20));
     for (const ws of [...this.sockets]) ws.end(1001, 'server shutting down');
     await this.reloading?.catch(() => undefined);
-    // Past the deadline a request still running (a worker stuck on it) must not hold the exit up.
-    if (this.inFlight > 0) {
-      this.log.warn({ inFlight: this.inFlight, drainSeconds: this.config.drainSeconds }, 'drain deadline passed: stopping the workers with requests unanswered');
-      await this.pool?.destroy();
-    } else await this.pool?.close();
+    await this.pool?.close();
     await this.overlay.close().catch((err: unknown) => this.log.error({ err }, 'closing the event log failed'));
     (this.app as (UWS.TemplatedApp & { close?: () => void }) | undefined)?.close?.();
     this.log.info({ leftInFlight: this.inFlight }, 'stopped');
