@@ -131,10 +131,11 @@ export async function* readTable(
           const first = c === undefined ? -1 : canon.indexOf(c);
           if (first >= 0 && first < j) throw new DataError(file, rec.line, c, `columns "${header![first]}" and "${header![j]}" both name this field; keep one (or rename the other)`);
         });
-        // Two columns of one name the schema does not know would collapse into one kept value.
+        // Two columns of one name the schema does not know would collapse into one kept value
+        // (unnamed ones aside: spreadsheets export trailing empty header cells).
         header.forEach((h, j) => {
           const first = header!.indexOf(h);
-          if (canon[j] === undefined && first < j) throw new DataError(file, rec.line, h, `the header names this column twice (columns ${first + 1} and ${j + 1}); rename one`);
+          if (canon[j] === undefined && h !== '' && first < j) throw new DataError(file, rec.line, h, `the header names this column twice (columns ${first + 1} and ${j + 1}); rename one`);
         });
         for (const c of spec) {
           if (c.required && !canon.includes(c.name)) {

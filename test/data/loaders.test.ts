@@ -205,6 +205,8 @@ describe('generic CSV/JSONL loaders', () => {
     const big = write('big.jsonl', '{"user_id":9007199254740993,"item_id":"i1","type":"view","timestamp":1}\n{"user_id":9007199254740992,"item_id":"i1","type":"view","timestamp":1}\n');
     expect((await loadError({ events: big })).message).toMatch(/big\.jsonl:1: field "user_id": the number "9007199254740992" is too large to be read exactly \(over 2\^53\); write it as a string in quotes/);
     expect((await loadError({ events: write('twice.csv', 'user_id,item_id,type,timestamp,session,session\nu1,i1,view,1,a,b\n') })).message).toMatch(/twice\.csv:1: field "session": the header names this column twice \(columns 5 and 6\)/);
+    // Unnamed trailing columns, as spreadsheets export them, are not names given twice.
+    expect((await loadDataset({ events: write('trailing.csv', 'user_id,item_id,type,timestamp,,\nu1,i1,view,1,,\n') })).numEvents).toBe(1);
   });
 
   it('lenient mode drops a multi-line record with an undecodable line whole, and says what it skipped when nothing is left', async () => {
