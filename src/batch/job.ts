@@ -105,17 +105,17 @@ function checkPaths(o: BatchOptions): void {
   if (existsSync(o.out) && !o.resume && !o.force) throw new UserError(`${o.out} exists; use --resume to continue an interrupted run or --force to overwrite`);
 }
 
-/** The checkpoint beside an output, or a clear error when it is not one this job wrote. */
-function readCheckpoint(path: string): Checkpoint {
+/** The checkpoint beside an output, or why it is not one this command wrote. */
+function readCheckpoint(path: string): Checkpoint | string {
   let cp: unknown;
   try {
     cp = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new UserError(`--resume: ${path} is not a readable checkpoint (${(e as Error).message}); start again with --force`);
+    return `${path} is not a readable checkpoint (${(e as Error).message})`;
   }
   const c = cp as Partial<Checkpoint> | null;
   const valid = typeof c === 'object' && c !== null && typeof c.signature === 'string' && Number.isInteger(c.usersDone) && Number.isInteger(c.bytes) && typeof c.complete === 'boolean';
-  if (!valid) throw new UserError(`--resume: ${path} belongs to a different job or is damaged; start again with --force`);
+  if (!valid) return `${path} belongs to a different job or is damaged`;
   return cp as Checkpoint;
 }
 
@@ -185,19 +185,12 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     return undefined;
   };
   if (o.resume && existsSync(checkpointPath)) {
-    let cp: Checkpoint | undefined;
-    let why: string | undefined;
-    try {
-      cp = readCheckpoint(checkpointPath);
-      why = unresumable(cp);
-    } catch (e) {
-      if (!(e instanceof UserError)) throw e;
-      why = e.message.replace(/^--resume: /, '');
-    }
+    const cp = readCheckpoint(checkpointPath);
+    const why = typeof cp === 'string' ? cp : unresumable(cp);
     // --force with --resume: continue when the checkpoint allows it, start over when it does not.
     if (why !== undefined && !o.force) throw new UserError(`--resume: ${why}; start again with --force`);
     if (why !== undefined) warn(`--resume --force: ${why}; starting again from the first user`);
-    else if (cp) {
+    else if (typeof cp !== 'string') {
       resumedBackend = cp.backend;
       start = cp.usersDone;
       bytes = cp.bytes;

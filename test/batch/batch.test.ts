@@ -257,7 +257,7 @@ describe('vitrine batch-score', () => {
     // A damaged checkpoint is named, not a stack trace.
     writeFileSync(`${precious}.checkpoint.json`, '{"signature":');
     const damaged = run('--bundle', bundleDir, '--all', '--k', '10', '--out', precious, '--resume');
-    expect([damaged.status, damaged.stderr]).toEqual([2, expect.stringMatching(/is not a readable checkpoint .* start again with --force/)]);
+    expect([damaged.status, damaged.stderr]).toEqual([2, expect.stringMatching(/is not a readable checkpoint \([^)]*\); start again with --force\n$/)]);
   });
 
   it('rejects bad usage with clear errors', () => {
