@@ -51,6 +51,8 @@ const compact = scored.length < numItems;
 const compactIndex = new Int32Array(numItems).fill(-1);
 scored.forEach((i, c) => (compactIndex[i] = c));
 const scoredFactors = compact ? gatherRows(b.als.itemFactors, scored, d) : b.als.itemFactors;
+/** More results than scored items are padding: rows and buffers are sized by what can be filled. */
+const k = Math.min(init.k, scored.length);
 const made = await createKernel(init.kernel, scoredFactors, scored.length, d).catch((e: unknown) => {
   if (e instanceof KernelUnavailable) return e;
   throw e;
@@ -83,27 +85,27 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
     exclude.push(!init.excludeSeen ? undefined : compact ? Int32Array.from(seen, (i) => compactIndex[i]).filter((c) => c >= 0) : seen);
   });
   const t0 = performance.now();
-  const block = known.length > 0 ? await kernel.topK(U, known.length, init.k, exclude) : { items: new Int32Array(0), scores: new Float32Array(0) };
+  const block = known.length > 0 ? await kernel.topK(U, known.length, k, exclude) : { items: new Int32Array(0), scores: new Float32Array(0) };
   const kernelMs = performance.now() - t0;
   if (compact) for (let x = 0; x < block.items.length; x++) if (block.items[x] >= 0) block.items[x] = scored[block.items[x]];
 
   let propensity: Float32Array | undefined;
   if (ranker && features && known.length > 0) {
     // One ranker call for the whole block: users × k feature rows through the shared feature module.
-    const rows = new Float32Array(known.length * init.k * features.width);
+    const rows = new Float32Array(known.length * k * features.width);
     let filled = 0;
     const at: number[] = [];
     known.forEach((r, j) => {
       const u = users[r];
-      const cand = Array.from(block.items.subarray(j * init.k, (j + 1) * init.k)).filter((i) => i >= 0);
+      const cand = Array.from(block.items.subarray(j * k, (j + 1) * k)).filter((i) => i >= 0);
       at.push(filled);
       features.build({ history: historyOf(b.history.ui, b.history.totals, u), vector: U.subarray(j * d, (j + 1) * d), attrs: b.users[u], now: b.manifest.data.referenceTime }, cand, rows.subarray(filled * features.width), { size: retrievalListSize });
       filled += cand.length;
     });
     const p = await ranker.score(rows, filled);
-    propensity = new Float32Array(known.length * init.k).fill(NaN);
+    propensity = new Float32Array(known.length * k).fill(NaN);
     known.forEach((_, j) => {
-      for (let q = 0; q < init.k && block.items[j * init.k + q] >= 0; q++) propensity![j * init.k + q] = p[at[j] + q];
+      for (let q = 0; q < k && block.items[j * k + q] >= 0; q++) propensity![j * k + q] = p[at[j] + q];
     });
   }
 
@@ -116,19 +118,19 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
       const items: string[] = [];
       const scores: number[] = [];
       const props: number[] = [];
-      for (let q = 0; q < init.k; q++) {
-        const i = block.items[j * init.k + q];
+      for (let q = 0; q < k; q++) {
+        const i = block.items[j * k + q];
         if (i < 0) break;
         items.push(b.items[i].id);
-        scores.push(block.scores[j * init.k + q]);
-        if (propensity) props.push(propensity[j * init.k + q]);
+        scores.push(block.scores[j * k + q]);
+        if (propensity) props.push(propensity[j * k + q]);
       }
       results.push({ user: ids[r], items, scores, propensity: propensity ? props : undefined, segment: init.segments ? segmentOf(u) : undefined, coldStart: false });
       j++;
     } else {
       // No history (or an id the bundle never saw): what is trending, marked as a cold start.
       coldStart++;
-      const items = Array.from(trending.subarray(0, init.k), (i) => b.items[i].id);
+      const items = Array.from(trending.subarray(0, k), (i) => b.items[i].id);
       results.push({ user: ids[r], items, scores: items.map(() => NaN), segment: init.segments ? (u >= 0 ? segmentOf(u) : undefined) : undefined, coldStart: true });
     }
   }
