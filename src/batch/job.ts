@@ -88,7 +88,12 @@ const MAX_BLOCK_ROWS = 1 << 18;
 export function blockSizeFor(numItems: number, k: number): number {
   const users = 6_400_000 / Math.max(1, numItems);
   const bySize = Math.max(16, Math.min(1024, 2 ** Math.round(Math.log2(users))));
-  return Math.max(1, Math.min(bySize, Math.floor(MAX_BLOCK_ROWS / Math.max(1, Math.min(k, numItems)))));
+  return Math.min(bySize, maxBlockUsers(numItems, k));
+}
+
+/** The most users a block may hold for its output to stay within MAX_BLOCK_ROWS. */
+function maxBlockUsers(numItems: number, k: number): number {
+  return Math.max(1, Math.floor(MAX_BLOCK_ROWS / Math.max(1, Math.min(k, numItems))));
 }
 
 export function defaultBatchWorkers(): number {
@@ -168,8 +173,7 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     .digest('hex');
 
   const blockSize = o.blockSize === 'auto' ? blockSizeFor(numItems, o.k) : o.blockSize;
-  const rowsPerBlock = blockSize * Math.min(o.k, numItems);
-  if (rowsPerBlock > MAX_BLOCK_ROWS) throw new UserError(`--block ${blockSize} with --k ${o.k} makes blocks of ${rowsPerBlock} result rows; at most ${MAX_BLOCK_ROWS} fit one block's output: use --block ${Math.max(1, Math.floor(MAX_BLOCK_ROWS / Math.min(o.k, numItems)))} or less (or leave it to auto)`);
+  if (blockSize > maxBlockUsers(numItems, o.k)) throw new UserError(`--block ${blockSize} with --k ${o.k} makes blocks of ${blockSize * Math.min(o.k, numItems)} result rows; at most ${MAX_BLOCK_ROWS} fit one block's output: use --block ${maxBlockUsers(numItems, o.k)} or less (or leave it to auto)`);
 
   const checkpointPath = `${o.out}.checkpoint.json`;
   let start = 0;

@@ -8,71 +8,53 @@ export interface CsvRecord {
 }
 
 /**
- * Splits one delimited record (RFC 4180 quoting: "a,b" and doubled "" inside quotes).
- * Returns null when a quoted field is still open at the end, so the caller can join the next line.
+ * One delimited record read piece by piece (RFC 4180 quoting: "a,b" and doubled "" inside quotes),
+ * so a record spanning lines is scanned once as its lines arrive, not re-split whole at each one.
  */
-export function splitDelimited(text: string, delimiter: string): string[] | null {
-  if (text.indexOf('"') === -1) return text.split(delimiter);
-  const out: string[] = [];
-  let field = '';
-  let i = 0;
-  let quoted = false;
-  while (i < text.length) {
-    const ch = text[i];
-    if (quoted) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i += 2;
+class RecordScanner {
+  private readonly fields: string[] = [];
+  private field = '';
+  private quoted = false;
+  /** Characters fed so far: where a runaway quoted field is cut off. */
+  chars = 0;
+
+  constructor(private readonly delimiter: string) {}
+
+  /** Feeds the next piece; returns the fields once the record ends here, null while a quoted field is open. */
+  feed(text: string): string[] | null {
+    this.chars += text.length;
+    let i = 0;
+    while (i < text.length) {
+      const ch = text[i];
+      if (this.quoted) {
+        if (ch === '"') {
+          if (text[i + 1] === '"') {
+            this.field += '"';
+            i += 2;
+            continue;
+          }
+          this.quoted = false;
+          i++;
           continue;
         }
-        quoted = false;
+        this.field += ch;
         i++;
-        continue;
+      } else if (ch === '"' && this.field.length === 0) {
+        this.quoted = true;
+        i++;
+      } else if (text.startsWith(this.delimiter, i)) {
+        this.fields.push(this.field);
+        this.field = '';
+        i += this.delimiter.length;
+      } else {
+        this.field += ch;
+        i++;
       }
-      field += ch;
-      i++;
-    } else if (ch === '"' && field.length === 0) {
-      quoted = true;
-      i++;
-    } else if (text.startsWith(delimiter, i)) {
-      out.push(field);
-      field = '';
-      i += delimiter.length;
-    } else {
-      field += ch;
-      i++;
     }
+    if (this.quoted) return null;
+    this.fields.push(this.field);
+    return this.fields;
   }
-  if (quoted) return null;
-  out.push(field);
-  return out;
-}
-
-/**
- * Whether a line that continues an open quoted field leaves a quoted field open at its end (the
- * same rules as splitDelimited), so a record spanning lines is scanned once, not re-split whole at
- * every line it gains.
- */
-function stillQuoted(line: string, delimiter: string): boolean {
-  let quoted = true;
-  let fieldStart = false;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quoted) {
-      if (ch !== '"') continue;
-      if (line[i + 1] === '"') i++;
-      else quoted = false;
-    } else if (ch === '"' && fieldStart) {
-      quoted = true;
-    } else if (line.startsWith(delimiter, i)) {
-      fieldStart = true;
-      i += delimiter.length - 1;
-    } else {
-      fieldStart = false;
-    }
-  }
-  return quoted;
 }
 
 /**
@@ -94,9 +76,8 @@ export async function* readDelimitedRecords(
   onBytes?: (bytes: number) => void,
   hasHeader = false,
 ): AsyncGenerator<CsvRecord[]> {
-  let pending: string[] | undefined;
+  let pending: RecordScanner | undefined;
   let pendingLine = 0;
-  let pendingChars = 0;
   let pendingRejected = false;
   for await (const batch of readLineBatches(file, encoding, lenient, hasHeader)) {
     const out: CsvRecord[] = [];
@@ -108,27 +89,28 @@ export async function* readDelimitedRecords(
       if (rejected) r++;
       if (pending === undefined) {
         if (raw.length === 0) continue;
-        const fields = splitDelimited(raw, delimiter);
-        if (fields !== null) {
-          out.push({ fields, line: lineNo });
+        if (raw.indexOf('"') === -1) {
+          out.push({ fields: raw.split(delimiter), line: lineNo });
           continue;
         }
-        pending = [raw];
-        pendingLine = lineNo;
-        pendingChars = raw.length;
-        pendingRejected = false;
+        const scanner = new RecordScanner(delimiter);
+        const fields = scanner.feed(raw);
+        if (fields !== null) out.push({ fields, line: lineNo });
+        else {
+          pending = scanner;
+          pendingLine = lineNo;
+          pendingRejected = false;
+        }
         continue;
       }
-      pending.push(raw);
-      pendingChars += raw.length + 1;
       pendingRejected ||= rejected;
-      if (!stillQuoted(raw, delimiter)) {
-        const fields = splitDelimited(pending.join('\n'), delimiter);
-        if (fields !== null && !pendingRejected) out.push({ fields, line: pendingLine });
+      const fields = pending.feed(`\n${raw}`);
+      if (fields !== null) {
+        if (!pendingRejected) out.push({ fields, line: pendingLine });
         pending = undefined;
         continue;
       }
-      if (pendingChars > MAX_QUOTED_RECORD_CHARS) {
+      if (pending.chars > MAX_QUOTED_RECORD_CHARS) {
         throw new DataError(file, pendingLine, undefined, `a quoted field opened on this line is still open ${lineNo - pendingLine} lines and over ${MAX_QUOTED_RECORD_CHARS / (1 << 20)} MiB later (missing closing ")`);
       }
     }
