@@ -22,13 +22,14 @@ import { Bench } from 'tinybench';
 import { readBundle } from '../src/bundle/read.js';
 import { chooseKernel, createKernel, sameItems } from '../src/batch/choose-kernel.js';
 import { runBatch } from '../src/batch/job.js';
-import { JsKernel, KERNELS, KernelUnavailable, type ScoreKernel } from '../src/batch/kernels.js';
-import { encodeCatalog } from '../src/features/catalog.js';
+import { JsKernel } from '../src/batch/kernels/js.js';
+import { KERNELS, KernelUnavailable, type ScoreKernel } from '../src/batch/kernels/kernel.js';
+import { encodeCatalog } from '../src/data/catalog.js';
 import { FeatureBuilder } from '../src/features/features.js';
-import { historyOf } from '../src/features/history.js';
+import { historyOf } from '../src/data/history.js';
 import { exactTopK, HnswIndex } from '../src/index/hnsw.js';
 import { OnnxRanker } from '../src/rank/onnx-ranker.js';
-import { EventOverlay } from '../src/serve/overlay.js';
+import { EmbeddedStore } from '../src/state/embedded-store.js';
 import { Rng } from '../src/util/rng.js';
 import { ensureBenchBundle } from './bench-bundle.js';
 
@@ -265,7 +266,7 @@ if (suites.has('events')) {
   for (const sync of ['none', 'fsync'] as const) {
     for (const producers of [1, 32, 256]) {
       const dir = join(tmpdir(), `vitrine-bench-events-${process.pid}-${sync}-${producers}`);
-      const overlay = new EventOverlay({ maxPerUser: 200, maxUsers: 100_000, logPath: join(dir, 'events.jsonl'), sync });
+      const overlay = new EmbeddedStore({ maxPerUser: 200, maxUsers: 100_000, log: { path: join(dir, 'events.jsonl'), sync } });
       await overlay.open(0);
       const ack: number[] = [];
       let next = 0;

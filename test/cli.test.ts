@@ -3,7 +3,7 @@ import { appendFileSync, cpSync, existsSync, mkdtempSync, readFileSync, symlinkS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fileSystemReason } from '../src/cli/fs-errors.js';
+import { fileSystemReason } from '../src/cli/errors.js';
 import { newVersionDir } from '../src/cli/commands/train.js';
 import { cliPath } from './helpers/paths.js';
 

@@ -1,7 +1,10 @@
 import { counted, note } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
-import { GpuJsKernel, JsKernel, KERNELS, KernelUnavailable, OnnxTopKKernel, type KernelName, type ScoreKernel, type TopKBlock } from './kernels.js';
-import { WebGpuProcessKernel } from './webgpu-kernel.js';
+import { GpuJsKernel } from './kernels/gpujs.js';
+import { JsKernel } from './kernels/js.js';
+import { KERNELS, KernelUnavailable, type KernelName, type ScoreKernel, type TopKBlock } from './kernels/kernel.js';
+import { OnnxTopKKernel } from './kernels/onnx.js';
+import { WebGpuProcessKernel } from './kernels/webgpu.js';
 
 export async function createKernel(name: KernelName, itemFactors: Float32Array, numItems: number, d: number): Promise<ScoreKernel> {
   if (name === 'onnx') return OnnxTopKKernel.create(itemFactors, numItems, d, 1);

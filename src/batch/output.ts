@@ -1,5 +1,5 @@
 import { csvField } from '../data/csv.js';
-import { UserError } from '../util/errors.js';
+import { VitrineError } from '../protocol/errors.js';
 
 export type OutputFormat = 'jsonl' | 'csv';
 
@@ -16,7 +16,7 @@ export interface UserResult {
 export function formatOf(path: string): OutputFormat {
   if (path.endsWith('.jsonl') || path.endsWith('.ndjson')) return 'jsonl';
   if (path.endsWith('.csv')) return 'csv';
-  throw new UserError(`--out ${path}: use a .jsonl or .csv file name (the format follows the extension)`);
+  throw new VitrineError('invalid_argument', `--out ${path}: use a .jsonl or .csv file name (the format follows the extension)`);
 }
 
 const num = (x: number): number | null => (Number.isNaN(x) ? null : Number(x.toPrecision(7)));

@@ -1,11 +1,11 @@
 import { workerData } from 'piscina';
 import type { BundleData } from '../bundle/model.js';
-import { encodeCatalog } from '../features/catalog.js';
+import { encodeCatalog } from '../data/catalog.js';
 import { FeatureBuilder } from '../features/features.js';
-import { historyOf } from '../features/history.js';
+import { historyOf } from '../data/history.js';
 import { OnnxRanker } from '../rank/onnx-ranker.js';
 import { createKernel } from './choose-kernel.js';
-import { KernelUnavailable, type KernelName } from './kernels.js';
+import { KernelUnavailable, type KernelName } from './kernels/kernel.js';
 import { formatBlock, type OutputFormat, type UserResult } from './output.js';
 
 /** What every batch worker receives: the bundle (shared arrays) and the job's settings. */

@@ -1,4 +1,4 @@
-import { UserError } from '../util/errors.js';
+import { VitrineError } from '../protocol/errors.js';
 import type { FileEntry } from './arrays.js';
 import type { OutputMarker } from '../util/output-dir.js';
 
@@ -45,7 +45,7 @@ export interface Manifest {
 
 export function validateManifest(m: unknown, where: string): Manifest {
   const fail = (what: string): never => {
-    throw new UserError(`${where}: not a valid Vitrine bundle manifest (${what})`);
+    throw new VitrineError('damaged', `${where}: not a valid Vitrine bundle manifest (${what})`);
   };
   if (m === null || typeof m !== 'object') fail('not a JSON object');
   const o = m as Record<string, unknown>;

@@ -1,15 +1,15 @@
 import type { UserItems } from '../data/interactions.js';
 import type { Item, UserAttributes } from '../data/types.js';
 import type { FeatureSpec } from '../features/features.js';
-import type { UserTotals } from '../features/history.js';
+import type { UserTotals } from '../data/history.js';
 import type { HnswParams, PartitionInfo } from '../index/hnsw.js';
 import type { RetrievalConfig } from '../index/retrieve.js';
-import type { AlsModel } from '../train/als.js';
-import type { EaseModel } from '../train/ease.js';
-import type { ItemNeighbours } from '../train/itemknn.js';
-import type { Popularity } from '../train/popularity.js';
-import type { AssociationRules } from '../train/rules.js';
-import type { SegmentModel } from '../train/segments.js';
+import type { AlsModel } from '../model/als.js';
+import type { EaseModel } from '../model/ease.js';
+import type { ItemNeighbours } from '../model/knn.js';
+import type { Popularity } from '../model/popularity.js';
+import type { AssociationRules } from '../model/rules.js';
+import type { SegmentModel } from '../model/segments.js';
 import type { Manifest } from './manifest.js';
 
 /**

@@ -1,11 +1,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { ItemNeighbours } from '../train/itemknn.js';
-import type { AssociationRules } from '../train/rules.js';
+import type { ItemNeighbours } from '../model/knn.js';
+import type { AssociationRules } from '../model/rules.js';
 import { readChecked, toTyped } from './arrays.js';
 import { validateManifest } from './manifest.js';
 import type { BundleData } from './model.js';
-import { UserError } from '../util/errors.js';
+import { VitrineError } from '../protocol/errors.js';
 
 /**
  * A `--bundle` path may name one version (a directory with manifest.json) or a bundle holding
@@ -13,10 +13,10 @@ import { UserError } from '../util/errors.js';
  */
 export function resolveBundleVersion(path: string): string {
   const dir = resolve(path);
-  if (!existsSync(dir)) throw new UserError(`--bundle: ${dir} does not exist (train one with: vitrine train --out ${path}/v1)`);
+  if (!existsSync(dir)) throw new VitrineError('not_found', `--bundle: ${dir} does not exist (train one with: vitrine train --out ${path}/v1)`);
   if (existsSync(join(dir, 'manifest.json'))) return dir;
   const versions = bundleVersions(dir);
-  if (versions.length === 0) throw new UserError(`--bundle: ${dir} holds no bundle version (no */manifest.json)`);
+  if (versions.length === 0) throw new VitrineError('not_found', `--bundle: ${dir} holds no bundle version (no */manifest.json)`);
   return join(dir, versions[versions.length - 1]);
 }
 
@@ -52,7 +52,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
   try {
     raw = JSON.parse(readFileSync(manifestPath, 'utf8'));
   } catch (e) {
-    throw new UserError(`${manifestPath}: cannot read (${(e as Error).message})`);
+    throw new VitrineError('io_error', `${manifestPath}: cannot read (${(e as Error).message})`);
   }
   const manifest = validateManifest(raw, manifestPath);
   // The directory name is the version servers select and report, even for a copied or renamed version.
@@ -60,7 +60,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
   // Every file a reader opens must be listed, so that every one is checked: a file missing from
   // the list would be read unchecked (the HNSW partitions, opened by hnswlib, most of all).
   const incomplete = (what: string): never => {
-    throw new UserError(`${manifestPath}: ${what}; the bundle is incomplete or damaged (train it again)`);
+    throw new VitrineError('damaged', `${manifestPath}: ${what}; the bundle is incomplete or damaged (train it again)`);
   };
   for (const name of REQUIRED_FILES) if (!manifest.files[name]) incomplete(`no entry for ${name}`);
   const arrays: Arrays = {};

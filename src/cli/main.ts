@@ -1,9 +1,7 @@
 #!/usr/bin/env node
-import { Command, CommanderError } from 'commander';
+import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { DataError } from '../data/errors.js';
-import { UserError } from '../util/errors.js';
-import { fileSystemReason } from './fs-errors.js';
+import { reportFor } from './errors.js';
 import { registerDemo } from './commands/demo.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
@@ -31,27 +29,7 @@ registerServe(program);
 registerBatchScore(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  // Commander has already printed the message (or the help or version asked for).
-  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
-  if (err instanceof DataError) {
-    // Bad input is the user's to fix: say where, without a stack trace.
-    process.stderr.write(`vitrine: data error: ${err.message}\n`);
-    process.exit(2);
-  }
-  if (err instanceof UserError) {
-    process.stderr.write(`vitrine: ${err.message}\n`);
-    process.exit(err.exitCode);
-  }
-  const fsReason = fileSystemReason(err);
-  if (fsReason) {
-    // A path the user named (or a directory under it) cannot be read or written: say which and why.
-    process.stderr.write(`vitrine: ${fsReason}\n`);
-    process.exit(2);
-  }
-  if (err instanceof RangeError) {
-    process.stderr.write(`vitrine: ${err.message}\n`);
-    process.exit(2);
-  }
-  process.stderr.write(`vitrine: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
+  const { message, exit } = reportFor(err);
+  if (message) process.stderr.write(`${message}\n`);
+  process.exit(exit);
 });

@@ -1,12 +1,14 @@
+import { VitrineError } from '../protocol/errors.js';
+
 /** Problems with input data, always naming where they are so a user can fix the file. */
-export class DataError extends Error {
+export class DataError extends VitrineError {
   constructor(
     readonly file: string,
     readonly line: number,
-    readonly field: string | undefined,
+    field: string | undefined,
     readonly problem: string,
   ) {
-    super(`${file}${line > 0 ? `:${line}` : ''}: ${field !== undefined ? `field "${field}": ` : ''}${problem}`);
+    super('data_error', `${file}${line > 0 ? `:${line}` : ''}: ${field !== undefined ? `field "${field}": ` : ''}${problem}`, field);
     this.name = 'DataError';
   }
 }

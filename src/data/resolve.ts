@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { configFor, SIZE_PRESETS, type SizePreset, type SyntheticConfig } from './synthetic/config.js';
 import { generateShop } from './synthetic/write.js';
 import { note } from '../util/progress.js';
-import { UserError } from '../util/errors.js';
+import { VitrineError } from '../protocol/errors.js';
 
 /**
  * Where shared real data sets live: VITRINE_DATA (relative to the working directory), else
@@ -31,7 +31,7 @@ export function parseSyntheticSpec(spec: string, seed: number): SyntheticSpec | 
   const m = /^synthetic(?::(\w+))?$/.exec(spec);
   if (!m) return undefined;
   const size = (m[1] ?? 'medium') as SizePreset;
-  if (!Object.hasOwn(SIZE_PRESETS, size)) throw new UserError(`unknown synthetic size "${m[1]}" (expected one of ${Object.keys(SIZE_PRESETS).join(', ')})`);
+  if (!Object.hasOwn(SIZE_PRESETS, size)) throw new VitrineError('invalid_argument', `unknown synthetic size "${m[1]}" (expected one of ${Object.keys(SIZE_PRESETS).join(', ')})`);
   return { size, seed };
 }
 
@@ -46,7 +46,7 @@ export async function resolveDataDir(spec: string, seed = 42): Promise<string> {
   if (existsSync(spec)) return resolve(spec);
   const shared = join(sharedDataRoot(), spec);
   if (existsSync(shared)) return shared;
-  throw new UserError(`--data: "${spec}" is not a directory, not "synthetic[:tiny|small|medium|large]", and not a data set under ${sharedDataRoot()} (set VITRINE_DATA to change that root)`);
+  throw new VitrineError('invalid_argument', `--data: "${spec}" is not a directory, not "synthetic[:tiny|small|medium|large]", and not a data set under ${sharedDataRoot()} (set VITRINE_DATA to change that root)`);
 }
 
 export async function ensureSynthetic(spec: SyntheticSpec): Promise<string> {

@@ -1,4 +1,4 @@
-import { UserError } from '../util/errors.js';
+import { VitrineError } from '../protocol/errors.js';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BundleData } from '../bundle/model.js';
@@ -6,18 +6,24 @@ import type { Dataset } from '../data/dataset.js';
 import { datasetFingerprint } from '../data/fingerprint.js';
 import { buildUserItems, itemsOf, type UserItems } from '../data/interactions.js';
 import { splitWithValidation } from '../data/split.js';
-import { historyOf } from '../features/history.js';
+import { historyOf } from '../data/history.js';
 import { recommend } from '../rank/recommend.js';
 import type { RecModel } from '../rank/model.js';
-import { easeScores } from '../train/ease.js';
-import { EASE_FIT_MAX_ITEMS, tuneAndFitEase, type FittedEase } from '../train/ease-tuning.js';
-import { knnScores } from '../train/itemknn.js';
-import { labelledRows } from '../train/ranker-data.js';
-import { embeddingRecommender } from '../train/tune-embeddings.js';
+import { easeScores, type EaseFitter, type FittedEase } from '../model/ease.js';
+import { knnScores } from '../model/knn.js';
+import { labelledRows } from '../rank/labelled-rows.js';
+import { embeddingRecommender } from '../model/embeddings.js';
 import { note, Progress, StageTimer, warn } from '../util/progress.js';
 import { topK } from '../util/topk.js';
-import { classificationMetrics, type ClassificationMetrics } from './classification.js';
-import { evaluateRanking, type RankingMetrics, type Recommender } from './ranking.js';
+import { classificationMetrics, type ClassificationMetrics } from '../metrics/classification.js';
+import { evaluateRanking, type RankingMetrics, type Recommender } from '../metrics/ranking.js';
+
+/**
+ * Evaluation fits EASE for the report up to this size only: the fit holds ~20 bytes per item pair
+ * (5 GB at 16,000 items) and its inversion grows with n³ (measured: 146 s at Beauty's 12,101 items
+ * on 2 cores; extrapolated: ~6 minutes here, and 200 GB and about a day at 100k items).
+ */
+export const EASE_FIT_MAX_ITEMS = 16_000;
 
 export interface EvaluateOptions {
   /** A number, or 'auto': tuned on the validation slice for catalogues up to 3,000 items, else 100. */
@@ -73,12 +79,12 @@ export interface EvaluationReport {
  * models (embeddings alone, HNSW retrieval alone, HNSW retrieval + ranker) on the same split, plus
  * the ranker as a classifier on held-out candidates.
  */
-export async function evaluateBundle(model: RecModel, ds: Dataset, opts: EvaluateOptions): Promise<EvaluationReport> {
+export async function evaluateBundle(model: RecModel, ds: Dataset, opts: EvaluateOptions, fitEase?: EaseFitter): Promise<EvaluationReport> {
   const data = model.data;
   const m = data.manifest;
-  if (m.data.holdout !== 'protocol') throw new UserError(`bundle ${data.dir} was trained on every event (--holdout none); evaluation needs a bundle trained with --holdout protocol`);
+  if (m.data.holdout !== 'protocol') throw new VitrineError('invalid_argument', `bundle ${data.dir} was trained on every event (--holdout none); evaluation needs a bundle trained with --holdout protocol`);
   const fp = datasetFingerprint(ds);
-  if (fp !== m.data.fingerprint) throw new UserError(`the data at ${ds.source.path} is not the data bundle ${m.version} was trained on (fingerprint ${fp.slice(0, 12)}… vs ${m.data.fingerprint.slice(0, 12)}…)`);
+  if (fp !== m.data.fingerprint) throw new VitrineError('invalid_argument', `the data at ${ds.source.path} is not the data bundle ${m.version} was trained on (fingerprint ${fp.slice(0, 12)}… vs ${m.data.fingerprint.slice(0, 12)}…)`);
 
   const timer = new StageTimer();
   const split = splitWithValidation(ds.events);
@@ -119,12 +125,16 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
 
   let easeReport: EvaluationReport['ease'];
   let easeName: string | undefined;
-  if (!data.ease && ds.numItems > opts.easeFitMaxItems) {
-    const why = `${ds.numItems} items is over the EASE fit limit of ${opts.easeFitMaxItems} (memory grows with items², time with items³; vitrine evaluate --ease-fit-max-items raises it)`;
+  const fromBundle = data.ease !== undefined && (opts.easeLambda === 'auto' || opts.easeLambda === data.ease.lambda);
+  const tooLarge = !data.ease && ds.numItems > opts.easeFitMaxItems;
+  if (!fromBundle && (tooLarge || !fitEase)) {
+    const why = tooLarge
+      ? `${ds.numItems} items is over the EASE fit limit of ${opts.easeFitMaxItems} (memory grows with items², time with items³; vitrine evaluate --ease-fit-max-items raises it)`
+      : 'the bundle holds no EASE with that lambda and no EASE fitter was given';
     warn(`EASE skipped: ${why}`);
     easeReport = { lambda: null, chosenBy: why, source: 'skipped' };
   } else {
-    const ease = await timer.run('ease', () => baselineEase(data, ds, split, opts.easeLambda));
+    const ease = await timer.run('ease', () => baselineEase(data, ds, split, opts.easeLambda, fitEase));
     easeName = `ease (lambda=${ease.model.lambda})`;
     note(`  EASE from the ${ease.source === 'bundle' ? 'bundle' : 'data (fit now)'}: lambda ${ease.model.lambda}, ${ease.chosenBy}`);
     await run(easeName, (u, k, ex) => topK(easeScores(ease.model, itemsOf(train, u), scratch), k, ex));
@@ -185,10 +195,11 @@ function storedVector(data: BundleData, u: number): Float32Array | undefined {
 }
 
 /** The bundle's EASE when it has one fit with the asked-for λ; else one fit now on the same split. */
-async function baselineEase(data: BundleData, ds: Dataset, split: ReturnType<typeof splitWithValidation>, lambda: number | 'auto'): Promise<FittedEase & { source: EaseSource }> {
+async function baselineEase(data: BundleData, ds: Dataset, split: ReturnType<typeof splitWithValidation>, lambda: number | 'auto', fitEase: EaseFitter | undefined): Promise<FittedEase & { source: EaseSource }> {
   if (data.ease && (lambda === 'auto' || lambda === data.ease.lambda)) return { model: data.ease, chosenBy: data.ease.chosenBy, validation: data.ease.validation, source: 'bundle' };
+  if (!fitEase) throw new Error('baselineEase: no fitter (the caller checks)');
   const ui = (idx: Int32Array): UserItems => buildUserItems(ds.events, idx, ds.numUsers, ds.numItems);
-  return { ...(await tuneAndFitEase(lambda, { train: ui(split.train), fit: ui(split.fit), validation: ui(split.validation) })), source: 'fit for this evaluation' };
+  return { ...(await fitEase(lambda, { train: ui(split.train), fit: ui(split.fit), validation: ui(split.validation) })), source: 'fit for this evaluation' };
 }
 
 /** truth.jsonl from the synthetic generator, as item indices per user index; undefined for other data. */

@@ -1,4 +1,4 @@
-import { printTable } from '../cli/table.js';
+import { printTable } from '../util/table.js';
 import type { EvaluationReport } from './evaluate.js';
 
 const f4 = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(4));

@@ -1,9 +1,9 @@
 import type { UserAttributes } from '../data/types.js';
-import type { Popularity } from '../train/popularity.js';
-import type { AssociationRules } from '../train/rules.js';
-import type { ItemNeighbours } from '../train/itemknn.js';
-import type { EncodedCatalog } from './catalog.js';
-import { recentFirst, type UserHistory } from './history.js';
+import type { Popularity } from '../model/popularity.js';
+import type { AssociationRules } from '../model/rules.js';
+import type { ItemNeighbours } from '../model/knn.js';
+import type { EncodedCatalog } from '../data/catalog.js';
+import { recentFirst, type UserHistory } from '../data/history.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 import { dot } from '../util/linalg.js';
 

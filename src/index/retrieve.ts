@@ -1,5 +1,5 @@
-import { recentFirst, type UserHistory } from '../features/history.js';
-import type { ItemNeighbours } from '../train/itemknn.js';
+import { recentFirst, type UserHistory } from '../data/history.js';
+import type { ItemNeighbours } from '../model/knn.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 import type { HnswIndex } from './hnsw.js';
 

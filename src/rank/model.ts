@@ -1,11 +1,12 @@
 import { IdMap } from '../data/ids.js';
 import type { Item } from '../data/types.js';
 import type { BundleData } from '../bundle/model.js';
-import { encodeCatalog, type EncodedCatalog } from '../features/catalog.js';
+import { encodeCatalog, type EncodedCatalog } from '../data/catalog.js';
 import { FeatureBuilder } from '../features/features.js';
 import { HnswIndex } from '../index/hnsw.js';
 import { AttributePlacer } from '../index/placement.js';
-import { OnnxRanker, type ExecutionProviderChoice } from './onnx-ranker.js';
+import type { ExecutionProviderChoice } from '../backends/onnx.js';
+import { OnnxRanker } from './onnx-ranker.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 
 /** A bundle made ready to answer requests in this thread: index loaded, ranker session open, lookups built. */

@@ -1,26 +1,8 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { RANKER_INPUT, RANKER_OUTPUT } from './onnx-export.js';
+import { float32Tensor, OnnxSession, type ExecutionProviderChoice } from '../backends/onnx.js';
 
-export type ExecutionProviderChoice = 'auto' | 'cpu' | 'cuda';
-
-/**
- * Whether the CUDA execution provider can load here. The binding always lists CUDA as compiled in;
- * what decides is whether its provider libraries were installed next to it (onnxruntime-node's
- * install script downloads them on GPU machines).
- */
-export function cudaInstalled(): boolean {
-  try {
-    const require = createRequire(import.meta.url);
-    const root = dirname(require.resolve('onnxruntime-node/package.json'));
-    const dir = join(root, 'bin', 'napi-v6', process.platform, process.arch);
-    return ort.listSupportedBackends().some((b) => b.name === 'cuda') && existsSync(join(dir, 'libonnxruntime_providers_cuda.so'));
-  } catch {
-    return false;
-  }
-}
+/** The ranker graph's input (raw feature rows, N × width) and output (N × 1 probabilities). */
+export const RANKER_INPUT = 'features';
+export const RANKER_OUTPUT = 'probability';
 
 interface PendingScore {
   features: Float32Array;
@@ -30,8 +12,8 @@ interface PendingScore {
 }
 
 /**
- * The ONNX ranker under onnxruntime-node. CUDA is requested when asked for (or on `auto`) and
- * present; otherwise CPU. `provider` records what was actually chosen, for the logs.
+ * The ONNX ranker. Its session comes from backends/onnx (CUDA when asked for, or on `auto`, and
+ * present; otherwise CPU); `provider` records what was actually chosen, for the logs.
  *
  * Calls made in the same synchronous run (a serving worker starting a batch of requests) are
  * scored as one session run: per run, onnxruntime-node costs an event-loop hop and a fixed
@@ -44,26 +26,17 @@ export class OnnxRanker {
   readonly counts = { runs: 0, calls: 0 };
 
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: OnnxSession,
     readonly width: number,
-    readonly provider: string,
   ) {}
 
-  static async create(model: string | Uint8Array, width: number, choice: ExecutionProviderChoice = 'cpu', threads = 1): Promise<OnnxRanker> {
-    const hasCuda = cudaInstalled();
-    if (choice === 'cuda' && !hasCuda) throw new Error('the CUDA execution provider was requested but its libraries are not installed (on a GPU machine, allow onnxruntime-node\'s install script to fetch them)');
-    const options = (providers: string[]): ort.InferenceSession.SessionOptions => ({ executionProviders: providers, intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-    const open = (o: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> => (typeof model === 'string' ? ort.InferenceSession.create(model, o) : ort.InferenceSession.create(model, o));
-    if (choice !== 'cpu' && hasCuda) {
-      try {
-        return new OnnxRanker(await open(options(['cuda', 'cpu'])), width, 'cuda');
-      } catch (e) {
-        if (choice === 'cuda') throw e;
-        // auto: CUDA libraries present but unusable (no device, driver mismatch): serve on CPU.
-        return new OnnxRanker(await open(options(['cpu'])), width, `cpu (cuda failed: ${(e as Error).message.split('\n')[0]})`);
-      }
-    }
-    return new OnnxRanker(await open(options(['cpu'])), width, 'cpu');
+  /** The execution provider the session runs on. */
+  get provider(): string {
+    return this.session.provider;
+  }
+
+  static async create(model: string | Uint8Array, width: number, provider: ExecutionProviderChoice = 'cpu', threads = 1): Promise<OnnxRanker> {
+    return new OnnxRanker(await OnnxSession.open(model, { provider, threads }), width);
   }
 
   /** P(positive) for each of `rows` feature rows. */
@@ -92,7 +65,7 @@ export class OnnxRanker {
       }
     }
     try {
-      const out = await this.session.run({ [RANKER_INPUT]: new ort.Tensor('float32', input, [total, this.width]) });
+      const out = await this.session.run({ [RANKER_INPUT]: float32Tensor(input, [total, this.width]) });
       const probs = out[RANKER_OUTPUT].data as Float32Array;
       let o = 0;
       for (const c of calls) {

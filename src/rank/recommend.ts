@@ -1,7 +1,7 @@
 import type { UserAttributes } from '../data/types.js';
-import type { UserHistory } from '../features/history.js';
+import type { UserHistory } from '../data/history.js';
 import { retrieve, SOURCE_NAMES, type Exclusion, type RetrievalConfig } from '../index/retrieve.js';
-import { foldInUser } from '../train/als.js';
+import { foldInUser } from '../model/als.js';
 import { topK } from '../util/topk.js';
 import type { RecModel } from './model.js';
 

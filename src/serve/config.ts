@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import type { ExecutionProviderChoice } from '../rank/onnx-ranker.js';
-import { DEFAULT_LIMITS, type Limits } from './protocol.js';
+import type { ExecutionProviderChoice } from '../backends/onnx.js';
+import { DEFAULT_LIMITS, type Limits } from '../protocol/calls.js';
 import { defaultWorkers } from './pool.js';
-import { UserError } from '../util/errors.js';
-import type { EventLogSync } from './overlay.js';
+import { VitrineError } from '../protocol/errors.js';
+import type { EventLogSync } from '../state/event-log.js';
 
 export interface ServerConfig {
   host: string;
@@ -104,13 +104,13 @@ export function loadConfig(bundle: string | undefined, file: string | undefined,
   for (const [name, key] of Object.entries(ENV)) {
     const v = env[name];
     if (v === undefined || v === '') continue;
-    if (NUMERIC.has(key) && !/^\s*-?\d+(\.\d+)?\s*$/.test(v)) throw new UserError(`${name}: expected a number, got "${v}"`);
+    if (NUMERIC.has(key) && !/^\s*-?\d+(\.\d+)?\s*$/.test(v)) throw new VitrineError('invalid_argument', `${name}: expected a number, got "${v}"`);
     fromEnv[key] = NUMERIC.has(key) ? Number(v) : v;
   }
   const fileSettings = dropUnset(fromFile);
   const flagSettings = dropUnset(flags);
   const chosenBundle = flagSettings.bundle ?? (fromEnv.bundle as string | undefined) ?? fileSettings.bundle ?? bundle;
-  if (!chosenBundle) throw new UserError('--bundle is required (or VITRINE_BUNDLE, or "bundle" in the config file)');
+  if (!chosenBundle) throw new VitrineError('invalid_argument', '--bundle is required (or VITRINE_BUNDLE, or "bundle" in the config file)');
   const base = defaultConfig(chosenBundle);
   const merged: ServerConfig = { ...base, ...fileSettings, ...(fromEnv as Partial<ServerConfig>), ...flagSettings, bundle: chosenBundle };
   merged.limits = { ...base.limits, ...dropUnset(fileSettings.limits ?? {}), ...dropUnset(flagSettings.limits ?? {}) };
@@ -128,15 +128,15 @@ function readConfigFile(file: string): Partial<ServerConfig> {
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new UserError(`--config ${file}: ${(e as Error).message}`);
+    throw new VitrineError('invalid_argument', `--config ${file}: ${(e as Error).message}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UserError(`--config ${file}: expected a JSON object of settings`);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new VitrineError('invalid_argument', `--config ${file}: expected a JSON object of settings`);
   const known = Object.keys(defaultConfig('x')).concat('catalog', 'efSearch', 'adminToken', 'clientToken', 'eventLog', 'pseudonymKey');
-  for (const key of Object.keys(parsed)) if (!known.includes(key)) throw new UserError(`--config ${file}: unknown setting "${key}" (known: ${known.sort().join(', ')})`);
+  for (const key of Object.keys(parsed)) if (!known.includes(key)) throw new VitrineError('invalid_argument', `--config ${file}: unknown setting "${key}" (known: ${known.sort().join(', ')})`);
   const limits = (parsed as { limits?: unknown }).limits;
   if (limits !== undefined && limits !== null) {
-    if (typeof limits !== 'object' || Array.isArray(limits)) throw new UserError(`--config ${file}: limits must be an object`);
-    for (const key of Object.keys(limits)) if (!(key in DEFAULT_LIMITS)) throw new UserError(`--config ${file}: unknown limit "limits.${key}" (known: ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
+    if (typeof limits !== 'object' || Array.isArray(limits)) throw new VitrineError('invalid_argument', `--config ${file}: limits must be an object`);
+    for (const key of Object.keys(limits)) if (!(key in DEFAULT_LIMITS)) throw new VitrineError('invalid_argument', `--config ${file}: unknown limit "limits.${key}" (known: ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
   }
   return parsed as Partial<ServerConfig>;
 }
@@ -152,7 +152,7 @@ const LIMIT_CEILINGS: Limits = { maxK: 10_000, maxCandidates: 100_000, maxHistor
 export function validateConfig(c: ServerConfig): void {
   const int = (key: keyof ServerConfig, min: number, max: number): void => {
     const v = c[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new UserError(`config ${key}: expected an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new VitrineError('invalid_argument', `config ${key}: expected an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
   };
   int('port', 0, 65535);
   int('workers', 1, 256);
@@ -167,16 +167,16 @@ export function validateConfig(c: ServerConfig): void {
   if (c.efSearch !== undefined) int('efSearch', 10, 100_000);
   for (const [key, ceiling] of Object.entries(LIMIT_CEILINGS) as [keyof Limits, number][]) {
     const v = c.limits[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > ceiling) throw new UserError(`config limits.${key}: expected an integer between 1 and ${ceiling}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > ceiling) throw new VitrineError('invalid_argument', `config limits.${key}: expected an integer between 1 and ${ceiling}, got ${JSON.stringify(v)}`);
   }
   for (const key of ['host', 'bundle', 'catalog', 'adminToken', 'clientToken', 'eventLog', 'pseudonymKey', 'logLevel'] as const) {
     const v = c[key];
-    if (v !== undefined && (typeof v !== 'string' || v === '')) throw new UserError(`config ${key}: expected a non-empty string, got ${JSON.stringify(v)}`);
+    if (v !== undefined && (typeof v !== 'string' || v === '')) throw new VitrineError('invalid_argument', `config ${key}: expected a non-empty string, got ${JSON.stringify(v)}`);
   }
-  if (!LOG_LEVELS.includes(c.logLevel)) throw new UserError(`config logLevel: expected one of ${LOG_LEVELS.join(', ')}, got ${c.logLevel}`);
-  if (!['fsync', 'none'].includes(c.eventLogSync)) throw new UserError(`config eventLogSync: expected fsync or none, got ${String(c.eventLogSync)}`);
-  if (!['wall', 'bundle'].includes(c.clock)) throw new UserError(`config clock: expected wall or bundle, got ${c.clock}`);
-  if (!['auto', 'cpu', 'cuda'].includes(c.provider)) throw new UserError(`config provider: expected auto, cpu or cuda, got ${c.provider}`);
+  if (!LOG_LEVELS.includes(c.logLevel)) throw new VitrineError('invalid_argument', `config logLevel: expected one of ${LOG_LEVELS.join(', ')}, got ${c.logLevel}`);
+  if (!['fsync', 'none'].includes(c.eventLogSync)) throw new VitrineError('invalid_argument', `config eventLogSync: expected fsync or none, got ${String(c.eventLogSync)}`);
+  if (!['wall', 'bundle'].includes(c.clock)) throw new VitrineError('invalid_argument', `config clock: expected wall or bundle, got ${c.clock}`);
+  if (!['auto', 'cpu', 'cuda'].includes(c.provider)) throw new VitrineError('invalid_argument', `config provider: expected auto, cpu or cuda, got ${c.provider}`);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

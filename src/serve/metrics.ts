@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import type { StoreStats } from '../state/store.js';
 
 /** Prometheus metrics for one server process, in its own registry (tests start several servers). */
 export class ServerMetrics {
@@ -18,11 +19,11 @@ export class ServerMetrics {
   readonly connections = new client.Gauge({ name: 'vitrine_websocket_connections', help: 'Open WebSocket connections', registers: [this.registry] });
   readonly bundle = new client.Gauge({ name: 'vitrine_bundle_info', help: 'The loaded bundle version (value 1)', labelNames: ['version'] as const, registers: [this.registry] });
   readonly reloads = new client.Counter({ name: 'vitrine_bundle_reloads_total', help: 'Hot reloads by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly overlayUsers = new client.Gauge({ name: 'vitrine_streamed_users', help: 'Users with events streamed since their bundle was built', registers: [this.registry] });
-  readonly overlayEvicted = new client.Gauge({ name: 'vitrine_streamed_users_evicted', help: 'Users whose streamed events were forgotten to stay within maxStreamedUsers and maxStreamedMemoryMiB', registers: [this.registry] });
-  readonly overlayBytes = new client.Gauge({ name: 'vitrine_streamed_bytes', help: 'Estimated memory the streamed events take (bounded by maxStreamedMemoryMiB)', registers: [this.registry] });
+  readonly streamedUsers = new client.Gauge({ name: 'vitrine_streamed_users', help: 'Users with events streamed since their bundle was built', registers: [this.registry] });
+  readonly streamedEvicted = new client.Gauge({ name: 'vitrine_streamed_users_evicted', help: 'Users whose streamed events were forgotten to stay within maxStreamedUsers and maxStreamedMemoryMiB', registers: [this.registry] });
+  readonly streamedBytes = new client.Gauge({ name: 'vitrine_streamed_bytes', help: 'Estimated memory the streamed events take (bounded by maxStreamedMemoryMiB)', registers: [this.registry] });
 
-  constructor(eventLog: () => { fsyncs: number; logBytes: number }) {
+  constructor(store: () => StoreStats) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'vitrine_process_' });
     new client.Counter({
       name: 'vitrine_event_log_fsyncs_total',
@@ -30,7 +31,7 @@ export class ServerMetrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        this.inc(eventLog().fsyncs);
+        this.inc(store().logFsyncs ?? 0);
       },
     });
     new client.Gauge({
@@ -38,7 +39,7 @@ export class ServerMetrics {
       help: 'Size of the event log (rewritten to what is held at each start and reload)',
       registers: [this.registry],
       collect() {
-        this.set(eventLog().logBytes);
+        this.set(store().logBytes ?? 0);
       },
     });
   }

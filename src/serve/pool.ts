@@ -3,8 +3,8 @@ import { Piscina } from 'piscina';
 import { readBundle } from '../bundle/read.js';
 import type { Manifest } from '../bundle/manifest.js';
 import type { Item } from '../data/types.js';
-import type { ExecutionProviderChoice } from '../rank/onnx-ranker.js';
-import type { Task } from './handlers.js';
+import type { ExecutionProviderChoice } from '../backends/onnx.js';
+import type { Task } from './calls/task.js';
 import type { TaskOutcome, WorkerInit, WorkerReply, WorkerTask } from './worker.js';
 
 export interface PoolOptions {

@@ -1,7 +1,8 @@
 import { transpose, type UserItems } from '../data/interactions.js';
-import { choleskySolveInPlace, gram } from '../util/linalg.js';
+import { gram } from '../util/linalg.js';
 import { Rng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
+import { confidence, foldInUser, type AlsModel } from '../model/als.js';
 
 export interface AlsParams {
   factors: number;
@@ -16,26 +17,12 @@ export interface AlsParams {
 
 export const DEFAULT_ALS: AlsParams = { factors: 64, regularization: 5, alpha: 10, iterations: 12, cgSteps: 3, seed: 1 };
 
-/** The learned factors plus what online fold-in needs (YᵀY and the hyper-parameters). */
-export interface AlsModel {
-  factors: number;
-  regularization: number;
-  alpha: number;
-  numItems: number;
-  numUsers: number;
-  itemFactors: Float32Array;
-  userFactors: Float32Array;
-  /** YᵀY of the item factors, so a user vector is one d×d solve away. */
-  itemGram: Float64Array;
-}
-
 /** Small random starting factors (N(0, 0.1²/d) per coordinate), drawn in row order from `rng`. */
 export function randomFactors(rows: number, d: number, rng: Rng): Float32Array {
   const scale = 0.1 / Math.sqrt(d);
   return Float32Array.from({ length: rows * d }, () => rng.normal() * scale);
 }
 
-export const confidence = (alpha: number, count: number): number => 1 + alpha * Math.log1p(count);
 
 /**
  * Implicit-feedback ALS (Hu, Koren & Volinsky 2008) with conjugate-gradient row updates (Takács et
@@ -169,28 +156,4 @@ function sweep(target: Float32Array, other: Float32Array, rows: number, otherRow
     }
     for (let k = 0; k < d; k++) target[ro + k] = x[k];
   }
-}
-
-/**
- * A user's vector from their history alone: the exact ALS solve against the fixed item factors.
- * This is how a new shopper with three events gets a vector without retraining.
- */
-export function foldInUser(model: Pick<AlsModel, 'factors' | 'regularization' | 'alpha' | 'itemFactors' | 'itemGram'>, items: ArrayLike<number>, counts?: ArrayLike<number>): Float32Array {
-  const d = model.factors;
-  const A = Float64Array.from(model.itemGram);
-  const b = new Float64Array(d);
-  const Y = model.itemFactors;
-  for (let a = 0; a < d; a++) A[a * d + a] += model.regularization;
-  for (let j = 0; j < items.length; j++) {
-    const c = confidence(model.alpha, counts ? counts[j] : 1);
-    const o = items[j] * d;
-    for (let a = 0; a < d; a++) {
-      const ya = Y[o + a];
-      b[a] += c * ya;
-      const w = (c - 1) * ya;
-      const ra = a * d;
-      for (let k = 0; k < d; k++) A[ra + k] += w * Y[o + k];
-    }
-  }
-  return Float32Array.from(choleskySolveInPlace(A, b, d));
 }

@@ -1,7 +1,8 @@
 import type { UserItems } from '../data/interactions.js';
 import { Progress } from '../util/progress.js';
 import { Rng } from '../util/rng.js';
-import { foldInAllUsers, randomFactors, type AlsModel } from './als.js';
+import { foldInAllUsers, randomFactors } from './als.js';
+import { type AlsModel } from '../model/als.js';
 
 export interface BprParams {
   factors: number;

@@ -1,32 +1,30 @@
-import { basename, dirname, resolve } from 'node:path';
-import { readFileSync } from 'node:fs';
-import { UserError } from '../util/errors.js';
+import { resolve } from 'node:path';
 import type { BundleData } from '../bundle/model.js';
-import { SCHEMA_VERSION, type Manifest } from '../bundle/manifest.js';
 import { writeBundle } from '../bundle/write.js';
+import { encodeCatalog } from '../data/catalog.js';
 import type { Dataset } from '../data/dataset.js';
-import { datasetFingerprint } from '../data/fingerprint.js';
+import { historyOf, userTotals } from '../data/history.js';
 import { buildUserItems } from '../data/interactions.js';
 import { splitWithValidation } from '../data/split.js';
-import { encodeCatalog } from '../features/catalog.js';
 import { FeatureBuilder, makeFeatureSpec } from '../features/features.js';
-import { historyOf, userTotals } from '../features/history.js';
-import { DEFAULT_HNSW, HnswIndex, hnswRecall, type HnswParams } from '../index/hnsw.js';
+import { DEFAULT_HNSW, HnswIndex, type HnswParams } from '../index/hnsw.js';
 import type { RetrievalConfig } from '../index/retrieve.js';
-import { exportRankerOnnx } from '../rank/onnx-export.js';
-import { OnnxRanker } from '../rank/onnx-ranker.js';
+import type { AlsModel } from '../model/als.js';
+import { VitrineError } from '../protocol/errors.js';
+import { labelledRows } from '../rank/labelled-rows.js';
 import { note, StageTimer } from '../util/progress.js';
-import { Rng } from '../util/rng.js';
-import { DEFAULT_ALS, type AlsModel, type AlsParams } from './als.js';
+import { DEFAULT_ALS, type AlsParams } from './als.js';
 import { DEFAULT_BPR, type BprParams } from './bpr.js';
+import { EASE_BUNDLE_MAX_ITEMS, tuneAndFitEase } from './ease-tuning.js';
+import { chooseEfSearch } from './ef-search.js';
 import { trainItemKnn } from './itemknn.js';
+import { bundleManifest } from './bundle-manifest.js';
+import { checkExport, exportRankerOnnx } from './onnx-export.js';
 import { trainPopularity } from './popularity.js';
-import { DEFAULT_RANKER, trainRanker, type RankerParams, type TrainedRanker } from './ranker.js';
-import { labelledRows } from './ranker-data.js';
+import { DEFAULT_RANKER, trainRanker, type RankerParams } from './ranker.js';
 import { DEFAULT_RULES, mineRules } from './rules.js';
 import { DEFAULT_SEGMENTS, trainSegments } from './segments.js';
-import { EASE_BUNDLE_MAX_ITEMS, tuneAndFitEase } from './ease-tuning.js';
-import { describeEmbedding, EMBEDDING_METHODS, trainEmbeddings, tuneEmbeddings, type EmbeddingConfig, type EmbeddingTrial } from './tune-embeddings.js';
+import { describeEmbedding, trainEmbeddings, tuneEmbeddings, type EmbeddingConfig } from './tune-embeddings.js';
 
 export interface BuildOptions {
   outDir: string;
@@ -93,8 +91,6 @@ export interface BuildResult {
   timings: Record<string, number>;
 }
 
-const vitrineVersion = (): string => (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
 function maxTime(ds: Dataset, idx: Int32Array): number {
   let t = -Infinity;
   for (const e of idx) if (ds.events.timestamp[e] > t) t = ds.events.timestamp[e];
@@ -132,7 +128,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   })();
   // Tuning and the ranker learn from each user's later events; without any there is nothing to learn.
   if (inner.validation.length === 0 || inner.fit.length === 0 || ds.numItems < 2) {
-    throw new UserError(`too little data to train: ${ds.numEvents} events, ${ds.numUsers} users, ${ds.numItems} items, and no user has enough events to hold some back for validation (users need several events each)`);
+    throw new VitrineError('insufficient_data', `too little data to train: ${ds.numEvents} events, ${ds.numUsers} users, ${ds.numItems} items, and no user has enough events to hold some back for validation (users need several events each)`);
   }
   const catalog = encodeCatalog(ds.itemInfo);
   const spec = makeFeatureSpec(ds.userInfo, o.retrieval.recentWindow);
@@ -159,7 +155,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     ),
   );
   note(`ranker rows: ${rows.y.length} (${rows.y.reduce((a, b) => a + b, 0)} positive) from ${rows.usersWithTargets} users; validation candidate recall ${rows.candidateRecall.toFixed(4)}`);
-  if (rows.y.length === 0 || !rows.y.some((v) => v > 0)) throw new UserError(`too little data to train a ranker: no user's later events were found among their candidates (${rows.usersWithTargets} users had some to find); give more events per user`);
+  if (rows.y.length === 0 || !rows.y.some((v) => v > 0)) throw new VitrineError('insufficient_data', `too little data to train a ranker: no user's later events were found among their candidates (${rows.usersWithTargets} users had some to find); give more events per user`);
   const ranker = await timer.run('train ranker', () => trainRanker({ X: rows.X, y: rows.y, group: rows.group, width: rows.width, featureNames: spec.names }, o.ranker));
   const onnx = exportRankerOnnx(ranker);
   const onnxMaxAbsDiff = await timer.run('check onnx export', () => checkExport(onnx, ranker));
@@ -177,50 +173,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   const segments = await timer.run('segments', () => trainSegments(histories, catalog, referenceTime, { ...DEFAULT_SEGMENTS, seed: o.seed + 4 }));
   note(`segments: k=${segments.k} (silhouette ${JSON.stringify(segments.silhouetteByK)})`);
 
-  const version = basename(outDir);
-  const manifest: Manifest = {
-    schemaVersion: SCHEMA_VERSION,
-    bundle: basename(dirname(outDir)),
-    version,
-    createdAt: new Date().toISOString(),
-    vitrineVersion: vitrineVersion(),
-    data: {
-      format: ds.source.format,
-      path: ds.source.path,
-      events: ds.numEvents,
-      users: ds.numUsers,
-      items: ds.numItems,
-      fingerprint: datasetFingerprint(ds),
-      holdout: o.holdout,
-      trainEvents: trainIdx.length,
-      referenceTime,
-      ...(ds.source.skipped ? { skipped: ds.source.skipped } : {}),
-    },
-    parameters: {
-      seed: o.seed,
-      embeddings: { method: EMBEDDING_METHODS[tuned.bestConfig.method], ...tuned.bestConfig.params, chosenBy: 'validation NDCG@10 over the grid', trials: summarizeTrials(tuned.trials) },
-      itemKnn: { neighbours: o.knnNeighbours, similarity: 'cosine' },
-      popularity: { trendingHalfLifeDays: o.trendingHalfLifeDays },
-      hnsw: {
-        ...o.hnsw,
-        efSearch: ef.efSearch,
-        partitions: final.hnsw.partitions.map(({ maxNorm, items }) => ({ maxNorm: Number(maxNorm.toPrecision(4)), items })),
-        partitionedBy: `item vector norm, largest first; a partition closes at a ${o.hnsw.partitionNormRatio}x norm range once it holds ${o.hnsw.minPartitionSize} items; each gets sqrt(maxNorm^2 - |v|^2) as an extra coordinate and is stored divided by maxNorm`,
-        chosenBy: `smallest efSearch >= ${o.hnsw.efSearch} with recall@200 >= ${o.recallTarget} against exact search`, sweep: ef.sweep },
-      retrieval: o.retrieval,
-      ranker: { ...o.ranker, negativesPerPositive: o.negativesPerPositive, rows: rows.y.length, positives: rows.y.reduce((a, b) => a + b, 0), bestEpoch: ranker.bestEpoch, epochs: ranker.epochLoss },
-      ease: ease
-        ? { lambda: ease.model.lambda, chosenBy: ease.chosenBy, validation: ease.validation, stored: true }
-        : { stored: false, reason: `${ds.numItems} items exceed --ease-max-items ${o.easeMaxItems} (dense weights take items² floats); evaluation fits it` },
-      rules: { ...DEFAULT_RULES, transactions: final.rules.transactions, basis: final.rules.basis, rules: final.rules.consequent.length },
-      segments: { k: segments.k, criterion: segments.criterion, silhouetteByK: segments.silhouetteByK, labels: segments.labels, sizes: segments.sizes },
-    },
-    dimensions: { items: ds.numItems, users: ds.numUsers, factors: final.als.factors, features: spec.names.length },
-    featureNames: spec.names,
-    checks: { onnxMaxAbsDiff, hnswRecallAt200: Number(recall.toFixed(4)), validationCandidateRecall: Number(rows.candidateRecall.toFixed(4)) },
-    files: {},
-    timings: timer.timings,
-  };
+  const manifest = bundleManifest({ ds, o, outDir, trainEvents: trainIdx.length, referenceTime, tuned, ranker, rows, onnxMaxAbsDiff, ef, final, ease, segments, spec, timings: timer.timings });
   const data: BundleData = {
     manifest,
     dir: '',
@@ -250,67 +203,3 @@ function embeddingGrid(o: BuildOptions): EmbeddingConfig[] {
   return grid;
 }
 
-function summarizeTrials(trials: EmbeddingTrial[]): { method: string; trial: string; ndcg10: number; recall50: number; seconds: number }[] {
-  return trials.map((t) => ({ method: t.config.method, trial: describeEmbedding(t.config), ndcg10: Number(t.validation['ndcg@10'].toFixed(4)), recall50: Number(t.validation['recall@50'].toFixed(4)), seconds: Number(t.seconds.toFixed(1)) }));
-}
-
-/** Runs the exported graph on the trainer's check rows; returns the largest absolute difference. */
-async function checkExport(onnx: Uint8Array, ranker: TrainedRanker): Promise<number> {
-  const session = await OnnxRanker.create(onnx, ranker.mean.length);
-  const rows = ranker.checkOutputs.length;
-  const out = await session.score(ranker.checkRows, rows);
-  await session.release();
-  let max = 0;
-  for (let r = 0; r < rows; r++) max = Math.max(max, Math.abs(out[r] - ranker.checkOutputs[r]));
-  return max;
-}
-
-/** Sample user vectors (non-zero) as HNSW queries. */
-function recallQueries(als: AlsModel, seed: number): { queries: Float32Array; count: number } {
-  const rng = new Rng(seed + 5);
-  const d = als.factors;
-  const candidates: number[] = [];
-  for (let u = 0; u < als.numUsers; u++) {
-    let nz = false;
-    for (let f = 0; f < d && !nz; f++) nz = als.userFactors[u * d + f] !== 0;
-    if (nz) candidates.push(u);
-  }
-  const picked = rng.shuffle(candidates).slice(0, 300);
-  const queries = new Float32Array(picked.length * d);
-  picked.forEach((u, q) => queries.set(als.userFactors.subarray(u * d, (u + 1) * d), q * d));
-  return { queries, count: picked.length };
-}
-
-export interface EfSweepPoint {
-  efSearch: number;
-  recallAt200: number;
-  queriesPerSecond: number;
-}
-
-/**
- * The smallest efSearch (at least the candidate count) whose recall@200 against exact search reaches
- * the target, from a sweep over user-vector queries. Should recall level off below the target (items
- * the graphs cannot reach), the sweep stops at the plateau instead of paying for efSearch that buys
- * nothing; the build notes the shortfall and the manifest keeps the sweep either way.
- */
-function chooseEfSearch(index: HnswIndex, als: AlsModel, seed: number, minEf: number, target: number): { efSearch: number; recall: number; sweep: EfSweepPoint[] } {
-  const { queries, count } = recallQueries(als, seed);
-  const k = Math.min(200, als.numItems);
-  const sweep: EfSweepPoint[] = [];
-  for (const ef of [...new Set([minEf, 200, 300, 400, 600, 800, 1200, 1600].filter((e) => e >= minEf))].sort((a, b) => a - b)) {
-    index.setEf(ef);
-    const t0 = performance.now();
-    const recall = hnswRecall(index, als.itemFactors, als.numItems, als.factors, queries, count, k);
-    const seconds = (performance.now() - t0) / 1000;
-    sweep.push({ efSearch: ef, recallAt200: Number(recall.toFixed(4)), queriesPerSecond: Math.round(count / seconds) });
-    if (recall >= target) break;
-    const prev = sweep[sweep.length - 2];
-    if (prev && recall - prev.recallAt200 < 0.01) break;
-  }
-  const reached = sweep.find((p) => p.recallAt200 >= target);
-  // On a plateau, the point before the last step (which gained under 0.01) is the one worth paying for.
-  const chosen = reached ?? sweep[Math.max(0, sweep.length - 2)];
-  if (!reached) note(`warning: HNSW recall@200 levels off at ${chosen.recallAt200}, below the target ${target}; retrieval will miss some of the exact top 200 (a larger --hnsw-m raises the ceiling)`);
-  index.setEf(chosen.efSearch);
-  return { efSearch: chosen.efSearch, recall: chosen.recallAt200, sweep };
-}

@@ -1,8 +1,9 @@
 import { itemsOf, type UserItems } from '../data/interactions.js';
-import { evaluateRanking } from '../eval/ranking.js';
+import { evaluateRanking } from '../metrics/ranking.js';
 import { invertSpdInPlace } from '../util/linalg.js';
 import { topK } from '../util/topk.js';
-import { easeScores, trainEase, type EaseModel } from './ease.js';
+import { easeScores, type EaseFitter, type EaseModel } from '../model/ease.js';
+import { trainEase } from './ease.js';
 import { ortInverse } from './ort-inverse.js';
 
 export const EASE_LAMBDA_GRID = [50, 100, 250, 500, 1000];
@@ -13,19 +14,7 @@ const JS_INVERSE_MAX_ITEMS = 3000;
 export const EASE_DEFAULT_LAMBDA = 100;
 /** Catalogues up to this size get EASE's dense weights (n² floats, 64 MiB here) stored in the bundle. */
 export const EASE_BUNDLE_MAX_ITEMS = 4096;
-/**
- * Evaluation fits EASE for the report up to this size only: the fit holds ~20 bytes per item pair
- * (5 GB at 16,000 items) and its inversion grows with n³ (measured: 146 s at Beauty's 12,101 items
- * on 2 cores; extrapolated: ~6 minutes here, and 200 GB and about a day at 100k items).
- */
-export const EASE_FIT_MAX_ITEMS = 16_000;
 
-export interface FittedEase {
-  model: EaseModel;
-  chosenBy: string;
-  /** Validation NDCG@10 per λ tried, when tuned. */
-  validation?: Record<string, number>;
-}
 
 export async function fitEase(ui: UserItems, lambda: number): Promise<EaseModel> {
   return trainEase(ui, lambda, ui.numItems <= JS_INVERSE_MAX_ITEMS ? invertSpdInPlace : ortInverse);
@@ -35,7 +24,7 @@ export async function fitEase(ui: UserItems, lambda: number): Promise<EaseModel>
  * EASE fit on `train` with λ given, or (`auto`) chosen by NDCG@10 on `validation` with models fit
  * on `fit` (train minus validation), for catalogues small enough to afford the grid.
  */
-export async function tuneAndFitEase(lambda: number | 'auto', split: { train: UserItems; fit: UserItems; validation: UserItems }): Promise<FittedEase> {
+export const tuneAndFitEase: EaseFitter = async (lambda, split) => {
   const n = split.train.numItems;
   if (lambda !== 'auto' || n > EASE_TUNE_MAX_ITEMS) {
     const chosen = lambda === 'auto' ? EASE_DEFAULT_LAMBDA : lambda;
@@ -55,4 +44,4 @@ export async function tuneAndFitEase(lambda: number | 'auto', split: { train: Us
     }
   }
   return { model: await fitEase(split.train, best), chosenBy: `validation NDCG@10 over ${EASE_LAMBDA_GRID.join(', ')}`, validation };
-}
+};

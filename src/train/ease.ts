@@ -1,13 +1,6 @@
 import type { UserItems } from '../data/interactions.js';
 import { invertSpdInPlace } from '../util/linalg.js';
-
-/** EASE (Steck 2019): a dense item-item weight matrix B with zero diagonal; scores are x_u B. */
-export interface EaseModel {
-  numItems: number;
-  lambda: number;
-  /** Row-major numItems × numItems. */
-  B: Float32Array;
-}
+import type { EaseModel } from '../model/ease.js';
 
 /** Invert an SPD matrix; the default is the JS Cholesky, a native one can be plugged in for large catalogues. */
 export type SpdInverter = (A: Float64Array, n: number) => Promise<Float64Array> | Float64Array;
@@ -31,15 +24,4 @@ export async function trainEase(ui: UserItems, lambda: number, invert: SpdInvert
     for (let j = 0; j < n; j++) B[ri + j] = i === j ? 0 : -P[ri + j] / P[j * n + j];
   }
   return { numItems: n, lambda, B };
-}
-
-/** out = sum over history items of B's rows. */
-export function easeScores(model: EaseModel, history: ArrayLike<number>, out: Float32Array): Float32Array {
-  out.fill(0);
-  const n = model.numItems;
-  for (let h = 0; h < history.length; h++) {
-    const o = history[h] * n;
-    for (let j = 0; j < n; j++) out[j] += model.B[o + j];
-  }
-  return out;
 }

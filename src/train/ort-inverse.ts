@@ -1,6 +1,6 @@
-import * as ort from 'onnxruntime-node';
 import { availableParallelism } from 'node:os';
-import { encodeModel, floatInput, op } from '../rank/onnx-graph.js';
+import { float32Tensor, OnnxSession } from '../backends/onnx.js';
+import { encodeModel, floatInput, op } from '../backends/onnx-graph.js';
 
 /**
  * Inverts a symmetric positive definite matrix with onnxruntime's `Inverse` contrib op (Eigen,
@@ -9,9 +9,9 @@ import { encodeModel, floatInput, op } from '../rank/onnx-graph.js';
  */
 export async function ortInverse(A: Float64Array, n: number): Promise<Float64Array> {
   const model = encodeModel({ name: 'inverse', nodes: [op('Inverse', ['A'], ['Ainv'], 'com.microsoft')], inputs: [floatInput('A', [n, n])], outputs: [floatInput('Ainv', [n, n])], microsoftOpset: 1 });
-  const session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'], intraOpNumThreads: availableParallelism() });
+  const session = await OnnxSession.open(model, { threads: availableParallelism() });
   try {
-    const out = await session.run({ A: new ort.Tensor('float32', Float32Array.from(A), [n, n]) });
+    const out = await session.run({ A: float32Tensor(Float32Array.from(A), [n, n]) });
     return Float64Array.from(out.Ainv.data as Float32Array);
   } finally {
     await session.release();

@@ -1,16 +1,5 @@
 import type { EventColumns } from '../data/types.js';
-
-export interface Popularity {
-  /** Interactions per item in the training events. */
-  count: Float32Array;
-  /** Exponentially time-decayed interactions at `referenceTime` (what is trending now). */
-  trending: Float32Array;
-  /** Time of each item's first and last interaction (NaN if none). */
-  firstSeen: Float64Array;
-  lastSeen: Float64Array;
-  halfLifeDays: number;
-  referenceTime: number;
-}
+import type { Popularity } from '../model/popularity.js';
 
 /** Popularity and time-decayed trending over the given events, as of the last event's time. */
 export function trainPopularity(events: EventColumns, idx: Int32Array, numItems: number, halfLifeDays: number): Popularity {

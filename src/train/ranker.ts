@@ -1,7 +1,7 @@
 import type * as TF from '@tensorflow/tfjs';
 import { Rng } from '../util/rng.js';
 import { Progress } from '../util/progress.js';
-import { tensorflow } from './tf.js';
+import { tensorflow } from '../backends/tf.js';
 
 export interface RankerParams {
   hidden: number[];

@@ -1,31 +1,7 @@
 import { eventTypeCode, type EventColumns } from '../data/types.js';
-
-export interface RuleParams {
-  /** Least number of transactions holding both items. */
-  minPairCount: number;
-  minConfidence: number;
-  minLift: number;
-  /** Most rules kept per antecedent (best confidence first). */
-  maxPerItem: number;
-  /** Transactions longer than this are cut to their first items, bounding the quadratic pair count. */
-  maxTransactionItems: number;
-}
+import type { AssociationRules, RuleParams } from '../model/rules.js';
 
 export const DEFAULT_RULES: RuleParams = { minPairCount: 3, minConfidence: 0.02, minLift: 1.5, maxPerItem: 50, maxTransactionItems: 50 };
-
-/** Pairwise association rules A → B in CSR form by antecedent. */
-export interface AssociationRules {
-  numItems: number;
-  transactions: number;
-  /** What a transaction is: purchases+carts per session/day, or all events per user-day. */
-  basis: string;
-  params: RuleParams;
-  indptr: Int32Array;
-  consequent: Int32Array;
-  support: Float32Array;
-  confidence: Float32Array;
-  lift: Float32Array;
-}
 
 /**
  * Co-purchase rules. A transaction is one shopper's session (or calendar day when events carry no

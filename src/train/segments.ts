@@ -1,22 +1,9 @@
-import type { EncodedCatalog } from '../features/catalog.js';
-import { profileVector, rawRfm, type ProfileSpec } from '../features/profile.js';
-import type { UserHistory } from '../features/history.js';
+import type { EncodedCatalog } from '../data/catalog.js';
+import { profileVector, rawRfm, type ProfileSpec } from '../model/profile.js';
+import type { UserHistory } from '../data/history.js';
 import { Rng } from '../util/rng.js';
 import { kmeans, silhouette } from './kmeans.js';
-
-export interface SegmentModel {
-  spec: ProfileSpec;
-  k: number;
-  centroids: number[][];
-  /** Silhouette for every k tried: the stated criterion for the chosen k. */
-  silhouetteByK: Record<string, number>;
-  criterion: string;
-  /** Human-readable description of each segment. */
-  labels: string[];
-  sizes: number[];
-  /** Segment of every training user (-1 for users without history). */
-  assignment: Int32Array;
-}
+import type { SegmentModel } from '../model/segments.js';
 
 export interface SegmentParams {
   kMin: number;
@@ -110,19 +97,4 @@ function describe(c: number[], spec: ProfileSpec): string {
     top >= 0 && c[top] > 0 ? `favours ${spec.affinityNames[top - 3]} (${((100 * c[top]) / spec.affinityWeight).toFixed(0)}%)` : '',
   ];
   return parts.filter(Boolean).join(', ');
-}
-
-/** The nearest segment to a profile vector. */
-export function assignSegment(model: Pick<SegmentModel, 'centroids'>, v: Float64Array): number {
-  let best = -1;
-  let bestD = Infinity;
-  model.centroids.forEach((c, j) => {
-    let d = 0;
-    for (let f = 0; f < c.length; f++) d += (v[f] - c[f]) ** 2;
-    if (d < bestD) {
-      bestD = d;
-      best = j;
-    }
-  });
-  return best;
 }

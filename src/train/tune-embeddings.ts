@@ -1,9 +1,10 @@
 import { itemsOf, type UserItems } from '../data/interactions.js';
-import { evaluateRanking, type RankingMetrics } from '../eval/ranking.js';
+import { evaluateRanking, type RankingMetrics } from '../metrics/ranking.js';
 import { Rng } from '../util/rng.js';
-import { topK } from '../util/topk.js';
 import { note } from '../util/progress.js';
-import { trainAls, type AlsModel, type AlsParams } from './als.js';
+import { embeddingRecommender } from '../model/embeddings.js';
+import { trainAls, type AlsParams } from './als.js';
+import { type AlsModel } from '../model/als.js';
 import { trainBpr, type BprParams } from './bpr.js';
 
 /** One way to learn the collaborative embeddings; every kind yields the same model shape (fold-in included). */
@@ -25,22 +26,6 @@ export interface EmbeddingTrial {
   config: EmbeddingConfig;
   validation: RankingMetrics;
   seconds: number;
-}
-
-/** Exact embedding-only ranking (user · item over the whole catalogue) for a set of users. */
-export function embeddingRecommender(model: Pick<AlsModel, 'factors' | 'itemFactors' | 'userFactors' | 'numItems'>) {
-  const scores = new Float32Array(model.numItems);
-  const d = model.factors;
-  return (u: number, k: number, exclude: Uint8Array): Int32Array => {
-    const uo = u * d;
-    for (let i = 0; i < model.numItems; i++) {
-      let s = 0;
-      const io = i * d;
-      for (let f = 0; f < d; f++) s += model.userFactors[uo + f] * model.itemFactors[io + f];
-      scores[i] = s;
-    }
-    return topK(scores, k, exclude);
-  };
 }
 
 /**

@@ -7,7 +7,7 @@ import { temporalSplit } from '../../src/data/split.js';
 import { configFor } from '../../src/data/synthetic/config.js';
 import { generateShop } from '../../src/data/synthetic/write.js';
 import type { Dataset } from '../../src/data/dataset.js';
-import { evaluateRanking } from '../../src/eval/ranking.js';
+import { evaluateRanking } from '../../src/metrics/ranking.js';
 import { topK } from '../../src/util/topk.js';
 import { tempDir } from '../helpers/paths.js';
 

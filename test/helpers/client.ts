@@ -1,7 +1,11 @@
 import { pack, unpack } from 'msgpackr';
 import WebSocket from 'ws';
 
-export type Reply = { id: string | number | null; result?: unknown; bundle?: string; serverMs?: number; error?: { code: string; message: string; field?: string } };
+import type { RequestId } from '../../src/protocol/calls.js';
+import type { ErrorBody } from '../../src/protocol/errors.js';
+
+/** A reply as the tests read it: the protocol's reply with both sides optional, so assertions need no narrowing. */
+export type Reply = { id: RequestId | null; result?: unknown; error?: ErrorBody; bundle?: string; serverMs?: number };
 
 /** A real WebSocket client that matches replies to requests by id (replies without an id queue up). */
 export class TestClient {

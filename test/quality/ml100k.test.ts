@@ -7,6 +7,7 @@ import { defaultEvaluateOptions, evaluateBundle, type EvaluationReport } from '.
 import { instantiate } from '../../src/rank/model.js';
 import { buildBundle, defaultBuildOptions } from '../../src/train/build.js';
 import { sharedData, tempDir } from '../helpers/paths.js';
+import { tuneAndFitEase } from '../../src/train/ease-tuning.js';
 
 /**
  * The quality floor on MovieLens 100K under the protocol. Measured (seed 42, this build):
@@ -24,7 +25,7 @@ describe('ml-100k build + evaluation', () => {
     dir = built.dir;
     // Evaluate from the bundle as written, the way `vitrine evaluate` does.
     const model = await instantiate(readBundle(dir));
-    report = await evaluateBundle(model, ds, defaultEvaluateOptions(42));
+    report = await evaluateBundle(model, ds, defaultEvaluateOptions(42), tuneAndFitEase);
     await model.ranker.release();
   }, 600_000);
 

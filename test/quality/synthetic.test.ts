@@ -3,6 +3,7 @@ import { readBundle } from '../../src/bundle/read.js';
 import { loadDataset } from '../../src/data/loaders/index.js';
 import { defaultEvaluateOptions, evaluateBundle, type EvaluationReport } from '../../src/eval/evaluate.js';
 import { instantiate } from '../../src/rank/model.js';
+import { tuneAndFitEase } from '../../src/train/ease-tuning.js';
 
 /**
  * On the synthetic shop the ground truth is known: the two-stage model must recover the shoppers'
@@ -15,7 +16,7 @@ describe('synthetic shop evaluation against ground truth', () => {
   beforeAll(async () => {
     const ds = await loadDataset(inject('fixtureShop'));
     const model = await instantiate(readBundle(inject('fixtureBundle')));
-    report = await evaluateBundle(model, ds, defaultEvaluateOptions(7));
+    report = await evaluateBundle(model, ds, defaultEvaluateOptions(7), tuneAndFitEase);
     await model.ranker.release();
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { exportRankerOnnx } from '../../src/rank/onnx-export.js';
+import { exportRankerOnnx } from '../../src/train/onnx-export.js';
 import { OnnxRanker } from '../../src/rank/onnx-ranker.js';
 import { trainRanker } from '../../src/train/ranker.js';
 import { Rng } from '../../src/util/rng.js';

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { defaultBatchWorkers, runBatch, type BatchOptions } from '../../batch/job.js';
-import { KERNELS } from '../../batch/kernels.js';
+import { KERNELS } from '../../batch/kernels/kernel.js';
 import { choiceArg, intArg } from '../options.js';
-import { UserError } from '../../util/errors.js';
+import { VitrineError } from '../../protocol/errors.js';
 import { counted } from '../../util/progress.js';
 
 export function registerBatchScore(program: Command): void {
@@ -26,7 +26,7 @@ export function registerBatchScore(program: Command): void {
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nExample: vitrine batch-score --bundle models/shop --all --k 50 --out recs.jsonl --propensity --segments')
     .action(async (opts: { bundle: string; all?: boolean; users?: string; k: number; out: string; propensity?: boolean; segments?: boolean; backend: BatchOptions['backend']; workers: number; block: number | 'auto'; resume?: boolean; force?: boolean; includeSeen?: boolean; includeUnavailable?: boolean; json?: boolean }) => {
-      if (opts.all && opts.users) throw new UserError('--all and --users: give one of them');
+      if (opts.all && opts.users) throw new VitrineError('invalid_argument', '--all and --users: give one of them');
       const summary = await runBatch({
         bundle: opts.bundle,
         usersFile: opts.users,

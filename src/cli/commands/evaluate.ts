@@ -10,8 +10,9 @@ import { printEvaluation } from '../../eval/report.js';
 import { instantiate } from '../../rank/model.js';
 import { floatArg, intArg } from '../options.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
-import { UserError } from '../../util/errors.js';
+import { VitrineError } from '../../protocol/errors.js';
 import { checkOutputFile, writable } from '../../util/output-dir.js';
+import { tuneAndFitEase } from '../../train/ease-tuning.js';
 
 /** The flags' defaults (the seed is the bundle's, filled in per run). */
 const DEFAULTS = defaultEvaluateOptions(0);
@@ -37,7 +38,7 @@ function checkReportPath(path: string): void {
     earlier = undefined;
   }
   const isReport = typeof earlier === 'object' && earlier !== null && 'protocol' in earlier && 'models' in earlier;
-  if (!isReport) throw new UserError(`--report ${path}: exists and is not an evaluation report; refusing to replace it (choose another path, or remove it yourself)`);
+  if (!isReport) throw new VitrineError('conflict', `--report ${path}: exists and is not an evaluation report; refusing to replace it (choose another path, or remove it yourself)`);
 }
 
 export function registerEvaluate(program: Command): void {
@@ -57,7 +58,7 @@ export function registerEvaluate(program: Command): void {
     .action(async (opts: { bundle: string; data: string; easeLambda: number | 'auto'; easeFitMaxItems: number; threshold: number; seed?: number; report?: string; json?: boolean; save: boolean; lenient?: boolean }) => {
       const version = resolveBundleVersion(opts.bundle);
       if (opts.report) checkReportPath(opts.report);
-      if (opts.save && !writable(version)) throw new UserError(`--bundle ${version}: not writable, so the metrics cannot be stored in its manifest (add --no-save)`);
+      if (opts.save && !writable(version)) throw new VitrineError('io_error', `--bundle ${version}: not writable, so the metrics cannot be stored in its manifest (add --no-save)`);
       const data = readBundle(version);
       const trainedSeed = data.manifest.parameters.seed;
       const seed = opts.seed ?? (typeof trainedSeed === 'number' ? trainedSeed : 42);
@@ -65,7 +66,7 @@ export function registerEvaluate(program: Command): void {
       const ds = await loadDataset(await resolveDataDir(opts.data, seed), { lenient: opts.lenient ?? data.manifest.data.skipped !== undefined });
       reportSkipped(ds.source.skipped);
       const model = await instantiate(data);
-      const report = await evaluateBundle(model, ds, { ...defaultEvaluateOptions(seed), easeLambda: opts.easeLambda, easeFitMaxItems: opts.easeFitMaxItems, threshold: opts.threshold });
+      const report = await evaluateBundle(model, ds, { ...defaultEvaluateOptions(seed), easeLambda: opts.easeLambda, easeFitMaxItems: opts.easeFitMaxItems, threshold: opts.threshold  }, tuneAndFitEase);
       await model.ranker.release();
       if (opts.json) console.log(JSON.stringify(report, null, 2));
       else printEvaluation(report);

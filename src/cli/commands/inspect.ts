@@ -4,7 +4,7 @@ import { loadDataset } from '../../data/loaders/index.js';
 import { resolveDataDir } from '../../data/resolve.js';
 import { splitWithValidation, summarizeSplit } from '../../data/split.js';
 import { intArg } from '../options.js';
-import { printTable } from '../table.js';
+import { printTable } from '../../util/table.js';
 
 export function registerInspect(program: Command): void {
   program

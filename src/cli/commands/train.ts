@@ -16,6 +16,7 @@ import { note } from '../../util/progress.js';
 import { choiceArg, intArg, nameArg } from '../options.js';
 import { makeDirs, prepareOutputDir } from '../../util/output-dir.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
+import { tuneAndFitEase } from '../../train/ease-tuning.js';
 
 /** A sortable version name from the clock, e.g. v20261124-083012. */
 function timestampVersion(date = new Date()): string {
@@ -129,7 +130,7 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
   note(`bundle written to ${built.dir} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   if (opts.evaluate && opts.holdout === 'protocol') {
     const model = await instantiate(built.data, { hnsw: built.hnsw });
-    const report = await evaluateBundle(model, ds, { ...defaultEvaluateOptions(opts.seed), negativesPerPositive: o.negativesPerPositive });
+    const report = await evaluateBundle(model, ds, { ...defaultEvaluateOptions(opts.seed), negativesPerPositive: o.negativesPerPositive  }, tuneAndFitEase);
     await model.ranker.release();
     printEvaluation(report);
     built.data.manifest.metrics = report as unknown as Record<string, unknown>;

@@ -1,0 +1,12 @@
+/** Per-item popularity and what is trending as of the bundle's data end. */
+export interface Popularity {
+  /** Interactions per item in the training events. */
+  count: Float32Array;
+  /** Exponentially time-decayed interactions at `referenceTime` (what is trending now). */
+  trending: Float32Array;
+  /** Time of each item's first and last interaction (NaN if none). */
+  firstSeen: Float64Array;
+  lastSeen: Float64Array;
+  halfLifeDays: number;
+  referenceTime: number;
+}

@@ -1,0 +1,121 @@
+/**
+ * Requests as the server receives them once validated (validate.ts turns a decoded frame into one of
+ * these): every call typed, every default applied. Workers, the client and the tests share them.
+ */
+
+export const CALLS = ['recommend', 'similar', 'boughtTogether', 'score', 'profile', 'event'] as const;
+export type CallName = (typeof CALLS)[number];
+
+export const EVENT_TYPES = ['view', 'click', 'cart', 'purchase', 'rate'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export type RequestId = string | number;
+
+export interface Limits {
+  maxK: number;
+  maxCandidates: number;
+  maxHistory: number;
+  maxScoreItems: number;
+  maxBasket: number;
+}
+
+export const DEFAULT_LIMITS: Limits = { maxK: 200, maxCandidates: 2000, maxHistory: 500, maxScoreItems: 1000, maxBasket: 50 };
+
+export interface HistoryEntry {
+  item: string;
+  type?: string;
+  /** Unix seconds; defaults to the request time. */
+  ts?: number;
+}
+
+export interface Filters {
+  categories?: string[];
+  priceMin?: number;
+  priceMax?: number;
+  exclude?: string[];
+  /** Drop items the user already interacted with (default true). */
+  excludeSeen: boolean;
+  /** Drop items marked unavailable (default true). */
+  availableOnly: boolean;
+}
+
+/** What a request without filters gets: nothing the shopper already saw, nothing unavailable. */
+export const DEFAULT_FILTERS: Readonly<Filters> = { excludeSeen: true, availableOnly: true };
+
+/** An item not in the bundle, described by attributes so it can be placed (cold start). */
+export interface ItemDescription {
+  id: string;
+  category?: string;
+  brand?: string;
+  price?: number;
+  attributes?: string[];
+}
+
+export interface RecommendCall {
+  call: 'recommend';
+  user?: string;
+  history?: HistoryEntry[];
+  k: number;
+  filters: Filters;
+  diversity: number;
+  explain: boolean;
+  candidates?: number;
+}
+
+export interface SimilarCall {
+  call: 'similar';
+  item: string | ItemDescription;
+  k: number;
+  filters: Filters;
+}
+
+export interface BoughtTogetherCall {
+  call: 'boughtTogether';
+  items: string[];
+  k: number;
+  filters: Filters;
+}
+
+export interface ScoreCall {
+  call: 'score';
+  user?: string;
+  history?: HistoryEntry[];
+  items: string[];
+  candidates?: number;
+}
+
+export interface ProfileCall {
+  call: 'profile';
+  user?: string;
+  history?: HistoryEntry[];
+}
+
+export interface EventCall {
+  call: 'event';
+  user: string;
+  item: string;
+  type: EventType;
+  ts?: number;
+  price?: number;
+  quantity?: number;
+}
+
+export type Call = RecommendCall | SimilarCall | BoughtTogetherCall | ScoreCall | ProfileCall | EventCall;
+
+/** The calls a worker answers (events are the state store's, on the main thread). */
+export type ModelCall = Exclude<Call, EventCall>;
+
+export interface Request {
+  /** null: an HTTP call that gave none (the URL names the call, and the reply is the response). */
+  id: RequestId | null;
+  call: Call;
+}
+
+/** An event received after the bundle was built, as the state store keeps it per user. */
+export interface StreamedEvent {
+  item: string;
+  type: string;
+  ts: number;
+  price?: number;
+  quantity?: number;
+}

@@ -1,0 +1,95 @@
+/**
+ * What each call answers, typed once: the server builds these, the client and the tests read them.
+ */
+import type { CallName, RequestId } from './calls.js';
+import type { ErrorBody } from './errors.js';
+
+/** Which stage produced a returned item. */
+export type Stage = 'hnsw' | 'item-knn' | 'trending' | 'rules' | 'similar';
+
+export interface ResultItem {
+  id: string;
+  /** Ranker probability (recommend), cosine (similar), rule confidence or kNN sum (boughtTogether); null for fill-ins. */
+  score: number | null;
+  stage: Stage;
+  explanation?: string;
+}
+
+export interface UserSummary {
+  known: boolean;
+  coldStart: boolean;
+  historyLength: number;
+  /** Ids in the request history or the streamed events that the catalogue does not know (ignored). */
+  unknownItems?: string[];
+}
+
+export interface RecommendResult {
+  items: ResultItem[];
+  user: UserSummary;
+}
+
+export interface SimilarResult {
+  items: ResultItem[];
+  item: { known: boolean; placedByAttributes?: boolean };
+}
+
+export interface BoughtTogetherResult {
+  items: ResultItem[];
+  basket: { known: number; unknown: number };
+}
+
+export interface ScoredItem {
+  id: string;
+  score: number | null;
+  known: boolean;
+  stage?: 'ranker';
+  explanation: string;
+}
+
+export interface ScoreResult {
+  items: ScoredItem[];
+  user: { known: boolean; coldStart: boolean };
+}
+
+export interface ProfileResult {
+  user: { known: boolean; coldStart: boolean; historyLength: number; events: number };
+  segment: { id: number | null; label: string };
+  affinities: { kind: 'category' | 'attribute'; top: { name: string; share: number }[] };
+  rfm: { recencyDays: number; events: number; spend: number };
+  attributes?: { ageBand?: string; gender?: string; region?: string };
+}
+
+export interface EventResult {
+  accepted: true;
+  /** Events the store now holds for this user since the bundle was built. */
+  streamedEvents: number;
+}
+
+export interface Results {
+  recommend: RecommendResult;
+  similar: SimilarResult;
+  boughtTogether: BoughtTogetherResult;
+  score: ScoreResult;
+  profile: ProfileResult;
+  event: EventResult;
+}
+
+export type ResultOf<C extends CallName> = Results[C];
+export type AnyResult = Results[CallName];
+
+/** Every reply names the bundle version (once one is loaded) and the server's own time in ms. */
+export interface SuccessReply<R = AnyResult> {
+  id: RequestId | null;
+  result: R;
+  bundle: string;
+  serverMs: number;
+}
+
+export interface ErrorReply {
+  id: RequestId | null;
+  error: ErrorBody;
+  bundle?: string;
+  serverMs?: number;
+}
+
+export type Reply<R = AnyResult> = SuccessReply<R> | ErrorReply;

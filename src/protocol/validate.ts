@@ -1,0 +1,237 @@
+/**
+ * Validation of requests as clients send them (WebSocket msgpack/JSON frames, HTTP JSON bodies) into
+ * typed calls. It runs on the main thread; workers only ever see well-formed calls. Every refusal
+ * names the field by its path and says what is wrong with it.
+ */
+import {
+  CALLS,
+  type Call,
+  type CallName,
+  EVENT_TYPES,
+  type EventType,
+  type Filters,
+  DEFAULT_FILTERS,
+  type HistoryEntry,
+  type ItemDescription,
+  type Limits,
+  type Request,
+  type RequestId,
+} from './calls.js';
+import { invalidField, VitrineError } from './errors.js';
+
+/** 2100-01-01 in Unix seconds: later times are a unit mistake (milliseconds), not shopper events. */
+const MAX_TS = 4_102_444_800;
+/** Bounds that keep a user's spend (price × quantity, summed) finite and meaningful. */
+const MAX_PRICE = 1e9;
+const MAX_QUANTITY = 1e6;
+
+/** The fields each call takes besides `id` and `call`: anything else is a misspelling, refused rather than ignored. */
+const CALL_FIELDS: Record<CallName, readonly string[]> = {
+  recommend: ['user', 'history', 'k', 'filters', 'diversity', 'explain', 'candidates'],
+  similar: ['item', 'k', 'filters'],
+  boughtTogether: ['items', 'item', 'k', 'filters'],
+  score: ['user', 'history', 'items', 'candidates'],
+  profile: ['user', 'history'],
+  event: ['user', 'item', 'type', 'ts', 'price', 'quantity'],
+};
+const FILTER_FIELDS = ['category', 'priceMin', 'priceMax', 'exclude', 'excludeSeen', 'availableOnly'];
+const HISTORY_FIELDS = ['item', 'type', 'ts'];
+const ITEM_FIELDS = ['id', 'category', 'brand', 'price', 'attributes'];
+
+type Obj = Record<string, unknown>;
+
+function fail(field: string, message: string): never {
+  throw invalidField(field, message);
+}
+
+/**
+ * Refuses keys outside `allowed`, naming the first by its path (`prefix` + key). The key comes from
+ * the client and is echoed in the reply twice: cut to a length that names it without a megabyte key
+ * making a megabyte-sized reply.
+ */
+function onlyKnown(o: Obj, allowed: readonly string[], prefix: string, what: string): void {
+  for (const key of Object.keys(o)) if (!allowed.includes(key)) fail(`${prefix}${key.length > 64 ? `${key.slice(0, 64)}…` : key}`, `is not ${what} (${allowed.join(', ')})`);
+}
+
+function isObj(v: unknown): v is Obj {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** `name` is the field as the client wrote it (e.g. history[2].item), when it is nested. */
+function str(o: Obj, field: string, required: true, max?: number, name?: string): string;
+function str(o: Obj, field: string, required: false, max?: number, name?: string): string | undefined;
+function str(o: Obj, field: string, required: boolean, max = 256, name = field): string | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) {
+    if (required) fail(name, 'is required');
+    return undefined;
+  }
+  if (typeof v !== 'string') fail(name, `must be a string, got ${typeOf(v)}`);
+  if (v.length === 0) fail(name, 'must not be empty');
+  if (v.length > max) fail(name, `is longer than ${max} characters`);
+  return v;
+}
+
+function int(o: Obj, field: string, dflt: number, min: number, max: number): number {
+  const v = o[field];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'number' || !Number.isInteger(v)) fail(field, `must be an integer, got ${typeOf(v)}`);
+  if (v < min || v > max) fail(field, `must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+function num(o: Obj, field: string, min = -Infinity, max = Infinity, name = field): number | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(name, `must be a finite number, got ${typeOf(v)}`);
+  if (v < min || v > max) fail(name, `must be between ${min} and ${max}, got ${v}`);
+  return v;
+}
+
+function timestamp(o: Obj, name: string): number | undefined {
+  const v = o.ts;
+  if (typeof v === 'number' && v > MAX_TS) fail(name, `must be Unix time in seconds (at most ${MAX_TS}, the year 2100), got ${v}: milliseconds?`);
+  return num(o, 'ts', 0, MAX_TS, name);
+}
+
+function bool(o: Obj, field: string, dflt: boolean, name = field): boolean {
+  const v = o[field];
+  if (v === undefined || v === null) return dflt;
+  if (typeof v !== 'boolean') fail(name, `must be true or false, got ${typeOf(v)}`);
+  return v;
+}
+
+function strList(o: Obj, field: string, max: number, prefix = field): string[] | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return [v];
+  if (!Array.isArray(v)) fail(prefix, `must be a string or an array of strings, got ${typeOf(v)}`);
+  if (v.length > max) fail(prefix, `has ${v.length} entries; at most ${max}`);
+  return v.map((x, i) => {
+    if (typeof x !== 'string' || x.length === 0 || x.length > 256) fail(`${prefix}[${i}]`, 'must be a non-empty string of at most 256 characters');
+    return x;
+  });
+}
+
+function typeOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  return typeof v;
+}
+
+function filters(o: Obj, limits: Limits): Filters {
+  const f = o.filters;
+  if (f === undefined || f === null) return { ...DEFAULT_FILTERS };
+  if (!isObj(f)) fail('filters', `must be an object, got ${typeOf(f)}`);
+  const out: Filters = {
+    categories: strList(f, 'category', 100, 'filters.category'),
+    priceMin: num(f, 'priceMin', 0, Infinity, 'filters.priceMin'),
+    priceMax: num(f, 'priceMax', 0, Infinity, 'filters.priceMax'),
+    exclude: strList(f, 'exclude', limits.maxScoreItems, 'filters.exclude'),
+    excludeSeen: bool(f, 'excludeSeen', true, 'filters.excludeSeen'),
+    availableOnly: bool(f, 'availableOnly', true, 'filters.availableOnly'),
+  };
+  if (out.priceMin !== undefined && out.priceMax !== undefined && out.priceMin > out.priceMax) fail('filters.priceMin', `(${out.priceMin}) is above filters.priceMax (${out.priceMax})`);
+  onlyKnown(f, FILTER_FIELDS, 'filters.', 'a known filter');
+  return out;
+}
+
+function history(o: Obj, limits: Limits): HistoryEntry[] | undefined {
+  const h = o.history;
+  if (h === undefined || h === null) return undefined;
+  if (!Array.isArray(h)) fail('history', `must be an array of item ids or {item, type, ts} objects, got ${typeOf(h)}`);
+  if (h.length > limits.maxHistory) fail('history', `has ${h.length} entries; at most ${limits.maxHistory}`);
+  return h.map((e, i) => {
+    if (typeof e === 'string' && e.length > 0 && e.length <= 256) return { item: e };
+    const at = `history[${i}]`;
+    if (!isObj(e)) fail(at, 'must be an item id or an object {item, type?, ts?}');
+    onlyKnown(e, HISTORY_FIELDS, `${at}.`, 'a field of a history entry');
+    const type = str(e, 'type', false, 16, `${at}.type`);
+    if (type !== undefined && !(EVENT_TYPES as readonly string[]).includes(type)) fail(`${at}.type`, `must be one of ${EVENT_TYPES.join(', ')}`);
+    return { item: str(e, 'item', true, 256, `${at}.item`), type, ts: timestamp(e, `${at}.ts`) };
+  });
+}
+
+function itemDescription(v: Obj, field: string): ItemDescription {
+  onlyKnown(v, ITEM_FIELDS, `${field}.`, 'a field of an item description');
+  return {
+    id: str(v, 'id', true, 256, `${field}.id`),
+    category: str(v, 'category', false, 256, `${field}.category`),
+    brand: str(v, 'brand', false, 256, `${field}.brand`),
+    price: num(v, 'price', 0, MAX_PRICE, `${field}.price`),
+    attributes: strList(v, 'attributes', 64, `${field}.attributes`),
+  };
+}
+
+/** Overrides the bundle's retrieval list length (recommend, and score to match it). */
+function candidates(o: Obj, limits: Limits): number | undefined {
+  // null means "not given" here as for every other field: the bundle's own candidate count.
+  return o.candidates === undefined || o.candidates === null ? undefined : int(o, 'candidates', 200, 10, limits.maxCandidates);
+}
+
+/** Turns a decoded frame or HTTP body into a typed request, or throws a RequestError naming the field. */
+export function parseRequest(raw: unknown, limits: Limits, callFromPath?: string): Request {
+  if (!isObj(raw)) throw new VitrineError('bad_request', `expected an object with "id" and "call", got ${typeOf(raw)}`);
+  const rawId = raw.id;
+  let id: RequestId | null;
+  if (typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 128) id = rawId;
+  else if (typeof rawId === 'number' && Number.isFinite(rawId)) id = rawId;
+  else if (callFromPath !== undefined && (rawId === undefined || rawId === null)) id = null;
+  else throw new VitrineError('bad_request', '"id" is required: a string (at most 128 characters) or a number, echoed in the response', 'id');
+  const name = callFromPath ?? raw.call;
+  if (typeof name !== 'string') throw new VitrineError('bad_request', '"call" is required', 'call');
+  if (!(CALLS as readonly string[]).includes(name)) throw new VitrineError('unknown_call', `unknown call "${name.slice(0, 64)}" (expected one of ${CALLS.join(', ')})`, 'call');
+  if (callFromPath !== undefined && raw.call !== undefined && raw.call !== null && raw.call !== callFromPath) fail('call', `the body names ${JSON.stringify(raw.call).slice(0, 64)} but the URL names "${callFromPath}"`);
+  onlyKnown(raw, ['id', 'call', ...CALL_FIELDS[name as CallName]], '', `a field of ${name}`);
+  return { id, call: parseCall(name as CallName, raw, limits) };
+}
+
+function parseCall(name: CallName, o: Obj, limits: Limits): Call {
+  switch (name) {
+    case 'recommend': {
+      const user = str(o, 'user', false);
+      const hist = history(o, limits);
+      if (user === undefined && hist === undefined) fail('user', 'give a user id or a history (an anonymous shopper\'s recent items)');
+      return { call: name, user, history: hist, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits), diversity: num(o, 'diversity', 0, 1) ?? 0, explain: bool(o, 'explain', true), candidates: candidates(o, limits) };
+    }
+    case 'similar': {
+      const item = o.item;
+      let target: string | ItemDescription;
+      if (typeof item === 'string') target = str(o, 'item', true);
+      else if (isObj(item)) target = itemDescription(item, 'item');
+      else fail('item', 'is required: an item id, or {id, category, brand, price, attributes} for an item the model has not seen');
+      return { call: name, item: target, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits) };
+    }
+    case 'boughtTogether': {
+      if (o.items !== undefined && o.items !== null && o.item !== undefined && o.item !== null) fail('item', 'give either item or items (a basket), not both');
+      const items = strList(o, 'items', limits.maxBasket) ?? strList(o, 'item', 1);
+      if (!items || items.length === 0) fail('items', 'is required: an item id or a basket of item ids');
+      return { call: name, items, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits) };
+    }
+    case 'score': {
+      const user = str(o, 'user', false);
+      const hist = history(o, limits);
+      const raw = o.items;
+      if (!Array.isArray(raw) || raw.length === 0) fail('items', 'is required: a non-empty array of candidate item ids');
+      if (raw.length > limits.maxScoreItems) fail('items', `has ${raw.length} entries; at most ${limits.maxScoreItems}`);
+      // Ids only: the ranker's item features (popularity, co-occurrence, ...) exist only for items the bundle learned from.
+      const items = raw.map((v, i) => {
+        if (typeof v === 'string' && v.length > 0 && v.length <= 256) return v;
+        fail(`items[${i}]`, 'must be an item id (a non-empty string of at most 256 characters); items the bundle has not learned from get null with the reason');
+      });
+      // The retrieval list length recommend was called with: an item's rank features depend on it.
+      return { call: name, user, history: hist, items, candidates: candidates(o, limits) };
+    }
+    case 'profile': {
+      const user = str(o, 'user', false);
+      const hist = history(o, limits);
+      if (user === undefined && hist === undefined) fail('user', 'give a user id or a history');
+      return { call: name, user, history: hist };
+    }
+    case 'event': {
+      const type = str(o, 'type', true, 16);
+      if (!(EVENT_TYPES as readonly string[]).includes(type)) fail('type', `must be one of ${EVENT_TYPES.join(', ')}`);
+      return { call: name, user: str(o, 'user', true), item: str(o, 'item', true), type: type as EventType, ts: timestamp(o, 'ts'), price: num(o, 'price', 0, MAX_PRICE), quantity: num(o, 'quantity', 0, MAX_QUANTITY) };
+    }
+  }
+}

@@ -1,0 +1,41 @@
+import { dot } from '../util/linalg.js';
+import type { RecModel } from './model.js';
+
+/** Cosine of two items' embeddings (0 when either has none). */
+export function itemCosine(m: RecModel, a: number, b: number): number {
+  const na = m.features.itemNorm(a);
+  const nb = m.features.itemNorm(b);
+  if (na === 0 || nb === 0) return 0;
+  const d = m.data.als.factors;
+  return dot(m.data.als.itemFactors, a * d, m.data.als.itemFactors, b * d, d) / (na * nb);
+}
+
+/**
+ * Maximal marginal relevance: picks k of the ranked items, trading ranker score against embedding
+ * similarity to what is already picked. Returns positions into `items`, in pick order.
+ */
+export function diversify(m: RecModel, items: Int32Array, scores: Float32Array, k: number, diversity: number): number[] {
+  const n = items.length;
+  const picked: number[] = [];
+  const taken = new Uint8Array(n);
+  // Each item's highest similarity to anything picked so far, updated with the latest pick only:
+  // k × pool cosines in all, instead of k² × pool.
+  const maxSim = new Float64Array(n);
+  while (picked.length < Math.min(k, n)) {
+    let best = -1;
+    let bestValue = -Infinity;
+    for (let r = 0; r < n; r++) {
+      if (taken[r]) continue;
+      const rel = Number.isNaN(scores[r]) ? 0 : scores[r];
+      const value = (1 - diversity) * rel - diversity * maxSim[r];
+      if (value > bestValue) {
+        bestValue = value;
+        best = r;
+      }
+    }
+    picked.push(best);
+    taken[best] = 1;
+    for (let r = 0; r < n; r++) if (!taken[r]) maxSim[r] = Math.max(maxSim[r], itemCosine(m, items[r], items[best]));
+  }
+  return picked;
+}

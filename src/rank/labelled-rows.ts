@@ -1,0 +1,86 @@
+import { itemsOf, type UserItems } from '../data/interactions.js';
+import type { UserAttributes } from '../data/types.js';
+import type { FeatureBuilder } from '../features/features.js';
+import { historyOf, type UserTotals } from '../data/history.js';
+import type { HnswIndex } from '../index/hnsw.js';
+import { retrieve, type RetrievalConfig } from '../index/retrieve.js';
+import type { ItemNeighbours } from '../model/knn.js';
+import { Rng } from '../util/rng.js';
+import { ItemAccumulator } from '../util/item-accumulator.js';
+import { Progress } from '../util/progress.js';
+
+/** The first stage as training and evaluation see it: the same retrieval and features as serving. */
+export interface FirstStage {
+  hnsw: HnswIndex;
+  knn: ItemNeighbours;
+  features: FeatureBuilder;
+  factors: number;
+  /** Per-user vectors (ALS fold-ins of the histories below). */
+  userFactors: Float32Array;
+  histories: { ui: UserItems; totals: UserTotals };
+  users: readonly (UserAttributes | undefined)[];
+  retrieval: RetrievalConfig;
+}
+
+export interface LabelledRows {
+  X: Float32Array;
+  y: Float32Array;
+  group: Int32Array;
+  width: number;
+  /** Mean share of each user's counted targets found among the candidates (retrieval recall). */
+  candidateRecall: number;
+  usersWithTargets: number;
+}
+
+/**
+ * Ranker rows from held-out interactions: for each user with targets (held-out items not already in
+ * the history), retrieve candidates exactly as serving does; candidates that are targets are
+ * positives, and `negatives` per positive are sampled from the other candidates (hard negatives).
+ */
+export function labelledRows(stage: FirstStage, targets: UserItems, now: number, negatives: number, seed: number, label: string, maxUsers = Infinity): LabelledRows {
+  const rng = new Rng(seed);
+  const n = targets.numItems;
+  const width = stage.features.width;
+  const exclude = new Uint8Array(n);
+  const scratch = new ItemAccumulator(1);
+  const chunks: Float32Array[] = [];
+  const ys: number[] = [];
+  const groups: number[] = [];
+  let recallSum = 0;
+  let users = 0;
+  let eligible: number[] = [];
+  for (let u = 0; u < targets.numUsers; u++) if (targets.indptr[u + 1] > targets.indptr[u]) eligible.push(u);
+  if (eligible.length > maxUsers) eligible = rng.shuffle(eligible).slice(0, maxUsers).sort((a, b) => a - b);
+  const progress = new Progress(label, eligible.length, 'users');
+  for (const u of eligible) {
+    const h = historyOf(stage.histories.ui, stage.histories.totals, u);
+    for (const i of h.items) exclude[i] = 1;
+    const pos = new Set<number>();
+    for (const i of itemsOf(targets, u)) if (!exclude[i]) pos.add(i);
+    if (pos.size > 0) {
+      const vector = h.items.length > 0 ? stage.userFactors.subarray(u * stage.factors, (u + 1) * stage.factors) : undefined;
+      const cand = retrieve(stage.hnsw, stage.knn, vector, h, exclude, stage.retrieval, scratch);
+      const rows = new Float32Array(cand.items.length * width);
+      if (vector) stage.features.build({ history: h, vector, attrs: stage.users[u], now }, cand.items, rows);
+      const hits: number[] = [];
+      const misses: number[] = [];
+      cand.items.forEach((i, r) => (pos.has(i) ? hits : misses).push(r));
+      recallSum += hits.length / pos.size;
+      users++;
+      if (vector && hits.length > 0) {
+        rng.shuffle(misses);
+        for (const r of [...hits, ...misses.slice(0, negatives * hits.length)]) {
+          chunks.push(rows.subarray(r * width, (r + 1) * width));
+          ys.push(pos.has(cand.items[r]) ? 1 : 0);
+          groups.push(u);
+        }
+      }
+    }
+    for (const i of h.items) exclude[i] = 0;
+    progress.tick();
+  }
+  progress.finish();
+  const X = new Float32Array(ys.length * width);
+  chunks.forEach((c, j) => X.set(c, j * width));
+  return { X, y: Float32Array.from(ys), group: Int32Array.from(groups), width, candidateRecall: users > 0 ? recallSum / users : NaN, usersWithTargets: users };
+}

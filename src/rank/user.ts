@@ -1,0 +1,66 @@
+import { emptyHistory, historyOf, type UserHistory } from '../data/history.js';
+import type { UserAttributes } from '../data/types.js';
+import type { HistoryEntry, StreamedEvent } from '../protocol/calls.js';
+import type { RecModel } from './model.js';
+
+/** A shopper as a request sees them: the bundle's history merged with streamed events and the request's own history. */
+export interface ResolvedUser {
+  history: UserHistory;
+  /** The stored vector, when the history is exactly the bundle's (else it is folded in on demand). */
+  vector?: Float32Array;
+  attrs?: UserAttributes;
+  known: boolean;
+  index: number;
+  /** Ids in the request history or the streamed events that the catalogue does not know (ignored). */
+  unknownItems: string[];
+  /** How each history item was last touched, for explanations. */
+  lastType: Map<number, string>;
+}
+
+/** Bundle history, plus streamed events and any history the request carries. */
+export function resolveUser(m: RecModel, user: string | undefined, history: HistoryEntry[] | undefined, streamed: StreamedEvent[] | undefined, now: number): ResolvedUser {
+  const index = user !== undefined ? m.userIndex.indexOf(user) : -1;
+  const base = index >= 0 ? historyOf(m.data.history.ui, m.data.history.totals, index) : emptyHistory();
+  const attrs = index >= 0 ? m.data.users[index] : undefined;
+  const extra: { item: string; type: string; ts: number; spend: number }[] = [];
+  for (const e of streamed ?? []) extra.push({ item: e.item, type: e.type, ts: e.ts, spend: e.type === 'purchase' && e.price !== undefined ? e.price * (e.quantity ?? 1) : 0 });
+  for (const e of history ?? []) extra.push({ item: e.item, type: e.type ?? 'view', ts: e.ts ?? now, spend: 0 });
+  const lastType = new Map<number, string>();
+  if (extra.length === 0) {
+    const d = m.data.als.factors;
+    const stored = index >= 0 && base.items.length > 0 ? m.data.als.userFactors.subarray(index * d, (index + 1) * d) : undefined;
+    return { history: base, vector: stored, attrs, known: index >= 0, index, unknownItems: [], lastType };
+  }
+  const pos = new Map<number, number>();
+  const items = Array.from(base.items);
+  const counts = Array.from(base.counts);
+  const lastTime = Array.from(base.lastTime);
+  items.forEach((i, j) => pos.set(i, j));
+  const unknownItems: string[] = [];
+  let events = base.events;
+  let spend = base.spend;
+  let lastEventTime = base.lastEventTime;
+  for (const e of extra) {
+    const i = m.itemIndex.indexOf(e.item);
+    if (i < 0) {
+      if (unknownItems.length < 20) unknownItems.push(e.item);
+      continue;
+    }
+    const j = pos.get(i);
+    if (j === undefined) {
+      pos.set(i, items.length);
+      items.push(i);
+      counts.push(1);
+      lastTime.push(e.ts);
+    } else {
+      counts[j]++;
+      lastTime[j] = Math.max(lastTime[j], e.ts);
+    }
+    lastType.set(i, e.type);
+    events++;
+    spend += e.spend;
+    if (!(lastEventTime >= e.ts)) lastEventTime = e.ts;
+  }
+  const merged: UserHistory = { items: Int32Array.from(items), counts: Float32Array.from(counts), lastTime: Float64Array.from(lastTime), events, spend, lastEventTime };
+  return { history: merged, vector: undefined, attrs, known: index >= 0, index, unknownItems, lastType };
+}

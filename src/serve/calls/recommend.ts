@@ -1,0 +1,44 @@
+import type { RecommendCall } from '../../protocol/calls.js';
+import type { RecommendResult, ResultItem } from '../../protocol/replies.js';
+import { recentFirst } from '../../data/history.js';
+import { round6, type RankContext } from '../../rank/context.js';
+import { diversify } from '../../rank/diversify.js';
+import { isDense } from '../../rank/filters.js';
+import { recommend } from '../../rank/recommend.js';
+import { resolveUser } from '../../rank/user.js';
+import type { Task } from './task.js';
+
+/** `recommend`: the two-stage pipeline for a shopper, filtered, optionally diversified, explained. */
+export async function recommendCall(ctx: RankContext, c: RecommendCall, task: Task): Promise<RecommendResult> {
+  const m = ctx.model;
+  const u = resolveUser(m, c.user, c.history, task.streamed, task.now);
+  const { mask, release } = ctx.masks.apply(c.filters, u.history.items);
+  try {
+    const pool = c.diversity > 0 ? Math.min(c.k * 4, m.catalog.numItems) : c.k;
+    const ranked = await recommend(m, {
+      history: u.history,
+      vector: u.vector,
+      attrs: u.attrs,
+      now: task.now,
+      k: pool,
+      exclude: mask,
+      retrieval: c.candidates !== undefined ? { candidates: c.candidates } : undefined,
+      exclusion: isDense(c.filters) ? 'dense' : 'sparse',
+    });
+    let order = Array.from({ length: ranked.items.length }, (_, r) => r);
+    if (c.diversity > 0) order = diversify(m, ranked.items, ranked.scores, c.k, c.diversity);
+    const shown = order.slice(0, c.k);
+    const recent = recentFirst(u.history, 20);
+    const nearest = c.explain ? ctx.explainer.nearestInHistory(shown.filter((r) => ranked.stages[r] !== 'trending').map((r) => ranked.items[r]), recent) : undefined;
+    const items: ResultItem[] = shown.map((r) => {
+      const i = ranked.items[r];
+      const out: ResultItem = { id: m.data.items[i].id, score: Number.isNaN(ranked.scores[r]) ? null : round6(ranked.scores[r]), stage: ranked.stages[r] };
+      if (c.explain) out.explanation = ctx.explainer.explain(i, ranked.stages[r], nearest, u.lastType);
+      return out;
+    });
+    const user = { known: u.known, coldStart: u.history.items.length === 0, historyLength: u.history.items.length, ...(u.unknownItems.length > 0 && { unknownItems: u.unknownItems }) };
+    return { items, user };
+  } finally {
+    release();
+  }
+}

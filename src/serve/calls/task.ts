@@ -1,0 +1,10 @@
+import type { ModelCall, StreamedEvent } from '../../protocol/calls.js';
+
+/** A validated call as a worker receives it, with the user's streamed events and the request time. */
+export interface Task {
+  call: ModelCall;
+  /** Streamed events of the request's user since the bundle was built, oldest first. */
+  streamed?: StreamedEvent[];
+  /** Request time, Unix seconds. */
+  now: number;
+}

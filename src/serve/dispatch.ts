@@ -1,0 +1,133 @@
+import { CALLS, type RequestId } from '../protocol/calls.js';
+import { errorBody, VitrineError, type WireErrorCode } from '../protocol/errors.js';
+import type { AnyResult, ErrorReply, Reply } from '../protocol/replies.js';
+import { parseRequest } from '../protocol/validate.js';
+import type { StateStore } from '../state/store.js';
+import type { ServerConfig } from './config.js';
+import type { Logger, Pseudonymiser } from './log.js';
+import type { ServerMetrics } from './metrics.js';
+import { type ModelPool, QueueFullError } from './pool.js';
+import { idOf, type Transport } from './transport/codec.js';
+
+/** Milliseconds since t0, to the microsecond. */
+export function elapsed(t0: number): number {
+  return Math.round((performance.now() - t0) * 1000) / 1000;
+}
+
+/** The metrics label of a request refused before validation: its call when it names a known one. */
+export function callLabelOf(raw: unknown): string {
+  const call = raw !== null && typeof raw === 'object' ? (raw as { call?: unknown }).call : undefined;
+  return typeof call === 'string' && (CALLS as readonly string[]).includes(call) ? call : 'unknown';
+}
+
+export function fail(id: RequestId | null, code: WireErrorCode, message: string, field?: string): ErrorReply {
+  return { id, error: field !== undefined ? { code, message, field } : { code, message } };
+}
+
+export interface DispatchDeps {
+  config: ServerConfig;
+  metrics: ServerMetrics;
+  log: Logger;
+  pseudo: Pseudonymiser;
+  store: StateStore;
+  pool: () => ModelPool | undefined;
+  draining: () => boolean;
+  /** Called after an event changed what the store holds (to refresh its gauges). */
+  onStored: () => void;
+}
+
+/**
+ * One path from a decoded request to its reply, whatever the transport: validation, the `event` call
+ * to the state store on this thread, every other call to the worker pool with the user's streamed
+ * events; each outcome counted and timed.
+ */
+export class Dispatcher {
+  /** Requests accepted and not yet answered (the drain waits for it to reach zero). */
+  inFlight = 0;
+
+  constructor(private readonly d: DispatchDeps) {}
+
+  /** Validates and answers one request; never throws (errors become coded replies). */
+  async handle(raw: unknown, transport: Transport, callFromPath?: string): Promise<Reply> {
+    const t0 = performance.now();
+    const id = idOf(raw);
+    const { metrics } = this.d;
+    let callName = callFromPath !== undefined ? callLabelOf({ call: callFromPath }) : callLabelOf(raw);
+    this.inFlight++;
+    metrics.inFlight.set(this.inFlight);
+    try {
+      if (this.d.draining()) throw new VitrineError('shutting_down', 'the server is shutting down; reconnect to another replica');
+      const req = parseRequest(raw, this.d.config.limits, callFromPath);
+      callName = req.call.call;
+      const { result, bundle } = await this.answer(req.call);
+      const serverMs = elapsed(t0);
+      metrics.requests.inc({ call: callName, transport, outcome: 'ok' });
+      metrics.latency.observe({ call: callName }, serverMs / 1000);
+      return { id: req.id, result, bundle, serverMs };
+    } catch (e) {
+      const body = errorBody(e);
+      if (body.code === 'internal') this.d.log.error({ err: e instanceof WorkerFault ? e.detail : e, call: callName }, 'request failed');
+      metrics.requests.inc({ call: callName, transport, outcome: body.code });
+      return this.stamped({ id, error: body }, t0);
+    } finally {
+      this.inFlight--;
+      metrics.inFlight.set(this.inFlight);
+    }
+  }
+
+  private now(): number {
+    const pool = this.d.pool();
+    return this.d.config.clock === 'bundle' && pool ? pool.manifest.data.referenceTime : Date.now() / 1000;
+  }
+
+  private async answer(call: ReturnType<typeof parseRequest>['call']): Promise<{ result: AnyResult; bundle: string }> {
+    const pool = this.d.pool();
+    const now = this.now();
+    if (call.call === 'event') {
+      // The store keeps only events after the bundle's data end (what it has not learned from); an
+      // older one would be answered `accepted` and then vanish at the next start.
+      const dataEnd = pool?.manifest.data.referenceTime;
+      if (call.ts !== undefined && dataEnd !== undefined && call.ts < dataEnd) {
+        throw new VitrineError('invalid_field', `ts: ${call.ts} is before the serving bundle's data end (${new Date(dataEnd * 1000).toISOString()}); events the bundle covers are not streamed`, 'ts');
+      }
+      const streamedEvents = await this.d.store.append(call.user, { item: call.item, type: call.type, ts: call.ts ?? now, price: call.price, quantity: call.quantity });
+      this.d.onStored();
+      this.d.log.debug({ user: this.d.pseudo.user(call.user), type: call.type }, 'event');
+      return { result: { accepted: true, streamedEvents }, bundle: pool?.version ?? '' };
+    }
+    if (!pool) throw new VitrineError('not_ready', 'no bundle is loaded yet');
+    const user = 'user' in call ? call.user : undefined;
+    const streamed = user !== undefined ? await this.d.store.recent(user) : undefined;
+    let reply;
+    try {
+      reply = await pool.run({ call, streamed, now });
+    } catch (e) {
+      if (e instanceof QueueFullError) throw new VitrineError('overloaded', 'the worker queue is full; retry with backoff');
+      throw e;
+    }
+    const o = reply.outcome;
+    if ('error' in o) throw o.internal !== undefined ? new WorkerFault(o.internal) : new VitrineError(o.error.code, o.error.message, o.error.field);
+    return { result: o.result, bundle: reply.version };
+  }
+
+  /** A request refused before it reached `handle` (which counts its own): counted, then answered. */
+  refused(call: string, transport: Transport, id: RequestId | null, code: WireErrorCode, message: string): ErrorReply {
+    this.d.metrics.requests.inc({ call, transport, outcome: code });
+    return fail(id, code, message);
+  }
+
+  /** Adds the bundle version (the serving one) and the server time to an error reply that lacks them. */
+  stamped<R>(reply: Reply<R>, t0: number): Reply<R> {
+    if (!('error' in reply) || reply.serverMs !== undefined) return reply;
+    const serverMs = elapsed(t0);
+    const pool = this.d.pool();
+    return pool ? { ...reply, bundle: pool.version, serverMs } : { ...reply, serverMs };
+  }
+}
+
+/** A request that failed inside a worker: answered `internal`, logged with the worker's stack. */
+class WorkerFault extends Error {
+  constructor(readonly detail: string) {
+    super('a request failed in a worker');
+  }
+}

@@ -1,0 +1,90 @@
+import { httpStatus } from '../../protocol/errors.js';
+import type { Reply } from '../../protocol/replies.js';
+import type { ServerConfig } from '../config.js';
+import { callLabelOf, type Dispatcher, fail } from '../dispatch.js';
+import { tokenMatches } from './auth.js';
+import type { UWS } from './uws.js';
+
+/** One HTTP request and its response, answered at most once. */
+export interface HttpExchange {
+  res: UWS.HttpResponse;
+  /** Set when the client disconnected or a response was already written. */
+  aborted: boolean;
+  /** When the request arrived (performance.now()). */
+  t0: number;
+}
+
+/**
+ * HTTP bodies and replies: bodies are bounded by maxFrameBytes; a reply's status comes from its
+ * error code's entry in the catalogue.
+ */
+export class HttpIo {
+  constructor(
+    private readonly config: ServerConfig,
+    private readonly dispatcher: Dispatcher,
+  ) {}
+
+  /** Collects a request body; `call` is the label a refused body of a call is counted under (admin bodies are not calls). */
+  readBody(res: UWS.HttpResponse, call: string | undefined, done: (ex: HttpExchange, body: Buffer) => void): void {
+    const ex: HttpExchange = { res, aborted: false, t0: performance.now() };
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let rejected = false;
+    res.onAborted(() => (ex.aborted = true));
+    res.onData((chunk, isLast) => {
+      if (rejected) return;
+      size += chunk.byteLength;
+      if (size > this.config.maxFrameBytes) {
+        rejected = true;
+        const message = `the body exceeds ${this.config.maxFrameBytes} bytes`;
+        const reply = call === undefined ? fail(null, 'frame_too_large', message) : this.dispatcher.refused(call, 'http', null, 'frame_too_large', message);
+        this.write(ex, reply, true);
+        return;
+      }
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (isLast) done(ex, Buffer.concat(chunks));
+    });
+  }
+
+  write(ex: HttpExchange, r: Reply<unknown>, close = false): void {
+    if (ex.aborted) return;
+    const reply = this.dispatcher.stamped(r, ex.t0);
+    const status = 'error' in reply ? httpStatus(reply.error.code) : httpStatus('ok');
+    ex.res.cork(() => {
+      ex.res.writeStatus(status).writeHeader('content-type', 'application/json').end(JSON.stringify(reply), close);
+    });
+    ex.aborted = true;
+  }
+}
+
+/** POST /v1/<call>: the JSON mirror of the WebSocket calls. */
+export function registerCalls(app: UWS.TemplatedApp, config: ServerConfig, io: HttpIo, dispatcher: Dispatcher): void {
+  app.post('/v1/:call', (res, req) => {
+    const call = req.getParameter(0) ?? '';
+    const label = callLabelOf({ call });
+    const auth = req.getHeader('authorization');
+    io.readBody(res, label, (ex, body) => {
+      if (config.clientToken && !tokenMatches(auth, '', config.clientToken)) {
+        return io.write(ex, dispatcher.refused(label, 'http', null, 'unauthorized', 'a client token is required (Authorization: Bearer <token>)'));
+      }
+      let raw: unknown;
+      try {
+        raw = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+      } catch {
+        return io.write(ex, dispatcher.refused(label, 'http', null, 'bad_frame', 'the body is not valid JSON'));
+      }
+      void dispatcher.handle(raw, 'http', call).then((reply) => io.write(ex, reply));
+    });
+  });
+}
+
+/** Anything else: a coded 404 that lists the routes. */
+export function registerFallback(app: UWS.TemplatedApp, dispatcher: Dispatcher): void {
+  app.any('/*', (res, req) => {
+    const t0 = performance.now();
+    const route = `${req.getMethod().toUpperCase()} ${req.getUrl()}`.slice(0, 128);
+    const routes = 'calls are POST /v1/<call> or a WebSocket on /ws; also GET /healthz, /readyz, /metrics and POST /admin/reload';
+    const reply = dispatcher.stamped(fail(null, 'unknown_call', `no such route: ${route} (${routes})`), t0);
+    res.writeStatus(httpStatus('unknown_call')).writeHeader('content-type', 'application/json').end(JSON.stringify(reply));
+  });
+}
