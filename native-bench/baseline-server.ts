@@ -31,7 +31,9 @@ wss.on('connection', (ws) => {
         const req = parseRequest(raw, DEFAULT_LIMITS);
         if (req.call.call === 'event') throw new Error('events are not part of the baseline');
         const result = await runCall(ctx, { call: req.call, now });
-        ws.send(JSON.stringify({ id, result, bundle: version, serverMs: Math.round((performance.now() - t0) * 1000) / 1000 }));
+        ws.send(
+          JSON.stringify({ id, result, bundle: version, serverMs: Math.round((performance.now() - t0) * 1000) / 1000 }),
+        );
       } catch (e) {
         ws.send(JSON.stringify({ id, error: errorBody(e) }));
       }

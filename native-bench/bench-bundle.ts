@@ -23,11 +23,16 @@ export async function ensureBenchBundle(items: number, users: number, candidates
   const shop = join(root, `shop-${items}x${users}`);
   const bundle = join(root, 'models', `shop-${items}x${users}-c${candidates}-m${DEFAULT_HNSW.M}`, 'v1');
   if (existsSync(join(bundle, 'manifest.json'))) {
-    const { schemaVersion } = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as { schemaVersion?: number };
+    const { schemaVersion } = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as {
+      schemaVersion?: number;
+    };
     if (schemaVersion === SCHEMA_VERSION) return { shop, bundle };
-    console.error(`bench bundle ${bundle} has schema ${String(schemaVersion)}; rebuilding for schema ${SCHEMA_VERSION}`);
+    console.error(
+      `bench bundle ${bundle} has schema ${String(schemaVersion)}; rebuilding for schema ${SCHEMA_VERSION}`,
+    );
   }
-  if (!existsSync(join(shop, 'meta.json'))) await generateShop(configFor('large', { items, users, weeks: 8, sessionsPerUserWeek: 1, seed: 1 }), shop);
+  if (!existsSync(join(shop, 'meta.json')))
+    await generateShop(configFor('large', { items, users, weeks: 8, sessionsPerUserWeek: 1, seed: 1 }), shop);
   const o = defaultBuildOptions(bundle, 1);
   o.alsGrid = o.alsGrid.slice(0, 1);
   o.embeddings = 'als';

@@ -46,13 +46,18 @@ const suites = new Set(args.suite!.split(','));
 const ITEMS = Number(args.items);
 const USERS = Number(args.users);
 const yardstick = resolve('..', 'shared', 'yardsticks', 'batch_topk_numpy.py');
-const report: Record<string, unknown> = { machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version } };
+const report: Record<string, unknown> = {
+  machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+};
 
 function table(title: string, header: string[], rows: (string | number)[][]): void {
   const w = header.map((h, c) => Math.max(h.length, ...rows.map((r) => String(r[c]).length)));
   console.log(`\n${title}`);
   console.log('  ' + header.map((h, c) => h.padEnd(w[c])).join('  '));
-  for (const r of rows) console.log('  ' + r.map((v, c) => (typeof v === 'number' ? String(v).padStart(w[c]) : String(v).padEnd(w[c]))).join('  '));
+  for (const r of rows)
+    console.log(
+      '  ' + r.map((v, c) => (typeof v === 'number' ? String(v).padStart(w[c]) : String(v).padEnd(w[c]))).join('  '),
+    );
 }
 
 function python(code: string): string {
@@ -66,7 +71,9 @@ const bundle = readBundle(bundleDir);
 const d = bundle.als.factors;
 const n = bundle.items.length;
 const rng = new Rng(5);
-const activeUsers = Array.from({ length: bundle.userIds.length }, (_, u) => u).filter((u) => bundle.history.ui.indptr[u + 1] > bundle.history.ui.indptr[u]);
+const activeUsers = Array.from({ length: bundle.userIds.length }, (_, u) => u).filter(
+  (u) => bundle.history.ui.indptr[u + 1] > bundle.history.ui.indptr[u],
+);
 const userBlock = (count: number): Float32Array => {
   const U = new Float32Array(count * d);
   for (let j = 0; j < count; j++) {
@@ -107,18 +114,43 @@ if (suites.has('kernels')) {
       });
     }
     // Every backend's top-50 against the plain TypeScript one: the share of the same items.
-    const reference = await new JsKernel(bundle.als.itemFactors.subarray(0, s.items * d), s.items, d).topK(U, s.users, 50, none);
+    const reference = await new JsKernel(bundle.als.itemFactors.subarray(0, s.items * d), s.items, d).topK(
+      U,
+      s.users,
+      50,
+      none,
+    );
     const agreement = new Map<string, number>();
-    for (const kernel of kernels) agreement.set(kernel.name, sameItems(reference, await kernel.topK(U, s.users, 50, none), s.users, 50));
+    for (const kernel of kernels)
+      agreement.set(kernel.name, sameItems(reference, await kernel.topK(U, s.users, 50, none), s.users, 50));
     await bench.run();
     for (const t of bench.tasks) {
       const r = t.result;
       if (r.state !== 'completed') continue;
       const ms = r.latency.mean;
       const kernel = kernels.find((k) => k.name === t.name)!;
-      const where = kernel.device ? ` (${kernel.device})` : t.name === 'gpujs-async' ? ' (its own threads)' : ' (1 thread)';
-      rows.push([`${s.users}×${s.items}×${d}`, `${t.name}${where} + top-50`, Number(ms.toFixed(1)), Number((flops / ms / 1e6).toFixed(2)), Math.round((s.users / ms) * 1000), agreement.get(t.name)!.toFixed(4)]);
-      json.push({ shape: s, backend: t.name, device: kernel.device, ms, gflops: flops / ms / 1e6, usersPerSecond: (s.users / ms) * 1000, sameItemsAsJs: agreement.get(t.name) });
+      const where = kernel.device
+        ? ` (${kernel.device})`
+        : t.name === 'gpujs-async'
+          ? ' (its own threads)'
+          : ' (1 thread)';
+      rows.push([
+        `${s.users}×${s.items}×${d}`,
+        `${t.name}${where} + top-50`,
+        Number(ms.toFixed(1)),
+        Number((flops / ms / 1e6).toFixed(2)),
+        Math.round((s.users / ms) * 1000),
+        agreement.get(t.name)!.toFixed(4),
+      ]);
+      json.push({
+        shape: s,
+        backend: t.name,
+        device: kernel.device,
+        ms,
+        gflops: flops / ms / 1e6,
+        usersPerSecond: (s.users / ms) * 1000,
+        sameItemsAsJs: agreement.get(t.name),
+      });
     }
     for (const kernel of kernels) await kernel.close();
     // The machine's sgemm: numpy a@b (OpenBLAS, all cores) on the same shape, same run.
@@ -129,10 +161,21 @@ for _ in range(7):
     t=time.perf_counter(); a@b; ts.append(time.perf_counter()-t)
 print(sorted(ts)[3]*1000)`);
     const ms = Number(out.trim());
-    rows.push([`${s.users}×${s.items}×${d}`, 'numpy a@b (sgemm only)', Number(ms.toFixed(1)), Number((flops / ms / 1e6).toFixed(2)), Math.round((s.users / ms) * 1000), '-']);
+    rows.push([
+      `${s.users}×${s.items}×${d}`,
+      'numpy a@b (sgemm only)',
+      Number(ms.toFixed(1)),
+      Number((flops / ms / 1e6).toFixed(2)),
+      Math.round((s.users / ms) * 1000),
+      '-',
+    ]);
     json.push({ shape: s, backend: 'numpy-sgemm', ms, gflops: flops / ms / 1e6 });
   }
-  table(`scoring kernels: users × items × dims, scores then top-50 (${cpus().length} cores; numpy's sgemm alone, on all cores)`, ['shape', 'backend', 'ms/call', 'GFLOP/s', 'users/s', 'same top-50 as js'], rows);
+  table(
+    `scoring kernels: users × items × dims, scores then top-50 (${cpus().length} cores; numpy's sgemm alone, on all cores)`,
+    ['shape', 'backend', 'ms/call', 'GFLOP/s', 'users/s', 'same top-50 as js'],
+    rows,
+  );
   for (const [name, why] of unavailable) console.log(`  ${name}: ${why}`);
   report.kernels = json;
   if (unavailable.size > 0) report.kernelsUnavailable = Object.fromEntries(unavailable);
@@ -143,10 +186,21 @@ if (suites.has('hnsw')) {
   const queries = userBlock(300);
   const scratch = new Float32Array(n);
   // Exact top-200 per query; the top-10 and top-50 are its prefixes.
-  const exact = Array.from({ length: 300 }, (_, q) => Array.from(exactTopK(bundle.als.itemFactors, n, d, queries.subarray(q * d, (q + 1) * d), 200, undefined, scratch)));
+  const exact = Array.from({ length: 300 }, (_, q) =>
+    Array.from(exactTopK(bundle.als.itemFactors, n, d, queries.subarray(q * d, (q + 1) * d), 200, undefined, scratch)),
+  );
   const rows: (string | number)[][] = [];
   const json: unknown[] = [];
-  for (const [ef, k] of [[200, 200], [300, 200], [400, 200], [800, 200], [100, 50], [200, 50], [50, 10], [200, 10]] as const) {
+  for (const [ef, k] of [
+    [200, 200],
+    [300, 200],
+    [400, 200],
+    [800, 200],
+    [100, 50],
+    [200, 50],
+    [50, 10],
+    [200, 10],
+  ] as const) {
     index.setEf(ef);
     index.searches = index.partitionsSearched = 0;
     const t0 = performance.now();
@@ -161,16 +215,37 @@ if (suites.has('hnsw')) {
     });
     recall /= 300;
     const partitions = index.partitionsSearched / index.searches;
-    rows.push([ef, k, Number(recall.toFixed(4)), Math.round(300 / seconds), Number(((seconds / 300) * 1000).toFixed(3)), Number(partitions.toFixed(2))]);
+    rows.push([
+      ef,
+      k,
+      Number(recall.toFixed(4)),
+      Math.round(300 / seconds),
+      Number(((seconds / 300) * 1000).toFixed(3)),
+      Number(partitions.toFixed(2)),
+    ]);
     json.push({ efSearch: ef, k, recall, queriesPerSecond: 300 / seconds, partitionsPerQuery: partitions });
   }
-  table(`HNSW (${n} items × ${d} dims, M=${bundle.hnsw.M}, ${bundle.hnsw.partitions.length} norm partitions of ${bundle.hnsw.partitions.map((p) => p.items).join('/')} items; user vectors as queries; recall = overlap with the exact inner-product top-k)`, ['efSearch', 'k', 'recall@k', 'queries/s', 'ms/query', 'partitions/query'], rows);
+  table(
+    `HNSW (${n} items × ${d} dims, M=${bundle.hnsw.M}, ${bundle.hnsw.partitions.length} norm partitions of ${bundle.hnsw.partitions.map((p) => p.items).join('/')} items; user vectors as queries; recall = overlap with the exact inner-product top-k)`,
+    ['efSearch', 'k', 'recall@k', 'queries/s', 'ms/query', 'partitions/query'],
+    rows,
+  );
   report.hnsw = json;
 }
 
 if (suites.has('ranker')) {
   const ranker = await OnnxRanker.create(bundle.rankerOnnx, bundle.featureSpec.names.length);
-  const features = new FeatureBuilder({ catalog: encodeCatalog(bundle.items), factors: d, itemFactors: bundle.als.itemFactors, knn: bundle.knn, popularity: bundle.popularity, rules: bundle.rules }, bundle.featureSpec);
+  const features = new FeatureBuilder(
+    {
+      catalog: encodeCatalog(bundle.items),
+      factors: d,
+      itemFactors: bundle.als.itemFactors,
+      knn: bundle.knn,
+      popularity: bundle.popularity,
+      rules: bundle.rules,
+    },
+    bundle.featureSpec,
+  );
   const u = activeUsers[0];
   const h = historyOf(bundle.history.ui, bundle.history.totals, u);
   const vector = bundle.als.userFactors.subarray(u * d, (u + 1) * d);
@@ -194,18 +269,35 @@ if (suites.has('ranker')) {
     if (r.state !== 'completed') return [];
     const count = Number(/(\d+) rows/.exec(t.name)![1]);
     json.push({ task: t.name, rows: count, microseconds: r.latency.mean * 1000 });
-    return [[t.name, count, Number((r.latency.mean * 1000).toFixed(1)), Number(((r.latency.mean * 1000) / count).toFixed(3))]];
+    return [
+      [t.name, count, Number((r.latency.mean * 1000).toFixed(1)), Number(((r.latency.mean * 1000) / count).toFixed(3))],
+    ];
   });
-  table(`ONNX ranker and feature building (${features.width} features, MLP ${bundle.manifest.parameters.ranker ? JSON.stringify((bundle.manifest.parameters.ranker as { hidden?: number[] }).hidden) : ''}, 1 thread)`, ['task', 'rows', 'µs/call', 'µs/row'], rows);
+  table(
+    `ONNX ranker and feature building (${features.width} features, MLP ${bundle.manifest.parameters.ranker ? JSON.stringify((bundle.manifest.parameters.ranker as { hidden?: number[] }).hidden) : ''}, 1 thread)`,
+    ['task', 'rows', 'µs/call', 'µs/row'],
+    rows,
+  );
   report.ranker = json;
 }
 
 if (suites.has('codec')) {
-  const request = { id: 12345, call: 'recommend', user: 'u123456', k: 10, filters: { category: ['Shoes', 'Bags'], priceMax: 80 } };
+  const request = {
+    id: 12345,
+    call: 'recommend',
+    user: 'u123456',
+    k: 10,
+    filters: { category: ['Shoes', 'Bags'], priceMax: 80 },
+  };
   const response = {
     id: 12345,
     result: {
-      items: Array.from({ length: 10 }, (_, j) => ({ id: `i${10000 + j * 37}`, score: 0.123456 + j / 100, stage: 'hnsw', explanation: `because you viewed "Some Product Name ${j}"` })),
+      items: Array.from({ length: 10 }, (_, j) => ({
+        id: `i${10000 + j * 37}`,
+        score: 0.123456 + j / 100,
+        stage: 'hnsw',
+        explanation: `because you viewed "Some Product Name ${j}"`,
+      })),
       user: { known: true, coldStart: false, historyLength: 42 },
     },
     bundle: 'v20261124-083012',
@@ -224,9 +316,25 @@ if (suites.has('codec')) {
     .add('msgpack decode response', () => unpack(packedRes))
     .add('JSON decode response', () => JSON.parse(jsonRes));
   await bench.run();
-  const rows = bench.tasks.flatMap((t) => (t.result.state === 'completed' ? [[t.name, Number((t.result.latency.mean * 1000).toFixed(3)), Math.round(t.result.throughput.mean)]] : []));
-  table(`msgpack vs JSON (request ${packedReq.length} vs ${jsonReq.length} bytes; response ${packedRes.length} vs ${jsonRes.length} bytes)`, ['task', 'µs/op', 'ops/s'], rows);
-  report.codec = { sizes: { requestMsgpack: packedReq.length, requestJson: jsonReq.length, responseMsgpack: packedRes.length, responseJson: jsonRes.length }, tasks: rows };
+  const rows = bench.tasks.flatMap((t) =>
+    t.result.state === 'completed'
+      ? [[t.name, Number((t.result.latency.mean * 1000).toFixed(3)), Math.round(t.result.throughput.mean)]]
+      : [],
+  );
+  table(
+    `msgpack vs JSON (request ${packedReq.length} vs ${jsonReq.length} bytes; response ${packedRes.length} vs ${jsonRes.length} bytes)`,
+    ['task', 'µs/op', 'ops/s'],
+    rows,
+  );
+  report.codec = {
+    sizes: {
+      requestMsgpack: packedReq.length,
+      requestJson: jsonReq.length,
+      responseMsgpack: packedRes.length,
+      responseJson: jsonRes.length,
+    },
+    tasks: rows,
+  };
 }
 
 if (suites.has('batch')) {
@@ -240,21 +348,73 @@ if (suites.has('batch')) {
   picked.forEach((u, j) => U.set(bundle.als.userFactors.subarray(u * d, (u + 1) * d), j * d));
   writeFileSync(join(dir, 'users.f32'), U);
   writeFileSync(join(dir, 'items.f32'), bundle.als.itemFactors);
-  const py = spawnSync(args.python!, [yardstick, '--users-file', join(dir, 'users.f32'), '--items-file', join(dir, 'items.f32'), '--dim', String(d), '--k', '50'], { encoding: 'utf8' });
+  const py = spawnSync(
+    args.python!,
+    [
+      yardstick,
+      '--users-file',
+      join(dir, 'users.f32'),
+      '--items-file',
+      join(dir, 'items.f32'),
+      '--dim',
+      String(d),
+      '--k',
+      '50',
+    ],
+    { encoding: 'utf8' },
+  );
   if (py.status !== 0) throw new Error(`numpy yardstick failed: ${py.stderr}`);
   const numpyUsersPerSecond = Number(/users\/s (\d+)/.exec(py.stdout)![1]);
   const { trials } = await chooseKernel(bundle.als.itemFactors, n, d);
   // Every item scored, as numpy does (the job leaves unavailable ones out by default).
-  const summary = await runBatch({ bundle: bundleDir, usersFile: join(dir, 'users.txt'), all: false, k: 50, out: join(dir, 'recs.jsonl'), propensity: false, segments: false, backend: 'auto', workers: cpus().length, blockSize: 'auto', resume: false, force: true, excludeSeen: true, availableOnly: false });
+  const summary = await runBatch({
+    bundle: bundleDir,
+    usersFile: join(dir, 'users.txt'),
+    all: false,
+    k: 50,
+    out: join(dir, 'recs.jsonl'),
+    propensity: false,
+    segments: false,
+    backend: 'auto',
+    workers: cpus().length,
+    blockSize: 'auto',
+    resume: false,
+    force: true,
+    excludeSeen: true,
+    availableOnly: false,
+  });
   table(
     `end-to-end batch job: ${count} users × ${n} items × ${d} dims, exact top-50 (Vitrine excludes each user's seen items; numpy does not)`,
     ['job', 'scoring s', 'users/s', 'GFLOP/s', 'vs numpy', 'wall s (with start-up)'],
     [
-      [`vitrine batch-score (${summary.backend}, ${summary.workers} workers)`, summary.seconds, summary.usersPerSecond, summary.gflops, Number((summary.usersPerSecond / numpyUsersPerSecond).toFixed(2)), summary.wallSeconds],
-      ['numpy yardstick (sgemm + argpartition)', Number((count / numpyUsersPerSecond).toFixed(2)), numpyUsersPerSecond, Number(((2 * n * d * numpyUsersPerSecond) / 1e9).toFixed(2)), 1, '-'],
+      [
+        `vitrine batch-score (${summary.backend}, ${summary.workers} workers)`,
+        summary.seconds,
+        summary.usersPerSecond,
+        summary.gflops,
+        Number((summary.usersPerSecond / numpyUsersPerSecond).toFixed(2)),
+        summary.wallSeconds,
+      ],
+      [
+        'numpy yardstick (sgemm + argpartition)',
+        Number((count / numpyUsersPerSecond).toFixed(2)),
+        numpyUsersPerSecond,
+        Number(((2 * n * d * numpyUsersPerSecond) / 1e9).toFixed(2)),
+        1,
+        '-',
+      ],
     ],
   );
-  report.batch = { users: count, items: n, dims: d, k: 50, vitrine: summary, kernelTrials: trials, numpy: { usersPerSecond: numpyUsersPerSecond, output: py.stdout.trim() }, ratio: summary.usersPerSecond / numpyUsersPerSecond };
+  report.batch = {
+    users: count,
+    items: n,
+    dims: d,
+    k: 50,
+    vitrine: summary,
+    kernelTrials: trials,
+    numpy: { usersPerSecond: numpyUsersPerSecond, output: py.stdout.trim() },
+    ratio: summary.usersPerSecond / numpyUsersPerSecond,
+  };
 }
 
 if (suites.has('events')) {
@@ -266,7 +426,11 @@ if (suites.has('events')) {
   for (const sync of ['none', 'fsync'] as const) {
     for (const producers of [1, 32, 256]) {
       const dir = join(tmpdir(), `vitrine-bench-events-${process.pid}-${sync}-${producers}`);
-      const overlay = new EmbeddedStore({ maxPerUser: 200, maxUsers: 100_000, log: { path: join(dir, 'events.jsonl'), sync } });
+      const overlay = new EmbeddedStore({
+        maxPerUser: 200,
+        maxUsers: 100_000,
+        log: { path: join(dir, 'events.jsonl'), sync },
+      });
       await overlay.open(0);
       const ack: number[] = [];
       let next = 0;
@@ -286,18 +450,33 @@ if (suites.has('events')) {
       await overlay.close();
       rmSync(dir, { recursive: true, force: true });
       ack.sort((a, b) => a - b);
-      const pct = (q: number): number => Number((ack[Math.min(ack.length - 1, Math.floor(q * ack.length))] * 1000).toFixed(1));
-      const row = { sync, producers, eventsPerSecond: Math.round(total / seconds), p50Us: pct(0.5), p99Us: pct(0.99), fsyncs: overlay.fsyncs };
+      const pct = (q: number): number =>
+        Number((ack[Math.min(ack.length - 1, Math.floor(q * ack.length))] * 1000).toFixed(1));
+      const row = {
+        sync,
+        producers,
+        eventsPerSecond: Math.round(total / seconds),
+        p50Us: pct(0.5),
+        p99Us: pct(0.99),
+        fsyncs: overlay.fsyncs,
+      };
       runs.push(row);
       rows.push([sync, producers, row.eventsPerSecond, row.p50Us, row.p99Us, row.fsyncs]);
     }
   }
-  table(`event log: ${total.toLocaleString()} streamed events appended and acknowledged (one JSONL line each)`, ['sync', 'producers', 'events/s', 'ack p50 µs', 'ack p99 µs', 'fsyncs'], rows);
+  table(
+    `event log: ${total.toLocaleString()} streamed events appended and acknowledged (one JSONL line each)`,
+    ['sync', 'producers', 'events/s', 'ack p50 µs', 'ack p99 µs', 'fsyncs'],
+    rows,
+  );
   report.events = { events: total, runs };
 }
 
 mkdirSync('bench-results', { recursive: true });
 const file = join('bench-results', `native-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ inputs: { items: n, users: USERS, dims: d, bundle: bundleDir, shop }, ...report }, null, 2) + '\n');
+writeFileSync(
+  file,
+  JSON.stringify({ inputs: { items: n, users: USERS, dims: d, bundle: bundleDir, shop }, ...report }, null, 2) + '\n',
+);
 console.log(`\nJSON: ${file}`);
 process.exit(0);

@@ -38,7 +38,10 @@ const items = Number(args.items);
 const users = Number(args.users);
 const seconds = Number(args.seconds);
 function startProcess(cmd: string[], ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, cmd, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, VITRINE_PROGRESS: '0' } });
+  const child = spawn(process.execPath, cmd, {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, VITRINE_PROGRESS: '0' },
+  });
   let out = '';
   return new Promise((res, rej) => {
     child.stdout!.on('data', (d: Buffer) => {
@@ -74,15 +77,44 @@ interface Measured {
 async function measure(t: Target, userIds: string[], alsoAtRate?: number): Promise<Measured> {
   const { child, port } = await t.start();
   const rng = new Rng(9);
-  const request = (): Record<string, unknown> => ({ call: 'recommend', user: userIds[rng.int(userIds.length)], k: 10, candidates: Number(args.candidates) });
+  const request = (): Record<string, unknown> => ({
+    call: 'recommend',
+    user: userIds[rng.int(userIds.length)],
+    k: 10,
+    candidates: Number(args.candidates),
+  });
   const url = t.name === 'vitrine' ? `ws://127.0.0.1:${port}/ws` : `ws://127.0.0.1:${port}`;
   try {
     // Warm up JIT, caches and worker pools before measuring.
     await closedLoop({ url, codec: t.codec, connections: 8, depth: 2, seconds: 2, request });
-    const max = await closedLoop({ url, codec: t.codec, connections: Number(args.connections), depth: Number(args.depth), seconds, request });
+    const max = await closedLoop({
+      url,
+      codec: t.codec,
+      connections: Number(args.connections),
+      depth: Number(args.depth),
+      seconds,
+      request,
+    });
     const halfRate = Math.max(1, Math.round(max.throughput / 2));
-    const half = await openLoop({ url, codec: t.codec, connections: Number(args.connections), rate: halfRate, seconds, request });
-    const atRate = alsoAtRate !== undefined ? await openLoop({ url, codec: t.codec, connections: Number(args.connections), rate: alsoAtRate, seconds, request }) : undefined;
+    const half = await openLoop({
+      url,
+      codec: t.codec,
+      connections: Number(args.connections),
+      rate: halfRate,
+      seconds,
+      request,
+    });
+    const atRate =
+      alsoAtRate !== undefined
+        ? await openLoop({
+            url,
+            codec: t.codec,
+            connections: Number(args.connections),
+            rate: alsoAtRate,
+            seconds,
+            request,
+          })
+        : undefined;
     return { max, half, halfRate, atRate };
   } finally {
     await stop(child);
@@ -94,8 +126,41 @@ const { bundle } = await ensureBenchBundle(items, users, Number(args.candidates)
 // whole data set (~220 MB) made its own garbage collections pause it for up to 10 ms.
 const userIds = (JSON.parse(readFileSync(join(bundle, 'users.json'), 'utf8')) as { ids: string[] }).ids.slice(0, 5000);
 const cli = resolve('dist', 'cli', 'main.js');
-const vitrine: Target = { name: 'vitrine', codec: 'msgpack', start: () => startProcess([cli, 'serve', '--bundle', bundle, '--port', '0', '--workers', args.workers!, '--max-batch', args['max-batch']!, '--tasks-per-worker', args['tasks-per-worker']!, '--clock', 'bundle', '--log-level', 'warn'], /on http:\/\/127\.0\.0\.1:(\d+)/) };
-const baseline: Target = { name: 'baseline (ws + JSON, main thread)', codec: 'json', start: () => startProcess(['--import', 'tsx', resolve('native-bench', 'baseline-server.ts'), bundle, '0'], /baseline listening on (\d+)/) };
+const vitrine: Target = {
+  name: 'vitrine',
+  codec: 'msgpack',
+  start: () =>
+    startProcess(
+      [
+        cli,
+        'serve',
+        '--bundle',
+        bundle,
+        '--port',
+        '0',
+        '--workers',
+        args.workers!,
+        '--max-batch',
+        args['max-batch']!,
+        '--tasks-per-worker',
+        args['tasks-per-worker']!,
+        '--clock',
+        'bundle',
+        '--log-level',
+        'warn',
+      ],
+      /on http:\/\/127\.0\.0\.1:(\d+)/,
+    ),
+};
+const baseline: Target = {
+  name: 'baseline (ws + JSON, main thread)',
+  codec: 'json',
+  start: () =>
+    startProcess(
+      ['--import', 'tsx', resolve('native-bench', 'baseline-server.ts'), bundle, '0'],
+      /baseline listening on (\d+)/,
+    ),
+};
 interface Round {
   vitrine: Measured;
   baseline: Measured;
@@ -110,7 +175,22 @@ for (let r = 0; r < repeat; r++) {
   rounds.push({ baseline: b, vitrine: await measure(vitrine, userIds, b.halfRate) });
 }
 
-const inputs = { items, users, dims: 64, candidatesPerRequest: Number(args.candidates), ranker: 'MLP (ONNX)', k: 10, seconds, connections: Number(args.connections), depth: Number(args.depth), vitrineWorkers: Number(args.workers), vitrineMaxBatch: Number(args['max-batch']), vitrineTasksPerWorker: Number(args['tasks-per-worker']), cores: cpus().length, rounds: repeat };
+const inputs = {
+  items,
+  users,
+  dims: 64,
+  candidatesPerRequest: Number(args.candidates),
+  ranker: 'MLP (ONNX)',
+  k: 10,
+  seconds,
+  connections: Number(args.connections),
+  depth: Number(args.depth),
+  vitrineWorkers: Number(args.workers),
+  vitrineMaxBatch: Number(args['max-batch']),
+  vitrineTasksPerWorker: Number(args['tasks-per-worker']),
+  cores: cpus().length,
+  rounds: repeat,
+};
 console.log(`\nrecommend on a ${items.toLocaleString()}-item synthetic bundle (${JSON.stringify(inputs)})`);
 const row = (name: string, max: number, h: LatencySummary, errors: number): void =>
   console.log(
@@ -121,20 +201,32 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 rounds.forEach(({ vitrine: v, baseline: b }, r) => {
-  console.log(`\nround ${r + 1}                                   max req/s  open-loop req/s  p50 ms  p90 ms  p99 ms  p99.9 ms  max ms  server p99  client late  errors`);
+  console.log(
+    `\nround ${r + 1}                                   max req/s  open-loop req/s  p50 ms  p90 ms  p99 ms  p99.9 ms  max ms  server p99  client late  errors`,
+  );
   row('vitrine (at its half rate)', v.max.throughput, v.half, v.max.errors + v.half.errors);
-  if (v.atRate) row('vitrine (at the baseline\'s half rate)', v.max.throughput, v.atRate, v.atRate.errors);
+  if (v.atRate) row("vitrine (at the baseline's half rate)", v.max.throughput, v.atRate, v.atRate.errors);
   row('baseline ws + JSON (at its half rate)', b.max.throughput, b.half, b.max.errors + b.half.errors);
 });
 const ratios = rounds.map((r) => r.vitrine.max.throughput / r.baseline.max.throughput);
 const p99Half = rounds.map((r) => r.vitrine.half.p99);
 const p99Equal = rounds.map((r) => (r.vitrine.atRate?.p99 ?? NaN) / r.baseline.half.p99);
-console.log(`\nthroughput ratio vitrine / baseline per round: ${ratios.map((x) => x.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}x`);
-console.log(`vitrine p99 at its half rate per round (ms): ${p99Half.map((x) => x.toFixed(2)).join(', ')}; median ${median(p99Half).toFixed(2)} ms`);
-console.log(`p99 at equal load, vitrine / baseline per round: ${p99Equal.map((x) => x.toFixed(2)).join(', ')}; median ${median(p99Equal).toFixed(2)}`);
+console.log(
+  `\nthroughput ratio vitrine / baseline per round: ${ratios.map((x) => x.toFixed(2)).join(', ')}; median ${median(ratios).toFixed(2)}x`,
+);
+console.log(
+  `vitrine p99 at its half rate per round (ms): ${p99Half.map((x) => x.toFixed(2)).join(', ')}; median ${median(p99Half).toFixed(2)} ms`,
+);
+console.log(
+  `p99 at equal load, vitrine / baseline per round: ${p99Equal.map((x) => x.toFixed(2)).join(', ')}; median ${median(p99Equal).toFixed(2)}`,
+);
 const serverEqual = rounds.map((r) => (r.vitrine.atRate?.server.p99 ?? NaN) / r.baseline.half.server.p99);
-console.log(`server-side p99 at equal load, vitrine / baseline per round: ${serverEqual.map((x) => x.toFixed(2)).join(', ')}; median ${median(serverEqual).toFixed(2)}`);
-console.log('(p50-max: what the client saw, from each request\'s scheduled send; server p99: the server\'s own time in its replies; client late: p99 of how late the client sent, which the client-side figures include)');
+console.log(
+  `server-side p99 at equal load, vitrine / baseline per round: ${serverEqual.map((x) => x.toFixed(2)).join(', ')}; median ${median(serverEqual).toFixed(2)}`,
+);
+console.log(
+  "(p50-max: what the client saw, from each request's scheduled send; server p99: the server's own time in its replies; client late: p99 of how late the client sent, which the client-side figures include)",
+);
 mkdirSync('bench-results', { recursive: true });
 const file = join('bench-results', `serve-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify({ inputs, rounds }, null, 2) + '\n');

@@ -25,10 +25,29 @@ export const ALLOWED = {
   serve: ['protocol', 'util', 'backends', 'data', 'model', 'features', 'index', 'bundle', 'rank', 'state'],
   client: ['protocol'],
   load: ['protocol', 'util', 'data', 'bundle', 'client'],
-  cli: ['protocol', 'util', 'backends', 'data', 'model', 'features', 'index', 'bundle', 'metrics', 'rank', 'state', 'train', 'eval', 'batch', 'serve', 'client', 'load'],
+  cli: [
+    'protocol',
+    'util',
+    'backends',
+    'data',
+    'model',
+    'features',
+    'index',
+    'bundle',
+    'metrics',
+    'rank',
+    'state',
+    'train',
+    'eval',
+    'batch',
+    'serve',
+    'client',
+    'load',
+  ],
 };
 
-const IMPORT = /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)|(?:^|\n)\s*import\s+'(\.[^']+)'/g;
+const IMPORT =
+  /(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+'(\.[^']+)'|import\(\s*'(\.[^']+)'\s*\)|(?:^|\n)\s*import\s+'(\.[^']+)'/g;
 
 function* tsFiles(dir) {
   for (const name of readdirSync(dir)) {
@@ -64,7 +83,10 @@ export function checkLayers(src) {
       if (to === from) continue;
       const key = `${from} -> ${to}`;
       edges.set(key, (edges.get(key) ?? 0) + 1);
-      if (!ALLOWED[from].includes(to)) violations.push(`${rel}: imports ${spec} (${from} may not import ${to}; it may import ${ALLOWED[from].join(', ') || 'nothing'})`);
+      if (!ALLOWED[from].includes(to))
+        violations.push(
+          `${rel}: imports ${spec} (${from} may not import ${to}; it may import ${ALLOWED[from].join(', ') || 'nothing'})`,
+        );
     }
   }
   return { edges, violations };
@@ -74,7 +96,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const src = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'src');
   const { edges, violations } = checkLayers(src);
   const order = Object.keys(ALLOWED);
-  const rows = [...edges].sort(([a], [b]) => order.indexOf(a.split(' ')[0]) - order.indexOf(b.split(' ')[0]) || a.localeCompare(b));
+  const rows = [...edges].sort(
+    ([a], [b]) => order.indexOf(a.split(' ')[0]) - order.indexOf(b.split(' ')[0]) || a.localeCompare(b),
+  );
   console.log(`imports between layers (${rows.length} pairs):`);
   for (const [pair, n] of rows) console.log(`  ${pair.padEnd(22)} ${String(n).padStart(4)}`);
   if (violations.length > 0) {

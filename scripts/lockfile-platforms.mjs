@@ -20,11 +20,19 @@ for (const [key, meta] of Object.entries(pkgs)) {
       console.warn(`skipping ${dep}: missing from the lock but its name states no platform`);
       continue;
     }
-    pkgs[`node_modules/${dep}`] = { version: range.replace(/^[\^~]/, ''), cpu: [m[2]], license: meta.license ?? 'MIT', optional: true, os: [m[1]] };
+    pkgs[`node_modules/${dep}`] = {
+      version: range.replace(/^[\^~]/, ''),
+      cpu: [m[2]],
+      license: meta.license ?? 'MIT',
+      optional: true,
+      os: [m[1]],
+    };
     added++;
   }
 }
-const sorted = Object.fromEntries(Object.entries(pkgs).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)));
+const sorted = Object.fromEntries(
+  Object.entries(pkgs).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : a > b ? 1 : 0)),
+);
 lock.packages = sorted;
 writeFileSync(path, JSON.stringify(lock, null, 2) + '\n');
 console.log(`package-lock.json: added ${added} missing platform entries`);

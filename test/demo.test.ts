@@ -13,7 +13,11 @@ interface Reply {
 describe('vitrine demo (what npm start runs)', () => {
   it('generates, trains, evaluates and serves, answers its printed example call, reloads on SIGHUP and exits 0 on SIGTERM', async () => {
     const cwd = tempDir();
-    const child = spawn(process.execPath, [cliPath, 'demo', '--size', 'tiny', '--port', '0'], { cwd, env: { ...process.env, VITRINE_PROGRESS: '0', VITRINE_ADMIN_TOKEN: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cliPath, 'demo', '--size', 'tiny', '--port', '0'], {
+      cwd,
+      env: { ...process.env, VITRINE_PROGRESS: '0', VITRINE_ADMIN_TOKEN: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -28,7 +32,11 @@ describe('vitrine demo (what npm start runs)', () => {
       const base = /Vitrine is serving bundle \S+ at (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
       const token = /Authorization: Bearer ([0-9a-f]{24})'/.exec(out)![1];
       const example = /curl -s -X POST \S+\/v1\/recommend -d '(\{"user":"u12","k":5\})'/.exec(out)![1];
-      const call = async (path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; reply: Reply }> => {
+      const call = async (
+        path: string,
+        body: string,
+        headers: Record<string, string> = {},
+      ): Promise<{ status: number; reply: Reply }> => {
         const r = await fetch(`${base}${path}`, { method: 'POST', body, headers });
         return { status: r.status, reply: (await r.json()) as Reply };
       };

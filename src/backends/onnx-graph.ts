@@ -17,13 +17,33 @@ export function floatTensor(name: string, dims: number[], data: Float32Array): T
 export function floatInput(name: string, dims: (number | string)[]): ValueInfoProto {
   return onnx.ValueInfoProto.create({
     name,
-    type: { tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+    type: {
+      tensorType: {
+        elemType: FLOAT,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
   });
 }
 
-export function op(opType: string, inputs: string[], outputs: string[], domain = '', attributes: { name: string; i: number }[] = []): NodeProto {
-  const attribute = attributes.map((a) => onnx.AttributeProto.create({ name: a.name, i: a.i, type: onnx.AttributeProto.AttributeType.INT }));
-  return onnx.NodeProto.create({ opType, domain, name: `${opType}_${outputs[0]}`, input: inputs, output: outputs, attribute });
+export function op(
+  opType: string,
+  inputs: string[],
+  outputs: string[],
+  domain = '',
+  attributes: { name: string; i: number }[] = [],
+): NodeProto {
+  const attribute = attributes.map((a) =>
+    onnx.AttributeProto.create({ name: a.name, i: a.i, type: onnx.AttributeProto.AttributeType.INT }),
+  );
+  return onnx.NodeProto.create({
+    opType,
+    domain,
+    name: `${opType}_${outputs[0]}`,
+    input: inputs,
+    output: outputs,
+    attribute,
+  });
 }
 
 /** A tensor input of another element type (e.g. int64 for TopK's k). */
@@ -31,7 +51,12 @@ export function typedInput(name: string, dims: (number | string)[], elemType: 'i
   const type = { int64: onnx.TensorProto.DataType.INT64 }[elemType];
   return onnx.ValueInfoProto.create({
     name,
-    type: { tensorType: { elemType: type, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+    type: {
+      tensorType: {
+        elemType: type,
+        shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
+      },
+    },
   });
 }
 
@@ -47,9 +72,22 @@ export interface GraphSpec {
 }
 
 export function encodeModel(g: GraphSpec): Uint8Array {
-  const graph = onnx.GraphProto.create({ name: g.name, node: g.nodes, initializer: g.initializers ?? [], input: g.inputs, output: g.outputs, docString: g.doc ?? '' });
+  const graph = onnx.GraphProto.create({
+    name: g.name,
+    node: g.nodes,
+    initializer: g.initializers ?? [],
+    input: g.inputs,
+    output: g.outputs,
+    docString: g.doc ?? '',
+  });
   const opsetImport = [{ domain: '', version: 17 }];
   if (g.microsoftOpset !== undefined) opsetImport.push({ domain: 'com.microsoft', version: g.microsoftOpset });
-  const model = onnx.ModelProto.create({ irVersion: 8, opsetImport, producerName: 'vitrine', producerVersion: '1', graph });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport,
+    producerName: 'vitrine',
+    producerVersion: '1',
+    graph,
+  });
   return onnx.ModelProto.encode(model).finish();
 }

@@ -21,7 +21,10 @@ export function cudaInstalled(): boolean {
     const require = createRequire(import.meta.url);
     const root = dirname(require.resolve('onnxruntime-node/package.json'));
     const dir = join(root, 'bin', 'napi-v6', process.platform, process.arch);
-    return ort.listSupportedBackends().some((b) => b.name === 'cuda') && existsSync(join(dir, 'libonnxruntime_providers_cuda.so'));
+    return (
+      ort.listSupportedBackends().some((b) => b.name === 'cuda') &&
+      existsSync(join(dir, 'libonnxruntime_providers_cuda.so'))
+    );
   } catch {
     return false;
   }
@@ -50,17 +53,29 @@ export class OnnxSession {
     const threads = o.threads ?? 1;
     const hasCuda = choice !== 'cpu' && cudaInstalled();
     if (choice === 'cuda' && !hasCuda) {
-      throw new VitrineError('invalid_argument', "the CUDA execution provider was requested but its libraries are not installed (on a GPU machine, allow onnxruntime-node's install script to fetch them)");
+      throw new VitrineError(
+        'invalid_argument',
+        "the CUDA execution provider was requested but its libraries are not installed (on a GPU machine, allow onnxruntime-node's install script to fetch them)",
+      );
     }
-    const options = (providers: string[]): ort.InferenceSession.SessionOptions => ({ executionProviders: providers, intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
-    const create = (so: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> => (typeof model === 'string' ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model, so));
+    const options = (providers: string[]): ort.InferenceSession.SessionOptions => ({
+      executionProviders: providers,
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+    const create = (so: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> =>
+      typeof model === 'string' ? ort.InferenceSession.create(model, so) : ort.InferenceSession.create(model, so);
     if (hasCuda) {
       try {
         return new OnnxSession(await create(options(['cuda', 'cpu'])), 'cuda');
       } catch (e) {
         if (choice === 'cuda') throw e;
         // auto: CUDA libraries present but unusable (no device, driver mismatch): run on CPU.
-        return new OnnxSession(await create(options(['cpu'])), `cpu (cuda failed: ${(e as Error).message.split('\n')[0]})`);
+        return new OnnxSession(
+          await create(options(['cpu'])),
+          `cpu (cuda failed: ${(e as Error).message.split('\n')[0]})`,
+        );
       }
     }
     return new OnnxSession(await create(options(['cpu'])), 'cpu');
@@ -80,5 +95,9 @@ export function float32Tensor(data: Float32Array, dims: readonly number[]): ort.
 }
 
 export function int64Tensor(values: readonly number[], dims: readonly number[]): ort.Tensor {
-  return new ort.Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+  return new ort.Tensor(
+    'int64',
+    BigInt64Array.from(values, (v) => BigInt(v)),
+    dims,
+  );
 }

@@ -51,7 +51,8 @@ async function install(): Promise<WebGpuStatus> {
   }
   try {
     const adapter = await g.navigator!.gpu!.requestAdapter();
-    if (!adapter) return { available: false, reason: 'no WebGPU adapter answered (no GPU, or no Vulkan driver for it)' };
+    if (!adapter)
+      return { available: false, reason: 'no WebGPU adapter answered (no GPU, or no Vulkan driver for it)' };
     takeErrorHandlers(Object.getPrototypeOf(adapter) as Adapter);
     return { available: true, adapter: describe(adapter.info) };
   } catch (e) {
@@ -68,7 +69,10 @@ function takeErrorHandlers(adapterPrototype: Adapter): void {
   const requestDevice = adapterPrototype.requestDevice;
   if ((requestDevice as { vitrine?: boolean }).vitrine) return;
   const patched = async function (this: Adapter, descriptor?: unknown): Promise<object> {
-    const device = (await requestDevice.call(this, descriptor)) as { onuncapturederror?: ((e: unknown) => void) | null; addEventListener?: (type: string, f: (e: unknown) => void) => void };
+    const device = (await requestDevice.call(this, descriptor)) as {
+      onuncapturederror?: ((e: unknown) => void) | null;
+      addEventListener?: (type: string, f: (e: unknown) => void) => void;
+    };
     Object.defineProperty(device, 'onuncapturederror', { value: null, writable: true, configurable: true });
     try {
       device.addEventListener?.('uncapturederror', (e) => device.onuncapturederror?.(e));

@@ -19,4 +19,3 @@ export function blockSizeFor(numItems: number, k: number): number {
 export function maxBlockUsers(numItems: number, k: number): number {
   return Math.max(1, Math.floor(MAX_BLOCK_ROWS / Math.max(1, Math.min(k, numItems))));
 }
-

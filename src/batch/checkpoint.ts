@@ -20,7 +20,6 @@ export interface Checkpoint {
   coldStart?: number;
 }
 
-
 /** Where a run starts: from the first user, or after the checkpoint's last block. */
 export interface ResumePoint {
   start: number;
@@ -31,7 +30,18 @@ export interface ResumePoint {
 }
 
 /** The job's identity: the bundle by content (its files' checksums), the options and the users. */
-export function jobSignature(files: Manifest['files'], options: { k: number; format: OutputFormat; propensity: boolean; segments: boolean; excludeSeen: boolean; availableOnly: boolean }, ids: readonly string[]): string {
+export function jobSignature(
+  files: Manifest['files'],
+  options: {
+    k: number;
+    format: OutputFormat;
+    propensity: boolean;
+    segments: boolean;
+    excludeSeen: boolean;
+    availableOnly: boolean;
+  },
+  ids: readonly string[],
+): string {
   // By content, not by path: a moved or symlinked copy of the bundle resumes.
   return createHash('sha256')
     .update(JSON.stringify({ files, ...options }))
@@ -48,11 +58,16 @@ export function readCheckpoint(path: string): Checkpoint | string {
     return `${path} is not a readable checkpoint (${(e as Error).message})`;
   }
   const c = cp as Partial<Checkpoint> | null;
-  const valid = typeof c === 'object' && c !== null && typeof c.signature === 'string' && Number.isInteger(c.usersDone) && Number.isInteger(c.bytes) && typeof c.complete === 'boolean';
+  const valid =
+    typeof c === 'object' &&
+    c !== null &&
+    typeof c.signature === 'string' &&
+    Number.isInteger(c.usersDone) &&
+    Number.isInteger(c.bytes) &&
+    typeof c.complete === 'boolean';
   if (!valid) return `${path} belongs to a different job or is damaged`;
   return cp as Checkpoint;
 }
-
 
 export function saveCheckpoint(path: string, cp: Checkpoint): Promise<void> {
   return writeFileAtomically(path, JSON.stringify(cp));
@@ -80,7 +95,10 @@ export function resumePoint(r: ResumeRequest): ResumePoint {
     // Every output this command starts gets its checkpoint at once, so an output without one is
     // somebody else's file, not an interrupted run.
     if (existsSync(r.out) && statSync(r.out).size > 0 && !r.force) {
-      throw new VitrineError('conflict', `--resume: ${r.out} has no checkpoint (${path}), so it was not started by batch-score; refusing to overwrite it (use --force)`);
+      throw new VitrineError(
+        'conflict',
+        `--resume: ${r.out} has no checkpoint (${path}), so it was not started by batch-score; refusing to overwrite it (use --force)`,
+      );
     }
     note(`--resume: no checkpoint (${path}), so nothing was started; starting from the first user`);
     return fresh;
@@ -100,8 +118,10 @@ export function resumePoint(r: ResumeRequest): ResumePoint {
 /** Why the checkpoint cannot be resumed, or undefined when it can. */
 function unresumable(cp: Checkpoint, r: ResumeRequest, path: string): string | undefined {
   if (cp.signature !== r.signature) return `${path} belongs to a different job (bundle, users or options changed)`;
-  if (cp.bytes > 0 && (!existsSync(r.out) || statSync(r.out).size < cp.bytes)) return `${r.out} is shorter than its checkpoint says (${cp.bytes} bytes)`;
+  if (cp.bytes > 0 && (!existsSync(r.out) || statSync(r.out).size < cp.bytes))
+    return `${r.out} is shorter than its checkpoint says (${cp.bytes} bytes)`;
   // Backends agree on the items but not on the last digits of scores: keep the one that started.
-  if (cp.backend && r.backend !== 'auto' && r.backend !== cp.backend) return `this run was started with --backend ${cp.backend}; resume it with that backend (or auto)`;
+  if (cp.backend && r.backend !== 'auto' && r.backend !== cp.backend)
+    return `this run was started with --backend ${cp.backend}; resume it with that backend (or auto)`;
   return undefined;
 }

@@ -6,7 +6,12 @@ import { KERNELS, KernelUnavailable, type KernelName, type ScoreKernel, type Top
 import { OnnxTopKKernel } from './kernels/onnx.js';
 import { WebGpuProcessKernel } from './kernels/webgpu.js';
 
-export async function createKernel(name: KernelName, itemFactors: Float32Array, numItems: number, d: number): Promise<ScoreKernel> {
+export async function createKernel(
+  name: KernelName,
+  itemFactors: Float32Array,
+  numItems: number,
+  d: number,
+): Promise<ScoreKernel> {
   if (name === 'onnx') return OnnxTopKKernel.create(itemFactors, numItems, d, 1);
   if (name === 'gpujs') return GpuJsKernel.create(itemFactors, numItems, d, 'webasm');
   if (name === 'gpujs-async') return GpuJsKernel.create(itemFactors, numItems, d, 'async');
@@ -51,7 +56,14 @@ export interface KernelTrial {
  * threaded one (gpujs-async) or a GPU one (webgpu) in one, so each measured rate is scaled by its
  * worker count. A backend on a GPU counts only if its top-K matches the TypeScript kernel's.
  */
-export async function chooseKernel(itemFactors: Float32Array, numItems: number, d: number, sampleUsers = 16, k = 50, workers = 1): Promise<{ best: KernelName; trials: KernelTrial[] }> {
+export async function chooseKernel(
+  itemFactors: Float32Array,
+  numItems: number,
+  d: number,
+  sampleUsers = 16,
+  k = 50,
+  workers = 1,
+): Promise<{ best: KernelName; trials: KernelTrial[] }> {
   const rng = new Rng(3);
   const users = Float32Array.from({ length: sampleUsers * d }, () => rng.normal());
   const exclude = Array.from({ length: sampleUsers }, () => undefined);
@@ -59,9 +71,21 @@ export async function chooseKernel(itemFactors: Float32Array, numItems: number, 
   const trials: KernelTrial[] = [];
   const timed = (kernel: KernelName, seconds: number, device?: string): KernelTrial => {
     const usersPerSecond = Math.round(sampleUsers / seconds);
-    return { kernel, usersPerSecond, gflops: Number((flops / seconds / 1e9).toFixed(2)), expectedUsersPerSecond: usersPerSecond * workersFor(kernel, workers), device };
+    return {
+      kernel,
+      usersPerSecond,
+      gflops: Number((flops / seconds / 1e9).toFixed(2)),
+      expectedUsersPerSecond: usersPerSecond * workersFor(kernel, workers),
+      device,
+    };
   };
-  const failed = (kernel: KernelName, why: { unavailable: string } | { error: string }): KernelTrial => ({ kernel, usersPerSecond: 0, gflops: 0, expectedUsersPerSecond: 0, ...why });
+  const failed = (kernel: KernelName, why: { unavailable: string } | { error: string }): KernelTrial => ({
+    kernel,
+    usersPerSecond: 0,
+    gflops: 0,
+    expectedUsersPerSecond: 0,
+    ...why,
+  });
   for (const name of KERNELS) {
     try {
       const kernel = await createKernel(name, itemFactors, numItems, d);
@@ -71,16 +95,36 @@ export async function chooseKernel(itemFactors: Float32Array, numItems: number, 
       const seconds = (performance.now() - t0) / 1000;
       await kernel.close();
       // A GPU answers through a driver and a shader compiler: its top-K must match before it counts.
-      const same = kernel.device ? sameItems(await new JsKernel(itemFactors, numItems, d).topK(users, sampleUsers, k, exclude), got, sampleUsers, k) : 1;
-      if (same < 0.999) trials.push(failed(name, { error: `its top-${k} differs from the TypeScript kernel's (${(same * 100).toFixed(1)}% of items the same)` }));
+      const same = kernel.device
+        ? sameItems(
+            await new JsKernel(itemFactors, numItems, d).topK(users, sampleUsers, k, exclude),
+            got,
+            sampleUsers,
+            k,
+          )
+        : 1;
+      if (same < 0.999)
+        trials.push(
+          failed(name, {
+            error: `its top-${k} differs from the TypeScript kernel's (${(same * 100).toFixed(1)}% of items the same)`,
+          }),
+        );
       else trials.push(timed(name, seconds, kernel.device));
     } catch (e) {
-      trials.push(failed(name, e instanceof KernelUnavailable ? { unavailable: e.message } : { error: (e as Error).message }));
+      trials.push(
+        failed(name, e instanceof KernelUnavailable ? { unavailable: e.message } : { error: (e as Error).message }),
+      );
     }
   }
   const best = [...trials].sort((a, b) => b.expectedUsersPerSecond - a.expectedUsersPerSecond)[0];
   const described = (t: KernelTrial): string =>
-    t.unavailable ? `${t.kernel} not here (${t.unavailable})` : t.error ? `${t.kernel} failed (${t.error})` : `${t.kernel}${t.device ? ` on ${t.device}` : ''} ${t.usersPerSecond} users/s (${t.gflops} GFLOP/s) × ${counted(workersFor(t.kernel, workers), 'worker')}`;
-  note(`kernel backends (${sampleUsers} users × ${numItems} items × ${d} dims): ${trials.map(described).join(', ')}; using ${best.kernel}`);
+    t.unavailable
+      ? `${t.kernel} not here (${t.unavailable})`
+      : t.error
+        ? `${t.kernel} failed (${t.error})`
+        : `${t.kernel}${t.device ? ` on ${t.device}` : ''} ${t.usersPerSecond} users/s (${t.gflops} GFLOP/s) × ${counted(workersFor(t.kernel, workers), 'worker')}`;
+  note(
+    `kernel backends (${sampleUsers} users × ${numItems} items × ${d} dims): ${trials.map(described).join(', ')}; using ${best.kernel}`,
+  );
   return { best: best.kernel, trials };
 }

@@ -79,37 +79,96 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   // Checked before the minutes spent loading and measuring.
   if (o.usersFile !== undefined) checkUsersFile(o.usersFile);
   checkOutputFile('--out', o.out);
-  if (existsSync(o.out) && !o.resume && !o.force) throw new VitrineError('conflict', `${o.out} exists; use --resume to continue an interrupted run or --force to overwrite`);
+  if (existsSync(o.out) && !o.resume && !o.force)
+    throw new VitrineError(
+      'conflict',
+      `${o.out} exists; use --resume to continue an interrupted run or --force to overwrite`,
+    );
   const dir = resolveBundleVersion(o.bundle);
   const bundle = readBundle(dir, { shared: true });
   const d = bundle.als.factors;
   const numItems = o.availableOnly ? bundle.items.filter((it) => it.available).length : bundle.items.length;
-  if (numItems === 0) throw new VitrineError('invalid_argument', `${dir}: no item is available to recommend (use --include-unavailable to score them anyway)`);
+  if (numItems === 0)
+    throw new VitrineError(
+      'invalid_argument',
+      `${dir}: no item is available to recommend (use --include-unavailable to score them anyway)`,
+    );
   const userIndex = new Map(bundle.userIds.map((id, u) => [id, u]));
   const ids = o.usersFile ? await readUserIds(o.usersFile) : bundle.userIds;
   const idReport = o.usersFile ? reportUserIds(o.usersFile, ids, userIndex) : { unknown: 0, repeated: 0 };
-  const signature = jobSignature(bundle.manifest.files, { k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly }, ids);
+  const signature = jobSignature(
+    bundle.manifest.files,
+    {
+      k: o.k,
+      format,
+      propensity: o.propensity,
+      segments: o.segments,
+      excludeSeen: o.excludeSeen,
+      availableOnly: o.availableOnly,
+    },
+    ids,
+  );
   const blockSize = o.blockSize === 'auto' ? blockSizeFor(numItems, o.k) : o.blockSize;
   if (blockSize > maxBlockUsers(numItems, o.k)) {
-    throw new VitrineError('invalid_argument', `--block ${blockSize} with --k ${o.k} makes blocks of ${blockSize * Math.min(o.k, numItems)} result rows; at most ${MAX_BLOCK_ROWS} fit one block's output: use --block ${maxBlockUsers(numItems, o.k)} or less (or leave it to auto)`);
+    throw new VitrineError(
+      'invalid_argument',
+      `--block ${blockSize} with --k ${o.k} makes blocks of ${blockSize * Math.min(o.k, numItems)} result rows; at most ${MAX_BLOCK_ROWS} fit one block's output: use --block ${maxBlockUsers(numItems, o.k)} or less (or leave it to auto)`,
+    );
   }
-  const from = resumePoint({ out: o.out, resume: o.resume, force: o.force, backend: o.backend, signature, totalUsers: ids.length });
+  const from = resumePoint({
+    out: o.out,
+    resume: o.resume,
+    force: o.force,
+    backend: o.backend,
+    signature,
+    totalUsers: ids.length,
+  });
 
   let backend: KernelName;
   let trials: KernelTrial[] | undefined;
   if (from.backend) backend = from.backend;
-  else if (o.backend === 'auto') ({ best: backend, trials } = await chooseKernel(bundle.als.itemFactors, numItems, d, 16, o.k, o.workers));
+  else if (o.backend === 'auto')
+    ({ best: backend, trials } = await chooseKernel(bundle.als.itemFactors, numItems, d, 16, o.k, o.workers));
   else backend = o.backend;
-  if (!KERNELS.includes(backend)) throw new VitrineError('invalid_argument', `--backend ${backend}: expected auto, ${KERNELS.join(', ')}`);
+  if (!KERNELS.includes(backend))
+    throw new VitrineError('invalid_argument', `--backend ${backend}: expected auto, ${KERNELS.join(', ')}`);
   const workers = workersFor(backend, o.workers);
-  note(`batch scoring ${ids.length - from.start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${counted(workers, 'worker')}${workers < o.workers ? ` (the ${backend} backend runs in one)` : ''}`);
+  note(
+    `batch scoring ${ids.length - from.start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${counted(workers, 'worker')}${workers < o.workers ? ` (the ${backend} backend runs in one)` : ''}`,
+  );
 
-  const init: BatchWorkerInit = { bundle, kernel: backend, k: o.k, format, propensity: o.propensity, segments: o.segments, excludeSeen: o.excludeSeen, availableOnly: o.availableOnly };
+  const init: BatchWorkerInit = {
+    bundle,
+    kernel: backend,
+    k: o.k,
+    format,
+    propensity: o.propensity,
+    segments: o.segments,
+    excludeSeen: o.excludeSeen,
+    availableOnly: o.availableOnly,
+  };
   const { pool, device } = await startPool(init, workers, backend);
   if (device) note(`the ${backend} kernel runs on ${device}`);
-  const checkpoint: Checkpoint = { signature, backend, usersDone: from.start, bytes: from.bytes, totalUsers: ids.length, complete: false, coldStart: from.coldStart };
+  const checkpoint: Checkpoint = {
+    signature,
+    backend,
+    usersDone: from.start,
+    bytes: from.bytes,
+    totalUsers: ids.length,
+    complete: false,
+    coldStart: from.coldStart,
+  };
   const started = performance.now();
-  await writeBlocks({ pool, out: o.out, csv: format === 'csv' ? csvHeader(o.propensity, o.segments) : undefined, ids, userIndex, blockSize, window: workers * 2, checkpoint });
+  await writeBlocks({
+    pool,
+    out: o.out,
+    csv: format === 'csv' ? csvHeader(o.propensity, o.segments) : undefined,
+    ids,
+    userIndex,
+    blockSize,
+    window: workers * 2,
+    checkpoint,
+  });
   const seconds = (performance.now() - started) / 1000;
   const scored = checkpoint.usersDone - from.start;
   return {
@@ -139,11 +198,24 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
  * The batch workers, every one warm (model loaded, kernel made) before the clock starts and before
  * the output is touched, so a backend that cannot run here leaves no file behind: an empty block each.
  */
-async function startPool(init: BatchWorkerInit, workers: number, backend: KernelName): Promise<{ pool: Piscina<BatchTask, BatchReply>; device?: string }> {
+async function startPool(
+  init: BatchWorkerInit,
+  workers: number,
+  backend: KernelName,
+): Promise<{ pool: Piscina<BatchTask, BatchReply>; device?: string }> {
   const filename = new URL('../../dist/batch/worker.js', import.meta.url).href;
-  const pool = new Piscina<BatchTask, BatchReply>({ filename, workerData: init, minThreads: workers, maxThreads: workers, atomics: 'async', idleTimeout: 2 ** 31 - 1 });
+  const pool = new Piscina<BatchTask, BatchReply>({
+    filename,
+    workerData: init,
+    minThreads: workers,
+    maxThreads: workers,
+    atomics: 'async',
+    idleTimeout: 2 ** 31 - 1,
+  });
   try {
-    const warm = (await Promise.all(Array.from({ length: workers }, () => pool.run({ users: new Int32Array(0), ids: [] }))))[0];
+    const warm = (
+      await Promise.all(Array.from({ length: workers }, () => pool.run({ users: new Int32Array(0), ids: [] })))
+    )[0];
     if (warm.unavailable) throw new VitrineError('invalid_argument', `--backend ${backend}: ${warm.unavailable}`);
     return { pool, device: warm.device };
   } catch (e) {
@@ -194,7 +266,8 @@ async function writeBlocks(r: BlockRun): Promise<void> {
   const inFlight = new Map<number, Promise<BatchReply>>();
   try {
     const blocks: { from: number; to: number }[] = [];
-    for (let from = start; from < ids.length; from += r.blockSize) blocks.push({ from, to: Math.min(ids.length, from + r.blockSize) });
+    for (let from = start; from < ids.length; from += r.blockSize)
+      blocks.push({ from, to: Math.min(ids.length, from + r.blockSize) });
     const submit = (b: number): void => {
       const slice = ids.slice(blocks[b].from, blocks[b].to);
       inFlight.set(b, r.pool.run({ users: Int32Array.from(slice, (id) => r.userIndex.get(id) ?? -1), ids: slice }));
@@ -227,6 +300,9 @@ async function writeBlocks(r: BlockRun): Promise<void> {
     await r.pool.destroy();
   }
   if (interrupted && cp.usersDone < ids.length) {
-    throw new VitrineError('interrupted', `stopped after ${cp.usersDone} of ${ids.length} users; run again with --resume to continue`);
+    throw new VitrineError(
+      'interrupted',
+      `stopped after ${cp.usersDone} of ${ids.length} users; run again with --resume to continue`,
+    );
   }
 }

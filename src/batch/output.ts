@@ -16,20 +16,38 @@ export interface UserResult {
 export function formatOf(path: string): OutputFormat {
   if (path.endsWith('.jsonl') || path.endsWith('.ndjson')) return 'jsonl';
   if (path.endsWith('.csv')) return 'csv';
-  throw new VitrineError('invalid_argument', `--out ${path}: use a .jsonl or .csv file name (the format follows the extension)`);
+  throw new VitrineError(
+    'invalid_argument',
+    `--out ${path}: use a .jsonl or .csv file name (the format follows the extension)`,
+  );
 }
 
 const num = (x: number): number | null => (Number.isNaN(x) ? null : Number(x.toPrecision(7)));
 
 export function csvHeader(propensity: boolean, segments: boolean): string {
-  return ['user_id', 'rank', 'item_id', 'score', ...(propensity ? ['propensity'] : []), ...(segments ? ['segment', 'segment_label'] : []), 'cold_start'].join(',') + '\n';
+  return (
+    [
+      'user_id',
+      'rank',
+      'item_id',
+      'score',
+      ...(propensity ? ['propensity'] : []),
+      ...(segments ? ['segment', 'segment_label'] : []),
+      'cold_start',
+    ].join(',') + '\n'
+  );
 }
 
 /**
  * One block of users as text: a JSON object per user (JSONL), or one row per (user, item) (CSV).
  * Blocks are formatted in the workers and appended in order by the job.
  */
-export function formatBlock(results: UserResult[], format: OutputFormat, propensity: boolean, segments: boolean): string {
+export function formatBlock(
+  results: UserResult[],
+  format: OutputFormat,
+  propensity: boolean,
+  segments: boolean,
+): string {
   let out = '';
   for (const r of results) {
     if (format === 'jsonl') {
@@ -41,7 +59,12 @@ export function formatBlock(results: UserResult[], format: OutputFormat, propens
     } else {
       const row = (q: number): void => {
         const item = q < r.items.length;
-        const cells: (string | number | null)[] = [csvField(r.user), item ? q + 1 : null, item ? csvField(r.items[q]) : null, item ? num(r.scores[q]) : null];
+        const cells: (string | number | null)[] = [
+          csvField(r.user),
+          item ? q + 1 : null,
+          item ? csvField(r.items[q]) : null,
+          item ? num(r.scores[q]) : null,
+        ];
         if (propensity) cells.push(item && r.propensity ? num(r.propensity[q]) : null);
         if (segments) cells.push(r.segment?.id ?? null, r.segment ? csvField(r.segment.label) : null);
         cells.push(r.coldStart ? 1 : 0);

@@ -46,7 +46,9 @@ const numItems = b.items.length;
  * compact copy and `scored` maps its indices back), so unavailable items cost no FLOPs and never
  * take a place in a user's top K.
  */
-const scored = Int32Array.from({ length: numItems }, (_, i) => i).filter((i) => !init.availableOnly || b.items[i].available);
+const scored = Int32Array.from({ length: numItems }, (_, i) => i).filter(
+  (i) => !init.availableOnly || b.items[i].available,
+);
 const compact = scored.length < numItems;
 const compactIndex = new Int32Array(numItems).fill(-1);
 scored.forEach((i, c) => (compactIndex[i] = c));
@@ -61,7 +63,19 @@ const made = await createKernel(init.kernel, scoredFactors, scored.length, d).ca
 // candidates, then item-kNN ones), so an item's propensity does not depend on --k.
 const retrievalListSize = b.retrieval.candidates + b.retrieval.knnCandidates;
 const ranker = init.propensity ? await OnnxRanker.create(b.rankerOnnx, b.featureSpec.names.length) : undefined;
-const features = init.propensity ? new FeatureBuilder({ catalog: encodeCatalog(b.items), factors: d, itemFactors: b.als.itemFactors, knn: b.knn, popularity: b.popularity, rules: b.rules }, b.featureSpec) : undefined;
+const features = init.propensity
+  ? new FeatureBuilder(
+      {
+        catalog: encodeCatalog(b.items),
+        factors: d,
+        itemFactors: b.als.itemFactors,
+        knn: b.knn,
+        popularity: b.popularity,
+        rules: b.rules,
+      },
+      b.featureSpec,
+    )
+  : undefined;
 const trend = b.popularity.trending;
 const trending = Int32Array.from(scored).sort((x, y) => trend[y] - trend[x] || x - y);
 
@@ -82,12 +96,22 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
     const u = users[r];
     U.set(b.als.userFactors.subarray(u * d, (u + 1) * d), j * d);
     const seen = b.history.ui.items.subarray(b.history.ui.indptr[u], b.history.ui.indptr[u + 1]);
-    exclude.push(!init.excludeSeen ? undefined : compact ? Int32Array.from(seen, (i) => compactIndex[i]).filter((c) => c >= 0) : seen);
+    exclude.push(
+      !init.excludeSeen
+        ? undefined
+        : compact
+          ? Int32Array.from(seen, (i) => compactIndex[i]).filter((c) => c >= 0)
+          : seen,
+    );
   });
   const t0 = performance.now();
-  const block = known.length > 0 ? await kernel.topK(U, known.length, k, exclude) : { items: new Int32Array(0), scores: new Float32Array(0) };
+  const block =
+    known.length > 0
+      ? await kernel.topK(U, known.length, k, exclude)
+      : { items: new Int32Array(0), scores: new Float32Array(0) };
   const kernelMs = performance.now() - t0;
-  if (compact) for (let x = 0; x < block.items.length; x++) if (block.items[x] >= 0) block.items[x] = scored[block.items[x]];
+  if (compact)
+    for (let x = 0; x < block.items.length; x++) if (block.items[x] >= 0) block.items[x] = scored[block.items[x]];
 
   let propensity: Float32Array | undefined;
   if (ranker && features && known.length > 0) {
@@ -99,7 +123,17 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
       const u = users[r];
       const cand = Array.from(block.items.subarray(j * k, (j + 1) * k)).filter((i) => i >= 0);
       at.push(filled);
-      features.build({ history: historyOf(b.history.ui, b.history.totals, u), vector: U.subarray(j * d, (j + 1) * d), attrs: b.users[u], now: b.manifest.data.referenceTime }, cand, rows.subarray(filled * features.width), { size: retrievalListSize });
+      features.build(
+        {
+          history: historyOf(b.history.ui, b.history.totals, u),
+          vector: U.subarray(j * d, (j + 1) * d),
+          attrs: b.users[u],
+          now: b.manifest.data.referenceTime,
+        },
+        cand,
+        rows.subarray(filled * features.width),
+        { size: retrievalListSize },
+      );
       filled += cand.length;
     });
     const p = await ranker.score(rows, filled);
@@ -125,16 +159,34 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
         scores.push(block.scores[j * k + q]);
         if (propensity) props.push(propensity[j * k + q]);
       }
-      results.push({ user: ids[r], items, scores, propensity: propensity ? props : undefined, segment: init.segments ? segmentOf(u) : undefined, coldStart: false });
+      results.push({
+        user: ids[r],
+        items,
+        scores,
+        propensity: propensity ? props : undefined,
+        segment: init.segments ? segmentOf(u) : undefined,
+        coldStart: false,
+      });
       j++;
     } else {
       // No history (or an id the bundle never saw): what is trending, marked as a cold start.
       coldStart++;
       const items = Array.from(trending.subarray(0, k), (i) => b.items[i].id);
-      results.push({ user: ids[r], items, scores: items.map(() => NaN), segment: init.segments ? (u >= 0 ? segmentOf(u) : undefined) : undefined, coldStart: true });
+      results.push({
+        user: ids[r],
+        items,
+        scores: items.map(() => NaN),
+        segment: init.segments ? (u >= 0 ? segmentOf(u) : undefined) : undefined,
+        coldStart: true,
+      });
     }
   }
-  return { text: formatBlock(results, init.format, init.propensity, init.segments), coldStart, kernelMs, device: kernel.device };
+  return {
+    text: formatBlock(results, init.format, init.propensity, init.segments),
+    coldStart,
+    kernelMs,
+    device: kernel.device,
+  };
 }
 
 function gatherRows(m: Float32Array, rows: Int32Array, d: number): Float32Array {

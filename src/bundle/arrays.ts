@@ -42,9 +42,14 @@ export async function writeBytes(path: string, data: Uint8Array | string): Promi
 /** Reads a file and checks it against its manifest entry; a mismatch means a damaged or tampered bundle. */
 export function readChecked(path: string, entry: FileEntry): Buffer {
   const buf = readFileSync(path);
-  if (buf.length !== entry.bytes) throw new VitrineError('damaged', `${path}: ${buf.length} bytes, manifest says ${entry.bytes}`);
+  if (buf.length !== entry.bytes)
+    throw new VitrineError('damaged', `${path}: ${buf.length} bytes, manifest says ${entry.bytes}`);
   const sum = sha256(buf);
-  if (sum !== entry.sha256) throw new VitrineError('damaged', `${path}: checksum ${sum.slice(0, 12)}… does not match the manifest's ${entry.sha256.slice(0, 12)}…`);
+  if (sum !== entry.sha256)
+    throw new VitrineError(
+      'damaged',
+      `${path}: checksum ${sum.slice(0, 12)}… does not match the manifest's ${entry.sha256.slice(0, 12)}…`,
+    );
   return buf;
 }
 
@@ -53,12 +58,14 @@ export function readChecked(path: string, entry: FileEntry): Buffer {
  * large arrays (embeddings, neighbour lists) instead of each holding its own.
  */
 export function toTyped(buf: Buffer, entry: FileEntry, shared = false, path = 'an array file'): Typed {
-  if (!entry.dtype || !Object.hasOwn(CTORS, entry.dtype)) throw new VitrineError('damaged', `${path}: the manifest gives no dtype (${Object.keys(CTORS).join(', ')}) for it`);
+  if (!entry.dtype || !Object.hasOwn(CTORS, entry.dtype))
+    throw new VitrineError('damaged', `${path}: the manifest gives no dtype (${Object.keys(CTORS).join(', ')}) for it`);
   const Ctor = CTORS[entry.dtype];
   const backing = shared ? new SharedArrayBuffer(buf.length) : new ArrayBuffer(buf.length);
   new Uint8Array(backing).set(buf);
   // The lib typings only admit ArrayBuffer here, but every typed-array constructor accepts a SharedArrayBuffer.
   const a = new Ctor(backing as ArrayBuffer);
-  if (entry.length !== undefined && a.length !== entry.length) throw new VitrineError('damaged', `${path}: ${a.length} values, the manifest says ${entry.length}`);
+  if (entry.length !== undefined && a.length !== entry.length)
+    throw new VitrineError('damaged', `${path}: ${a.length} values, the manifest says ${entry.length}`);
   return a;
 }

@@ -9,7 +9,11 @@ export const SCHEMA_VERSION = 3;
 export const BUNDLE_MARKER: OutputMarker = {
   file: 'manifest.json',
   what: 'a bundle version',
-  isOurs: (m) => m !== null && typeof m === 'object' && typeof (m as Partial<Manifest>).schemaVersion === 'number' && typeof (m as Partial<Manifest>).files === 'object',
+  isOurs: (m) =>
+    m !== null &&
+    typeof m === 'object' &&
+    typeof (m as Partial<Manifest>).schemaVersion === 'number' &&
+    typeof (m as Partial<Manifest>).files === 'object',
 };
 
 /** Everything a reader needs to trust and use a bundle, and a person needs to know what is in it. */
@@ -49,8 +53,13 @@ export function validateManifest(m: unknown, where: string): Manifest {
   };
   if (m === null || typeof m !== 'object') fail('not a JSON object');
   const o = m as Record<string, unknown>;
-  if (o.schemaVersion !== SCHEMA_VERSION) fail(`schemaVersion ${JSON.stringify(o.schemaVersion)}, this Vitrine reads ${SCHEMA_VERSION}; retrain the bundle with this version`);
-  for (const key of ['bundle', 'version', 'createdAt'] as const) if (typeof o[key] !== 'string') fail(`"${key}" missing`);
-  for (const key of ['data', 'dimensions', 'files', 'parameters'] as const) if (o[key] === null || typeof o[key] !== 'object') fail(`"${key}" missing`);
+  if (o.schemaVersion !== SCHEMA_VERSION)
+    fail(
+      `schemaVersion ${JSON.stringify(o.schemaVersion)}, this Vitrine reads ${SCHEMA_VERSION}; retrain the bundle with this version`,
+    );
+  for (const key of ['bundle', 'version', 'createdAt'] as const)
+    if (typeof o[key] !== 'string') fail(`"${key}" missing`);
+  for (const key of ['data', 'dimensions', 'files', 'parameters'] as const)
+    if (o[key] === null || typeof o[key] !== 'object') fail(`"${key}" missing`);
   return o as unknown as Manifest;
 }

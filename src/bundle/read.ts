@@ -13,10 +13,15 @@ import { VitrineError } from '../protocol/errors.js';
  */
 export function resolveBundleVersion(path: string): string {
   const dir = resolve(path);
-  if (!existsSync(dir)) throw new VitrineError('not_found', `--bundle: ${dir} does not exist (train one with: vitrine train --out ${path}/v1)`);
+  if (!existsSync(dir))
+    throw new VitrineError(
+      'not_found',
+      `--bundle: ${dir} does not exist (train one with: vitrine train --out ${path}/v1)`,
+    );
   if (existsSync(join(dir, 'manifest.json'))) return dir;
   const versions = bundleVersions(dir);
-  if (versions.length === 0) throw new VitrineError('not_found', `--bundle: ${dir} holds no bundle version (no */manifest.json)`);
+  if (versions.length === 0)
+    throw new VitrineError('not_found', `--bundle: ${dir} holds no bundle version (no */manifest.json)`);
   return join(dir, versions[versions.length - 1]);
 }
 
@@ -68,7 +73,8 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
   let rankerOnnx = new Uint8Array(0);
   for (const [name, entry] of Object.entries(manifest.files)) {
     // Names stay inside the version directory.
-    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) incomplete(`file name ${JSON.stringify(name)} is not a plain file name`);
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name))
+      incomplete(`file name ${JSON.stringify(name)} is not a plain file name`);
     const buf = readChecked(join(dir, name), entry);
     if (name.endsWith('.json')) json[name] = JSON.parse(buf.toString('utf8'));
     else if (name === 'ranker.onnx') rankerOnnx = new Uint8Array(buf);
@@ -84,30 +90,63 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     retrieval: BundleData['retrieval'];
     ease: Omit<NonNullable<BundleData['ease']>, 'B'> | null;
   };
-  for (const p of model.hnsw.partitions) if (!manifest.files[p.file]) incomplete(`no entry for ${p.file} (an HNSW partition model.json lists)`);
+  for (const p of model.hnsw.partitions)
+    if (!manifest.files[p.file]) incomplete(`no entry for ${p.file} (an HNSW partition model.json lists)`);
   const users = json['users.json'] as { ids: string[]; attributes: (BundleData['users'][number] | null)[] };
   const a = <T>(name: string): T => {
     const v = arrays[name];
     if (!v) incomplete(`no entry for ${name}`);
     return v as T;
   };
-  const knn: ItemNeighbours = { ...model.knn, indptr: a('knn_indptr.i32'), neighbours: a('knn_neighbours.i32'), similarity: a('knn_similarity.f32') };
+  const knn: ItemNeighbours = {
+    ...model.knn,
+    indptr: a('knn_indptr.i32'),
+    neighbours: a('knn_neighbours.i32'),
+    similarity: a('knn_similarity.f32'),
+  };
   return {
     manifest,
     dir,
     items: json['catalog.json'] as BundleData['items'],
     userIds: users.ids,
     users: users.attributes.map((u) => u ?? undefined),
-    als: { ...model.als, itemFactors: a('als_item_factors.f32'), userFactors: a('als_user_factors.f32'), itemGram: a('als_item_gram.f64') },
+    als: {
+      ...model.als,
+      itemFactors: a('als_item_factors.f32'),
+      userFactors: a('als_user_factors.f32'),
+      itemGram: a('als_item_gram.f64'),
+    },
     knn,
-    popularity: { ...model.popularity, count: a('pop_count.f32'), trending: a('pop_trending.f32'), firstSeen: a('pop_first_seen.f64'), lastSeen: a('pop_last_seen.f64') },
-    rules: { ...model.rules, indptr: a('rules_indptr.i32'), consequent: a('rules_consequent.i32'), support: a('rules_support.f32'), confidence: a('rules_confidence.f32'), lift: a('rules_lift.f32') },
+    popularity: {
+      ...model.popularity,
+      count: a('pop_count.f32'),
+      trending: a('pop_trending.f32'),
+      firstSeen: a('pop_first_seen.f64'),
+      lastSeen: a('pop_last_seen.f64'),
+    },
+    rules: {
+      ...model.rules,
+      indptr: a('rules_indptr.i32'),
+      consequent: a('rules_consequent.i32'),
+      support: a('rules_support.f32'),
+      confidence: a('rules_confidence.f32'),
+      lift: a('rules_lift.f32'),
+    },
     history: {
-      ui: { ...model.history, indptr: a('hist_indptr.i32'), items: a('hist_items.i32'), count: a('hist_count.f32'), lastTime: a('hist_last_time.f64') },
+      ui: {
+        ...model.history,
+        indptr: a('hist_indptr.i32'),
+        items: a('hist_items.i32'),
+        count: a('hist_count.f32'),
+        lastTime: a('hist_last_time.f64'),
+      },
       totals: { events: a('user_events.f32'), spend: a('user_spend.f64'), lastEventTime: a('user_last_event.f64') },
     },
     featureSpec: json['features.json'] as BundleData['featureSpec'],
-    segments: { ...(json['segments.json'] as Omit<BundleData['segments'], 'assignment'>), assignment: a('segments_assignment.i32') },
+    segments: {
+      ...(json['segments.json'] as Omit<BundleData['segments'], 'assignment'>),
+      assignment: a('segments_assignment.i32'),
+    },
     rankerOnnx,
     hnsw: model.hnsw,
     retrieval: model.retrieval,

@@ -45,11 +45,18 @@ export function bundleScalars(d: BundleData): Record<string, unknown> {
     als: { factors: d.als.factors, regularization: d.als.regularization, alpha: d.als.alpha },
     knn: { numItems: d.knn.numItems, k: d.knn.k },
     popularity: { halfLifeDays: d.popularity.halfLifeDays, referenceTime: d.popularity.referenceTime },
-    rules: { numItems: d.rules.numItems, transactions: d.rules.transactions, basis: d.rules.basis, params: d.rules.params },
+    rules: {
+      numItems: d.rules.numItems,
+      transactions: d.rules.transactions,
+      basis: d.rules.basis,
+      params: d.rules.params,
+    },
     history: { numUsers: d.history.ui.numUsers, numItems: d.history.ui.numItems },
     hnsw: d.hnsw,
     retrieval: d.retrieval,
-    ease: d.ease ? { numItems: d.ease.numItems, lambda: d.ease.lambda, chosenBy: d.ease.chosenBy, validation: d.ease.validation } : null,
+    ease: d.ease
+      ? { numItems: d.ease.numItems, lambda: d.ease.lambda, chosenBy: d.ease.chosenBy, validation: d.ease.validation }
+      : null,
   };
 }
 
@@ -70,7 +77,8 @@ export async function writeBundle(d: BundleData, hnsw: HnswIndex, outDir: string
       'segments.json': segments,
       'model.json': bundleScalars(d),
     };
-    for (const [name, value] of Object.entries(json)) files[name] = await writeBytes(join(tmp, name), JSON.stringify(value));
+    for (const [name, value] of Object.entries(json))
+      files[name] = await writeBytes(join(tmp, name), JSON.stringify(value));
     files['ranker.onnx'] = await writeBytes(join(tmp, 'ranker.onnx'), d.rankerOnnx);
     for (const { file } of hnsw.write(tmp)) {
       const bytes = readFileSync(join(tmp, file));

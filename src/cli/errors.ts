@@ -31,11 +31,15 @@ export function reportFor(err: unknown): { message: string; exit: number } {
   // Commander has already printed the message (or the help or version asked for).
   if (err instanceof CommanderError) return { message: '', exit: err.exitCode === 0 ? 0 : ERRORS.usage.exit };
   if (err instanceof DataError) return { message: `vitrine: data error: ${err.message}`, exit: err.exitCode };
-  if (err instanceof VitrineError && err.code !== 'internal') return { message: `vitrine: ${err.message}`, exit: err.exitCode };
+  if (err instanceof VitrineError && err.code !== 'internal')
+    return { message: `vitrine: ${err.message}`, exit: err.exitCode };
   // A path the user named (or a directory under it) cannot be read or written: say which and why.
   const fsReason = fileSystemReason(err);
   if (fsReason) return { message: `vitrine: ${fsReason}`, exit: ERRORS.io_error.exit };
   // Anything else is Vitrine's fault, not the input's: say so, with what a bug report needs.
   const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  return { message: `vitrine: internal error (a bug in Vitrine, not in what you gave it; please report it with this trace):\n${detail}`, exit: ERRORS.internal.exit };
+  return {
+    message: `vitrine: internal error (a bug in Vitrine, not in what you gave it; please report it with this trace):\n${detail}`,
+    exit: ERRORS.internal.exit,
+  };
 }

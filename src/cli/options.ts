@@ -16,7 +16,8 @@ const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 export function floatArg(min = -Infinity, max = Infinity): (value: string) => number {
   return (value: string): number => {
     const n = Number(value);
-    if (!DECIMAL.test(value.trim()) || !Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got "${value}"`);
+    if (!DECIMAL.test(value.trim()) || !Number.isFinite(n))
+      throw new InvalidArgumentError(`expected a number, got "${value}"`);
     if (n < min || n > max) throw new InvalidArgumentError(`expected a number between ${min} and ${max}, got ${n}`);
     return n;
   };
@@ -24,13 +25,17 @@ export function floatArg(min = -Infinity, max = Infinity): (value: string) => nu
 
 export function choiceArg<T extends string>(choices: readonly T[]): (value: string) => T {
   return (value: string): T => {
-    if (!(choices as readonly string[]).includes(value)) throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got "${value}"`);
+    if (!(choices as readonly string[]).includes(value))
+      throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got "${value}"`);
     return value as T;
   };
 }
 
 /** A name that becomes one directory level (a bundle name): no separators, no "..", nothing hidden. */
 export function nameArg(value: string): string {
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(value)) throw new InvalidArgumentError(`expected a name of letters, digits, ".", "_" and "-" (starting with a letter or digit), got "${value}"; use --out for a path`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(value))
+    throw new InvalidArgumentError(
+      `expected a name of letters, digits, ".", "_" and "-" (starting with a letter or digit), got "${value}"; use --out for a path`,
+    );
   return value;
 }

@@ -7,6 +7,10 @@ import { warn } from '../util/progress.js';
  */
 export function reportSkipped(skipped: DatasetSource['skipped']): void {
   if (!skipped || skipped.skipped === 0) return;
-  const reasons = Object.entries(skipped.byReason).map(([reason, n]) => `${n} × ${reason}`).join('; ');
-  warn(`skipped ${skipped.skipped} bad input records (--lenient): ${reasons}${skipped.examples.length > 0 ? `\n  e.g. ${skipped.examples[0]}` : ''}`);
+  const reasons = Object.entries(skipped.byReason)
+    .map(([reason, n]) => `${n} × ${reason}`)
+    .join('; ');
+  warn(
+    `skipped ${skipped.skipped} bad input records (--lenient): ${reasons}${skipped.examples.length > 0 ? `\n  e.g. ${skipped.examples[0]}` : ''}`,
+  );
 }

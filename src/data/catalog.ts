@@ -53,5 +53,16 @@ export function encodeCatalog(items: readonly Item[]): EncodedCatalog {
     for (const a of it.attributes) attrIds.push(attrs.of(a));
     attrIndptr[i + 1] = attrIds.length;
   });
-  return { numItems: n, category, categoryNames: cats.names, brand, brandNames: brands.names, price, available, attrIndptr, attrIds: Int32Array.from(attrIds), attrNames: attrs.names };
+  return {
+    numItems: n,
+    category,
+    categoryNames: cats.names,
+    brand,
+    brandNames: brands.names,
+    price,
+    available,
+    attrIndptr,
+    attrIds: Int32Array.from(attrIds),
+    attrNames: attrs.names,
+  };
 }

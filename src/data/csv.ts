@@ -111,7 +111,12 @@ export async function* readDelimitedRecords(
         continue;
       }
       if (pending.chars > MAX_QUOTED_RECORD_CHARS) {
-        throw new DataError(file, pendingLine, undefined, `a quoted field opened on this line is still open ${lineNo - pendingLine} lines and over ${MAX_QUOTED_RECORD_CHARS / (1 << 20)} MiB later (missing closing ")`);
+        throw new DataError(
+          file,
+          pendingLine,
+          undefined,
+          `a quoted field opened on this line is still open ${lineNo - pendingLine} lines and over ${MAX_QUOTED_RECORD_CHARS / (1 << 20)} MiB later (missing closing ")`,
+        );
       }
     }
     onBytes?.(batch.bytesRead);

@@ -126,7 +126,16 @@ class GrowableColumns {
     this.cap = cap;
   }
 
-  push(user: number, item: number, type: number, ts: number, value: number, quantity: number, price: number, ctx: Record<string, string> | undefined): void {
+  push(
+    user: number,
+    item: number,
+    type: number,
+    ts: number,
+    value: number,
+    quantity: number,
+    price: number,
+    ctx: Record<string, string> | undefined,
+  ): void {
     if (this.length === this.cap) this.grow();
     const i = this.length++;
     this.user[i] = user;
@@ -189,7 +198,16 @@ export class DatasetBuilder {
   }
 
   /** `type` is an EVENT_TYPES code; NaN marks an absent value, quantity or price. */
-  addEvent(user: string, item: string, type: number, ts: number, value = NaN, quantity = NaN, price = NaN, context?: Record<string, string>): void {
+  addEvent(
+    user: string,
+    item: string,
+    type: number,
+    ts: number,
+    value = NaN,
+    quantity = NaN,
+    price = NaN,
+    context?: Record<string, string>,
+  ): void {
     this.cols.push(this.users.intern(user), this.items.intern(item), type, ts, value, quantity, price, context);
   }
 

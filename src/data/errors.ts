@@ -8,7 +8,11 @@ export class DataError extends VitrineError {
     field: string | undefined,
     readonly problem: string,
   ) {
-    super('data_error', `${file}${line > 0 ? `:${line}` : ''}: ${field !== undefined ? `field "${field}": ` : ''}${problem}`, field);
+    super(
+      'data_error',
+      `${file}${line > 0 ? `:${line}` : ''}: ${field !== undefined ? `field "${field}": ` : ''}${problem}`,
+      field,
+    );
     this.name = 'DataError';
   }
 }

@@ -14,7 +14,12 @@ export class FieldReader {
 
   requiredString(field: string, raw: unknown): string {
     if (raw === undefined || raw === null) this.fail(field, 'is missing');
-    const s = typeof raw === 'string' ? raw.trim() : typeof raw === 'number' ? this.numericId(field, raw) : this.fail(field, `must be a string, got ${typeof raw}`);
+    const s =
+      typeof raw === 'string'
+        ? raw.trim()
+        : typeof raw === 'number'
+          ? this.numericId(field, raw)
+          : this.fail(field, `must be a string, got ${typeof raw}`);
     if (s.length === 0) this.fail(field, 'is empty');
     return s;
   }
@@ -32,7 +37,11 @@ export class FieldReader {
    * rounded it, and two different ids would silently become one.
    */
   private numericId(field: string, raw: number): string {
-    if (Number.isInteger(raw) && !Number.isSafeInteger(raw)) this.fail(field, `the number ${JSON.stringify(String(raw))} is too large to be read exactly (over 2^53); write it as a string in quotes`);
+    if (Number.isInteger(raw) && !Number.isSafeInteger(raw))
+      this.fail(
+        field,
+        `the number ${JSON.stringify(String(raw))} is too large to be read exactly (over 2^53); write it as a string in quotes`,
+      );
     return String(raw);
   }
 
@@ -58,17 +67,26 @@ export class FieldReader {
     else if (typeof raw === 'string') {
       const s = raw.trim();
       t = /^-?\d+(\.\d+)?$/.test(s) ? Number(s) : parseIsoSeconds(s);
-      if (!Number.isFinite(t)) this.fail(field, `not a Unix time in seconds or an ISO 8601 date (YYYY-MM-DD, optionally THH:MM[:SS] and a zone; no zone means UTC): ${JSON.stringify(raw)}`);
+      if (!Number.isFinite(t))
+        this.fail(
+          field,
+          `not a Unix time in seconds or an ISO 8601 date (YYYY-MM-DD, optionally THH:MM[:SS] and a zone; no zone means UTC): ${JSON.stringify(raw)}`,
+        );
     } else this.fail(field, `must be a number or string, got ${typeof raw}`);
     if (!Number.isFinite(t)) this.fail(field, `not a finite time: ${JSON.stringify(raw)}`);
-    if (Math.abs(t) > 1e11) this.fail(field, `${JSON.stringify(String(raw))} is out of range for Unix seconds (milliseconds? divide by 1000)`);
+    if (Math.abs(t) > 1e11)
+      this.fail(
+        field,
+        `${JSON.stringify(String(raw))} is out of range for Unix seconds (milliseconds? divide by 1000)`,
+      );
     return t;
   }
 
   eventType(field: string, raw: unknown): number {
     const s = this.requiredString(field, raw).toLowerCase();
     const code = eventTypeCode(s);
-    if (code < 0) this.fail(field, `unknown event type ${JSON.stringify(s)} (expected one of ${EVENT_TYPES.join(', ')})`);
+    if (code < 0)
+      this.fail(field, `unknown event type ${JSON.stringify(s)} (expected one of ${EVENT_TYPES.join(', ')})`);
     return code;
   }
 

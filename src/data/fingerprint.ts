@@ -4,7 +4,8 @@ import type { Dataset } from './dataset.js';
 /** sha256 over what defines a split: user and item ids, and every event's user, item, type and time. */
 export function datasetFingerprint(ds: Dataset): string {
   const h = createHash('sha256');
-  const bytes = (a: Int32Array | Uint8Array | Float64Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const bytes = (a: Int32Array | Uint8Array | Float64Array): Uint8Array =>
+    new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   h.update(ds.users.list().join('\n'));
   h.update('\u0000');
   h.update(ds.items.list().join('\n'));

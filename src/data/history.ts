@@ -24,7 +24,11 @@ export interface UserTotals {
 
 export function userTotals(events: EventColumns, idx: Int32Array, numUsers: number): UserTotals {
   const purchase = eventTypeCode('purchase');
-  const out: UserTotals = { events: new Float32Array(numUsers), spend: new Float64Array(numUsers), lastEventTime: new Float64Array(numUsers).fill(NaN) };
+  const out: UserTotals = {
+    events: new Float32Array(numUsers),
+    spend: new Float64Array(numUsers),
+    lastEventTime: new Float64Array(numUsers).fill(NaN),
+  };
   for (const e of idx) {
     const u = events.user[e];
     out.events[u]++;
@@ -52,7 +56,14 @@ export function historyOf(ui: UserItems, totals: UserTotals, u: number): UserHis
   };
 }
 
-export const emptyHistory = (): UserHistory => ({ items: new Int32Array(0), counts: new Float32Array(0), lastTime: new Float64Array(0), events: 0, spend: 0, lastEventTime: NaN });
+export const emptyHistory = (): UserHistory => ({
+  items: new Int32Array(0),
+  counts: new Float32Array(0),
+  lastTime: new Float64Array(0),
+  events: 0,
+  spend: 0,
+  lastEventTime: NaN,
+});
 
 /** The history's items ordered most recent first (by last interaction; ties keep history order). */
 export function recentFirst(h: UserHistory, limit = h.items.length): Int32Array {

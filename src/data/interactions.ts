@@ -22,9 +22,17 @@ export function buildUserItems(events: EventColumns, idx: Int32Array, numUsers: 
   for (let j = 1; j < idx.length && sorted; j++) {
     const a = idx[j - 1];
     const b = idx[j];
-    if (events.user[a] > events.user[b] || (events.user[a] === events.user[b] && events.timestamp[a] > events.timestamp[b])) sorted = false;
+    if (
+      events.user[a] > events.user[b] ||
+      (events.user[a] === events.user[b] && events.timestamp[a] > events.timestamp[b])
+    )
+      sorted = false;
   }
-  const order = sorted ? idx : Int32Array.from(idx).sort((a, b) => events.user[a] - events.user[b] || events.timestamp[a] - events.timestamp[b] || a - b);
+  const order = sorted
+    ? idx
+    : Int32Array.from(idx).sort(
+        (a, b) => events.user[a] - events.user[b] || events.timestamp[a] - events.timestamp[b] || a - b,
+      );
 
   const indptr = new Int32Array(numUsers + 1);
   const items: number[] = [];
@@ -50,7 +58,14 @@ export function buildUserItems(events: EventColumns, idx: Int32Array, numUsers: 
     }
     indptr[u + 1] = items.length;
   }
-  return { numUsers, numItems, indptr, items: Int32Array.from(items), count: Float32Array.from(count), lastTime: Float64Array.from(lastTime) };
+  return {
+    numUsers,
+    numItems,
+    indptr,
+    items: Int32Array.from(items),
+    count: Float32Array.from(count),
+    lastTime: Float64Array.from(lastTime),
+  };
 }
 
 export function itemsOf(ui: UserItems, u: number): Int32Array {

@@ -12,7 +12,9 @@ import { VitrineError } from '../protocol/errors.js';
  * commands work from any directory.
  */
 export function sharedDataRoot(): string {
-  return process.env.VITRINE_DATA ? resolve(process.env.VITRINE_DATA) : fileURLToPath(new URL('../../../shared/data', import.meta.url));
+  return process.env.VITRINE_DATA
+    ? resolve(process.env.VITRINE_DATA)
+    : fileURLToPath(new URL('../../../shared/data', import.meta.url));
 }
 
 /** Where generated shops are cached between runs: VITRINE_CACHE, else .vitrine-cache. */
@@ -31,7 +33,11 @@ export function parseSyntheticSpec(spec: string, seed: number): SyntheticSpec | 
   const m = /^synthetic(?::(\w+))?$/.exec(spec);
   if (!m) return undefined;
   const size = (m[1] ?? 'medium') as SizePreset;
-  if (!Object.hasOwn(SIZE_PRESETS, size)) throw new VitrineError('invalid_argument', `unknown synthetic size "${m[1]}" (expected one of ${Object.keys(SIZE_PRESETS).join(', ')})`);
+  if (!Object.hasOwn(SIZE_PRESETS, size))
+    throw new VitrineError(
+      'invalid_argument',
+      `unknown synthetic size "${m[1]}" (expected one of ${Object.keys(SIZE_PRESETS).join(', ')})`,
+    );
   return { size, seed };
 }
 
@@ -46,7 +52,10 @@ export async function resolveDataDir(spec: string, seed = 42): Promise<string> {
   if (existsSync(spec)) return resolve(spec);
   const shared = join(sharedDataRoot(), spec);
   if (existsSync(shared)) return shared;
-  throw new VitrineError('invalid_argument', `--data: "${spec}" is not a directory, not "synthetic[:tiny|small|medium|large]", and not a data set under ${sharedDataRoot()} (set VITRINE_DATA to change that root)`);
+  throw new VitrineError(
+    'invalid_argument',
+    `--data: "${spec}" is not a directory, not "synthetic[:tiny|small|medium|large]", and not a data set under ${sharedDataRoot()} (set VITRINE_DATA to change that root)`,
+  );
 }
 
 export async function ensureSynthetic(spec: SyntheticSpec): Promise<string> {

@@ -54,7 +54,11 @@ export function temporalSplit(events: EventColumns, fraction = 0.2, subset?: Int
 }
 
 /** The protocol split plus a validation slice cut from train by the same rule. */
-export function splitWithValidation(events: EventColumns, testFraction = 0.2, validationFraction = 0.2): SplitWithValidation {
+export function splitWithValidation(
+  events: EventColumns,
+  testFraction = 0.2,
+  validationFraction = 0.2,
+): SplitWithValidation {
   const { train, test } = temporalSplit(events, testFraction);
   const inner = temporalSplit(events, validationFraction, train);
   return { train, test, fit: inner.train, validation: inner.test };

@@ -38,7 +38,11 @@ function aliasIndex(spec: readonly ColumnSpec[]): Map<string, string> {
   return m;
 }
 
-const normaliseKey = (k: string): string => k.trim().toLowerCase().replace(/[\s-]+/g, '_');
+const normaliseKey = (k: string): string =>
+  k
+    .trim()
+    .toLowerCase()
+    .replace(/[\s-]+/g, '_');
 
 /**
  * Streams a CSV/TSV (with header) or JSONL file as rows keyed by canonical column names. Structural
@@ -99,7 +103,13 @@ export async function* readTable(
             extra.push([k, v]);
             continue;
           }
-          if (from[canon] !== undefined) clash ??= new DataError(file, line, canon, `keys "${from[canon]}" and "${k}" both name this field; keep one (or rename the other)`);
+          if (from[canon] !== undefined)
+            clash ??= new DataError(
+              file,
+              line,
+              canon,
+              `keys "${from[canon]}" and "${k}" both name this field; keep one (or rename the other)`,
+            );
           from[canon] = k;
           known[canon] = v;
         }
@@ -129,24 +139,48 @@ export async function* readTable(
         // Two columns for one field (product_id and sku, say): which one is meant cannot be guessed.
         canon.forEach((c, j) => {
           const first = c === undefined ? -1 : canon.indexOf(c);
-          if (first >= 0 && first < j) throw new DataError(file, rec.line, c, `columns "${header![first]}" and "${header![j]}" both name this field; keep one (or rename the other)`);
+          if (first >= 0 && first < j)
+            throw new DataError(
+              file,
+              rec.line,
+              c,
+              `columns "${header![first]}" and "${header![j]}" both name this field; keep one (or rename the other)`,
+            );
         });
         // Two columns of one name the schema does not know would collapse into one kept value
         // (unnamed ones aside: spreadsheets export trailing empty header cells).
         header.forEach((h, j) => {
           const first = header!.indexOf(h);
-          if (canon[j] === undefined && h !== '' && first < j) throw new DataError(file, rec.line, h, `the header names this column twice (columns ${first + 1} and ${j + 1}); rename one`);
+          if (canon[j] === undefined && h !== '' && first < j)
+            throw new DataError(
+              file,
+              rec.line,
+              h,
+              `the header names this column twice (columns ${first + 1} and ${j + 1}); rename one`,
+            );
         });
         for (const c of spec) {
           if (c.required && !canon.includes(c.name)) {
-            throw new DataError(file, rec.line, c.name, `required column is missing (header has: ${header.join(', ')}; accepted names: ${[c.name, ...c.aliases].join(', ')})`);
+            throw new DataError(
+              file,
+              rec.line,
+              c.name,
+              `required column is missing (header has: ${header.join(', ')}; accepted names: ${[c.name, ...c.aliases].join(', ')})`,
+            );
           }
         }
         continue;
       }
       sawAny = true;
       if (rec.fields.length !== header.length) {
-        reject(new DataError(file, rec.line, undefined, `expected ${header.length} fields as in the header, found ${rec.fields.length}`));
+        reject(
+          new DataError(
+            file,
+            rec.line,
+            undefined,
+            `expected ${header.length} fields as in the header, found ${rec.fields.length}`,
+          ),
+        );
         if (failure) break;
         continue;
       }

@@ -79,12 +79,25 @@ export interface EvaluationReport {
  * models (embeddings alone, HNSW retrieval alone, HNSW retrieval + ranker) on the same split, plus
  * the ranker as a classifier on held-out candidates.
  */
-export async function evaluateBundle(model: RecModel, ds: Dataset, opts: EvaluateOptions, fitEase?: EaseFitter): Promise<EvaluationReport> {
+export async function evaluateBundle(
+  model: RecModel,
+  ds: Dataset,
+  opts: EvaluateOptions,
+  fitEase?: EaseFitter,
+): Promise<EvaluationReport> {
   const data = model.data;
   const m = data.manifest;
-  if (m.data.holdout !== 'protocol') throw new VitrineError('invalid_argument', `bundle ${data.dir} was trained on every event (--holdout none); evaluation needs a bundle trained with --holdout protocol`);
+  if (m.data.holdout !== 'protocol')
+    throw new VitrineError(
+      'invalid_argument',
+      `bundle ${data.dir} was trained on every event (--holdout none); evaluation needs a bundle trained with --holdout protocol`,
+    );
   const fp = datasetFingerprint(ds);
-  if (fp !== m.data.fingerprint) throw new VitrineError('invalid_argument', `the data at ${ds.source.path} is not the data bundle ${m.version} was trained on (fingerprint ${fp.slice(0, 12)}… vs ${m.data.fingerprint.slice(0, 12)}…)`);
+  if (fp !== m.data.fingerprint)
+    throw new VitrineError(
+      'invalid_argument',
+      `the data at ${ds.source.path} is not the data bundle ${m.version} was trained on (fingerprint ${fp.slice(0, 12)}… vs ${m.data.fingerprint.slice(0, 12)}…)`,
+    );
 
   const timer = new StageTimer();
   const split = splitWithValidation(ds.events);
@@ -95,7 +108,11 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
   const models: Record<string, ModelReport> = {};
 
   /** `deep`: also the recall at that depth (a retriever's candidate list). */
-  const run = async (name: string, rec: Recommender | ((u: number, k: number, ex: Uint8Array) => Promise<Int32Array>), deep?: number): Promise<void> => {
+  const run = async (
+    name: string,
+    rec: Recommender | ((u: number, k: number, ex: Uint8Array) => Promise<Int32Array>),
+    deep?: number,
+  ): Promise<void> => {
     await timer.run(`evaluate ${name}`, async () => {
       const t0 = performance.now();
       // Async recommenders are resolved user by user up front, then scored by the shared metric code.
@@ -111,10 +128,15 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
         for (const i of own) exclude[i] = 0;
       }
       progress.finish();
-      const metrics: ModelReport = { ...evaluateRanking((u) => lists.get(u) ?? new Int32Array(0), train, test, undefined, deep), seconds: Number(((performance.now() - t0) / 1000).toFixed(2)) };
+      const metrics: ModelReport = {
+        ...evaluateRanking((u) => lists.get(u) ?? new Int32Array(0), train, test, undefined, deep),
+        seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
+      };
       if (truth) metrics['truth@10'] = truthAgreement(truth, lists, train);
       models[name] = metrics;
-      note(`  ${name}: NDCG@10 ${metrics['ndcg@10'].toFixed(4)} Recall@10 ${metrics['recall@10'].toFixed(4)} Recall@50 ${metrics['recall@50'].toFixed(4)}`);
+      note(
+        `  ${name}: NDCG@10 ${metrics['ndcg@10'].toFixed(4)} Recall@10 ${metrics['recall@10'].toFixed(4)} Recall@50 ${metrics['recall@50'].toFixed(4)}`,
+      );
     });
   };
 
@@ -136,9 +158,16 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
   } else {
     const ease = await timer.run('ease', () => baselineEase(data, ds, split, opts.easeLambda, fitEase));
     easeName = `ease (lambda=${ease.model.lambda})`;
-    note(`  EASE from the ${ease.source === 'bundle' ? 'bundle' : 'data (fit now)'}: lambda ${ease.model.lambda}, ${ease.chosenBy}`);
+    note(
+      `  EASE from the ${ease.source === 'bundle' ? 'bundle' : 'data (fit now)'}: lambda ${ease.model.lambda}, ${ease.chosenBy}`,
+    );
     await run(easeName, (u, k, ex) => topK(easeScores(ease.model, itemsOf(train, u), scratch), k, ex));
-    easeReport = { lambda: ease.model.lambda, chosenBy: ease.chosenBy, validation: ease.validation, source: ease.source };
+    easeReport = {
+      lambda: ease.model.lambda,
+      chosenBy: ease.chosenBy,
+      validation: ease.validation,
+      source: ease.source,
+    };
   }
 
   await run('embeddings (exact)', embeddingRecommender({ ...data.als, numItems: ds.numItems }));
@@ -153,13 +182,29 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
   );
   await run('hnsw+item-knn retrieval -> ranker', async (u, k, ex) => {
     const h = historyOf(train, data.history.totals, u);
-    const r = await recommend(model, { history: h, vector: storedVector(data, u), attrs: data.users[u], now, k, exclude: ex });
+    const r = await recommend(model, {
+      history: h,
+      vector: storedVector(data, u),
+      attrs: data.users[u],
+      now,
+      k,
+      exclude: ex,
+    });
     return r.items;
   });
 
   const rows = await timer.run('ranker classification', () =>
     labelledRows(
-      { hnsw: model.hnsw, knn: data.knn, features: model.features, factors: data.als.factors, userFactors: data.als.userFactors, histories: data.history, users: data.users, retrieval: data.retrieval },
+      {
+        hnsw: model.hnsw,
+        knn: data.knn,
+        features: model.features,
+        factors: data.als.factors,
+        userFactors: data.als.userFactors,
+        histories: data.history,
+        users: data.users,
+        retrieval: data.retrieval,
+      },
       test,
       now,
       opts.negativesPerPositive,
@@ -172,16 +217,32 @@ export async function evaluateBundle(model: RecModel, ds: Dataset, opts: Evaluat
 
   const twoStage = models['hnsw+item-knn retrieval -> ranker'];
   if (twoStage.users === 0) {
-    warn(`no test user has a test item outside their train history (${(100 * twoStage.repeatShare).toFixed(1)}% of test interactions repeat a train item, which the protocol does not count): the ranking metrics are undefined`);
+    warn(
+      `no test user has a test item outside their train history (${(100 * twoStage.repeatShare).toFixed(1)}% of test interactions repeat a train item, which the protocol does not count): the ranking metrics are undefined`,
+    );
   }
   return {
     bundle: { dir: data.dir, version: m.version },
-    data: { format: ds.source.format, path: ds.source.path, events: ds.numEvents, users: ds.numUsers, items: ds.numItems },
+    data: {
+      format: ds.source.format,
+      path: ds.source.path,
+      events: ds.numEvents,
+      users: ds.numUsers,
+      items: ds.numItems,
+    },
     split: { trainEvents: split.train.length, testEvents: split.test.length, testUsersCounted: twoStage.users },
-    protocol: 'per-user temporal split, last 20% (rounded, >= 1) as test; whole catalogue minus train items ranked; test items already in train not counted; means over users with >= 1 counted test item',
+    protocol:
+      'per-user temporal split, last 20% (rounded, >= 1) as test; whole catalogue minus train items ranked; test items already in train not counted; means over users with >= 1 counted test item',
     models,
     ease: easeReport,
-    retrieval: { candidates, knnCandidates, efSearch: data.hnsw.efSearch, hnswRecallAtCandidates: Number((models['hnsw retrieval alone'].deepRecall?.recall ?? NaN).toFixed(4)), 'recall@candidates': Number(rows.candidateRecall.toFixed(4)), hnswRecallAt200VsExact: data.hnsw.recallAt200 },
+    retrieval: {
+      candidates,
+      knnCandidates,
+      efSearch: data.hnsw.efSearch,
+      hnswRecallAtCandidates: Number((models['hnsw retrieval alone'].deepRecall?.recall ?? NaN).toFixed(4)),
+      'recall@candidates': Number(rows.candidateRecall.toFixed(4)),
+      hnswRecallAt200VsExact: data.hnsw.recallAt200,
+    },
     ranker: { ...classification, negativesPerPositive: opts.negativesPerPositive },
     twoStageVsEase: easeName ? Number((twoStage['ndcg@10'] / models[easeName]['ndcg@10']).toFixed(4)) : NaN,
     timings: timer.timings,
@@ -195,11 +256,21 @@ function storedVector(data: BundleData, u: number): Float32Array | undefined {
 }
 
 /** The bundle's EASE when it has one fit with the asked-for λ; else one fit now on the same split. */
-async function baselineEase(data: BundleData, ds: Dataset, split: ReturnType<typeof splitWithValidation>, lambda: number | 'auto', fitEase: EaseFitter | undefined): Promise<FittedEase & { source: EaseSource }> {
-  if (data.ease && (lambda === 'auto' || lambda === data.ease.lambda)) return { model: data.ease, chosenBy: data.ease.chosenBy, validation: data.ease.validation, source: 'bundle' };
+async function baselineEase(
+  data: BundleData,
+  ds: Dataset,
+  split: ReturnType<typeof splitWithValidation>,
+  lambda: number | 'auto',
+  fitEase: EaseFitter | undefined,
+): Promise<FittedEase & { source: EaseSource }> {
+  if (data.ease && (lambda === 'auto' || lambda === data.ease.lambda))
+    return { model: data.ease, chosenBy: data.ease.chosenBy, validation: data.ease.validation, source: 'bundle' };
   if (!fitEase) throw new Error('baselineEase: no fitter (the caller checks)');
   const ui = (idx: Int32Array): UserItems => buildUserItems(ds.events, idx, ds.numUsers, ds.numItems);
-  return { ...(await fitEase(lambda, { train: ui(split.train), fit: ui(split.fit), validation: ui(split.validation) })), source: 'fit for this evaluation' };
+  return {
+    ...(await fitEase(lambda, { train: ui(split.train), fit: ui(split.fit), validation: ui(split.validation) })),
+    source: 'fit for this evaluation',
+  };
 }
 
 /** truth.jsonl from the synthetic generator, as item indices per user index; undefined for other data. */

@@ -6,27 +6,62 @@ const f4 = (x: number | undefined): string => (x === undefined || Number.isNaN(x
 /** The evaluation report as readable tables on stdout. */
 export function printEvaluation(r: EvaluationReport): void {
   const truth = Object.values(r.models).some((m) => m['truth@10'] !== undefined);
-  const header = ['model', 'NDCG@10', 'Recall@10', 'HR@10', 'MRR@10', 'Recall@50', 'Coverage@10', ...(truth ? ['Truth@10'] : []), 'seconds'];
-  const rows = Object.entries(r.models).map(([name, m]) => [name, f4(m['ndcg@10']), f4(m['recall@10']), f4(m['hr@10']), f4(m['mrr@10']), f4(m['recall@50']), f4(m['coverage@10']), ...(truth ? [f4(m['truth@10'])] : []), m.seconds.toFixed(1)]);
-  printTable(`quality on ${r.data.path} (${r.split.testUsersCounted} test users, ${r.split.trainEvents} train / ${r.split.testEvents} test events)`, rows, header);
-  const twoStage = r.models['hnsw+item-knn retrieval -> ranker'];
-  console.log(`  test interactions repeating a train item, not counted (protocol): ${(100 * twoStage.repeatShare).toFixed(1)}%`);
-  if (r.ease.source === 'skipped') console.log(`  EASE skipped: ${r.ease.chosenBy}`);
-  else console.log(`  two-stage NDCG@10 / EASE NDCG@10 = ${Number.isNaN(r.twoStageVsEase) ? '-' : r.twoStageVsEase.toFixed(3)}  (EASE lambda ${r.ease.lambda}: ${r.ease.chosenBy}; ${r.ease.source})`);
-  const rk = r.ranker;
-  printTable(`ranker as a classifier (test candidates, ${rk.negativesPerPositive} sampled negatives per positive, threshold ${rk.threshold})`, [
-    ['rows / positives', `${rk.rows} / ${rk.positives}`],
-    ['AUC', f4(rk.auc)],
-    ['log-loss', f4(rk.logLoss)],
-    ['accuracy', f4(rk.accuracy)],
-    ['precision', f4(rk.precision)],
-    ['recall', f4(rk.recall)],
-    ['F1', f4(rk.f1)],
+  const header = [
+    'model',
+    'NDCG@10',
+    'Recall@10',
+    'HR@10',
+    'MRR@10',
+    'Recall@50',
+    'Coverage@10',
+    ...(truth ? ['Truth@10'] : []),
+    'seconds',
+  ];
+  const rows = Object.entries(r.models).map(([name, m]) => [
+    name,
+    f4(m['ndcg@10']),
+    f4(m['recall@10']),
+    f4(m['hr@10']),
+    f4(m['mrr@10']),
+    f4(m['recall@50']),
+    f4(m['coverage@10']),
+    ...(truth ? [f4(m['truth@10'])] : []),
+    m.seconds.toFixed(1),
   ]);
+  printTable(
+    `quality on ${r.data.path} (${r.split.testUsersCounted} test users, ${r.split.trainEvents} train / ${r.split.testEvents} test events)`,
+    rows,
+    header,
+  );
+  const twoStage = r.models['hnsw+item-knn retrieval -> ranker'];
+  console.log(
+    `  test interactions repeating a train item, not counted (protocol): ${(100 * twoStage.repeatShare).toFixed(1)}%`,
+  );
+  if (r.ease.source === 'skipped') console.log(`  EASE skipped: ${r.ease.chosenBy}`);
+  else
+    console.log(
+      `  two-stage NDCG@10 / EASE NDCG@10 = ${Number.isNaN(r.twoStageVsEase) ? '-' : r.twoStageVsEase.toFixed(3)}  (EASE lambda ${r.ease.lambda}: ${r.ease.chosenBy}; ${r.ease.source})`,
+    );
+  const rk = r.ranker;
+  printTable(
+    `ranker as a classifier (test candidates, ${rk.negativesPerPositive} sampled negatives per positive, threshold ${rk.threshold})`,
+    [
+      ['rows / positives', `${rk.rows} / ${rk.positives}`],
+      ['AUC', f4(rk.auc)],
+      ['log-loss', f4(rk.logLoss)],
+      ['accuracy', f4(rk.accuracy)],
+      ['precision', f4(rk.precision)],
+      ['recall', f4(rk.recall)],
+      ['F1', f4(rk.f1)],
+    ],
+  );
   printTable('retrieval', [
     ['candidates (HNSW + item-kNN)', `${r.retrieval.candidates} + ${r.retrieval.knnCandidates}`],
     [`HNSW retrieval Recall@${r.retrieval.candidates} (protocol test items)`, f4(r.retrieval.hnswRecallAtCandidates)],
     ['test items among all candidates (ranker test rows)', f4(r.retrieval['recall@candidates'])],
-    ['HNSW recall@200 vs exact search', `${f4(r.retrieval.hnswRecallAt200VsExact)} at efSearch ${r.retrieval.efSearch}`],
+    [
+      'HNSW recall@200 vs exact search',
+      `${f4(r.retrieval.hnswRecallAt200VsExact)} at efSearch ${r.retrieval.efSearch}`,
+    ],
   ]);
 }

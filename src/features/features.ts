@@ -69,7 +69,11 @@ export function makeFeatureSpec(users: readonly (UserAttributes | undefined)[], 
       const v = u?.[field];
       if (v !== undefined) counts.set(v, (counts.get(v) ?? 0) + 1);
     }
-    const values = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, max).map(([v]) => v).sort();
+    const values = [...counts.entries()]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, max)
+      .map(([v]) => v)
+      .sort();
     return { field, values };
   };
   const userVocab = [vocab('ageBand', 8), vocab('gender', 3), vocab('region', 8)].filter((v) => v.values.length > 1);
@@ -128,9 +132,15 @@ export class FeatureBuilder {
    * candidates are the retrieval list, in its order. `list` places them in another list instead:
    * its length, and each candidate's 0-based position in it (default: their order, i.e. they head it).
    */
-  build(user: UserInput, candidates: ArrayLike<number>, out: Float32Array, list?: { size: number; rank?: ArrayLike<number> }): Float32Array {
+  build(
+    user: UserInput,
+    candidates: ArrayLike<number>,
+    out: Float32Array,
+    list?: { size: number; rank?: ArrayLike<number> },
+  ): Float32Array {
     const n = candidates.length;
-    if (out.length < n * this.width) throw new RangeError(`feature buffer holds ${out.length} values, needs ${n * this.width}`);
+    if (out.length < n * this.width)
+      throw new RangeError(`feature buffer holds ${out.length} values, needs ${n * this.width}`);
     const recent = recentFirst(user.history, Math.max(this.spec.recentWindow, 1));
     // Only candidates' sums are ever read: registering them first keeps the table at a few hundred
     // entries (in L1) and turns the history's thousands of neighbour touches into lookups.
@@ -139,7 +149,8 @@ export class FeatureBuilder {
     const summary = this.summarise(user, recent);
     const size = Math.max(1, list?.size ?? n);
     const rank = list?.rank;
-    for (let r = 0; r < n; r++) this.writeRow(user.vector, candidates[r], summary, (rank ? rank[r] : r) / size, out, r * this.width);
+    for (let r = 0; r < n; r++)
+      this.writeRow(user.vector, candidates[r], summary, (rank ? rank[r] : r) / size, out, r * this.width);
     this.acc.clear();
     this.clearShares(user.history);
     return out;
@@ -190,7 +201,8 @@ export class FeatureBuilder {
       const i = h.items[q];
       const c = catalog.category[i];
       if (c >= 0) this.catShare[c] += 1 / hn;
-      for (let a = catalog.attrIndptr[i]; a < catalog.attrIndptr[i + 1]; a++) this.attrShare[catalog.attrIds[a]] += 1 / hn;
+      for (let a = catalog.attrIndptr[i]; a < catalog.attrIndptr[i + 1]; a++)
+        this.attrShare[catalog.attrIds[a]] += 1 / hn;
       const pr = catalog.price[i];
       if (!Number.isNaN(pr)) prices.push(pr);
     }
@@ -227,7 +239,10 @@ export class FeatureBuilder {
     const so = j * ITEM_STATIC_WIDTH;
     const jo = j * d;
     const norm = st[so + S_NORM];
-    const cosLast = u.last >= 0 && u.lastNorm > 0 && norm > 0 ? dot(itemFactors, u.last * d, itemFactors, jo, d) / (u.lastNorm * norm) : 0;
+    const cosLast =
+      u.last >= 0 && u.lastNorm > 0 && norm > 0
+        ? dot(itemFactors, u.last * d, itemFactors, jo, d) / (u.lastNorm * norm)
+        : 0;
     const attrStart = st[so + S_ATTR_START];
     const attrEnd = st[so + S_ATTR_END];
     let attrAff = 0;
@@ -285,7 +300,9 @@ function staticItemFeatures(model: FeatureModel): Float32Array {
     // Item ages are properties of the bundle's snapshot, so they are taken at its data end: a
     // bundle served weeks after its build still describes items as training saw them.
     st[o + S_AGE] = Number.isNaN(first) ? 0 : Math.log1p(Math.max(0, popularity.referenceTime - first) / DAY);
-    st[o + S_IDLE] = Number.isNaN(last) ? Math.log1p(365) : Math.log1p(Math.max(0, popularity.referenceTime - last) / DAY);
+    st[o + S_IDLE] = Number.isNaN(last)
+      ? Math.log1p(365)
+      : Math.log1p(Math.max(0, popularity.referenceTime - last) / DAY);
     st[o + S_PRICE] = catalog.price[j];
     st[o + S_NORM] = Math.sqrt(dot(itemFactors, j * d, itemFactors, j * d, d));
     st[o + S_CATEGORY] = catalog.category[j];

@@ -45,7 +45,12 @@ export class HnswPartition {
 
   static create(dim: number, maxNorm: number, capacity: number, g: GraphParams): HnswPartition {
     const native = new hnswlib.HierarchicalNSW('ip', dim + 1);
-    native.initIndex({ maxElements: Math.max(1, capacity), m: g.M, efConstruction: g.efConstruction, randomSeed: g.seed });
+    native.initIndex({
+      maxElements: Math.max(1, capacity),
+      m: g.M,
+      efConstruction: g.efConstruction,
+      randomSeed: g.seed,
+    });
     return new HnswPartition(native, dim, maxNorm);
   }
 
@@ -64,7 +69,8 @@ export class HnswPartition {
     }
     const bound = this.maxNorm * this.scale;
     this.row[this.dim] = Math.sqrt(Math.max(0, bound * bound - sq));
-    if (this.native.getCurrentCount() >= this.native.getMaxElements()) this.native.resizeIndex(Math.ceil(this.native.getMaxElements() * 1.25) + 16);
+    if (this.native.getCurrentCount() >= this.native.getMaxElements())
+      this.native.resizeIndex(Math.ceil(this.native.getMaxElements() * 1.25) + 16);
     this.native.addPoint(this.row, label);
   }
 
@@ -89,7 +95,13 @@ export class HnswPartition {
    * time), which is wasted when few items are excluded. If that leaves fewer than k, it falls back
    * to the filtered search. `queryNorm` is |query|, which the caller has already computed.
    */
-  search(query: ArrayLike<number>, queryNorm: number, k: number, exclude?: Uint8Array, overfetch?: number): PartitionHits {
+  search(
+    query: ArrayLike<number>,
+    queryNorm: number,
+    k: number,
+    exclude?: Uint8Array,
+    overfetch?: number,
+  ): PartitionHits {
     const count = this.count;
     if (exclude && overfetch !== undefined) {
       const wide = this.search(query, queryNorm, k + overfetch);

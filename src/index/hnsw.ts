@@ -16,7 +16,15 @@ export interface HnswParams {
   minPartitionSize: number;
 }
 
-export const DEFAULT_HNSW: HnswParams = { space: 'ip', M: 12, efConstruction: 200, efSearch: 200, seed: 100, partitionNormRatio: 2, minPartitionSize: 1000 };
+export const DEFAULT_HNSW: HnswParams = {
+  space: 'ip',
+  M: 12,
+  efConstruction: 200,
+  efSearch: 200,
+  seed: 100,
+  partitionNormRatio: 2,
+  minPartitionSize: 1000,
+};
 
 /** What a bundle records of each partition: its file and the norm bound its pruning relies on. */
 export interface PartitionInfo {
@@ -80,7 +88,11 @@ export class HnswIndex {
     if (current.length > 0 || groups.length === 0) groups.push(current);
     const progress = new Progress('hnsw build', order.length, 'items');
     const parts = groups.map((g, p) => {
-      const part = HnswPartition.create(d, g.length > 0 ? norms[g[0]] : 0, g.length, { M: params.M, efConstruction: params.efConstruction, seed: params.seed + p });
+      const part = HnswPartition.create(d, g.length > 0 ? norms[g[0]] : 0, g.length, {
+        M: params.M,
+        efConstruction: params.efConstruction,
+        seed: params.seed + p,
+      });
       for (const i of g) {
         part.add(vectors.subarray(i * d, (i + 1) * d), i);
         progress.tick();
@@ -163,7 +175,13 @@ export class HnswIndex {
 }
 
 /** The best k of two lists each sorted best first. */
-function mergeBest(ai: number[], as: number[], bi: number[], bs: number[], k: number): { items: number[]; scores: number[] } {
+function mergeBest(
+  ai: number[],
+  as: number[],
+  bi: number[],
+  bs: number[],
+  k: number,
+): { items: number[]; scores: number[] } {
   if (ai.length === 0) return { items: bi.slice(0, k), scores: bs.slice(0, k) };
   const items: number[] = [];
   const scores: number[] = [];
@@ -188,7 +206,15 @@ function norm(v: Float32Array, o: number, d: number): number {
 }
 
 /** Exact inner-product top-k by brute force: the reference HNSW recall is measured against. */
-export function exactTopK(vectors: Float32Array, n: number, d: number, query: ArrayLike<number>, k: number, exclude?: Uint8Array, scratch = new Float32Array(n)): Int32Array {
+export function exactTopK(
+  vectors: Float32Array,
+  n: number,
+  d: number,
+  query: ArrayLike<number>,
+  k: number,
+  exclude?: Uint8Array,
+  scratch = new Float32Array(n),
+): Int32Array {
   for (let i = 0; i < n; i++) {
     let s = 0;
     const o = i * d;
@@ -206,7 +232,15 @@ export function exactTopK(vectors: Float32Array, n: number, d: number, query: Ar
  * the index holds none by design, and in a catalogue of fewer than k items counting them would
  * report misses no efSearch can mend.
  */
-export function hnswRecall(index: HnswIndex, vectors: Float32Array, n: number, d: number, queries: Float32Array, numQueries: number, k: number): number {
+export function hnswRecall(
+  index: HnswIndex,
+  vectors: Float32Array,
+  n: number,
+  d: number,
+  queries: Float32Array,
+  numQueries: number,
+  k: number,
+): number {
   let total = 0;
   const scratch = new Float32Array(n);
   const zero = new Uint8Array(n);

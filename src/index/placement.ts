@@ -34,7 +34,8 @@ export class AttributePlacer {
       }
     });
     this.mean = new Float32Array(d);
-    for (let i = 0; i < items.length; i++) for (let k = 0; k < d; k++) this.mean[k] += factors[i * d + k] / items.length;
+    for (let i = 0; i < items.length; i++)
+      for (let k = 0; k < d; k++) this.mean[k] += factors[i * d + k] / items.length;
   }
 
   place(item: Pick<Item, 'category' | 'brand' | 'attributes'>): { vector: Float32Array; basis: number } {

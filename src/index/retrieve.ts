@@ -33,7 +33,16 @@ export interface Retrieved {
  * item-kNN neighbours of the user's latest items, which carry the "what comes next" signal an
  * averaged user vector blurs. Excluded items never appear; duplicates are dropped.
  */
-export function retrieve(hnsw: HnswIndex, knn: ItemNeighbours, vector: Float32Array | undefined, history: UserHistory, exclude: Uint8Array, cfg: RetrievalConfig, acc = new ItemAccumulator(1), exclusion: Exclusion = 'sparse'): Retrieved {
+export function retrieve(
+  hnsw: HnswIndex,
+  knn: ItemNeighbours,
+  vector: Float32Array | undefined,
+  history: UserHistory,
+  exclude: Uint8Array,
+  cfg: RetrievalConfig,
+  acc = new ItemAccumulator(1),
+  exclusion: Exclusion = 'sparse',
+): Retrieved {
   const items: number[] = [];
   const source: number[] = [];
   const seen = new Set<number>();

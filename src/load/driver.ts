@@ -54,7 +54,11 @@ async function connect(url: string, codec: Codec): Promise<Conn> {
   });
   const conn: Conn = { ws, pending: new Map() };
   ws.on('message', (data: Buffer, isBinary: boolean) => {
-    const reply = (codec === 'msgpack' && isBinary ? unpackr.unpack(data) : JSON.parse(data.toString('utf8'))) as { id: number; error?: { code: string }; serverMs?: number };
+    const reply = (codec === 'msgpack' && isBinary ? unpackr.unpack(data) : JSON.parse(data.toString('utf8'))) as {
+      id: number;
+      error?: { code: string };
+      serverMs?: number;
+    };
     const resolve = conn.pending.get(reply.id);
     if (!resolve) return;
     conn.pending.delete(reply.id);
@@ -81,8 +85,12 @@ function send(conn: Conn, codec: Codec, body: Record<string, unknown>, id: numbe
 }
 
 const ms = (us: number): number => Math.round(us) / 1000;
-const histogram = (): hdr.Histogram => hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
-const p50p99 = (h: hdr.Histogram): { p50: number; p99: number } => ({ p50: ms(h.getValueAtPercentile(50)), p99: ms(h.getValueAtPercentile(99)) });
+const histogram = (): hdr.Histogram =>
+  hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
+const p50p99 = (h: hdr.Histogram): { p50: number; p99: number } => ({
+  p50: ms(h.getValueAtPercentile(50)),
+  p99: ms(h.getValueAtPercentile(99)),
+});
 
 function summarise(rec: Recorder, seconds: number, lateness?: hdr.Histogram): LatencySummary {
   const { histogram: h, count, errors } = rec;
@@ -132,7 +140,8 @@ class Recorder {
   }
 }
 
-const connectAll = (o: LoadOptions): Promise<Conn[]> => Promise.all(Array.from({ length: o.connections }, () => connect(o.url, o.codec)));
+const connectAll = (o: LoadOptions): Promise<Conn[]> =>
+  Promise.all(Array.from({ length: o.connections }, () => connect(o.url, o.codec)));
 
 export interface ClosedLoopOptions extends LoadOptions {
   /** Requests kept outstanding per connection. */

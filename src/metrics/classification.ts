@@ -11,7 +11,11 @@ export interface ClassificationMetrics {
 }
 
 /** AUC (rank-sum, ties averaged), log-loss, and accuracy/precision/recall/F1 at `threshold`. */
-export function classificationMetrics(prob: ArrayLike<number>, label: ArrayLike<number>, threshold = 0.5): ClassificationMetrics {
+export function classificationMetrics(
+  prob: ArrayLike<number>,
+  label: ArrayLike<number>,
+  threshold = 0.5,
+): ClassificationMetrics {
   const n = prob.length;
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => prob[a] - prob[b]);
   let pos = 0;
@@ -52,6 +56,11 @@ export function classificationMetrics(prob: ArrayLike<number>, label: ArrayLike<
     accuracy: n > 0 ? (tp + tn) / n : NaN,
     precision,
     recall,
-    f1: Number.isNaN(precision) || Number.isNaN(recall) ? NaN : precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0,
+    f1:
+      Number.isNaN(precision) || Number.isNaN(recall)
+        ? NaN
+        : precision + recall > 0
+          ? (2 * precision * recall) / (precision + recall)
+          : 0,
   };
 }

@@ -26,7 +26,13 @@ export type Recommender = (user: number, k: number, exclude: Uint8Array) => Int3
  * averages are over users with at least one counted test item. Recall divides hits by the number of
  * counted test items; NDCG uses binary gains with the ideal DCG over min(|test|, K).
  */
-export function evaluateRanking(recommend: Recommender, train: UserItems, test: UserItems, users?: Iterable<number>, deep?: number): RankingMetrics {
+export function evaluateRanking(
+  recommend: Recommender,
+  train: UserItems,
+  test: UserItems,
+  users?: Iterable<number>,
+  deep?: number,
+): RankingMetrics {
   const depth = Math.max(50, deep ?? 0);
   const exclude = new Uint8Array(train.numItems);
   const covered = new Uint8Array(train.numItems);

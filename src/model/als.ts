@@ -20,7 +20,11 @@ export const confidence = (alpha: number, count: number): number => 1 + alpha * 
  * A user's vector from their history alone: the exact ALS solve against the fixed item factors.
  * This is how a new shopper with three events gets a vector without retraining.
  */
-export function foldInUser(model: Pick<AlsModel, 'factors' | 'regularization' | 'alpha' | 'itemFactors' | 'itemGram'>, items: ArrayLike<number>, counts?: ArrayLike<number>): Float32Array {
+export function foldInUser(
+  model: Pick<AlsModel, 'factors' | 'regularization' | 'alpha' | 'itemFactors' | 'itemGram'>,
+  items: ArrayLike<number>,
+  counts?: ArrayLike<number>,
+): Float32Array {
   const d = model.factors;
   const A = Float64Array.from(model.itemGram);
   const b = new Float64Array(d);

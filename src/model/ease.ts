@@ -30,4 +30,7 @@ export interface FittedEase {
  * Fits EASE with λ given, or (`auto`) chosen on `validation` with models fit on `fit`. Training
  * provides it (train/ease-tuning); evaluation receives it, so that evaluation never imports training.
  */
-export type EaseFitter = (lambda: number | 'auto', split: { train: UserItems; fit: UserItems; validation: UserItems }) => Promise<FittedEase>;
+export type EaseFitter = (
+  lambda: number | 'auto',
+  split: { train: UserItems; fit: UserItems; validation: UserItems },
+) => Promise<FittedEase>;

@@ -8,7 +8,12 @@ export interface ItemNeighbours {
 }
 
 /** Adds sum over history items of similarity(history item, j) into `out` (length numItems). */
-export function knnScores(model: ItemNeighbours, history: ArrayLike<number>, out: Float32Array, weights?: ArrayLike<number>): Float32Array {
+export function knnScores(
+  model: ItemNeighbours,
+  history: ArrayLike<number>,
+  out: Float32Array,
+  weights?: ArrayLike<number>,
+): Float32Array {
   out.fill(0);
   for (let h = 0; h < history.length; h++) {
     const i = history[h];

@@ -24,7 +24,11 @@ export function rawRfm(h: UserHistory, now: number): [number, number, number] {
   return [Math.log1p(days), Math.log1p(h.events), Math.log1p(h.spend)];
 }
 
-export function affinityShares(h: UserHistory, catalog: EncodedCatalog, spec: Pick<ProfileSpec, 'affinityKind' | 'affinityIds'>): number[] {
+export function affinityShares(
+  h: UserHistory,
+  catalog: EncodedCatalog,
+  spec: Pick<ProfileSpec, 'affinityKind' | 'affinityIds'>,
+): number[] {
   const slot = new Map(spec.affinityIds.map((id, j) => [id, j]));
   const shares = new Array<number>(spec.affinityIds.length).fill(0);
   const n = h.items.length;
@@ -45,7 +49,14 @@ export function affinityShares(h: UserHistory, catalog: EncodedCatalog, spec: Pi
 }
 
 /** The standardised vector k-means sees, written into `out` at `offset`. */
-export function profileVector(h: UserHistory, now: number, catalog: EncodedCatalog, spec: ProfileSpec, out = new Float64Array(3 + spec.affinityIds.length), offset = 0): Float64Array {
+export function profileVector(
+  h: UserHistory,
+  now: number,
+  catalog: EncodedCatalog,
+  spec: ProfileSpec,
+  out = new Float64Array(3 + spec.affinityIds.length),
+  offset = 0,
+): Float64Array {
   const rfm = rawRfm(h, now);
   for (let k = 0; k < 3; k++) out[offset + k] = (rfm[k] - spec.rfmMean[k]) / spec.rfmStd[k];
   const shares = affinityShares(h, catalog, spec);

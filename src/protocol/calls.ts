@@ -19,7 +19,13 @@ export interface Limits {
   maxBasket: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxK: 200, maxCandidates: 2000, maxHistory: 500, maxScoreItems: 1000, maxBasket: 50 };
+export const DEFAULT_LIMITS: Limits = {
+  maxK: 200,
+  maxCandidates: 2000,
+  maxHistory: 500,
+  maxScoreItems: 1000,
+  maxBasket: 50,
+};
 
 export interface HistoryEntry {
   item: string;

@@ -17,7 +17,11 @@ export const ERRORS = {
   overloaded: { status: 503, exit: 1, summary: 'the server queue is full; retry later' },
   not_ready: { status: 503, exit: 1, summary: 'no model bundle is loaded yet' },
   shutting_down: { status: 503, exit: 1, summary: 'the server is draining and accepts no new requests' },
-  unavailable: { status: 503, exit: 1, summary: 'a service or platform component Vitrine depends on is missing or does not answer' },
+  unavailable: {
+    status: 503,
+    exit: 1,
+    summary: 'a service or platform component Vitrine depends on is missing or does not answer',
+  },
   timeout: { status: 504, exit: 1, summary: 'the request did not complete within its time limit' },
   // The command line: what a user typed or pointed at.
   usage: { status: 400, exit: 2, summary: 'the command line is not valid' },

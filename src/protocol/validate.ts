@@ -50,7 +50,9 @@ function fail(field: string, message: string): never {
  * making a megabyte-sized reply.
  */
 function onlyKnown(o: Obj, allowed: readonly string[], prefix: string, what: string): void {
-  for (const key of Object.keys(o)) if (!allowed.includes(key)) fail(`${prefix}${key.length > 64 ? `${key.slice(0, 64)}…` : key}`, `is not ${what} (${allowed.join(', ')})`);
+  for (const key of Object.keys(o))
+    if (!allowed.includes(key))
+      fail(`${prefix}${key.length > 64 ? `${key.slice(0, 64)}…` : key}`, `is not ${what} (${allowed.join(', ')})`);
 }
 
 function isObj(v: unknown): v is Obj {
@@ -90,7 +92,8 @@ function num(o: Obj, field: string, min = -Infinity, max = Infinity, name = fiel
 
 function timestamp(o: Obj, name: string): number | undefined {
   const v = o.ts;
-  if (typeof v === 'number' && v > MAX_TS) fail(name, `must be Unix time in seconds (at most ${MAX_TS}, the year 2100), got ${v}: milliseconds?`);
+  if (typeof v === 'number' && v > MAX_TS)
+    fail(name, `must be Unix time in seconds (at most ${MAX_TS}, the year 2100), got ${v}: milliseconds?`);
   return num(o, 'ts', 0, MAX_TS, name);
 }
 
@@ -108,7 +111,8 @@ function strList(o: Obj, field: string, max: number, prefix = field): string[] |
   if (!Array.isArray(v)) fail(prefix, `must be a string or an array of strings, got ${typeOf(v)}`);
   if (v.length > max) fail(prefix, `has ${v.length} entries; at most ${max}`);
   return v.map((x, i) => {
-    if (typeof x !== 'string' || x.length === 0 || x.length > 256) fail(`${prefix}[${i}]`, 'must be a non-empty string of at most 256 characters');
+    if (typeof x !== 'string' || x.length === 0 || x.length > 256)
+      fail(`${prefix}[${i}]`, 'must be a non-empty string of at most 256 characters');
     return x;
   });
 }
@@ -131,7 +135,8 @@ function filters(o: Obj, limits: Limits): Filters {
     excludeSeen: bool(f, 'excludeSeen', true, 'filters.excludeSeen'),
     availableOnly: bool(f, 'availableOnly', true, 'filters.availableOnly'),
   };
-  if (out.priceMin !== undefined && out.priceMax !== undefined && out.priceMin > out.priceMax) fail('filters.priceMin', `(${out.priceMin}) is above filters.priceMax (${out.priceMax})`);
+  if (out.priceMin !== undefined && out.priceMax !== undefined && out.priceMin > out.priceMax)
+    fail('filters.priceMin', `(${out.priceMin}) is above filters.priceMax (${out.priceMax})`);
   onlyKnown(f, FILTER_FIELDS, 'filters.', 'a known filter');
   return out;
 }
@@ -147,7 +152,8 @@ function history(o: Obj, limits: Limits): HistoryEntry[] | undefined {
     if (!isObj(e)) fail(at, 'must be an item id or an object {item, type?, ts?}');
     onlyKnown(e, HISTORY_FIELDS, `${at}.`, 'a field of a history entry');
     const type = str(e, 'type', false, 16, `${at}.type`);
-    if (type !== undefined && !(EVENT_TYPES as readonly string[]).includes(type)) fail(`${at}.type`, `must be one of ${EVENT_TYPES.join(', ')}`);
+    if (type !== undefined && !(EVENT_TYPES as readonly string[]).includes(type))
+      fail(`${at}.type`, `must be one of ${EVENT_TYPES.join(', ')}`);
     return { item: str(e, 'item', true, 256, `${at}.item`), type, ts: timestamp(e, `${at}.ts`) };
   });
 }
@@ -166,7 +172,9 @@ function itemDescription(v: Obj, field: string): ItemDescription {
 /** Overrides the bundle's retrieval list length (recommend, and score to match it). */
 function candidates(o: Obj, limits: Limits): number | undefined {
   // null means "not given" here as for every other field: the bundle's own candidate count.
-  return o.candidates === undefined || o.candidates === null ? undefined : int(o, 'candidates', 200, 10, limits.maxCandidates);
+  return o.candidates === undefined || o.candidates === null
+    ? undefined
+    : int(o, 'candidates', 200, 10, limits.maxCandidates);
 }
 
 /** Turns a decoded frame or HTTP body into a typed request, or throws a RequestError naming the field. */
@@ -177,11 +185,22 @@ export function parseRequest(raw: unknown, limits: Limits, callFromPath?: string
   if (typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 128) id = rawId;
   else if (typeof rawId === 'number' && Number.isFinite(rawId)) id = rawId;
   else if (callFromPath !== undefined && (rawId === undefined || rawId === null)) id = null;
-  else throw new VitrineError('bad_request', '"id" is required: a string (at most 128 characters) or a number, echoed in the response', 'id');
+  else
+    throw new VitrineError(
+      'bad_request',
+      '"id" is required: a string (at most 128 characters) or a number, echoed in the response',
+      'id',
+    );
   const name = callFromPath ?? raw.call;
   if (typeof name !== 'string') throw new VitrineError('bad_request', '"call" is required', 'call');
-  if (!(CALLS as readonly string[]).includes(name)) throw new VitrineError('unknown_call', `unknown call "${name.slice(0, 64)}" (expected one of ${CALLS.join(', ')})`, 'call');
-  if (callFromPath !== undefined && raw.call !== undefined && raw.call !== null && raw.call !== callFromPath) fail('call', `the body names ${JSON.stringify(raw.call).slice(0, 64)} but the URL names "${callFromPath}"`);
+  if (!(CALLS as readonly string[]).includes(name))
+    throw new VitrineError(
+      'unknown_call',
+      `unknown call "${name.slice(0, 64)}" (expected one of ${CALLS.join(', ')})`,
+      'call',
+    );
+  if (callFromPath !== undefined && raw.call !== undefined && raw.call !== null && raw.call !== callFromPath)
+    fail('call', `the body names ${JSON.stringify(raw.call).slice(0, 64)} but the URL names "${callFromPath}"`);
   onlyKnown(raw, ['id', 'call', ...CALL_FIELDS[name as CallName]], '', `a field of ${name}`);
   return { id, call: parseCall(name as CallName, raw, limits) };
 }
@@ -191,19 +210,34 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
     case 'recommend': {
       const user = str(o, 'user', false);
       const hist = history(o, limits);
-      if (user === undefined && hist === undefined) fail('user', 'give a user id or a history (an anonymous shopper\'s recent items)');
-      return { call: name, user, history: hist, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits), diversity: num(o, 'diversity', 0, 1) ?? 0, explain: bool(o, 'explain', true), candidates: candidates(o, limits) };
+      if (user === undefined && hist === undefined)
+        fail('user', "give a user id or a history (an anonymous shopper's recent items)");
+      return {
+        call: name,
+        user,
+        history: hist,
+        k: int(o, 'k', 10, 1, limits.maxK),
+        filters: filters(o, limits),
+        diversity: num(o, 'diversity', 0, 1) ?? 0,
+        explain: bool(o, 'explain', true),
+        candidates: candidates(o, limits),
+      };
     }
     case 'similar': {
       const item = o.item;
       let target: string | ItemDescription;
       if (typeof item === 'string') target = str(o, 'item', true);
       else if (isObj(item)) target = itemDescription(item, 'item');
-      else fail('item', 'is required: an item id, or {id, category, brand, price, attributes} for an item the model has not seen');
+      else
+        fail(
+          'item',
+          'is required: an item id, or {id, category, brand, price, attributes} for an item the model has not seen',
+        );
       return { call: name, item: target, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits) };
     }
     case 'boughtTogether': {
-      if (o.items !== undefined && o.items !== null && o.item !== undefined && o.item !== null) fail('item', 'give either item or items (a basket), not both');
+      if (o.items !== undefined && o.items !== null && o.item !== undefined && o.item !== null)
+        fail('item', 'give either item or items (a basket), not both');
       const items = strList(o, 'items', limits.maxBasket) ?? strList(o, 'item', 1);
       if (!items || items.length === 0) fail('items', 'is required: an item id or a basket of item ids');
       return { call: name, items, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits) };
@@ -212,12 +246,17 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
       const user = str(o, 'user', false);
       const hist = history(o, limits);
       const raw = o.items;
-      if (!Array.isArray(raw) || raw.length === 0) fail('items', 'is required: a non-empty array of candidate item ids');
-      if (raw.length > limits.maxScoreItems) fail('items', `has ${raw.length} entries; at most ${limits.maxScoreItems}`);
+      if (!Array.isArray(raw) || raw.length === 0)
+        fail('items', 'is required: a non-empty array of candidate item ids');
+      if (raw.length > limits.maxScoreItems)
+        fail('items', `has ${raw.length} entries; at most ${limits.maxScoreItems}`);
       // Ids only: the ranker's item features (popularity, co-occurrence, ...) exist only for items the bundle learned from.
       const items = raw.map((v, i) => {
         if (typeof v === 'string' && v.length > 0 && v.length <= 256) return v;
-        fail(`items[${i}]`, 'must be an item id (a non-empty string of at most 256 characters); items the bundle has not learned from get null with the reason');
+        fail(
+          `items[${i}]`,
+          'must be an item id (a non-empty string of at most 256 characters); items the bundle has not learned from get null with the reason',
+        );
       });
       // The retrieval list length recommend was called with: an item's rank features depend on it.
       return { call: name, user, history: hist, items, candidates: candidates(o, limits) };
@@ -231,7 +270,15 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
     case 'event': {
       const type = str(o, 'type', true, 16);
       if (!(EVENT_TYPES as readonly string[]).includes(type)) fail('type', `must be one of ${EVENT_TYPES.join(', ')}`);
-      return { call: name, user: str(o, 'user', true), item: str(o, 'item', true), type: type as EventType, ts: timestamp(o, 'ts'), price: num(o, 'price', 0, MAX_PRICE), quantity: num(o, 'quantity', 0, MAX_QUANTITY) };
+      return {
+        call: name,
+        user: str(o, 'user', true),
+        item: str(o, 'item', true),
+        type: type as EventType,
+        ts: timestamp(o, 'ts'),
+        price: num(o, 'price', 0, MAX_PRICE),
+        quantity: num(o, 'quantity', 0, MAX_QUANTITY),
+      };
     }
   }
 }

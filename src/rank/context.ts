@@ -24,7 +24,12 @@ export function trendingItems(ctx: RankContext, k: number, f: Filters, skip: rea
     for (const i of m.trendingOrder) {
       if (out.length >= k) break;
       if (mask[i]) continue;
-      out.push({ id: m.data.items[i].id, score: null, stage: 'trending', explanation: ctx.explainer.trendingReason(i) });
+      out.push({
+        id: m.data.items[i].id,
+        score: null,
+        stage: 'trending',
+        explanation: ctx.explainer.trendingReason(i),
+      });
     }
     return out;
   } finally {

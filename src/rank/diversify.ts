@@ -14,7 +14,13 @@ export function itemCosine(m: RecModel, a: number, b: number): number {
  * Maximal marginal relevance: picks k of the ranked items, trading ranker score against embedding
  * similarity to what is already picked. Returns positions into `items`, in pick order.
  */
-export function diversify(m: RecModel, items: Int32Array, scores: Float32Array, k: number, diversity: number): number[] {
+export function diversify(
+  m: RecModel,
+  items: Int32Array,
+  scores: Float32Array,
+  k: number,
+  diversity: number,
+): number[] {
   const n = items.length;
   const picked: number[] = [];
   const taken = new Uint8Array(n);

@@ -3,7 +3,13 @@ import { ItemAccumulator } from '../util/item-accumulator.js';
 import { itemCosine } from './diversify.js';
 import type { RecModel } from './model.js';
 
-const VERB: Record<string, string> = { view: 'viewed', click: 'clicked', cart: 'added to your cart', purchase: 'bought', rate: 'rated' };
+const VERB: Record<string, string> = {
+  view: 'viewed',
+  click: 'clicked',
+  cart: 'added to your cart',
+  purchase: 'bought',
+  rate: 'rated',
+};
 
 /** Why an item is shown ("because you viewed X"), in words a shopper would recognise. One per worker (it owns scratch). */
 export class Explainer {

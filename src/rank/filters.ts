@@ -29,7 +29,9 @@ export class ExclusionMasks {
     if (f.availableOnly) mask.set(this.unavailable);
     if (f.categories !== undefined || f.priceMin !== undefined || f.priceMax !== undefined) {
       // An unknown name matches nothing (not the uncategorised items, whose index is also -1).
-      const cats = f.categories ? new Set(f.categories.map((c) => m.catalog.categoryNames.indexOf(c)).filter((c) => c >= 0)) : undefined;
+      const cats = f.categories
+        ? new Set(f.categories.map((c) => m.catalog.categoryNames.indexOf(c)).filter((c) => c >= 0))
+        : undefined;
       for (let i = 0; i < n; i++) {
         if (cats && !cats.has(m.catalog.category[i])) mask[i] = 1;
         const p = m.catalog.price[i];

@@ -37,7 +37,15 @@ export interface LabelledRows {
  * the history), retrieve candidates exactly as serving does; candidates that are targets are
  * positives, and `negatives` per positive are sampled from the other candidates (hard negatives).
  */
-export function labelledRows(stage: FirstStage, targets: UserItems, now: number, negatives: number, seed: number, label: string, maxUsers = Infinity): LabelledRows {
+export function labelledRows(
+  stage: FirstStage,
+  targets: UserItems,
+  now: number,
+  negatives: number,
+  seed: number,
+  label: string,
+  maxUsers = Infinity,
+): LabelledRows {
   const rng = new Rng(seed);
   const n = targets.numItems;
   const width = stage.features.width;
@@ -50,7 +58,11 @@ export function labelledRows(stage: FirstStage, targets: UserItems, now: number,
   let users = 0;
   let eligible: number[] = [];
   for (let u = 0; u < targets.numUsers; u++) if (targets.indptr[u + 1] > targets.indptr[u]) eligible.push(u);
-  if (eligible.length > maxUsers) eligible = rng.shuffle(eligible).slice(0, maxUsers).sort((a, b) => a - b);
+  if (eligible.length > maxUsers)
+    eligible = rng
+      .shuffle(eligible)
+      .slice(0, maxUsers)
+      .sort((a, b) => a - b);
   const progress = new Progress(label, eligible.length, 'users');
   for (const u of eligible) {
     const h = historyOf(stage.histories.ui, stage.histories.totals, u);
@@ -58,7 +70,8 @@ export function labelledRows(stage: FirstStage, targets: UserItems, now: number,
     const pos = new Set<number>();
     for (const i of itemsOf(targets, u)) if (!exclude[i]) pos.add(i);
     if (pos.size > 0) {
-      const vector = h.items.length > 0 ? stage.userFactors.subarray(u * stage.factors, (u + 1) * stage.factors) : undefined;
+      const vector =
+        h.items.length > 0 ? stage.userFactors.subarray(u * stage.factors, (u + 1) * stage.factors) : undefined;
       const cand = retrieve(stage.hnsw, stage.knn, vector, h, exclude, stage.retrieval, scratch);
       const rows = new Float32Array(cand.items.length * width);
       if (vector) stage.features.build({ history: h, vector, attrs: stage.users[u], now }, cand.items, rows);
@@ -82,5 +95,12 @@ export function labelledRows(stage: FirstStage, targets: UserItems, now: number,
   progress.finish();
   const X = new Float32Array(ys.length * width);
   chunks.forEach((c, j) => X.set(c, j * width));
-  return { X, y: Float32Array.from(ys), group: Int32Array.from(groups), width, candidateRecall: users > 0 ? recallSum / users : NaN, usersWithTargets: users };
+  return {
+    X,
+    y: Float32Array.from(ys),
+    group: Int32Array.from(groups),
+    width,
+    candidateRecall: users > 0 ? recallSum / users : NaN,
+    usersWithTargets: users,
+  };
 }

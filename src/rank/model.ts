@@ -38,16 +38,34 @@ export interface InstantiateOptions {
 }
 
 export async function instantiate(bundle: BundleData, options: InstantiateOptions = {}): Promise<RecModel> {
-  const hnsw = options.hnsw ?? HnswIndex.load(bundle.dir, bundle.als.factors, bundle.hnsw.partitions, bundle.hnsw.efSearch);
+  const hnsw =
+    options.hnsw ?? HnswIndex.load(bundle.dir, bundle.als.factors, bundle.hnsw.partitions, bundle.hnsw.efSearch);
   if (options.efSearch !== undefined) hnsw.setEf(options.efSearch);
   const known = IdMap.from(bundle.items.map((it) => it.id));
   const fresh = (options.catalog ?? []).filter((it) => !known.has(it.id));
   const data = fresh.length > 0 ? extendWithItems(bundle, fresh, hnsw) : bundle;
   const catalog = encodeCatalog(data.items);
-  const ranker = await OnnxRanker.create(data.rankerOnnx, data.featureSpec.names.length, options.provider ?? 'cpu', options.threads ?? 1);
-  const features = new FeatureBuilder({ catalog, factors: data.als.factors, itemFactors: data.als.itemFactors, knn: data.knn, popularity: data.popularity, rules: data.rules }, data.featureSpec);
+  const ranker = await OnnxRanker.create(
+    data.rankerOnnx,
+    data.featureSpec.names.length,
+    options.provider ?? 'cpu',
+    options.threads ?? 1,
+  );
+  const features = new FeatureBuilder(
+    {
+      catalog,
+      factors: data.als.factors,
+      itemFactors: data.als.itemFactors,
+      knn: data.knn,
+      popularity: data.popularity,
+      rules: data.rules,
+    },
+    data.featureSpec,
+  );
   const trend = data.popularity.trending;
-  const trendingOrder = Int32Array.from({ length: catalog.numItems }, (_, i) => i).sort((a, b) => trend[b] - trend[a] || a - b);
+  const trendingOrder = Int32Array.from({ length: catalog.numItems }, (_, i) => i).sort(
+    (a, b) => trend[b] - trend[a] || a - b,
+  );
   return {
     data,
     catalog,
@@ -94,7 +112,13 @@ function extendWithItems(b: BundleData, fresh: Item[], hnsw: HnswIndex): BundleD
     ...b,
     items: [...b.items, ...fresh],
     als: { ...b.als, itemFactors },
-    popularity: { ...b.popularity, count: grow(b.popularity.count, 0), trending: grow(b.popularity.trending, 0), firstSeen: grow(b.popularity.firstSeen, NaN), lastSeen: grow(b.popularity.lastSeen, NaN) },
+    popularity: {
+      ...b.popularity,
+      count: grow(b.popularity.count, 0),
+      trending: grow(b.popularity.trending, 0),
+      firstSeen: grow(b.popularity.firstSeen, NaN),
+      lastSeen: grow(b.popularity.lastSeen, NaN),
+    },
     knn: { ...b.knn, numItems: n, indptr: growIndptr(b.knn.indptr) },
     rules: { ...b.rules, numItems: n, indptr: growIndptr(b.rules.indptr) },
   };

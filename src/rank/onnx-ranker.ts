@@ -35,17 +35,28 @@ export class OnnxRanker {
     return this.session.provider;
   }
 
-  static async create(model: string | Uint8Array, width: number, provider: ExecutionProviderChoice = 'cpu', threads = 1): Promise<OnnxRanker> {
+  static async create(
+    model: string | Uint8Array,
+    width: number,
+    provider: ExecutionProviderChoice = 'cpu',
+    threads = 1,
+  ): Promise<OnnxRanker> {
     return new OnnxRanker(await OnnxSession.open(model, { provider, threads }), width);
   }
 
   /** P(positive) for each of `rows` feature rows. */
   score(features: Float32Array, rows: number): Promise<Float32Array> {
     if (rows === 0) return Promise.resolve(new Float32Array(0));
-    if (features.length < rows * this.width) return Promise.reject(new RangeError(`${rows} rows of ${this.width} features need ${rows * this.width} values; got ${features.length}`));
+    if (features.length < rows * this.width)
+      return Promise.reject(
+        new RangeError(
+          `${rows} rows of ${this.width} features need ${rows * this.width} values; got ${features.length}`,
+        ),
+      );
     return new Promise((resolve, reject) => {
       // The first call of a synchronous run schedules the flush; the rest of the run joins it.
-      if (this.pending.push({ features: features.subarray(0, rows * this.width), rows, resolve, reject }) === 1) queueMicrotask(() => void this.flush());
+      if (this.pending.push({ features: features.subarray(0, rows * this.width), rows, resolve, reject }) === 1)
+        queueMicrotask(() => void this.flush());
     });
   }
 

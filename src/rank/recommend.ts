@@ -52,7 +52,16 @@ export async function recommend(model: RecModel, input: RecommendInput): Promise
   const stages: Stage[] = [];
   if (vector) {
     const cfg = { ...model.data.retrieval, ...input.retrieval };
-    const cand = retrieve(model.hnsw, model.data.knn, vector, input.history, input.exclude, cfg, model.scratch, input.exclusion);
+    const cand = retrieve(
+      model.hnsw,
+      model.data.knn,
+      vector,
+      input.history,
+      input.exclude,
+      cfg,
+      model.scratch,
+      input.exclusion,
+    );
     const n = cand.items.length;
     if (n > 0) {
       const rows = new Float32Array(n * model.features.width);
@@ -69,7 +78,14 @@ export async function recommend(model: RecModel, input: RecommendInput): Promise
   return { items: Int32Array.from(items), scores: Float32Array.from(scores), stages, vector };
 }
 
-function fillTrending(model: RecModel, exclude: Uint8Array, k: number, items: number[], scores: number[], stages: Stage[]): void {
+function fillTrending(
+  model: RecModel,
+  exclude: Uint8Array,
+  k: number,
+  items: number[],
+  scores: number[],
+  stages: Stage[],
+): void {
   const taken = new Set(items);
   for (const i of model.trendingOrder) {
     if (items.length >= k) break;

@@ -18,17 +18,30 @@ export interface ResolvedUser {
 }
 
 /** Bundle history, plus streamed events and any history the request carries. */
-export function resolveUser(m: RecModel, user: string | undefined, history: HistoryEntry[] | undefined, streamed: StreamedEvent[] | undefined, now: number): ResolvedUser {
+export function resolveUser(
+  m: RecModel,
+  user: string | undefined,
+  history: HistoryEntry[] | undefined,
+  streamed: StreamedEvent[] | undefined,
+  now: number,
+): ResolvedUser {
   const index = user !== undefined ? m.userIndex.indexOf(user) : -1;
   const base = index >= 0 ? historyOf(m.data.history.ui, m.data.history.totals, index) : emptyHistory();
   const attrs = index >= 0 ? m.data.users[index] : undefined;
   const extra: { item: string; type: string; ts: number; spend: number }[] = [];
-  for (const e of streamed ?? []) extra.push({ item: e.item, type: e.type, ts: e.ts, spend: e.type === 'purchase' && e.price !== undefined ? e.price * (e.quantity ?? 1) : 0 });
+  for (const e of streamed ?? [])
+    extra.push({
+      item: e.item,
+      type: e.type,
+      ts: e.ts,
+      spend: e.type === 'purchase' && e.price !== undefined ? e.price * (e.quantity ?? 1) : 0,
+    });
   for (const e of history ?? []) extra.push({ item: e.item, type: e.type ?? 'view', ts: e.ts ?? now, spend: 0 });
   const lastType = new Map<number, string>();
   if (extra.length === 0) {
     const d = m.data.als.factors;
-    const stored = index >= 0 && base.items.length > 0 ? m.data.als.userFactors.subarray(index * d, (index + 1) * d) : undefined;
+    const stored =
+      index >= 0 && base.items.length > 0 ? m.data.als.userFactors.subarray(index * d, (index + 1) * d) : undefined;
     return { history: base, vector: stored, attrs, known: index >= 0, index, unknownItems: [], lastType };
   }
   const pos = new Map<number, number>();
@@ -61,6 +74,13 @@ export function resolveUser(m: RecModel, user: string | undefined, history: Hist
     spend += e.spend;
     if (!(lastEventTime >= e.ts)) lastEventTime = e.ts;
   }
-  const merged: UserHistory = { items: Int32Array.from(items), counts: Float32Array.from(counts), lastTime: Float64Array.from(lastTime), events, spend, lastEventTime };
+  const merged: UserHistory = {
+    items: Int32Array.from(items),
+    counts: Float32Array.from(counts),
+    lastTime: Float64Array.from(lastTime),
+    events,
+    spend,
+    lastEventTime,
+  };
   return { history: merged, vector: undefined, attrs, known: index >= 0, index, unknownItems, lastType };
 }

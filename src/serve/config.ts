@@ -95,26 +95,55 @@ const ENV: Record<string, keyof ServerConfig> = {
   VITRINE_CLOCK: 'clock',
 };
 
-const NUMERIC = new Set<keyof ServerConfig>(['port', 'workers', 'concurrentTasksPerWorker', 'maxBatch', 'maxQueue', 'maxInFlightPerConnection', 'maxFrameBytes', 'efSearch', 'drainSeconds', 'maxStreamedUsers', 'maxStreamedMemoryMiB']);
+const NUMERIC = new Set<keyof ServerConfig>([
+  'port',
+  'workers',
+  'concurrentTasksPerWorker',
+  'maxBatch',
+  'maxQueue',
+  'maxInFlightPerConnection',
+  'maxFrameBytes',
+  'efSearch',
+  'drainSeconds',
+  'maxStreamedUsers',
+  'maxStreamedMemoryMiB',
+]);
 
 /** Defaults, then a JSON config file, then VITRINE_* environment variables, then command-line flags. */
-export function loadConfig(bundle: string | undefined, file: string | undefined, flags: Partial<ServerConfig>, env: NodeJS.ProcessEnv = process.env): ServerConfig {
+export function loadConfig(
+  bundle: string | undefined,
+  file: string | undefined,
+  flags: Partial<ServerConfig>,
+  env: NodeJS.ProcessEnv = process.env,
+): ServerConfig {
   const fromFile = file ? readConfigFile(file) : {};
   const fromEnv: Record<string, unknown> = {};
   for (const [name, key] of Object.entries(ENV)) {
     const v = env[name];
     if (v === undefined || v === '') continue;
-    if (NUMERIC.has(key) && !/^\s*-?\d+(\.\d+)?\s*$/.test(v)) throw new VitrineError('invalid_argument', `${name}: expected a number, got "${v}"`);
+    if (NUMERIC.has(key) && !/^\s*-?\d+(\.\d+)?\s*$/.test(v))
+      throw new VitrineError('invalid_argument', `${name}: expected a number, got "${v}"`);
     fromEnv[key] = NUMERIC.has(key) ? Number(v) : v;
   }
   const fileSettings = dropUnset(fromFile);
   const flagSettings = dropUnset(flags);
   const chosenBundle = flagSettings.bundle ?? (fromEnv.bundle as string | undefined) ?? fileSettings.bundle ?? bundle;
-  if (!chosenBundle) throw new VitrineError('invalid_argument', '--bundle is required (or VITRINE_BUNDLE, or "bundle" in the config file)');
+  if (!chosenBundle)
+    throw new VitrineError(
+      'invalid_argument',
+      '--bundle is required (or VITRINE_BUNDLE, or "bundle" in the config file)',
+    );
   const base = defaultConfig(chosenBundle);
-  const merged: ServerConfig = { ...base, ...fileSettings, ...(fromEnv as Partial<ServerConfig>), ...flagSettings, bundle: chosenBundle };
+  const merged: ServerConfig = {
+    ...base,
+    ...fileSettings,
+    ...(fromEnv as Partial<ServerConfig>),
+    ...flagSettings,
+    bundle: chosenBundle,
+  };
   merged.limits = { ...base.limits, ...dropUnset(fileSettings.limits ?? {}), ...dropUnset(flagSettings.limits ?? {}) };
-  if (fileSettings.maxQueue === undefined && fromEnv.maxQueue === undefined && flagSettings.maxQueue === undefined) merged.maxQueue = merged.workers * 256;
+  if (fileSettings.maxQueue === undefined && fromEnv.maxQueue === undefined && flagSettings.maxQueue === undefined)
+    merged.maxQueue = merged.workers * 256;
   validateConfig(merged);
   return merged;
 }
@@ -130,29 +159,60 @@ function readConfigFile(file: string): Partial<ServerConfig> {
   } catch (e) {
     throw new VitrineError('invalid_argument', `--config ${file}: ${(e as Error).message}`);
   }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new VitrineError('invalid_argument', `--config ${file}: expected a JSON object of settings`);
-  const known = Object.keys(defaultConfig('x')).concat('catalog', 'efSearch', 'adminToken', 'clientToken', 'eventLog', 'pseudonymKey');
-  for (const key of Object.keys(parsed)) if (!known.includes(key)) throw new VitrineError('invalid_argument', `--config ${file}: unknown setting "${key}" (known: ${known.sort().join(', ')})`);
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+    throw new VitrineError('invalid_argument', `--config ${file}: expected a JSON object of settings`);
+  const known = Object.keys(defaultConfig('x')).concat(
+    'catalog',
+    'efSearch',
+    'adminToken',
+    'clientToken',
+    'eventLog',
+    'pseudonymKey',
+  );
+  for (const key of Object.keys(parsed))
+    if (!known.includes(key))
+      throw new VitrineError(
+        'invalid_argument',
+        `--config ${file}: unknown setting "${key}" (known: ${known.sort().join(', ')})`,
+      );
   const limits = (parsed as { limits?: unknown }).limits;
   if (limits !== undefined && limits !== null) {
-    if (typeof limits !== 'object' || Array.isArray(limits)) throw new VitrineError('invalid_argument', `--config ${file}: limits must be an object`);
-    for (const key of Object.keys(limits)) if (!(key in DEFAULT_LIMITS)) throw new VitrineError('invalid_argument', `--config ${file}: unknown limit "limits.${key}" (known: ${Object.keys(DEFAULT_LIMITS).join(', ')})`);
+    if (typeof limits !== 'object' || Array.isArray(limits))
+      throw new VitrineError('invalid_argument', `--config ${file}: limits must be an object`);
+    for (const key of Object.keys(limits))
+      if (!(key in DEFAULT_LIMITS))
+        throw new VitrineError(
+          'invalid_argument',
+          `--config ${file}: unknown limit "limits.${key}" (known: ${Object.keys(DEFAULT_LIMITS).join(', ')})`,
+        );
   }
   return parsed as Partial<ServerConfig>;
 }
 
 /** Undefined, null and "" all mean "not set" (an empty eventLog: events in memory only). */
 function dropUnset<T extends object>(o: T): Partial<T> {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined && v !== null && v !== '')) as Partial<T>;
+  return Object.fromEntries(
+    Object.entries(o).filter(([, v]) => v !== undefined && v !== null && v !== ''),
+  ) as Partial<T>;
 }
 
 /** Upper bounds of the request limits: past these a single request could exhaust a worker. */
-const LIMIT_CEILINGS: Limits = { maxK: 10_000, maxCandidates: 100_000, maxHistory: 100_000, maxScoreItems: 100_000, maxBasket: 10_000 };
+const LIMIT_CEILINGS: Limits = {
+  maxK: 10_000,
+  maxCandidates: 100_000,
+  maxHistory: 100_000,
+  maxScoreItems: 100_000,
+  maxBasket: 10_000,
+};
 
 export function validateConfig(c: ServerConfig): void {
   const int = (key: keyof ServerConfig, min: number, max: number): void => {
     const v = c[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new VitrineError('invalid_argument', `config ${key}: expected an integer between ${min} and ${max}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max)
+      throw new VitrineError(
+        'invalid_argument',
+        `config ${key}: expected an integer between ${min} and ${max}, got ${JSON.stringify(v)}`,
+      );
   };
   int('port', 0, 65535);
   int('workers', 1, 256);
@@ -167,16 +227,43 @@ export function validateConfig(c: ServerConfig): void {
   if (c.efSearch !== undefined) int('efSearch', 10, 100_000);
   for (const [key, ceiling] of Object.entries(LIMIT_CEILINGS) as [keyof Limits, number][]) {
     const v = c.limits[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > ceiling) throw new VitrineError('invalid_argument', `config limits.${key}: expected an integer between 1 and ${ceiling}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > ceiling)
+      throw new VitrineError(
+        'invalid_argument',
+        `config limits.${key}: expected an integer between 1 and ${ceiling}, got ${JSON.stringify(v)}`,
+      );
   }
-  for (const key of ['host', 'bundle', 'catalog', 'adminToken', 'clientToken', 'eventLog', 'pseudonymKey', 'logLevel'] as const) {
+  for (const key of [
+    'host',
+    'bundle',
+    'catalog',
+    'adminToken',
+    'clientToken',
+    'eventLog',
+    'pseudonymKey',
+    'logLevel',
+  ] as const) {
     const v = c[key];
-    if (v !== undefined && (typeof v !== 'string' || v === '')) throw new VitrineError('invalid_argument', `config ${key}: expected a non-empty string, got ${JSON.stringify(v)}`);
+    if (v !== undefined && (typeof v !== 'string' || v === ''))
+      throw new VitrineError(
+        'invalid_argument',
+        `config ${key}: expected a non-empty string, got ${JSON.stringify(v)}`,
+      );
   }
-  if (!LOG_LEVELS.includes(c.logLevel)) throw new VitrineError('invalid_argument', `config logLevel: expected one of ${LOG_LEVELS.join(', ')}, got ${c.logLevel}`);
-  if (!['fsync', 'none'].includes(c.eventLogSync)) throw new VitrineError('invalid_argument', `config eventLogSync: expected fsync or none, got ${String(c.eventLogSync)}`);
-  if (!['wall', 'bundle'].includes(c.clock)) throw new VitrineError('invalid_argument', `config clock: expected wall or bundle, got ${c.clock}`);
-  if (!['auto', 'cpu', 'cuda'].includes(c.provider)) throw new VitrineError('invalid_argument', `config provider: expected auto, cpu or cuda, got ${c.provider}`);
+  if (!LOG_LEVELS.includes(c.logLevel))
+    throw new VitrineError(
+      'invalid_argument',
+      `config logLevel: expected one of ${LOG_LEVELS.join(', ')}, got ${c.logLevel}`,
+    );
+  if (!['fsync', 'none'].includes(c.eventLogSync))
+    throw new VitrineError(
+      'invalid_argument',
+      `config eventLogSync: expected fsync or none, got ${String(c.eventLogSync)}`,
+    );
+  if (!['wall', 'bundle'].includes(c.clock))
+    throw new VitrineError('invalid_argument', `config clock: expected wall or bundle, got ${c.clock}`);
+  if (!['auto', 'cpu', 'cuda'].includes(c.provider))
+    throw new VitrineError('invalid_argument', `config provider: expected auto, cpu or cuda, got ${c.provider}`);
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

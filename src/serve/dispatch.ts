@@ -56,7 +56,8 @@ export class Dispatcher {
     this.inFlight++;
     metrics.inFlight.set(this.inFlight);
     try {
-      if (this.d.draining()) throw new VitrineError('shutting_down', 'the server is shutting down; reconnect to another replica');
+      if (this.d.draining())
+        throw new VitrineError('shutting_down', 'the server is shutting down; reconnect to another replica');
       const req = parseRequest(raw, this.d.config.limits, callFromPath);
       callName = req.call.call;
       const { result, bundle } = await this.answer(req.call);
@@ -66,7 +67,8 @@ export class Dispatcher {
       return { id: req.id, result, bundle, serverMs };
     } catch (e) {
       const body = errorBody(e);
-      if (body.code === 'internal') this.d.log.error({ err: e instanceof WorkerFault ? e.detail : e, call: callName }, 'request failed');
+      if (body.code === 'internal')
+        this.d.log.error({ err: e instanceof WorkerFault ? e.detail : e, call: callName }, 'request failed');
       metrics.requests.inc({ call: callName, transport, outcome: body.code });
       return this.stamped({ id, error: body }, t0);
     } finally {
@@ -88,9 +90,19 @@ export class Dispatcher {
       // older one would be answered `accepted` and then vanish at the next start.
       const dataEnd = pool?.manifest.data.referenceTime;
       if (call.ts !== undefined && dataEnd !== undefined && call.ts < dataEnd) {
-        throw new VitrineError('invalid_field', `ts: ${call.ts} is before the serving bundle's data end (${new Date(dataEnd * 1000).toISOString()}); events the bundle covers are not streamed`, 'ts');
+        throw new VitrineError(
+          'invalid_field',
+          `ts: ${call.ts} is before the serving bundle's data end (${new Date(dataEnd * 1000).toISOString()}); events the bundle covers are not streamed`,
+          'ts',
+        );
       }
-      const streamedEvents = await this.d.store.append(call.user, { item: call.item, type: call.type, ts: call.ts ?? now, price: call.price, quantity: call.quantity });
+      const streamedEvents = await this.d.store.append(call.user, {
+        item: call.item,
+        type: call.type,
+        ts: call.ts ?? now,
+        price: call.price,
+        quantity: call.quantity,
+      });
       this.d.onStored();
       this.d.log.debug({ user: this.d.pseudo.user(call.user), type: call.type }, 'event');
       return { result: { accepted: true, streamedEvents }, bundle: pool?.version ?? '' };
@@ -102,11 +114,15 @@ export class Dispatcher {
     try {
       reply = await pool.run({ call, streamed, now });
     } catch (e) {
-      if (e instanceof QueueFullError) throw new VitrineError('overloaded', 'the worker queue is full; retry with backoff');
+      if (e instanceof QueueFullError)
+        throw new VitrineError('overloaded', 'the worker queue is full; retry with backoff');
       throw e;
     }
     const o = reply.outcome;
-    if ('error' in o) throw o.internal !== undefined ? new WorkerFault(o.internal) : new VitrineError(o.error.code, o.error.message, o.error.field);
+    if ('error' in o)
+      throw o.internal !== undefined
+        ? new WorkerFault(o.internal)
+        : new VitrineError(o.error.code, o.error.message, o.error.field);
     return { result: o.result, bundle: reply.version };
   }
 

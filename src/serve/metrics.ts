@@ -4,7 +4,12 @@ import type { StoreStats } from '../state/store.js';
 /** Prometheus metrics for one server process, in its own registry (tests start several servers). */
 export class ServerMetrics {
   readonly registry = new client.Registry();
-  readonly requests = new client.Counter({ name: 'vitrine_requests_total', help: 'Requests by call, transport and outcome', labelNames: ['call', 'transport', 'outcome'] as const, registers: [this.registry] });
+  readonly requests = new client.Counter({
+    name: 'vitrine_requests_total',
+    help: 'Requests by call, transport and outcome',
+    labelNames: ['call', 'transport', 'outcome'] as const,
+    registers: [this.registry],
+  });
   readonly latency = new client.Histogram({
     name: 'vitrine_request_duration_seconds',
     help: 'Server-side request latency by call',
@@ -12,16 +17,59 @@ export class ServerMetrics {
     buckets: [0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
-  readonly inFlight = new client.Gauge({ name: 'vitrine_in_flight_requests', help: 'Requests accepted and not yet answered', registers: [this.registry] });
-  readonly queueDepth = new client.Gauge({ name: 'vitrine_worker_queue_depth', help: 'Requests waiting for a worker', registers: [this.registry] });
-  readonly batchSize = new client.Histogram({ name: 'vitrine_worker_batch_size', help: 'Requests handed to a worker in one message', buckets: [1, 2, 4, 8, 16, 32, 64], registers: [this.registry] });
-  readonly utilization = new client.Gauge({ name: 'vitrine_worker_utilization', help: 'Share of worker time spent on tasks since start (piscina)', registers: [this.registry] });
-  readonly connections = new client.Gauge({ name: 'vitrine_websocket_connections', help: 'Open WebSocket connections', registers: [this.registry] });
-  readonly bundle = new client.Gauge({ name: 'vitrine_bundle_info', help: 'The loaded bundle version (value 1)', labelNames: ['version'] as const, registers: [this.registry] });
-  readonly reloads = new client.Counter({ name: 'vitrine_bundle_reloads_total', help: 'Hot reloads by outcome', labelNames: ['outcome'] as const, registers: [this.registry] });
-  readonly streamedUsers = new client.Gauge({ name: 'vitrine_streamed_users', help: 'Users with events streamed since their bundle was built', registers: [this.registry] });
-  readonly streamedEvicted = new client.Gauge({ name: 'vitrine_streamed_users_evicted', help: 'Users whose streamed events were forgotten to stay within maxStreamedUsers and maxStreamedMemoryMiB', registers: [this.registry] });
-  readonly streamedBytes = new client.Gauge({ name: 'vitrine_streamed_bytes', help: 'Estimated memory the streamed events take (bounded by maxStreamedMemoryMiB)', registers: [this.registry] });
+  readonly inFlight = new client.Gauge({
+    name: 'vitrine_in_flight_requests',
+    help: 'Requests accepted and not yet answered',
+    registers: [this.registry],
+  });
+  readonly queueDepth = new client.Gauge({
+    name: 'vitrine_worker_queue_depth',
+    help: 'Requests waiting for a worker',
+    registers: [this.registry],
+  });
+  readonly batchSize = new client.Histogram({
+    name: 'vitrine_worker_batch_size',
+    help: 'Requests handed to a worker in one message',
+    buckets: [1, 2, 4, 8, 16, 32, 64],
+    registers: [this.registry],
+  });
+  readonly utilization = new client.Gauge({
+    name: 'vitrine_worker_utilization',
+    help: 'Share of worker time spent on tasks since start (piscina)',
+    registers: [this.registry],
+  });
+  readonly connections = new client.Gauge({
+    name: 'vitrine_websocket_connections',
+    help: 'Open WebSocket connections',
+    registers: [this.registry],
+  });
+  readonly bundle = new client.Gauge({
+    name: 'vitrine_bundle_info',
+    help: 'The loaded bundle version (value 1)',
+    labelNames: ['version'] as const,
+    registers: [this.registry],
+  });
+  readonly reloads = new client.Counter({
+    name: 'vitrine_bundle_reloads_total',
+    help: 'Hot reloads by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly streamedUsers = new client.Gauge({
+    name: 'vitrine_streamed_users',
+    help: 'Users with events streamed since their bundle was built',
+    registers: [this.registry],
+  });
+  readonly streamedEvicted = new client.Gauge({
+    name: 'vitrine_streamed_users_evicted',
+    help: 'Users whose streamed events were forgotten to stay within maxStreamedUsers and maxStreamedMemoryMiB',
+    registers: [this.registry],
+  });
+  readonly streamedBytes = new client.Gauge({
+    name: 'vitrine_streamed_bytes',
+    help: 'Estimated memory the streamed events take (bounded by maxStreamedMemoryMiB)',
+    registers: [this.registry],
+  });
 
   constructor(store: () => StoreStats) {
     client.collectDefaultMetrics({ register: this.registry, prefix: 'vitrine_process_' });

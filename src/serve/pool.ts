@@ -98,7 +98,9 @@ export class ModelPool {
     // All settled before the pool is torn down: terminating a worker while it is still inside a
     // native call (an ONNX session being created, an index being read) aborts the whole process
     // when that call then throws into the terminating thread (node-addon-api's fatal error).
-    const pings = await Promise.allSettled(Array.from({ length: o.workers * o.concurrentTasksPerWorker }, () => pool.run({ ping: true })));
+    const pings = await Promise.allSettled(
+      Array.from({ length: o.workers * o.concurrentTasksPerWorker }, () => pool.run({ ping: true })),
+    );
     const failed = pings.find((p): p is PromiseRejectedResult => p.status === 'rejected');
     if (failed) {
       await pool.destroy();
@@ -126,7 +128,8 @@ export class ModelPool {
   }
 
   run(task: Task): Promise<PoolReply> {
-    if (this.queue.length >= this.o.maxQueue && this.running >= this.slots) return Promise.reject(new QueueFullError('the worker queue is full'));
+    if (this.queue.length >= this.o.maxQueue && this.running >= this.slots)
+      return Promise.reject(new QueueFullError('the worker queue is full'));
     this.pending++;
     return new Promise<PoolReply>((resolve, reject) => {
       this.queue.push({ task, resolve, reject });
@@ -144,7 +147,10 @@ export class ModelPool {
       const batch = this.queue.splice(0, size);
       this.running++;
       const settle = (reply: WorkerReply): void => {
-        if (!Array.isArray(reply.outcomes) || reply.outcomes.length !== batch.length) throw new Error(`a worker answered ${String(reply.outcomes?.length)} of ${batch.length} requests (is dist/ stale? run npm run build)`);
+        if (!Array.isArray(reply.outcomes) || reply.outcomes.length !== batch.length)
+          throw new Error(
+            `a worker answered ${String(reply.outcomes?.length)} of ${batch.length} requests (is dist/ stale? run npm run build)`,
+          );
         batch.forEach((w, j) => w.resolve({ version: reply.version, outcome: reply.outcomes[j] }));
       };
       this.pool

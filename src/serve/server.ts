@@ -49,7 +49,12 @@ export class VitrineServer {
   ) {
     this.log = log ?? createLogger(config.logLevel);
     const log_ = config.eventLog ? { path: config.eventLog, sync: config.eventLogSync } : undefined;
-    this.store = new EmbeddedStore({ maxPerUser: 200, maxUsers: config.maxStreamedUsers, maxBytes: config.maxStreamedMemoryMiB * (1 << 20), log: log_ });
+    this.store = new EmbeddedStore({
+      maxPerUser: 200,
+      maxUsers: config.maxStreamedUsers,
+      maxBytes: config.maxStreamedMemoryMiB * (1 << 20),
+      log: log_,
+    });
     this.metrics = new ServerMetrics(() => this.store.stats());
     this.dispatcher = new Dispatcher({
       config,
@@ -61,7 +66,12 @@ export class VitrineServer {
       draining: () => this.draining,
       onStored: () => this.refreshStoreGauges(),
     });
-    this.ws = new WebSocketTransport({ config, metrics: this.metrics, dispatcher: this.dispatcher, draining: () => this.draining });
+    this.ws = new WebSocketTransport({
+      config,
+      metrics: this.metrics,
+      dispatcher: this.dispatcher,
+      draining: () => this.draining,
+    });
   }
 
   get version(): string | undefined {
@@ -80,7 +90,16 @@ export class VitrineServer {
     this.pool = await ModelPool.start(dir, this.poolOptions());
     this.metrics.setBundle(this.pool.version);
     await this.openStore(this.pool.manifest.data.referenceTime);
-    this.log.info({ bundle: dir, version: this.pool.version, workers: this.pool.threads, provider: this.pool.provider, newCatalogItems: this.catalog?.length ?? 0 }, 'bundle loaded');
+    this.log.info(
+      {
+        bundle: dir,
+        version: this.pool.version,
+        workers: this.pool.threads,
+        provider: this.pool.provider,
+        newCatalogItems: this.catalog?.length ?? 0,
+      },
+      'bundle loaded',
+    );
     const app = this.uws.App();
     this.app = app;
     this.routes(app);
@@ -93,13 +112,23 @@ export class VitrineServer {
     const c = this.config;
     if (!c.eventLog) return;
     const replay = await this.store.open(referenceTime);
-    this.log.info({ eventLog: c.eventLog, ...replay, users: this.store.stats().users }, 'replayed streamed events from the event log and kept only what is held');
+    this.log.info(
+      { eventLog: c.eventLog, ...replay, users: this.store.stats().users },
+      'replayed streamed events from the event log and kept only what is held',
+    );
     if (replay.unreadable > 0) {
       const where = replay.unreadableSavedTo ? `moved to ${replay.unreadableSavedTo}` : 'left in the log';
       const why = 'a torn last line after a crash, or a damaged log';
-      this.log.warn({ eventLog: c.eventLog, unreadable: replay.unreadable, savedTo: replay.unreadableSavedTo }, `event log lines that are not a valid event were not replayed (${why}): ${where}`);
+      this.log.warn(
+        { eventLog: c.eventLog, unreadable: replay.unreadable, savedTo: replay.unreadableSavedTo },
+        `event log lines that are not a valid event were not replayed (${why}): ${where}`,
+      );
     }
-    if (replay.rewriteError) this.log.warn({ eventLog: c.eventLog, err: replay.rewriteError }, 'the event log could not be rewritten (appending to it as it is; the next reload or start tries again)');
+    if (replay.rewriteError)
+      this.log.warn(
+        { eventLog: c.eventLog, err: replay.rewriteError },
+        'the event log could not be rewritten (appending to it as it is; the next reload or start tries again)',
+      );
     this.refreshStoreGauges();
   }
 
@@ -109,10 +138,21 @@ export class VitrineServer {
       // Exclusive: uWS otherwise sets SO_REUSEPORT, and a second server started on a busy port
       // would quietly share its traffic (an old version still running beside the new one).
       // The typings lack the (host, port, options, cb) form the native binding takes.
-      type Listen = (host: string, port: number, options: number, cb: (socket: UWS.us_listen_socket | false) => void) => void;
+      type Listen = (
+        host: string,
+        port: number,
+        options: number,
+        cb: (socket: UWS.us_listen_socket | false) => void,
+      ) => void;
       const listen = app.listen.bind(app) as unknown as Listen;
       listen(c.host, c.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
-        if (!socket) return reject(new VitrineError('invalid_argument', `cannot listen on ${c.host}:${c.port} (the port is in use, or the address is not this machine's; see --port and --host)`));
+        if (!socket)
+          return reject(
+            new VitrineError(
+              'invalid_argument',
+              `cannot listen on ${c.host}:${c.port} (the port is in use, or the address is not this machine's; see --port and --host)`,
+            ),
+          );
         this.listenSocket = socket;
         resolve(this.uws.us_socket_local_port(socket as unknown as UWS.us_socket));
       });
@@ -137,9 +177,24 @@ export class VitrineServer {
   private routes(app: UWS.TemplatedApp): void {
     const io = new HttpIo(this.config, this.dispatcher);
     this.ws.register(app);
-    registerProbes(app, () => ({ ready: this.pool !== undefined && !this.draining, bundle: this.pool?.version ?? null, draining: this.draining }), this.metrics, () => this.refreshGauges());
+    registerProbes(
+      app,
+      () => ({
+        ready: this.pool !== undefined && !this.draining,
+        bundle: this.pool?.version ?? null,
+        draining: this.draining,
+      }),
+      this.metrics,
+      () => this.refreshGauges(),
+    );
     registerCalls(app, this.config, io, this.dispatcher);
-    registerAdmin(app, { config: this.config, io, version: () => this.version, reload: (v) => this.reload(v), missingVersion: (v) => this.missingVersion(v) });
+    registerAdmin(app, {
+      config: this.config,
+      io,
+      version: () => this.version,
+      reload: (v) => this.reload(v),
+      missingVersion: (v) => this.missingVersion(v),
+    });
     registerFallback(app, this.dispatcher);
   }
 
@@ -159,7 +214,8 @@ export class VitrineServer {
   /** Why `version` cannot be reloaded, or undefined when it can be tried. */
   private missingVersion(version: string): string | undefined {
     const dir = resolve(this.config.bundle);
-    if (existsSync(join(dir, 'manifest.json'))) return `the server was started on one version directory (${dir}); start it on the bundle directory to switch versions`;
+    if (existsSync(join(dir, 'manifest.json')))
+      return `the server was started on one version directory (${dir}); start it on the bundle directory to switch versions`;
     let versions: string[];
     try {
       versions = bundleVersions(dir);
@@ -167,7 +223,8 @@ export class VitrineServer {
       // Runs in a uWS callback, where a throw would end the process.
       return `the bundle directory ${dir} cannot be listed (${(e as Error).message})`;
     }
-    if (!versions.includes(version)) return `no version "${version}" in ${dir} (versions: ${versions.join(', ') || 'none'})`;
+    if (!versions.includes(version))
+      return `no version "${version}" in ${dir} (versions: ${versions.join(', ') || 'none'})`;
     return undefined;
   }
 
@@ -210,7 +267,8 @@ export class VitrineServer {
           this.refreshStoreGauges();
           this.log.info({ kept }, 'event log rewritten to the events the new bundle has not learned from');
         },
-        (err: unknown) => this.log.error({ err }, 'rewriting the event log at reload failed (the next start rewrites it)'),
+        (err: unknown) =>
+          this.log.error({ err }, 'rewriting the event log at reload failed (the next start rewrites it)'),
       );
       this.metrics.setBundle(next.version);
       this.metrics.reloads.inc({ outcome: 'ok' });

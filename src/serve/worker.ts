@@ -32,7 +32,11 @@ export interface WorkerReply {
 const init = Piscina.workerData as WorkerInit;
 // Top-level await: piscina imports this module before the first task, so every worker is ready
 // (index loaded, ONNX session open) before it is handed a request.
-const model = await instantiate(init.bundle, { provider: init.provider, efSearch: init.efSearch, catalog: init.catalog });
+const model = await instantiate(init.bundle, {
+  provider: init.provider,
+  efSearch: init.efSearch,
+  catalog: init.catalog,
+});
 const ctx = rankContext(model);
 const version = model.data.manifest.version;
 
@@ -49,6 +53,8 @@ async function answer(t: Task): Promise<TaskOutcome> {
     return { result: await runCall(ctx, t) };
   } catch (e) {
     const error = errorBody(e);
-    return error.code === 'internal' ? { error, internal: e instanceof Error ? (e.stack ?? e.message) : String(e) } : { error };
+    return error.code === 'internal'
+      ? { error, internal: e instanceof Error ? (e.stack ?? e.message) : String(e) }
+      : { error };
   }
 }

@@ -33,7 +33,8 @@ export class EmbeddedStore implements StateStore {
     const { asideError, ...found } = replay;
     try {
       // Lines that could not be kept aside stay in the log: it is not rewritten this time.
-      if (asideError !== undefined) throw new Error(`the lines that are not events could not be kept in ${this.log.path}.rejected (${asideError})`);
+      if (asideError !== undefined)
+        throw new Error(`the lines that are not events could not be kept in ${this.log.path}.rejected (${asideError})`);
       return { ...found, kept: await this.log.rewrite(() => this.memory.snapshot()) };
     } catch (e) {
       this.log.openAsIs();

@@ -1,4 +1,16 @@
-import { closeSync, createReadStream, existsSync, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  createReadStream,
+  existsSync,
+  fstatSync,
+  fsync,
+  fsyncSync,
+  ftruncateSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { open as openFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -117,7 +129,12 @@ export class EventLog {
         closeSync(asideFd);
       }
     }
-    return { events, unreadable, ...(unreadable > 0 && asideError === undefined ? { unreadableSavedTo: aside } : {}), ...(asideError !== undefined ? { asideError } : {}) };
+    return {
+      events,
+      unreadable,
+      ...(unreadable > 0 && asideError === undefined ? { unreadableSavedTo: aside } : {}),
+      ...(asideError !== undefined ? { asideError } : {}),
+    };
   }
 
   /**
@@ -223,7 +240,9 @@ export class EventLog {
     try {
       syncDirectory(dirname(path));
     } catch (e) {
-      throw new Error(`the event log was rewritten, but its directory could not be synced (${(e as Error).message}): after a machine crash the previous log may come back`);
+      throw new Error(
+        `the event log was rewritten, but its directory could not be synced (${(e as Error).message}): after a machine crash the previous log may come back`,
+      );
     }
     return kept + since.length;
   }
@@ -244,7 +263,10 @@ export class EventLog {
       try {
         ftruncateSync(fd, size);
       } catch (t) {
-        if (fd === this.fd) this.broken = new Error(`the event log ${this.o.path} holds a torn line that could not be cut off (${(t as Error).message}); a reload or restart rewrites it`);
+        if (fd === this.fd)
+          this.broken = new Error(
+            `the event log ${this.o.path} holds a torn line that could not be cut off (${(t as Error).message}); a reload or restart rewrites it`,
+          );
       }
       throw e;
     }
@@ -272,10 +294,12 @@ export class EventLog {
     if (this.fd === undefined) return this.rewriting?.then(() => undefined) ?? Promise.resolve();
     if (!this.dirty) return this.syncing ?? Promise.resolve();
     if (!this.syncing) return this.startSync();
-    this.queuedSync ??= this.syncing.catch(() => undefined).then(() => {
-      this.queuedSync = undefined;
-      return this.startSync();
-    });
+    this.queuedSync ??= this.syncing
+      .catch(() => undefined)
+      .then(() => {
+        this.queuedSync = undefined;
+        return this.startSync();
+      });
     return this.queuedSync;
   }
 

@@ -17,7 +17,14 @@ export function replayedEvent(text: string): ({ user: string } & StreamedEvent) 
     // Anything but an object of event fields (an array, a number) spreads into keys the call refuses or none.
     const { call } = parseRequest({ ...(raw as object), id: 0, call: 'event' }, DEFAULT_LIMITS);
     if (call.call !== 'event' || call.ts === undefined) return undefined;
-    return { user: call.user, item: call.item, type: call.type, ts: call.ts, price: call.price, quantity: call.quantity };
+    return {
+      user: call.user,
+      item: call.item,
+      type: call.type,
+      ts: call.ts,
+      price: call.price,
+      quantity: call.quantity,
+    };
   } catch {
     return undefined;
   }

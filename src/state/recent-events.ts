@@ -50,9 +50,11 @@ export class RecentEvents {
     this.byUser.set(user, list);
     list.push(e);
     this.bytes += eventBytes(e);
-    if (list.length > this.o.maxPerUser) for (const old of list.splice(0, list.length - this.o.maxPerUser)) this.bytes -= eventBytes(old);
+    if (list.length > this.o.maxPerUser)
+      for (const old of list.splice(0, list.length - this.o.maxPerUser)) this.bytes -= eventBytes(old);
     // The user just added is the newest, so it is never the one forgotten.
-    while (this.byUser.size > this.o.maxUsers || (this.bytes > (this.o.maxBytes ?? Infinity) && this.byUser.size > 1)) this.forgetOldest();
+    while (this.byUser.size > this.o.maxUsers || (this.bytes > (this.o.maxBytes ?? Infinity) && this.byUser.size > 1))
+      this.forgetOldest();
     return list.length;
   }
 

@@ -15,14 +15,20 @@ export interface AlsParams {
   seed: number;
 }
 
-export const DEFAULT_ALS: AlsParams = { factors: 64, regularization: 5, alpha: 10, iterations: 12, cgSteps: 3, seed: 1 };
+export const DEFAULT_ALS: AlsParams = {
+  factors: 64,
+  regularization: 5,
+  alpha: 10,
+  iterations: 12,
+  cgSteps: 3,
+  seed: 1,
+};
 
 /** Small random starting factors (N(0, 0.1²/d) per coordinate), drawn in row order from `rng`. */
 export function randomFactors(rows: number, d: number, rng: Rng): Float32Array {
   const scale = 0.1 / Math.sqrt(d);
   return Float32Array.from({ length: rows * d }, () => rng.normal() * scale);
 }
-
 
 /**
  * Implicit-feedback ALS (Hu, Koren & Volinsky 2008) with conjugate-gradient row updates (Takács et
@@ -61,7 +67,13 @@ export function trainAls(ui: UserItems, params: AlsParams, label = 'als'): AlsMo
  * The model for trained item factors, with every stored user vector (overwriting `userFactors`)
  * set by `foldInUser`, the solve online serving runs on a live history: stored and online vectors agree.
  */
-export function foldInAllUsers(ui: UserItems, itemFactors: Float32Array, userFactors: Float32Array, d: number, p: Pick<AlsModel, 'alpha' | 'regularization'>): AlsModel {
+export function foldInAllUsers(
+  ui: UserItems,
+  itemFactors: Float32Array,
+  userFactors: Float32Array,
+  d: number,
+  p: Pick<AlsModel, 'alpha' | 'regularization'>,
+): AlsModel {
   const model: AlsModel = {
     factors: d,
     regularization: p.regularization,
@@ -97,7 +109,17 @@ class CgScratch {
 }
 
 /** Updates every row of `target` given the fixed `other` factors, by warm-started CG. */
-function sweep(target: Float32Array, other: Float32Array, rows: number, otherRows: number, indptr: Int32Array, cols: Int32Array, conf: Float32Array, params: AlsParams, s: CgScratch): void {
+function sweep(
+  target: Float32Array,
+  other: Float32Array,
+  rows: number,
+  otherRows: number,
+  indptr: Int32Array,
+  cols: Int32Array,
+  conf: Float32Array,
+  params: AlsParams,
+  s: CgScratch,
+): void {
   const d = params.factors;
   const G = gram(other, otherRows, d);
   const lambda = params.regularization;

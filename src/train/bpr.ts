@@ -21,7 +21,15 @@ export interface BprParams {
   seed: number;
 }
 
-export const DEFAULT_BPR: BprParams = { factors: 64, learningRate: 0.05, l2: 0.005, epochs: 60, alpha: 2, regularization: 20, seed: 1 };
+export const DEFAULT_BPR: BprParams = {
+  factors: 64,
+  learningRate: 0.05,
+  l2: 0.005,
+  epochs: 60,
+  alpha: 2,
+  regularization: 20,
+  seed: 1,
+};
 
 /**
  * Bayesian personalised ranking (Rendle et al. 2009): item factors learned by SGD on "a user's

@@ -107,7 +107,9 @@ function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel 
   const totals = userTotals(ds.events, idx, ds.numUsers);
   const hnsw = HnswIndex.build(model.itemFactors, model.numItems, model.factors, o.hnsw);
   const ef = chooseEfSearch(hnsw, model, o.seed, o.hnsw.efSearch, o.recallTarget);
-  note(`HNSW (${hnsw.partitions.length} norm partitions) recall@200 vs exact search: ${ef.sweep.map((p) => `ef ${p.efSearch}: ${p.recallAt200}`).join(', ')}; chosen efSearch ${ef.efSearch}`);
+  note(
+    `HNSW (${hnsw.partitions.length} norm partitions) recall@200 vs exact search: ${ef.sweep.map((p) => `ef ${p.efSearch}: ${p.recallAt200}`).join(', ')}; chosen efSearch ${ef.efSearch}`,
+  );
   return { ui, als: model, knn, popularity, rules, totals, hnsw, ef };
 }
 
@@ -122,13 +124,19 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   const split = await timer.run('split', () => splitWithValidation(ds.events));
   const trainIdx = o.holdout === 'protocol' ? split.train : Int32Array.from({ length: ds.numEvents }, (_, i) => i);
   // With no holdout the validation slice is the last 20% of each user's whole history.
-  const inner = o.holdout === 'protocol' ? { fit: split.fit, validation: split.validation } : (() => {
-    const s = splitWithValidation(ds.events, 0.2, 0.2);
-    return { fit: s.train, validation: s.test };
-  })();
+  const inner =
+    o.holdout === 'protocol'
+      ? { fit: split.fit, validation: split.validation }
+      : (() => {
+          const s = splitWithValidation(ds.events, 0.2, 0.2);
+          return { fit: s.train, validation: s.test };
+        })();
   // Tuning and the ranker learn from each user's later events; without any there is nothing to learn.
   if (inner.validation.length === 0 || inner.fit.length === 0 || ds.numItems < 2) {
-    throw new VitrineError('insufficient_data', `too little data to train: ${ds.numEvents} events, ${ds.numUsers} users, ${ds.numItems} items, and no user has enough events to hold some back for validation (users need several events each)`);
+    throw new VitrineError(
+      'insufficient_data',
+      `too little data to train: ${ds.numEvents} events, ${ds.numUsers} users, ${ds.numItems} items, and no user has enough events to hold some back for validation (users need several events each)`,
+    );
   }
   const catalog = encodeCatalog(ds.itemInfo);
   const spec = makeFeatureSpec(ds.userInfo, o.retrieval.recentWindow);
@@ -136,16 +144,37 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   // Stage 1: choose the embedding hyper-parameters on validation.
   const fitUi = buildUserItems(ds.events, inner.fit, ds.numUsers, ds.numItems);
   const valUi = buildUserItems(ds.events, inner.validation, ds.numUsers, ds.numItems);
-  const tuned = await timer.run('tune embeddings', () => tuneEmbeddings(fitUi, valUi, embeddingGrid(o), o.tuneUsers, o.seed));
+  const tuned = await timer.run('tune embeddings', () =>
+    tuneEmbeddings(fitUi, valUi, embeddingGrid(o), o.tuneUsers, o.seed),
+  );
   note(`chosen embeddings: ${describeEmbedding(tuned.bestConfig)} factors=${tuned.bestConfig.params.factors}`);
 
   // Stage 2: ranker rows from validation with first-stage models fit without it.
   const fitModelsResult = await timer.run('fit-stage models', () => fitModels(ds, inner.fit, o, tuned.best));
   const fitNow = maxTime(ds, inner.fit);
-  const fitFeatures = new FeatureBuilder({ catalog, factors: tuned.best.factors, itemFactors: tuned.best.itemFactors, knn: fitModelsResult.knn, popularity: fitModelsResult.popularity, rules: fitModelsResult.rules }, spec);
+  const fitFeatures = new FeatureBuilder(
+    {
+      catalog,
+      factors: tuned.best.factors,
+      itemFactors: tuned.best.itemFactors,
+      knn: fitModelsResult.knn,
+      popularity: fitModelsResult.popularity,
+      rules: fitModelsResult.rules,
+    },
+    spec,
+  );
   const rows = await timer.run('ranker rows', () =>
     labelledRows(
-      { hnsw: fitModelsResult.hnsw, knn: fitModelsResult.knn, features: fitFeatures, factors: tuned.best.factors, userFactors: tuned.best.userFactors, histories: { ui: fitModelsResult.ui, totals: fitModelsResult.totals }, users: ds.userInfo, retrieval: o.retrieval },
+      {
+        hnsw: fitModelsResult.hnsw,
+        knn: fitModelsResult.knn,
+        features: fitFeatures,
+        factors: tuned.best.factors,
+        userFactors: tuned.best.userFactors,
+        histories: { ui: fitModelsResult.ui, totals: fitModelsResult.totals },
+        users: ds.userInfo,
+        retrieval: o.retrieval,
+      },
       valUi,
       fitNow,
       o.negativesPerPositive,
@@ -154,13 +183,24 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
       o.rankerUsers,
     ),
   );
-  note(`ranker rows: ${rows.y.length} (${rows.y.reduce((a, b) => a + b, 0)} positive) from ${rows.usersWithTargets} users; validation candidate recall ${rows.candidateRecall.toFixed(4)}`);
-  if (rows.y.length === 0 || !rows.y.some((v) => v > 0)) throw new VitrineError('insufficient_data', `too little data to train a ranker: no user's later events were found among their candidates (${rows.usersWithTargets} users had some to find); give more events per user`);
-  const ranker = await timer.run('train ranker', () => trainRanker({ X: rows.X, y: rows.y, group: rows.group, width: rows.width, featureNames: spec.names }, o.ranker));
+  note(
+    `ranker rows: ${rows.y.length} (${rows.y.reduce((a, b) => a + b, 0)} positive) from ${rows.usersWithTargets} users; validation candidate recall ${rows.candidateRecall.toFixed(4)}`,
+  );
+  if (rows.y.length === 0 || !rows.y.some((v) => v > 0))
+    throw new VitrineError(
+      'insufficient_data',
+      `too little data to train a ranker: no user's later events were found among their candidates (${rows.usersWithTargets} users had some to find); give more events per user`,
+    );
+  const ranker = await timer.run('train ranker', () =>
+    trainRanker({ X: rows.X, y: rows.y, group: rows.group, width: rows.width, featureNames: spec.names }, o.ranker),
+  );
   const onnx = exportRankerOnnx(ranker);
   const onnxMaxAbsDiff = await timer.run('check onnx export', () => checkExport(onnx, ranker));
-  note(`ONNX ranker vs trainer on ${ranker.checkOutputs.length} rows: max abs difference ${onnxMaxAbsDiff.toExponential(2)}`);
-  if (!(onnxMaxAbsDiff <= 1e-4)) throw new Error(`exported ONNX ranker differs from the trainer by ${onnxMaxAbsDiff} (> 1e-4)`);
+  note(
+    `ONNX ranker vs trainer on ${ranker.checkOutputs.length} rows: max abs difference ${onnxMaxAbsDiff.toExponential(2)}`,
+  );
+  if (!(onnxMaxAbsDiff <= 1e-4))
+    throw new Error(`exported ONNX ranker differs from the trainer by ${onnxMaxAbsDiff} (> 1e-4)`);
 
   // Stage 3: final models on train (or everything).
   const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, tuned.bestConfig));
@@ -168,19 +208,47 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   const ef = final.ef;
   const recall = ef.recall;
   const histories = Array.from({ length: ds.numUsers }, (_, u) => historyOf(final.ui, final.totals, u));
-  const ease = ds.numItems <= o.easeMaxItems ? await timer.run('fit ease', () => tuneAndFitEase('auto', { train: final.ui, fit: fitUi, validation: valUi })) : undefined;
+  const ease =
+    ds.numItems <= o.easeMaxItems
+      ? await timer.run('fit ease', () => tuneAndFitEase('auto', { train: final.ui, fit: fitUi, validation: valUi }))
+      : undefined;
   if (ease) note(`EASE baseline: lambda ${ease.model.lambda} (${ease.chosenBy})`);
-  const segments = await timer.run('segments', () => trainSegments(histories, catalog, referenceTime, { ...DEFAULT_SEGMENTS, seed: o.seed + 4 }));
+  const segments = await timer.run('segments', () =>
+    trainSegments(histories, catalog, referenceTime, { ...DEFAULT_SEGMENTS, seed: o.seed + 4 }),
+  );
   note(`segments: k=${segments.k} (silhouette ${JSON.stringify(segments.silhouetteByK)})`);
 
-  const manifest = bundleManifest({ ds, o, outDir, trainEvents: trainIdx.length, referenceTime, tuned, ranker, rows, onnxMaxAbsDiff, ef, final, ease, segments, spec, timings: timer.timings });
+  const manifest = bundleManifest({
+    ds,
+    o,
+    outDir,
+    trainEvents: trainIdx.length,
+    referenceTime,
+    tuned,
+    ranker,
+    rows,
+    onnxMaxAbsDiff,
+    ef,
+    final,
+    ease,
+    segments,
+    spec,
+    timings: timer.timings,
+  });
   const data: BundleData = {
     manifest,
     dir: '',
     items: ds.itemInfo,
     userIds: [...ds.users.list()],
     users: ds.userInfo,
-    als: { factors: final.als.factors, regularization: final.als.regularization, alpha: final.als.alpha, itemFactors: final.als.itemFactors, userFactors: final.als.userFactors, itemGram: final.als.itemGram },
+    als: {
+      factors: final.als.factors,
+      regularization: final.als.regularization,
+      alpha: final.als.alpha,
+      itemFactors: final.als.itemFactors,
+      userFactors: final.als.userFactors,
+      itemGram: final.als.itemGram,
+    },
     knn: final.knn,
     popularity: final.popularity,
     rules: final.rules,
@@ -199,7 +267,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
 function embeddingGrid(o: BuildOptions): EmbeddingConfig[] {
   const grid: EmbeddingConfig[] = [];
   if (o.embeddings !== 'bpr') for (const g of o.alsGrid) grid.push({ method: 'als', params: { ...o.als, ...g } });
-  if (o.embeddings !== 'als') for (const g of o.bprGrid) grid.push({ method: 'bpr', params: { ...o.bpr, factors: o.als.factors, ...g } });
+  if (o.embeddings !== 'als')
+    for (const g of o.bprGrid) grid.push({ method: 'bpr', params: { ...o.bpr, factors: o.als.factors, ...g } });
   return grid;
 }
-

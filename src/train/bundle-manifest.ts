@@ -15,7 +15,8 @@ import type { TrainedRanker } from './ranker.js';
 import { DEFAULT_RULES } from './rules.js';
 import { EMBEDDING_METHODS, describeEmbedding, type EmbeddingConfig, type EmbeddingTrial } from './tune-embeddings.js';
 
-const vitrineVersion = (): string => (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const vitrineVersion = (): string =>
+  (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** What the build learned and measured, as the manifest records it. */
 export interface ManifestInputs {
@@ -37,7 +38,23 @@ export interface ManifestInputs {
 }
 
 /** The manifest of a new bundle version: every parameter, how each was chosen, and the build's checks (files are added by the writer). */
-export function bundleManifest({ ds, o, outDir, trainEvents, referenceTime, tuned, ranker, rows, onnxMaxAbsDiff, ef, final, ease, segments, spec, timings }: ManifestInputs): Manifest {
+export function bundleManifest({
+  ds,
+  o,
+  outDir,
+  trainEvents,
+  referenceTime,
+  tuned,
+  ranker,
+  rows,
+  onnxMaxAbsDiff,
+  ef,
+  final,
+  ease,
+  segments,
+  spec,
+  timings,
+}: ManifestInputs): Manifest {
   return {
     schemaVersion: SCHEMA_VERSION,
     bundle: basename(dirname(outDir)),
@@ -58,32 +75,74 @@ export function bundleManifest({ ds, o, outDir, trainEvents, referenceTime, tune
     },
     parameters: {
       seed: o.seed,
-      embeddings: { method: EMBEDDING_METHODS[tuned.bestConfig.method], ...tuned.bestConfig.params, chosenBy: 'validation NDCG@10 over the grid', trials: summarizeTrials(tuned.trials) },
+      embeddings: {
+        method: EMBEDDING_METHODS[tuned.bestConfig.method],
+        ...tuned.bestConfig.params,
+        chosenBy: 'validation NDCG@10 over the grid',
+        trials: summarizeTrials(tuned.trials),
+      },
       itemKnn: { neighbours: o.knnNeighbours, similarity: 'cosine' },
       popularity: { trendingHalfLifeDays: o.trendingHalfLifeDays },
       hnsw: {
         ...o.hnsw,
         efSearch: ef.efSearch,
-        partitions: final.hnsw.partitions.map(({ maxNorm, items }) => ({ maxNorm: Number(maxNorm.toPrecision(4)), items })),
+        partitions: final.hnsw.partitions.map(({ maxNorm, items }) => ({
+          maxNorm: Number(maxNorm.toPrecision(4)),
+          items,
+        })),
         partitionedBy: `item vector norm, largest first; a partition closes at a ${o.hnsw.partitionNormRatio}x norm range once it holds ${o.hnsw.minPartitionSize} items; each gets sqrt(maxNorm^2 - |v|^2) as an extra coordinate and is stored divided by maxNorm`,
-        chosenBy: `smallest efSearch >= ${o.hnsw.efSearch} with recall@200 >= ${o.recallTarget} against exact search`, sweep: ef.sweep },
+        chosenBy: `smallest efSearch >= ${o.hnsw.efSearch} with recall@200 >= ${o.recallTarget} against exact search`,
+        sweep: ef.sweep,
+      },
       retrieval: o.retrieval,
-      ranker: { ...o.ranker, negativesPerPositive: o.negativesPerPositive, rows: rows.y.length, positives: rows.y.reduce((a, b) => a + b, 0), bestEpoch: ranker.bestEpoch, epochs: ranker.epochLoss },
+      ranker: {
+        ...o.ranker,
+        negativesPerPositive: o.negativesPerPositive,
+        rows: rows.y.length,
+        positives: rows.y.reduce((a, b) => a + b, 0),
+        bestEpoch: ranker.bestEpoch,
+        epochs: ranker.epochLoss,
+      },
       ease: ease
         ? { lambda: ease.model.lambda, chosenBy: ease.chosenBy, validation: ease.validation, stored: true }
-        : { stored: false, reason: `${ds.numItems} items exceed --ease-max-items ${o.easeMaxItems} (dense weights take items² floats); evaluation fits it` },
-      rules: { ...DEFAULT_RULES, transactions: final.rules.transactions, basis: final.rules.basis, rules: final.rules.consequent.length },
-      segments: { k: segments.k, criterion: segments.criterion, silhouetteByK: segments.silhouetteByK, labels: segments.labels, sizes: segments.sizes },
+        : {
+            stored: false,
+            reason: `${ds.numItems} items exceed --ease-max-items ${o.easeMaxItems} (dense weights take items² floats); evaluation fits it`,
+          },
+      rules: {
+        ...DEFAULT_RULES,
+        transactions: final.rules.transactions,
+        basis: final.rules.basis,
+        rules: final.rules.consequent.length,
+      },
+      segments: {
+        k: segments.k,
+        criterion: segments.criterion,
+        silhouetteByK: segments.silhouetteByK,
+        labels: segments.labels,
+        sizes: segments.sizes,
+      },
     },
     dimensions: { items: ds.numItems, users: ds.numUsers, factors: final.als.factors, features: spec.names.length },
     featureNames: spec.names,
-    checks: { onnxMaxAbsDiff, hnswRecallAt200: Number(ef.recall.toFixed(4)), validationCandidateRecall: Number(rows.candidateRecall.toFixed(4)) },
+    checks: {
+      onnxMaxAbsDiff,
+      hnswRecallAt200: Number(ef.recall.toFixed(4)),
+      validationCandidateRecall: Number(rows.candidateRecall.toFixed(4)),
+    },
     files: {},
     timings,
   };
 }
 
-function summarizeTrials(trials: EmbeddingTrial[]): { method: string; trial: string; ndcg10: number; recall50: number; seconds: number }[] {
-  return trials.map((t) => ({ method: t.config.method, trial: describeEmbedding(t.config), ndcg10: Number(t.validation['ndcg@10'].toFixed(4)), recall50: Number(t.validation['recall@50'].toFixed(4)), seconds: Number(t.seconds.toFixed(1)) }));
+function summarizeTrials(
+  trials: EmbeddingTrial[],
+): { method: string; trial: string; ndcg10: number; recall50: number; seconds: number }[] {
+  return trials.map((t) => ({
+    method: t.config.method,
+    trial: describeEmbedding(t.config),
+    ndcg10: Number(t.validation['ndcg@10'].toFixed(4)),
+    recall50: Number(t.validation['recall@50'].toFixed(4)),
+    seconds: Number(t.seconds.toFixed(1)),
+  }));
 }
-

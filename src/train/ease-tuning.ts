@@ -15,7 +15,6 @@ export const EASE_DEFAULT_LAMBDA = 100;
 /** Catalogues up to this size get EASE's dense weights (n² floats, 64 MiB here) stored in the bundle. */
 export const EASE_BUNDLE_MAX_ITEMS = 4096;
 
-
 export async function fitEase(ui: UserItems, lambda: number): Promise<EaseModel> {
   return trainEase(ui, lambda, ui.numItems <= JS_INVERSE_MAX_ITEMS ? invertSpdInPlace : ortInverse);
 }
@@ -28,7 +27,13 @@ export const tuneAndFitEase: EaseFitter = async (lambda, split) => {
   const n = split.train.numItems;
   if (lambda !== 'auto' || n > EASE_TUNE_MAX_ITEMS) {
     const chosen = lambda === 'auto' ? EASE_DEFAULT_LAMBDA : lambda;
-    return { model: await fitEase(split.train, chosen), chosenBy: lambda === 'auto' ? `default for catalogues over ${EASE_TUNE_MAX_ITEMS} items (tuning would need one large inversion per grid point)` : 'given' };
+    return {
+      model: await fitEase(split.train, chosen),
+      chosenBy:
+        lambda === 'auto'
+          ? `default for catalogues over ${EASE_TUNE_MAX_ITEMS} items (tuning would need one large inversion per grid point)`
+          : 'given',
+    };
   }
   const scratch = new Float32Array(n);
   const validation: Record<string, number> = {};
@@ -36,12 +41,20 @@ export const tuneAndFitEase: EaseFitter = async (lambda, split) => {
   let bestNdcg = -Infinity;
   for (const l of EASE_LAMBDA_GRID) {
     const model = await fitEase(split.fit, l);
-    const ndcg = evaluateRanking((u, k, ex) => topK(easeScores(model, itemsOf(split.fit, u), scratch), k, ex), split.fit, split.validation)['ndcg@10'];
+    const ndcg = evaluateRanking(
+      (u, k, ex) => topK(easeScores(model, itemsOf(split.fit, u), scratch), k, ex),
+      split.fit,
+      split.validation,
+    )['ndcg@10'];
     validation[l] = Number(ndcg.toFixed(4));
     if (ndcg > bestNdcg) {
       bestNdcg = ndcg;
       best = l;
     }
   }
-  return { model: await fitEase(split.train, best), chosenBy: `validation NDCG@10 over ${EASE_LAMBDA_GRID.join(', ')}`, validation };
+  return {
+    model: await fitEase(split.train, best),
+    chosenBy: `validation NDCG@10 over ${EASE_LAMBDA_GRID.join(', ')}`,
+    validation,
+  };
 };

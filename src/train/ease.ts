@@ -5,7 +5,11 @@ import type { EaseModel } from '../model/ease.js';
 /** Invert an SPD matrix; the default is the JS Cholesky, a native one can be plugged in for large catalogues. */
 export type SpdInverter = (A: Float64Array, n: number) => Promise<Float64Array> | Float64Array;
 
-export async function trainEase(ui: UserItems, lambda: number, invert: SpdInverter = invertSpdInPlace): Promise<EaseModel> {
+export async function trainEase(
+  ui: UserItems,
+  lambda: number,
+  invert: SpdInverter = invertSpdInPlace,
+): Promise<EaseModel> {
   const n = ui.numItems;
   const G = new Float64Array(n * n);
   for (let u = 0; u < ui.numUsers; u++) {

@@ -31,11 +31,19 @@ export interface EfSweepPoint {
  * the graphs cannot reach), the sweep stops at the plateau instead of paying for efSearch that buys
  * nothing; the build notes the shortfall and the manifest keeps the sweep either way.
  */
-export function chooseEfSearch(index: HnswIndex, als: AlsModel, seed: number, minEf: number, target: number): { efSearch: number; recall: number; sweep: EfSweepPoint[] } {
+export function chooseEfSearch(
+  index: HnswIndex,
+  als: AlsModel,
+  seed: number,
+  minEf: number,
+  target: number,
+): { efSearch: number; recall: number; sweep: EfSweepPoint[] } {
   const { queries, count } = recallQueries(als, seed);
   const k = Math.min(200, als.numItems);
   const sweep: EfSweepPoint[] = [];
-  for (const ef of [...new Set([minEf, 200, 300, 400, 600, 800, 1200, 1600].filter((e) => e >= minEf))].sort((a, b) => a - b)) {
+  for (const ef of [...new Set([minEf, 200, 300, 400, 600, 800, 1200, 1600].filter((e) => e >= minEf))].sort(
+    (a, b) => a - b,
+  )) {
     index.setEf(ef);
     const t0 = performance.now();
     const recall = hnswRecall(index, als.itemFactors, als.numItems, als.factors, queries, count, k);
@@ -48,7 +56,10 @@ export function chooseEfSearch(index: HnswIndex, als: AlsModel, seed: number, mi
   const reached = sweep.find((p) => p.recallAt200 >= target);
   // On a plateau, the point before the last step (which gained under 0.01) is the one worth paying for.
   const chosen = reached ?? sweep[Math.max(0, sweep.length - 2)];
-  if (!reached) note(`warning: HNSW recall@200 levels off at ${chosen.recallAt200}, below the target ${target}; retrieval will miss some of the exact top 200 (a larger --hnsw-m raises the ceiling)`);
+  if (!reached)
+    note(
+      `warning: HNSW recall@200 levels off at ${chosen.recallAt200}, below the target ${target}; retrieval will miss some of the exact top 200 (a larger --hnsw-m raises the ceiling)`,
+    );
   index.setEf(chosen.efSearch);
   return { efSearch: chosen.efSearch, recall: chosen.recallAt200, sweep };
 }

@@ -31,7 +31,8 @@ export function trainItemKnn(ui: UserItems, k: number, shrink = 0): ItemNeighbou
     // Turn counts into cosine similarities only where there is co-occurrence.
     for (const j of touched) co[j] = co[j] / (norm[i] * norm[j] + shrink);
     exclude[i] = 1;
-    const best = touched.length <= k ? Int32Array.from(touched).sort((a, b) => co[b] - co[a] || a - b) : topK(co, k, exclude);
+    const best =
+      touched.length <= k ? Int32Array.from(touched).sort((a, b) => co[b] - co[a] || a - b) : topK(co, k, exclude);
     exclude[i] = 0;
     for (const j of best) {
       if (co[j] <= 0) break;

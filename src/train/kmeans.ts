@@ -87,7 +87,13 @@ export function kmeans(x: Float64Array, n: number, dim: number, k: number, seed:
 }
 
 /** Mean silhouette over (a sample of) the points: the criterion that picks the number of segments. */
-export function silhouette(x: Float64Array, dim: number, assignment: Int32Array, k: number, sample: Int32Array): number {
+export function silhouette(
+  x: Float64Array,
+  dim: number,
+  assignment: Int32Array,
+  k: number,
+  sample: Int32Array,
+): number {
   let total = 0;
   let counted = 0;
   const sum = new Float64Array(k);

@@ -2,7 +2,6 @@ import type { TrainedRanker } from './ranker.js';
 import { OnnxRanker, RANKER_INPUT, RANKER_OUTPUT } from '../rank/onnx-ranker.js';
 import { encodeModel, floatInput, floatTensor, op, type NodeProto, type TensorProto } from '../backends/onnx-graph.js';
 
-
 /**
  * The ranker as an ONNX graph over raw feature rows: (x - mean) * (1 / std) → Gemm → Relu → ... →
  * Gemm → Sigmoid. Standardisation stays an explicit Sub/Mul rather than being folded into the first
@@ -14,11 +13,21 @@ export function exportRankerOnnx(ranker: TrainedRanker): Uint8Array {
   const width = ranker.mean.length;
   const nodes: NodeProto[] = [];
   const inits: TensorProto[] = [];
-  inits.push(floatTensor('mean', [width], ranker.mean), floatTensor('inv_std', [width], Float32Array.from(ranker.std, (s) => 1 / s)));
+  inits.push(
+    floatTensor('mean', [width], ranker.mean),
+    floatTensor(
+      'inv_std',
+      [width],
+      Float32Array.from(ranker.std, (s) => 1 / s),
+    ),
+  );
   nodes.push(op('Sub', [RANKER_INPUT, 'mean'], ['centred']), op('Mul', ['centred', 'inv_std'], ['standardised']));
   let input = 'standardised';
   ranker.layers.forEach((layer, k) => {
-    inits.push(floatTensor(`W${k}`, [layer.inDim, layer.outDim], layer.W), floatTensor(`b${k}`, [layer.outDim], layer.b));
+    inits.push(
+      floatTensor(`W${k}`, [layer.inDim, layer.outDim], layer.W),
+      floatTensor(`b${k}`, [layer.outDim], layer.b),
+    );
     const last = k === ranker.layers.length - 1;
     nodes.push(op('Gemm', [input, `W${k}`, `b${k}`], [`gemm${k}`]));
     const out = last ? RANKER_OUTPUT : `relu${k}`;
@@ -45,4 +54,3 @@ export async function checkExport(onnx: Uint8Array, ranker: TrainedRanker): Prom
   for (let r = 0; r < rows; r++) max = Math.max(max, Math.abs(out[r] - ranker.checkOutputs[r]));
   return max;
 }
-

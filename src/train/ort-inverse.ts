@@ -8,7 +8,13 @@ import { encodeModel, floatInput, op } from '../backends/onnx-graph.js';
  * JS Cholesky would take roughly n³ scalar steps.
  */
 export async function ortInverse(A: Float64Array, n: number): Promise<Float64Array> {
-  const model = encodeModel({ name: 'inverse', nodes: [op('Inverse', ['A'], ['Ainv'], 'com.microsoft')], inputs: [floatInput('A', [n, n])], outputs: [floatInput('Ainv', [n, n])], microsoftOpset: 1 });
+  const model = encodeModel({
+    name: 'inverse',
+    nodes: [op('Inverse', ['A'], ['Ainv'], 'com.microsoft')],
+    inputs: [floatInput('A', [n, n])],
+    outputs: [floatInput('Ainv', [n, n])],
+    microsoftOpset: 1,
+  });
   const session = await OnnxSession.open(model, { threads: availableParallelism() });
   try {
     const out = await session.run({ A: float32Tensor(Float32Array.from(A), [n, n]) });

@@ -2,7 +2,12 @@ import type { EventColumns } from '../data/types.js';
 import type { Popularity } from '../model/popularity.js';
 
 /** Popularity and time-decayed trending over the given events, as of the last event's time. */
-export function trainPopularity(events: EventColumns, idx: Int32Array, numItems: number, halfLifeDays: number): Popularity {
+export function trainPopularity(
+  events: EventColumns,
+  idx: Int32Array,
+  numItems: number,
+  halfLifeDays: number,
+): Popularity {
   let ref = -Infinity;
   for (const e of idx) if (events.timestamp[e] > ref) ref = events.timestamp[e];
   const count = new Float32Array(numItems);

@@ -14,7 +14,15 @@ export interface RankerParams {
   holdout: number;
 }
 
-export const DEFAULT_RANKER: RankerParams = { hidden: [64, 32], epochs: 12, batchSize: 512, learningRate: 0.002, l2: 1e-5, seed: 7, holdout: 0.1 };
+export const DEFAULT_RANKER: RankerParams = {
+  hidden: [64, 32],
+  epochs: 12,
+  batchSize: 512,
+  learningRate: 0.002,
+  l2: 1e-5,
+  seed: 7,
+  holdout: 0.1,
+};
 
 export interface DenseLayer {
   inDim: number;
@@ -59,7 +67,8 @@ export async function trainRanker(data: RankerData, params: RankerParams): Promi
   for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) std[c] += (X[r * width + c] - mean[c]) ** 2 / rows;
   for (let c = 0; c < width; c++) std[c] = std[c] > 1e-12 ? Math.sqrt(std[c]) : 1;
   const Z = new Float32Array(X.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) Z[r * width + c] = (X[r * width + c] - mean[c]) / std[c];
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < width; c++) Z[r * width + c] = (X[r * width + c] - mean[c]) / std[c];
 
   // Holdout by group, so the best epoch is picked on users the model did not fit.
   const maxGroup = data.group.reduce((m, g) => Math.max(m, g), 0);
@@ -93,7 +102,13 @@ export async function trainRanker(data: RankerData, params: RankerParams): Promi
       }),
     );
   });
-  model.add(tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: params.seed + 99 }) }));
+  model.add(
+    tf.layers.dense({
+      units: 1,
+      activation: 'sigmoid',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: params.seed + 99 }),
+    }),
+  );
   model.compile({ optimizer: tf.train.adam(params.learningRate), loss: 'binaryCrossentropy' });
 
   const hold = take(holdRows.length > 0 ? holdRows : trainRows.slice(0, 1000));
@@ -106,7 +121,9 @@ export async function trainRanker(data: RankerData, params: RankerParams): Promi
     const h = await model.fit(batch.x, batch.t, { epochs: 1, batchSize: params.batchSize, shuffle: false, verbose: 0 });
     batch.x.dispose();
     batch.t.dispose();
-    const holdLoss = tf.tidy(() => (tf.losses.logLoss(hold.t, model.predict(hold.x) as TF.Tensor2D) as TF.Scalar).dataSync()[0]);
+    const holdLoss = tf.tidy(
+      () => (tf.losses.logLoss(hold.t, model.predict(hold.x) as TF.Tensor2D) as TF.Scalar).dataSync()[0],
+    );
     epochLoss.push({ epoch, train: Number(h.history.loss[0]), holdout: holdLoss });
     if (holdLoss < best.loss) {
       best.weights.forEach((w) => w.dispose());
@@ -127,11 +144,24 @@ export async function trainRanker(data: RankerData, params: RankerParams): Promi
   // A sample of raw rows and the trainer's own outputs on them: the export is checked against these.
   const checkCount = Math.min(256, rows);
   const checkRows = X.slice(0, checkCount * width);
-  const checkOutputs = tf.tidy(() => Float32Array.from((model.predict(tf.tensor2d(Z.slice(0, checkCount * width), [checkCount, width])) as TF.Tensor2D).dataSync()));
+  const checkOutputs = tf.tidy(() =>
+    Float32Array.from(
+      (model.predict(tf.tensor2d(Z.slice(0, checkCount * width), [checkCount, width])) as TF.Tensor2D).dataSync(),
+    ),
+  );
 
   hold.x.dispose();
   hold.t.dispose();
   best.weights.forEach((w) => w.dispose());
   model.dispose();
-  return { featureNames: data.featureNames, mean, std, layers, epochLoss, bestEpoch: best.epoch, checkRows, checkOutputs };
+  return {
+    featureNames: data.featureNames,
+    mean,
+    std,
+    layers,
+    epochLoss,
+    bestEpoch: best.epoch,
+    checkRows,
+    checkOutputs,
+  };
 }

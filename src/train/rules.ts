@@ -1,13 +1,24 @@
 import { eventTypeCode, type EventColumns } from '../data/types.js';
 import type { AssociationRules, RuleParams } from '../model/rules.js';
 
-export const DEFAULT_RULES: RuleParams = { minPairCount: 3, minConfidence: 0.02, minLift: 1.5, maxPerItem: 50, maxTransactionItems: 50 };
+export const DEFAULT_RULES: RuleParams = {
+  minPairCount: 3,
+  minConfidence: 0.02,
+  minLift: 1.5,
+  maxPerItem: 50,
+  maxTransactionItems: 50,
+};
 
 /**
  * Co-purchase rules. A transaction is one shopper's session (or calendar day when events carry no
  * session) restricted to carts and purchases when the data has purchases, else all interactions.
  */
-export function mineRules(events: EventColumns, idx: Int32Array, numItems: number, params: RuleParams = DEFAULT_RULES): AssociationRules {
+export function mineRules(
+  events: EventColumns,
+  idx: Int32Array,
+  numItems: number,
+  params: RuleParams = DEFAULT_RULES,
+): AssociationRules {
   const purchase = eventTypeCode('purchase');
   const cart = eventTypeCode('cart');
   let hasPurchases = false;

@@ -16,7 +16,12 @@ export interface SegmentParams {
 export const DEFAULT_SEGMENTS: SegmentParams = { kMin: 2, kMax: 8, affinityDims: 12, sample: 1500, seed: 11 };
 
 /** K-means over RFM and category affinity; k is the one with the best mean silhouette on a sample. */
-export function trainSegments(histories: UserHistory[], catalog: EncodedCatalog, now: number, params: SegmentParams = DEFAULT_SEGMENTS): SegmentModel {
+export function trainSegments(
+  histories: UserHistory[],
+  catalog: EncodedCatalog,
+  now: number,
+  params: SegmentParams = DEFAULT_SEGMENTS,
+): SegmentModel {
   const active = histories.map((h, u) => (h.items.length > 0 ? u : -1)).filter((u) => u >= 0);
   const useCategories = catalog.categoryNames.length > 1;
   const freq = new Map<number, number>();
@@ -26,11 +31,15 @@ export function trainSegments(histories: UserHistory[], catalog: EncodedCatalog,
       if (useCategories) {
         if (catalog.category[i] >= 0) freq.set(catalog.category[i], (freq.get(catalog.category[i]) ?? 0) + 1);
       } else {
-        for (let a = catalog.attrIndptr[i]; a < catalog.attrIndptr[i + 1]; a++) freq.set(catalog.attrIds[a], (freq.get(catalog.attrIds[a]) ?? 0) + 1);
+        for (let a = catalog.attrIndptr[i]; a < catalog.attrIndptr[i + 1]; a++)
+          freq.set(catalog.attrIds[a], (freq.get(catalog.attrIds[a]) ?? 0) + 1);
       }
     }
   }
-  const affinityIds = [...freq.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, params.affinityDims).map(([id]) => id);
+  const affinityIds = [...freq.entries()]
+    .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+    .slice(0, params.affinityDims)
+    .map(([id]) => id);
   const mean = [0, 0, 0];
   const sq = [0, 0, 0];
   for (const u of active) {
@@ -55,7 +64,10 @@ export function trainSegments(histories: UserHistory[], catalog: EncodedCatalog,
   active.forEach((u, row) => profileVector(histories[u], now, catalog, spec, X, row * dim));
 
   const rng = new Rng(params.seed);
-  const sampleIdx = rng.shuffle(active.map((_, r) => r)).slice(0, params.sample).sort((a, b) => a - b);
+  const sampleIdx = rng
+    .shuffle(active.map((_, r) => r))
+    .slice(0, params.sample)
+    .sort((a, b) => a - b);
   const silhouetteByK: Record<string, number> = {};
   let best: ReturnType<typeof kmeans> | undefined;
   let bestScore = -Infinity;
@@ -71,7 +83,9 @@ export function trainSegments(histories: UserHistory[], catalog: EncodedCatalog,
   if (!best) throw new Error('segments: no users with history to cluster');
   const assignment = new Int32Array(histories.length).fill(-1);
   active.forEach((u, row) => (assignment[u] = best!.assignment[row]));
-  const centroids = Array.from({ length: best.k }, (_, c) => Array.from(best!.centroids.subarray(c * dim, c * dim + dim)));
+  const centroids = Array.from({ length: best.k }, (_, c) =>
+    Array.from(best!.centroids.subarray(c * dim, c * dim + dim)),
+  );
   const sizes = centroids.map((_, c) => best!.assignment.reduce((n, a) => n + (a === c ? 1 : 0), 0));
   return {
     spec,
@@ -94,7 +108,9 @@ function describe(c: number[], spec: ProfileSpec): string {
     `recency ${Math.expm1(rec).toFixed(0)}d`,
     `${level(c[1])} frequency (${Math.expm1(freq).toFixed(0)} events)`,
     spec.rfmStd[2] > 0 && Math.expm1(mon) > 0 ? `${level(c[2])} spend (${Math.expm1(mon).toFixed(0)})` : '',
-    top >= 0 && c[top] > 0 ? `favours ${spec.affinityNames[top - 3]} (${((100 * c[top]) / spec.affinityWeight).toFixed(0)}%)` : '',
+    top >= 0 && c[top] > 0
+      ? `favours ${spec.affinityNames[top - 3]} (${((100 * c[top]) / spec.affinityWeight).toFixed(0)}%)`
+      : '',
   ];
   return parts.filter(Boolean).join(', ');
 }

@@ -10,7 +10,10 @@ import { trainBpr, type BprParams } from './bpr.js';
 /** One way to learn the collaborative embeddings; every kind yields the same model shape (fold-in included). */
 export type EmbeddingConfig = { method: 'als'; params: AlsParams } | { method: 'bpr'; params: BprParams };
 
-export const EMBEDDING_METHODS = { als: 'implicit ALS (conjugate gradient)', bpr: 'BPR (SGD, uniform negatives) with least-squares user fold-in' } as const;
+export const EMBEDDING_METHODS = {
+  als: 'implicit ALS (conjugate gradient)',
+  bpr: 'BPR (SGD, uniform negatives) with least-squares user fold-in',
+} as const;
 
 export function trainEmbeddings(ui: UserItems, c: EmbeddingConfig, label = describeEmbedding(c)): AlsModel {
   return c.method === 'als' ? trainAls(ui, c.params, label) : trainBpr(ui, c.params, label);
@@ -19,7 +22,9 @@ export function trainEmbeddings(ui: UserItems, c: EmbeddingConfig, label = descr
 /** The hyper-parameters that tell grid points apart, for logs and the manifest. */
 export function describeEmbedding(c: EmbeddingConfig): string {
   const p = c.params;
-  return c.method === 'als' ? `als alpha=${p.alpha} lambda=${p.regularization}` : `bpr lr=${c.params.learningRate} l2=${c.params.l2} epochs=${c.params.epochs} fold-in alpha=${p.alpha} lambda=${p.regularization}`;
+  return c.method === 'als'
+    ? `als alpha=${p.alpha} lambda=${p.regularization}`
+    : `bpr lr=${c.params.learningRate} l2=${c.params.l2} epochs=${c.params.epochs} fold-in alpha=${p.alpha} lambda=${p.regularization}`;
 }
 
 export interface EmbeddingTrial {
@@ -32,11 +37,21 @@ export interface EmbeddingTrial {
  * Picks the embedding method and its hyper-parameters by NDCG@10 on the validation slice (models
  * fit on train minus validation), scoring a sample of validation users to keep tuning fast on large data.
  */
-export function tuneEmbeddings(fit: UserItems, validation: UserItems, grid: EmbeddingConfig[], sampleUsers: number, seed: number): { best: AlsModel; bestConfig: EmbeddingConfig; trials: EmbeddingTrial[] } {
+export function tuneEmbeddings(
+  fit: UserItems,
+  validation: UserItems,
+  grid: EmbeddingConfig[],
+  sampleUsers: number,
+  seed: number,
+): { best: AlsModel; bestConfig: EmbeddingConfig; trials: EmbeddingTrial[] } {
   const rng = new Rng(seed);
   let users: number[] = [];
   for (let u = 0; u < validation.numUsers; u++) if (itemsOf(validation, u).length > 0) users.push(u);
-  if (users.length > sampleUsers) users = rng.shuffle(users).slice(0, sampleUsers).sort((a, b) => a - b);
+  if (users.length > sampleUsers)
+    users = rng
+      .shuffle(users)
+      .slice(0, sampleUsers)
+      .sort((a, b) => a - b);
   const trials: EmbeddingTrial[] = [];
   let best: { model: AlsModel; config: EmbeddingConfig; ndcg: number } | undefined;
   for (const config of grid) {
@@ -45,7 +60,9 @@ export function tuneEmbeddings(fit: UserItems, validation: UserItems, grid: Embe
     const validationMetrics = evaluateRanking(embeddingRecommender(model), fit, validation, users);
     const seconds = (performance.now() - t0) / 1000;
     trials.push({ config, validation: validationMetrics, seconds });
-    note(`  ${describeEmbedding(config)}: validation NDCG@10 ${validationMetrics['ndcg@10'].toFixed(4)} (${seconds.toFixed(1)}s)`);
+    note(
+      `  ${describeEmbedding(config)}: validation NDCG@10 ${validationMetrics['ndcg@10'].toFixed(4)} (${seconds.toFixed(1)}s)`,
+    );
     if (!best || validationMetrics['ndcg@10'] > best.ndcg) best = { model, config, ndcg: validationMetrics['ndcg@10'] };
   }
   if (!best) throw new Error('embedding tuning needs at least one grid point');

@@ -1,4 +1,14 @@
-import { accessSync, constants, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+} from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { VitrineError } from '../protocol/errors.js';
 
@@ -19,13 +29,29 @@ export function prepareOutputDir(dir: string, marker: OutputMarker): void {
   const { what } = marker;
   // The swap at the end renames the path itself: a link would be replaced by a directory (its
   // target never written), the working directory pulled from under the shell.
-  if (isLink(dir)) throw new VitrineError('conflict', `${dir} is a symbolic link (to ${readlinkSync(dir)}); name the directory itself`);
+  if (isLink(dir))
+    throw new VitrineError(
+      'conflict',
+      `${dir} is a symbolic link (to ${readlinkSync(dir)}); name the directory itself`,
+    );
   const fromOut = relative(resolve(dir), process.cwd());
-  if (fromOut === '' || (!fromOut.startsWith('..') && !isAbsolute(fromOut))) throw new VitrineError('conflict', `${dir || '""'} is the current directory or holds it; name a new directory below it`);
+  if (fromOut === '' || (!fromOut.startsWith('..') && !isAbsolute(fromOut)))
+    throw new VitrineError(
+      'conflict',
+      `${dir || '""'} is the current directory or holds it; name a new directory below it`,
+    );
   if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw new VitrineError('conflict', `${dir} is a file, not ${what}; refusing to replace it (choose another output path)`);
+    if (!statSync(dir).isDirectory())
+      throw new VitrineError(
+        'conflict',
+        `${dir} is a file, not ${what}; refusing to replace it (choose another output path)`,
+      );
     const entries = readdirSync(dir);
-    if (entries.length > 0 && !holdsMarker(dir, marker)) throw new VitrineError('conflict', `${dir} already holds files and is not ${what} (no ${marker.file} written by Vitrine); refusing to replace it (choose another output path, or remove it yourself)`);
+    if (entries.length > 0 && !holdsMarker(dir, marker))
+      throw new VitrineError(
+        'conflict',
+        `${dir} already holds files and is not ${what} (no ${marker.file} written by Vitrine); refusing to replace it (choose another output path, or remove it yourself)`,
+      );
   }
   const parent = dirname(dir);
   try {
@@ -42,10 +68,16 @@ export function prepareOutputDir(dir: string, marker: OutputMarker): void {
  */
 export function checkOutputFile(flag: string, file: string, renamedOver = false): void {
   const dir = dirname(resolve(file));
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new VitrineError('not_found', `${flag} ${file}: the directory ${dir} does not exist`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new VitrineError('not_found', `${flag} ${file}: the directory ${dir} does not exist`);
   if (!writable(dir)) throw new VitrineError('io_error', `${flag} ${file}: the directory ${dir} is not writable`);
-  if (renamedOver && isLink(file)) throw new VitrineError('conflict', `${flag} ${file}: is a symbolic link (to ${readlinkSync(file)}); name the file itself`);
-  if (existsSync(file) && statSync(file).isDirectory()) throw new VitrineError('invalid_argument', `${flag} ${file}: is a directory; name a file`);
+  if (renamedOver && isLink(file))
+    throw new VitrineError(
+      'conflict',
+      `${flag} ${file}: is a symbolic link (to ${readlinkSync(file)}); name the file itself`,
+    );
+  if (existsSync(file) && statSync(file).isDirectory())
+    throw new VitrineError('invalid_argument', `${flag} ${file}: is a directory; name a file`);
 }
 
 export function writable(path: string): boolean {

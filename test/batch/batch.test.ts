@@ -13,7 +13,11 @@ import { Rng } from '../../src/util/rng.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
 
 const bundleDir = inject('fixtureBundle');
-const run = (...args: string[]) => spawnSync(process.execPath, [cliPath, 'batch-score', ...args], { encoding: 'utf8', env: { ...process.env, VITRINE_PROGRESS: '0' } });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [cliPath, 'batch-score', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, VITRINE_PROGRESS: '0' },
+  });
 
 /** Same top-K up to ties: positions may differ only between items whose scores are (nearly) equal. */
 function expectSameTopK(a: TopKBlock, b: TopKBlock, users: number, k: number, label: string): void {
@@ -23,7 +27,11 @@ function expectSameTopK(a: TopKBlock, b: TopKBlock, users: number, k: number, la
       // Both rows padded here: fewer eligible items than k.
       if (a.items[u * k + q] === -1 && b.items[u * k + q] === -1) continue;
       expect(Math.abs(a.scores[u * k + q] - b.scores[u * k + q]), `${label} user ${u} rank ${q}`).toBeLessThan(1e-4);
-      if (a.items[u * k + q] !== b.items[u * k + q]) expect(Math.abs(a.scores[u * k + q] - kth) < 1e-4 || Math.abs(a.scores[u * k + q] - b.scores[u * k + q]) < 1e-5, `${label} user ${u} rank ${q}`).toBe(true);
+      if (a.items[u * k + q] !== b.items[u * k + q])
+        expect(
+          Math.abs(a.scores[u * k + q] - kth) < 1e-4 || Math.abs(a.scores[u * k + q] - b.scores[u * k + q]) < 1e-5,
+          `${label} user ${u} rank ${q}`,
+        ).toBe(true);
     }
   }
 }
@@ -36,7 +44,9 @@ function scoringProblem(seed: number, n: number, d: number, users: number, every
   const rng = new Rng(seed);
   const items = Float32Array.from({ length: n * d }, () => rng.normal());
   const U = Float32Array.from({ length: users * d }, () => rng.normal());
-  const exclude = Array.from({ length: users }, (_, u) => (u % every ? Int32Array.from({ length: excluded }, () => rng.int(n)) : undefined));
+  const exclude = Array.from({ length: users }, (_, u) =>
+    u % every ? Int32Array.from({ length: excluded }, () => rng.int(n)) : undefined,
+  );
   return { items, U, exclude };
 }
 
@@ -66,7 +76,10 @@ describe('batch scoring kernels', () => {
     const onnxAll = await (await OnnxTopKKernel.create(items, n, d)).topK(U, users, big, exclude);
     expectSameTopK(jsAll, onnxAll, users, big, 'onnx, k near the catalogue size');
     const eligible = (u: number): number => n - new Set(exclude[u] ?? []).size;
-    for (let u = 0; u < users; u++) expect(onnxAll.items.subarray(u * big, (u + 1) * big).filter((i) => i >= 0).length).toBe(Math.min(big, eligible(u)));
+    for (let u = 0; u < users; u++)
+      expect(onnxAll.items.subarray(u * big, (u + 1) * big).filter((i) => i >= 0).length).toBe(
+        Math.min(big, eligible(u)),
+      );
   });
 });
 
@@ -91,7 +104,9 @@ describe('the webgpu backend', () => {
     const { items, U, exclude } = scoringProblem(4, n, d, users, 3, 25);
     const kernel = await webGpuHere(items, n, d);
     if (kernel instanceof KernelUnavailable) {
-      expect(kernel.message).toMatch(/^WebGPU unavailable: (Dawn \(the webgpu package\) does not load here: \S|no WebGPU adapter answered|the WebGPU adapter request failed)/);
+      expect(kernel.message).toMatch(
+        /^WebGPU unavailable: (Dawn \(the webgpu package\) does not load here: \S|no WebGPU adapter answered|the WebGPU adapter request failed)/,
+      );
       return;
     }
     expect(kernel.device).toMatch(/^WebGPU: /);
@@ -104,23 +119,45 @@ describe('the webgpu backend', () => {
 describe('batch output', () => {
   it('gives a user with nothing left to recommend a row of its own in CSV, as JSONL gives it a line', () => {
     const results = [
-      { user: 'u1', items: ['i1', 'i2'], scores: [0.5, 0.25], propensity: [0.3, 0.2], segment: { id: 2, label: 'loyal, "big" spenders' }, coldStart: false },
+      {
+        user: 'u1',
+        items: ['i1', 'i2'],
+        scores: [0.5, 0.25],
+        propensity: [0.3, 0.2],
+        segment: { id: 2, label: 'loyal, "big" spenders' },
+        coldStart: false,
+      },
       { user: 'u2', items: [], scores: [], propensity: [], segment: { id: 0, label: 'new' }, coldStart: false },
     ];
-    expect(formatBlock(results, 'csv', true, true)).toBe('u1,1,i1,0.5,0.3,2,"loyal, ""big"" spenders",0\nu1,2,i2,0.25,0.2,2,"loyal, ""big"" spenders",0\nu2,,,,,0,new,0\n');
+    expect(formatBlock(results, 'csv', true, true)).toBe(
+      'u1,1,i1,0.5,0.3,2,"loyal, ""big"" spenders",0\nu1,2,i2,0.25,0.2,2,"loyal, ""big"" spenders",0\nu2,,,,,0,new,0\n',
+    );
     expect(formatBlock(results, 'jsonl', false, false).split('\n')[1]).toBe('{"user":"u2","items":[],"scores":[]}');
   });
 });
 
 describe('vitrine batch-score', () => {
-  it('writes, for every user, the brute-force top-K over the available catalogue minus the user\'s items', () => {
+  it("writes, for every user, the brute-force top-K over the available catalogue minus the user's items", () => {
     const out = join(tempDir(), 'recs.jsonl');
     const r = run('--bundle', bundleDir, '--all', '--k', '15', '--out', out, '--segments', '--propensity');
     expect(r.status, r.stderr).toBe(0);
     const b = readBundle(bundleDir);
     const d = b.als.factors;
     const n = b.items.length;
-    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { user: string; items: string[]; scores: (number | null)[]; propensity: (number | null)[] | null; segment: { id: number } | null; coldStart?: boolean });
+    const lines = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            user: string;
+            items: string[];
+            scores: (number | null)[];
+            propensity: (number | null)[] | null;
+            segment: { id: number } | null;
+            coldStart?: boolean;
+          },
+      );
     expect(lines.map((l) => l.user)).toEqual(b.userIds);
     let checked = 0;
     for (const [u, line] of lines.entries()) {
@@ -157,11 +194,14 @@ describe('vitrine batch-score', () => {
     writeFileSync(usersFile, sample.map((l) => l.user).join('\n') + '\n');
     const out3 = join(tempDir(), 'recs3.jsonl');
     expect(run('--bundle', bundleDir, '--users', usersFile, '--k', '3', '--out', out3, '--propensity').status).toBe(0);
-    readFileSync(out3, 'utf8').trim().split('\n').forEach((l, j) => {
-      const line = JSON.parse(l) as { items: string[]; propensity: number[] };
-      expect(line.items).toEqual(sample[j].items.slice(0, 3));
-      line.propensity.forEach((p, q) => expect(Math.abs(p - (sample[j].propensity![q] ?? NaN))).toBeLessThan(1e-6));
-    });
+    readFileSync(out3, 'utf8')
+      .trim()
+      .split('\n')
+      .forEach((l, j) => {
+        const line = JSON.parse(l) as { items: string[]; propensity: number[] };
+        expect(line.items).toEqual(sample[j].items.slice(0, 3));
+        line.propensity.forEach((p, q) => expect(Math.abs(p - (sample[j].propensity![q] ?? NaN))).toBeLessThan(1e-6));
+      });
   });
 
   it('scores a users file as given but says which ids are unknown and which repeat', () => {
@@ -175,7 +215,10 @@ describe('vitrine batch-score', () => {
     expect(r.stderr).toMatch(/1 ids repeat an earlier line/);
     const summary = JSON.parse(r.stdout) as { unknownUsers: number; repeatedUsers: number; users: number };
     expect(summary).toMatchObject({ unknownUsers: 1, repeatedUsers: 1, users: 4 });
-    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { user: string; items: string[]; coldStart?: boolean });
+    const lines = readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { user: string; items: string[]; coldStart?: boolean });
     expect(lines.map((l) => l.user)).toEqual([b.userIds[0], 'no-such-user', b.userIds[1], b.userIds[0]]);
     expect(lines[1].coldStart).toBe(true);
     expect(lines[1].items).toHaveLength(5);
@@ -191,8 +234,14 @@ describe('vitrine batch-score', () => {
     writeFileSync(usersFile, b.userIds.slice(0, 5).join('\n') + '\n');
     const count = (extra: string[]): number => {
       const out = join(tempDir(), 'recs.jsonl');
-      expect(run('--bundle', bundleDir, '--users', usersFile, '--k', String(b.items.length), '--out', out, ...extra).status).toBe(0);
-      return readFileSync(out, 'utf8').trim().split('\n').flatMap((l) => (JSON.parse(l) as { items: string[] }).items).filter((id) => unavailable.has(id)).length;
+      expect(
+        run('--bundle', bundleDir, '--users', usersFile, '--k', String(b.items.length), '--out', out, ...extra).status,
+      ).toBe(0);
+      return readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .flatMap((l) => (JSON.parse(l) as { items: string[] }).items)
+        .filter((id) => unavailable.has(id)).length;
     };
     expect(count([])).toBe(0);
     expect(count(['--include-unavailable'])).toBeGreaterThan(0);
@@ -201,13 +250,48 @@ describe('vitrine batch-score', () => {
   it('resumes a killed run to exactly the file an uninterrupted run writes', async () => {
     const dir = tempDir();
     const full = join(dir, 'full.csv');
-    const uninterrupted = run('--bundle', bundleDir, '--all', '--k', '10', '--out', full, '--workers', '1', '--block', '8', '--backend', 'js', '--json');
+    const uninterrupted = run(
+      '--bundle',
+      bundleDir,
+      '--all',
+      '--k',
+      '10',
+      '--out',
+      full,
+      '--workers',
+      '1',
+      '--block',
+      '8',
+      '--backend',
+      'js',
+      '--json',
+    );
     expect(uninterrupted.status).toBe(0);
     const fullColdStart = (JSON.parse(uninterrupted.stdout) as { coldStart: number }).coldStart;
     expect(fullColdStart).toBeGreaterThan(0);
 
     const partial = join(dir, 'partial.csv');
-    const child = spawn(process.execPath, [cliPath, 'batch-score', '--bundle', bundleDir, '--all', '--k', '10', '--out', partial, '--workers', '1', '--block', '8', '--backend', 'js'], { stdio: 'ignore', env: { ...process.env, VITRINE_PROGRESS: '0' } });
+    const child = spawn(
+      process.execPath,
+      [
+        cliPath,
+        'batch-score',
+        '--bundle',
+        bundleDir,
+        '--all',
+        '--k',
+        '10',
+        '--out',
+        partial,
+        '--workers',
+        '1',
+        '--block',
+        '8',
+        '--backend',
+        'js',
+      ],
+      { stdio: 'ignore', env: { ...process.env, VITRINE_PROGRESS: '0' } },
+    );
     const checkpoint = `${partial}.checkpoint.json`;
     // Kill it hard once a few blocks are on disk, but well before the end.
     await new Promise<void>((resolve) => {
@@ -233,7 +317,23 @@ describe('vitrine batch-score', () => {
     // The same bundle by another path (a symlink here; a moved copy alike) is the same job.
     const alias = join(dir, 'bundle-alias');
     symlinkSync(bundleDir, alias);
-    const resumed = run('--bundle', alias, '--all', '--k', '10', '--out', partial, '--workers', '2', '--block', '8', '--backend', 'js', '--resume', '--json');
+    const resumed = run(
+      '--bundle',
+      alias,
+      '--all',
+      '--k',
+      '10',
+      '--out',
+      partial,
+      '--workers',
+      '2',
+      '--block',
+      '8',
+      '--backend',
+      'js',
+      '--resume',
+      '--json',
+    );
     expect(resumed.status, resumed.stderr).toBe(0);
     const summary = JSON.parse(resumed.stdout) as { resumedFrom: number; coldStart: number };
     expect(summary.resumedFrom).toBeGreaterThan(0);
@@ -245,9 +345,29 @@ describe('vitrine batch-score', () => {
     // user is done): --resume starts over, whatever the output holds.
     const early = join(dir, 'early.csv');
     writeFileSync(early, 'user,rank,item,score\nu1,1,i');
-    const started = { ...(JSON.parse(readFileSync(`${full}.checkpoint.json`, 'utf8')) as object), usersDone: 0, bytes: 0, complete: false };
+    const started = {
+      ...(JSON.parse(readFileSync(`${full}.checkpoint.json`, 'utf8')) as object),
+      usersDone: 0,
+      bytes: 0,
+      complete: false,
+    };
     writeFileSync(`${early}.checkpoint.json`, JSON.stringify(started));
-    const fresh = run('--bundle', bundleDir, '--all', '--k', '10', '--out', early, '--workers', '1', '--block', '8', '--backend', 'js', '--resume');
+    const fresh = run(
+      '--bundle',
+      bundleDir,
+      '--all',
+      '--k',
+      '10',
+      '--out',
+      early,
+      '--workers',
+      '1',
+      '--block',
+      '8',
+      '--backend',
+      'js',
+      '--resume',
+    );
     expect(fresh.status, fresh.stderr).toBe(0);
     expect(readFileSync(early).equals(readFileSync(full))).toBe(true);
 
@@ -255,17 +375,25 @@ describe('vitrine batch-score', () => {
     const precious = join(dir, 'precious.csv');
     writeFileSync(precious, 'not ours\n');
     const refused = run('--bundle', bundleDir, '--all', '--k', '10', '--out', precious, '--resume');
-    expect([refused.status, refused.stderr]).toEqual([2, expect.stringMatching(/has no checkpoint .* refusing to overwrite it \(use --force\)/)]);
+    expect([refused.status, refused.stderr]).toEqual([
+      2,
+      expect.stringMatching(/has no checkpoint .* refusing to overwrite it \(use --force\)/),
+    ]);
     expect(readFileSync(precious, 'utf8')).toBe('not ours\n');
     // A damaged checkpoint is named, not a stack trace.
     writeFileSync(`${precious}.checkpoint.json`, '{"signature":');
     const damaged = run('--bundle', bundleDir, '--all', '--k', '10', '--out', precious, '--resume');
-    expect([damaged.status, damaged.stderr]).toEqual([2, expect.stringMatching(/is not a readable checkpoint \([^)]*\); start again with --force\n$/)]);
+    expect([damaged.status, damaged.stderr]).toEqual([
+      2,
+      expect.stringMatching(/is not a readable checkpoint \([^)]*\); start again with --force\n$/),
+    ]);
   });
 
   it('rejects bad usage with clear errors', () => {
     const dir = tempDir();
-    expect(run('--bundle', bundleDir, '--all', '--out', join(dir, 'x.txt')).stderr).toMatch(/--out .*x\.txt: use a \.jsonl or \.csv file name/);
+    expect(run('--bundle', bundleDir, '--all', '--out', join(dir, 'x.txt')).stderr).toMatch(
+      /--out .*x\.txt: use a \.jsonl or \.csv file name/,
+    );
     expect(run('--bundle', bundleDir, '--out', join(dir, 'x.jsonl')).stderr).toMatch(/give --all or --users <file>/);
     const out = join(dir, 'y.jsonl');
     expect(run('--bundle', bundleDir, '--all', '--out', out).status).toBe(0);
@@ -276,20 +404,43 @@ describe('vitrine batch-score', () => {
     expect(other.stderr).toMatch(/belongs to a different job .*; start again with --force/);
     // With --force as well, a checkpoint that cannot be resumed means start over, as --force says.
     const over = run('--bundle', bundleDir, '--all', '--k', '7', '--out', out, '--resume', '--force');
-    expect([over.status, over.stderr]).toEqual([0, expect.stringMatching(/--resume --force: .*belongs to a different job .*; starting again from the first user/)]);
+    expect([over.status, over.stderr]).toEqual([
+      0,
+      expect.stringMatching(/--resume --force: .*belongs to a different job .*; starting again from the first user/),
+    ]);
     // A block's output is one string: a block size that would build too large a one is refused up front.
-    expect(run('--bundle', bundleDir, '--all', '--k', '600', '--block', '1024', '--out', join(dir, 'wide.csv')).stderr).toMatch(/--block 1024 with --k 600 makes blocks of \d+ result rows; at most 262144 .*use --block \d+ or less/);
+    expect(
+      run('--bundle', bundleDir, '--all', '--k', '600', '--block', '1024', '--out', join(dir, 'wide.csv')).stderr,
+    ).toMatch(/--block 1024 with --k 600 makes blocks of \d+ result rows; at most 262144 .*use --block \d+ or less/);
     // Backends differ in the last digits of scores, so a resumed run keeps the one that started.
     const js = join(dir, 'js.jsonl');
     expect(run('--bundle', bundleDir, '--all', '--out', js, '--backend', 'js').status).toBe(0);
     const switched = run('--bundle', bundleDir, '--all', '--out', js, '--backend', 'onnx', '--resume');
-    expect([switched.status, switched.stderr]).toEqual([2, expect.stringMatching(/started with --backend js; resume it with that backend/)]);
+    expect([switched.status, switched.stderr]).toEqual([
+      2,
+      expect.stringMatching(/started with --backend js; resume it with that backend/),
+    ]);
     // gpu.js's threaded mode runs in one worker (it brings its own threads) and writes the same lists.
     const threaded = join(dir, 'async.jsonl');
-    const asyncRun = run('--bundle', bundleDir, '--all', '--out', threaded, '--backend', 'gpujs-async', '--workers', '2', '--json');
+    const asyncRun = run(
+      '--bundle',
+      bundleDir,
+      '--all',
+      '--out',
+      threaded,
+      '--backend',
+      'gpujs-async',
+      '--workers',
+      '2',
+      '--json',
+    );
     expect(asyncRun.status, asyncRun.stderr).toBe(0);
     expect(JSON.parse(asyncRun.stdout)).toMatchObject({ backend: 'gpujs-async', workers: 1 });
-    const lists = (f: string): string[][] => readFileSync(f, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { items: string[] }).items);
+    const lists = (f: string): string[][] =>
+      readFileSync(f, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { items: string[] }).items);
     const [a, b] = [lists(threaded), lists(js)];
     expect(a).toHaveLength(b.length);
     // Ties aside: at least 95% of the users get the very same ordered list.
@@ -298,19 +449,33 @@ describe('vitrine batch-score', () => {
     // any output exists, and auto reports why it left it out.
     const gpu = join(dir, 'webgpu.jsonl');
     const gpuRun = run('--bundle', bundleDir, '--all', '--out', gpu, '--backend', 'webgpu', '--json');
-    const auto = JSON.parse(run('--bundle', bundleDir, '--all', '--out', join(dir, 'auto.jsonl'), '--json').stdout) as { backendTrials: { kernel: string; unavailable?: string; usersPerSecond: number }[] };
+    const auto = JSON.parse(run('--bundle', bundleDir, '--all', '--out', join(dir, 'auto.jsonl'), '--json').stdout) as {
+      backendTrials: { kernel: string; unavailable?: string; usersPerSecond: number }[];
+    };
     const webgpuTrial = auto.backendTrials.find((t) => t.kernel === 'webgpu')!;
     if (gpuRun.status === 0) {
-      expect(JSON.parse(gpuRun.stdout)).toMatchObject({ backend: 'webgpu', workers: 1, device: expect.stringMatching(/^WebGPU: /) });
-      expect(lists(gpu).filter((x, u) => JSON.stringify(x) === JSON.stringify(b[u])).length).toBeGreaterThan(0.95 * b.length);
+      expect(JSON.parse(gpuRun.stdout)).toMatchObject({
+        backend: 'webgpu',
+        workers: 1,
+        device: expect.stringMatching(/^WebGPU: /),
+      });
+      expect(lists(gpu).filter((x, u) => JSON.stringify(x) === JSON.stringify(b[u])).length).toBeGreaterThan(
+        0.95 * b.length,
+      );
       expect(webgpuTrial.usersPerSecond).toBeGreaterThan(0);
     } else {
-      expect([gpuRun.status, gpuRun.stderr]).toEqual([2, expect.stringMatching(/^vitrine: --backend webgpu: WebGPU unavailable: /m)]);
+      expect([gpuRun.status, gpuRun.stderr]).toEqual([
+        2,
+        expect.stringMatching(/^vitrine: --backend webgpu: WebGPU unavailable: /m),
+      ]);
       expect(existsSync(gpu) || existsSync(`${gpu}.checkpoint.json`)).toBe(false);
       expect(webgpuTrial.unavailable).toMatch(/^WebGPU unavailable: /);
     }
     const noDir = run('--bundle', bundleDir, '--all', '--out', join(dir, 'missing', 'x.jsonl'));
-    expect([noDir.status, noDir.stderr]).toEqual([2, expect.stringMatching(/--out .*x\.jsonl: the directory .*missing does not exist/)]);
+    expect([noDir.status, noDir.stderr]).toEqual([
+      2,
+      expect.stringMatching(/--out .*x\.jsonl: the directory .*missing does not exist/),
+    ]);
     const noUsers = run('--bundle', bundleDir, '--users', join(dir, 'nobody.txt'), '--out', join(dir, 'z.jsonl'));
     expect([noUsers.status, noUsers.stderr]).toEqual([2, expect.stringMatching(/--users .*nobody\.txt: no such file/)]);
     expect(run('--bundle', bundleDir, '--all', '--out', join(dir, 'k.jsonl'), '--k', '0').status).toBe(2);

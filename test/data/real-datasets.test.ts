@@ -32,7 +32,12 @@ describe('MovieLens 100K loader and protocol split', async () => {
 
   it("keeps users' age, gender and occupation", () => {
     const u1 = ds.userInfo[ds.users.indexOf('1')];
-    expect(u1).toMatchObject({ age: 24, gender: 'M', ageBand: '18-24', attributes: { occupation: 'technician', zip: '85711' } });
+    expect(u1).toMatchObject({
+      age: 24,
+      gender: 'M',
+      ageBand: '18-24',
+      attributes: { occupation: 'technician', zip: '85711' },
+    });
     expect(ds.userInfo.filter((u) => u?.gender === 'M')).toHaveLength(670);
     expect(ds.userInfo.filter((u) => u?.gender === 'F')).toHaveLength(273);
   });

@@ -8,7 +8,8 @@ function events(rows: [string, string, number][]) {
   return b.build({ format: 'test', path: '-', files: [] });
 }
 
-const ids = (ds: ReturnType<typeof events>, idx: Int32Array): string[] => Array.from(idx, (e) => `${ds.users.idAt(ds.events.user[e])}:${ds.items.idAt(ds.events.item[e])}`);
+const ids = (ds: ReturnType<typeof events>, idx: Int32Array): string[] =>
+  Array.from(idx, (e) => `${ds.users.idAt(ds.events.user[e])}:${ds.items.idAt(ds.events.item[e])}`);
 
 describe('temporal split (quality protocol)', () => {
   it('holds out the last 20% rounded, at least one, none for a single interaction', () => {

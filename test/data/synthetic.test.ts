@@ -12,7 +12,12 @@ import { topK } from '../../src/util/topk.js';
 import { tempDir } from '../helpers/paths.js';
 
 const root = tempDir();
-const filesOf = (dir: string): Record<string, Buffer> => Object.fromEntries(readdirSync(dir).sort().map((f) => [f, readFileSync(join(dir, f))]));
+const filesOf = (dir: string): Record<string, Buffer> =>
+  Object.fromEntries(
+    readdirSync(dir)
+      .sort()
+      .map((f) => [f, readFileSync(join(dir, f))]),
+  );
 
 describe('synthetic shop generator', () => {
   let small: Dataset;
@@ -31,7 +36,14 @@ describe('synthetic shop generator', () => {
     const a = filesOf(join(root, 'a'));
     const b = filesOf(join(root, 'b'));
     const c = filesOf(join(root, 'c'));
-    expect(Object.keys(a)).toEqual(['events.csv', 'items.csv', 'meta.json', 'promotions.csv', 'truth.jsonl', 'users.csv']);
+    expect(Object.keys(a)).toEqual([
+      'events.csv',
+      'items.csv',
+      'meta.json',
+      'promotions.csv',
+      'truth.jsonl',
+      'users.csv',
+    ]);
     for (const f of Object.keys(a)) expect(a[f].equals(b[f]), f).toBe(true);
     expect(a['events.csv'].equals(c['events.csv'])).toBe(false);
     expect(a['items.csv'].equals(c['items.csv'])).toBe(false);
@@ -71,7 +83,10 @@ describe('synthetic shop generator', () => {
   });
 
   it('exports ground truth on which an oracle beats popularity by far', () => {
-    const truth = readFileSync(join(smallDir, 'truth.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { user_id: string; items: string[] });
+    const truth = readFileSync(join(smallDir, 'truth.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { user_id: string; items: string[] });
     expect(truth).toHaveLength(small.numUsers);
     expect(truth[0].items).toHaveLength(50);
 

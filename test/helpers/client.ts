@@ -69,7 +69,16 @@ export class TestClient {
   }
 }
 
-export async function httpCall(port: number, call: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; reply: Reply }> {
-  const res = await fetch(`http://127.0.0.1:${port}/v1/${call}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+export async function httpCall(
+  port: number,
+  call: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; reply: Reply }> {
+  const res = await fetch(`http://127.0.0.1:${port}/v1/${call}`, {
+    method: 'POST',
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    headers: { 'content-type': 'application/json', ...headers },
+  });
   return { status: res.status, reply: (await res.json()) as Reply };
 }

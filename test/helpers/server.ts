@@ -38,11 +38,29 @@ export const UNCATEGORISED = 'i-new-2';
  * A started server on the fixture bundle, with a newer catalogue holding two products the bundle has
  * never seen (one categorised, one not).
  */
-export async function startServerWithCatalog(shop: string, bundle: string, flags: Partial<ServerConfig> = {}): Promise<{ server: VitrineServer; catalog: Map<string, CatalogRow> }> {
+export async function startServerWithCatalog(
+  shop: string,
+  bundle: string,
+  flags: Partial<ServerConfig> = {},
+): Promise<{ server: VitrineServer; catalog: Map<string, CatalogRow> }> {
   const dir = tempDir();
   const catalogFile = join(dir, 'items.csv');
-  writeFileSync(catalogFile, readFileSync(join(shop, 'items.csv'), 'utf8') + `${NEW_ITEM},Makeup,MAK-A,12.50,style:3+|tier:mid,MAK-A Fresh Makeup Edition,1\n${UNCATEGORISED},,,9.99,,A plain thing,1\n`);
-  const server = new VitrineServer(loadConfig(bundle, undefined, { port: 0, workers: 2, logLevel: 'silent', clock: 'bundle', catalog: catalogFile, maxFrameBytes: 64 * 1024, ...flags }));
+  writeFileSync(
+    catalogFile,
+    readFileSync(join(shop, 'items.csv'), 'utf8') +
+      `${NEW_ITEM},Makeup,MAK-A,12.50,style:3+|tier:mid,MAK-A Fresh Makeup Edition,1\n${UNCATEGORISED},,,9.99,,A plain thing,1\n`,
+  );
+  const server = new VitrineServer(
+    loadConfig(bundle, undefined, {
+      port: 0,
+      workers: 2,
+      logLevel: 'silent',
+      clock: 'bundle',
+      catalog: catalogFile,
+      maxFrameBytes: 64 * 1024,
+      ...flags,
+    }),
+  );
   await server.start();
   return { server, catalog: readCatalog(catalogFile) };
 }

@@ -48,7 +48,14 @@ function recall(index: HnswIndex, vectors: Float32Array, qs: Float32Array, k: nu
   return total / count;
 }
 
-const params: HnswParams = { ...DEFAULT_HNSW, M: 16, efConstruction: 100, efSearch: 200, minPartitionSize: 500, seed: 3 };
+const params: HnswParams = {
+  ...DEFAULT_HNSW,
+  M: 16,
+  efConstruction: 100,
+  efSearch: 200,
+  minPartitionSize: 500,
+  seed: 3,
+};
 const vectors = longTailedVectors(1);
 const qs = queries(2, 100);
 const index = HnswIndex.build(vectors, n, d, params);
@@ -128,7 +135,10 @@ describe('HnswIndex (norm partitions)', () => {
     const rng = new Rng(9);
     const grown = new Float32Array((n + 2) * d);
     grown.set(vectors);
-    for (const [label, len] of [[n, 50], [n + 1, 0.01]] as const) {
+    for (const [label, len] of [
+      [n, 50],
+      [n + 1, 0.01],
+    ] as const) {
       const v = Float32Array.from({ length: d }, () => rng.normal());
       const s = Math.hypot(...v);
       for (let k = 0; k < d; k++) grown[label * d + k] = (v[k] * len) / s;

@@ -7,7 +7,14 @@ function userItems(lists: number[][], numItems: number): UserItems {
   const indptr = new Int32Array(lists.length + 1);
   lists.forEach((l, u) => (indptr[u + 1] = indptr[u] + l.length));
   const items = Int32Array.from(lists.flat());
-  return { numUsers: lists.length, numItems, indptr, items, count: new Float32Array(items.length).fill(1), lastTime: new Float64Array(items.length) };
+  return {
+    numUsers: lists.length,
+    numItems,
+    indptr,
+    items,
+    count: new Float32Array(items.length).fill(1),
+    lastTime: new Float64Array(items.length),
+  };
 }
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, j) => from + j);
@@ -28,7 +35,9 @@ describe('ranking metrics of the quality protocol', () => {
   const recommend = (u: number, k: number, exclude: Uint8Array): Int32Array => {
     asked.push(k);
     // The user's train items are what is excluded, and only those.
-    expect(Array.from(exclude.keys()).filter((i) => exclude[i])).toEqual(Array.from(train.items.subarray(train.indptr[u], train.indptr[u + 1])));
+    expect(Array.from(exclude.keys()).filter((i) => exclude[i])).toEqual(
+      Array.from(train.items.subarray(train.indptr[u], train.indptr[u + 1])),
+    );
     return Int32Array.from((lists[u] ?? []).slice(0, k));
   };
 

@@ -63,13 +63,25 @@ describe('ml-100k build + evaluation', () => {
     const m = readBundle(dir).manifest;
     expect(m.checks.onnxMaxAbsDiff).toBeLessThanOrEqual(1e-4);
     expect(m.dimensions).toMatchObject({ items: 1682, users: 943, factors: 64 });
-    expect(Object.keys(m.files)).toEqual(expect.arrayContaining(['ranker.onnx', 'hnsw_0.bin', 'ease_weights.f32', 'als_item_factors.f32', 'catalog.json', 'segments.json']));
+    expect(Object.keys(m.files)).toEqual(
+      expect.arrayContaining([
+        'ranker.onnx',
+        'hnsw_0.bin',
+        'ease_weights.f32',
+        'als_item_factors.f32',
+        'catalog.json',
+        'segments.json',
+      ]),
+    );
     expect(m.parameters).toHaveProperty('embeddings.chosenBy');
     expect(m.data.fingerprint).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('chooses the embedding method by validation NDCG@10 between ALS and BPR', () => {
-    const e = readBundle(dir).manifest.parameters.embeddings as { method: string; trials: { method: string; ndcg10: number }[] };
+    const e = readBundle(dir).manifest.parameters.embeddings as {
+      method: string;
+      trials: { method: string; ndcg10: number }[];
+    };
     expect(new Set(e.trials.map((t) => t.method))).toEqual(new Set(['als', 'bpr']));
     const best = e.trials.reduce((a, b) => (b.ndcg10 > a.ndcg10 ? b : a));
     expect(e.method).toMatch(best.method === 'als' ? /ALS/ : /BPR/);

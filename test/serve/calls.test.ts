@@ -51,7 +51,9 @@ describe('the calls, over WebSocket and HTTP', () => {
   });
 
   it('echoes the client id so many requests can be in flight on one connection', async () => {
-    const replies = await Promise.all(Array.from({ length: 50 }, (_, j) => client.request({ id: `x${j}`, call: 'recommend', user: `u${j + 1}`, k: 3 })));
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, (_, j) => client.request({ id: `x${j}`, call: 'recommend', user: `u${j + 1}`, k: 3 })),
+    );
     replies.forEach((r, j) => {
       expect(r.id).toBe(`x${j}`);
       expect(items(r)).toHaveLength(3);
@@ -59,14 +61,25 @@ describe('the calls, over WebSocket and HTTP', () => {
   });
 
   it('agrees with the ground truth better than popularity does', async () => {
-    const truth = readFileSync(join(shop, 'truth.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { user_id: string; items: string[] });
+    const truth = readFileSync(join(shop, 'truth.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { user_id: string; items: string[] });
     let model = 0;
     let trending = 0;
     for (const t of truth.slice(0, 150)) {
       const pref = new Set(t.items);
       const rec = items(await client.request({ call: 'recommend', user: t.user_id, k: 10 }));
       // The same user served as a cold start gets the popularity (trending) list under the same filters.
-      const pop = items(await client.request({ call: 'recommend', history: [], user: `cold-${t.user_id}`, k: 10, filters: { exclude: [] } }));
+      const pop = items(
+        await client.request({
+          call: 'recommend',
+          history: [],
+          user: `cold-${t.user_id}`,
+          k: 10,
+          filters: { exclude: [] },
+        }),
+      );
       model += rec.filter((x) => pref.has(x.id)).length;
       trending += pop.filter((x) => pref.has(x.id)).length;
     }
@@ -78,7 +91,10 @@ describe('the calls, over WebSocket and HTTP', () => {
     const recommended = items(await client.request({ call: 'recommend', user: 'u40', k: 6, explain: false }));
     expect(recommended.every((x) => x.stage !== 'trending' && x.score !== null)).toBe(true);
     const ids = recommended.map((x) => x.id);
-    const scoreOf = async (list: string[], extra: Record<string, unknown> = {}): Promise<Map<string, number | null>> => {
+    const scoreOf = async (
+      list: string[],
+      extra: Record<string, unknown> = {},
+    ): Promise<Map<string, number | null>> => {
       const r = await client.request({ call: 'score', user: 'u40', items: list, ...extra });
       expect(r.error, JSON.stringify(r.error)).toBeUndefined();
       return new Map((r.result as { items: { id: string; score: number | null }[] }).items.map((x) => [x.id, x.score]));
@@ -89,14 +105,24 @@ describe('the calls, over WebSocket and HTTP', () => {
     expect(alone.get(ids[3])).toBe(mixed.get(ids[3]));
     // A longer retrieval list changes the rank features, so score follows recommend's candidates.
     const wide = items(await client.request({ call: 'recommend', user: 'u40', k: 6, explain: false, candidates: 400 }));
-    const wideScores = await scoreOf(wide.map((x) => x.id), { candidates: 400 });
+    const wideScores = await scoreOf(
+      wide.map((x) => x.id),
+      { candidates: 400 },
+    );
     for (const x of wide) expect(Math.abs((wideScores.get(x.id) ?? NaN) - (x.score ?? NaN)), x.id).toBeLessThan(1e-5);
     const narrowScores = await scoreOf(wide.map((x) => x.id));
     expect(wide.some((x) => Math.abs((narrowScores.get(x.id) ?? NaN) - (x.score ?? NaN)) > 1e-5)).toBe(true);
   });
 
   it('keeps every returned item within the filters and exclusions', async () => {
-    const seen = items(await client.request({ call: 'recommend', user: 'u40', k: 50, filters: { excludeSeen: false, availableOnly: false } })).map((x) => x.id);
+    const seen = items(
+      await client.request({
+        call: 'recommend',
+        user: 'u40',
+        k: 50,
+        filters: { excludeSeen: false, availableOnly: false },
+      }),
+    ).map((x) => x.id);
     const exclude = seen.slice(0, 5);
     const checks: { filters: Record<string, unknown>; ok: (row: CatalogRow) => boolean }[] = [
       { filters: { category: 'Makeup' }, ok: (r) => r.category === 'Makeup' },
@@ -106,7 +132,12 @@ describe('the calls, over WebSocket and HTTP', () => {
     ];
     for (const call of ['recommend', 'similar', 'boughtTogether']) {
       for (const { filters, ok } of checks) {
-        const body = call === 'recommend' ? { call, user: 'u40', k: 20, filters } : call === 'similar' ? { call, item: 'i3', k: 20, filters } : { call, items: ['i3'], k: 20, filters };
+        const body =
+          call === 'recommend'
+            ? { call, user: 'u40', k: 20, filters }
+            : call === 'similar'
+              ? { call, item: 'i3', k: 20, filters }
+              : { call, items: ['i3'], k: 20, filters };
         const got = items(await client.request(body));
         expect(got.length, `${call} ${JSON.stringify(filters)}`).toBeGreaterThan(0);
         for (const g of got) {
@@ -119,17 +150,28 @@ describe('the calls, over WebSocket and HTTP', () => {
     // The same checks with many requests in flight at once, so a worker interleaves them at the
     // ranker's await; few candidates and a large k make every answer end in trending fill-ins, which
     // run after that await.
-    const concurrent = Array.from({ length: 6 }, (_, rep) => checks.map(async ({ filters, ok }) => {
-      const got = items(await client.request({ call: 'recommend', user: `u${40 + rep}`, k: 60, candidates: 10, filters }));
-      expect(got.length, `concurrent recommend ${JSON.stringify(filters)}`).toBeGreaterThan(0);
-      for (const g of got) {
-        const row = catalog.get(g.id);
-        expect(row && ok(row), `concurrent recommend ${JSON.stringify(filters)} returned ${g.id} (${JSON.stringify(row)})`).toBe(true);
-      }
-    })).flat();
+    const concurrent = Array.from({ length: 6 }, (_, rep) =>
+      checks.map(async ({ filters, ok }) => {
+        const got = items(
+          await client.request({ call: 'recommend', user: `u${40 + rep}`, k: 60, candidates: 10, filters }),
+        );
+        expect(got.length, `concurrent recommend ${JSON.stringify(filters)}`).toBeGreaterThan(0);
+        for (const g of got) {
+          const row = catalog.get(g.id);
+          expect(
+            row && ok(row),
+            `concurrent recommend ${JSON.stringify(filters)} returned ${g.id} (${JSON.stringify(row)})`,
+          ).toBe(true);
+        }
+      }),
+    ).flat();
     await Promise.all(concurrent);
     // A category nobody sells matches nothing (not the items without a category).
-    for (const body of [{ call: 'recommend', user: 'u40', k: 20 }, { call: 'similar', item: 'i3', k: 20 }]) expect(items(await client.request({ ...body, filters: { category: 'NoSuchCategory' } }))).toEqual([]);
+    for (const body of [
+      { call: 'recommend', user: 'u40', k: 20 },
+      { call: 'similar', item: 'i3', k: 20 },
+    ])
+      expect(items(await client.request({ ...body, filters: { category: 'NoSuchCategory' } }))).toEqual([]);
     // Already-seen items are excluded by default.
     const history = ['i3', 'i10', 'i20'];
     const rec = items(await client.request({ call: 'recommend', history, k: 30 }));
@@ -148,7 +190,11 @@ describe('the calls, over WebSocket and HTTP', () => {
     expect(items(similarNew).every((x) => x.explanation === 'shares its category, brand or attributes')).toBe(true);
     // Placed by its attributes, it lands among Makeup items.
     expect(items(similarNew).filter((x) => catalog.get(x.id)?.category === 'Makeup').length).toBeGreaterThanOrEqual(3);
-    const described = await client.request({ call: 'similar', item: { id: 'never-seen', category: 'Shoes', attributes: ['style:2+'] }, k: 4 });
+    const described = await client.request({
+      call: 'similar',
+      item: { id: 'never-seen', category: 'Shoes', attributes: ['style:2+'] },
+      k: 4,
+    });
     expect(items(described)).toHaveLength(4);
     // A shopper who just viewed the new item still gets a full list.
     const afterNew = await client.request({ call: 'recommend', history: [newItem], k: 5 });
@@ -158,14 +204,23 @@ describe('the calls, over WebSocket and HTTP', () => {
   });
 
   it('places a catalogued item nobody interacted with by its attributes, and explains every item it returns', async () => {
-    const touched = new Set(readFileSync(join(shop, 'events.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[1]));
+    const touched = new Set(
+      readFileSync(join(shop, 'events.csv'), 'utf8')
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(',')[1]),
+    );
     const untouched = [...catalog.keys()].filter((id) => !touched.has(id) && !id.startsWith('i-new'));
     expect(untouched.length).toBeGreaterThan(0);
     for (const id of untouched.slice(0, 3)) {
       const r = await client.request({ call: 'similar', item: id, k: 5 });
       expect((r.result as { item: unknown }).item).toEqual({ known: true, placedByAttributes: true });
       // Its zero embedding is near nothing; placed, it lands among items of its own category.
-      expect(items(r).filter((x) => catalog.get(x.id)?.category === catalog.get(id)?.category).length, id).toBeGreaterThanOrEqual(3);
+      expect(
+        items(r).filter((x) => catalog.get(x.id)?.category === catalog.get(id)?.category).length,
+        id,
+      ).toBeGreaterThanOrEqual(3);
       expect(items(r).every((x) => x.explanation === 'shares its category, brand or attributes')).toBe(true);
     }
     const bought = [...touched][0];
@@ -173,10 +228,21 @@ describe('the calls, over WebSocket and HTTP', () => {
     expect((similarBought.result as { item: unknown }).item).toEqual({ known: true, placedByAttributes: false });
     expect(items(similarBought).every((x) => x.explanation?.startsWith('similar to '))).toBe(true);
     // Trending fill-ins (a cold-start shopper) and rule-less fall-backs say why too.
-    for (const x of items(await client.request({ call: 'recommend', user: 'someone-new', k: 5 }))) expect(x.explanation).toMatch(/^trending (in |now)/);
-    const scored = (await client.request({ call: 'score', user: 'u77', items: ['i59', 'i572', 'no-such-item'] })).result as { items: { id: string; score: number | null; stage?: string; explanation: string }[] };
-    expect(scored.items.slice(0, 2).every((x) => x.stage === 'ranker' && x.score !== null && /^(because you|matches)/.test(x.explanation))).toBe(true);
-    expect(scored.items[2]).toEqual({ id: 'no-such-item', score: null, known: false, explanation: "not in this bundle's catalogue" });
+    for (const x of items(await client.request({ call: 'recommend', user: 'someone-new', k: 5 })))
+      expect(x.explanation).toMatch(/^trending (in |now)/);
+    const scored = (await client.request({ call: 'score', user: 'u77', items: ['i59', 'i572', 'no-such-item'] }))
+      .result as { items: { id: string; score: number | null; stage?: string; explanation: string }[] };
+    expect(
+      scored.items
+        .slice(0, 2)
+        .every((x) => x.stage === 'ranker' && x.score !== null && /^(because you|matches)/.test(x.explanation)),
+    ).toBe(true);
+    expect(scored.items[2]).toEqual({
+      id: 'no-such-item',
+      score: null,
+      known: false,
+      explanation: "not in this bundle's catalogue",
+    });
   });
 
   it('explains a recommendation by the history item most similar to it (item-kNN, else embedding cosine)', async () => {
@@ -213,27 +279,42 @@ describe('the calls, over WebSocket and HTTP', () => {
       }
       if (sims === knnSims) byKnn++;
       const named = hs.filter((_, j) => sims[j] === top).map(label);
-      expect(named.some((l) => x.explanation === `because you viewed ${l}`), `${x.id}: ${x.explanation} (expected one of ${named.join(', ')})`).toBe(true);
+      expect(
+        named.some((l) => x.explanation === `because you viewed ${l}`),
+        `${x.id}: ${x.explanation} (expected one of ${named.join(', ')})`,
+      ).toBe(true);
     }
     expect(byKnn).toBeGreaterThan(5);
   });
 
-  it('answers boughtTogether from the bundle\'s rules, by confidence, saying which basket item each comes from', async () => {
+  it("answers boughtTogether from the bundle's rules, by confidence, saying which basket item each comes from", async () => {
     const b = readBundle(bundle);
     const { rules } = b;
     // The item with the most rules, and its rules' consequents by confidence (available ones only, as the default filters ask).
     let from = 0;
-    for (let i = 0; i < rules.numItems; i++) if (rules.indptr[i + 1] - rules.indptr[i] > rules.indptr[from + 1] - rules.indptr[from]) from = i;
-    const expected = Array.from({ length: rules.indptr[from + 1] - rules.indptr[from] }, (_, j) => rules.indptr[from] + j)
+    for (let i = 0; i < rules.numItems; i++)
+      if (rules.indptr[i + 1] - rules.indptr[i] > rules.indptr[from + 1] - rules.indptr[from]) from = i;
+    const expected = Array.from(
+      { length: rules.indptr[from + 1] - rules.indptr[from] },
+      (_, j) => rules.indptr[from] + j,
+    )
       .filter((p) => catalog.get(b.items[rules.consequent[p]].id)?.available)
-      .sort((x, y) => rules.confidence[y] - rules.confidence[x] || rules.lift[y] - rules.lift[x] || rules.consequent[x] - rules.consequent[y]);
+      .sort(
+        (x, y) =>
+          rules.confidence[y] - rules.confidence[x] ||
+          rules.lift[y] - rules.lift[x] ||
+          rules.consequent[x] - rules.consequent[y],
+      );
     expect(expected.length).toBeGreaterThanOrEqual(3);
     const k = Math.min(expected.length, 5);
     const got = items(await client.request({ call: 'boughtTogether', items: [b.items[from].id], k }));
     expect(got.map((x) => x.id)).toEqual(expected.slice(0, k).map((p) => b.items[rules.consequent[p]].id));
-    expect(got.map((x) => x.score)).toEqual(expected.slice(0, k).map((p) => Math.round(rules.confidence[p] * 1e6) / 1e6));
+    expect(got.map((x) => x.score)).toEqual(
+      expected.slice(0, k).map((p) => Math.round(rules.confidence[p] * 1e6) / 1e6),
+    );
     const name = b.items[from].text!;
-    for (const x of got) expect(x.stage === 'rules' && x.explanation?.startsWith(`bought with "${name}" (confidence `)).toBe(true);
+    for (const x of got)
+      expect(x.stage === 'rules' && x.explanation?.startsWith(`bought with "${name}" (confidence `)).toBe(true);
   });
 
   it('spreads a list over less similar items when asked for diversity, keeping the best first', async () => {
@@ -245,10 +326,11 @@ describe('the calls, over WebSocket and HTTP', () => {
       const norm = (a: Float32Array): number => Math.sqrt(a.reduce((s, x) => s + x * x, 0));
       let sum = 0;
       let pairs = 0;
-      for (let a = 0; a < v.length; a++) for (let c = a + 1; c < v.length; c++) {
-        sum += v[a].reduce((s, x, q) => s + x * v[c][q], 0) / (norm(v[a]) * norm(v[c]));
-        pairs++;
-      }
+      for (let a = 0; a < v.length; a++)
+        for (let c = a + 1; c < v.length; c++) {
+          sum += v[a].reduce((s, x, q) => s + x * v[c][q], 0) / (norm(v[a]) * norm(v[c]));
+          pairs++;
+        }
       return sum / pairs;
     };
     let plainSum = 0;
@@ -281,7 +363,9 @@ describe('the calls, over WebSocket and HTTP', () => {
     expect(p.affinities.top.every((a) => [...catalog.values()].some((c) => c.category === a.name))).toBe(true);
     expect(p.rfm.events).toBe(p.user.events);
     expect(p.rfm.recencyDays).toBeGreaterThanOrEqual(0);
-    const cold = (await client.request({ call: 'profile', user: 'nobody-yet' })).result as { segment: { id: number | null } };
+    const cold = (await client.request({ call: 'profile', user: 'nobody-yet' })).result as {
+      segment: { id: number | null };
+    };
     expect(cold.segment.id).toBeNull();
   });
 
@@ -293,5 +377,4 @@ describe('the calls, over WebSocket and HTTP', () => {
     const after = items(await client.request({ call: 'recommend', user: 'u77', k: 20 })).map((x) => x.id);
     expect(after).not.toContain(bought);
   });
-
 });

@@ -15,14 +15,17 @@ describe('hot reload', () => {
   it('switches versions under a steady stream with zero failed requests', async () => {
     const models = join(tempDir(), 'models', 'shop');
     cpSync(fixture, join(models, 'v1'), { recursive: true });
-    const server = new VitrineServer(loadConfig(models, undefined, { port: 0, workers: 2, logLevel: 'silent', clock: 'bundle', adminToken: 'secret' }));
+    const server = new VitrineServer(
+      loadConfig(models, undefined, { port: 0, workers: 2, logLevel: 'silent', clock: 'bundle', adminToken: 'secret' }),
+    );
     await server.start();
     const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
     const replies: Reply[] = [];
     let stop = false;
     // Eight concurrent request loops: a steady stream across the swap.
     const loops = Array.from({ length: 8 }, async (_, l) => {
-      for (let j = 0; !stop; j++) replies.push(await client.request({ call: 'recommend', user: `u${((l * 97 + j) % 700) + 1}`, k: 5 }));
+      for (let j = 0; !stop; j++)
+        replies.push(await client.request({ call: 'recommend', user: `u${((l * 97 + j) % 700) + 1}`, k: 5 }));
     });
     // Wait on progress rather than on the clock, so a busy machine slows the test instead of failing it.
     const until = async (cond: () => boolean): Promise<void> => {
@@ -31,7 +34,11 @@ describe('hot reload', () => {
     await until(() => replies.length >= 40);
     // Reloads that change nothing, or name a missing version, leave later reloads working.
     const reload = async (body?: unknown): Promise<{ status: number; reply: Reply }> => {
-      const r = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer secret' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const r = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer secret' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       return { status: r.status, reply: (await r.json()) as Reply };
     };
     expect((await reload()).reply.result).toEqual({ from: 'v1', to: 'v1' });
@@ -59,7 +66,10 @@ describe('hot reload', () => {
     // Overlapping reloads run one after the other, each answered for its own version (asked for
     // in-process, so the order they are asked in is certain).
     const [back, forth] = await Promise.all([server.reload('v1'), server.reload('v2')]);
-    expect([back, forth]).toEqual([{ from: 'v2', to: 'v1' }, { from: 'v1', to: 'v2' }]);
+    expect([back, forth]).toEqual([
+      { from: 'v2', to: 'v1' },
+      { from: 'v1', to: 'v2' },
+    ]);
     const atLast = replies.length;
     await until(() => replies.length >= atLast + 40);
     // A misspelt key is refused, not read as "the newest version".
@@ -95,7 +105,9 @@ function corruptRanker(dir: string): void {
   cpSync(fixture, dir, { recursive: true });
   const garbage = randomBytes(4096);
   writeFileSync(join(dir, 'ranker.onnx'), garbage);
-  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { files: Record<string, { bytes: number; sha256: string }> };
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    files: Record<string, { bytes: number; sha256: string }>;
+  };
   manifest.files['ranker.onnx'] = { bytes: garbage.length, sha256: createHash('sha256').update(garbage).digest('hex') };
   writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
 }
@@ -103,7 +115,13 @@ function corruptRanker(dir: string): void {
 describe('event log', () => {
   it('brings streamed events back after a restart', async () => {
     const eventLog = join(tempDir(), 'events.jsonl');
-    const config = loadConfig(fixture, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle', eventLog });
+    const config = loadConfig(fixture, undefined, {
+      port: 0,
+      workers: 1,
+      logLevel: 'silent',
+      clock: 'bundle',
+      eventLog,
+    });
     const recommended = async (server: VitrineServer): Promise<string[]> => {
       const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
       const reply = await client.request({ call: 'recommend', user: 'u77', k: 20 });
@@ -114,7 +132,9 @@ describe('event log', () => {
     await first.start();
     const bought = (await recommended(first))[0];
     const client = await TestClient.connect(`ws://127.0.0.1:${first.port}/ws`);
-    expect((await client.request({ call: 'event', user: 'u77', item: bought, type: 'purchase', price: 10 })).error).toBeUndefined();
+    expect(
+      (await client.request({ call: 'event', user: 'u77', item: bought, type: 'purchase', price: 10 })).error,
+    ).toBeUndefined();
     await client.close();
     await first.shutdown();
 
@@ -122,7 +142,12 @@ describe('event log', () => {
     await second.start();
     try {
       // Rewritten at start to what is held: that one event.
-      expect(readFileSync(eventLog, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { item: string }).item)).toEqual([bought]);
+      expect(
+        readFileSync(eventLog, 'utf8')
+          .trim()
+          .split('\n')
+          .map((l) => (JSON.parse(l) as { item: string }).item),
+      ).toEqual([bought]);
       expect(await recommended(second)).not.toContain(bought);
       // The gauges count the replayed user from the start, not from the next event.
       const metrics = await (await fetch(`http://127.0.0.1:${second.port}/metrics`)).text();
@@ -144,19 +169,43 @@ describe('event log', () => {
     const models = join(tempDir(), 'models', 'shop');
     cpSync(fixture, join(models, 'v1'), { recursive: true });
     const eventLog = join(tempDir(), 'events.jsonl');
-    const server = new VitrineServer(loadConfig(models, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle', eventLog, adminToken: 'secret' }));
+    const server = new VitrineServer(
+      loadConfig(models, undefined, {
+        port: 0,
+        workers: 1,
+        logLevel: 'silent',
+        clock: 'bundle',
+        eventLog,
+        adminToken: 'secret',
+      }),
+    );
     await server.start();
-    const loggedItems = (): string[] => readFileSync(eventLog, 'utf8').trim().split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { item: string }).item);
+    const loggedItems = (): string[] =>
+      readFileSync(eventLog, 'utf8')
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => (JSON.parse(l) as { item: string }).item);
     try {
-      const { referenceTime } = (JSON.parse(readFileSync(join(fixture, 'manifest.json'), 'utf8')) as { data: { referenceTime: number } }).data;
+      const { referenceTime } = (
+        JSON.parse(readFileSync(join(fixture, 'manifest.json'), 'utf8')) as { data: { referenceTime: number } }
+      ).data;
       const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
       // An event from before the data end is refused: the log keeps only what follows it, so it
       // would be answered `accepted` and then vanish at the next start.
-      const late = await client.request({ call: 'event', user: 'u5', item: 'i1', type: 'view', ts: referenceTime - 3600 });
+      const late = await client.request({
+        call: 'event',
+        user: 'u5',
+        item: 'i1',
+        type: 'view',
+        ts: referenceTime - 3600,
+      });
       expect([late.error?.code, late.error?.field]).toEqual(['invalid_field', 'ts']);
       // One stamped at the data end (the bundle clock's now), one two hours after it.
       expect((await client.request({ call: 'event', user: 'u5', item: 'i2', type: 'view' })).error).toBeUndefined();
-      expect((await client.request({ call: 'event', user: 'u5', item: 'i3', type: 'view', ts: referenceTime + 7200 })).error).toBeUndefined();
+      expect(
+        (await client.request({ call: 'event', user: 'u5', item: 'i3', type: 'view', ts: referenceTime + 7200 })).error,
+      ).toBeUndefined();
       await client.close();
       expect(loggedItems()).toEqual(['i2', 'i3']);
       // The next version's data end an hour later: it has learned from i2, not from i3.
@@ -165,10 +214,14 @@ describe('event log', () => {
       const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { data: { referenceTime: number } };
       manifest.data.referenceTime = referenceTime + 3600;
       writeFileSync(manifestPath, JSON.stringify(manifest));
-      const r = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, { method: 'POST', headers: { authorization: 'Bearer secret' } });
+      const r = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer secret' },
+      });
       expect(r.status).toBe(200);
       // The rewrite runs after the swap; wait on it rather than on the clock.
-      for (const deadline = Date.now() + 30_000; loggedItems().length !== 1 && Date.now() < deadline; ) await new Promise((res) => setTimeout(res, 10));
+      for (const deadline = Date.now() + 30_000; loggedItems().length !== 1 && Date.now() < deadline; )
+        await new Promise((res) => setTimeout(res, 10));
       expect(loggedItems()).toEqual(['i3']);
     } finally {
       await server.shutdown();
@@ -178,9 +231,18 @@ describe('event log', () => {
 
 describe('graceful shutdown', () => {
   it('ends a load run whose server shuts down, counting what was in flight', async () => {
-    const server = new VitrineServer(loadConfig(fixture, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle' }));
+    const server = new VitrineServer(
+      loadConfig(fixture, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle' }),
+    );
     await server.start();
-    const run = closedLoop({ url: `ws://127.0.0.1:${server.port}/ws`, codec: 'msgpack', connections: 2, depth: 4, seconds: 60, request: (seq) => ({ call: 'recommend', user: `u${(seq % 50) + 1}`, k: 5 }) });
+    const run = closedLoop({
+      url: `ws://127.0.0.1:${server.port}/ws`,
+      codec: 'msgpack',
+      connections: 2,
+      depth: 4,
+      seconds: 60,
+      request: (seq) => ({ call: 'recommend', user: `u${(seq % 50) + 1}`, k: 5 }),
+    });
     await new Promise((r) => setTimeout(r, 300));
     await server.shutdown();
     // Well before its 60 s: the closed connections end the run instead of leaving it waiting.
@@ -190,7 +252,11 @@ describe('graceful shutdown', () => {
   });
 
   it('survives a SIGHUP that arrives while it is still loading the bundle', async () => {
-    const child = spawn(process.execPath, [cliPath, 'serve', '--bundle', fixture, '--port', '0', '--workers', '1', '--log-level', 'info'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITRINE_PROGRESS: '0' } });
+    const child = spawn(
+      process.execPath,
+      [cliPath, 'serve', '--bundle', fixture, '--port', '0', '--workers', '1', '--log-level', 'info'],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITRINE_PROGRESS: '0' } },
+    );
     let stdout = '';
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const seen = (pattern: RegExp): Promise<void> =>
@@ -214,7 +280,24 @@ describe('graceful shutdown', () => {
   });
 
   it('answers every in-flight request (200, under the per-connection cap) after SIGTERM, then exits 0', async () => {
-    const child = spawn(process.execPath, [cliPath, 'serve', '--bundle', fixture, '--port', '0', '--workers', '2', '--clock', 'bundle', '--log-level', 'warn'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITRINE_PROGRESS: '0' } });
+    const child = spawn(
+      process.execPath,
+      [
+        cliPath,
+        'serve',
+        '--bundle',
+        fixture,
+        '--port',
+        '0',
+        '--workers',
+        '2',
+        '--clock',
+        'bundle',
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VITRINE_PROGRESS: '0' } },
+    );
     let stdout = '';
     const port = await new Promise<number>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => {
@@ -226,12 +309,19 @@ describe('graceful shutdown', () => {
     });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const client = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
-    const pending = Array.from({ length: 200 }, (_, j) => client.request({ call: 'recommend', user: `u${(j % 700) + 1}`, k: 10, diversity: 0.2 }));
+    const pending = Array.from({ length: 200 }, (_, j) =>
+      client.request({ call: 'recommend', user: `u${(j % 700) + 1}`, k: 10, diversity: 0.2 }),
+    );
     // Signal once the server is demonstrably working through the burst.
     await Promise.race(pending);
     child.kill('SIGTERM');
     const replies = await Promise.all(pending);
-    expect(replies.filter((r) => r.error !== undefined).map((r) => r.error?.code + ':' + r.error?.message).slice(0, 3)).toEqual([]);
+    expect(
+      replies
+        .filter((r) => r.error !== undefined)
+        .map((r) => r.error?.code + ':' + r.error?.message)
+        .slice(0, 3),
+    ).toEqual([]);
     expect(replies.every((r) => Array.isArray((r.result as { items: unknown[] }).items))).toBe(true);
     expect(await exited).toBe(0);
     // The server closed the connection on its way out.
@@ -242,17 +332,36 @@ describe('graceful shutdown', () => {
 
 describe('batching', () => {
   it('hands a burst to a busy worker in batches and answers each request as if it came alone', async () => {
-    const server = new VitrineServer(loadConfig(fixture, undefined, { port: 0, workers: 1, concurrentTasksPerWorker: 1, maxBatch: 8, logLevel: 'silent', clock: 'bundle' }));
+    const server = new VitrineServer(
+      loadConfig(fixture, undefined, {
+        port: 0,
+        workers: 1,
+        concurrentTasksPerWorker: 1,
+        maxBatch: 8,
+        logLevel: 'silent',
+        clock: 'bundle',
+      }),
+    );
     await server.start();
     const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
-    const bodies = Array.from({ length: 60 }, (_, j) => (j % 3 === 2 ? { call: 'similar', item: `i${j + 1}`, k: 5 } : { call: 'recommend', user: `u${j + 1}`, k: 5, filters: j % 3 === 1 ? { category: 'Makeup' } : {} }));
+    const bodies = Array.from({ length: 60 }, (_, j) =>
+      j % 3 === 2
+        ? { call: 'similar', item: `i${j + 1}`, k: 5 }
+        : { call: 'recommend', user: `u${j + 1}`, k: 5, filters: j % 3 === 1 ? { category: 'Makeup' } : {} },
+    );
     const burst = await Promise.all(bodies.map((b) => client.request(b)));
     const alone: Reply[] = [];
     for (const b of bodies) alone.push(await client.request(b));
     expect(burst.map((r) => r.result)).toEqual(alone.map((r) => r.result));
     expect(burst.every((r) => r.error === undefined)).toBe(true);
     const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
-    const count = (le: string): number => Number(metrics.split('\n').find((l) => l.startsWith(`vitrine_worker_batch_size_bucket{le="${le}"} `))?.split(' ')[1]);
+    const count = (le: string): number =>
+      Number(
+        metrics
+          .split('\n')
+          .find((l) => l.startsWith(`vitrine_worker_batch_size_bucket{le="${le}"} `))
+          ?.split(' ')[1],
+      );
     // Sequential requests go one by one; the burst piled up behind the single worker.
     expect(count('+Inf')).toBeGreaterThan(count('1'));
     await client.close();
@@ -262,10 +371,21 @@ describe('batching', () => {
 
 describe('overload', () => {
   it('answers `overloaded` beyond the bounded queue instead of queueing without limit, and recovers', async () => {
-    const server = new VitrineServer(loadConfig(fixture, undefined, { port: 0, workers: 1, concurrentTasksPerWorker: 1, maxQueue: 2, logLevel: 'silent', clock: 'bundle' }));
+    const server = new VitrineServer(
+      loadConfig(fixture, undefined, {
+        port: 0,
+        workers: 1,
+        concurrentTasksPerWorker: 1,
+        maxQueue: 2,
+        logLevel: 'silent',
+        clock: 'bundle',
+      }),
+    );
     await server.start();
     const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
-    const replies = await Promise.all(Array.from({ length: 100 }, (_, j) => client.request({ call: 'recommend', user: `u${j + 1}`, k: 10 })));
+    const replies = await Promise.all(
+      Array.from({ length: 100 }, (_, j) => client.request({ call: 'recommend', user: `u${j + 1}`, k: 10 })),
+    );
     const codes = replies.map((r) => r.error?.code ?? 'ok');
     expect(codes.filter((c) => c === 'ok').length).toBeGreaterThanOrEqual(3);
     expect(codes.filter((c) => c === 'overloaded').length).toBeGreaterThan(50);
@@ -273,7 +393,9 @@ describe('overload', () => {
     const after = await client.request({ call: 'recommend', user: 'u1', k: 3 });
     expect(after.error).toBeUndefined();
     const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
-    expect(metrics).toMatch(/vitrine_requests_total\{call="recommend",transport="ws-msgpack",outcome="overloaded"\} [1-9]/);
+    expect(metrics).toMatch(
+      /vitrine_requests_total\{call="recommend",transport="ws-msgpack",outcome="overloaded"\} [1-9]/,
+    );
     await client.close();
     await server.shutdown();
   });

@@ -11,22 +11,41 @@ describe('client token, per-connection cap and pseudonymised logs', () => {
   it('refuses clients without the token, caps requests in flight per connection, and never logs a raw user id', async () => {
     const lines: string[] = [];
     const log = pino({ level: 'debug' }, { write: (line: string) => void lines.push(line) });
-    const server = new VitrineServer(loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'debug', clock: 'bundle', clientToken: 'tok', maxInFlightPerConnection: 2, pseudonymKey: 'support-key' }), log);
+    const server = new VitrineServer(
+      loadConfig(bundle, undefined, {
+        port: 0,
+        workers: 1,
+        logLevel: 'debug',
+        clock: 'bundle',
+        clientToken: 'tok',
+        maxInFlightPerConnection: 2,
+        pseudonymKey: 'support-key',
+      }),
+      log,
+    );
     await server.start();
     const url = `ws://127.0.0.1:${server.port}/ws`;
     try {
       await expect(TestClient.connect(url)).rejects.toThrow(/401/);
       await expect(TestClient.connect(`${url}?token=nope`)).rejects.toThrow(/401/);
       expect((await httpCall(server.port, 'recommend', { user: 'u1', k: 2 })).status).toBe(401);
-      expect(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()).toMatch(/vitrine_requests_total\{call="recommend",transport="http",outcome="unauthorized"\} 1\n/);
-      expect((await httpCall(server.port, 'recommend', { user: 'u1', k: 2 }, { authorization: 'Bearer tok' })).status).toBe(200);
+      expect(await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text()).toMatch(
+        /vitrine_requests_total\{call="recommend",transport="http",outcome="unauthorized"\} 1\n/,
+      );
+      expect(
+        (await httpCall(server.port, 'recommend', { user: 'u1', k: 2 }, { authorization: 'Bearer tok' })).status,
+      ).toBe(200);
       const viaHeader = await TestClient.connect(url, { authorization: 'Bearer tok' });
       await viaHeader.close();
 
       const client = await TestClient.connect(`${url}?token=tok`);
       // Twelve at once on one connection: two are taken, the rest are refused with a coded error
       // (their ids echoed), and the connection keeps serving.
-      const burst = await Promise.all(Array.from({ length: 12 }, (_, j) => client.request({ id: `b${j}`, call: 'recommend', user: `u${j + 1}`, k: 3 })));
+      const burst = await Promise.all(
+        Array.from({ length: 12 }, (_, j) =>
+          client.request({ id: `b${j}`, call: 'recommend', user: `u${j + 1}`, k: 3 }),
+        ),
+      );
       const codes = burst.map((r) => r.error?.code ?? 'ok');
       expect(codes.filter((c) => c === 'ok').length).toBeGreaterThanOrEqual(2);
       expect(codes.filter((c) => c === 'too_many_in_flight').length).toBeGreaterThanOrEqual(1);
@@ -35,7 +54,9 @@ describe('client token, per-connection cap and pseudonymised logs', () => {
       expect((await client.request({ call: 'recommend', user: 'u1', k: 3 })).error).toBeUndefined();
       // Counted under the call they asked for.
       const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
-      expect(metrics).toMatch(/vitrine_requests_total\{call="recommend",transport="ws-msgpack",outcome="too_many_in_flight"\} [1-9]/);
+      expect(metrics).toMatch(
+        /vitrine_requests_total\{call="recommend",transport="ws-msgpack",outcome="too_many_in_flight"\} [1-9]/,
+      );
 
       const shopper = 'alice@example.com';
       expect((await client.request({ call: 'event', user: shopper, item: 'i5', type: 'view' })).error).toBeUndefined();
@@ -52,7 +73,9 @@ describe('client token, per-connection cap and pseudonymised logs', () => {
 
 describe('a client that does not read its replies', () => {
   it('is refused more requests once its unread replies pile up, and loses none of them', async () => {
-    const server = new VitrineServer(loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle' }));
+    const server = new VitrineServer(
+      loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle' }),
+    );
     await server.start();
     try {
       const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
@@ -61,20 +84,36 @@ describe('a client that does not read its replies', () => {
       socket.pause();
       const pending: Promise<Reply>[] = [];
       for (let j = 0; j < 1500; j++) {
-        pending.push(client.request({ id: j, call: 'recommend', user: `u${(j % 700) + 1}`, k: 200, filters: { excludeSeen: false, availableOnly: false } }, 'json'));
+        pending.push(
+          client.request(
+            {
+              id: j,
+              call: 'recommend',
+              user: `u${(j % 700) + 1}`,
+              k: 200,
+              filters: { excludeSeen: false, availableOnly: false },
+            },
+            'json',
+          ),
+        );
         if (j % 50 === 49) await new Promise((r) => setTimeout(r, 50));
       }
       await new Promise((r) => setTimeout(r, 1000));
       socket.resume();
       // Before the fix uWS dropped replies past its buffer on a connection that stayed open: the
       // requests behind them were never answered, and this waited until the test timed out.
-      const replies = await Promise.race([Promise.all(pending), new Promise<'lost'>((r) => setTimeout(() => r('lost'), 30_000))]);
+      const replies = await Promise.race([
+        Promise.all(pending),
+        new Promise<'lost'>((r) => setTimeout(() => r('lost'), 30_000)),
+      ]);
       expect(replies).not.toBe('lost');
       const codes = (replies as Reply[]).map((r) => r.error?.code ?? 'ok');
       expect(codes.filter((c) => c === 'ok').length).toBeGreaterThan(100);
       expect(codes.filter((c) => c === 'too_many_in_flight').length).toBeGreaterThan(100);
       expect(codes.every((c) => c === 'ok' || c === 'too_many_in_flight')).toBe(true);
-      expect((replies as Reply[]).find((r) => r.error)?.error?.message).toMatch(/bytes of replies on this connection are not read yet/);
+      expect((replies as Reply[]).find((r) => r.error)?.error?.message).toMatch(
+        /bytes of replies on this connection are not read yet/,
+      );
       expect(client.closed).toBe(false);
       expect((await client.request({ call: 'recommend', user: 'u1', k: 3 })).error).toBeUndefined();
       await client.close();

@@ -37,11 +37,22 @@ describe('transports: errors, probes and the load driver', () => {
       [() => client.request({ call: 'recommend', user: 42 }), 'invalid_field', 'user'],
       [() => client.request({ call: 'recommend', user: 'u1', k: 1e9 }), 'invalid_field', 'k'],
       [() => client.request({ call: 'recommend', user: 'u1', k: 'ten' }), 'invalid_field', 'k'],
-      [() => client.request({ call: 'recommend', user: 'u1', filters: { priceMin: 50, priceMax: 5 } }), 'invalid_field', 'filters.priceMin'],
-      [() => client.request({ call: 'recommend', user: 'u1', filters: { colour: 'red' } }), 'invalid_field', 'filters.colour'],
+      [
+        () => client.request({ call: 'recommend', user: 'u1', filters: { priceMin: 50, priceMax: 5 } }),
+        'invalid_field',
+        'filters.priceMin',
+      ],
+      [
+        () => client.request({ call: 'recommend', user: 'u1', filters: { colour: 'red' } }),
+        'invalid_field',
+        'filters.colour',
+      ],
       [() => client.request({ call: 'score', user: 'u1', items: [] }), 'invalid_field', 'items'],
       [() => client.request({ call: 'event', user: 'u1', item: 'i1', type: 'like' }), 'invalid_field', 'type'],
-      [() => client.raw(JSON.stringify({ id: 'big', call: 'recommend', user: 'u1', pad: 'x'.repeat(200_000) }), false), 'frame_too_large'],
+      [
+        () => client.raw(JSON.stringify({ id: 'big', call: 'recommend', user: 'u1', pad: 'x'.repeat(200_000) }), false),
+        'frame_too_large',
+      ],
     ];
     for (const [send, code, field] of cases) {
       const r = await send();
@@ -56,12 +67,22 @@ describe('transports: errors, probes and the load driver', () => {
     // HTTP: the same coded errors with fitting status codes.
     expect((await httpCall(server.port, 'recommend', '{nope')).status).toBe(400);
     const kHttp = await httpCall(server.port, 'recommend', { user: 'u1', k: 1e9 });
-    expect([kHttp.status, kHttp.reply.error?.code, kHttp.reply.id, kHttp.reply.bundle]).toEqual([400, 'invalid_field', null, server.version]);
+    expect([kHttp.status, kHttp.reply.error?.code, kHttp.reply.id, kHttp.reply.bundle]).toEqual([
+      400,
+      'invalid_field',
+      null,
+      server.version,
+    ]);
     expect((await httpCall(server.port, 'recommend', { id: 'h1', user: 'u1', k: 1 })).reply.id).toBe('h1');
     expect((await httpCall(server.port, 'fly', {})).status).toBe(404);
     const route = await fetch(`http://127.0.0.1:${server.port}/v1/recommend`);
     const routeReply = (await route.json()) as Reply;
-    expect([route.status, routeReply.error?.code, routeReply.bundle, typeof routeReply.serverMs]).toEqual([404, 'unknown_call', server.version, 'number']);
+    expect([route.status, routeReply.error?.code, routeReply.bundle, typeof routeReply.serverMs]).toEqual([
+      404,
+      'unknown_call',
+      server.version,
+      'number',
+    ]);
     expect(routeReply.error?.message).toMatch(/no such route: GET \/v1\/recommend/);
     const big = await httpCall(server.port, 'recommend', { user: 'u1', pad: 'x'.repeat(200_000) });
     expect([big.status, big.reply.error?.code, big.reply.bundle]).toEqual([413, 'frame_too_large', server.version]);
@@ -70,27 +91,43 @@ describe('transports: errors, probes and the load driver', () => {
     // Refused before validation (a body that is not JSON, one over the limit) and still counted.
     const metrics = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
     expect(metrics).toMatch(/vitrine_requests_total\{call="recommend",transport="http",outcome="bad_frame"\} 1\n/);
-    expect(metrics).toMatch(/vitrine_requests_total\{call="recommend",transport="http",outcome="frame_too_large"\} 1\n/);
+    expect(metrics).toMatch(
+      /vitrine_requests_total\{call="recommend",transport="http",outcome="frame_too_large"\} 1\n/,
+    );
   });
 
   it('refuses a port another server holds rather than sharing its traffic', async () => {
-    const second = new VitrineServer(loadConfig(bundle, undefined, { port: server.port, workers: 1, logLevel: 'silent' }));
+    const second = new VitrineServer(
+      loadConfig(bundle, undefined, { port: server.port, workers: 1, logLevel: 'silent' }),
+    );
     try {
-      await expect(second.start()).rejects.toThrow(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${server.port} \\(the port is in use`));
+      await expect(second.start()).rejects.toThrow(
+        new RegExp(`cannot listen on 127\\.0\\.0\\.1:${server.port} \\(the port is in use`),
+      );
     } finally {
       await second.shutdown();
     }
     items(await client.request({ call: 'recommend', user: 'u1', k: 3 }));
   });
 
-  it('takes integers msgpack encodes in 64 bits (as Python\'s msgpack does from 2^32)', async () => {
+  it("takes integers msgpack encodes in 64 bits (as Python's msgpack does from 2^32)", async () => {
     const uint64 = (v: bigint): Buffer => {
       const b = Buffer.alloc(9);
       b[0] = 0xcf;
       b.writeBigUInt64BE(v, 1);
       return b;
     };
-    const frame = Buffer.concat([Buffer.from([0x84]), pack('id'), uint64(1_700_000_000_000n), pack('call'), pack('recommend'), pack('user'), pack('u40'), pack('k'), uint64(3n)]);
+    const frame = Buffer.concat([
+      Buffer.from([0x84]),
+      pack('id'),
+      uint64(1_700_000_000_000n),
+      pack('call'),
+      pack('recommend'),
+      pack('user'),
+      pack('u40'),
+      pack('k'),
+      uint64(3n),
+    ]);
     const reply = await client.raw(frame, true);
     expect(reply.error, JSON.stringify(reply.error)).toBeUndefined();
     expect(reply.id).toBe(1_700_000_000_000);
@@ -115,7 +152,7 @@ describe('transports: errors, probes and the load driver', () => {
     expect(metrics).toMatch(/vitrine_bundle_info\{version="v1"\} 1/);
   });
 
-  it('is measured by the load driver: every scheduled request answered, the server\'s own time apart', async () => {
+  it("is measured by the load driver: every scheduled request answered, the server's own time apart", async () => {
     const url = `ws://127.0.0.1:${server.port}/ws`;
     const request = (seq: number): Record<string, unknown> => ({ call: 'recommend', user: `u${seq % 50}`, k: 5 });
     const open = await openLoop({ url, codec: 'msgpack', connections: 4, rate: 200, seconds: 1, request });

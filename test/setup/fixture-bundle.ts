@@ -12,7 +12,8 @@ import { buildBundle, defaultBuildOptions } from '../../src/train/build.js';
 function sourceHash(): string {
   const h = createHash('sha256');
   const src = resolve(import.meta.dirname, '..', '..', 'src');
-  for (const f of (readdirSync(src, { recursive: true }) as string[]).filter((p) => p.endsWith('.ts')).sort()) h.update(f).update(readFileSync(join(src, f)));
+  for (const f of (readdirSync(src, { recursive: true }) as string[]).filter((p) => p.endsWith('.ts')).sort())
+    h.update(f).update(readFileSync(join(src, f)));
   return h.digest('hex').slice(0, 12);
 }
 

@@ -59,14 +59,24 @@ describe('streamed events', () => {
     expect(readFileSync(logPath, 'utf8').split('\n')).toHaveLength(8);
 
     const second = new EmbeddedStore(options);
-    expect(await second.open(100)).toEqual({ events: 7, unreadable: 1, kept: 3, unreadableSavedTo: `${logPath}.rejected` });
+    expect(await second.open(100)).toEqual({
+      events: 7,
+      unreadable: 1,
+      kept: 3,
+      unreadableSavedTo: `${logPath}.rejected`,
+    });
     // The torn line leaves the log but is kept aside.
     expect(readFileSync(`${logPath}.rejected`, 'utf8')).toBe('{"user":"c","item":"i7","ty\n');
     expect(second.get('a')).toBeUndefined();
     expect(second.get('b')?.map((e) => e.item)).toEqual(['i4', 'i6']);
     expect(second.get('c')?.map((e) => e.item)).toEqual(['i5']);
     // The log now holds just those three, whole lines in recency order, so the next append is intact.
-    expect(readFileSync(logPath, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { item: string }).item)).toEqual(['i5', 'i4', 'i6']);
+    expect(
+      readFileSync(logPath, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { item: string }).item),
+    ).toEqual(['i5', 'i4', 'i6']);
     second.add('d', event('i8', 107)); // evicts c, the least recently active
 
     const third = new EmbeddedStore(options);
@@ -84,7 +94,8 @@ describe('streamed events', () => {
   it('replays only lines the event call would accept, and starts on a log it cannot rewrite', async () => {
     const dir = tempDir();
     const logPath = join(dir, 'events.jsonl');
-    const good = (item: string, ts: number): string => JSON.stringify({ user: 'a', item, type: 'purchase', ts, price: 5 });
+    const good = (item: string, ts: number): string =>
+      JSON.stringify({ user: 'a', item, type: 'purchase', ts, price: 5 });
     const bad = [
       { user: 'a', item: 'i9', type: 'bogus', ts: 101 },
       { user: 'a', item: 'i9', type: 'purchase', ts: 101, price: 1e308 },
@@ -98,7 +109,13 @@ describe('streamed events', () => {
     mkdirSync(`${logPath}.compact`);
     const overlay = new EmbeddedStore({ maxPerUser: 10, maxUsers: 10, log: { path: logPath } });
     const replay = await overlay.open(100);
-    expect(replay).toMatchObject({ events: 2, unreadable: 6, kept: 2, rewriteError: expect.stringMatching(/EISDIR/), unreadableSavedTo: `${logPath}.rejected` });
+    expect(replay).toMatchObject({
+      events: 2,
+      unreadable: 6,
+      kept: 2,
+      rewriteError: expect.stringMatching(/EISDIR/),
+      unreadableSavedTo: `${logPath}.rejected`,
+    });
     expect(readFileSync(`${logPath}.rejected`, 'utf8')).toBe([...bad, '{"user":"a","it'].join('\n') + '\n');
     expect(overlay.get('a')?.map((e) => e.item)).toEqual(['i1', 'i2']);
     // Appended to the log as it is, on a line of its own after the torn one.
@@ -106,7 +123,11 @@ describe('streamed events', () => {
     await overlay.durable();
     await overlay.close();
     const lines = readFileSync(logPath, 'utf8').split('\n');
-    expect(lines.slice(-3)).toEqual(['{"user":"a","it', JSON.stringify({ user: 'a', item: 'i3', type: 'view', ts: 103 }), '']);
+    expect(lines.slice(-3)).toEqual([
+      '{"user":"a","it',
+      JSON.stringify({ user: 'a', item: 'i3', type: 'view', ts: 103 }),
+      '',
+    ]);
   });
 
   it('leaves lines that are not events in the log when it cannot keep them aside', async () => {
@@ -116,7 +137,12 @@ describe('streamed events', () => {
     mkdirSync(`${logPath}.rejected`);
     const overlay = new EmbeddedStore({ maxPerUser: 10, maxUsers: 10, log: { path: logPath } });
     const replay = await overlay.open(100);
-    expect(replay).toEqual({ events: 1, unreadable: 1, kept: 1, rewriteError: expect.stringMatching(/could not be kept in .*events\.jsonl\.rejected \(EISDIR/) });
+    expect(replay).toEqual({
+      events: 1,
+      unreadable: 1,
+      kept: 1,
+      rewriteError: expect.stringMatching(/could not be kept in .*events\.jsonl\.rejected \(EISDIR/),
+    });
     await overlay.close();
     // Not rewritten: the damaged line is still there for someone to look at.
     expect(readFileSync(logPath, 'utf8')).toBe(text);
@@ -124,7 +150,11 @@ describe('streamed events', () => {
 
   it('acknowledges an event only after an fsync that began after it was written, one fsync per burst', async () => {
     const pending: ((err: NodeJS.ErrnoException | null) => void)[] = [];
-    const overlay = new EmbeddedStore({ maxPerUser: 10, maxUsers: 10, log: { path: join(tempDir(), 'events.jsonl'), fsyncImpl: (_fd, done) => pending.push(done) } });
+    const overlay = new EmbeddedStore({
+      maxPerUser: 10,
+      maxUsers: 10,
+      log: { path: join(tempDir(), 'events.jsonl'), fsyncImpl: (_fd, done) => pending.push(done) },
+    });
     await overlay.open(0);
     const settled: string[] = [];
     const track = (name: string, p: Promise<void>): Promise<void> => p.then(() => void settled.push(name));
@@ -160,7 +190,11 @@ describe('streamed events', () => {
     pending[2](Object.assign(new Error('EIO: i/o error, fsync'), { code: 'EIO' }));
     await expect(failed).rejects.toThrow('EIO');
 
-    const unsynced = new EmbeddedStore({ maxPerUser: 10, maxUsers: 10, log: { path: join(tempDir(), 'events.jsonl'), sync: 'none', fsyncImpl: (_fd, done) => pending.push(done) } });
+    const unsynced = new EmbeddedStore({
+      maxPerUser: 10,
+      maxUsers: 10,
+      log: { path: join(tempDir(), 'events.jsonl'), sync: 'none', fsyncImpl: (_fd, done) => pending.push(done) },
+    });
     await unsynced.open(0);
     unsynced.add('a', { item: 'i1', type: 'view', ts: 1 });
     await unsynced.durable();
@@ -180,7 +214,11 @@ describe('streamed events', () => {
       writeSync(fd, buffer, offset, Math.floor(length / 2));
       throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
     };
-    const overlay = new EmbeddedStore({ maxPerUser: 10, maxUsers: 10, log: { path: logPath, sync: 'none', writeImpl } });
+    const overlay = new EmbeddedStore({
+      maxPerUser: 10,
+      maxUsers: 10,
+      log: { path: logPath, sync: 'none', writeImpl },
+    });
     await overlay.open(0);
     overlay.add('a', { item: 'i1', type: 'view', ts: 1 });
     failNext = true;
@@ -217,11 +255,18 @@ describe('streamed events', () => {
     // An fsync that is held open: one is still running on the old log when the rewrite swaps logs.
     const held: ((err: NodeJS.ErrnoException | null) => void)[] = [];
     const options = { maxPerUser: 50, maxUsers: 5000, log: { path: logPath } };
-    const live = new EmbeddedStore({ ...options, log: { path: logPath, fsyncImpl: (_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => held.push(done) } });
+    const live = new EmbeddedStore({
+      ...options,
+      log: {
+        path: logPath,
+        fsyncImpl: (_fd: number, done: (err: NodeJS.ErrnoException | null) => void) => held.push(done),
+      },
+    });
     await live.open(0);
     // 3,000 users with events before and after the new bundle's data end (t = 100): the 12,000 the
     // rewrite keeps take it more than one chunk, so it yields between writes.
-    for (let u = 0; u < 3000; u++) for (let t = 0; t < 6; t++) live.add(`u${u}`, { item: `i${t}`, type: 'view', ts: 98 + t });
+    for (let u = 0; u < 3000; u++)
+      for (let t = 0; t < 6; t++) live.add(`u${u}`, { item: `i${t}`, type: 'view', ts: 98 + t });
     expect(readFileSync(logPath, 'utf8').trim().split('\n')).toHaveLength(18_000);
     const acknowledged = live.durable();
     expect(held).toHaveLength(1);
@@ -244,7 +289,10 @@ describe('streamed events', () => {
     const closing = live.close();
     // close() waits for the fsync of what was added last, on the new log.
     await new Promise((r) => setImmediate(r));
-    held.splice(0).slice(1).forEach((done) => done(null));
+    held
+      .splice(0)
+      .slice(1)
+      .forEach((done) => done(null));
     await closing;
     expect(existsSync(`${logPath}.compact`)).toBe(false);
 

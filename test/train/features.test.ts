@@ -36,7 +36,17 @@ describe('feature rows', () => {
     const rng = new Rng(1);
     factors = Float32Array.from({ length: ds.numItems * D }, () => rng.normal());
     const spec = makeFeatureSpec(ds.userInfo);
-    builder = new FeatureBuilder({ catalog: encodeCatalog(ds.itemInfo), factors: D, itemFactors: factors, knn: trainItemKnn(ui, 50), popularity: trainPopularity(ds.events, all, ds.numItems, 14), rules: mineRules(ds.events, all, ds.numItems) }, spec);
+    builder = new FeatureBuilder(
+      {
+        catalog: encodeCatalog(ds.itemInfo),
+        factors: D,
+        itemFactors: factors,
+        knn: trainItemKnn(ui, 50),
+        popularity: trainPopularity(ds.events, all, ds.numItems, 14),
+        rules: mineRules(ds.events, all, ds.numItems),
+      },
+      spec,
+    );
     const totals = userTotals(ds.events, all, ds.numUsers);
     history = (u) => historyOf(ui, totals, u);
   }, 120_000);
@@ -45,9 +55,14 @@ describe('feature rows', () => {
     const w = builder.width;
     const rng = new Rng(2);
     // Every item once, plus repeats, in random order.
-    const candidates = rng.shuffle([...Array.from({ length: ds.numItems }, (_, i) => i), ...Array.from({ length: 300 }, () => rng.int(ds.numItems))]);
+    const candidates = rng.shuffle([
+      ...Array.from({ length: ds.numItems }, (_, i) => i),
+      ...Array.from({ length: 300 }, () => rng.int(ds.numItems)),
+    ]);
     let checked = 0;
-    const [rankColumn, ...evidence] = ['retrieval_rank', 'knn_sum', 'rule_conf'].map((name) => builder.spec.names.indexOf(name));
+    const [rankColumn, ...evidence] = ['retrieval_rank', 'knn_sum', 'rule_conf'].map((name) =>
+      builder.spec.names.indexOf(name),
+    );
     expect([rankColumn, ...evidence]).not.toContain(-1);
     for (const u of [0, 7, 42, 123]) {
       const h = history(u);
@@ -61,7 +76,9 @@ describe('feature rows', () => {
         builder.build(user, [candidates[r]], one);
         for (let c = 0; c < w; c++) {
           if (c === rankColumn) continue; // the position in the list
-          expect(rows[r * w + c], `user ${u}, candidate ${candidates[r]}, feature ${builder.spec.names[c]}`).toBe(one[c]);
+          expect(rows[r * w + c], `user ${u}, candidate ${candidates[r]}, feature ${builder.spec.names[c]}`).toBe(
+            one[c],
+          );
         }
         if (evidence.some((c) => one[c] !== 0)) nonzeroEvidence++;
         checked++;

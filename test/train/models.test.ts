@@ -32,14 +32,22 @@ function interactions(rows: [string, string][], type = 'view') {
 function randomShop(users: number, items: number, perUser: number, seed: number): [string, string][] {
   const rng = new Rng(seed);
   const rows: [string, string][] = [];
-  for (let u = 0; u < users; u++) for (let j = 0; j < perUser; j++) rows.push([`u${u}`, `i${(u % 5) * 7 + rng.int(items)}`]);
+  for (let u = 0; u < users; u++)
+    for (let j = 0; j < perUser; j++) rows.push([`u${u}`, `i${(u % 5) * 7 + rng.int(items)}`]);
   return rows;
 }
 
 type Trainer = (ui: UserItems, factors: number, seed: number) => AlsModel;
 const trainers: [string, Trainer][] = [
-  ['ALS', (ui, factors, seed) => trainAls(ui, { factors, regularization: 0.5, alpha: 5, iterations: 8, cgSteps: 3, seed })],
-  ['BPR', (ui, factors, seed) => trainBpr(ui, { factors, learningRate: 0.05, l2: 0.002, epochs: 150, alpha: 5, regularization: 0.5, seed })],
+  [
+    'ALS',
+    (ui, factors, seed) => trainAls(ui, { factors, regularization: 0.5, alpha: 5, iterations: 8, cgSteps: 3, seed }),
+  ],
+  [
+    'BPR',
+    (ui, factors, seed) =>
+      trainBpr(ui, { factors, learningRate: 0.05, l2: 0.002, epochs: 150, alpha: 5, regularization: 0.5, seed }),
+  ],
 ];
 
 describe.each(trainers)('%s embeddings', (_, train) => {
@@ -54,10 +62,11 @@ describe.each(trainers)('%s embeddings', (_, train) => {
     }
   });
 
-  it('ranks a user\'s co-consumed items above unrelated ones', () => {
+  it("ranks a user's co-consumed items above unrelated ones", () => {
     // Two disjoint groups of items consumed by two groups of users.
     const rows: [string, string][] = [];
-    for (let u = 0; u < 20; u++) for (let i = 0; i < 5; i++) if ((u + i) % 5 !== 0) rows.push([`u${u}`, `${u < 10 ? 'a' : 'b'}${i}`]);
+    for (let u = 0; u < 20; u++)
+      for (let i = 0; i < 5; i++) if ((u + i) % 5 !== 0) rows.push([`u${u}`, `${u < 10 ? 'a' : 'b'}${i}`]);
     const { ui, ds } = interactions(rows);
     const m = train(ui, 4, 2);
     const score = (u: string, i: string): number => {
@@ -140,7 +149,13 @@ describe('association rules', () => {
     baskets.forEach((items, d) => items.forEach((i) => b.addEvent('u', i, eventTypeCode('purchase'), d * day + 1)));
     const ds = b.build({ format: 'test', path: '-', files: [] });
     const all = Int32Array.from({ length: ds.numEvents }, (_, e) => e);
-    const rules = mineRules(ds.events, all, ds.numItems, { minPairCount: 2, minConfidence: 0.1, minLift: 0, maxPerItem: 10, maxTransactionItems: 50 });
+    const rules = mineRules(ds.events, all, ds.numItems, {
+      minPairCount: 2,
+      minConfidence: 0.1,
+      minLift: 0,
+      maxPerItem: 10,
+      maxTransactionItems: 50,
+    });
     expect(rules.transactions).toBe(5);
     const [x, y] = ['x', 'y'].map((i) => ds.items.indexOf(i));
     const p = Array.from(rules.consequent.subarray(rules.indptr[x], rules.indptr[x + 1])).indexOf(y) + rules.indptr[x];
@@ -155,7 +170,11 @@ describe('association rules', () => {
 describe('k-means and silhouette', () => {
   it('finds three separated blobs and prefers k=3 by silhouette', () => {
     const rng = new Rng(5);
-    const centres = [[0, 0], [10, 0], [0, 10]];
+    const centres = [
+      [0, 0],
+      [10, 0],
+      [0, 10],
+    ];
     const n = 150;
     const X = new Float64Array(n * 2);
     for (let i = 0; i < n; i++) {
@@ -198,7 +217,12 @@ describe('trending and segments', () => {
     b.addEvent('u2', 'fortnight', eventTypeCode('view'), ref - 14 * day);
     b.addEvent('u2', 'month', eventTypeCode('view'), ref - 28 * day);
     const ds = b.build({ format: 'test', path: '-', files: [] });
-    const pop = trainPopularity(ds.events, Int32Array.from({ length: ds.numEvents }, (_, e) => e), ds.numItems, 14);
+    const pop = trainPopularity(
+      ds.events,
+      Int32Array.from({ length: ds.numEvents }, (_, e) => e),
+      ds.numItems,
+      14,
+    );
     const at = (id: string): number => ds.items.indexOf(id);
     expect(pop.referenceTime).toBe(ref);
     expect(Array.from([at('now'), at('fortnight'), at('month')], (i) => pop.count[i])).toEqual([1, 2, 1]);
@@ -211,10 +235,19 @@ describe('trending and segments', () => {
     const b = new DatasetBuilder();
     const day = 86400;
     const now = 200 * day;
-    for (const [id, category] of [['s1', 'Shoes'], ['s2', 'Shoes'], ['b1', 'Bags'], ['b2', 'Bags']]) b.addItem({ id, category, attributes: [], available: true });
+    for (const [id, category] of [
+      ['s1', 'Shoes'],
+      ['s2', 'Shoes'],
+      ['b1', 'Bags'],
+      ['b2', 'Bags'],
+    ])
+      b.addItem({ id, category, attributes: [], available: true });
     // Regulars: recent, frequent, big spenders on shoes. Drifters: one bag view two months ago.
-    for (let u = 0; u < 30; u++) for (let j = 0; j < 12; j++) b.addEvent(`reg${u}`, j % 2 ? 's1' : 's2', eventTypeCode('purchase'), now - j * day, NaN, 1, 80);
-    for (let u = 0; u < 30; u++) b.addEvent(`drift${u}`, u % 2 ? 'b1' : 'b2', eventTypeCode('view'), now - (60 + (u % 5)) * day);
+    for (let u = 0; u < 30; u++)
+      for (let j = 0; j < 12; j++)
+        b.addEvent(`reg${u}`, j % 2 ? 's1' : 's2', eventTypeCode('purchase'), now - j * day, NaN, 1, 80);
+    for (let u = 0; u < 30; u++)
+      b.addEvent(`drift${u}`, u % 2 ? 'b1' : 'b2', eventTypeCode('view'), now - (60 + (u % 5)) * day);
     const ds = b.build({ format: 'test', path: '-', files: [] });
     const all = Int32Array.from({ length: ds.numEvents }, (_, e) => e);
     const ui = buildUserItems(ds.events, all, ds.numUsers, ds.numItems);
@@ -223,8 +256,15 @@ describe('trending and segments', () => {
     const reg = ds.users.indexOf('reg0');
     // reg0 last bought just now: 12 purchases of 80.
     expect(rawRfm(histories[reg], now)).toEqual([0, Math.log1p(12), Math.log1p(12 * 80)]);
-    const seg = trainSegments(histories, encodeCatalog(ds.itemInfo), now, { kMin: 2, kMax: 4, affinityDims: 4, sample: 100, seed: 1 });
-    const of = (prefix: string): Set<number> => new Set(ds.users.list().flatMap((id, u) => (id.startsWith(prefix) ? [seg.assignment[u]] : [])));
+    const seg = trainSegments(histories, encodeCatalog(ds.itemInfo), now, {
+      kMin: 2,
+      kMax: 4,
+      affinityDims: 4,
+      sample: 100,
+      seed: 1,
+    });
+    const of = (prefix: string): Set<number> =>
+      new Set(ds.users.list().flatMap((id, u) => (id.startsWith(prefix) ? [seg.assignment[u]] : [])));
     // Each group is one segment, and the two are different ones.
     expect([of('reg').size, of('drift').size]).toEqual([1, 1]);
     const [regular] = of('reg');

@@ -5,7 +5,7 @@ import { trainRanker } from '../../src/train/ranker.js';
 import { Rng } from '../../src/util/rng.js';
 
 describe('ranker export to ONNX', () => {
-  it('gives the trainer\'s outputs within 1e-4 on raw (unstandardised) features, and learns the signal', async () => {
+  it("gives the trainer's outputs within 1e-4 on raw (unstandardised) features, and learns the signal", async () => {
     const rng = new Rng(9);
     const width = 7;
     const rows = 3000;
@@ -20,7 +20,10 @@ describe('ranker export to ONNX', () => {
       group[r] = r % 100;
     }
     const names = Array.from({ length: width }, (_, c) => `f${c}`);
-    const ranker = await trainRanker({ X, y, group, width, featureNames: names }, { hidden: [16, 8], epochs: 6, batchSize: 128, learningRate: 0.01, l2: 0, seed: 1, holdout: 0.2 });
+    const ranker = await trainRanker(
+      { X, y, group, width, featureNames: names },
+      { hidden: [16, 8], epochs: 6, batchSize: 128, learningRate: 0.01, l2: 0, seed: 1, holdout: 0.2 },
+    );
     const session = await OnnxRanker.create(exportRankerOnnx(ranker), width);
     const out = await session.score(ranker.checkRows, ranker.checkOutputs.length);
     let maxDiff = 0;
@@ -41,13 +44,17 @@ describe('ranker export to ONNX', () => {
     const sizes = [5, 1, 40, 17];
     const starts = sizes.map((_, j) => sizes.slice(0, j).reduce((a, b) => a + b, 0));
     const runsBefore = session.counts.runs;
-    const together = await Promise.all(sizes.map((n, j) => session.score(ranker.checkRows.subarray(starts[j] * width), n)));
+    const together = await Promise.all(
+      sizes.map((n, j) => session.score(ranker.checkRows.subarray(starts[j] * width), n)),
+    );
     expect(session.counts.runs).toBe(runsBefore + 1);
     together.forEach((p, j) => {
       expect(p.length).toBe(sizes[j]);
       for (let r = 0; r < sizes[j]; r++) expect(Math.abs(p[r] - out[starts[j] + r])).toBeLessThanOrEqual(1e-6);
     });
-    await expect(session.score(new Float32Array(width), 2)).rejects.toThrow(/2 rows of 7 features need 14 values; got 7/);
+    await expect(session.score(new Float32Array(width), 2)).rejects.toThrow(
+      /2 rows of 7 features need 14 values; got 7/,
+    );
     await session.release();
   });
 });

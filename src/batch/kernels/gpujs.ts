@@ -38,7 +38,13 @@ export class GpuJsKernel implements ScoreKernel {
   }
 
   /** `chunk` items per kernel call (8192 was also the fastest of 8192, 32768 and 100,000 on WebGPU on an H100). */
-  static async create(itemFactors: Float32Array, numItems: number, d: number, mode: GpuJsMode = 'webasm', chunk = 8192): Promise<GpuJsKernel> {
+  static async create(
+    itemFactors: Float32Array,
+    numItems: number,
+    d: number,
+    mode: GpuJsMode = 'webasm',
+    chunk = 8192,
+  ): Promise<GpuJsKernel> {
     let device: string | undefined;
     if (mode === 'webgpu') {
       const status = await acquireWebGpu();
@@ -47,14 +53,30 @@ export class GpuJsKernel implements ScoreKernel {
     }
     // Loaded on demand: gpu.js is large and only this backend needs it; its typings predate the
     // webasm/async/webgpu modes, hence the narrow local types below.
-    const { GPU, input } = (await import('gpu.js')) as unknown as { GPU: new (o: { mode: string }) => GpuInstance; input: GpuInput };
-    return new GpuJsKernel(new GPU({ mode }), input, itemFactors, numItems, d, Math.min(chunk, Math.max(1, numItems)), mode, device);
+    const { GPU, input } = (await import('gpu.js')) as unknown as {
+      GPU: new (o: { mode: string }) => GpuInstance;
+      input: GpuInput;
+    };
+    return new GpuJsKernel(
+      new GPU({ mode }),
+      input,
+      itemFactors,
+      numItems,
+      d,
+      Math.min(chunk, Math.max(1, numItems)),
+      mode,
+      device,
+    );
   }
 
   private kernelFor(users: number): GpuKernel {
     if (this.kernel && this.kernelUsers === users) return this.kernel;
     this.kernel = this.gpu.createKernel(
-      function (this: { thread: { x: number; y: number }; constants: { d: number } }, u: number[][], items: number[][]): number {
+      function (
+        this: { thread: { x: number; y: number }; constants: { d: number } },
+        u: number[][],
+        items: number[][],
+      ): number {
         let s = 0;
         for (let c = 0; c < this.constants.d; c++) s += u[this.thread.y][c] * items[this.thread.x][c];
         return s;
@@ -65,7 +87,12 @@ export class GpuJsKernel implements ScoreKernel {
     return this.kernel;
   }
 
-  async topK(users: Float32Array, count: number, k: number, exclude: readonly (ArrayLike<number> | undefined)[]): Promise<TopKBlock> {
+  async topK(
+    users: Float32Array,
+    count: number,
+    k: number,
+    exclude: readonly (ArrayLike<number> | undefined)[],
+  ): Promise<TopKBlock> {
     const { d, numItems, chunk } = this;
     const kernel = this.kernelFor(count);
     const u = this.input(users.subarray(0, count * d), [d, count]);

@@ -15,7 +15,12 @@ export class JsKernel implements ScoreKernel {
     this.mask = new Uint8Array(numItems);
   }
 
-  async topK(users: Float32Array, count: number, k: number, exclude: readonly (ArrayLike<number> | undefined)[]): Promise<TopKBlock> {
+  async topK(
+    users: Float32Array,
+    count: number,
+    k: number,
+    exclude: readonly (ArrayLike<number> | undefined)[],
+  ): Promise<TopKBlock> {
     const { d, numItems, itemFactors: F, row, mask } = this;
     const items = new Int32Array(count * k);
     const scores = new Float32Array(count * k);
@@ -52,4 +57,3 @@ export class JsKernel implements ScoreKernel {
 
   async close(): Promise<void> {}
 }
-

@@ -16,7 +16,12 @@ export interface ScoreKernel {
   /** The device it runs on where that is not this process's CPU (the WebGPU adapter). */
   readonly device?: string;
   /** Top `k` per user of `users` (count × d), skipping `exclude[u]` items for user u. */
-  topK(users: Float32Array, count: number, k: number, exclude: readonly (ArrayLike<number> | undefined)[]): Promise<TopKBlock>;
+  topK(
+    users: Float32Array,
+    count: number,
+    k: number,
+    exclude: readonly (ArrayLike<number> | undefined)[],
+  ): Promise<TopKBlock>;
   close(): Promise<void>;
 }
 
@@ -34,9 +39,18 @@ export type KernelName = (typeof KERNELS)[number];
 /** A backend that cannot run on this machine (as opposed to one that broke while running). */
 export class KernelUnavailable extends Error {}
 
-
 /** Picks the best k after dropping excluded items from a longer, sorted candidate row. */
-export function filterRow(items: ArrayLike<number>, scores: ArrayLike<number>, from: number, len: number, k: number, excluded: Set<number> | undefined, outItems: Int32Array, outScores: Float32Array, at: number): void {
+export function filterRow(
+  items: ArrayLike<number>,
+  scores: ArrayLike<number>,
+  from: number,
+  len: number,
+  k: number,
+  excluded: Set<number> | undefined,
+  outItems: Int32Array,
+  outScores: Float32Array,
+  at: number,
+): void {
   let w = 0;
   for (let j = 0; j < len && w < k; j++) {
     const i = items[from + j];
@@ -52,7 +66,15 @@ export function filterRow(items: ArrayLike<number>, scores: ArrayLike<number>, f
 }
 
 /** Top-k of a full score row into the output block, honouring the user's exclusions. */
-export function writeTop(row: Float32Array, k: number, ex: ArrayLike<number> | undefined, mask: Uint8Array, items: Int32Array, scores: Float32Array, at: number): void {
+export function writeTop(
+  row: Float32Array,
+  k: number,
+  ex: ArrayLike<number> | undefined,
+  mask: Uint8Array,
+  items: Int32Array,
+  scores: Float32Array,
+  at: number,
+): void {
   if (ex) for (let j = 0; j < ex.length; j++) mask[ex[j]] = 1;
   const top = topK(row, k, ex ? mask : undefined);
   if (ex) for (let j = 0; j < ex.length; j++) mask[ex[j]] = 0;
@@ -61,4 +83,3 @@ export function writeTop(row: Float32Array, k: number, ex: ArrayLike<number> | u
     scores[at + j] = j < top.length ? row[top[j]] : NaN;
   }
 }
-

@@ -33,7 +33,13 @@ async function answer(m: WebGpuRequest): Promise<WebGpuReply> {
 let queue = Promise.resolve();
 process.on('message', (m: WebGpuRequest) => {
   queue = queue.then(async () => {
-    const reply = await answer(m).catch((e: unknown): WebGpuReply => ({ op: 'error', message: e instanceof Error ? e.message : String(e), unavailable: e instanceof KernelUnavailable }));
+    const reply = await answer(m).catch(
+      (e: unknown): WebGpuReply => ({
+        op: 'error',
+        message: e instanceof Error ? e.message : String(e),
+        unavailable: e instanceof KernelUnavailable,
+      }),
+    );
     process.send!(reply);
   });
 });

@@ -23,7 +23,8 @@ export class WebGpuProcessKernel implements ScoreKernel {
     public device: string | undefined,
   ) {
     child.stderr!.on('data', (b: Buffer) => {
-      for (const line of b.toString().split('\n')) if (line.trim() && !DAWN_NOISE.test(line)) this.stderr = (this.stderr + line + '\n').slice(-2000);
+      for (const line of b.toString().split('\n'))
+        if (line.trim() && !DAWN_NOISE.test(line)) this.stderr = (this.stderr + line + '\n').slice(-2000);
     });
     child.on('message', (r: WebGpuReply) => {
       const answer = this.pending;
@@ -31,7 +32,11 @@ export class WebGpuProcessKernel implements ScoreKernel {
       answer?.(r);
     });
     child.on('exit', (code, signal) => {
-      const why = this.stderr.trim().split('\n').find((l) => /error|abort/i.test(l)) ?? this.stderr.trim().split('\n').pop();
+      const why =
+        this.stderr
+          .trim()
+          .split('\n')
+          .find((l) => /error|abort/i.test(l)) ?? this.stderr.trim().split('\n').pop();
       this.fail(`the WebGPU process ended (${signal ?? `exit code ${String(code)}`})${why ? `: ${why.trim()}` : ''}`);
     });
     // It could not be started, or a message could not reach it (it had just ended).
@@ -69,8 +74,19 @@ export class WebGpuProcessKernel implements ScoreKernel {
     });
   }
 
-  async topK(users: Float32Array, count: number, k: number, exclude: readonly (ArrayLike<number> | undefined)[]): Promise<TopKBlock> {
-    const reply = await this.call({ op: 'topK', users: users.slice(0, count * this.d), count, k, exclude: exclude.map((e) => (e ? Int32Array.from(e) : undefined)) });
+  async topK(
+    users: Float32Array,
+    count: number,
+    k: number,
+    exclude: readonly (ArrayLike<number> | undefined)[],
+  ): Promise<TopKBlock> {
+    const reply = await this.call({
+      op: 'topK',
+      users: users.slice(0, count * this.d),
+      count,
+      k,
+      exclude: exclude.map((e) => (e ? Int32Array.from(e) : undefined)),
+    });
     if (reply.op !== 'topK') throw new Error(reply.op === 'error' ? reply.message : `unexpected reply ${reply.op}`);
     return { items: reply.items, scores: reply.scores };
   }

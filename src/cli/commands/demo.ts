@@ -30,7 +30,10 @@ function reusableVersion(bundleDir: string, fingerprint: string): string | undef
   const versions = bundleVersions(bundleDir).reverse();
   for (const v of versions) {
     try {
-      const m = JSON.parse(readFileSync(join(bundleDir, v, 'manifest.json'), 'utf8')) as { schemaVersion?: number; data?: { fingerprint?: string } };
+      const m = JSON.parse(readFileSync(join(bundleDir, v, 'manifest.json'), 'utf8')) as {
+        schemaVersion?: number;
+        data?: { fingerprint?: string };
+      };
       if (m.schemaVersion === SCHEMA_VERSION && m.data?.fingerprint === fingerprint) return join(bundleDir, v);
     } catch {
       // An unreadable manifest is not a bundle to reuse.
@@ -42,8 +45,15 @@ function reusableVersion(bundleDir: string, fingerprint: string): string | undef
 export function registerDemo(program: Command): void {
   program
     .command('demo')
-    .description('the main job on the embedded default: generate a synthetic shop, train and evaluate a bundle, serve it (what `npm start` runs)')
-    .option('--size <preset>', 'synthetic shop size: tiny, small, medium, large', choiceArg(['tiny', 'small', 'medium', 'large'] as SizePreset[]), 'medium' as SizePreset)
+    .description(
+      'the main job on the embedded default: generate a synthetic shop, train and evaluate a bundle, serve it (what `npm start` runs)',
+    )
+    .option(
+      '--size <preset>',
+      'synthetic shop size: tiny, small, medium, large',
+      choiceArg(['tiny', 'small', 'medium', 'large'] as SizePreset[]),
+      'medium' as SizePreset,
+    )
     .option('--seed <n>', 'random seed', intArg(0, 0xffffffff), 42)
     .option('-p, --port <n>', 'port to serve on (0 picks a free one)', intArg(0, 65535), 8080)
     .option('--bundle <dir>', 'where demo bundles live', 'models/demo')
@@ -56,7 +66,13 @@ export function registerDemo(program: Command): void {
       let version = reusableVersion(bundleDir, datasetFingerprint(ds));
       if (version) note(`reusing bundle ${version} (trained on this exact data; delete it to retrain)`);
       else {
-        version = await runTrain({ ...TRAIN_DEFAULTS, data: dataDir, out: newVersionDir(bundleDir), bundle: 'demo', seed: opts.seed });
+        version = await runTrain({
+          ...TRAIN_DEFAULTS,
+          data: dataDir,
+          out: newVersionDir(bundleDir),
+          bundle: 'demo',
+          seed: opts.seed,
+        });
       }
       if (!opts.serve) return;
       // The synthetic shop's clock ends in March 2026; serve with the bundle's clock so recency

@@ -38,7 +38,11 @@ function checkReportPath(path: string): void {
     earlier = undefined;
   }
   const isReport = typeof earlier === 'object' && earlier !== null && 'protocol' in earlier && 'models' in earlier;
-  if (!isReport) throw new VitrineError('conflict', `--report ${path}: exists and is not an evaluation report; refusing to replace it (choose another path, or remove it yourself)`);
+  if (!isReport)
+    throw new VitrineError(
+      'conflict',
+      `--report ${path}: exists and is not an evaluation report; refusing to replace it (choose another path, or remove it yourself)`,
+    );
 }
 
 export function registerEvaluate(program: Command): void {
@@ -47,33 +51,81 @@ export function registerEvaluate(program: Command): void {
     .description('run the quality protocol on a bundle: baselines and the bundle models side by side, JSON and tables')
     .requiredOption('-b, --bundle <dir>', 'bundle version directory, or a bundle directory (its newest version)')
     .requiredOption('-d, --data <dir|name>', 'the data the bundle was trained on')
-    .option('--ease-lambda <x>', "EASE regularisation, or 'auto' (the bundle's EASE when it has one, else tuned on validation up to 3,000 items, else 100)", (v: string) => (v === 'auto' ? ('auto' as const) : easeLambdaArg(v)), 'auto' as const)
-    .option('--ease-fit-max-items <n>', `fit the EASE baseline (when the bundle has none) only up to this many items: it needs ~20 bytes per item pair and time growing with items³`, intArg(0, 40_000), DEFAULTS.easeFitMaxItems)
-    .option('--threshold <p>', 'decision threshold for the ranker classification metrics', floatArg(0, 1), DEFAULTS.threshold)
-    .option('--seed <n>', "seed for negative sampling and synthetic data (default: the bundle's training seed, which reproduces its stored report)", intArg(0, 0xffffffff))
+    .option(
+      '--ease-lambda <x>',
+      "EASE regularisation, or 'auto' (the bundle's EASE when it has one, else tuned on validation up to 3,000 items, else 100)",
+      (v: string) => (v === 'auto' ? ('auto' as const) : easeLambdaArg(v)),
+      'auto' as const,
+    )
+    .option(
+      '--ease-fit-max-items <n>',
+      `fit the EASE baseline (when the bundle has none) only up to this many items: it needs ~20 bytes per item pair and time growing with items³`,
+      intArg(0, 40_000),
+      DEFAULTS.easeFitMaxItems,
+    )
+    .option(
+      '--threshold <p>',
+      'decision threshold for the ranker classification metrics',
+      floatArg(0, 1),
+      DEFAULTS.threshold,
+    )
+    .option(
+      '--seed <n>',
+      "seed for negative sampling and synthetic data (default: the bundle's training seed, which reproduces its stored report)",
+      intArg(0, 0xffffffff),
+    )
     .option('--report <file>', 'also write the JSON report here')
     .option('--json', 'print the JSON report instead of tables')
     .option('--no-save', 'do not store the metrics in the bundle manifest')
     .option('--lenient', 'skip bad input records (counted); the default when the bundle was trained with --lenient')
-    .action(async (opts: { bundle: string; data: string; easeLambda: number | 'auto'; easeFitMaxItems: number; threshold: number; seed?: number; report?: string; json?: boolean; save: boolean; lenient?: boolean }) => {
-      const version = resolveBundleVersion(opts.bundle);
-      if (opts.report) checkReportPath(opts.report);
-      if (opts.save && !writable(version)) throw new VitrineError('io_error', `--bundle ${version}: not writable, so the metrics cannot be stored in its manifest (add --no-save)`);
-      const data = readBundle(version);
-      const trainedSeed = data.manifest.parameters.seed;
-      const seed = opts.seed ?? (typeof trainedSeed === 'number' ? trainedSeed : 42);
-      // The same records the build saw: a bundle trained with --lenient is evaluated leniently.
-      const ds = await loadDataset(await resolveDataDir(opts.data, seed), { lenient: opts.lenient ?? data.manifest.data.skipped !== undefined });
-      reportSkipped(ds.source.skipped);
-      const model = await instantiate(data);
-      const report = await evaluateBundle(model, ds, { ...defaultEvaluateOptions(seed), easeLambda: opts.easeLambda, easeFitMaxItems: opts.easeFitMaxItems, threshold: opts.threshold  }, tuneAndFitEase);
-      await model.ranker.release();
-      if (opts.json) console.log(JSON.stringify(report, null, 2));
-      else printEvaluation(report);
-      if (opts.report) await writeFileAtomically(opts.report, JSON.stringify(report, null, 2) + '\n');
-      if (opts.save) {
-        data.manifest.metrics = report as unknown as Record<string, unknown>;
-        await updateManifest(version, data.manifest);
-      }
-    });
+    .action(
+      async (opts: {
+        bundle: string;
+        data: string;
+        easeLambda: number | 'auto';
+        easeFitMaxItems: number;
+        threshold: number;
+        seed?: number;
+        report?: string;
+        json?: boolean;
+        save: boolean;
+        lenient?: boolean;
+      }) => {
+        const version = resolveBundleVersion(opts.bundle);
+        if (opts.report) checkReportPath(opts.report);
+        if (opts.save && !writable(version))
+          throw new VitrineError(
+            'io_error',
+            `--bundle ${version}: not writable, so the metrics cannot be stored in its manifest (add --no-save)`,
+          );
+        const data = readBundle(version);
+        const trainedSeed = data.manifest.parameters.seed;
+        const seed = opts.seed ?? (typeof trainedSeed === 'number' ? trainedSeed : 42);
+        // The same records the build saw: a bundle trained with --lenient is evaluated leniently.
+        const ds = await loadDataset(await resolveDataDir(opts.data, seed), {
+          lenient: opts.lenient ?? data.manifest.data.skipped !== undefined,
+        });
+        reportSkipped(ds.source.skipped);
+        const model = await instantiate(data);
+        const report = await evaluateBundle(
+          model,
+          ds,
+          {
+            ...defaultEvaluateOptions(seed),
+            easeLambda: opts.easeLambda,
+            easeFitMaxItems: opts.easeFitMaxItems,
+            threshold: opts.threshold,
+          },
+          tuneAndFitEase,
+        );
+        await model.ranker.release();
+        if (opts.json) console.log(JSON.stringify(report, null, 2));
+        else printEvaluation(report);
+        if (opts.report) await writeFileAtomically(opts.report, JSON.stringify(report, null, 2) + '\n');
+        if (opts.save) {
+          data.manifest.metrics = report as unknown as Record<string, unknown>;
+          await updateManifest(version, data.manifest);
+        }
+      },
+    );
 }

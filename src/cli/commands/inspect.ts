@@ -10,7 +10,10 @@ export function registerInspect(program: Command): void {
   program
     .command('inspect')
     .description('load a data set, validate it, and print its summary and the protocol split')
-    .requiredOption('-d, --data <dir|name>', 'data directory, a shared data set name (ml-100k, amazon-beauty), or synthetic[:size]')
+    .requiredOption(
+      '-d, --data <dir|name>',
+      'data directory, a shared data set name (ml-100k, amazon-beauty), or synthetic[:size]',
+    )
     .option('--lenient', 'skip bad records (counted and explained) instead of stopping at the first')
     .option('--seed <n>', 'seed for synthetic data', intArg(0, 0xffffffff), 42)
     .option('--json', 'print JSON instead of tables')
@@ -27,7 +30,11 @@ export function registerInspect(program: Command): void {
     });
 }
 
-export function printDatasetReport(out: { dataset: ReturnType<typeof summarize>; split: ReturnType<typeof summarizeSplit>; skipped?: { skipped: number; byReason: Record<string, number>; examples: string[] } }): void {
+export function printDatasetReport(out: {
+  dataset: ReturnType<typeof summarize>;
+  split: ReturnType<typeof summarizeSplit>;
+  skipped?: { skipped: number; byReason: Record<string, number>; examples: string[] };
+}): void {
   const d = out.dataset;
   printTable('data set', [
     ['format', d.format],
@@ -35,7 +42,12 @@ export function printDatasetReport(out: { dataset: ReturnType<typeof summarize>;
     ['events', d.events],
     ['users', d.users],
     ['items', d.items],
-    ['events by type', Object.entries(d.eventsByType).map(([t, n]) => `${t} ${n}`).join(', ')],
+    [
+      'events by type',
+      Object.entries(d.eventsByType)
+        .map(([t, n]) => `${t} ${n}`)
+        .join(', '),
+    ],
     ['time range', `${d.firstTimestamp} .. ${d.lastTimestamp}`],
     ['density', d.density.toExponential(3)],
     ['items with category / price', `${d.itemsWithCategory} / ${d.itemsWithPrice}`],
@@ -51,7 +63,10 @@ export function printDatasetReport(out: { dataset: ReturnType<typeof summarize>;
     ['test users', s.testUsers],
   ]);
   if (out.skipped && out.skipped.skipped > 0) {
-    printTable(`skipped records (lenient): ${out.skipped.skipped}`, Object.entries(out.skipped.byReason).map(([r, n]) => [r, n]));
+    printTable(
+      `skipped records (lenient): ${out.skipped.skipped}`,
+      Object.entries(out.skipped.byReason).map(([r, n]) => [r, n]),
+    );
     for (const e of out.skipped.examples) console.log(`  e.g. ${e}`);
   }
 }

@@ -61,19 +61,43 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
     .option('-p, --port <n>', 'port (0 picks a free one; default 8080)', intArg(0, 65535))
     .option('--workers <n>', 'worker threads (default: one per core)', intArg(1, 256))
-    .option('--max-batch <n>', 'most queued requests a worker takes as one message (default 8; 1 disables batching)', intArg(1, 1024))
+    .option(
+      '--max-batch <n>',
+      'most queued requests a worker takes as one message (default 8; 1 disables batching)',
+      intArg(1, 1024),
+    )
     .option('--tasks-per-worker <n>', 'batches a worker holds at once (default 2)', intArg(1, 64))
     .option('--catalog <file>', 'a newer catalogue (items.csv/.jsonl): items the bundle lacks are placed by attributes')
     .option('--admin-token <token>', 'bearer token for POST /admin/reload (or VITRINE_ADMIN_TOKEN)')
     .option('--client-token <token>', 'bearer token every client must send (or VITRINE_CLIENT_TOKEN)')
     .option('--event-log <file>', 'append streamed events to this file and replay it at start')
-    .option('--event-log-sync <mode>', 'fsync (default): acknowledge an event once the log is on disk (group commit); none: once written (survives a crash of the process, not of the machine)', choiceArg(['fsync', 'none'] as const))
-    .option('--max-streamed-users <n>', 'users whose streamed events are held (default 100000; the least recently active are forgotten first)', intArg(1, 100_000_000))
-    .option('--max-streamed-memory <MiB>', 'memory the held events may take, estimated (default 512; past it the least recently active users are forgotten)', intArg(1, 1 << 20))
-    .option('--provider <p>', 'ONNX execution provider: auto (CUDA when present), cpu, cuda', choiceArg(['auto', 'cpu', 'cuda'] as const))
-    .option('--ef-search <n>', 'override the bundle\'s HNSW efSearch', intArg(10, 100000))
+    .option(
+      '--event-log-sync <mode>',
+      'fsync (default): acknowledge an event once the log is on disk (group commit); none: once written (survives a crash of the process, not of the machine)',
+      choiceArg(['fsync', 'none'] as const),
+    )
+    .option(
+      '--max-streamed-users <n>',
+      'users whose streamed events are held (default 100000; the least recently active are forgotten first)',
+      intArg(1, 100_000_000),
+    )
+    .option(
+      '--max-streamed-memory <MiB>',
+      'memory the held events may take, estimated (default 512; past it the least recently active users are forgotten)',
+      intArg(1, 1 << 20),
+    )
+    .option(
+      '--provider <p>',
+      'ONNX execution provider: auto (CUDA when present), cpu, cuda',
+      choiceArg(['auto', 'cpu', 'cuda'] as const),
+    )
+    .option('--ef-search <n>', "override the bundle's HNSW efSearch", intArg(10, 100000))
     .option('--log-level <level>', 'pino log level (info, debug, warn, ...)')
-    .option('--clock <c>', 'now for features: wall (default) or bundle (the data end; for demos on historical data)', choiceArg(['wall', 'bundle'] as const))
+    .option(
+      '--clock <c>',
+      'now for features: wall (default) or bundle (the data end; for demos on historical data)',
+      choiceArg(['wall', 'bundle'] as const),
+    )
     .addHelpText(
       'after',
       `
@@ -82,8 +106,20 @@ GET /healthz, GET /readyz, GET /metrics, POST /admin/reload (Authorization: Bear
 Signals: SIGTERM/SIGINT drain in-flight requests and exit; SIGHUP reloads the newest bundle version.
 Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
     )
-    .action(async ({ tasksPerWorker, maxStreamedMemory, ...opts }: ServeFlags & { tasksPerWorker?: number; maxStreamedMemory?: number }) => {
-      const server = await startServer({ ...opts, concurrentTasksPerWorker: tasksPerWorker, maxStreamedMemoryMiB: maxStreamedMemory });
-      console.log(`vitrine serving bundle ${server.version} on http://${server.config.host}:${server.port} (ws://${server.config.host}:${server.port}/ws)`);
-    });
+    .action(
+      async ({
+        tasksPerWorker,
+        maxStreamedMemory,
+        ...opts
+      }: ServeFlags & { tasksPerWorker?: number; maxStreamedMemory?: number }) => {
+        const server = await startServer({
+          ...opts,
+          concurrentTasksPerWorker: tasksPerWorker,
+          maxStreamedMemoryMiB: maxStreamedMemory,
+        });
+        console.log(
+          `vitrine serving bundle ${server.version} on http://${server.config.host}:${server.port} (ws://${server.config.host}:${server.port}/ws)`,
+        );
+      },
+    );
 }

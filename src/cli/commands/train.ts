@@ -130,7 +130,12 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
   note(`bundle written to ${built.dir} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   if (opts.evaluate && opts.holdout === 'protocol') {
     const model = await instantiate(built.data, { hnsw: built.hnsw });
-    const report = await evaluateBundle(model, ds, { ...defaultEvaluateOptions(opts.seed), negativesPerPositive: o.negativesPerPositive  }, tuneAndFitEase);
+    const report = await evaluateBundle(
+      model,
+      ds,
+      { ...defaultEvaluateOptions(opts.seed), negativesPerPositive: o.negativesPerPositive },
+      tuneAndFitEase,
+    );
     await model.ranker.release();
     printEvaluation(report);
     built.data.manifest.metrics = report as unknown as Record<string, unknown>;
@@ -144,21 +149,66 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
 export function registerTrain(program: Command): void {
   program
     .command('train')
-    .description('build a model bundle: embeddings, HNSW index, ONNX ranker, popularity, rules, segments (then evaluate it)')
-    .requiredOption('-d, --data <dir|name>', 'data directory, a shared data set name (ml-100k, amazon-beauty), or synthetic[:size]')
+    .description(
+      'build a model bundle: embeddings, HNSW index, ONNX ranker, popularity, rules, segments (then evaluate it)',
+    )
+    .requiredOption(
+      '-d, --data <dir|name>',
+      'data directory, a shared data set name (ml-100k, amazon-beauty), or synthetic[:size]',
+    )
     .option('-o, --out <dir>', 'bundle version directory (default models/<bundle>/v<timestamp>)')
     .option('--bundle <name>', 'bundle name when --out is not given (a directory under models/)', nameArg, 'default')
     .option('--seed <n>', 'seed: the same seed and data give the same models', intArg(0, 0xffffffff), 42)
-    .option('--holdout <mode>', 'protocol: hold out the test split (evaluable); none: train on every event (production)', choiceArg(['protocol', 'none'] as const), TRAIN_DEFAULTS.holdout)
+    .option(
+      '--holdout <mode>',
+      'protocol: hold out the test split (evaluable); none: train on every event (production)',
+      choiceArg(['protocol', 'none'] as const),
+      TRAIN_DEFAULTS.holdout,
+    )
     .option('--factors <n>', 'embedding dimensions', intArg(4, 512), TRAIN_DEFAULTS.factors)
-    .option('--embeddings <method>', 'auto (ALS and BPR compete on validation NDCG@10), als or bpr', choiceArg(['auto', 'als', 'bpr'] as const), TRAIN_DEFAULTS.embeddings)
+    .option(
+      '--embeddings <method>',
+      'auto (ALS and BPR compete on validation NDCG@10), als or bpr',
+      choiceArg(['auto', 'als', 'bpr'] as const),
+      TRAIN_DEFAULTS.embeddings,
+    )
     .option('--no-tune', 'skip the hyper-parameter grids: one point of one method (ALS unless --embeddings bpr)')
-    .option('--candidates <n>', 'HNSW candidates per request for the ranker', intArg(10, 5000), TRAIN_DEFAULTS.candidates)
-    .option('--knn-candidates <n>', 'extra item-kNN candidates from the latest items', intArg(0, 5000), TRAIN_DEFAULTS.knnCandidates)
-    .option('--ef-search <n>', 'least HNSW efSearch; the build raises it until recall@200 against exact search reaches 0.97', intArg(10, 10000), TRAIN_DEFAULTS.efSearch)
-    .option('--hnsw-m <n>', 'HNSW links per item: more cost memory, build and query time and lift the recall efSearch can reach', intArg(4, 96), TRAIN_DEFAULTS.hnswM)
-    .option('--ease-max-items <n>', 'store the EASE baseline (dense, items² floats) in the bundle up to this many items; evaluation fits it otherwise', intArg(0, 20000), TRAIN_DEFAULTS.easeMaxItems)
-    .option('--epochs <n>', 'ranker training epochs (the best holdout epoch is kept)', intArg(1, 200), TRAIN_DEFAULTS.epochs)
+    .option(
+      '--candidates <n>',
+      'HNSW candidates per request for the ranker',
+      intArg(10, 5000),
+      TRAIN_DEFAULTS.candidates,
+    )
+    .option(
+      '--knn-candidates <n>',
+      'extra item-kNN candidates from the latest items',
+      intArg(0, 5000),
+      TRAIN_DEFAULTS.knnCandidates,
+    )
+    .option(
+      '--ef-search <n>',
+      'least HNSW efSearch; the build raises it until recall@200 against exact search reaches 0.97',
+      intArg(10, 10000),
+      TRAIN_DEFAULTS.efSearch,
+    )
+    .option(
+      '--hnsw-m <n>',
+      'HNSW links per item: more cost memory, build and query time and lift the recall efSearch can reach',
+      intArg(4, 96),
+      TRAIN_DEFAULTS.hnswM,
+    )
+    .option(
+      '--ease-max-items <n>',
+      'store the EASE baseline (dense, items² floats) in the bundle up to this many items; evaluation fits it otherwise',
+      intArg(0, 20000),
+      TRAIN_DEFAULTS.easeMaxItems,
+    )
+    .option(
+      '--epochs <n>',
+      'ranker training epochs (the best holdout epoch is kept)',
+      intArg(1, 200),
+      TRAIN_DEFAULTS.epochs,
+    )
     .option('--no-evaluate', 'skip the evaluation that follows a protocol build')
     .option('--lenient', 'skip bad input records (counted) instead of stopping')
     .addHelpText('after', '\nExample: vitrine train --data ml-100k --out models/ml100k/v1')

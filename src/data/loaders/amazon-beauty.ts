@@ -12,7 +12,11 @@ import { FirstSeen } from './first-seen.js';
  * Beauty_time.txt (user then one Unix time per item, CRLF), Beauty_item2attributes.json (item ->
  * anonymised attribute ids). Every review is a `purchase`.
  */
-export async function loadAmazonBeauty(dir: string, builder: DatasetBuilder, lenient?: SkipReport): Promise<{ files: string[] }> {
+export async function loadAmazonBeauty(
+  dir: string,
+  builder: DatasetBuilder,
+  lenient?: SkipReport,
+): Promise<{ files: string[] }> {
   const seqFile = join(dir, 'Beauty.txt');
   const timeFile = join(dir, 'Beauty_time.txt');
   const attrFile = join(dir, 'Beauty_item2attributes.json');
@@ -23,7 +27,8 @@ export async function loadAmazonBeauty(dir: string, builder: DatasetBuilder, len
   } catch (e) {
     throw new DataError(attrFile, 0, undefined, `not a readable JSON object (${(e as Error).message})`);
   }
-  if (attrs === null || typeof attrs !== 'object' || Array.isArray(attrs)) throw new DataError(attrFile, 0, undefined, 'must be a JSON object of item id -> attribute ids');
+  if (attrs === null || typeof attrs !== 'object' || Array.isArray(attrs))
+    throw new DataError(attrFile, 0, undefined, 'must be a JSON object of item id -> attribute ids');
   const entries = Object.entries(attrs as Record<string, unknown>).sort((a, b) => Number(a[0]) - Number(b[0]));
   for (const [id, list] of entries) {
     if (!Array.isArray(list)) throw new DataError(attrFile, 0, id, 'attributes must be an array of ids');
@@ -67,9 +72,11 @@ export async function loadAmazonBeauty(dir: string, builder: DatasetBuilder, len
         const [user, ...items] = line.trim().split(' ');
         const ts = times.get(user);
         if (!ts) f.fail('user_id', `user ${JSON.stringify(user)} has no line in Beauty_time.txt`);
-        if (ts.length !== items.length) f.fail(undefined, `${items.length} items but ${ts.length} timestamps in Beauty_time.txt`);
+        if (ts.length !== items.length)
+          f.fail(undefined, `${items.length} items but ${ts.length} timestamps in Beauty_time.txt`);
         const parsed = ts.map((t) => f.timestamp('timestamp', t));
-        for (let j = 0; j < items.length; j++) builder.addEvent(user, f.requiredString('item_id', items[j]), purchase, parsed[j]);
+        for (let j = 0; j < items.length; j++)
+          builder.addEvent(user, f.requiredString('item_id', items[j]), purchase, parsed[j]);
       } catch (e) {
         if (!(e instanceof DataError)) throw e;
         rejectRecord(e, lenient);

@@ -25,7 +25,13 @@ const TABLE_EXTS = ['.csv', '.tsv', '.jsonl', '.ndjson'];
 function findTable(dir: string, stem: string): string | undefined {
   const found = TABLE_EXTS.map((ext) => join(dir, stem + ext)).filter((p) => existsSync(p));
   // Two candidates (an events.csv beside an events.jsonl export) would mean silently picking one.
-  if (found.length > 1) throw new DataError(found[1], 0, undefined, `${dir} holds ${found.map((p) => basename(p)).join(' and ')}; keep one ${stem} table`);
+  if (found.length > 1)
+    throw new DataError(
+      found[1],
+      0,
+      undefined,
+      `${dir} holds ${found.map((p) => basename(p)).join(' and ')}; keep one ${stem} table`,
+    );
   return found[0];
 }
 
@@ -36,7 +42,12 @@ export function detectFormat(dir: string): DataFormat {
   if (existsSync(join(dir, 'u.data'))) return 'movielens-100k';
   if (existsSync(join(dir, 'Beauty.txt'))) return 'amazon-beauty';
   if (findTable(dir, 'events')) return 'generic';
-  throw new DataError(dir, 0, undefined, 'no recognised data layout (expected u.data for MovieLens, Beauty.txt for Amazon Beauty, or events.csv/.tsv/.jsonl with optional items.* and users.*)');
+  throw new DataError(
+    dir,
+    0,
+    undefined,
+    'no recognised data layout (expected u.data for MovieLens, Beauty.txt for Amazon Beauty, or events.csv/.tsv/.jsonl with optional items.* and users.*)',
+  );
 }
 
 /** Loads a data directory (any supported layout) or an explicit set of generic files. */
@@ -53,7 +64,12 @@ export async function loadDataset(source: string | GenericFiles, options: LoadOp
     format = detectFormat(path);
     if (format === 'movielens-100k') ({ files, categories } = await loadMovieLens(path, builder, lenient));
     else if (format === 'amazon-beauty') ({ files } = await loadAmazonBeauty(path, builder, lenient));
-    else files = await loadGeneric({ events: findTable(path, 'events')!, items: findTable(path, 'items'), users: findTable(path, 'users') }, builder, lenient);
+    else
+      files = await loadGeneric(
+        { events: findTable(path, 'events')!, items: findTable(path, 'items'), users: findTable(path, 'users') },
+        builder,
+        lenient,
+      );
   } else {
     format = 'generic';
     path = resolve(source.events);
@@ -64,7 +80,10 @@ export async function loadDataset(source: string | GenericFiles, options: LoadOp
   }
   if (builder.eventCount === 0) {
     // With --lenient every record may have been skipped: say how many and why, not just "none".
-    const why = lenient && lenient.skipped > 0 ? ` (--lenient skipped ${counted(lenient.skipped, 'record')}: ${[...lenient.byReason].map(([r, n]) => `${n} × ${r}`).join('; ')}; first: ${lenient.examples[0]})` : '';
+    const why =
+      lenient && lenient.skipped > 0
+        ? ` (--lenient skipped ${counted(lenient.skipped, 'record')}: ${[...lenient.byReason].map(([r, n]) => `${n} × ${r}`).join('; ')}; first: ${lenient.examples[0]})`
+        : '';
     throw new DataError(path, 0, undefined, `no events were loaded${why}`);
   }
   return builder.build({ format, path, files, skipped: lenient?.toJSON(), categories });

@@ -13,7 +13,11 @@ import { Progress } from '../../util/progress.js';
  * '|'-separated, 19 genre flags), u.user ('|'-separated age, gender, occupation, zip), u.genre.
  * Ratings become `rate` events with the rating as value.
  */
-export async function loadMovieLens(dir: string, builder: DatasetBuilder, lenient?: SkipReport): Promise<{ files: string[]; categories: string[] }> {
+export async function loadMovieLens(
+  dir: string,
+  builder: DatasetBuilder,
+  lenient?: SkipReport,
+): Promise<{ files: string[]; categories: string[] }> {
   const genres = await readGenres(join(dir, 'u.genre'), lenient);
   await readItems(join(dir, 'u.item'), genres, builder, lenient);
   await readUsers(join(dir, 'u.user'), builder, lenient);
@@ -21,7 +25,13 @@ export async function loadMovieLens(dir: string, builder: DatasetBuilder, lenien
   return { files: ['u.genre', 'u.item', 'u.user', 'u.data'].map((f) => join(dir, f)), categories: genres };
 }
 
-async function* pipeRecords(file: string, expected: number, encoding: 'utf8' | 'latin1', sep: string, lenient?: SkipReport): AsyncGenerator<[FieldReader, string[]]> {
+async function* pipeRecords(
+  file: string,
+  expected: number,
+  encoding: 'utf8' | 'latin1',
+  sep: string,
+  lenient?: SkipReport,
+): AsyncGenerator<[FieldReader, string[]]> {
   const f: FieldReader = new FieldReader(file, 0);
   let any = false;
   for await (const batch of readLineBatches(file, encoding, lenient)) {
@@ -32,7 +42,15 @@ async function* pipeRecords(file: string, expected: number, encoding: 'utf8' | '
       f.line = batch.firstLine + i;
       const fields = text.split(sep);
       if (fields.length !== expected) {
-        rejectRecord(new DataError(file, f.line, undefined, `expected ${expected} fields separated by ${JSON.stringify(sep)}, found ${fields.length}`), lenient);
+        rejectRecord(
+          new DataError(
+            file,
+            f.line,
+            undefined,
+            `expected ${expected} fields separated by ${JSON.stringify(sep)}, found ${fields.length}`,
+          ),
+          lenient,
+        );
         continue;
       }
       yield [f, fields];
@@ -46,7 +64,8 @@ async function readGenres(file: string, lenient?: SkipReport): Promise<string[]>
   for await (const [f, [name, id]] of pipeRecords(file, 2, 'utf8', '|', lenient)) {
     try {
       const i = f.requiredNumber('genre_id', id, 0);
-      if (i !== genres.length) f.fail('genre_id', `expected ${genres.length}, found ${i} (genres must be listed in id order)`);
+      if (i !== genres.length)
+        f.fail('genre_id', `expected ${genres.length}, found ${i} (genres must be listed in id order)`);
       genres.push(f.requiredString('genre', name));
     } catch (e) {
       if (!(e instanceof DataError)) throw e;

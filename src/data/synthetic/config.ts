@@ -52,7 +52,8 @@ export function configFor(size: SizePreset, overrides: Partial<SyntheticConfig> 
 export function validateConfig(c: SyntheticConfig): void {
   const positiveInt = (name: keyof SyntheticConfig, min = 1): void => {
     const v = c[name];
-    if (!Number.isInteger(v) || v < min) throw new VitrineError('invalid_argument', `synthetic config: ${name} must be an integer >= ${min}, got ${v}`);
+    if (!Number.isInteger(v) || v < min)
+      throw new VitrineError('invalid_argument', `synthetic config: ${name} must be an integer >= ${min}, got ${v}`);
   };
   positiveInt('users');
   positiveInt('items', 2);
@@ -62,14 +63,31 @@ export function validateConfig(c: SyntheticConfig): void {
   positiveInt('weeks');
   positiveInt('truthTopK');
   positiveInt('promotionsPerWeek', 0);
-  if (!Number.isInteger(c.seed) || c.seed < 0 || c.seed > 0xffffffff) throw new VitrineError('invalid_argument', `synthetic config: seed must be an integer in [0, 2^32), got ${c.seed}`);
-  if (!(c.sessionsPerUserWeek > 0)) throw new VitrineError('invalid_argument', `synthetic config: sessionsPerUserWeek must be > 0, got ${c.sessionsPerUserWeek}`);
+  if (!Number.isInteger(c.seed) || c.seed < 0 || c.seed > 0xffffffff)
+    throw new VitrineError('invalid_argument', `synthetic config: seed must be an integer in [0, 2^32), got ${c.seed}`);
+  if (!(c.sessionsPerUserWeek > 0))
+    throw new VitrineError(
+      'invalid_argument',
+      `synthetic config: sessionsPerUserWeek must be > 0, got ${c.sessionsPerUserWeek}`,
+    );
   const sessions = c.users * c.weeks * c.sessionsPerUserWeek;
-  if (sessions < 10) throw new VitrineError('invalid_argument', `synthetic config: users × weeks × sessionsPerUserWeek expects ${sessions.toPrecision(3)} sessions in all; at least 10 make a shop to learn from`);
+  if (sessions < 10)
+    throw new VitrineError(
+      'invalid_argument',
+      `synthetic config: users × weeks × sessionsPerUserWeek expects ${sessions.toPrecision(3)} sessions in all; at least 10 make a shop to learn from`,
+    );
   // The ground truth scores every item for every user: 20× the large preset is the most that
   // finishes in reasonable time.
-  if (c.users * c.items > 1e10) throw new VitrineError('invalid_argument', `synthetic config: users × items is ${c.users} × ${c.items}; at most 10^10 (the ground truth scores every item for every user)`);
-  if (c.categories > c.items) throw new VitrineError('invalid_argument', `synthetic config: categories (${c.categories}) cannot exceed items (${c.items})`);
+  if (c.users * c.items > 1e10)
+    throw new VitrineError(
+      'invalid_argument',
+      `synthetic config: users × items is ${c.users} × ${c.items}; at most 10^10 (the ground truth scores every item for every user)`,
+    );
+  if (c.categories > c.items)
+    throw new VitrineError(
+      'invalid_argument',
+      `synthetic config: categories (${c.categories}) cannot exceed items (${c.items})`,
+    );
 }
 
 /** Roughly how many events a config produces (measured: ~6 events a session), for progress bars. */

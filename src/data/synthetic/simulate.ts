@@ -71,7 +71,10 @@ export function* simulate(world: World): Generator<SimEvent[]> {
           const pool: number[] = [];
           for (let j = 0; j < POOL_FROM_CATEGORY + POOL_GLOBAL; j++) {
             const list = world.itemsByCategory[category];
-            const i = j < POOL_FROM_CATEGORY ? list[world.categoryExposure[category].sample(rng)] : world.globalExposure.sample(rng);
+            const i =
+              j < POOL_FROM_CATEGORY
+                ? list[world.categoryExposure[category].sample(rng)]
+                : world.globalExposure.sample(rng);
             if (items[i].available && !seen.has(i)) pool.push(i);
           }
           if (promoted.length > 0 && rng.next() < 0.5) {

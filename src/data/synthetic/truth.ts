@@ -22,4 +22,3 @@ export function* groundTruth(world: World): Generator<UserTruth> {
     yield { user: u, items: top, scores: Float64Array.from(top, (i) => scores[i]) };
   }
 }
-

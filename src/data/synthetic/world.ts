@@ -2,11 +2,45 @@ import { AliasTable, Rng } from '../../util/rng.js';
 import type { SyntheticConfig } from './config.js';
 
 const CATEGORY_NAMES = [
-  'Skincare', 'Makeup', 'Fragrance', 'Haircare', 'Shoes', 'Dresses', 'Outerwear', 'Bags', 'Jewellery', 'Watches',
-  'Sportswear', 'Kitchen', 'Bedding', 'Lighting', 'Toys', 'Books', 'Audio', 'Phones', 'Laptops', 'Gaming',
-  'Garden', 'Pet', 'Baby', 'Grocery',
+  'Skincare',
+  'Makeup',
+  'Fragrance',
+  'Haircare',
+  'Shoes',
+  'Dresses',
+  'Outerwear',
+  'Bags',
+  'Jewellery',
+  'Watches',
+  'Sportswear',
+  'Kitchen',
+  'Bedding',
+  'Lighting',
+  'Toys',
+  'Books',
+  'Audio',
+  'Phones',
+  'Laptops',
+  'Gaming',
+  'Garden',
+  'Pet',
+  'Baby',
+  'Grocery',
 ];
-const ADJECTIVES = ['Classic', 'Urban', 'Pure', 'Bold', 'Soft', 'Bright', 'Nordic', 'Vivid', 'Calm', 'Prime', 'Wild', 'Daily'];
+const ADJECTIVES = [
+  'Classic',
+  'Urban',
+  'Pure',
+  'Bold',
+  'Soft',
+  'Bright',
+  'Nordic',
+  'Vivid',
+  'Calm',
+  'Prime',
+  'Wild',
+  'Daily',
+];
 const NOUNS = ['Edition', 'Series', 'Set', 'Line', 'Collection', 'Pack', 'Essential', 'Select'];
 export const AGE_BANDS = ['18-24', '25-34', '35-44', '45-54', '55-64', '65+'];
 export const REGIONS = ['north', 'south', 'east', 'west', 'central', 'coast'];
@@ -86,8 +120,15 @@ export function buildWorld(config: SyntheticConfig): World {
   const centroids = Array.from({ length: C }, () => unitNormal(catRng, dim, 1));
   const catWeight = Array.from({ length: C }, (_, k) => 1 / Math.pow(k + 1, 0.7));
   const catPrice = Array.from({ length: C }, () => 2.3 + catRng.next() * 2.7);
-  const brandNames = categoryNames.map((name) => Array.from({ length: config.brandsPerCategory }, (_, b) => `${name.slice(0, 3).toUpperCase()}-${String.fromCharCode(65 + (b % 26))}${b >= 26 ? b : ''}`));
-  const brandQuality = categoryNames.map(() => Array.from({ length: config.brandsPerCategory }, () => catRng.normal() * 0.35));
+  const brandNames = categoryNames.map((name) =>
+    Array.from(
+      { length: config.brandsPerCategory },
+      (_, b) => `${name.slice(0, 3).toUpperCase()}-${String.fromCharCode(65 + (b % 26))}${b >= 26 ? b : ''}`,
+    ),
+  );
+  const brandQuality = categoryNames.map(() =>
+    Array.from({ length: config.brandsPerCategory }, () => catRng.normal() * 0.35),
+  );
 
   // Items: every category gets at least one; popularity (exposure) is Zipf over a random order, so
   // it is long-tailed and only loosely tied to quality, like a real catalogue.

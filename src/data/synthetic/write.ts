@@ -67,7 +67,9 @@ class LineWriter {
 
   async close(): Promise<void> {
     await this.flush();
-    await new Promise<void>((resolve, reject) => this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this.stream.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
     if (this.failure) throw this.failure;
   }
 }
@@ -83,16 +85,36 @@ export async function generateShop(config: SyntheticConfig, outDir: string): Pro
   validateConfig(config);
   const started = performance.now();
   const { count, byType, world } = await writeDirAtomically(outDir, (tmp) => writeShopFiles(config, tmp));
-  return { dir: outDir, events: count, eventsByType: byType, users: world.users.length, items: world.items.length, seconds: (performance.now() - started) / 1000 };
+  return {
+    dir: outDir,
+    events: count,
+    eventsByType: byType,
+    users: world.users.length,
+    items: world.items.length,
+    seconds: (performance.now() - started) / 1000,
+  };
 }
 
-async function writeShopFiles(config: SyntheticConfig, tmp: string): Promise<{ count: number; byType: Record<string, number>; world: World }> {
+async function writeShopFiles(
+  config: SyntheticConfig,
+  tmp: string,
+): Promise<{ count: number; byType: Record<string, number>; world: World }> {
   const world = buildWorld(config);
 
   const items = new LineWriter(createWriteStream(join(tmp, 'items.csv')));
   await items.line('item_id,category,brand,price,attributes,text,available');
   for (const it of world.items) {
-    await items.line([it.id, csvField(world.categoryNames[it.category]), csvField(world.brandNames[it.category][it.brand]), it.price.toFixed(2), it.attributes.join('|'), csvField(it.text), it.available ? '1' : '0'].join(','));
+    await items.line(
+      [
+        it.id,
+        csvField(world.categoryNames[it.category]),
+        csvField(world.brandNames[it.category][it.brand]),
+        it.price.toFixed(2),
+        it.attributes.join('|'),
+        csvField(it.text),
+        it.available ? '1' : '0',
+      ].join(','),
+    );
   }
   await items.close();
 
@@ -105,7 +127,9 @@ async function writeShopFiles(config: SyntheticConfig, tmp: string): Promise<{ c
   await promos.line('promotion_id,week,scope,target,discount');
   for (const p of world.promotions) {
     const target = p.category >= 0 ? world.categoryNames[p.category] : world.items[p.item].id;
-    await promos.line(`${p.id},${p.week + 1},${p.category >= 0 ? 'category' : 'item'},${csvField(target)},${p.discount.toFixed(2)}`);
+    await promos.line(
+      `${p.id},${p.week + 1},${p.category >= 0 ? 'category' : 'item'},${csvField(target)},${p.discount.toFixed(2)}`,
+    );
   }
   await promos.close();
 
@@ -118,7 +142,9 @@ async function writeShopFiles(config: SyntheticConfig, tmp: string): Promise<{ c
     for (const e of week) {
       const type = SIM_EVENT_TYPES[e.type];
       byType[type]++;
-      await events.line(`${world.users[e.user].id},${world.items[e.item].id},${type},${e.ts},${e.quantity > 0 ? e.quantity : ''},${e.price.toFixed(2)},s${e.session},${e.promotion >= 0 ? world.promotions[e.promotion].id : ''}`);
+      await events.line(
+        `${world.users[e.user].id},${world.items[e.item].id},${type},${e.ts},${e.quantity > 0 ? e.quantity : ''},${e.price.toFixed(2)},s${e.session},${e.promotion >= 0 ? world.promotions[e.promotion].id : ''}`,
+      );
     }
     count += week.length;
     progress.update(count);
@@ -130,7 +156,13 @@ async function writeShopFiles(config: SyntheticConfig, tmp: string): Promise<{ c
   const truth = new LineWriter(createWriteStream(join(tmp, 'truth.jsonl')));
   const tp = new Progress('ground truth', world.users.length, 'users');
   for (const t of groundTruth(world)) {
-    await truth.line(JSON.stringify({ user_id: world.users[t.user].id, items: Array.from(t.items, (i) => world.items[i].id), scores: Array.from(t.scores, (s) => Number(s.toFixed(4))) }));
+    await truth.line(
+      JSON.stringify({
+        user_id: world.users[t.user].id,
+        items: Array.from(t.items, (i) => world.items[i].id),
+        scores: Array.from(t.scores, (s) => Number(s.toFixed(4))),
+      }),
+    );
     tp.tick();
   }
   tp.finish();
@@ -140,7 +172,13 @@ async function writeShopFiles(config: SyntheticConfig, tmp: string): Promise<{ c
     generator: GENERATOR,
     generatorVersion: GENERATOR_VERSION,
     config,
-    counts: { users: world.users.length, items: world.items.length, events: count, eventsByType: byType, promotions: world.promotions.length },
+    counts: {
+      users: world.users.length,
+      items: world.items.length,
+      events: count,
+      eventsByType: byType,
+      promotions: world.promotions.length,
+    },
     files: ['items.csv', 'users.csv', 'promotions.csv', 'events.csv', 'truth.jsonl'],
   };
   await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');

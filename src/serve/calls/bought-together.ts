@@ -15,10 +15,13 @@ export function boughtTogetherCall(ctx: RankContext, c: BoughtTogetherCall): Bou
         const j = rules.consequent[p];
         if (mask[j]) continue;
         const cur = best.get(j);
-        if (!cur || rules.confidence[p] > cur.conf) best.set(j, { conf: rules.confidence[p], lift: rules.lift[p], from: a });
+        if (!cur || rules.confidence[p] > cur.conf)
+          best.set(j, { conf: rules.confidence[p], lift: rules.lift[p], from: a });
       }
     }
-    const ranked = [...best.entries()].sort((x, y) => y[1].conf - x[1].conf || y[1].lift - x[1].lift || x[0] - y[0]).slice(0, c.k);
+    const ranked = [...best.entries()]
+      .sort((x, y) => y[1].conf - x[1].conf || y[1].lift - x[1].lift || x[0] - y[0])
+      .slice(0, c.k);
     const items: ResultItem[] = ranked.map(([j, r]) => ({
       id: m.data.items[j].id,
       score: round6(r.conf),
@@ -36,8 +39,15 @@ export function boughtTogetherCall(ctx: RankContext, c: BoughtTogetherCall): Bou
           if (!mask[j] && !taken.has(j)) sims.set(j, (sims.get(j) ?? 0) + knn.similarity[p]);
         }
       }
-      for (const [j, s] of [...sims.entries()].sort((x, y) => y[1] - x[1] || x[0] - y[0]).slice(0, c.k - items.length)) {
-        items.push({ id: m.data.items[j].id, score: round6(s), stage: 'item-knn', explanation: 'often chosen by the same shoppers' });
+      for (const [j, s] of [...sims.entries()]
+        .sort((x, y) => y[1] - x[1] || x[0] - y[0])
+        .slice(0, c.k - items.length)) {
+        items.push({
+          id: m.data.items[j].id,
+          score: round6(s),
+          stage: 'item-knn',
+          explanation: 'often chosen by the same shoppers',
+        });
         taken.add(j);
       }
       if (items.length < c.k) items.push(...trendingItems(ctx, c.k - items.length, c.filters, [...basket, ...taken]));

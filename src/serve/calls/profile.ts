@@ -12,7 +12,8 @@ export function profileCall(ctx: RankContext, c: ProfileCall, task: Task): Profi
   const u = resolveUser(m, c.user, c.history, task.streamed, task.now);
   const seg = m.data.segments;
   const rfm = rawRfm(u.history, task.now);
-  const segment = u.history.items.length > 0 ? assignSegment(seg, profileVector(u.history, task.now, m.catalog, seg.spec)) : -1;
+  const segment =
+    u.history.items.length > 0 ? assignSegment(seg, profileVector(u.history, task.now, m.catalog, seg.spec)) : -1;
   const shares = affinityShares(u.history, m.catalog, seg.spec);
   const top = seg.spec.affinityNames
     .map((name, j) => ({ name, share: round6(shares[j]) }))
@@ -20,8 +21,16 @@ export function profileCall(ctx: RankContext, c: ProfileCall, task: Task): Profi
     .sort((a, b) => b.share - a.share)
     .slice(0, 5);
   return {
-    user: { known: u.known, coldStart: u.history.items.length === 0, historyLength: u.history.items.length, events: u.history.events },
-    segment: segment >= 0 ? { id: segment, label: seg.labels[segment] } : { id: null, label: 'new shopper (no history with items this bundle knows)' },
+    user: {
+      known: u.known,
+      coldStart: u.history.items.length === 0,
+      historyLength: u.history.items.length,
+      events: u.history.events,
+    },
+    segment:
+      segment >= 0
+        ? { id: segment, label: seg.labels[segment] }
+        : { id: null, label: 'new shopper (no history with items this bundle knows)' },
     affinities: { kind: seg.spec.affinityKind, top },
     rfm: { recencyDays: round6(Math.expm1(rfm[0])), events: u.history.events, spend: round6(u.history.spend) },
     attributes: u.attrs ? { ageBand: u.attrs.ageBand, gender: u.attrs.gender, region: u.attrs.region } : undefined,

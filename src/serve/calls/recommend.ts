@@ -29,14 +29,28 @@ export async function recommendCall(ctx: RankContext, c: RecommendCall, task: Ta
     if (c.diversity > 0) order = diversify(m, ranked.items, ranked.scores, c.k, c.diversity);
     const shown = order.slice(0, c.k);
     const recent = recentFirst(u.history, 20);
-    const nearest = c.explain ? ctx.explainer.nearestInHistory(shown.filter((r) => ranked.stages[r] !== 'trending').map((r) => ranked.items[r]), recent) : undefined;
+    const nearest = c.explain
+      ? ctx.explainer.nearestInHistory(
+          shown.filter((r) => ranked.stages[r] !== 'trending').map((r) => ranked.items[r]),
+          recent,
+        )
+      : undefined;
     const items: ResultItem[] = shown.map((r) => {
       const i = ranked.items[r];
-      const out: ResultItem = { id: m.data.items[i].id, score: Number.isNaN(ranked.scores[r]) ? null : round6(ranked.scores[r]), stage: ranked.stages[r] };
+      const out: ResultItem = {
+        id: m.data.items[i].id,
+        score: Number.isNaN(ranked.scores[r]) ? null : round6(ranked.scores[r]),
+        stage: ranked.stages[r],
+      };
       if (c.explain) out.explanation = ctx.explainer.explain(i, ranked.stages[r], nearest, u.lastType);
       return out;
     });
-    const user = { known: u.known, coldStart: u.history.items.length === 0, historyLength: u.history.items.length, ...(u.unknownItems.length > 0 && { unknownItems: u.unknownItems }) };
+    const user = {
+      known: u.known,
+      coldStart: u.history.items.length === 0,
+      historyLength: u.history.items.length,
+      ...(u.unknownItems.length > 0 && { unknownItems: u.unknownItems }),
+    };
     return { items, user };
   } finally {
     release();

@@ -23,7 +23,8 @@ export async function scoreCall(ctx: RankContext, c: ScoreCall, task: Task): Pro
     const { mask, release } = ctx.masks.apply(DEFAULT_FILTERS, u.history.items);
     let list: Retrieved;
     try {
-      const retrieval = c.candidates !== undefined ? { ...m.data.retrieval, candidates: c.candidates } : m.data.retrieval;
+      const retrieval =
+        c.candidates !== undefined ? { ...m.data.retrieval, candidates: c.candidates } : m.data.retrieval;
       list = retrieve(m.hnsw, m.data.knn, vector, u.history, mask, retrieval, m.scratch);
     } finally {
       release();
@@ -32,7 +33,10 @@ export async function scoreCall(ctx: RankContext, c: ScoreCall, task: Task): Pro
     list.items.forEach((i, r) => position.set(i, r));
     const rank = known.map((i) => position.get(i) ?? list.items.length);
     const rows = new Float32Array(known.length * m.features.width);
-    m.features.build({ history: u.history, vector, attrs: u.attrs, now: task.now }, known, rows, { size: list.items.length, rank });
+    m.features.build({ history: u.history, vector, attrs: u.attrs, now: task.now }, known, rows, {
+      size: list.items.length,
+      rank,
+    });
     const p = await m.ranker.score(rows, known.length);
     known.forEach((i, r) => probs.set(i, p[r]));
   }
@@ -42,8 +46,15 @@ export async function scoreCall(ctx: RankContext, c: ScoreCall, task: Task): Pro
     if (i < 0) return { id, score: null, known: false, explanation: "not in this bundle's catalogue" };
     // A cold-start user has no vector and so no ranker score.
     const s = probs.get(i);
-    if (s === undefined) return { id, score: null, known: true, explanation: 'no history yet, so no purchase probability' };
-    return { id, score: round6(s), known: true, stage: 'ranker', explanation: ctx.explainer.explain(i, 'hnsw', nearest, u.lastType) };
+    if (s === undefined)
+      return { id, score: null, known: true, explanation: 'no history yet, so no purchase probability' };
+    return {
+      id,
+      score: round6(s),
+      known: true,
+      stage: 'ranker',
+      explanation: ctx.explainer.explain(i, 'hnsw', nearest, u.lastType),
+    };
   });
   return { items, user: { known: u.known, coldStart: u.history.items.length === 0 } };
 }

@@ -39,8 +39,13 @@ export function similarCall(ctx: RankContext, c: SimilarCall): SimilarResult {
       return { i, s: vn > 0 && norm > 0 ? pool.scores[r] / (vn * norm) : 0 };
     });
     scored.sort((a, b) => b.s - a.s || a.i - b.i);
-    const items: ResultItem[] = scored.slice(0, c.k).map(({ i, s }) => ({ id: m.data.items[i].id, score: round6(s), stage: 'similar', explanation: because }));
-    if (items.length < c.k) items.push(...trendingItems(ctx, c.k - items.length, c.filters, [...(self >= 0 ? [self] : []), ...scored.map((x) => x.i)]));
+    const items: ResultItem[] = scored
+      .slice(0, c.k)
+      .map(({ i, s }) => ({ id: m.data.items[i].id, score: round6(s), stage: 'similar', explanation: because }));
+    if (items.length < c.k)
+      items.push(
+        ...trendingItems(ctx, c.k - items.length, c.filters, [...(self >= 0 ? [self] : []), ...scored.map((x) => x.i)]),
+      );
     return { items, item: { known, placedByAttributes: placed } };
   } finally {
     release();

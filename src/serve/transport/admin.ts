@@ -21,26 +21,51 @@ export interface AdminDeps {
 export function registerAdmin(app: UWS.TemplatedApp, d: AdminDeps): void {
   adminRoute(app, d, '/admin/reload', ['version'], (ex, body) => {
     const v = body.version;
-    if (v !== undefined && v !== null && typeof v !== 'string') return d.io.write(ex, fail(null, 'invalid_field', 'version: must be a string naming a version directory', 'version'));
+    if (v !== undefined && v !== null && typeof v !== 'string')
+      return d.io.write(
+        ex,
+        fail(null, 'invalid_field', 'version: must be a string naming a version directory', 'version'),
+      );
     const version = typeof v === 'string' ? v : undefined;
     // A version that is not there is the caller's mistake (400), not a failed reload (500).
     const missing = version === undefined ? undefined : d.missingVersion(version);
     if (missing) return d.io.write(ex, fail(null, 'invalid_field', `version: ${missing}`, 'version'));
     d.reload(version).then(
       (r) => d.io.write(ex, { id: null, result: r, bundle: d.version() ?? '', serverMs: elapsed(ex.t0) }),
-      (e: unknown) => d.io.write(ex, e instanceof VitrineError && e.code === 'shutting_down' ? fail(null, e.code, e.message) : fail(null, 'internal', `reload failed: ${(e as Error).message}`)),
+      (e: unknown) =>
+        d.io.write(
+          ex,
+          e instanceof VitrineError && e.code === 'shutting_down'
+            ? fail(null, e.code, e.message)
+            : fail(null, 'internal', `reload failed: ${(e as Error).message}`),
+        ),
     );
   });
 }
 
 /** A POST admin route taking a JSON object of `fields`; `handle` gets the parsed body. */
-function adminRoute(app: UWS.TemplatedApp, d: AdminDeps, path: string, fields: readonly string[], handle: (ex: HttpExchange, body: Record<string, unknown>) => void): void {
+function adminRoute(
+  app: UWS.TemplatedApp,
+  d: AdminDeps,
+  path: string,
+  fields: readonly string[],
+  handle: (ex: HttpExchange, body: Record<string, unknown>) => void,
+): void {
   app.post(path, (res, req) => {
     const auth = req.getHeader('authorization');
     d.io.readBody(res, undefined, (ex, raw) => {
       const token = d.config.adminToken;
       if (!token || !tokenMatches(auth, '', token)) {
-        return d.io.write(ex, fail(null, 'unauthorized', token ? 'admin token required (Authorization: Bearer <token>)' : 'admin calls are disabled: start the server with an admin token'));
+        return d.io.write(
+          ex,
+          fail(
+            null,
+            'unauthorized',
+            token
+              ? 'admin token required (Authorization: Bearer <token>)'
+              : 'admin calls are disabled: start the server with an admin token',
+          ),
+        );
       }
       let o: unknown;
       try {
@@ -48,9 +73,19 @@ function adminRoute(app: UWS.TemplatedApp, d: AdminDeps, path: string, fields: r
       } catch {
         return d.io.write(ex, fail(null, 'bad_frame', 'the body is not valid JSON'));
       }
-      if (o === null || typeof o !== 'object' || Array.isArray(o)) return d.io.write(ex, fail(null, 'bad_request', `the body must be a JSON object with ${fields.join(', ')}`));
+      if (o === null || typeof o !== 'object' || Array.isArray(o))
+        return d.io.write(ex, fail(null, 'bad_request', `the body must be a JSON object with ${fields.join(', ')}`));
       const unknown = Object.keys(o).find((k) => !fields.includes(k));
-      if (unknown !== undefined) return d.io.write(ex, fail(null, 'invalid_field', `${unknown.slice(0, 64)}: is not a field of ${path} (${fields.join(', ')})`, unknown.slice(0, 64)));
+      if (unknown !== undefined)
+        return d.io.write(
+          ex,
+          fail(
+            null,
+            'invalid_field',
+            `${unknown.slice(0, 64)}: is not a field of ${path} (${fields.join(', ')})`,
+            unknown.slice(0, 64),
+          ),
+        );
       handle(ex, o as Record<string, unknown>);
     });
   });

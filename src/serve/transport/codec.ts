@@ -10,7 +10,11 @@ const packr = new Packr({ useRecords: false, skipValues: [undefined] } as Constr
 // Integers msgpack encodes in 64 bits (Python's msgpack does so from 2^32) arrive as numbers when
 // exactly representable, so such an id is echoed and such a k accepted. msgpackr supports 'auto';
 // its typings list only the other modes, hence the cast.
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: 'auto' } as unknown as ConstructorParameters<typeof Unpackr>[0]);
+const unpackr = new Unpackr({
+  useRecords: false,
+  mapsAsObjects: true,
+  int64AsType: 'auto',
+} as unknown as ConstructorParameters<typeof Unpackr>[0]);
 
 /** Decodes a frame (msgpack when binary, JSON when text); throws when it is neither. */
 export function decodeFrame(message: ArrayBuffer, isBinary: boolean): unknown {

@@ -37,7 +37,10 @@ export class HttpIo {
       if (size > this.config.maxFrameBytes) {
         rejected = true;
         const message = `the body exceeds ${this.config.maxFrameBytes} bytes`;
-        const reply = call === undefined ? fail(null, 'frame_too_large', message) : this.dispatcher.refused(call, 'http', null, 'frame_too_large', message);
+        const reply =
+          call === undefined
+            ? fail(null, 'frame_too_large', message)
+            : this.dispatcher.refused(call, 'http', null, 'frame_too_large', message);
         this.write(ex, reply, true);
         return;
       }
@@ -65,7 +68,16 @@ export function registerCalls(app: UWS.TemplatedApp, config: ServerConfig, io: H
     const auth = req.getHeader('authorization');
     io.readBody(res, label, (ex, body) => {
       if (config.clientToken && !tokenMatches(auth, '', config.clientToken)) {
-        return io.write(ex, dispatcher.refused(label, 'http', null, 'unauthorized', 'a client token is required (Authorization: Bearer <token>)'));
+        return io.write(
+          ex,
+          dispatcher.refused(
+            label,
+            'http',
+            null,
+            'unauthorized',
+            'a client token is required (Authorization: Bearer <token>)',
+          ),
+        );
       }
       let raw: unknown;
       try {
@@ -83,8 +95,12 @@ export function registerFallback(app: UWS.TemplatedApp, dispatcher: Dispatcher):
   app.any('/*', (res, req) => {
     const t0 = performance.now();
     const route = `${req.getMethod().toUpperCase()} ${req.getUrl()}`.slice(0, 128);
-    const routes = 'calls are POST /v1/<call> or a WebSocket on /ws; also GET /healthz, /readyz, /metrics and POST /admin/reload';
+    const routes =
+      'calls are POST /v1/<call> or a WebSocket on /ws; also GET /healthz, /readyz, /metrics and POST /admin/reload';
     const reply = dispatcher.stamped(fail(null, 'unknown_call', `no such route: ${route} (${routes})`), t0);
-    res.writeStatus(httpStatus('unknown_call')).writeHeader('content-type', 'application/json').end(JSON.stringify(reply));
+    res
+      .writeStatus(httpStatus('unknown_call'))
+      .writeHeader('content-type', 'application/json')
+      .end(JSON.stringify(reply));
   });
 }

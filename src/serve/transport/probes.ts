@@ -11,7 +11,12 @@ export interface ProbeState {
  * Health, readiness and metrics. GET answers with a JSON body, HEAD (what some load balancers send)
  * with the same status.
  */
-export function registerProbes(app: UWS.TemplatedApp, state: () => ProbeState, metrics: ServerMetrics, refreshGauges: () => void): void {
+export function registerProbes(
+  app: UWS.TemplatedApp,
+  state: () => ProbeState,
+  metrics: ServerMetrics,
+  refreshGauges: () => void,
+): void {
   const probe = (path: string, answer: () => { status: string; body: object }): void => {
     const respond = (res: UWS.HttpResponse, head: boolean): void => {
       const { status, body } = answer();

@@ -17,7 +17,8 @@ export function loadUws(): typeof UWS {
   const pkgDir = dirname(require.resolve('uWebSockets.js/package.json'));
   const binary = join(pkgDir, 'binaries', `uws_${process.platform}_${process.arch}_${process.versions.modules}.node`);
   if (!existsSync(binary)) {
-    throw new VitrineError('unavailable', 
+    throw new VitrineError(
+      'unavailable',
       `uWebSockets.js has no native binary for Node ${process.version} (ABI ${process.versions.modules}, ${process.platform}-${process.arch}). ` +
         'Vitrine installs uWS v20.30 built for Node 20; on Node 22 or later (glibc >= 2.38) install @btc-vision/uwebsockets.js under the name uWebSockets.js instead: ' +
         'npm install uWebSockets.js@npm:@btc-vision/uwebsockets.js',

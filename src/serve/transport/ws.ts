@@ -50,8 +50,15 @@ export class WebSocketTransport {
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
         if (c.clientToken && !tokenMatches(req.getHeader('authorization'), req.getQuery('token'), c.clientToken)) {
-          const reply = fail(null, 'unauthorized', 'a client token is required (Authorization: Bearer <token> or ?token=)');
-          res.writeStatus('401 Unauthorized').writeHeader('content-type', 'application/json').end(JSON.stringify(reply));
+          const reply = fail(
+            null,
+            'unauthorized',
+            'a client token is required (Authorization: Bearer <token> or ?token=)',
+          );
+          res
+            .writeStatus('401 Unauthorized')
+            .writeHeader('content-type', 'application/json')
+            .end(JSON.stringify(reply));
           return;
         }
         if (this.d.draining()) {
@@ -59,7 +66,13 @@ export class WebSocketTransport {
           return;
         }
         const key = req.getHeader('sec-websocket-key');
-        res.upgrade<SocketData>({ inFlight: 0, closed: false }, key, req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+        res.upgrade<SocketData>(
+          { inFlight: 0, closed: false },
+          key,
+          req.getHeader('sec-websocket-protocol'),
+          req.getHeader('sec-websocket-extensions'),
+          context,
+        );
       },
       open: (ws) => {
         this.sockets.add(ws);
@@ -85,16 +98,40 @@ export class WebSocketTransport {
       ws.cork(() => ws.send(bytes, isBinary));
     };
     if (message.byteLength > config.maxFrameBytes) {
-      return send(dispatcher.refused('unknown', transport, null, 'frame_too_large', `the frame has ${message.byteLength} bytes; the limit is ${config.maxFrameBytes}`));
+      return send(
+        dispatcher.refused(
+          'unknown',
+          transport,
+          null,
+          'frame_too_large',
+          `the frame has ${message.byteLength} bytes; the limit is ${config.maxFrameBytes}`,
+        ),
+      );
     }
     let raw: unknown;
     try {
       raw = decodeFrame(message, isBinary);
     } catch {
-      return send(dispatcher.refused('unknown', transport, null, 'bad_frame', isBinary ? 'binary frames must be msgpack' : 'text frames must be JSON'));
+      return send(
+        dispatcher.refused(
+          'unknown',
+          transport,
+          null,
+          'bad_frame',
+          isBinary ? 'binary frames must be msgpack' : 'text frames must be JSON',
+        ),
+      );
     }
     if (ud.inFlight >= config.maxInFlightPerConnection) {
-      return send(dispatcher.refused(callLabelOf(raw), transport, idOf(raw), 'too_many_in_flight', `at most ${config.maxInFlightPerConnection} requests may be in flight on one connection`));
+      return send(
+        dispatcher.refused(
+          callLabelOf(raw),
+          transport,
+          idOf(raw),
+          'too_many_in_flight',
+          `at most ${config.maxInFlightPerConnection} requests may be in flight on one connection`,
+        ),
+      );
     }
     const unread = ws.getBufferedAmount();
     if (unread > MAX_UNREAD_REPLY_BYTES) {
