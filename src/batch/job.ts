@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
+import type { BundleData } from '../bundle/model.js';
 import { readBundle, resolveBundleVersion } from '../bundle/read.js';
 import { VitrineError } from '../protocol/errors.js';
 import { checkOutputFile } from '../util/output-dir.js';
@@ -9,61 +10,36 @@ import { blockSizeFor, MAX_BLOCK_ROWS, maxBlockUsers } from './blocks.js';
 import { jobSignature, resumePoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
 import { chooseKernel, workersFor, type KernelTrial } from './choose-kernel.js';
 import { KERNELS, type KernelName } from './kernels/kernel.js';
-import { csvHeader, formatOf } from './output.js';
+import { csvHeader, formatOf, type OutputFormat } from './output.js';
 import { checkUsersFile, readUserIds, reportUserIds } from './users.js';
+import type { BatchOptions, BatchSummary } from './options.js';
 import type { BatchReply, BatchTask, BatchWorkerInit } from './worker.js';
-
-export interface BatchOptions {
-  bundle: string;
-  /** A file of user ids, one per line; undefined with `all`. */
-  usersFile?: string;
-  all: boolean;
-  k: number;
-  out: string;
-  propensity: boolean;
-  segments: boolean;
-  backend: 'auto' | KernelName;
-  workers: number;
-  /** Users per task; 'auto' sizes the block's score matrix to ~25 MB (see blockSizeFor). */
-  blockSize: number | 'auto';
-  resume: boolean;
-  force: boolean;
-  excludeSeen: boolean;
-  /** Leave out unavailable items (the default, as in `recommend`). */
-  availableOnly: boolean;
-}
-
-export interface BatchSummary {
-  out: string;
-  bundle: string;
-  users: number;
-  resumedFrom: number;
-  /** Items scored for every user (the available ones unless told otherwise). */
-  items: number;
-  dims: number;
-  k: number;
-  backend: KernelName;
-  backendTrials?: KernelTrial[];
-  /** Where the kernel ran, when not on the workers' CPU (the WebGPU adapter). */
-  device?: string;
-  workers: number;
-  coldStart: number;
-  /** Ids in --users the bundle does not know (scored as cold start). */
-  unknownUsers: number;
-  /** Lines of --users repeating an earlier id. */
-  repeatedUsers: number;
-  /** Scoring time, from warm workers to the last block on disk (what users/s and GFLOP/s use). */
-  seconds: number;
-  /** Everything, including reading the bundle, choosing a backend and starting workers. */
-  wallSeconds: number;
-  usersPerSecond: number;
-  /** 2 · users · items · dims over the wall time of the scoring. */
-  gflops: number;
-  bytes: number;
-}
 
 export function defaultBatchWorkers(): number {
   return Math.max(1, availableParallelism());
+}
+
+/** What the scoring depends on besides the bundle and the users: part of the job's signature and of every worker's set-up. */
+interface JobSettings {
+  k: number;
+  format: OutputFormat;
+  propensity: boolean;
+  segments: boolean;
+  excludeSeen: boolean;
+  availableOnly: boolean;
+}
+
+/** A job ready to run: the bundle, the users in order, and what identifies the job for --resume. */
+interface PreparedJob {
+  dir: string;
+  bundle: BundleData;
+  settings: JobSettings;
+  numItems: number;
+  userIndex: Map<string, number>;
+  ids: readonly string[];
+  idReport: { unknown: number; repeated: number };
+  signature: string;
+  blockSize: number;
 }
 
 /**
@@ -74,83 +50,27 @@ export function defaultBatchWorkers(): number {
  */
 export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   const wallStart = performance.now();
-  const format = formatOf(o.out);
-  if (!o.all && !o.usersFile) throw new VitrineError('invalid_argument', 'give --all or --users <file>');
-  // Checked before the minutes spent loading and measuring.
-  if (o.usersFile !== undefined) checkUsersFile(o.usersFile);
-  checkOutputFile('--out', o.out);
-  if (existsSync(o.out) && !o.resume && !o.force)
-    throw new VitrineError(
-      'conflict',
-      `${o.out} exists; use --resume to continue an interrupted run or --force to overwrite`,
-    );
-  const dir = resolveBundleVersion(o.bundle);
-  const bundle = readBundle(dir, { shared: true });
-  const d = bundle.als.factors;
-  const numItems = o.availableOnly ? bundle.items.filter((it) => it.available).length : bundle.items.length;
-  if (numItems === 0)
-    throw new VitrineError(
-      'invalid_argument',
-      `${dir}: no item is available to recommend (use --include-unavailable to score them anyway)`,
-    );
-  const userIndex = new Map(bundle.userIds.map((id, u) => [id, u]));
-  const ids = o.usersFile ? await readUserIds(o.usersFile) : bundle.userIds;
-  const idReport = o.usersFile ? reportUserIds(o.usersFile, ids, userIndex) : { unknown: 0, repeated: 0 };
-  const signature = jobSignature(
-    bundle.manifest.files,
-    {
-      k: o.k,
-      format,
-      propensity: o.propensity,
-      segments: o.segments,
-      excludeSeen: o.excludeSeen,
-      availableOnly: o.availableOnly,
-    },
-    ids,
-  );
-  const blockSize = o.blockSize === 'auto' ? blockSizeFor(numItems, o.k) : o.blockSize;
-  if (blockSize > maxBlockUsers(numItems, o.k)) {
-    throw new VitrineError(
-      'invalid_argument',
-      `--block ${blockSize} with --k ${o.k} makes blocks of ${blockSize * Math.min(o.k, numItems)} result rows; at most ${MAX_BLOCK_ROWS} fit one block's output: use --block ${maxBlockUsers(numItems, o.k)} or less (or leave it to auto)`,
-    );
-  }
+  const job = await prepareJob(o);
+  const { bundle, ids, numItems } = job;
   const from = resumePoint({
     out: o.out,
     resume: o.resume,
     force: o.force,
     backend: o.backend,
-    signature,
+    signature: job.signature,
     totalUsers: ids.length,
   });
-
-  let backend: KernelName;
-  let trials: KernelTrial[] | undefined;
-  if (from.backend) backend = from.backend;
-  else if (o.backend === 'auto')
-    ({ best: backend, trials } = await chooseKernel(bundle.als.itemFactors, numItems, d, 16, o.k, o.workers));
-  else backend = o.backend;
-  if (!KERNELS.includes(backend))
-    throw new VitrineError('invalid_argument', `--backend ${backend}: expected auto, ${KERNELS.join(', ')}`);
+  const { backend, trials } = await pickBackend(o, job, from.backend);
   const workers = workersFor(backend, o.workers);
+  const d = bundle.als.factors;
+  const alone = workers < o.workers ? ` (the ${backend} backend runs in one)` : '';
   note(
-    `batch scoring ${ids.length - from.start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${counted(workers, 'worker')}${workers < o.workers ? ` (the ${backend} backend runs in one)` : ''}`,
+    `batch scoring ${ids.length - from.start} users × ${numItems} items × ${d} dims, top ${o.k}, backend ${backend}, ${counted(workers, 'worker')}${alone}`,
   );
-
-  const init: BatchWorkerInit = {
-    bundle,
-    kernel: backend,
-    k: o.k,
-    format,
-    propensity: o.propensity,
-    segments: o.segments,
-    excludeSeen: o.excludeSeen,
-    availableOnly: o.availableOnly,
-  };
-  const { pool, device } = await startPool(init, workers, backend);
+  const { pool, device } = await startPool({ bundle, kernel: backend, ...job.settings }, workers, backend);
   if (device) note(`the ${backend} kernel runs on ${device}`);
   const checkpoint: Checkpoint = {
-    signature,
+    signature: job.signature,
     backend,
     usersDone: from.start,
     bytes: from.bytes,
@@ -159,13 +79,14 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     coldStart: from.coldStart,
   };
   const started = performance.now();
+  const csv = job.settings.format === 'csv' ? csvHeader(o.propensity, o.segments) : undefined;
   await writeBlocks({
     pool,
     out: o.out,
-    csv: format === 'csv' ? csvHeader(o.propensity, o.segments) : undefined,
+    csv,
     ids,
-    userIndex,
-    blockSize,
+    userIndex: job.userIndex,
+    blockSize: job.blockSize,
     window: workers * 2,
     checkpoint,
   });
@@ -173,7 +94,7 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
   const scored = checkpoint.usersDone - from.start;
   return {
     out: o.out,
-    bundle: dir,
+    bundle: job.dir,
     users: ids.length,
     resumedFrom: from.start,
     items: numItems,
@@ -184,14 +105,92 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     device,
     workers,
     coldStart: checkpoint.coldStart ?? 0,
-    unknownUsers: idReport.unknown,
-    repeatedUsers: idReport.repeated,
+    unknownUsers: job.idReport.unknown,
+    repeatedUsers: job.idReport.repeated,
     seconds: Number(seconds.toFixed(2)),
     wallSeconds: Number(((performance.now() - wallStart) / 1000).toFixed(2)),
     usersPerSecond: Math.round(scored / Math.max(seconds, 1e-9)),
     gflops: Number(((2 * scored * numItems * d) / Math.max(seconds, 1e-9) / 1e9).toFixed(2)),
     bytes: checkpoint.bytes,
   };
+}
+
+/** Checks the request (paths before the minutes spent loading), loads the bundle and the users, and sizes the blocks. */
+async function prepareJob(o: BatchOptions): Promise<PreparedJob> {
+  const format = formatOf(o.out);
+  if (!o.all && !o.usersFile) throw new VitrineError('invalid_argument', 'give --all or --users <file>');
+  if (o.usersFile !== undefined) checkUsersFile(o.usersFile);
+  checkOutputFile('--out', o.out);
+  if (existsSync(o.out) && !o.resume && !o.force) {
+    throw new VitrineError(
+      'conflict',
+      `${o.out} exists; use --resume to continue an interrupted run or --force to overwrite`,
+    );
+  }
+  const dir = resolveBundleVersion(o.bundle);
+  const bundle = readBundle(dir, { shared: true });
+  const numItems = o.availableOnly ? bundle.items.filter((it) => it.available).length : bundle.items.length;
+  if (numItems === 0) {
+    throw new VitrineError(
+      'invalid_argument',
+      `${dir}: no item is available to recommend (use --include-unavailable to score them anyway)`,
+    );
+  }
+  const userIndex = new Map(bundle.userIds.map((id, u) => [id, u]));
+  const ids = o.usersFile ? await readUserIds(o.usersFile) : bundle.userIds;
+  const idReport = o.usersFile ? reportUserIds(o.usersFile, ids, userIndex) : { unknown: 0, repeated: 0 };
+  const settings: JobSettings = {
+    k: o.k,
+    format,
+    propensity: o.propensity,
+    segments: o.segments,
+    excludeSeen: o.excludeSeen,
+    availableOnly: o.availableOnly,
+  };
+  const blockSize = o.blockSize === 'auto' ? blockSizeFor(numItems, o.k) : o.blockSize;
+  const maxUsers = maxBlockUsers(numItems, o.k);
+  if (blockSize > maxUsers) {
+    const rows = blockSize * Math.min(o.k, numItems);
+    throw new VitrineError(
+      'invalid_argument',
+      `--block ${blockSize} with --k ${o.k} makes blocks of ${rows} result rows; at most ${MAX_BLOCK_ROWS} fit one block's output: use --block ${maxUsers} or less (or leave it to auto)`,
+    );
+  }
+  return {
+    dir,
+    bundle,
+    settings,
+    numItems,
+    userIndex,
+    ids,
+    idReport,
+    signature: jobSignature(bundle.manifest.files, settings, ids),
+    blockSize,
+  };
+}
+
+/** The backend: the one a resumed run started with, the one asked for, or the fastest measured here. */
+async function pickBackend(
+  o: BatchOptions,
+  job: PreparedJob,
+  resumed: KernelName | undefined,
+): Promise<{ backend: KernelName; trials?: KernelTrial[] }> {
+  let backend: KernelName;
+  let trials: KernelTrial[] | undefined;
+  if (resumed) backend = resumed;
+  else if (o.backend === 'auto')
+    ({ best: backend, trials } = await chooseKernel(
+      job.bundle.als.itemFactors,
+      job.numItems,
+      job.bundle.als.factors,
+      16,
+      o.k,
+      o.workers,
+    ));
+  else backend = o.backend;
+  if (!KERNELS.includes(backend))
+    throw new VitrineError('invalid_argument', `--backend ${backend}: expected auto, ${KERNELS.join(', ')}`);
+  return { backend, trials };
 }
 
 /**

@@ -5,7 +5,7 @@ import { FeatureBuilder } from '../features/features.js';
 import { historyOf } from '../data/history.js';
 import { OnnxRanker } from '../rank/onnx-ranker.js';
 import { createKernel } from './choose-kernel.js';
-import { KernelUnavailable, type KernelName } from './kernels/kernel.js';
+import { KernelUnavailable, type KernelName, type TopKBlock } from './kernels/kernel.js';
 import { formatBlock, type OutputFormat, type UserResult } from './output.js';
 
 /** What every batch worker receives: the bundle (shared arrays) and the job's settings. */
@@ -113,35 +113,8 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
   if (compact)
     for (let x = 0; x < block.items.length; x++) if (block.items[x] >= 0) block.items[x] = scored[block.items[x]];
 
-  let propensity: Float32Array | undefined;
-  if (ranker && features && known.length > 0) {
-    // One ranker call for the whole block: users × k feature rows through the shared feature module.
-    const rows = new Float32Array(known.length * k * features.width);
-    let filled = 0;
-    const at: number[] = [];
-    known.forEach((r, j) => {
-      const u = users[r];
-      const cand = Array.from(block.items.subarray(j * k, (j + 1) * k)).filter((i) => i >= 0);
-      at.push(filled);
-      features.build(
-        {
-          history: historyOf(b.history.ui, b.history.totals, u),
-          vector: U.subarray(j * d, (j + 1) * d),
-          attrs: b.users[u],
-          now: b.manifest.data.referenceTime,
-        },
-        cand,
-        rows.subarray(filled * features.width),
-        { size: retrievalListSize },
-      );
-      filled += cand.length;
-    });
-    const p = await ranker.score(rows, filled);
-    propensity = new Float32Array(known.length * k).fill(NaN);
-    known.forEach((_, j) => {
-      for (let q = 0; q < k && block.items[j * k + q] >= 0; q++) propensity![j * k + q] = p[at[j] + q];
-    });
-  }
+  const propensity =
+    ranker && features && known.length > 0 ? await blockPropensities(known, users, block, U) : undefined;
 
   const results: UserResult[] = [];
   let j = 0;
@@ -198,4 +171,39 @@ function gatherRows(m: Float32Array, rows: Int32Array, d: number): Float32Array 
 function segmentOf(u: number): { id: number; label: string } | undefined {
   const s = b.segments.assignment[u];
   return s >= 0 ? { id: s, label: b.segments.labels[s] } : undefined;
+}
+
+/**
+ * The ranker's purchase probability for every returned item of a block, in one ranker call: users × k
+ * feature rows through the shared feature module. NaN where a user has fewer than k items.
+ */
+async function blockPropensities(
+  known: readonly number[],
+  users: Int32Array,
+  block: TopKBlock,
+  U: Float32Array,
+): Promise<Float32Array> {
+  const fb = features!;
+  const rows = new Float32Array(known.length * k * fb.width);
+  let filled = 0;
+  const at: number[] = [];
+  known.forEach((r, j) => {
+    const u = users[r];
+    const cand = Array.from(block.items.subarray(j * k, (j + 1) * k)).filter((i) => i >= 0);
+    at.push(filled);
+    const user = {
+      history: historyOf(b.history.ui, b.history.totals, u),
+      vector: U.subarray(j * d, (j + 1) * d),
+      attrs: b.users[u],
+      now: b.manifest.data.referenceTime,
+    };
+    fb.build(user, cand, rows.subarray(filled * fb.width), { size: retrievalListSize });
+    filled += cand.length;
+  });
+  const p = await ranker!.score(rows, filled);
+  const propensity = new Float32Array(known.length * k).fill(NaN);
+  known.forEach((_, j) => {
+    for (let q = 0; q < k && block.items[j * k + q] >= 0; q++) propensity[j * k + q] = p[at[j] + q];
+  });
+  return propensity;
 }

@@ -3,7 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { ItemNeighbours } from '../model/knn.js';
 import type { AssociationRules } from '../model/rules.js';
 import { readChecked, toTyped } from './arrays.js';
-import { validateManifest } from './manifest.js';
+import { type Manifest, validateManifest } from './manifest.js';
 import type { BundleData } from './model.js';
 import { VitrineError } from '../protocol/errors.js';
 
@@ -49,9 +49,13 @@ const REQUIRED_FILES = ['model.json', 'users.json', 'catalog.json', 'features.js
 
 type Arrays = Record<string, Float32Array | Float64Array | Int32Array | Uint8Array>;
 
-/** Reads and checks every file of a bundle version against the manifest's checksums. */
-export function readBundle(versionDir: string, options: { shared?: boolean } = {}): BundleData {
-  const dir = resolve(versionDir);
+/** A manifest problem that means the version cannot be trusted. */
+function incomplete(manifestPath: string, what: string): never {
+  throw new VitrineError('damaged', `${manifestPath}: ${what}; the bundle is incomplete or damaged (train it again)`);
+}
+
+/** The version's manifest, checked, with the version named by its directory. */
+function readManifest(dir: string): Manifest {
   const manifestPath = join(dir, 'manifest.json');
   let raw: unknown;
   try {
@@ -64,22 +68,37 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
   manifest.version = basename(dir);
   // Every file a reader opens must be listed, so that every one is checked: a file missing from
   // the list would be read unchecked (the HNSW partitions, opened by hnswlib, most of all).
-  const incomplete = (what: string): never => {
-    throw new VitrineError('damaged', `${manifestPath}: ${what}; the bundle is incomplete or damaged (train it again)`);
-  };
-  for (const name of REQUIRED_FILES) if (!manifest.files[name]) incomplete(`no entry for ${name}`);
+  for (const name of REQUIRED_FILES) if (!manifest.files[name]) incomplete(manifestPath, `no entry for ${name}`);
+  return manifest;
+}
+
+/** Every file the manifest lists, checked against its checksum: arrays typed, JSON parsed, the ranker as bytes. */
+function readFiles(
+  dir: string,
+  manifest: Manifest,
+  shared: boolean | undefined,
+): { arrays: Arrays; json: Record<string, unknown>; rankerOnnx: Uint8Array } {
   const arrays: Arrays = {};
   const json: Record<string, unknown> = {};
   let rankerOnnx = new Uint8Array(0);
   for (const [name, entry] of Object.entries(manifest.files)) {
     // Names stay inside the version directory.
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name))
-      incomplete(`file name ${JSON.stringify(name)} is not a plain file name`);
+      incomplete(join(dir, 'manifest.json'), `file name ${JSON.stringify(name)} is not a plain file name`);
     const buf = readChecked(join(dir, name), entry);
     if (name.endsWith('.json')) json[name] = JSON.parse(buf.toString('utf8'));
     else if (name === 'ranker.onnx') rankerOnnx = new Uint8Array(buf);
-    else if (!/^hnsw_\d+\.bin$/.test(name)) arrays[name] = toTyped(buf, entry, options.shared, join(dir, name));
+    else if (!/^hnsw_\d+\.bin$/.test(name)) arrays[name] = toTyped(buf, entry, shared, join(dir, name));
   }
+  return { arrays, json, rankerOnnx };
+}
+
+/** Reads and checks every file of a bundle version against the manifest's checksums. */
+export function readBundle(versionDir: string, options: { shared?: boolean } = {}): BundleData {
+  const dir = resolve(versionDir);
+  const manifestPath = join(dir, 'manifest.json');
+  const manifest = readManifest(dir);
+  const { arrays, json, rankerOnnx } = readFiles(dir, manifest, options.shared);
   const model = json['model.json'] as {
     als: { factors: number; regularization: number; alpha: number };
     knn: { numItems: number; k: number };
@@ -90,12 +109,14 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     retrieval: BundleData['retrieval'];
     ease: Omit<NonNullable<BundleData['ease']>, 'B'> | null;
   };
-  for (const p of model.hnsw.partitions)
-    if (!manifest.files[p.file]) incomplete(`no entry for ${p.file} (an HNSW partition model.json lists)`);
+  for (const p of model.hnsw.partitions) {
+    if (!manifest.files[p.file])
+      incomplete(manifestPath, `no entry for ${p.file} (an HNSW partition model.json lists)`);
+  }
   const users = json['users.json'] as { ids: string[]; attributes: (BundleData['users'][number] | null)[] };
   const a = <T>(name: string): T => {
     const v = arrays[name];
-    if (!v) incomplete(`no entry for ${name}`);
+    if (!v) incomplete(manifestPath, `no entry for ${name}`);
     return v as T;
   };
   const knn: ItemNeighbours = {

@@ -80,43 +80,11 @@ export async function* readTable(
         if (text.length === 0) continue;
         sawAny = true;
         const line = batch.firstLine + i;
-        let obj: unknown;
-        try {
-          obj = JSON.parse(text);
-        } catch (e) {
-          reject(new DataError(file, line, undefined, `not valid JSON (${(e as Error).message})`));
+        const row = jsonRow(file, line, text, aliases);
+        if (row instanceof DataError) {
+          reject(row);
           if (failure) break;
-          continue;
-        }
-        if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-          reject(new DataError(file, line, undefined, 'each line must be a JSON object'));
-          if (failure) break;
-          continue;
-        }
-        const known: Record<string, unknown> = {};
-        const extra: [string, unknown][] = [];
-        const from: Record<string, string> = {};
-        let clash: DataError | undefined;
-        for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
-          const canon = aliases.get(normaliseKey(k));
-          if (canon === undefined) {
-            extra.push([k, v]);
-            continue;
-          }
-          if (from[canon] !== undefined)
-            clash ??= new DataError(
-              file,
-              line,
-              canon,
-              `keys "${from[canon]}" and "${k}" both name this field; keep one (or rename the other)`,
-            );
-          from[canon] = k;
-          known[canon] = v;
-        }
-        if (clash) {
-          reject(clash);
-          if (failure) break;
-        } else rows.push({ line, known, extra });
+        } else rows.push(row);
       }
       progress.update(batch.bytesRead);
       if (rows.length > 0) yield rows;
@@ -135,40 +103,7 @@ export async function* readTable(
     for (const rec of records) {
       if (!header) {
         header = rec.fields.map((h) => h.trim());
-        canon = header.map((h) => aliases.get(normaliseKey(h)));
-        // Two columns for one field (product_id and sku, say): which one is meant cannot be guessed.
-        canon.forEach((c, j) => {
-          const first = c === undefined ? -1 : canon.indexOf(c);
-          if (first >= 0 && first < j)
-            throw new DataError(
-              file,
-              rec.line,
-              c,
-              `columns "${header![first]}" and "${header![j]}" both name this field; keep one (or rename the other)`,
-            );
-        });
-        // Two columns of one name the schema does not know would collapse into one kept value
-        // (unnamed ones aside: spreadsheets export trailing empty header cells).
-        header.forEach((h, j) => {
-          const first = header!.indexOf(h);
-          if (canon[j] === undefined && h !== '' && first < j)
-            throw new DataError(
-              file,
-              rec.line,
-              h,
-              `the header names this column twice (columns ${first + 1} and ${j + 1}); rename one`,
-            );
-        });
-        for (const c of spec) {
-          if (c.required && !canon.includes(c.name)) {
-            throw new DataError(
-              file,
-              rec.line,
-              c.name,
-              `required column is missing (header has: ${header.join(', ')}; accepted names: ${[c.name, ...c.aliases].join(', ')})`,
-            );
-          }
-        }
+        canon = canonicalHeader(file, rec.line, header, aliases, spec);
         continue;
       }
       sawAny = true;
@@ -202,4 +137,84 @@ export async function* readTable(
     throw emptyFileError(file);
   }
   if (!sawRecords()) throw new DataError(file, 0, undefined, 'has a header but no records');
+}
+
+/** One JSONL record as a row, or the fault that makes it not one. */
+function jsonRow(file: string, line: number, text: string, aliases: Map<string, string>): Row | DataError {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    return new DataError(file, line, undefined, `not valid JSON (${(e as Error).message})`);
+  }
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj))
+    return new DataError(file, line, undefined, 'each line must be a JSON object');
+  const known: Record<string, unknown> = {};
+  const extra: [string, unknown][] = [];
+  const from: Record<string, string> = {};
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    const canon = aliases.get(normaliseKey(k));
+    if (canon === undefined) {
+      extra.push([k, v]);
+      continue;
+    }
+    if (from[canon] !== undefined)
+      return new DataError(
+        file,
+        line,
+        canon,
+        `keys "${from[canon]}" and "${k}" both name this field; keep one (or rename the other)`,
+      );
+    from[canon] = k;
+    known[canon] = v;
+  }
+  return { line, known, extra };
+}
+
+/**
+ * The canonical field of each header column (undefined for a column the schema does not know), after
+ * refusing a header that names one field twice, names an unknown column twice, or lacks a required one.
+ */
+function canonicalHeader(
+  file: string,
+  line: number,
+  header: string[],
+  aliases: Map<string, string>,
+  spec: readonly ColumnSpec[],
+): (string | undefined)[] {
+  const canon = header.map((h) => aliases.get(normaliseKey(h)));
+  // Two columns for one field (product_id and sku, say): which one is meant cannot be guessed.
+  canon.forEach((c, j) => {
+    const first = c === undefined ? -1 : canon.indexOf(c);
+    if (first >= 0 && first < j)
+      throw new DataError(
+        file,
+        line,
+        c,
+        `columns "${header[first]}" and "${header[j]}" both name this field; keep one (or rename the other)`,
+      );
+  });
+  // Two columns of one name the schema does not know would collapse into one kept value
+  // (unnamed ones aside: spreadsheets export trailing empty header cells).
+  header.forEach((h, j) => {
+    const first = header.indexOf(h);
+    if (canon[j] === undefined && h !== '' && first < j)
+      throw new DataError(
+        file,
+        line,
+        h,
+        `the header names this column twice (columns ${first + 1} and ${j + 1}); rename one`,
+      );
+  });
+  for (const c of spec) {
+    if (c.required && !canon.includes(c.name)) {
+      throw new DataError(
+        file,
+        line,
+        c.name,
+        `required column is missing (header has: ${header.join(', ')}; accepted names: ${[c.name, ...c.aliases].join(', ')})`,
+      );
+    }
+  }
+  return canon;
 }

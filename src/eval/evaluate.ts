@@ -11,7 +11,7 @@ import { recommend } from '../rank/recommend.js';
 import type { RecModel } from '../rank/model.js';
 import { easeScores, type EaseFitter, type FittedEase } from '../model/ease.js';
 import { knnScores } from '../model/knn.js';
-import { labelledRows } from '../rank/labelled-rows.js';
+import { labelledRows, type LabelledRows } from '../rank/labelled-rows.js';
 import { embeddingRecommender } from '../model/embeddings.js';
 import { note, Progress, StageTimer, warn } from '../util/progress.js';
 import { topK } from '../util/topk.js';
@@ -87,88 +87,25 @@ export async function evaluateBundle(
 ): Promise<EvaluationReport> {
   const data = model.data;
   const m = data.manifest;
-  if (m.data.holdout !== 'protocol')
-    throw new VitrineError(
-      'invalid_argument',
-      `bundle ${data.dir} was trained on every event (--holdout none); evaluation needs a bundle trained with --holdout protocol`,
-    );
-  const fp = datasetFingerprint(ds);
-  if (fp !== m.data.fingerprint)
-    throw new VitrineError(
-      'invalid_argument',
-      `the data at ${ds.source.path} is not the data bundle ${m.version} was trained on (fingerprint ${fp.slice(0, 12)}… vs ${m.data.fingerprint.slice(0, 12)}…)`,
-    );
-
-  const timer = new StageTimer();
+  checkEvaluable(data, ds);
   const split = splitWithValidation(ds.events);
-  const train: UserItems = data.history.ui;
-  const test = buildUserItems(ds.events, split.test, ds.numUsers, ds.numItems);
-  const now = m.data.referenceTime;
-  const truth = readTruth(ds);
-  const models: Record<string, ModelReport> = {};
-
-  /** `deep`: also the recall at that depth (a retriever's candidate list). */
-  const run = async (
-    name: string,
-    rec: Recommender | ((u: number, k: number, ex: Uint8Array) => Promise<Int32Array>),
-    deep?: number,
-  ): Promise<void> => {
-    await timer.run(`evaluate ${name}`, async () => {
-      const t0 = performance.now();
-      // Async recommenders are resolved user by user up front, then scored by the shared metric code.
-      const lists = new Map<number, Int32Array>();
-      const exclude = new Uint8Array(ds.numItems);
-      const progress = new Progress(`evaluate ${name}`, test.numUsers, 'users');
-      for (let u = 0; u < test.numUsers; u++) {
-        progress.tick();
-        if (itemsOf(test, u).length === 0) continue;
-        const own = itemsOf(train, u);
-        for (const i of own) exclude[i] = 1;
-        lists.set(u, await rec(u, Math.max(50, deep ?? 0), exclude));
-        for (const i of own) exclude[i] = 0;
-      }
-      progress.finish();
-      const metrics: ModelReport = {
-        ...evaluateRanking((u) => lists.get(u) ?? new Int32Array(0), train, test, undefined, deep),
-        seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
-      };
-      if (truth) metrics['truth@10'] = truthAgreement(truth, lists, train);
-      models[name] = metrics;
-      note(
-        `  ${name}: NDCG@10 ${metrics['ndcg@10'].toFixed(4)} Recall@10 ${metrics['recall@10'].toFixed(4)} Recall@50 ${metrics['recall@50'].toFixed(4)}`,
-      );
-    });
+  const ctx: EvalRun = {
+    ds,
+    train: data.history.ui,
+    test: buildUserItems(ds.events, split.test, ds.numUsers, ds.numItems),
+    truth: readTruth(ds),
+    timer: new StageTimer(),
+    models: {},
   };
+  const { train, test, timer, models } = ctx;
+  const now = m.data.referenceTime;
+  const run = (name: string, rec: AnyRecommender, deep?: number): Promise<void> => rankModel(ctx, name, rec, deep);
 
   const pop = data.popularity.count;
   await run('popularity', (_u, k, ex) => topK(pop, k, ex));
   const scratch = new Float32Array(ds.numItems);
   await run(`item-knn (k=${data.knn.k})`, (u, k, ex) => topK(knnScores(data.knn, itemsOf(train, u), scratch), k, ex));
-
-  let easeReport: EvaluationReport['ease'];
-  let easeName: string | undefined;
-  const fromBundle = data.ease !== undefined && (opts.easeLambda === 'auto' || opts.easeLambda === data.ease.lambda);
-  const tooLarge = !data.ease && ds.numItems > opts.easeFitMaxItems;
-  if (!fromBundle && (tooLarge || !fitEase)) {
-    const why = tooLarge
-      ? `${ds.numItems} items is over the EASE fit limit of ${opts.easeFitMaxItems} (memory grows with items², time with items³; vitrine evaluate --ease-fit-max-items raises it)`
-      : 'the bundle holds no EASE with that lambda and no EASE fitter was given';
-    warn(`EASE skipped: ${why}`);
-    easeReport = { lambda: null, chosenBy: why, source: 'skipped' };
-  } else {
-    const ease = await timer.run('ease', () => baselineEase(data, ds, split, opts.easeLambda, fitEase));
-    easeName = `ease (lambda=${ease.model.lambda})`;
-    note(
-      `  EASE from the ${ease.source === 'bundle' ? 'bundle' : 'data (fit now)'}: lambda ${ease.model.lambda}, ${ease.chosenBy}`,
-    );
-    await run(easeName, (u, k, ex) => topK(easeScores(ease.model, itemsOf(train, u), scratch), k, ex));
-    easeReport = {
-      lambda: ease.model.lambda,
-      chosenBy: ease.chosenBy,
-      validation: ease.validation,
-      source: ease.source,
-    };
-  }
+  const { report: easeReport, name: easeName } = await evaluateEase(ctx, data, split, opts, fitEase);
 
   await run('embeddings (exact)', embeddingRecommender({ ...data.als, numItems: ds.numItems }));
   const { candidates, knnCandidates } = data.retrieval;
@@ -193,27 +130,9 @@ export async function evaluateBundle(
     return r.items;
   });
 
-  const rows = await timer.run('ranker classification', () =>
-    labelledRows(
-      {
-        hnsw: model.hnsw,
-        knn: data.knn,
-        features: model.features,
-        factors: data.als.factors,
-        userFactors: data.als.userFactors,
-        histories: data.history,
-        users: data.users,
-        retrieval: data.retrieval,
-      },
-      test,
-      now,
-      opts.negativesPerPositive,
-      opts.seed,
-      'ranker rows (test)',
-    ),
+  const { rows, classification } = await timer.run('ranker classification', () =>
+    rankerClassification(model, test, now, opts),
   );
-  const probs = await model.ranker.score(rows.X, rows.y.length);
-  const classification = classificationMetrics(probs, rows.y, opts.threshold);
 
   const twoStage = models['hnsw+item-knn retrieval -> ranker'];
   if (twoStage.users === 0) {
@@ -246,6 +165,121 @@ export async function evaluateBundle(
     ranker: { ...classification, negativesPerPositive: opts.negativesPerPositive },
     twoStageVsEase: easeName ? Number((twoStage['ndcg@10'] / models[easeName]['ndcg@10']).toFixed(4)) : NaN,
     timings: timer.timings,
+  };
+}
+
+/** A bundle can be evaluated only on the data it was trained on, with the protocol's test split held out. */
+function checkEvaluable(data: BundleData, ds: Dataset): void {
+  const m = data.manifest;
+  if (m.data.holdout !== 'protocol') {
+    throw new VitrineError(
+      'invalid_argument',
+      `bundle ${data.dir} was trained on every event (--holdout none); evaluation needs a bundle trained with --holdout protocol`,
+    );
+  }
+  const fp = datasetFingerprint(ds);
+  if (fp !== m.data.fingerprint) {
+    throw new VitrineError(
+      'invalid_argument',
+      `the data at ${ds.source.path} is not the data bundle ${m.version} was trained on (fingerprint ${fp.slice(0, 12)}… vs ${m.data.fingerprint.slice(0, 12)}…)`,
+    );
+  }
+}
+
+/** The ranker as a classifier: held-out test items among their candidates, against sampled negatives. */
+async function rankerClassification(
+  model: RecModel,
+  test: UserItems,
+  now: number,
+  opts: EvaluateOptions,
+): Promise<{ rows: LabelledRows; classification: ClassificationMetrics }> {
+  const data = model.data;
+  const stage = {
+    hnsw: model.hnsw,
+    knn: data.knn,
+    features: model.features,
+    factors: data.als.factors,
+    userFactors: data.als.userFactors,
+    histories: data.history,
+    users: data.users,
+    retrieval: data.retrieval,
+  };
+  const rows = labelledRows(stage, test, now, opts.negativesPerPositive, opts.seed, 'ranker rows (test)');
+  const probs = await model.ranker.score(rows.X, rows.y.length);
+  return { rows, classification: classificationMetrics(probs, rows.y, opts.threshold) };
+}
+
+/** What one evaluation run shares between the models it ranks. */
+interface EvalRun {
+  ds: Dataset;
+  train: UserItems;
+  test: UserItems;
+  truth: Map<number, Set<number>> | undefined;
+  timer: StageTimer;
+  /** Filled in by rankModel, in the order the models ran. */
+  models: Record<string, ModelReport>;
+}
+
+type AnyRecommender = Recommender | ((u: number, k: number, ex: Uint8Array) => Promise<Int32Array>);
+
+/** Ranks every test user's catalogue with `rec` and records its metrics; `deep`: also the recall at that depth (a retriever's candidate list). */
+async function rankModel(ctx: EvalRun, name: string, rec: AnyRecommender, deep?: number): Promise<void> {
+  const { ds, train, test, truth } = ctx;
+  await ctx.timer.run(`evaluate ${name}`, async () => {
+    const t0 = performance.now();
+    // Async recommenders are resolved user by user up front, then scored by the shared metric code.
+    const lists = new Map<number, Int32Array>();
+    const exclude = new Uint8Array(ds.numItems);
+    const progress = new Progress(`evaluate ${name}`, test.numUsers, 'users');
+    for (let u = 0; u < test.numUsers; u++) {
+      progress.tick();
+      if (itemsOf(test, u).length === 0) continue;
+      const own = itemsOf(train, u);
+      for (const i of own) exclude[i] = 1;
+      lists.set(u, await rec(u, Math.max(50, deep ?? 0), exclude));
+      for (const i of own) exclude[i] = 0;
+    }
+    progress.finish();
+    const metrics: ModelReport = {
+      ...evaluateRanking((u) => lists.get(u) ?? new Int32Array(0), train, test, undefined, deep),
+      seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
+    };
+    if (truth) metrics['truth@10'] = truthAgreement(truth, lists, train);
+    ctx.models[name] = metrics;
+    note(
+      `  ${name}: NDCG@10 ${metrics['ndcg@10'].toFixed(4)} Recall@10 ${metrics['recall@10'].toFixed(4)} Recall@50 ${metrics['recall@50'].toFixed(4)}`,
+    );
+  });
+}
+
+/** The EASE baseline's row (from the bundle, or fit now), or why it was skipped. */
+async function evaluateEase(
+  ctx: EvalRun,
+  data: BundleData,
+  split: ReturnType<typeof splitWithValidation>,
+  opts: EvaluateOptions,
+  fitEase: EaseFitter | undefined,
+): Promise<{ report: EvaluationReport['ease']; name?: string }> {
+  const { ds } = ctx;
+  const fromBundle = data.ease !== undefined && (opts.easeLambda === 'auto' || opts.easeLambda === data.ease.lambda);
+  const tooLarge = !data.ease && ds.numItems > opts.easeFitMaxItems;
+  if (!fromBundle && (tooLarge || !fitEase)) {
+    const why = tooLarge
+      ? `${ds.numItems} items is over the EASE fit limit of ${opts.easeFitMaxItems} (memory grows with items², time with items³; vitrine evaluate --ease-fit-max-items raises it)`
+      : 'the bundle holds no EASE with that lambda and no EASE fitter was given';
+    warn(`EASE skipped: ${why}`);
+    return { report: { lambda: null, chosenBy: why, source: 'skipped' } };
+  }
+  const ease = await ctx.timer.run('ease', () => baselineEase(data, ds, split, opts.easeLambda, fitEase));
+  const name = `ease (lambda=${ease.model.lambda})`;
+  note(
+    `  EASE from the ${ease.source === 'bundle' ? 'bundle' : 'data (fit now)'}: lambda ${ease.model.lambda}, ${ease.chosenBy}`,
+  );
+  const scratch = new Float32Array(ds.numItems);
+  await rankModel(ctx, name, (u, k, ex) => topK(easeScores(ease.model, itemsOf(ctx.train, u), scratch), k, ex));
+  return {
+    report: { lambda: ease.model.lambda, chosenBy: ease.chosenBy, validation: ease.validation, source: ease.source },
+    name,
   };
 }
 

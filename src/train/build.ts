@@ -1,12 +1,12 @@
 import { resolve } from 'node:path';
 import type { BundleData } from '../bundle/model.js';
 import { writeBundle } from '../bundle/write.js';
-import { encodeCatalog } from '../data/catalog.js';
+import { encodeCatalog, type EncodedCatalog } from '../data/catalog.js';
 import type { Dataset } from '../data/dataset.js';
 import { historyOf, userTotals } from '../data/history.js';
-import { buildUserItems } from '../data/interactions.js';
+import { buildUserItems, type UserItems } from '../data/interactions.js';
 import { splitWithValidation } from '../data/split.js';
-import { FeatureBuilder, makeFeatureSpec } from '../features/features.js';
+import { FeatureBuilder, type FeatureSpec, makeFeatureSpec } from '../features/features.js';
 import { DEFAULT_HNSW, HnswIndex, type HnswParams } from '../index/hnsw.js';
 import type { RetrievalConfig } from '../index/retrieve.js';
 import type { AlsModel } from '../model/als.js';
@@ -121,23 +121,7 @@ function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel 
 export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildResult> {
   const timer = new StageTimer();
   const outDir = resolve(o.outDir);
-  const split = await timer.run('split', () => splitWithValidation(ds.events));
-  const trainIdx = o.holdout === 'protocol' ? split.train : Int32Array.from({ length: ds.numEvents }, (_, i) => i);
-  // With no holdout the validation slice is the last 20% of each user's whole history.
-  const inner =
-    o.holdout === 'protocol'
-      ? { fit: split.fit, validation: split.validation }
-      : (() => {
-          const s = splitWithValidation(ds.events, 0.2, 0.2);
-          return { fit: s.train, validation: s.test };
-        })();
-  // Tuning and the ranker learn from each user's later events; without any there is nothing to learn.
-  if (inner.validation.length === 0 || inner.fit.length === 0 || ds.numItems < 2) {
-    throw new VitrineError(
-      'insufficient_data',
-      `too little data to train: ${ds.numEvents} events, ${ds.numUsers} users, ${ds.numItems} items, and no user has enough events to hold some back for validation (users need several events each)`,
-    );
-  }
+  const { trainIdx, inner } = await timer.run('split', () => buildSplit(ds, o));
   const catalog = encodeCatalog(ds.itemInfo);
   const spec = makeFeatureSpec(ds.userInfo, o.retrieval.recentWindow);
 
@@ -149,64 +133,21 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   );
   note(`chosen embeddings: ${describeEmbedding(tuned.bestConfig)} factors=${tuned.bestConfig.params.factors}`);
 
-  // Stage 2: ranker rows from validation with first-stage models fit without it.
-  const fitModelsResult = await timer.run('fit-stage models', () => fitModels(ds, inner.fit, o, tuned.best));
-  const fitNow = maxTime(ds, inner.fit);
-  const fitFeatures = new FeatureBuilder(
-    {
-      catalog,
-      factors: tuned.best.factors,
-      itemFactors: tuned.best.itemFactors,
-      knn: fitModelsResult.knn,
-      popularity: fitModelsResult.popularity,
-      rules: fitModelsResult.rules,
-    },
+  // Stage 2: the ranker, on validation rows with first-stage models fit without them.
+  const { ranker, rows, onnx, onnxMaxAbsDiff } = await rankerStage(
+    ds,
+    o,
+    inner.fit,
+    valUi,
+    tuned.best,
+    catalog,
     spec,
+    timer,
   );
-  const rows = await timer.run('ranker rows', () =>
-    labelledRows(
-      {
-        hnsw: fitModelsResult.hnsw,
-        knn: fitModelsResult.knn,
-        features: fitFeatures,
-        factors: tuned.best.factors,
-        userFactors: tuned.best.userFactors,
-        histories: { ui: fitModelsResult.ui, totals: fitModelsResult.totals },
-        users: ds.userInfo,
-        retrieval: o.retrieval,
-      },
-      valUi,
-      fitNow,
-      o.negativesPerPositive,
-      o.seed + 3,
-      'ranker rows',
-      o.rankerUsers,
-    ),
-  );
-  note(
-    `ranker rows: ${rows.y.length} (${rows.y.reduce((a, b) => a + b, 0)} positive) from ${rows.usersWithTargets} users; validation candidate recall ${rows.candidateRecall.toFixed(4)}`,
-  );
-  if (rows.y.length === 0 || !rows.y.some((v) => v > 0))
-    throw new VitrineError(
-      'insufficient_data',
-      `too little data to train a ranker: no user's later events were found among their candidates (${rows.usersWithTargets} users had some to find); give more events per user`,
-    );
-  const ranker = await timer.run('train ranker', () =>
-    trainRanker({ X: rows.X, y: rows.y, group: rows.group, width: rows.width, featureNames: spec.names }, o.ranker),
-  );
-  const onnx = exportRankerOnnx(ranker);
-  const onnxMaxAbsDiff = await timer.run('check onnx export', () => checkExport(onnx, ranker));
-  note(
-    `ONNX ranker vs trainer on ${ranker.checkOutputs.length} rows: max abs difference ${onnxMaxAbsDiff.toExponential(2)}`,
-  );
-  if (!(onnxMaxAbsDiff <= 1e-4))
-    throw new Error(`exported ONNX ranker differs from the trainer by ${onnxMaxAbsDiff} (> 1e-4)`);
 
   // Stage 3: final models on train (or everything).
   const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, tuned.bestConfig));
   const referenceTime = maxTime(ds, trainIdx);
-  const ef = final.ef;
-  const recall = ef.recall;
   const histories = Array.from({ length: ds.numUsers }, (_, u) => historyOf(final.ui, final.totals, u));
   const ease =
     ds.numItems <= o.easeMaxItems
@@ -218,6 +159,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   );
   note(`segments: k=${segments.k} (silhouette ${JSON.stringify(segments.silhouetteByK)})`);
 
+  const { ef } = final;
   const manifest = bundleManifest({
     ds,
     o,
@@ -257,11 +199,92 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     segments,
     rankerOnnx: onnx,
     ease: ease && { ...ease.model, chosenBy: ease.chosenBy, validation: ease.validation },
-    hnsw: { ...o.hnsw, efSearch: ef.efSearch, recallAt200: recall, partitions: final.hnsw.partitions },
+    hnsw: { ...o.hnsw, efSearch: ef.efSearch, recallAt200: ef.recall, partitions: final.hnsw.partitions },
     retrieval: o.retrieval,
   };
   const dir = await timer.run('write bundle', () => writeBundle(data, final.hnsw, outDir));
   return { dir, data, hnsw: final.hnsw, timings: timer.timings };
+}
+
+/**
+ * The events the final models learn from (the protocol's train split, or everything), and the inner
+ * fit/validation split tuning and the ranker learn from.
+ */
+function buildSplit(
+  ds: Dataset,
+  o: BuildOptions,
+): { trainIdx: Int32Array; inner: { fit: Int32Array; validation: Int32Array } } {
+  const split = splitWithValidation(ds.events);
+  const trainIdx = o.holdout === 'protocol' ? split.train : Int32Array.from({ length: ds.numEvents }, (_, i) => i);
+  // With no holdout the validation slice is the last 20% of each user's whole history.
+  const all = o.holdout === 'protocol' ? undefined : splitWithValidation(ds.events, 0.2, 0.2);
+  const inner = all ? { fit: all.train, validation: all.test } : { fit: split.fit, validation: split.validation };
+  // Tuning and the ranker learn from each user's later events; without any there is nothing to learn.
+  if (inner.validation.length === 0 || inner.fit.length === 0 || ds.numItems < 2) {
+    throw new VitrineError(
+      'insufficient_data',
+      `too little data to train: ${ds.numEvents} events, ${ds.numUsers} users, ${ds.numItems} items, and no user has enough events to hold some back for validation (users need several events each)`,
+    );
+  }
+  return { trainIdx, inner };
+}
+
+/** Ranker rows from validation (first-stage models fit without it), the trained MLP, its ONNX export and the export's check. */
+async function rankerStage(
+  ds: Dataset,
+  o: BuildOptions,
+  fitIdx: Int32Array,
+  valUi: UserItems,
+  emb: AlsModel,
+  catalog: EncodedCatalog,
+  spec: FeatureSpec,
+  timer: StageTimer,
+) {
+  const fit = await timer.run('fit-stage models', () => fitModels(ds, fitIdx, o, emb));
+  const fitFeatures = new FeatureBuilder(
+    {
+      catalog,
+      factors: emb.factors,
+      itemFactors: emb.itemFactors,
+      knn: fit.knn,
+      popularity: fit.popularity,
+      rules: fit.rules,
+    },
+    spec,
+  );
+  const stage = {
+    hnsw: fit.hnsw,
+    knn: fit.knn,
+    features: fitFeatures,
+    factors: emb.factors,
+    userFactors: emb.userFactors,
+    histories: { ui: fit.ui, totals: fit.totals },
+    users: ds.userInfo,
+    retrieval: o.retrieval,
+  };
+  const rows = await timer.run('ranker rows', () =>
+    labelledRows(stage, valUi, maxTime(ds, fitIdx), o.negativesPerPositive, o.seed + 3, 'ranker rows', o.rankerUsers),
+  );
+  note(
+    `ranker rows: ${rows.y.length} (${rows.y.reduce((a, b) => a + b, 0)} positive) from ${rows.usersWithTargets} users; validation candidate recall ${rows.candidateRecall.toFixed(4)}`,
+  );
+  if (rows.y.length === 0 || !rows.y.some((v) => v > 0)) {
+    throw new VitrineError(
+      'insufficient_data',
+      `too little data to train a ranker: no user's later events were found among their candidates (${rows.usersWithTargets} users had some to find); give more events per user`,
+    );
+  }
+  const ranker = await timer.run('train ranker', () =>
+    trainRanker({ X: rows.X, y: rows.y, group: rows.group, width: rows.width, featureNames: spec.names }, o.ranker),
+  );
+  const onnx = exportRankerOnnx(ranker);
+  const onnxMaxAbsDiff = await timer.run('check onnx export', () => checkExport(onnx, ranker));
+  note(
+    `ONNX ranker vs trainer on ${ranker.checkOutputs.length} rows: max abs difference ${onnxMaxAbsDiff.toExponential(2)}`,
+  );
+  if (!(onnxMaxAbsDiff <= 1e-4))
+    throw new Error(`exported ONNX ranker differs from the trainer by ${onnxMaxAbsDiff} (> 1e-4)`);
+  return { ranker, rows, onnx, onnxMaxAbsDiff };
 }
 
 function embeddingGrid(o: BuildOptions): EmbeddingConfig[] {

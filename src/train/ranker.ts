@@ -61,14 +61,7 @@ export async function trainRanker(data: RankerData, params: RankerParams): Promi
   const rows = y.length;
   const rng = new Rng(params.seed);
 
-  const mean = new Float32Array(width);
-  const std = new Float32Array(width);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) mean[c] += X[r * width + c] / rows;
-  for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) std[c] += (X[r * width + c] - mean[c]) ** 2 / rows;
-  for (let c = 0; c < width; c++) std[c] = std[c] > 1e-12 ? Math.sqrt(std[c]) : 1;
-  const Z = new Float32Array(X.length);
-  for (let r = 0; r < rows; r++)
-    for (let c = 0; c < width; c++) Z[r * width + c] = (X[r * width + c] - mean[c]) / std[c];
+  const { mean, std, Z } = standardise(X, rows, width);
 
   // Holdout by group, so the best epoch is picked on users the model did not fit.
   const maxGroup = data.group.reduce((m, g) => Math.max(m, g), 0);
@@ -90,25 +83,7 @@ export async function trainRanker(data: RankerData, params: RankerParams): Promi
     return { x: tf.tensor2d(xs, [idx.length, width]), t: tf.tensor2d(ys, [idx.length, 1]) };
   };
 
-  const model = tf.sequential();
-  params.hidden.forEach((units, k) => {
-    model.add(
-      tf.layers.dense({
-        units,
-        activation: 'relu',
-        inputShape: k === 0 ? [width] : undefined,
-        kernelInitializer: tf.initializers.heNormal({ seed: params.seed + k }),
-        kernelRegularizer: tf.regularizers.l2({ l2: params.l2 }),
-      }),
-    );
-  });
-  model.add(
-    tf.layers.dense({
-      units: 1,
-      activation: 'sigmoid',
-      kernelInitializer: tf.initializers.glorotUniform({ seed: params.seed + 99 }),
-    }),
-  );
+  const model = buildMlp(tf, width, params);
   model.compile({ optimizer: tf.train.adam(params.learningRate), loss: 'binaryCrossentropy' });
 
   const hold = take(holdRows.length > 0 ? holdRows : trainRows.slice(0, 1000));
@@ -164,4 +139,46 @@ export async function trainRanker(data: RankerData, params: RankerParams): Promi
     checkRows,
     checkOutputs,
   };
+}
+
+/** Per-feature mean and standard deviation (1 for a constant feature), and the standardised rows. */
+function standardise(
+  X: Float32Array,
+  rows: number,
+  width: number,
+): { mean: Float32Array; std: Float32Array; Z: Float32Array } {
+  const mean = new Float32Array(width);
+  const std = new Float32Array(width);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) mean[c] += X[r * width + c] / rows;
+  for (let r = 0; r < rows; r++) for (let c = 0; c < width; c++) std[c] += (X[r * width + c] - mean[c]) ** 2 / rows;
+  for (let c = 0; c < width; c++) std[c] = std[c] > 1e-12 ? Math.sqrt(std[c]) : 1;
+  const Z = new Float32Array(X.length);
+  for (let r = 0; r < rows; r++)
+    for (let c = 0; c < width; c++) Z[r * width + c] = (X[r * width + c] - mean[c]) / std[c];
+  return { mean, std, Z };
+}
+
+/** ReLU layers of the given widths (He-initialised, L2-regularised) and a sigmoid output, seeded. */
+function buildMlp(tf: typeof TF, width: number, params: RankerParams): TF.Sequential {
+  const model = tf.sequential();
+  params.hidden.forEach((units, k) => {
+    const inputShape = k === 0 ? [width] : undefined;
+    model.add(
+      tf.layers.dense({
+        units,
+        activation: 'relu',
+        inputShape,
+        kernelInitializer: tf.initializers.heNormal({ seed: params.seed + k }),
+        kernelRegularizer: tf.regularizers.l2({ l2: params.l2 }),
+      }),
+    );
+  });
+  model.add(
+    tf.layers.dense({
+      units: 1,
+      activation: 'sigmoid',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: params.seed + 99 }),
+    }),
+  );
+  return model;
 }

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { defaultBatchWorkers, runBatch, type BatchOptions } from '../../batch/job.js';
+import { defaultBatchWorkers, runBatch } from '../../batch/job.js';
+import type { BatchOptions } from '../../batch/options.js';
 import { KERNELS } from '../../batch/kernels/kernel.js';
 import { choiceArg, intArg } from '../options.js';
 import { VitrineError } from '../../protocol/errors.js';

@@ -110,30 +110,49 @@ function unitNormal(rng: Rng, dim: number, scale: number): Float64Array {
   return v;
 }
 
-export function buildWorld(config: SyntheticConfig): World {
-  const rng = new Rng(config.seed);
+/** Categories with their taste centroids, popularity weights, price levels and brands. */
+interface Categories {
+  names: string[];
+  centroids: Float64Array[];
+  weight: number[];
+  price: number[];
+  brandNames: string[][];
+  brandQuality: number[][];
+}
+
+function buildCategories(config: SyntheticConfig, catRng: Rng): Categories {
   const { dim } = config;
   const C = config.categories;
-
-  const catRng = rng.fork(1);
-  const categoryNames = Array.from({ length: C }, (_, k) => CATEGORY_NAMES[k] ?? `Category ${k + 1}`);
+  const names = Array.from({ length: C }, (_, k) => CATEGORY_NAMES[k] ?? `Category ${k + 1}`);
   const centroids = Array.from({ length: C }, () => unitNormal(catRng, dim, 1));
-  const catWeight = Array.from({ length: C }, (_, k) => 1 / Math.pow(k + 1, 0.7));
-  const catPrice = Array.from({ length: C }, () => 2.3 + catRng.next() * 2.7);
-  const brandNames = categoryNames.map((name) =>
+  const weight = Array.from({ length: C }, (_, k) => 1 / Math.pow(k + 1, 0.7));
+  const price = Array.from({ length: C }, () => 2.3 + catRng.next() * 2.7);
+  const brandNames = names.map((name) =>
     Array.from(
       { length: config.brandsPerCategory },
       (_, b) => `${name.slice(0, 3).toUpperCase()}-${String.fromCharCode(65 + (b % 26))}${b >= 26 ? b : ''}`,
     ),
   );
-  const brandQuality = categoryNames.map(() =>
-    Array.from({ length: config.brandsPerCategory }, () => catRng.normal() * 0.35),
-  );
+  const brandQuality = names.map(() => Array.from({ length: config.brandsPerCategory }, () => catRng.normal() * 0.35));
 
-  // Items: every category gets at least one; popularity (exposure) is Zipf over a random order, so
-  // it is long-tailed and only loosely tied to quality, like a real catalogue.
-  const itemRng = rng.fork(2);
-  const catTable = new AliasTable(catWeight);
+  return { names, centroids, weight, price, brandNames, brandQuality };
+}
+
+/**
+ * Items: every category gets at least one; popularity (exposure) is Zipf over a random order, so it is
+ * long-tailed and only loosely tied to quality, like a real catalogue.
+ */
+function buildItems(
+  config: SyntheticConfig,
+  cats: Categories,
+  itemRng: Rng,
+): { items: SyntheticItem[]; itemsByCategory: number[][] } {
+  const { dim } = config;
+  const C = config.categories;
+  const { centroids, brandNames, brandQuality } = cats;
+  const categoryNames = cats.names;
+  const catPrice = cats.price;
+  const catTable = new AliasTable(cats.weight);
   const popularityRank = itemRng.shuffle(Array.from({ length: config.items }, (_, i) => i));
   const items: SyntheticItem[] = [];
   const itemsByCategory: number[][] = categoryNames.map(() => []);
@@ -168,9 +187,15 @@ export function buildWorld(config: SyntheticConfig): World {
     itemsByCategory[category].push(i);
   }
 
-  // Users: taste around one or two favourite categories, shifted by age band so that demographics
-  // carry signal for cold start; heavy-tailed activity.
-  const userRng = rng.fork(3);
+  return { items, itemsByCategory };
+}
+
+/** Users: taste around one or two favourite categories, shifted by age band so that demographics carry signal for cold start; heavy-tailed activity. */
+function buildUsers(config: SyntheticConfig, cats: Categories, userRng: Rng): SyntheticUser[] {
+  const { dim } = config;
+  const { centroids } = cats;
+  const catWeight = cats.weight;
+  const catTable = new AliasTable(catWeight);
   const ageShift = AGE_BANDS.map(() => unitNormal(userRng, dim, 0.4));
   const users: SyntheticUser[] = [];
   for (let u = 0; u < config.users; u++) {
@@ -193,7 +218,11 @@ export function buildWorld(config: SyntheticConfig): World {
     });
   }
 
-  const promoRng = rng.fork(4);
+  return users;
+}
+
+function buildPromotions(config: SyntheticConfig, cats: Categories, promoRng: Rng): Promotion[] {
+  const catTable = new AliasTable(cats.weight);
   const promotions: Promotion[] = [];
   for (let w = 0; w < config.weeks; w++) {
     for (let p = 0; p < config.promotionsPerWeek; p++) {
@@ -207,7 +236,17 @@ export function buildWorld(config: SyntheticConfig): World {
       });
     }
   }
+  return promotions;
+}
 
+export function buildWorld(config: SyntheticConfig): World {
+  const rng = new Rng(config.seed);
+  const cats = buildCategories(config, rng.fork(1));
+  const { items, itemsByCategory } = buildItems(config, cats, rng.fork(2));
+  const users = buildUsers(config, cats, rng.fork(3));
+  const promotions = buildPromotions(config, cats, rng.fork(4));
+  const categoryNames = cats.names;
+  const brandNames = cats.brandNames;
   return {
     config,
     categoryNames,
