@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 // The layering check is a plain script (run alone by `npm run lint`); the test holds it to account.
@@ -49,5 +49,35 @@ describe('the layout', () => {
       .map((f) => [f.slice(src.length + 1), readFileSync(f, 'utf8').split('\n').length] as const)
       .filter(([, n]) => n > 350);
     expect(long).toEqual([]);
+  });
+
+  it("lists every source file in docs/architecture.md's tree, and nothing that is not there", () => {
+    const doc = readFileSync(join(repoRoot, 'docs', 'architecture.md'), 'utf8');
+    const tree = doc.slice(doc.indexOf('```text\nsrc/'));
+    const lines = tree.slice(0, tree.indexOf('\n```', 8)).split('\n').slice(2);
+    const listed: string[] = [];
+    const path: string[] = [];
+    for (const line of lines) {
+      const depth = (line.length - line.trimStart().length) / 2 - 1;
+      const name = line.trim().split(/\s+/)[0];
+      path.length = depth;
+      if (name.endsWith('/')) path.push(name.slice(0, -1));
+      else listed.push([...path, name].join('/'));
+    }
+    const actual = [...tsFiles(src)].map((f) => f.slice(src.length + 1));
+    expect(listed.sort()).toEqual(actual.sort());
+  });
+
+  it("keeps the README a short user page whose links, and the docs' links, all resolve", () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    expect(readme.split('\n').length).toBeLessThanOrEqual(250);
+    const pages = ['README.md', ...readdirSync(join(repoRoot, 'docs')).map((f) => `docs/${f}`), 'CHANGELOG.md'];
+    for (const page of pages) {
+      const text = readFileSync(join(repoRoot, page), 'utf8');
+      for (const m of text.matchAll(/\]\((?!https?:|#)([^)#\s]+)(#[^)\s]*)?\)/g)) {
+        const target = join(repoRoot, page.includes('/') ? 'docs' : '', m[1]);
+        expect(existsSync(target), `${page} links to ${m[1]}`).toBe(true);
+      }
+    }
   });
 });
