@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { reportFor } from './errors.js';
+import { checkRequired } from './options.js';
 import { registerDemo } from './commands/demo.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerInspect } from './commands/inspect.js';
@@ -18,7 +19,8 @@ const program = new Command()
   .version(pkg.version)
   .showHelpAfterError('(run with --help for usage)')
   // Usage errors exit 2 like other bad input (commander would exit 1); subcommands inherit this.
-  .exitOverride();
+  .exitOverride()
+  .hook('preAction', checkRequired);
 
 registerDemo(program);
 registerGenerate(program);

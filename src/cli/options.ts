@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 
 /** Option parsers that reject bad values with a message naming what was expected. */
 export function intArg(min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -38,4 +38,28 @@ export function nameArg(value: string): string {
       `expected a name of letters, digits, ".", "_" and "-" (starting with a letter or digit), got "${value}"; use --out for a path`,
     );
   return value;
+}
+
+const REQUIRED = new WeakMap<Command, string[]>();
+
+/**
+ * Marks options a command cannot run without. Checked before the action (see checkRequired) but
+ * after commander's check for unknown options: commander's own mandatory options are checked first,
+ * so `train --dataset x` said "--data not specified" instead of naming the misspelt flag.
+ */
+export function requireOptions<T extends Command>(cmd: T, ...attributes: string[]): T {
+  REQUIRED.set(cmd, attributes);
+  return cmd;
+}
+
+/** A preAction hook: the first required option the command was not given is a usage error. */
+export function checkRequired(_program: Command, cmd: Command): void {
+  for (const attribute of REQUIRED.get(cmd) ?? []) {
+    if (cmd.getOptionValue(attribute) !== undefined) continue;
+    const option = cmd.options.find((o) => o.attributeName() === attribute);
+    cmd.error(`error: required option '${option?.flags ?? attribute}' not specified`, {
+      exitCode: 2,
+      code: 'commander.missingMandatoryOptionValue',
+    });
+  }
 }

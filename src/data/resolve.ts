@@ -1,10 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configFor, SIZE_PRESETS, type SizePreset, type SyntheticConfig } from './synthetic/config.js';
 import { generateShop } from './synthetic/write.js';
 import { note } from '../util/progress.js';
 import { VitrineError } from '../protocol/errors.js';
+import { projectPath } from '../util/project.js';
+import { closestNames } from '../util/suggest.js';
 
 /**
  * Where shared real data sets live: VITRINE_DATA (relative to the working directory), else
@@ -17,9 +19,9 @@ export function sharedDataRoot(): string {
     : fileURLToPath(new URL('../../../shared/data', import.meta.url));
 }
 
-/** Where generated shops are cached between runs: VITRINE_CACHE, else .vitrine-cache. */
+/** Where generated shops are cached between runs: VITRINE_CACHE, else the project's .vitrine-cache (whatever the working directory). */
 export function cacheRoot(): string {
-  return resolve(process.env.VITRINE_CACHE ?? '.vitrine-cache');
+  return projectPath(process.env.VITRINE_CACHE, '.vitrine-cache');
 }
 
 export interface SyntheticSpec {
@@ -52,10 +54,24 @@ export async function resolveDataDir(spec: string, seed = 42): Promise<string> {
   if (existsSync(spec)) return resolve(spec);
   const shared = join(sharedDataRoot(), spec);
   if (existsSync(shared)) return shared;
+  const known = [...sharedDataSets(), 'synthetic', ...Object.keys(SIZE_PRESETS).map((p) => `synthetic:${p}`)];
+  const near = closestNames(spec, known);
+  const hint = near.length > 0 ? `; did you mean ${near.map((n) => `"${n}"`).join(' or ')}?` : ` (known: ${known.join(', ')})`;
   throw new VitrineError(
     'invalid_argument',
-    `--data: "${spec}" is not a directory, not "synthetic[:tiny|small|medium|large]", and not a data set under ${sharedDataRoot()} (set VITRINE_DATA to change that root)`,
+    `--data: "${spec}" is not a directory, not "synthetic[:tiny|small|medium|large]", and not a data set under ${sharedDataRoot()} (set VITRINE_DATA to change that root)${hint}`,
   );
+}
+
+/** The data sets under the shared root (its subdirectories), for suggestions. */
+function sharedDataSets(): string[] {
+  try {
+    return readdirSync(sharedDataRoot(), { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name);
+  } catch {
+    return [];
+  }
 }
 
 export async function ensureSynthetic(spec: SyntheticSpec): Promise<string> {

@@ -1,6 +1,7 @@
 import { itemsOf, type UserItems } from '../data/interactions.js';
 import { evaluateRanking } from '../metrics/ranking.js';
 import { invertSpdInPlace } from '../util/linalg.js';
+import { note, Progress } from '../util/progress.js';
 import { topK } from '../util/topk.js';
 import { easeScores, type EaseFitter, type EaseModel } from '../model/ease.js';
 import { trainEase } from './ease.js';
@@ -16,7 +17,10 @@ export const EASE_DEFAULT_LAMBDA = 100;
 export const EASE_BUNDLE_MAX_ITEMS = 4096;
 
 export async function fitEase(ui: UserItems, lambda: number): Promise<EaseModel> {
-  return trainEase(ui, lambda, ui.numItems <= JS_INVERSE_MAX_ITEMS ? invertSpdInPlace : ortInverse);
+  const js = ui.numItems <= JS_INVERSE_MAX_ITEMS;
+  // One native call with no progress of its own: say what it is doing before it starts.
+  if (!js) note(`EASE: inverting a ${ui.numItems.toLocaleString()} × ${ui.numItems.toLocaleString()} matrix on onnxruntime (minutes for tens of thousands of items)`);
+  return trainEase(ui, lambda, js ? invertSpdInPlace : ortInverse);
 }
 
 /**
@@ -37,6 +41,7 @@ export const tuneAndFitEase: EaseFitter = async (lambda, split) => {
   }
   const scratch = new Float32Array(n);
   const validation: Record<string, number> = {};
+  const progress = new Progress('ease lambda', EASE_LAMBDA_GRID.length + 1, 'fits');
   let best = EASE_LAMBDA_GRID[0];
   let bestNdcg = -Infinity;
   for (const l of EASE_LAMBDA_GRID) {
@@ -51,9 +56,12 @@ export const tuneAndFitEase: EaseFitter = async (lambda, split) => {
       bestNdcg = ndcg;
       best = l;
     }
+    progress.tick();
   }
+  const model = await fitEase(split.train, best);
+  progress.finish(`lambda ${best}`);
   return {
-    model: await fitEase(split.train, best),
+    model,
     chosenBy: `validation NDCG@10 over ${EASE_LAMBDA_GRID.join(', ')}`,
     validation,
   };

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { alive } from './pid.js';
 
 /**
  * Builds `outDir` in a hidden sibling (`.<name>.tmp-<pid>`) and renames it into place once `fill`
@@ -75,17 +76,5 @@ function removeLeftovers(parent: string, name: string, outExists: boolean): void
     const m = /^(tmp|old)-(\d+)$/.exec(entry.slice(prefix.length));
     if (!m || alive(Number(m[2]))) continue;
     if (m[1] === 'tmp' || outExists) rmSync(join(parent, entry), { recursive: true, force: true });
-  }
-}
-
-/** Our own pid counts as gone: a leftover with it is from an earlier process that had the same pid (PID 1 in a container). */
-function alive(pid: number): boolean {
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

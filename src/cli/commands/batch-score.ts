@@ -2,21 +2,21 @@ import type { Command } from 'commander';
 import { defaultBatchWorkers, runBatch } from '../../batch/job.js';
 import type { BatchOptions } from '../../batch/options.js';
 import { KERNELS } from '../../batch/kernels/kernel.js';
-import { choiceArg, intArg } from '../options.js';
+import { choiceArg, intArg, requireOptions } from '../options.js';
 import { VitrineError } from '../../protocol/errors.js';
 import { counted } from '../../util/progress.js';
 
 export function registerBatchScore(program: Command): void {
-  program
-    .command('batch-score')
+  requireOptions(program.command('batch-score'), 'bundle', 'out')
+
     .description(
       'exact top-K over the whole catalogue for every user (optionally with purchase propensity and segment), streamed to JSONL or CSV',
     )
-    .requiredOption('-b, --bundle <dir>', 'bundle directory (its newest version) or a version directory')
+    .option('-b, --bundle <dir>', 'bundle directory (its newest version) or a version directory')
     .option('--all', 'score every user in the bundle')
     .option('--users <file>', 'score these user ids (one per line; unknown ids get trending items, marked cold_start)')
     .option('-k, --k <n>', 'items per user', intArg(1, 10000), 50)
-    .requiredOption('-o, --out <file>', 'output file: .jsonl (one object per user) or .csv (one row per user and item)')
+    .option('-o, --out <file>', 'output file: .jsonl (one object per user) or .csv (one row per user and item)')
     .option('--propensity', "add the ranker's purchase probability for each returned item")
     .option('--segments', "add each user's segment")
     .option(

@@ -8,7 +8,7 @@ import { resolveDataDir } from '../../data/resolve.js';
 import { defaultEvaluateOptions, evaluateBundle } from '../../eval/evaluate.js';
 import { printEvaluation } from '../../eval/report.js';
 import { instantiate } from '../../rank/model.js';
-import { floatArg, intArg } from '../options.js';
+import { floatArg, intArg, requireOptions } from '../options.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
 import { VitrineError } from '../../protocol/errors.js';
 import { checkOutputFile, writable } from '../../util/output-dir.js';
@@ -46,11 +46,11 @@ function checkReportPath(path: string): void {
 }
 
 export function registerEvaluate(program: Command): void {
-  program
-    .command('evaluate')
+  requireOptions(program.command('evaluate'), 'bundle', 'data')
+
     .description('run the quality protocol on a bundle: baselines and the bundle models side by side, JSON and tables')
-    .requiredOption('-b, --bundle <dir>', 'bundle version directory, or a bundle directory (its newest version)')
-    .requiredOption('-d, --data <dir|name>', 'the data the bundle was trained on')
+    .option('-b, --bundle <dir>', 'bundle version directory, or a bundle directory (its newest version)')
+    .option('-d, --data <dir|name>', 'the data the bundle was trained on')
     .option(
       '--ease-lambda <x>',
       "EASE regularisation, or 'auto' (the bundle's EASE when it has one, else tuned on validation up to 3,000 items, else 100)",

@@ -2,13 +2,13 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { configFor, SIZE_PRESETS, type SizePreset } from '../../data/synthetic/config.js';
 import { generateShop } from '../../data/synthetic/write.js';
-import { choiceArg, floatArg, intArg } from '../options.js';
+import { choiceArg, floatArg, intArg, requireOptions } from '../options.js';
 
 export function registerGenerate(program: Command): void {
-  program
-    .command('generate')
+  requireOptions(program.command('generate'), 'out')
+
     .description('write a deterministic synthetic shop (items, users, promotions, events, ground truth)')
-    .requiredOption('-o, --out <dir>', 'output directory (replaced atomically when done)')
+    .option('-o, --out <dir>', 'output directory (replaced atomically when done)')
     .option(
       '--size <preset>',
       `size preset: ${Object.keys(SIZE_PRESETS).join(', ')}`,

@@ -3,14 +3,14 @@ import { summarize } from '../../data/dataset.js';
 import { loadDataset } from '../../data/loaders/index.js';
 import { resolveDataDir } from '../../data/resolve.js';
 import { splitWithValidation, summarizeSplit } from '../../data/split.js';
-import { intArg } from '../options.js';
+import { intArg, requireOptions } from '../options.js';
 import { printTable } from '../../util/table.js';
 
 export function registerInspect(program: Command): void {
-  program
-    .command('inspect')
+  requireOptions(program.command('inspect'), 'data')
+
     .description('load a data set, validate it, and print its summary and the protocol split')
-    .requiredOption(
+    .option(
       '-d, --data <dir|name>',
       'data directory, a shared data set name (ml-100k, amazon-beauty), or synthetic[:size]',
     )

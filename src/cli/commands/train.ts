@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { mkdirSync, rmdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { updateManifest } from '../../bundle/write.js';
 import { BUNDLE_MARKER } from '../../bundle/manifest.js';
@@ -13,8 +12,9 @@ import { buildBundle, defaultBuildOptions } from '../../train/build.js';
 import { DEFAULT_HNSW } from '../../index/hnsw.js';
 import { EASE_BUNDLE_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { note } from '../../util/progress.js';
-import { choiceArg, intArg, nameArg } from '../options.js';
-import { makeDirs, prepareOutputDir } from '../../util/output-dir.js';
+import { choiceArg, intArg, nameArg, requireOptions } from '../options.js';
+import { prepareOutputDir } from '../../util/output-dir.js';
+import { type Claim, claimName } from '../../util/claim.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
 import { tuneAndFitEase } from '../../train/ease-tuning.js';
 
@@ -23,23 +23,9 @@ function timestampVersion(date = new Date()): string {
   return `v${date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
 }
 
-/**
- * A version name not yet taken, claimed at once by creating the (empty) directory: a build only
- * fills it minutes later, and two builds started within one second must not pick the same name
- * (v…-083012 and v…-083012-2).
- */
-export function newVersionDir(bundleDir: string): string {
-  makeDirs(bundleDir);
-  const base = join(bundleDir, timestampVersion());
-  for (let n = 1; ; n++) {
-    const dir = n === 1 ? base : `${base}-${n}`;
-    try {
-      mkdirSync(dir);
-      return dir;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-  }
+/** A new version name in `bundleDir` (v<timestamp>, -2, -3 when taken), claimed until the build writes it. */
+export function newVersion(bundleDir: string): Claim {
+  return claimName(bundleDir, timestampVersion());
 }
 
 export interface TrainCliOptions {
@@ -76,32 +62,17 @@ export const TRAIN_DEFAULTS = {
   evaluate: true,
 } as const satisfies Partial<TrainCliOptions>;
 
+/**
+ * Trains a bundle into `--out`, or into a new version of `models/<bundle>` claimed for the build. No
+ * signal handler: Ctrl-C ends the build at once, and everything it writes is written beside its
+ * target and renamed into place, so an interrupted build leaves nothing half-made.
+ */
 export async function runTrain(opts: TrainCliOptions): Promise<string> {
-  const outDir = resolve(opts.out ?? newVersionDir(join('models', opts.bundle)));
-  // The name claimed for this build, still empty after a failure or Ctrl-C: not left behind as a
-  // version-to-be.
-  const releaseClaim = (): void => {
-    if (opts.out !== undefined) return;
-    try {
-      rmdirSync(outDir);
-    } catch {
-      // Already holding the finished bundle, or gone.
-    }
-  };
-  const onSignal = (signal: NodeJS.Signals): void => {
-    releaseClaim();
-    process.kill(process.pid, signal);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const claim = opts.out === undefined ? newVersion(join('models', opts.bundle)) : undefined;
   try {
-    return await trainInto(outDir, opts);
-  } catch (e) {
-    releaseClaim();
-    throw e;
+    return await trainInto(resolve(opts.out ?? claim!.path), opts);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    claim?.release();
   }
 }
 
@@ -147,12 +118,12 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
 }
 
 export function registerTrain(program: Command): void {
-  program
-    .command('train')
+  requireOptions(program.command('train'), 'data')
+
     .description(
       'build a model bundle: embeddings, HNSW index, ONNX ranker, popularity, rules, segments (then evaluate it)',
     )
-    .requiredOption(
+    .option(
       '-d, --data <dir|name>',
       'data directory, a shared data set name (ml-100k, amazon-beauty), or synthetic[:size]',
     )
