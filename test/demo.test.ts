@@ -53,7 +53,9 @@ describe('vitrine demo (what npm start runs)', () => {
         if (child.exitCode !== null) throw new Error(`demo exited: ${out}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      expect(out).toMatch(/evaluation: two-stage NDCG@10 0\.\d+ \(\d\.\d\dx EASE\); EASE 0\.\d+, item-kNN 0\.\d+, popularity 0\.\d+ \(\d+ s; full report: \S+evaluation\.json\)/);
+      expect(out).toMatch(
+        /evaluation: two-stage NDCG@10 0\.\d+ \(\d\.\d\dx EASE\); EASE 0\.\d+, item-kNN 0\.\d+, popularity 0\.\d+ \(\d+ s; full report: \S+evaluation\.json\)/,
+      );
       expect(first.reply.bundle).toBe(v1);
       cpSync(join(bundleDir, v1), join(bundleDir, 'v99999999-000000'), { recursive: true });
       child.kill('SIGHUP');

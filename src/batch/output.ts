@@ -6,8 +6,11 @@ export type OutputFormat = 'jsonl' | 'csv';
 export interface UserResult {
   user: string;
   items: string[];
-  /** Exact user · item scores (NaN for cold-start fill-ins). */
-  scores: number[];
+  /**
+   * Exact user · item embedding scores (NaN for cold-start fill-ins): what the top K is ranked by. Not a
+   * probability; `propensity` is the ranker's, the quantity `recommend` calls `score`.
+   */
+  embeddingScores: number[];
   propensity?: number[];
   segment?: { id: number; label: string };
   coldStart: boolean;
@@ -30,7 +33,7 @@ export function csvHeader(propensity: boolean, segments: boolean): string {
       'user_id',
       'rank',
       'item_id',
-      'score',
+      'embedding_score',
       ...(propensity ? ['propensity'] : []),
       ...(segments ? ['segment', 'segment_label'] : []),
       'cold_start',
@@ -51,7 +54,7 @@ export function formatBlock(
   let out = '';
   for (const r of results) {
     if (format === 'jsonl') {
-      const o: Record<string, unknown> = { user: r.user, items: r.items, scores: r.scores.map(num) };
+      const o: Record<string, unknown> = { user: r.user, items: r.items, embeddingScores: r.embeddingScores.map(num) };
       if (propensity) o.propensity = r.propensity?.map(num) ?? null;
       if (segments) o.segment = r.segment ?? null;
       if (r.coldStart) o.coldStart = true;
@@ -63,7 +66,7 @@ export function formatBlock(
           csvField(r.user),
           item ? q + 1 : null,
           item ? csvField(r.items[q]) : null,
-          item ? num(r.scores[q]) : null,
+          item ? num(r.embeddingScores[q]) : null,
         ];
         if (propensity) cells.push(item && r.propensity ? num(r.propensity[q]) : null);
         if (segments) cells.push(r.segment?.id ?? null, r.segment ? csvField(r.segment.label) : null);

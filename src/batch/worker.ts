@@ -3,6 +3,8 @@ import type { BundleData } from '../bundle/model.js';
 import { encodeCatalog } from '../data/catalog.js';
 import { FeatureBuilder } from '../features/features.js';
 import { historyOf } from '../data/history.js';
+import { profileVector } from '../model/profile.js';
+import { assignSegment, segmentClock } from '../model/segments.js';
 import { OnnxRanker } from '../rank/onnx-ranker.js';
 import { createKernel } from './choose-kernel.js';
 import { KernelUnavailable, type KernelName, type TopKBlock } from './kernels/kernel.js';
@@ -62,11 +64,12 @@ const made = await createKernel(init.kernel, scoredFactors, scored.length, d).ca
 // Propensity rows rank each item as if it headed the retrieval list serving builds (its HNSW
 // candidates, then item-kNN ones), so an item's propensity does not depend on --k.
 const retrievalListSize = b.retrieval.candidates + b.retrieval.knnCandidates;
+const catalog = encodeCatalog(b.items);
 const ranker = init.propensity ? await OnnxRanker.create(b.rankerOnnx, b.featureSpec.names.length) : undefined;
 const features = init.propensity
   ? new FeatureBuilder(
       {
-        catalog: encodeCatalog(b.items),
+        catalog,
         factors: d,
         itemFactors: b.als.itemFactors,
         knn: b.knn,
@@ -135,7 +138,7 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
       results.push({
         user: ids[r],
         items,
-        scores,
+        embeddingScores: scores,
         propensity: propensity ? props : undefined,
         segment: init.segments ? segmentOf(u) : undefined,
         coldStart: false,
@@ -148,7 +151,7 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
       results.push({
         user: ids[r],
         items,
-        scores: items.map(() => NaN),
+        embeddingScores: items.map(() => NaN),
         segment: init.segments ? (u >= 0 ? segmentOf(u) : undefined) : undefined,
         coldStart: true,
       });
@@ -168,9 +171,15 @@ function gatherRows(m: Float32Array, rows: Int32Array, d: number): Float32Array 
   return out;
 }
 
+/** The user's segment by the rule `profile` follows: the nearest centroid at the segment clock. */
 function segmentOf(u: number): { id: number; label: string } | undefined {
-  const s = b.segments.assignment[u];
-  return s >= 0 ? { id: s, label: b.segments.labels[s] } : undefined;
+  const h = historyOf(b.history.ui, b.history.totals, u);
+  if (h.items.length === 0) return undefined;
+  const s = assignSegment(
+    b.segments,
+    profileVector(h, segmentClock(b.manifest.data.referenceTime), catalog, b.segments.spec),
+  );
+  return { id: s, label: b.segments.labels[s] };
 }
 
 /**

@@ -3,6 +3,7 @@ import { basename, join, resolve } from 'node:path';
 import type { ItemNeighbours } from '../model/knn.js';
 import type { AssociationRules } from '../model/rules.js';
 import { readChecked, toTyped } from './arrays.js';
+import { checkShapes } from './check.js';
 import { type Manifest, validateManifest } from './manifest.js';
 import type { BundleData } from './model.js';
 import { VitrineError } from '../protocol/errors.js';
@@ -125,7 +126,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     neighbours: a('knn_neighbours.i32'),
     similarity: a('knn_similarity.f32'),
   };
-  return {
+  const data: BundleData = {
     manifest,
     dir,
     items: json['catalog.json'] as BundleData['items'],
@@ -173,4 +174,6 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     retrieval: model.retrieval,
     ease: model.ease ? { ...model.ease, B: a('ease_weights.f32') } : undefined,
   };
+  checkShapes(data, manifestPath);
+  return data;
 }

@@ -56,7 +56,8 @@ export async function resolveDataDir(spec: string, seed = 42): Promise<string> {
   if (existsSync(shared)) return shared;
   const known = [...sharedDataSets(), 'synthetic', ...Object.keys(SIZE_PRESETS).map((p) => `synthetic:${p}`)];
   const near = closestNames(spec, known);
-  const hint = near.length > 0 ? `; did you mean ${near.map((n) => `"${n}"`).join(' or ')}?` : ` (known: ${known.join(', ')})`;
+  const hint =
+    near.length > 0 ? `; did you mean ${near.map((n) => `"${n}"`).join(' or ')}?` : ` (known: ${known.join(', ')})`;
   throw new VitrineError(
     'invalid_argument',
     `--data: "${spec}" is not a directory, not "synthetic[:tiny|small|medium|large]", and not a data set under ${sharedDataRoot()} (set VITRINE_DATA to change that root)${hint}`,

@@ -63,3 +63,32 @@ export function profileVector(
   for (let j = 0; j < shares.length; j++) out[offset + 3 + j] = spec.affinityWeight * shares[j];
   return out;
 }
+
+/**
+ * The shopper's own affinities: the share of their items in each category (attribute, when the
+ * catalogue has no categories) they touched, largest first. Unlike the segment vector's, which only
+ * has dimensions for the categories most common overall, this covers whatever the shopper likes.
+ */
+export function ownAffinities(
+  h: UserHistory,
+  catalog: EncodedCatalog,
+  kind: ProfileSpec['affinityKind'],
+  top = 5,
+): { name: string; share: number }[] {
+  const counts = new Map<number, number>();
+  const n = h.items.length;
+  for (let q = 0; q < n; q++) {
+    const i = h.items[q];
+    if (kind === 'category') {
+      if (catalog.category[i] >= 0) counts.set(catalog.category[i], (counts.get(catalog.category[i]) ?? 0) + 1);
+    } else {
+      for (let a = catalog.attrIndptr[i]; a < catalog.attrIndptr[i + 1]; a++)
+        counts.set(catalog.attrIds[a], (counts.get(catalog.attrIds[a]) ?? 0) + 1);
+    }
+  }
+  const names = kind === 'category' ? catalog.categoryNames : catalog.attrNames;
+  return [...counts.entries()]
+    .sort((a, b) => b[1] - a[1] || names[a[0]].localeCompare(names[b[0]]))
+    .slice(0, top)
+    .map(([id, c]) => ({ name: names[id], share: c / n }));
+}

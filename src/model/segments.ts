@@ -14,6 +14,16 @@ export interface SegmentModel {
   assignment: Int32Array;
 }
 
+/**
+ * The one clock segments and RFM are measured on, online (`profile`) and in batch (`batch-score
+ * --segments`): the bundle's data end. Recency is the time from a shopper's last event to it (0 for
+ * events streamed since), so a segment means what it meant in training however long ago that was,
+ * and the same shopper gets the same segment from both.
+ */
+export function segmentClock(referenceTime: number): number {
+  return referenceTime;
+}
+
 /** The nearest segment to a profile vector. */
 export function assignSegment(model: Pick<SegmentModel, 'centroids'>, v: Float64Array): number {
   let best = -1;

@@ -17,6 +17,8 @@ export interface Limits {
   maxHistory: number;
   maxScoreItems: number;
   maxBasket: number;
+  /** How far ahead of the server's wall clock an event or history time may be, seconds. */
+  maxFutureSeconds: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -25,6 +27,7 @@ export const DEFAULT_LIMITS: Limits = {
   maxHistory: 500,
   maxScoreItems: 1000,
   maxBasket: 50,
+  maxFutureSeconds: 300,
 };
 
 export interface HistoryEntry {

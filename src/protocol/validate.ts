@@ -90,11 +90,24 @@ function num(o: Obj, field: string, min = -Infinity, max = Infinity, name = fiel
   return v;
 }
 
-function timestamp(o: Obj, name: string): number | undefined {
+/**
+ * A time in Unix seconds: no later than the wall clock plus `limits.maxFutureSeconds` (a shop's clock
+ * may run a little ahead; an event dated next year would be held and never pruned), and clearly
+ * named as milliseconds when it is one.
+ */
+function timestamp(o: Obj, name: string, limits: Limits): number | undefined {
   const v = o.ts;
   if (typeof v === 'number' && v > MAX_TS)
     fail(name, `must be Unix time in seconds (at most ${MAX_TS}, the year 2100), got ${v}: milliseconds?`);
-  return num(o, 'ts', 0, MAX_TS, name);
+  const ts = num(o, 'ts', 0, MAX_TS, name);
+  const latest = Math.floor(Date.now() / 1000) + limits.maxFutureSeconds;
+  if (ts !== undefined && ts > latest) {
+    fail(
+      name,
+      `is ${new Date(ts * 1000).toISOString()}, more than ${limits.maxFutureSeconds} s ahead of this server's clock (${new Date().toISOString()})`,
+    );
+  }
+  return ts;
 }
 
 function bool(o: Obj, field: string, dflt: boolean, name = field): boolean {
@@ -154,7 +167,7 @@ function history(o: Obj, limits: Limits): HistoryEntry[] | undefined {
     const type = str(e, 'type', false, 16, `${at}.type`);
     if (type !== undefined && !(EVENT_TYPES as readonly string[]).includes(type))
       fail(`${at}.type`, `must be one of ${EVENT_TYPES.join(', ')}`);
-    return { item: str(e, 'item', true, 256, `${at}.item`), type, ts: timestamp(e, `${at}.ts`) };
+    return { item: str(e, 'item', true, 256, `${at}.item`), type, ts: timestamp(e, `${at}.ts`, limits) };
   });
 }
 
@@ -275,7 +288,7 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
         user: str(o, 'user', true),
         item: str(o, 'item', true),
         type: type as EventType,
-        ts: timestamp(o, 'ts'),
+        ts: timestamp(o, 'ts', limits),
         price: num(o, 'price', 0, MAX_PRICE),
         quantity: num(o, 'quantity', 0, MAX_QUANTITY),
       };

@@ -3,7 +3,7 @@ import { errorBody, VitrineError, type WireErrorCode } from '../protocol/errors.
 import type { AnyResult, ErrorReply, Reply } from '../protocol/replies.js';
 import { parseRequest } from '../protocol/validate.js';
 import type { StateStore } from '../state/store.js';
-import type { ServerConfig } from './config.js';
+import type { ServerConfig } from './config/index.js';
 import type { Logger, Pseudonymiser } from './log.js';
 import type { ServerMetrics } from './metrics.js';
 import { type ModelPool, QueueFullError } from './pool.js';

@@ -43,6 +43,12 @@ export class ServerMetrics {
     help: 'Open WebSocket connections',
     registers: [this.registry],
   });
+  readonly connectionsRefused = new client.Counter({
+    name: 'vitrine_connections_refused_total',
+    help: 'WebSocket upgrades refused, by reason (unauthorized, draining, max_connections)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly bundle = new client.Gauge({
     name: 'vitrine_bundle_info',
     help: 'The loaded bundle version (value 1)',
@@ -72,7 +78,8 @@ export class ServerMetrics {
   });
 
   constructor(store: () => StoreStats) {
-    client.collectDefaultMetrics({ register: this.registry, prefix: 'vitrine_process_' });
+    // Default names already start with process_ or nodejs_: the prefix only adds vitrine_.
+    client.collectDefaultMetrics({ register: this.registry, prefix: 'vitrine_' });
     new client.Counter({
       name: 'vitrine_event_log_fsyncs_total',
       help: 'Event log fsyncs (events arriving together share one)',

@@ -5,6 +5,7 @@ import type { Manifest } from '../bundle/manifest.js';
 import type { Item } from '../data/types.js';
 import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import type { Task } from './calls/task.js';
+import { smokeError, smokeFailure, smokeTasks } from './smoke.js';
 import type { TaskOutcome, WorkerInit, WorkerReply, WorkerTask } from './worker.js';
 
 export interface PoolOptions {
@@ -107,6 +108,17 @@ export class ModelPool {
       throw failed.reason;
     }
     const first = pings[0] as PromiseFulfilledResult<WorkerReply>;
+    // A version that loads but cannot rank is refused before it takes a request.
+    const smoke = smokeTasks(bundle);
+    const answered = await pool.run({ batch: smoke }).catch((e: unknown) => ({ version: '', outcomes: [], failed: e }));
+    const why =
+      'failed' in answered
+        ? String(answered.failed)
+        : smoke.map((t, j) => smokeFailure(t, answered.outcomes[j])).find((w) => w !== undefined);
+    if (why !== undefined) {
+      await pool.destroy();
+      throw smokeError(bundle.dir, why);
+    }
     return new ModelPool(pool, bundle.dir, bundle.manifest, first.value.provider ?? 'cpu', o);
   }
 

@@ -1,25 +1,22 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { Manifest } from '../bundle/manifest.js';
-import { bundleVersions, resolveBundleVersion } from '../bundle/read.js';
-import { DatasetBuilder } from '../data/dataset.js';
-import { loadItems } from '../data/loaders/generic.js';
+import type { Server } from 'node:http';
+import { resolveBundleVersion } from '../bundle/read.js';
 import type { Item } from '../data/types.js';
 import { VitrineError } from '../protocol/errors.js';
 import type { Reply } from '../protocol/replies.js';
 import { EmbeddedStore } from '../state/embedded-store.js';
 import type { StateStore } from '../state/store.js';
-import type { ServerConfig } from './config.js';
+import type { ServerConfig } from './config/index.js';
 import { Dispatcher } from './dispatch.js';
 import { createLogger, type Logger, Pseudonymiser } from './log.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelPool, type PoolOptions } from './pool.js';
 import { registerAdmin } from './transport/admin.js';
 import type { Transport } from './transport/codec.js';
-import { HttpIo, registerCalls, registerFallback } from './transport/http.js';
-import { registerProbes } from './transport/probes.js';
+import { HttpIo, registerCalls, registerFallback, registerPreflight } from './transport/http.js';
+import { type ProbeState, registerProbes, startProbeListener } from './transport/probes.js';
 import { loadUws, type UWS } from './transport/uws.js';
 import { WebSocketTransport } from './transport/ws.js';
+import { missingVersion, readCatalog, sameFiles } from './versions.js';
 
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
 
@@ -42,6 +39,9 @@ export class VitrineServer {
   private draining = false;
   private reloading: Promise<{ from: string; to: string }> | undefined;
   port = 0;
+  /** The port of the probe listener (--probe-port), when there is one. */
+  probePort: number | undefined;
+  private probeServer: Server | undefined;
 
   constructor(
     readonly config: ServerConfig,
@@ -104,7 +104,23 @@ export class VitrineServer {
     this.app = app;
     this.routes(app);
     this.port = await this.listen(app);
-    this.log.info({ host: c.host, port: this.port }, 'listening');
+    if (c.probePort !== undefined) {
+      const probes = await startProbeListener(
+        c.host,
+        c.probePort,
+        () => this.probeState(),
+        this.metrics,
+        () => this.refreshGauges(),
+      ).catch((e: unknown) => {
+        throw new VitrineError(
+          'invalid_argument',
+          `cannot listen on ${c.host}:${c.probePort} for probes (${(e as Error).message}; see --probe-port)`,
+        );
+      });
+      this.probeServer = probes.server;
+      this.probePort = probes.port;
+    }
+    this.log.info({ host: c.host, port: this.port, probePort: this.probePort }, 'listening');
     return this.port;
   }
 
@@ -179,23 +195,28 @@ export class VitrineServer {
     this.ws.register(app);
     registerProbes(
       app,
-      () => ({
-        ready: this.pool !== undefined && !this.draining,
-        bundle: this.pool?.version ?? null,
-        draining: this.draining,
-      }),
+      () => this.probeState(),
       this.metrics,
       () => this.refreshGauges(),
     );
     registerCalls(app, this.config, io, this.dispatcher);
+    registerPreflight(app, this.config);
     registerAdmin(app, {
       config: this.config,
       io,
       version: () => this.version,
       reload: (v) => this.reload(v),
-      missingVersion: (v) => this.missingVersion(v),
+      missingVersion: (v) => missingVersion(this.config.bundle, v),
     });
     registerFallback(app, this.dispatcher);
+  }
+
+  private probeState(): ProbeState {
+    return {
+      ready: this.pool !== undefined && !this.draining,
+      bundle: this.pool?.version ?? null,
+      draining: this.draining,
+    };
   }
 
   private refreshStoreGauges(): void {
@@ -209,23 +230,6 @@ export class VitrineServer {
     if (!this.pool) return;
     this.metrics.queueDepth.set(this.pool.queueSize);
     this.metrics.utilization.set(this.pool.utilization);
-  }
-
-  /** Why `version` cannot be reloaded, or undefined when it can be tried. */
-  private missingVersion(version: string): string | undefined {
-    const dir = resolve(this.config.bundle);
-    if (existsSync(join(dir, 'manifest.json')))
-      return `the server was started on one version directory (${dir}); start it on the bundle directory to switch versions`;
-    let versions: string[];
-    try {
-      versions = bundleVersions(dir);
-    } catch (e) {
-      // Runs in a uWS callback, where a throw would end the process.
-      return `the bundle directory ${dir} cannot be listed (${(e as Error).message})`;
-    }
-    if (!versions.includes(version))
-      return `no version "${version}" in ${dir} (versions: ${versions.join(', ') || 'none'})`;
-    return undefined;
   }
 
   /**
@@ -302,23 +306,7 @@ export class VitrineServer {
     await this.pool?.close();
     await this.store.close().catch((err: unknown) => this.log.error({ err }, 'closing the event log failed'));
     (this.app as (UWS.TemplatedApp & { close?: () => void }) | undefined)?.close?.();
+    this.probeServer?.close();
     this.log.info({ leftInFlight: this.dispatcher.inFlight }, 'stopped');
   }
-}
-
-/** Whether the version in `dir` still has the files (by checksum) the serving pool was loaded from. */
-function sameFiles(dir: string, serving: Manifest): boolean {
-  try {
-    const onDisk = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { files?: unknown };
-    return JSON.stringify(onDisk.files) === JSON.stringify(serving.files);
-  } catch {
-    // Unreadable now: let the reload try, and fail with the reason.
-    return false;
-  }
-}
-
-async function readCatalog(path: string): Promise<Item[]> {
-  const b = new DatasetBuilder();
-  await loadItems(path, b);
-  return b.build({ format: 'catalog', path, files: [path] }).itemInfo;
 }

@@ -23,8 +23,15 @@ export interface RecentEventsOptions {
  */
 const EVENT_OVERHEAD_BYTES = 120;
 const USER_OVERHEAD_BYTES = 250;
-const eventBytes = (e: StreamedEvent): number => EVENT_OVERHEAD_BYTES + e.item.length;
-const userBytes = (user: string): number => USER_OVERHEAD_BYTES + user.length;
+/**
+ * The heap a string's characters take: V8 keeps a string whose characters are all Latin-1 at one
+ * byte each and any other at two (an id in Chinese takes twice its length).
+ */
+export function stringBytes(s: string): number {
+  return /[^\u0000-\u00ff]/.test(s) ? 2 * s.length : s.length;
+}
+const eventBytes = (e: StreamedEvent): number => EVENT_OVERHEAD_BYTES + stringBytes(e.item);
+const userBytes = (user: string): number => USER_OVERHEAD_BYTES + stringBytes(user);
 
 /**
  * Each user's latest streamed events, in memory, bounded by users and by estimated bytes: the

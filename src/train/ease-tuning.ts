@@ -19,7 +19,10 @@ export const EASE_BUNDLE_MAX_ITEMS = 4096;
 export async function fitEase(ui: UserItems, lambda: number): Promise<EaseModel> {
   const js = ui.numItems <= JS_INVERSE_MAX_ITEMS;
   // One native call with no progress of its own: say what it is doing before it starts.
-  if (!js) note(`EASE: inverting a ${ui.numItems.toLocaleString()} × ${ui.numItems.toLocaleString()} matrix on onnxruntime (minutes for tens of thousands of items)`);
+  if (!js)
+    note(
+      `EASE: inverting a ${ui.numItems.toLocaleString()} × ${ui.numItems.toLocaleString()} matrix on onnxruntime (minutes for tens of thousands of items)`,
+    );
   return trainEase(ui, lambda, js ? invertSpdInPlace : ortInverse);
 }
 

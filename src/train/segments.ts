@@ -93,24 +93,52 @@ export function trainSegments(
     centroids,
     silhouetteByK,
     criterion: `k in [${params.kMin}, ${params.kMax}] with the highest mean silhouette on a sample of ${Math.min(params.sample, active.length)} users`,
-    labels: centroids.map((c) => describe(c, spec)),
+    labels: segmentLabels(centroids, sizes, spec),
     sizes,
     assignment,
   };
 }
 
-function describe(c: number[], spec: ProfileSpec): string {
+/**
+ * Labels that tell segments apart: each says how its shoppers differ from the whole population
+ * (recent or lapsed, frequent or occasional, high or low spend, the category they lean to most
+ * against its overall share), then its centroid's recency, frequency and spend in plain units. Two
+ * segments can favour one category in absolute terms (the most popular one, usually); what tells them
+ * apart is where each sits above the average. A label that still repeats gets its segment number.
+ */
+export function segmentLabels(centroids: number[][], sizes: number[], spec: ProfileSpec): string[] {
+  const total = sizes.reduce((a, b) => a + b, 0) || 1;
+  const dim = centroids[0]?.length ?? 0;
+  const overall = Array.from({ length: dim }, (_, j) =>
+    centroids.reduce((acc, c, k) => acc + (c[j] * sizes[k]) / total, 0),
+  );
+  const labels = centroids.map((c) => describe(c, overall, spec));
+  return labels.map((l, k) => (labels.indexOf(l) === k && labels.lastIndexOf(l) === k ? l : `${l} (segment ${k})`));
+}
+
+function describe(c: number[], overall: number[], spec: ProfileSpec): string {
   const [rec, freq, mon] = c.slice(0, 3).map((z, k) => z * spec.rfmStd[k] + spec.rfmMean[k]);
-  const level = (z: number): string => (z > 0.5 ? 'high' : z < -0.5 ? 'low' : 'mid');
-  let top = -1;
-  for (let j = 3; j < c.length; j++) if (top < 0 || c[j] > c[top]) top = j;
-  const parts = [
-    `recency ${Math.expm1(rec).toFixed(0)}d`,
-    `${level(c[1])} frequency (${Math.expm1(freq).toFixed(0)} events)`,
-    spec.rfmStd[2] > 0 && Math.expm1(mon) > 0 ? `${level(c[2])} spend (${Math.expm1(mon).toFixed(0)})` : '',
-    top >= 0 && c[top] > 0
-      ? `favours ${spec.affinityNames[top - 3]} (${((100 * c[top]) / spec.affinityWeight).toFixed(0)}%)`
-      : '',
-  ];
-  return parts.filter(Boolean).join(', ');
+  const dz = c.slice(0, 3).map((z, k) => z - overall[k]);
+  const spend = spec.rfmStd[2] > 0 && Math.expm1(mon) > 0;
+  // Recency is log days since the last event: above the average means longer ago.
+  const words = [
+    dz[0] < -0.3 ? 'recent' : dz[0] > 0.3 ? 'lapsed' : '',
+    dz[1] > 0.3 ? 'frequent' : dz[1] < -0.3 ? 'occasional' : '',
+    spend && dz[2] > 0.3 ? 'high-spend' : spend && dz[2] < -0.3 ? 'low-spend' : '',
+  ].filter(Boolean);
+  let lean = -1;
+  for (let j = 3; j < c.length; j++) if (c[j] - overall[j] > (lean < 0 ? 0 : c[lean] - overall[lean])) lean = j;
+  const pct = (x: number): string => `${((100 * x) / spec.affinityWeight).toFixed(0)}%`;
+  const leaning =
+    lean >= 0
+      ? `, leaning to ${spec.affinityNames[lean - 3]} (${pct(c[lean])} of their items vs ${pct(overall[lean])} overall)`
+      : '';
+  const figures = [
+    `recency ${Math.max(0, Math.expm1(rec)).toFixed(0)}d`,
+    `${Math.expm1(freq).toFixed(0)} events`,
+    spend ? `spend ${Math.expm1(mon).toFixed(0)}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
+  return `${words.length > 0 ? words.join(', ') : 'typical'} shoppers${leaning} (${figures})`;
 }

@@ -42,7 +42,9 @@ function removeStaleClaims(dir: string): void {
     if (!/^\..+\.claim$/.test(entry)) continue;
     const file = join(dir, entry);
     try {
-      if (!alive(Number(readFileSync(file, 'utf8').trim()))) rmSync(file, { force: true });
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      // This process's own claims are live (one process may claim several names).
+      if (pid !== process.pid && !alive(pid)) rmSync(file, { force: true });
     } catch {
       // Removed by another process meanwhile.
     }

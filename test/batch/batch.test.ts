@@ -122,17 +122,26 @@ describe('batch output', () => {
       {
         user: 'u1',
         items: ['i1', 'i2'],
-        scores: [0.5, 0.25],
+        embeddingScores: [0.5, 0.25],
         propensity: [0.3, 0.2],
         segment: { id: 2, label: 'loyal, "big" spenders' },
         coldStart: false,
       },
-      { user: 'u2', items: [], scores: [], propensity: [], segment: { id: 0, label: 'new' }, coldStart: false },
+      {
+        user: 'u2',
+        items: [],
+        embeddingScores: [],
+        propensity: [],
+        segment: { id: 0, label: 'new' },
+        coldStart: false,
+      },
     ];
     expect(formatBlock(results, 'csv', true, true)).toBe(
       'u1,1,i1,0.5,0.3,2,"loyal, ""big"" spenders",0\nu1,2,i2,0.25,0.2,2,"loyal, ""big"" spenders",0\nu2,,,,,0,new,0\n',
     );
-    expect(formatBlock(results, 'jsonl', false, false).split('\n')[1]).toBe('{"user":"u2","items":[],"scores":[]}');
+    expect(formatBlock(results, 'jsonl', false, false).split('\n')[1]).toBe(
+      '{"user":"u2","items":[],"embeddingScores":[]}',
+    );
   });
 });
 
@@ -152,7 +161,7 @@ describe('vitrine batch-score', () => {
           JSON.parse(l) as {
             user: string;
             items: string[];
-            scores: (number | null)[];
+            embeddingScores: (number | null)[];
             propensity: (number | null)[] | null;
             segment: { id: number } | null;
             coldStart?: boolean;
@@ -177,7 +186,7 @@ describe('vitrine batch-score', () => {
       all.sort((x, y) => y[0] - x[0] || x[1] - y[1]);
       const kth = all[14][0];
       line.items.forEach((id, q) => {
-        expect(Math.abs((line.scores[q] ?? NaN) - all[q][0])).toBeLessThan(1e-4);
+        expect(Math.abs((line.embeddingScores[q] ?? NaN) - all[q][0])).toBeLessThan(1e-4);
         if (id !== b.items[all[q][1]].id) expect(Math.abs(all[q][0] - kth)).toBeLessThan(1e-4);
       });
       expect(line.propensity).toHaveLength(15);

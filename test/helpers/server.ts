@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
-import { loadConfig, type ServerConfig } from '../../src/serve/config.js';
+import { loadConfig, type ServerConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import type { Reply } from './client.js';
 import { tempDir } from './paths.js';

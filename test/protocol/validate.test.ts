@@ -138,6 +138,28 @@ describe('request validation', () => {
     );
   });
 
+  it('takes times up to a bounded clock skew ahead of the wall clock, and no further (an event dated 2099 was held forever)', () => {
+    const now = Math.floor(Date.now() / 1000);
+    expect(parse({ id: 1, call: 'event', user: 'u', item: 'i', type: 'view', ts: now + 250 }).call).toMatchObject({
+      ts: now + 250,
+    });
+    expect(codeOf({ id: 1, call: 'event', user: 'u', item: 'i', type: 'view', ts: 4_070_908_800 })).toEqual([
+      'invalid_field',
+      'ts',
+    ]);
+    expect(() => parse({ id: 1, call: 'event', user: 'u', item: 'i', type: 'view', ts: now + 3600 })).toThrow(
+      /ts: is \S+, more than 300 s ahead of this server's clock/,
+    );
+    expect(codeOf({ id: 1, call: 'recommend', history: [{ item: 'i', ts: now + 86400 }] })).toEqual([
+      'invalid_field',
+      'history[0].ts',
+    ]);
+    const lenient = { ...DEFAULT_LIMITS, maxFutureSeconds: 7200 };
+    expect(
+      parseRequest({ id: 1, call: 'event', user: 'u', item: 'i', type: 'view', ts: now + 3600 }, lenient).call,
+    ).toMatchObject({ ts: now + 3600 });
+  });
+
   it('takes the call from the URL over HTTP, where the id is optional and a body naming another call is refused', () => {
     expect(parseRequest({ id: null, user: 'u' }, DEFAULT_LIMITS, 'profile')).toEqual({
       id: null,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS } from '../../src/protocol/calls.js';
 import { parseRequest } from '../../src/protocol/validate.js';
-import { loadConfig } from '../../src/serve/config.js';
+import { loadConfig } from '../../src/serve/config/index.js';
 import { tempDir } from '../helpers/paths.js';
 
 describe('server configuration', () => {

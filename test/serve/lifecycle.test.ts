@@ -4,7 +4,7 @@ import { cpSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { closedLoop } from '../../src/load/driver.js';
-import { loadConfig } from '../../src/serve/config.js';
+import { loadConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { TestClient, type Reply } from '../helpers/client.js';
 import { cliPath, tempDir } from '../helpers/paths.js';

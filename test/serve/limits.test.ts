@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { pino } from 'pino';
-import { loadConfig } from '../../src/serve/config.js';
+import { loadConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { httpCall, TestClient, type Reply } from '../helpers/client.js';
 

@@ -1,7 +1,7 @@
 import { pack } from 'msgpackr';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { closedLoop, openLoop } from '../../src/load/driver.js';
-import { loadConfig } from '../../src/serve/config.js';
+import { loadConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { httpCall, TestClient, type Reply } from '../helpers/client.js';
 import { items, type Items, startServerWithCatalog } from '../helpers/server.js';

@@ -1,5 +1,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { EmbeddedStore } from '../../src/state/embedded-store.js';
 import { tempDir } from '../helpers/paths.js';
@@ -39,6 +41,36 @@ describe('streamed events', () => {
     // The estimate follows what is held: dropping everything brings it back to zero.
     overlay.dropBefore(Infinity);
     expect([overlay.users, overlay.heldBytes]).toEqual([0, 0]);
+  });
+
+  it('counts ids in characters outside Latin-1 at the two bytes each they take on the heap', () => {
+    v8.setFlagsFromString('--expose_gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    // Ids of 200 characters built at run time (not interned literals), one user per event.
+    const held = (char: string): { estimate: number; heap: number } => {
+      gc();
+      const before = process.memoryUsage().heapUsed;
+      const store = new EmbeddedStore({ maxPerUser: 10, maxUsers: 1_000_000 });
+      for (let j = 0; j < 20_000; j++)
+        store.add(`${char.repeat(190)}${j}`.padEnd(200, 'x'), {
+          item: `${char.repeat(190)}${j}`.padEnd(200, 'y'),
+          type: 'view',
+          ts: j,
+        });
+      gc();
+      const heap = process.memoryUsage().heapUsed - before;
+      const estimate = store.heldBytes;
+      expect(store.users).toBe(20_000);
+      return { estimate, heap };
+    };
+    const latin = held('é');
+    const wide = held('商');
+    // What the wide ids take beyond the Latin-1 ones: 2 × 200 more bytes per event (user and item).
+    const extraHeap = wide.heap - latin.heap;
+    const extraEstimate = wide.estimate - latin.estimate;
+    expect(extraEstimate).toBe(20_000 * 2 * 200);
+    expect(extraHeap / extraEstimate).toBeGreaterThan(0.8);
+    expect(extraHeap / extraEstimate).toBeLessThan(1.25);
   });
 
   it('replays its log at start, keeps only what it holds in the log, and survives a torn last line', async () => {

@@ -17,7 +17,7 @@ import { kmeans, silhouette } from '../../src/train/kmeans.js';
 import { ortInverse } from '../../src/train/ort-inverse.js';
 import { trainPopularity } from '../../src/train/popularity.js';
 import { mineRules } from '../../src/train/rules.js';
-import { trainSegments } from '../../src/train/segments.js';
+import { segmentLabels, trainSegments } from '../../src/train/segments.js';
 import { invertSpdInPlace } from '../../src/util/linalg.js';
 import { Rng } from '../../src/util/rng.js';
 
@@ -271,7 +271,37 @@ describe('trending and segments', () => {
     const [drifter] = of('drift');
     expect(regular).not.toBe(drifter);
     expect(seg.k).toBe(2);
-    expect(seg.labels[regular]).toMatch(/high frequency .* high spend .* favours Shoes \(100%\)/);
-    expect(seg.labels[drifter]).toMatch(/^recency 6\dd, low frequency \(1 events\).*favours Bags \(100%\)/);
+    expect(seg.labels[regular]).toBe(
+      'recent, frequent, high-spend shoppers, leaning to Shoes (100% of their items vs 50% overall) (recency 0d, 12 events, spend 960)',
+    );
+    expect(seg.labels[drifter]).toMatch(
+      /^lapsed, occasional, low-spend shoppers, leaning to Bags \(100% of their items vs 50% overall\) \(recency 6\dd, 1 events, spend 0\)$/,
+    );
+  });
+
+  it('labels segments that favour one category by what sets each apart (the demo shop had two "favours Skincare")', () => {
+    // The two centroids the demo shop (synthetic medium, seed 42) was cut into: standardised RFM, then
+    // twice the shares of Skincare, Makeup, Haircare, Fragrance and the rest.
+    const spec = {
+      affinityKind: 'category' as const,
+      affinityIds: [0, 1, 2, 3],
+      affinityNames: ['Skincare', 'Makeup', 'Haircare', 'Fragrance'],
+      rfmMean: [2.8, 3.4, 3.5],
+      rfmStd: [0.3, 0.9, 2.3],
+      affinityWeight: 2,
+    };
+    const centroids = [
+      [0.05, -0.63, -0.94, 0.4, 0.26, 0.15, 0.17],
+      [-0.05, 0.59, 0.88, 0.3, 0.29, 0.28, 0.2],
+    ];
+    const [a, b] = segmentLabels(centroids, [1400, 1496], spec);
+    expect(a).not.toBe(b);
+    expect(a).toMatch(/^occasional, low-spend shoppers, leaning to Skincare \(20% of their items vs 17% overall\)/);
+    expect(b).toMatch(/^frequent, high-spend shoppers, leaning to Haircare \(14% of their items vs 11% overall\)/);
+    // Labels that would still be equal are numbered.
+    expect(segmentLabels([centroids[0], centroids[0]], [1, 1], spec)).toEqual([
+      expect.stringMatching(/\(segment 0\)$/),
+      expect.stringMatching(/\(segment 1\)$/),
+    ]);
   });
 });

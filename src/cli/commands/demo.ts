@@ -70,7 +70,11 @@ export function registerDemo(program: Command): void {
       'medium' as SizePreset,
     )
     .option('--seed <n>', 'random seed', intArg(0, 0xffffffff), 42)
-    .option('-p, --port <n>', 'port to serve on (0 picks a free one; default VITRINE_PORT, else 8080)', intArg(0, 65535))
+    .option(
+      '-p, --port <n>',
+      'port to serve on (0 picks a free one; default VITRINE_PORT, else 8080)',
+      intArg(0, 65535),
+    )
     .option('--bundle <dir>', 'where demo bundles live (default models/demo in the project)')
     .option('--full', "train with `vitrine train`'s full defaults and evaluate before serving (slower)", false)
     .option('--no-serve', 'stop after training (and the evaluation)')
@@ -89,7 +93,14 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     const claim = newVersion(bundleDir);
     try {
       const profile = opts.full ? {} : QUICK;
-      version = await runTrain({ ...TRAIN_DEFAULTS, ...profile, data: dataDir, out: claim.path, bundle: 'demo', seed: opts.seed });
+      version = await runTrain({
+        ...TRAIN_DEFAULTS,
+        ...profile,
+        data: dataDir,
+        out: claim.path,
+        bundle: 'demo',
+        seed: opts.seed,
+      });
     } finally {
       claim.release();
     }
@@ -133,7 +144,16 @@ Over WebSocket, send {"id":1,"call":"recommend","user":"u12","k":5} as a text (J
 Press Ctrl-C to stop (in-flight requests are answered first).`);
 }
 
-const evaluateArgs = (version: string, dataDir: string, seed: number): string[] => [cliPath(), 'evaluate', '--bundle', version, '--data', dataDir, '--seed', String(seed)];
+const evaluateArgs = (version: string, dataDir: string, seed: number): string[] => [
+  cliPath(),
+  'evaluate',
+  '--bundle',
+  version,
+  '--data',
+  dataDir,
+  '--seed',
+  String(seed),
+];
 
 function cliPath(): string {
   return fileURLToPath(new URL('../main.js', import.meta.url));
@@ -143,7 +163,10 @@ function cliPath(): string {
 async function evaluateNow(version: string, dataDir: string, seed: number): Promise<void> {
   const child = spawn(process.execPath, evaluateArgs(version, dataDir, seed), { stdio: 'inherit' });
   const code = await new Promise<number | null>((r) => child.once('exit', r));
-  if (code !== 0) warn(`the evaluation failed (exit ${code}); run it yourself: vitrine ${evaluateArgs(version, dataDir, seed).slice(1).join(' ')}`);
+  if (code !== 0)
+    warn(
+      `the evaluation failed (exit ${code}); run it yourself: vitrine ${evaluateArgs(version, dataDir, seed).slice(1).join(' ')}`,
+    );
 }
 
 /**
@@ -163,21 +186,27 @@ function evaluateInBackground(version: string, dataDir: string, seed: number): v
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
   const stop = (): void => void child.kill();
   process.once('exit', stop);
-  console.log(`\nevaluating ${basename(version)} against the baselines in the background (the summary follows here when it ends)`);
+  console.log(
+    `\nevaluating ${basename(version)} against the baselines in the background (the summary follows here when it ends)`,
+  );
   child.once('exit', (code) => {
     process.off('exit', stop);
     if (code !== 0) {
-      if (code !== null) warn(`the background evaluation failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`);
+      if (code !== null)
+        warn(`the background evaluation failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' ')}`);
       return;
     }
     const seconds = ((performance.now() - started) / 1000).toFixed(0);
-    console.log(`\n${evaluationSummary(JSON.parse(readFileSync(reportPath, 'utf8')) as EvaluationReport)} (${seconds} s; full report: ${reportPath})`);
+    console.log(
+      `\n${evaluationSummary(JSON.parse(readFileSync(reportPath, 'utf8')) as EvaluationReport)} (${seconds} s; full report: ${reportPath})`,
+    );
   });
 }
 
 function evaluationSummary(r: EvaluationReport): string {
   const ndcg = (name: string): string => r.models[name]?.['ndcg@10']?.toFixed(4) ?? '-';
   const ease = Object.keys(r.models).find((m) => m.startsWith('ease'));
-  const vsEase = Number.isNaN(r.twoStageVsEase) || r.twoStageVsEase === null ? '' : ` (${r.twoStageVsEase.toFixed(2)}x EASE)`;
+  const vsEase =
+    Number.isNaN(r.twoStageVsEase) || r.twoStageVsEase === null ? '' : ` (${r.twoStageVsEase.toFixed(2)}x EASE)`;
   return `evaluation: two-stage NDCG@10 ${ndcg('hnsw+item-knn retrieval -> ranker')}${vsEase}; EASE ${ease ? ndcg(ease) : '-'}, item-kNN ${ndcg(Object.keys(r.models).find((m) => m.startsWith('item-knn')) ?? '')}, popularity ${ndcg('popularity')}`;
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig, type ServerConfig } from '../../serve/config.js';
+import { loadConfig, type ServerConfig } from '../../serve/config/index.js';
 import { VitrineServer } from '../../serve/server.js';
 import { choiceArg, intArg } from '../options.js';
 
@@ -22,6 +22,8 @@ export interface ServeFlags {
   efSearch?: number;
   logLevel?: string;
   clock?: 'wall' | 'bundle';
+  probePort?: number;
+  corsOrigins?: string[];
 }
 
 /** Starts a server and wires SIGTERM/SIGINT (drain, then exit) and SIGHUP (hot reload). */
@@ -98,6 +100,20 @@ export function registerServe(program: Command): void {
       'now for features: wall (default) or bundle (the data end; for demos on historical data)',
       choiceArg(['wall', 'bundle'] as const),
     )
+    .option(
+      '--probe-port <n>',
+      'also answer /healthz, /readyz and /metrics on this port, over HTTP/1.0 too (for HAProxy-style checks)',
+      intArg(0, 65535),
+    )
+    .option(
+      '--cors-origin <origins>',
+      'origins whose pages may call the HTTP API from a browser, comma-separated (or *)',
+      (v: string) =>
+        v
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+    )
     .addHelpText(
       'after',
       `
@@ -110,15 +126,17 @@ Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
       async ({
         tasksPerWorker,
         maxStreamedMemory,
+        corsOrigin,
         ...opts
-      }: ServeFlags & { tasksPerWorker?: number; maxStreamedMemory?: number }) => {
+      }: ServeFlags & { tasksPerWorker?: number; maxStreamedMemory?: number; corsOrigin?: string[] }) => {
         const server = await startServer({
           ...opts,
           concurrentTasksPerWorker: tasksPerWorker,
           maxStreamedMemoryMiB: maxStreamedMemory,
+          corsOrigins: corsOrigin,
         });
         console.log(
-          `vitrine serving bundle ${server.version} on http://${server.config.host}:${server.port} (ws://${server.config.host}:${server.port}/ws)`,
+          `vitrine serving bundle ${server.version} on http://${server.config.host}:${server.port} (ws://${server.config.host}:${server.port}/ws)${server.probePort !== undefined ? `; probes on http://${server.config.host}:${server.probePort}` : ''}`,
         );
       },
     );

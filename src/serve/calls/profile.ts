@@ -1,25 +1,27 @@
 import type { ProfileCall } from '../../protocol/calls.js';
 import type { ProfileResult } from '../../protocol/replies.js';
-import { affinityShares, profileVector, rawRfm } from '../../model/profile.js';
-import { assignSegment } from '../../model/segments.js';
+import { ownAffinities, profileVector, rawRfm } from '../../model/profile.js';
+import { assignSegment, segmentClock } from '../../model/segments.js';
 import { round6, type RankContext } from '../../rank/context.js';
 import { resolveUser } from '../../rank/user.js';
 import type { Task } from './task.js';
 
-/** `profile`: the shopper's segment, top affinities, RFM and attributes. */
+/**
+ * `profile`: the shopper's segment, top affinities, RFM and attributes. Segments and RFM are measured
+ * at the bundle's data end (SEGMENT_CLOCK), as batch-score measures them, whatever the server's clock.
+ */
 export function profileCall(ctx: RankContext, c: ProfileCall, task: Task): ProfileResult {
   const m = ctx.model;
   const u = resolveUser(m, c.user, c.history, task.streamed, task.now);
   const seg = m.data.segments;
-  const rfm = rawRfm(u.history, task.now);
+  const at = segmentClock(m.data.manifest.data.referenceTime);
+  const rfm = rawRfm(u.history, at);
   const segment =
-    u.history.items.length > 0 ? assignSegment(seg, profileVector(u.history, task.now, m.catalog, seg.spec)) : -1;
-  const shares = affinityShares(u.history, m.catalog, seg.spec);
-  const top = seg.spec.affinityNames
-    .map((name, j) => ({ name, share: round6(shares[j]) }))
-    .filter((a) => a.share > 0)
-    .sort((a, b) => b.share - a.share)
-    .slice(0, 5);
+    u.history.items.length > 0 ? assignSegment(seg, profileVector(u.history, at, m.catalog, seg.spec)) : -1;
+  const top = ownAffinities(u.history, m.catalog, seg.spec.affinityKind).map((a) => ({
+    name: a.name,
+    share: round6(a.share),
+  }));
   return {
     user: {
       known: u.known,

@@ -1,5 +1,5 @@
 import { VitrineError } from '../../protocol/errors.js';
-import type { ServerConfig } from '../config.js';
+import type { ServerConfig } from '../config/index.js';
 import { elapsed, fail } from '../dispatch.js';
 import { tokenMatches } from './auth.js';
 import type { HttpExchange, HttpIo } from './http.js';
@@ -53,7 +53,7 @@ function adminRoute(
 ): void {
   app.post(path, (res, req) => {
     const auth = req.getHeader('authorization');
-    d.io.readBody(res, undefined, (ex, raw) => {
+    d.io.readBody(res, req, undefined, (ex, raw) => {
       const token = d.config.adminToken;
       if (!token || !tokenMatches(auth, '', token)) {
         return d.io.write(

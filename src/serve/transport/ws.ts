@@ -1,6 +1,6 @@
 import type { Dispatcher } from '../dispatch.js';
 import { callLabelOf, fail } from '../dispatch.js';
-import type { ServerConfig } from '../config.js';
+import type { ServerConfig } from '../config/index.js';
 import type { ServerMetrics } from '../metrics.js';
 import { tokenMatches } from './auth.js';
 import { decodeFrame, encodeReply, idOf, type Transport } from './codec.js';
@@ -55,6 +55,7 @@ export class WebSocketTransport {
             'unauthorized',
             'a client token is required (Authorization: Bearer <token> or ?token=)',
           );
+          this.d.metrics.connectionsRefused.inc({ reason: 'unauthorized' });
           res
             .writeStatus('401 Unauthorized')
             .writeHeader('content-type', 'application/json')
@@ -62,6 +63,7 @@ export class WebSocketTransport {
           return;
         }
         if (this.d.draining()) {
+          this.d.metrics.connectionsRefused.inc({ reason: 'draining' });
           res.writeStatus('503 Service Unavailable').end();
           return;
         }

@@ -1,0 +1,77 @@
+import type { ExecutionProviderChoice } from '../../backends/onnx.js';
+import { DEFAULT_LIMITS, type Limits } from '../../protocol/calls.js';
+import type { EventLogSync } from '../../state/event-log.js';
+import { defaultWorkers } from '../pool.js';
+
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** A bundle directory (its newest version is served) or one version directory. */
+  bundle: string;
+  /** An optional newer catalogue (items.csv/.jsonl): items missing from the bundle are placed by attributes. */
+  catalog?: string;
+  workers: number;
+  concurrentTasksPerWorker: number;
+  /** Most requests handed to a worker as one message (requests that piled up while it was busy). */
+  maxBatch: number;
+  /** Requests waiting for a worker; past it requests get `overloaded`. */
+  maxQueue: number;
+  maxInFlightPerConnection: number;
+  /** Largest request frame or HTTP body accepted, bytes; larger ones get `frame_too_large`. */
+  maxFrameBytes: number;
+  limits: Limits;
+  provider: ExecutionProviderChoice;
+  efSearch?: number;
+  /** Bearer token for admin calls (reload); without one, admin calls are refused. */
+  adminToken?: string;
+  /** Optional bearer token every client call must carry. */
+  clientToken?: string;
+  /** Append-only log of streamed events, replayed at start (empty: events live only in memory). */
+  eventLog?: string;
+  /** 'fsync': an event is acknowledged once the log is on disk (group commit); 'none': once written. */
+  eventLogSync: EventLogSync;
+  /** Users whose streamed events are held; past it the least recently active are forgotten. */
+  maxStreamedUsers: number;
+  /** The same bound on the memory those events take, in MiB (estimated from the ids' lengths). */
+  maxStreamedMemoryMiB: number;
+  /** Key for pseudonymising user ids in logs. */
+  pseudonymKey?: string;
+  logLevel: string;
+  /**
+   * What "now" is for features and events without a time: the wall clock, or the bundle's data end
+   * (for demos and replays on historical data, where the wall clock is months after the data).
+   */
+  clock: 'wall' | 'bundle';
+  /** Longest wait for in-flight requests on shutdown, seconds. */
+  drainSeconds: number;
+  /** Origins whose pages may call the HTTP API from a browser (`*`: any); none by default. */
+  corsOrigins?: string[];
+  /**
+   * A second port for /healthz, /readyz and /metrics served by Node's HTTP stack, which answers what
+   * uWS does not (HTTP/1.0, a request without Host: HAProxy's default health check). Unset: none.
+   */
+  probePort?: number;
+}
+
+export function defaultConfig(bundle: string): ServerConfig {
+  const workers = defaultWorkers();
+  return {
+    host: '127.0.0.1',
+    port: 8080,
+    bundle,
+    workers,
+    concurrentTasksPerWorker: 2,
+    maxBatch: 8,
+    maxQueue: workers * 256,
+    maxInFlightPerConnection: 256,
+    maxFrameBytes: 1 << 20,
+    limits: { ...DEFAULT_LIMITS },
+    provider: 'auto',
+    logLevel: 'info',
+    clock: 'wall',
+    drainSeconds: 30,
+    maxStreamedUsers: 100_000,
+    maxStreamedMemoryMiB: 512,
+    eventLogSync: 'fsync',
+  };
+}
