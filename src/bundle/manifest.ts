@@ -37,6 +37,8 @@ export interface Manifest {
     referenceTime: number;
     /** Present when the data was loaded with --lenient: what was skipped and why (evaluate reloads it the same way). */
     skipped?: { skipped: number; byReason: Record<string, number>; examples: string[] };
+    /** Present when trained with --forget: how many shoppers (and their events) were left out. */
+    forgotten?: { users: number; events: number };
   };
   parameters: Record<string, unknown>;
   dimensions: { items: number; users: number; factors: number; features: number };

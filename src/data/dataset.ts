@@ -231,3 +231,48 @@ export class DatasetBuilder {
     return new Dataset(this.users, this.items, this.cols.finish(), items, users, source, missing);
   }
 }
+
+/**
+ * The data set without some shoppers: their events, their attributes and their ids leave it (the
+ * items they touched stay in the catalogue). What `train --forget` builds from, so a bundle never
+ * learns from, or names, a shopper who asked to be forgotten.
+ */
+export function withoutUsers(
+  ds: Dataset,
+  drop: (id: string) => boolean,
+): { dataset: Dataset; users: number; events: number } {
+  const gone = new Uint8Array(ds.numUsers);
+  let users = 0;
+  for (let u = 0; u < ds.numUsers; u++) {
+    if (drop(ds.users.idAt(u))) {
+      gone[u] = 1;
+      users++;
+    }
+  }
+  if (users === 0) return { dataset: ds, users: 0, events: 0 };
+  const b = new DatasetBuilder();
+  for (const item of ds.itemInfo) b.addItem(item);
+  for (let u = 0; u < ds.numUsers; u++) {
+    const info = ds.userInfo[u];
+    if (!gone[u] && info) b.addUser(info);
+  }
+  const e = ds.events;
+  let events = 0;
+  for (let j = 0; j < e.length; j++) {
+    if (gone[e.user[j]]) {
+      events++;
+      continue;
+    }
+    b.addEvent(
+      ds.users.idAt(e.user[j]),
+      ds.items.idAt(e.item[j]),
+      e.type[j],
+      e.timestamp[j],
+      e.value[j],
+      e.quantity[j],
+      e.price[j],
+      e.context[j],
+    );
+  }
+  return { dataset: b.build(ds.source), users, events };
+}

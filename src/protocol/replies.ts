@@ -83,6 +83,8 @@ export interface SuccessReply<R = AnyResult> {
   result: R;
   bundle: string;
   serverMs: number;
+  /** Present when the answer could not use everything it should (the state store was unreachable): why. */
+  degraded?: string;
 }
 
 export interface ErrorReply {

@@ -24,8 +24,10 @@ export function resolveUser(
   history: HistoryEntry[] | undefined,
   streamed: StreamedEvent[] | undefined,
   now: number,
+  forgotten = false,
 ): ResolvedUser {
-  const index = user !== undefined ? m.userIndex.indexOf(user) : -1;
+  // A forgotten shopper is a new one: the bundle's copy of their history is not theirs to use any more.
+  const index = user !== undefined && !forgotten ? m.userIndex.indexOf(user) : -1;
   const base = index >= 0 ? historyOf(m.data.history.ui, m.data.history.totals, index) : emptyHistory();
   const attrs = index >= 0 ? m.data.users[index] : undefined;
   const extra: { item: string; type: string; ts: number; spend: number }[] = [];

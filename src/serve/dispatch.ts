@@ -2,7 +2,7 @@ import { CALLS, type RequestId } from '../protocol/calls.js';
 import { errorBody, VitrineError, type WireErrorCode } from '../protocol/errors.js';
 import type { AnyResult, ErrorReply, Reply } from '../protocol/replies.js';
 import { parseRequest } from '../protocol/validate.js';
-import type { StateStore } from '../state/store.js';
+import type { StateStore, UserState } from '../state/store.js';
 import type { ServerConfig } from './config/index.js';
 import type { Logger, Pseudonymiser } from './log.js';
 import type { ServerMetrics } from './metrics.js';
@@ -60,11 +60,13 @@ export class Dispatcher {
         throw new VitrineError('shutting_down', 'the server is shutting down; reconnect to another replica');
       const req = parseRequest(raw, this.d.config.limits, callFromPath);
       callName = req.call.call;
-      const { result, bundle } = await this.answer(req.call);
+      const { result, bundle, degraded } = await this.answer(req.call);
       const serverMs = elapsed(t0);
       metrics.requests.inc({ call: callName, transport, outcome: 'ok' });
       metrics.latency.observe({ call: callName }, serverMs / 1000);
-      return { id: req.id, result, bundle, serverMs };
+      return degraded !== undefined
+        ? { id: req.id, result, bundle, serverMs, degraded }
+        : { id: req.id, result, bundle, serverMs };
     } catch (e) {
       const body = errorBody(e);
       if (body.code === 'internal')
@@ -82,7 +84,9 @@ export class Dispatcher {
     return this.d.config.clock === 'bundle' && pool ? pool.manifest.data.referenceTime : Date.now() / 1000;
   }
 
-  private async answer(call: ReturnType<typeof parseRequest>['call']): Promise<{ result: AnyResult; bundle: string }> {
+  private async answer(
+    call: ReturnType<typeof parseRequest>['call'],
+  ): Promise<{ result: AnyResult; bundle: string; degraded?: string }> {
     const pool = this.d.pool();
     const now = this.now();
     if (call.call === 'event') {
@@ -96,23 +100,26 @@ export class Dispatcher {
           'ts',
         );
       }
-      const streamedEvents = await this.d.store.append(call.user, {
-        item: call.item,
-        type: call.type,
-        ts: call.ts ?? now,
-        price: call.price,
-        quantity: call.quantity,
-      });
+      const streamedEvents = await this.storeWrite(() =>
+        this.d.store.append(call.user, {
+          item: call.item,
+          type: call.type,
+          ts: call.ts ?? now,
+          price: call.price,
+          quantity: call.quantity,
+        }),
+      );
       this.d.onStored();
       this.d.log.debug({ user: this.d.pseudo.user(call.user), type: call.type }, 'event');
       return { result: { accepted: true, streamedEvents }, bundle: pool?.version ?? '' };
     }
     if (!pool) throw new VitrineError('not_ready', 'no bundle is loaded yet');
     const user = 'user' in call ? call.user : undefined;
-    const streamed = user !== undefined ? await this.d.store.recent(user) : undefined;
+    const { state, degraded } =
+      user !== undefined ? await this.userState(user) : { state: undefined, degraded: undefined };
     let reply;
     try {
-      reply = await pool.run({ call, streamed, now });
+      reply = await pool.run({ call, streamed: state?.streamed, forgotten: state?.forgotten, now });
     } catch (e) {
       if (e instanceof QueueFullError)
         throw new VitrineError('overloaded', 'the worker queue is full; retry with backoff');
@@ -123,7 +130,34 @@ export class Dispatcher {
       throw o.internal !== undefined
         ? new WorkerFault(o.internal)
         : new VitrineError(o.error.code, o.error.message, o.error.field);
-    return { result: o.result, bundle: reply.version };
+    return { result: o.result, bundle: reply.version, degraded };
+  }
+
+  /**
+   * The shopper's state from the store; when the store fails (unreachable, slow), the request is still
+   * answered from the bundle alone and says so (`degraded`), rather than failing or hanging.
+   */
+  private async userState(user: string): Promise<{ state?: UserState; degraded?: string }> {
+    try {
+      return { state: await this.d.store.userState(user) };
+    } catch (e) {
+      const code = e instanceof VitrineError ? e.code : 'internal';
+      this.d.metrics.storeErrors.inc({ op: 'read', code });
+      if (code === 'internal') this.d.log.error({ err: e }, 'reading user state failed');
+      return {
+        degraded: `answered from the bundle alone: ${e instanceof VitrineError ? e.message : 'the state store failed'}`,
+      };
+    }
+  }
+
+  /** A write to the store, its failures counted by code (the caller answers them as they are). */
+  private async storeWrite<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (e) {
+      this.d.metrics.storeErrors.inc({ op: 'write', code: e instanceof VitrineError ? e.code : 'internal' });
+      throw e;
+    }
   }
 
   /** A request refused before it reached `handle` (which counts its own): counted, then answered. */

@@ -49,6 +49,18 @@ export class ServerMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly storeErrors = new client.Counter({
+    name: 'vitrine_store_errors_total',
+    help: 'State store operations that failed, by operation (read, write) and code (unavailable, timeout)',
+    labelNames: ['op', 'code'] as const,
+    registers: [this.registry],
+  });
+  readonly storeInfo = new client.Gauge({
+    name: 'vitrine_store_info',
+    help: 'The state store (value 1): its backend, and what an acknowledged event survives (guarantee) given its settings (detail)',
+    labelNames: ['backend', 'guarantee', 'detail'] as const,
+    registers: [this.registry],
+  });
   readonly bundle = new client.Gauge({
     name: 'vitrine_bundle_info',
     help: 'The loaded bundle version (value 1)',

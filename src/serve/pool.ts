@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { readBundle } from '../bundle/read.js';
 import type { Manifest } from '../bundle/manifest.js';
+import type { BundleData } from '../bundle/model.js';
 import type { Item } from '../data/types.js';
 import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import type { Task } from './calls/task.js';
@@ -66,8 +67,8 @@ export class ModelPool {
 
   private constructor(
     private readonly pool: Piscina<WorkerTask, WorkerReply>,
-    readonly dir: string,
-    readonly manifest: Manifest,
+    /** The bundle the workers serve (its large arrays are the shared memory they read: no extra copy). */
+    readonly data: BundleData,
     readonly provider: string,
     private readonly o: PoolOptions,
   ) {
@@ -119,7 +120,15 @@ export class ModelPool {
       await pool.destroy();
       throw smokeError(bundle.dir, why);
     }
-    return new ModelPool(pool, bundle.dir, bundle.manifest, first.value.provider ?? 'cpu', o);
+    return new ModelPool(pool, bundle, first.value.provider ?? 'cpu', o);
+  }
+
+  get dir(): string {
+    return this.data.dir;
+  }
+
+  get manifest(): Manifest {
+    return this.data.manifest;
   }
 
   get version(): string {

@@ -3,14 +3,14 @@ import { resolveBundleVersion } from '../bundle/read.js';
 import type { Item } from '../data/types.js';
 import { VitrineError } from '../protocol/errors.js';
 import type { Reply } from '../protocol/replies.js';
-import { EmbeddedStore } from '../state/embedded-store.js';
+import { createStore } from '../state/open-store.js';
 import type { StateStore } from '../state/store.js';
 import type { ServerConfig } from './config/index.js';
 import { Dispatcher } from './dispatch.js';
 import { createLogger, type Logger, Pseudonymiser } from './log.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelPool, type PoolOptions } from './pool.js';
-import { registerAdmin } from './transport/admin.js';
+import { type AdminDeps, registerAdmin, registerPrivacy } from './transport/admin.js';
 import type { Transport } from './transport/codec.js';
 import { HttpIo, registerCalls, registerFallback, registerPreflight } from './transport/http.js';
 import { type ProbeState, registerProbes, startProbeListener } from './transport/probes.js';
@@ -19,6 +19,13 @@ import { WebSocketTransport } from './transport/ws.js';
 import { missingVersion, readCatalog, sameFiles } from './versions.js';
 
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
+const GUARANTEE = {
+  'machine-crash': 'a crash of the machine',
+  'process-crash': "a crash of the store's process, not of its machine",
+  none: 'nothing: it lives in memory',
+  unknown: 'what the store is configured for (its settings could not be read)',
+} as const;
 
 /**
  * The Vitrine server's lifecycle: load the bundle into a worker pool, open the state store, listen
@@ -48,13 +55,7 @@ export class VitrineServer {
     log?: Logger,
   ) {
     this.log = log ?? createLogger(config.logLevel);
-    const log_ = config.eventLog ? { path: config.eventLog, sync: config.eventLogSync } : undefined;
-    this.store = new EmbeddedStore({
-      maxPerUser: 200,
-      maxUsers: config.maxStreamedUsers,
-      maxBytes: config.maxStreamedMemoryMiB * (1 << 20),
-      log: log_,
-    });
+    this.store = createStore(config);
     this.metrics = new ServerMetrics(() => this.store.stats());
     this.dispatcher = new Dispatcher({
       config,
@@ -89,7 +90,13 @@ export class VitrineServer {
     const dir = resolveBundleVersion(c.bundle);
     this.pool = await ModelPool.start(dir, this.poolOptions());
     this.metrics.setBundle(this.pool.version);
-    await this.openStore(this.pool.manifest.data.referenceTime);
+    // A store that cannot be opened (Redis away, an event log another server holds) stops the start:
+    // the workers just started are released first.
+    await this.openStore(this.pool.manifest.data.referenceTime).catch(async (e: unknown) => {
+      await this.pool?.close();
+      this.pool = undefined;
+      throw e;
+    });
     this.log.info(
       {
         bundle: dir,
@@ -124,27 +131,43 @@ export class VitrineServer {
     return this.port;
   }
 
+  /** Opens the state store (replaying the event log), and says what an acknowledged event survives. */
   private async openStore(referenceTime: number): Promise<void> {
     const c = this.config;
-    if (!c.eventLog) return;
     const replay = await this.store.open(referenceTime);
-    this.log.info(
-      { eventLog: c.eventLog, ...replay, users: this.store.stats().users },
-      'replayed streamed events from the event log and kept only what is held',
+    const durability = await this.store.durability();
+    this.metrics.storeInfo.set(
+      { backend: durability.backend, guarantee: durability.guarantee, detail: durability.detail },
+      1,
     );
-    if (replay.unreadable > 0) {
-      const where = replay.unreadableSavedTo ? `moved to ${replay.unreadableSavedTo}` : 'left in the log';
-      const why = 'a torn last line after a crash, or a damaged log';
+    this.log.info(
+      { store: c.store ?? 'embedded', ...durability },
+      `state store: an acknowledged event survives ${GUARANTEE[durability.guarantee]} (${durability.detail})`,
+    );
+    if (durability.guarantee === 'none' && c.store !== undefined)
       this.log.warn(
-        { eventLog: c.eventLog, unreadable: replay.unreadable, savedTo: replay.unreadableSavedTo },
-        `event log lines that are not a valid event were not replayed (${why}): ${where}`,
+        { store: c.store },
+        'Redis keeps no append-only file: a Redis restart loses acknowledged events (set appendonly yes)',
       );
+    if (c.eventLog) {
+      this.log.info(
+        { eventLog: c.eventLog, ...replay, users: this.store.stats().users },
+        'replayed the event log and kept only what is held',
+      );
+      if (replay.unreadable > 0) {
+        const where = replay.unreadableSavedTo ? `moved to ${replay.unreadableSavedTo}` : 'left in the log';
+        const why = 'a torn last line after a crash, or a damaged log';
+        this.log.warn(
+          { eventLog: c.eventLog, unreadable: replay.unreadable, savedTo: replay.unreadableSavedTo },
+          `event log lines that are not a valid entry were not replayed (${why}): ${where}`,
+        );
+      }
+      if (replay.rewriteError)
+        this.log.warn(
+          { eventLog: c.eventLog, err: replay.rewriteError },
+          'the event log could not be rewritten (appending to it as it is; the next reload or start tries again)',
+        );
     }
-    if (replay.rewriteError)
-      this.log.warn(
-        { eventLog: c.eventLog, err: replay.rewriteError },
-        'the event log could not be rewritten (appending to it as it is; the next reload or start tries again)',
-      );
     this.refreshStoreGauges();
   }
 
@@ -201,13 +224,17 @@ export class VitrineServer {
     );
     registerCalls(app, this.config, io, this.dispatcher);
     registerPreflight(app, this.config);
-    registerAdmin(app, {
+    const admin: AdminDeps = {
       config: this.config,
       io,
+      store: this.store,
+      pool: () => this.pool,
       version: () => this.version,
       reload: (v) => this.reload(v),
       missingVersion: (v) => missingVersion(this.config.bundle, v),
-    });
+    };
+    registerAdmin(app, admin);
+    registerPrivacy(app, admin);
     registerFallback(app, this.dispatcher);
   }
 

@@ -14,10 +14,9 @@ import {
 import { open as openFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { StreamedEvent } from '../protocol/calls.js';
 import { VitrineError } from '../protocol/errors.js';
 import { makeDirs } from '../util/output-dir.js';
-import { closeQuietly, line, openForAppend, replayedEvent, syncDirectory } from './log-lines.js';
+import { closeQuietly, decodeLine, type LogEntry, openForAppend, syncDirectory } from './log-lines.js';
 
 /** How a logged event is made durable before it is acknowledged (see EventLog.durable). */
 export type EventLogSync = 'fsync' | 'none';
@@ -43,12 +42,12 @@ export interface ReplayResult {
   asideError?: string;
 }
 
-/** Users and their events, in the order a rewritten log should hold them. */
-export type LogSnapshot = Iterable<readonly [string, readonly StreamedEvent[]]>;
+/** The lines a rewritten log holds, in order (the store encodes what it holds). */
+export type LogSnapshot = Iterable<string>;
 
 /**
- * The embedded store's durable half: an append-only JSONL file of streamed events with group commit.
- * An event is written before it is acknowledged and acknowledged once on disk; at start the log is
+ * The embedded store's durable half: an append-only JSONL file (see LogEntry) with group commit. An
+ * entry is written before it is acknowledged and acknowledged once on disk; at start the log is
  * replayed and rewritten to hold only what is still kept, so it neither grows from start to start
  * nor carries a torn last line into the next event.
  */
@@ -83,11 +82,11 @@ export class EventLog {
   }
 
   /**
-   * Streams the log line by line (its size is bounded by the disk, not the heap) into `onEvent`.
-   * Lines that are not an event are appended, as they were, to `<log>.rejected` (fsynced), since the
+   * Streams the log line by line (its size is bounded by the disk, not the heap) into `onEntry`.
+   * Lines that are not an entry are appended, as they were, to `<log>.rejected` (fsynced), since the
    * rewrite that follows drops them from the log.
    */
-  async replay(onEvent: (user: string, e: StreamedEvent) => void): Promise<ReplayResult> {
+  async replay(onEntry: (entry: LogEntry) => void): Promise<ReplayResult> {
     const path = this.o.path;
     if (this.fd !== undefined) throw new Error('the event log is already open');
     let events = 0;
@@ -101,9 +100,9 @@ export class EventLog {
         const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Infinity });
         for await (const text of lines) {
           if (!text) continue;
-          const e = replayedEvent(text);
-          if (e) {
-            onEvent(e.user, { item: e.item, type: e.type, ts: e.ts, price: e.price, quantity: e.quantity });
+          const entry = decodeLine(text);
+          if (entry) {
+            onEntry(entry);
             events++;
             continue;
           }
@@ -200,9 +199,9 @@ export class EventLog {
     let previous: number | undefined;
     try {
       let chunk: string[] = [];
-      for (const [user, list] of held) {
-        for (const e of list) chunk.push(line(user, e));
-        kept += list.length;
+      for (const text of held) {
+        chunk.push(text);
+        kept++;
         if (chunk.length >= 10_000) {
           await file.write(chunk.join(''));
           chunk = [];
@@ -273,10 +272,9 @@ export class EventLog {
     return size + done;
   }
 
-  /** Writes an event's line; throws (writing nothing that stays) if it cannot. Not yet durable: see durable(). */
-  append(user: string, e: StreamedEvent): void {
+  /** Writes a line (see encodeLine); throws (writing nothing that stays) if it cannot. Not yet durable: see durable(). */
+  append(text: string): void {
     if (this.closed) throw new Error('the event log is closed');
-    const text = line(user, e);
     if (this.fd !== undefined) this.size = this.appendAll(this.fd, text, this.size);
     else if (!this.appendedDuringRewrite) throw new Error('the event log is not open: replay and rewrite it first');
     this.appendedDuringRewrite?.push(text);

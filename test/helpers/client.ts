@@ -5,7 +5,14 @@ import type { RequestId } from '../../src/protocol/calls.js';
 import type { ErrorBody } from '../../src/protocol/errors.js';
 
 /** A reply as the tests read it: the protocol's reply with both sides optional, so assertions need no narrowing. */
-export type Reply = { id: RequestId | null; result?: unknown; error?: ErrorBody; bundle?: string; serverMs?: number };
+export type Reply = {
+  id: RequestId | null;
+  result?: unknown;
+  error?: ErrorBody;
+  bundle?: string;
+  serverMs?: number;
+  degraded?: string;
+};
 
 /** A real WebSocket client that matches replies to requests by id (replies without an id queue up). */
 export class TestClient {
@@ -28,7 +35,13 @@ export class TestClient {
         aw(reply);
       } else this.anonymous.push(reply);
     });
-    ws.on('close', () => (this.closed = true));
+    // A connection that goes away answers what was in flight (a killed server must not hang a test).
+    ws.on('close', () => {
+      this.closed = true;
+      for (const [id, w] of this.waiting)
+        w({ id, error: { code: 'internal', message: 'connection closed before the reply' } });
+      this.waiting.clear();
+    });
   }
 
   static connect(url: string, headers?: Record<string, string>): Promise<TestClient> {

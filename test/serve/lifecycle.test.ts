@@ -146,7 +146,8 @@ describe('event log', () => {
         readFileSync(eventLog, 'utf8')
           .trim()
           .split('\n')
-          .map((l) => (JSON.parse(l) as { item: string }).item),
+          .map((l) => (JSON.parse(l) as { item?: string }).item)
+          .filter(Boolean),
       ).toEqual([bought]);
       expect(await recommended(second)).not.toContain(bought);
       // The gauges count the replayed user from the start, not from the next event.
@@ -185,7 +186,8 @@ describe('event log', () => {
         .trim()
         .split('\n')
         .filter(Boolean)
-        .map((l) => (JSON.parse(l) as { item: string }).item);
+        .map((l) => (JSON.parse(l) as { item?: string }).item)
+        .filter((x): x is string => x !== undefined);
     try {
       const { referenceTime } = (
         JSON.parse(readFileSync(join(fixture, 'manifest.json'), 'utf8')) as { data: { referenceTime: number } }

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readBundle, resolveBundleVersion } from '../../bundle/read.js';
 import { updateManifest } from '../../bundle/write.js';
+import { forgetShoppers } from '../../data/forget.js';
 import { loadDataset } from '../../data/loaders/index.js';
 import { reportSkipped } from '../skipped.js';
 import { resolveDataDir } from '../../data/resolve.js';
@@ -78,6 +79,7 @@ export function registerEvaluate(program: Command): void {
     .option('--json', 'print the JSON report instead of tables')
     .option('--no-save', 'do not store the metrics in the bundle manifest')
     .option('--lenient', 'skip bad input records (counted); the default when the bundle was trained with --lenient')
+    .option('--forget <file>', 'leave out the same forgotten shoppers the bundle was trained without')
     .action(
       async (opts: {
         bundle: string;
@@ -90,6 +92,7 @@ export function registerEvaluate(program: Command): void {
         json?: boolean;
         save: boolean;
         lenient?: boolean;
+        forget?: string;
       }) => {
         const version = resolveBundleVersion(opts.bundle);
         if (opts.report) checkReportPath(opts.report);
@@ -102,9 +105,11 @@ export function registerEvaluate(program: Command): void {
         const trainedSeed = data.manifest.parameters.seed;
         const seed = opts.seed ?? (typeof trainedSeed === 'number' ? trainedSeed : 42);
         // The same records the build saw: a bundle trained with --lenient is evaluated leniently.
-        const ds = await loadDataset(await resolveDataDir(opts.data, seed), {
+        const loaded = await loadDataset(await resolveDataDir(opts.data, seed), {
           lenient: opts.lenient ?? data.manifest.data.skipped !== undefined,
         });
+        // A bundle trained with --forget is evaluated on the data it saw: the same shoppers left out.
+        const ds = opts.forget ? forgetShoppers(loaded, opts.forget).dataset : loaded;
         reportSkipped(ds.source.skipped);
         const model = await instantiate(data);
         const report = await evaluateBundle(

@@ -24,6 +24,8 @@ export interface ServeFlags {
   clock?: 'wall' | 'bundle';
   probePort?: number;
   corsOrigins?: string[];
+  store?: string;
+  storeTimeoutMs?: number;
 }
 
 /** Starts a server and wires SIGTERM/SIGINT (drain, then exit) and SIGHUP (hot reload). */
@@ -54,71 +56,88 @@ export async function startServer(flags: ServeFlags): Promise<VitrineServer> {
   return server;
 }
 
+const list = (v: string): string[] =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/** The serve command's flags: [flags, what it does, parser]. Every one has a config key and most a VITRINE_* variable. */
+const SERVE_OPTIONS: [string, string, ((v: string) => unknown)?][] = [
+  ['-b, --bundle <dir>', 'bundle directory (its newest version) or a version directory'],
+  ['-c, --config <file>', 'JSON config file (flags override it; VITRINE_* environment variables sit between)'],
+  ['--host <host>', 'interface to listen on (default 127.0.0.1)'],
+  ['-p, --port <n>', 'port (0 picks a free one; default 8080)', intArg(0, 65535)],
+  ['--workers <n>', 'worker threads (default: one per core)', intArg(1, 256)],
+  [
+    '--max-batch <n>',
+    'most queued requests a worker takes as one message (default 8; 1 disables batching)',
+    intArg(1, 1024),
+  ],
+  ['--tasks-per-worker <n>', 'batches a worker holds at once (default 2)', intArg(1, 64)],
+  ['--catalog <file>', 'a newer catalogue (items.csv/.jsonl): items the bundle lacks are placed by attributes'],
+  ['--admin-token <token>', 'bearer token for the /admin calls (or VITRINE_ADMIN_TOKEN)'],
+  ['--client-token <token>', 'bearer token every client must send (or VITRINE_CLIENT_TOKEN)'],
+  [
+    '--store <url>',
+    'keep per-user state in Redis, shared by every replica: redis://host:port[/db], rediss://..., redis+cluster://host:port,host:port (default: in this process, with --event-log)',
+  ],
+  [
+    '--store-timeout <ms>',
+    'how long a state store command may take before the request gets `timeout` (default 250)',
+    intArg(10, 60_000),
+  ],
+  ['--event-log <file>', 'append streamed events to this file and replay it at start (the embedded store)'],
+  [
+    '--event-log-sync <mode>',
+    'fsync (default): acknowledge an event once the log is on disk (group commit); none: once written (survives a crash of the process, not of the machine)',
+    choiceArg(['fsync', 'none'] as const),
+  ],
+  [
+    '--max-streamed-users <n>',
+    'users whose streamed events are held (default 100000; the least recently active are forgotten first)',
+    intArg(1, 100_000_000),
+  ],
+  [
+    '--max-streamed-memory <MiB>',
+    'memory the held events may take, estimated (default 512; past it the least recently active users are forgotten)',
+    intArg(1, 1 << 20),
+  ],
+  [
+    '--provider <p>',
+    'ONNX execution provider: auto (CUDA when present), cpu, cuda',
+    choiceArg(['auto', 'cpu', 'cuda'] as const),
+  ],
+  ['--ef-search <n>', "override the bundle's HNSW efSearch", intArg(10, 100000)],
+  ['--log-level <level>', 'pino log level (info, debug, warn, ...)'],
+  [
+    '--clock <c>',
+    'now for features: wall (default) or bundle (the data end; for demos on historical data)',
+    choiceArg(['wall', 'bundle'] as const),
+  ],
+  [
+    '--probe-port <n>',
+    'also answer /healthz, /readyz and /metrics on this port, over HTTP/1.0 too (for HAProxy-style checks)',
+    intArg(0, 65535),
+  ],
+  ['--cors-origin <origins>', 'origins whose pages may call the HTTP API from a browser, comma-separated (or *)', list],
+];
+
 export function registerServe(program: Command): void {
-  program
+  const command = program
     .command('serve')
-    .description('serve recommendations over WebSocket (msgpack/JSON) and HTTP from a model bundle')
-    .option('-b, --bundle <dir>', 'bundle directory (its newest version) or a version directory')
-    .option('-c, --config <file>', 'JSON config file (flags override it; VITRINE_* environment variables sit between)')
-    .option('--host <host>', 'interface to listen on (default 127.0.0.1)')
-    .option('-p, --port <n>', 'port (0 picks a free one; default 8080)', intArg(0, 65535))
-    .option('--workers <n>', 'worker threads (default: one per core)', intArg(1, 256))
-    .option(
-      '--max-batch <n>',
-      'most queued requests a worker takes as one message (default 8; 1 disables batching)',
-      intArg(1, 1024),
-    )
-    .option('--tasks-per-worker <n>', 'batches a worker holds at once (default 2)', intArg(1, 64))
-    .option('--catalog <file>', 'a newer catalogue (items.csv/.jsonl): items the bundle lacks are placed by attributes')
-    .option('--admin-token <token>', 'bearer token for POST /admin/reload (or VITRINE_ADMIN_TOKEN)')
-    .option('--client-token <token>', 'bearer token every client must send (or VITRINE_CLIENT_TOKEN)')
-    .option('--event-log <file>', 'append streamed events to this file and replay it at start')
-    .option(
-      '--event-log-sync <mode>',
-      'fsync (default): acknowledge an event once the log is on disk (group commit); none: once written (survives a crash of the process, not of the machine)',
-      choiceArg(['fsync', 'none'] as const),
-    )
-    .option(
-      '--max-streamed-users <n>',
-      'users whose streamed events are held (default 100000; the least recently active are forgotten first)',
-      intArg(1, 100_000_000),
-    )
-    .option(
-      '--max-streamed-memory <MiB>',
-      'memory the held events may take, estimated (default 512; past it the least recently active users are forgotten)',
-      intArg(1, 1 << 20),
-    )
-    .option(
-      '--provider <p>',
-      'ONNX execution provider: auto (CUDA when present), cpu, cuda',
-      choiceArg(['auto', 'cpu', 'cuda'] as const),
-    )
-    .option('--ef-search <n>', "override the bundle's HNSW efSearch", intArg(10, 100000))
-    .option('--log-level <level>', 'pino log level (info, debug, warn, ...)')
-    .option(
-      '--clock <c>',
-      'now for features: wall (default) or bundle (the data end; for demos on historical data)',
-      choiceArg(['wall', 'bundle'] as const),
-    )
-    .option(
-      '--probe-port <n>',
-      'also answer /healthz, /readyz and /metrics on this port, over HTTP/1.0 too (for HAProxy-style checks)',
-      intArg(0, 65535),
-    )
-    .option(
-      '--cors-origin <origins>',
-      'origins whose pages may call the HTTP API from a browser, comma-separated (or *)',
-      (v: string) =>
-        v
-          .split(',')
-          .map((x) => x.trim())
-          .filter(Boolean),
-    )
+    .description('serve recommendations over WebSocket (msgpack/JSON) and HTTP from a model bundle');
+  for (const [flags, help, parse] of SERVE_OPTIONS) {
+    if (parse) command.option(flags, help, parse);
+    else command.option(flags, help);
+  }
+  command
     .addHelpText(
       'after',
       `
 Endpoints: ws://HOST:PORT/ws (binary frames: msgpack, text frames: JSON), POST /v1/<call> (JSON),
-GET /healthz, GET /readyz, GET /metrics, POST /admin/reload (Authorization: Bearer <admin token>).
+GET /healthz, GET /readyz, GET /metrics; with the admin token (Authorization: Bearer <token>):
+POST /admin/reload, POST /admin/export {"user"}, POST /admin/forget {"user"}, GET /admin/forgotten.
 Signals: SIGTERM/SIGINT drain in-flight requests and exit; SIGHUP reloads the newest bundle version.
 Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
     )
@@ -127,10 +146,17 @@ Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
         tasksPerWorker,
         maxStreamedMemory,
         corsOrigin,
+        storeTimeout,
         ...opts
-      }: ServeFlags & { tasksPerWorker?: number; maxStreamedMemory?: number; corsOrigin?: string[] }) => {
+      }: ServeFlags & {
+        tasksPerWorker?: number;
+        maxStreamedMemory?: number;
+        corsOrigin?: string[];
+        storeTimeout?: number;
+      }) => {
         const server = await startServer({
           ...opts,
+          storeTimeoutMs: storeTimeout,
           concurrentTasksPerWorker: tasksPerWorker,
           maxStreamedMemoryMiB: maxStreamedMemory,
           corsOrigins: corsOrigin,

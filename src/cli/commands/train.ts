@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { updateManifest } from '../../bundle/write.js';
 import { BUNDLE_MARKER } from '../../bundle/manifest.js';
+import { forgetShoppers } from '../../data/forget.js';
 import { loadDataset } from '../../data/loaders/index.js';
 import { reportSkipped } from '../skipped.js';
 import { resolveDataDir } from '../../data/resolve.js';
@@ -45,6 +46,8 @@ export interface TrainCliOptions {
   embeddings: 'auto' | 'als' | 'bpr';
   evaluate: boolean;
   lenient?: boolean;
+  /** Tombstones (GET /admin/forgotten): these shoppers are left out of the bundle. */
+  forget?: string;
 }
 
 /** What `vitrine train` does without options; the demo trains with exactly these. */
@@ -81,7 +84,13 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
   // Before the data is loaded (or generated): a wrong --out is refused at once, not minutes later.
   prepareOutputDir(outDir, BUNDLE_MARKER);
   const dir = await resolveDataDir(opts.data, opts.seed);
-  const ds = await loadDataset(dir, { lenient: opts.lenient });
+  const loaded = await loadDataset(dir, { lenient: opts.lenient });
+  const forgotten = opts.forget ? forgetShoppers(loaded, opts.forget) : undefined;
+  if (forgotten)
+    note(
+      `--forget ${opts.forget}: left out ${forgotten.users} forgotten shoppers and their ${forgotten.events} events`,
+    );
+  const ds = forgotten?.dataset ?? loaded;
   reportSkipped(ds.source.skipped);
   const o = defaultBuildOptions(outDir, opts.seed);
   o.holdout = opts.holdout;
@@ -98,6 +107,10 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
   o.easeMaxItems = opts.easeMaxItems;
   o.ranker.epochs = opts.epochs;
   const built = await buildBundle(ds, o);
+  if (forgotten) {
+    built.data.manifest.data.forgotten = { users: forgotten.users, events: forgotten.events };
+    await updateManifest(built.dir, built.data.manifest);
+  }
   note(`bundle written to ${built.dir} in ${((performance.now() - started) / 1000).toFixed(1)}s`);
   if (opts.evaluate && opts.holdout === 'protocol') {
     const model = await instantiate(built.data, { hnsw: built.hnsw });
@@ -182,6 +195,7 @@ export function registerTrain(program: Command): void {
     )
     .option('--no-evaluate', 'skip the evaluation that follows a protocol build')
     .option('--lenient', 'skip bad input records (counted) instead of stopping')
+    .option('--forget <file>', 'leave out the shoppers a server was asked to forget (the JSON of GET /admin/forgotten)')
     .addHelpText('after', '\nExample: vitrine train --data ml-100k --out models/ml100k/v1')
     .action(async (opts: TrainCliOptions) => {
       await runTrain(opts);

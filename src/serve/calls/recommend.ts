@@ -11,7 +11,7 @@ import type { Task } from './task.js';
 /** `recommend`: the two-stage pipeline for a shopper, filtered, optionally diversified, explained. */
 export async function recommendCall(ctx: RankContext, c: RecommendCall, task: Task): Promise<RecommendResult> {
   const m = ctx.model;
-  const u = resolveUser(m, c.user, c.history, task.streamed, task.now);
+  const u = resolveUser(m, c.user, c.history, task.streamed, task.now, task.forgotten);
   const { mask, release } = ctx.masks.apply(c.filters, u.history.items);
   try {
     const pool = c.diversity > 0 ? Math.min(c.k * 4, m.catalog.numItems) : c.k;

@@ -5,6 +5,8 @@ export interface Task {
   call: ModelCall;
   /** Streamed events of the request's user since the bundle was built, oldest first. */
   streamed?: StreamedEvent[];
+  /** The shopper asked to be forgotten: the bundle's copy of their history is not used. */
+  forgotten?: boolean;
   /** Request time, Unix seconds. */
   now: number;
 }

@@ -28,6 +28,9 @@ export const ENV: Record<string, keyof ServerConfig> = {
   VITRINE_LOG_LEVEL: 'logLevel',
   VITRINE_CLOCK: 'clock',
   VITRINE_CORS_ORIGINS: 'corsOrigins',
+  VITRINE_STORE: 'store',
+  VITRINE_STORE_TIMEOUT_MS: 'storeTimeoutMs',
+  VITRINE_STORE_USER_TTL_DAYS: 'storeUserTtlDays',
   VITRINE_PROBE_PORT: 'probePort',
 };
 
@@ -47,6 +50,8 @@ const NUMERIC = new Set<keyof ServerConfig>([
   'maxStreamedUsers',
   'maxStreamedMemoryMiB',
   'probePort',
+  'storeTimeoutMs',
+  'storeUserTtlDays',
 ]);
 
 /** Defaults, then a JSON config file, then VITRINE_* environment variables, then command-line flags. */
@@ -117,6 +122,7 @@ function readConfigFile(file: string): Partial<ServerConfig> {
     'pseudonymKey',
     'corsOrigins',
     'probePort',
+    'store',
   );
   for (const key of Object.keys(parsed))
     if (!known.includes(key))

@@ -44,6 +44,15 @@ export interface ServerConfig {
   clock: 'wall' | 'bundle';
   /** Longest wait for in-flight requests on shutdown, seconds. */
   drainSeconds: number;
+  /**
+   * Where per-user state lives: a Redis URL (`redis://host:port/db`, `rediss://`, `redis+cluster://a:p,b:p`)
+   * shared by every replica pointing at it; absent: the embedded store (memory, and --event-log).
+   */
+  store?: string;
+  /** How long a state store command may take before the request gets `timeout`, ms. */
+  storeTimeoutMs: number;
+  /** A shopper's state in Redis expires this many days after their last event. */
+  storeUserTtlDays: number;
   /** Origins whose pages may call the HTTP API from a browser (`*`: any); none by default. */
   corsOrigins?: string[];
   /**
@@ -73,5 +82,7 @@ export function defaultConfig(bundle: string): ServerConfig {
     maxStreamedUsers: 100_000,
     maxStreamedMemoryMiB: 512,
     eventLogSync: 'fsync',
+    storeTimeoutMs: 250,
+    storeUserTtlDays: 90,
   };
 }

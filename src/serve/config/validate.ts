@@ -36,6 +36,8 @@ export function validateConfig(c: ServerConfig): void {
   int('maxStreamedMemoryMiB', 1, 1 << 20);
   if (c.efSearch !== undefined) int('efSearch', 10, 100_000);
   if (c.probePort !== undefined) int('probePort', 0, 65535);
+  int('storeTimeoutMs', 10, 60_000);
+  int('storeUserTtlDays', 1, 3650);
   if (c.corsOrigins !== undefined) {
     const bad = Array.isArray(c.corsOrigins)
       ? c.corsOrigins.find((o) => typeof o !== 'string' || !(o === '*' || /^https?:\/\/[^/\s]+$/.test(o)))
@@ -64,6 +66,7 @@ export function validateConfig(c: ServerConfig): void {
     'eventLog',
     'pseudonymKey',
     'logLevel',
+    'store',
   ] as const) {
     const v = c[key];
     if (v !== undefined && (typeof v !== 'string' || v === ''))

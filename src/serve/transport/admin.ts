@@ -1,4 +1,7 @@
-import { VitrineError } from '../../protocol/errors.js';
+import { errorBody, VitrineError } from '../../protocol/errors.js';
+import type { StateStore } from '../../state/store.js';
+import type { ModelPool } from '../pool.js';
+import { adminUser, exportShopper } from '../privacy.js';
 import type { ServerConfig } from '../config/index.js';
 import { elapsed, fail } from '../dispatch.js';
 import { tokenMatches } from './auth.js';
@@ -8,6 +11,8 @@ import type { UWS } from './uws.js';
 export interface AdminDeps {
   config: ServerConfig;
   io: HttpIo;
+  store: StateStore;
+  pool: () => ModelPool | undefined;
   version: () => string | undefined;
   reload: (version?: string) => Promise<{ from: string; to: string }>;
   /** Why `version` cannot be reloaded, or undefined when it can be tried. */
@@ -40,6 +45,52 @@ export function registerAdmin(app: UWS.TemplatedApp, d: AdminDeps): void {
             : fail(null, 'internal', `reload failed: ${(e as Error).message}`),
         ),
     );
+  });
+}
+
+/**
+ * The privacy calls: everything held about a shopper, erasing it, and the list of tombstones a
+ * `vitrine train --forget` leaves out of the next bundle.
+ */
+export function registerPrivacy(app: UWS.TemplatedApp, d: AdminDeps): void {
+  const answer = (ex: HttpExchange, work: () => Promise<unknown>): void => {
+    work().then(
+      (result) => d.io.write(ex, { id: null, result, bundle: d.version() ?? '', serverMs: elapsed(ex.t0) }),
+      (e: unknown) => d.io.write(ex, { id: null, error: errorBody(e) }),
+    );
+  };
+  adminRoute(app, d, '/admin/export', ['user'], (ex, body) =>
+    answer(ex, async () => exportShopper(adminUser(body.user), d.store, d.pool())),
+  );
+  adminRoute(app, d, '/admin/forget', ['user'], (ex, body) =>
+    answer(ex, async () => {
+      const user = adminUser(body.user);
+      const removed = await d.store.forgetUser(user);
+      return {
+        forgotten: true,
+        removed,
+        bundleHistory:
+          'not used from now on; leave the shopper out of the next bundle with vitrine train --forget <the JSON of GET /admin/forgotten>',
+      };
+    }),
+  );
+  app.get('/admin/forgotten', (res, req) => {
+    const auth = req.getHeader('authorization');
+    const ex: HttpExchange = { res, aborted: false, t0: performance.now() };
+    res.onAborted(() => (ex.aborted = true));
+    const token = d.config.adminToken;
+    if (!token || !tokenMatches(auth, '', token))
+      return d.io.write(
+        ex,
+        fail(
+          null,
+          'unauthorized',
+          token
+            ? 'admin token required (Authorization: Bearer <token>)'
+            : 'admin calls are disabled: start the server with an admin token',
+        ),
+      );
+    answer(ex, () => d.store.tombstones());
   });
 }
 

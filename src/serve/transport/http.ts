@@ -169,7 +169,7 @@ export function registerFallback(app: UWS.TemplatedApp, dispatcher: Dispatcher):
     const t0 = performance.now();
     const route = `${req.getMethod().toUpperCase()} ${req.getUrl()}`.slice(0, 128);
     const routes =
-      'calls are POST /v1/<call> or a WebSocket on /ws; also GET /healthz, /readyz, /metrics and POST /admin/reload';
+      'calls are POST /v1/<call> or a WebSocket on /ws; also GET /healthz, /readyz, /metrics, POST /admin/reload, /admin/export, /admin/forget and GET /admin/forgotten';
     const reply = dispatcher.stamped(fail(null, 'unknown_call', `no such route: ${route} (${routes})`), t0);
     res
       .writeStatus(httpStatus('unknown_call'))

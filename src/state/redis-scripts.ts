@@ -1,0 +1,66 @@
+/**
+ * The store's Lua scripts. Each touches only the keys of one user (all hash-tagged `{<pseudonym>}`,
+ * so they live in one Redis Cluster slot) and runs atomically in one round trip.
+ */
+export const SCRIPTS = {
+  /**
+   * KEYS: events. ARGV: event JSON, events kept per user, key TTL seconds, the serving bundle's data
+   * end (events before it, which the bundle learned from, leave the head of the list). Returns the
+   * events now held.
+   */
+  vitrineAppend: {
+    numberOfKeys: 1,
+    lua: `redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)
+local ref = tonumber(ARGV[4])
+while true do
+  local first = redis.call('LINDEX', KEYS[1], 0)
+  if not first then break end
+  local ok, e = pcall(cjson.decode, first)
+  if ok and type(e) == 'table' and type(e.ts) == 'number' and e.ts < ref then redis.call('LPOP', KEYS[1]) else break end
+end
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+return redis.call('LLEN', KEYS[1])`,
+  },
+  /** KEYS: events, tombstone. Returns {forgotten (0/1), events...}. */
+  vitrineState: {
+    numberOfKeys: 2,
+    readOnly: true,
+    lua: `local out = { redis.call('EXISTS', KEYS[2]) }
+for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do out[#out + 1] = e end
+return out`,
+  },
+  /**
+   * KEYS: events, records, tombstone. ARGV: the serving bundle's data end. Deletes every event and
+   * record; returns {events held since the data end, records}, what reads would have shown.
+   */
+  vitrineForget: {
+    numberOfKeys: 3,
+    lua: `local n = 0
+local ref = tonumber(ARGV[1])
+for _, s in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do
+  local ok, e = pcall(cjson.decode, s)
+  if ok and type(e) == 'table' and type(e.ts) == 'number' and e.ts >= ref then n = n + 1 end
+end
+local r = redis.call('HLEN', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('SET', KEYS[3], '1')
+return { n, r }`,
+  },
+  /** KEYS: records. ARGV: field, record JSON, TTL seconds (the key lives as long as its longest record). */
+  vitrinePutRecord: {
+    numberOfKeys: 1,
+    lua: `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local ttl = redis.call('TTL', KEYS[1])
+if ttl < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3])) end
+return 1`,
+  },
+} as const;
+
+/** The commands the scripts add to an ioredis client. */
+export interface ScriptCommands {
+  vitrineAppend(events: string, json: string, keep: number, ttl: number, referenceTime: number): Promise<number>;
+  vitrineState(events: string, tombstone: string): Promise<(string | number)[]>;
+  vitrineForget(events: string, records: string, tombstone: string, referenceTime: number): Promise<[number, number]>;
+  vitrinePutRecord(records: string, field: string, json: string, ttl: number): Promise<number>;
+}

@@ -1,0 +1,84 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/serve/config/index.js';
+import { VitrineServer } from '../../src/serve/server.js';
+import { TestClient } from '../helpers/client.js';
+import { cliPath, tempDir } from '../helpers/paths.js';
+import { TestRedis } from '../helpers/redis.js';
+
+const bundle = inject('fixtureBundle');
+type Items = { items: { id: string }[] };
+
+describe('replicas sharing one Redis', () => {
+  let redis: TestRedis;
+  const servers: VitrineServer[] = [];
+
+  beforeAll(async () => {
+    redis = await TestRedis.start();
+    for (let r = 0; r < 2; r++) {
+      const s = new VitrineServer(
+        loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle', store: redis.url }),
+      );
+      await s.start();
+      servers.push(s);
+    }
+  });
+  afterAll(async () => {
+    for (const s of servers) await s.shutdown();
+    await redis?.stop();
+  });
+
+  it("reflect an event sent to one replica in the other's next answer", async () => {
+    const [a, b] = await Promise.all(servers.map((s) => TestClient.connect(`ws://127.0.0.1:${s.port}/ws`)));
+    try {
+      const before = (await b.request({ call: 'recommend', user: 'u12', k: 10 })).result as Items;
+      const bought = before.items[0].id;
+      expect(
+        (await a.request({ call: 'event', user: 'u12', item: bought, type: 'purchase', price: 20 })).result,
+      ).toMatchObject({ accepted: true });
+      const after = (await b.request({ call: 'recommend', user: 'u12', k: 10 })).result as Items & {
+        user: { historyLength: number };
+      };
+      expect(after.items.map((x) => x.id)).not.toContain(bought);
+      // A shopper new to the bundle, known only by what replica A was told, is profiled by B from it.
+      await a.request({ call: 'event', user: 'walk-in', item: bought, type: 'view' });
+      const walkIn = (await b.request({ call: 'recommend', user: 'walk-in', k: 5 })).result as {
+        user: { known: boolean; coldStart: boolean; historyLength: number };
+      };
+      expect(walkIn.user).toMatchObject({ known: false, coldStart: false, historyLength: 1 });
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+describe('the embedded store', () => {
+  it('is held by one server: a second on the same event log exits 2 naming the first', async () => {
+    const log = `${tempDir()}/events.jsonl`;
+    const first = new VitrineServer(
+      loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', eventLog: log }),
+    );
+    await first.start();
+    try {
+      const second = spawnSync(
+        process.execPath,
+        [cliPath, 'serve', '--bundle', bundle, '--port', '0', '--event-log', log, '--workers', '1'],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
+      expect(second.status).toBe(2);
+      expect(second.stderr).toMatch(
+        new RegExp(
+          `--event-log ${log} is held by process ${process.pid} on \\S+ \\(since [^)]+\\): one server writes an event log; run several replicas with --store redis://`,
+        ),
+      );
+    } finally {
+      await first.shutdown();
+    }
+    // Released at shutdown: the next server takes it.
+    const next = new VitrineServer(
+      loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', eventLog: log }),
+    );
+    await next.start();
+    await next.shutdown();
+  });
+});
