@@ -9,11 +9,12 @@
  * measured in the same run), HNSW (efSearch sweep: recall@k against exact search vs queries/s), the
  * ONNX ranker (rows per call vs µs), msgpack vs JSON (encode and decode of a recommend exchange), and
  * the end-to-end batch job (users/s against the numpy + argpartition yardstick on the same vectors),
- * and the event log (events/s and acknowledgement latency, with and without fsync).
+ * and the state store (events/s and acknowledgement latency: the embedded event log with and without
+ * fsync, Redis with appendfsync everysec and always, on a redis-server it starts itself).
  * Prints tables with their inputs and writes JSON to bench-results/.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,9 +30,9 @@ import { FeatureBuilder } from '../src/features/features.js';
 import { historyOf } from '../src/data/history.js';
 import { exactTopK, HnswIndex } from '../src/index/hnsw.js';
 import { OnnxRanker } from '../src/rank/onnx-ranker.js';
-import { EmbeddedStore } from '../src/state/embedded-store.js';
 import { Rng } from '../src/util/rng.js';
 import { ensureBenchBundle } from './bench-bundle.js';
+import { eventsSuite } from './suites/events.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -417,60 +418,7 @@ if (suites.has('batch')) {
   };
 }
 
-if (suites.has('events')) {
-  // The server's event path: each producer adds an event and waits for its acknowledgement, as a
-  // connection's requests do; with fsync, concurrent producers share fsyncs (group commit).
-  const total = 20_000;
-  const rows: (string | number)[][] = [];
-  const runs: Record<string, unknown>[] = [];
-  for (const sync of ['none', 'fsync'] as const) {
-    for (const producers of [1, 32, 256]) {
-      const dir = join(tmpdir(), `vitrine-bench-events-${process.pid}-${sync}-${producers}`);
-      const overlay = new EmbeddedStore({
-        maxPerUser: 200,
-        maxUsers: 100_000,
-        log: { path: join(dir, 'events.jsonl'), sync },
-      });
-      await overlay.open(0);
-      const ack: number[] = [];
-      let next = 0;
-      const t0 = performance.now();
-      await Promise.all(
-        Array.from({ length: producers }, async () => {
-          while (next < total) {
-            const j = next++;
-            const t = performance.now();
-            overlay.add(`u${j % 5000}`, { item: `i${(j * 7919) % 100_000}`, type: 'view', ts: 1 + j });
-            await overlay.durable();
-            ack.push(performance.now() - t);
-          }
-        }),
-      );
-      const seconds = (performance.now() - t0) / 1000;
-      await overlay.close();
-      rmSync(dir, { recursive: true, force: true });
-      ack.sort((a, b) => a - b);
-      const pct = (q: number): number =>
-        Number((ack[Math.min(ack.length - 1, Math.floor(q * ack.length))] * 1000).toFixed(1));
-      const row = {
-        sync,
-        producers,
-        eventsPerSecond: Math.round(total / seconds),
-        p50Us: pct(0.5),
-        p99Us: pct(0.99),
-        fsyncs: overlay.fsyncs,
-      };
-      runs.push(row);
-      rows.push([sync, producers, row.eventsPerSecond, row.p50Us, row.p99Us, row.fsyncs]);
-    }
-  }
-  table(
-    `event log: ${total.toLocaleString()} streamed events appended and acknowledged (one JSONL line each)`,
-    ['sync', 'producers', 'events/s', 'ack p50 µs', 'ack p99 µs', 'fsyncs'],
-    rows,
-  );
-  report.events = { events: total, runs };
-}
+if (suites.has('events')) report.events = await eventsSuite(table);
 
 mkdirSync('bench-results', { recursive: true });
 const file = join('bench-results', `native-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

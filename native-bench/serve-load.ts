@@ -3,7 +3,7 @@
  * (uWebSockets.js + piscina workers, msgpack) against the yardstick single-process ws + JSON server
  * doing the same work on its main thread, measured the same way in one run.
  *
- *   npm run bench:serve -- [--items 100000] [--users 20000] [--seconds 10] [--connections 32] [--depth 4] [--max-batch 8] [--tasks-per-worker 2] [--repeat 1]
+ *   npm run bench:serve -- [--redis] [--items 100000] [--users 20000] [--seconds 10] [--connections 32] [--depth 4] [--max-batch 8] [--tasks-per-worker 2] [--repeat 1]
  *
  * Maximum throughput comes from a closed loop (every connection keeps `depth` requests in flight);
  * latency percentiles from an open loop at half of that rate, timed from each request's scheduled
@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { closedLoop, openLoop, type Codec, type LatencySummary } from '../src/load/driver.js';
 import { Rng } from '../src/util/rng.js';
+import { TestRedis } from '../test/helpers/redis.js';
 import { ensureBenchBundle } from './bench-bundle.js';
 
 const { values: args } = parseArgs({
@@ -32,6 +33,8 @@ const { values: args } = parseArgs({
     'max-batch': { type: 'string', default: '8' },
     'tasks-per-worker': { type: 'string', default: '2' },
     repeat: { type: 'string', default: '1' },
+    // Also Vitrine with its state in Redis (a redis-server started here, AOF fsynced on every write).
+    redis: { type: 'boolean', default: false },
   },
 });
 const items = Number(args.items);
@@ -74,7 +77,7 @@ interface Measured {
   atRate?: LatencySummary;
 }
 
-async function measure(t: Target, userIds: string[], alsoAtRate?: number): Promise<Measured> {
+async function measure(t: Target, userIds: string[], alsoAtRate?: number, atRateFirst = false): Promise<Measured> {
   const { child, port } = await t.start();
   const rng = new Rng(9);
   const request = (): Record<string, unknown> => ({
@@ -83,7 +86,7 @@ async function measure(t: Target, userIds: string[], alsoAtRate?: number): Promi
     k: 10,
     candidates: Number(args.candidates),
   });
-  const url = t.name === 'vitrine' ? `ws://127.0.0.1:${port}/ws` : `ws://127.0.0.1:${port}`;
+  const url = t.name.startsWith('vitrine') ? `ws://127.0.0.1:${port}/ws` : `ws://127.0.0.1:${port}`;
   try {
     // Warm up JIT, caches and worker pools before measuring.
     await closedLoop({ url, codec: t.codec, connections: 8, depth: 2, seconds: 2, request });
@@ -96,25 +99,19 @@ async function measure(t: Target, userIds: string[], alsoAtRate?: number): Promi
       request,
     });
     const halfRate = Math.max(1, Math.round(max.throughput / 2));
-    const half = await openLoop({
-      url,
-      codec: t.codec,
-      connections: Number(args.connections),
-      rate: halfRate,
-      seconds,
-      request,
-    });
-    const atRate =
-      alsoAtRate !== undefined
-        ? await openLoop({
-            url,
-            codec: t.codec,
-            connections: Number(args.connections),
-            rate: alsoAtRate,
-            seconds,
-            request,
-          })
-        : undefined;
+    const open = (rate: number): Promise<LatencySummary> =>
+      openLoop({ url, codec: t.codec, connections: Number(args.connections), rate, seconds, request });
+    // A server's tail grows with its uptime (see docs/benchmarks.md): the phase two servers are
+    // compared in is the second one for both, the one right after the closed loop.
+    let half: LatencySummary;
+    let atRate: LatencySummary | undefined;
+    if (alsoAtRate !== undefined && atRateFirst) {
+      atRate = await open(alsoAtRate);
+      half = await open(halfRate);
+    } else {
+      half = await open(halfRate);
+      atRate = alsoAtRate !== undefined ? await open(alsoAtRate) : undefined;
+    }
     return { max, half, halfRate, atRate };
   } finally {
     await stop(child);
@@ -126,8 +123,8 @@ const { bundle } = await ensureBenchBundle(items, users, Number(args.candidates)
 // whole data set (~220 MB) made its own garbage collections pause it for up to 10 ms.
 const userIds = (JSON.parse(readFileSync(join(bundle, 'users.json'), 'utf8')) as { ids: string[] }).ids.slice(0, 5000);
 const cli = resolve('dist', 'cli', 'main.js');
-const vitrine: Target = {
-  name: 'vitrine',
+const vitrineTarget = (name: string, extra: string[]): Target => ({
+  name,
   codec: 'msgpack',
   start: () =>
     startProcess(
@@ -148,10 +145,14 @@ const vitrine: Target = {
         'bundle',
         '--log-level',
         'warn',
+        ...extra,
       ],
       /on http:\/\/127\.0\.0\.1:(\d+)/,
     ),
-};
+});
+const redis = args.redis ? await TestRedis.start({ appendfsync: 'always' }) : undefined;
+const vitrine = vitrineTarget('vitrine', []);
+const vitrineRedis = redis ? vitrineTarget('vitrine (Redis store)', ['--store', redis.url]) : undefined;
 const baseline: Target = {
   name: 'baseline (ws + JSON, main thread)',
   codec: 'json',
@@ -164,6 +165,8 @@ const baseline: Target = {
 interface Round {
   vitrine: Measured;
   baseline: Measured;
+  /** Vitrine with its state in Redis (--redis), also at the embedded store's half rate. */
+  redis?: Measured;
 }
 const rounds: Round[] = [];
 const repeat = Number(args.repeat);
@@ -172,8 +175,12 @@ for (let r = 0; r < repeat; r++) {
   process.stderr.write(`round ${r + 1}/${repeat}: measuring ${baseline.name}...\n`);
   const b = await measure(baseline, userIds);
   process.stderr.write(`round ${r + 1}/${repeat}: measuring ${vitrine.name}...\n`);
-  rounds.push({ baseline: b, vitrine: await measure(vitrine, userIds, b.halfRate) });
+  const v = await measure(vitrine, userIds, b.halfRate);
+  if (vitrineRedis) process.stderr.write(`round ${r + 1}/${repeat}: measuring ${vitrineRedis.name}...\n`);
+  const withRedis = vitrineRedis ? await measure(vitrineRedis, userIds, v.halfRate, true) : undefined;
+  rounds.push({ baseline: b, vitrine: v, ...(withRedis ? { redis: withRedis } : {}) });
 }
+await redis?.stop();
 
 const inputs = {
   items,
@@ -207,6 +214,11 @@ rounds.forEach(({ vitrine: v, baseline: b }, r) => {
   row('vitrine (at its half rate)', v.max.throughput, v.half, v.max.errors + v.half.errors);
   if (v.atRate) row("vitrine (at the baseline's half rate)", v.max.throughput, v.atRate, v.atRate.errors);
   row('baseline ws + JSON (at its half rate)', b.max.throughput, b.half, b.max.errors + b.half.errors);
+  const rs = rounds[r].redis;
+  if (rs) {
+    row('vitrine, Redis store (at its half rate)', rs.max.throughput, rs.half, rs.max.errors + rs.half.errors);
+    if (rs.atRate) row("vitrine, Redis store (at embedded's half)", rs.max.throughput, rs.atRate, rs.atRate.errors);
+  }
 });
 const ratios = rounds.map((r) => r.vitrine.max.throughput / r.baseline.max.throughput);
 const p99Half = rounds.map((r) => r.vitrine.half.p99);
@@ -227,6 +239,16 @@ console.log(
 console.log(
   "(p50-max: what the client saw, from each request's scheduled send; server p99: the server's own time in its replies; client late: p99 of how late the client sent, which the client-side figures include)",
 );
+if (rounds[0].redis) {
+  const tput = rounds.map((r) => r.redis!.max.throughput / r.vitrine.max.throughput);
+  const p99 = rounds.map((r) => (r.redis!.atRate?.p99 ?? NaN) / r.vitrine.half.p99);
+  console.log(
+    `Redis store / embedded store, throughput per round: ${tput.map((x) => x.toFixed(2)).join(', ')}; median ${median(tput).toFixed(2)}`,
+  );
+  console.log(
+    `Redis store / embedded store, p99 at the embedded store's half rate per round: ${p99.map((x) => x.toFixed(2)).join(', ')}; median ${median(p99).toFixed(2)}`,
+  );
+}
 mkdirSync('bench-results', { recursive: true });
 const file = join('bench-results', `serve-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
 writeFileSync(file, JSON.stringify({ inputs, rounds }, null, 2) + '\n');

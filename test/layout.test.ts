@@ -71,7 +71,13 @@ describe('the layout', () => {
   it("keeps the README a short user page whose links, and the docs' links, all resolve", () => {
     const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
     expect(readme.split('\n').length).toBeLessThanOrEqual(250);
-    const pages = ['README.md', ...readdirSync(join(repoRoot, 'docs')).map((f) => `docs/${f}`), 'CHANGELOG.md'];
+    const pages = [
+      'README.md',
+      ...readdirSync(join(repoRoot, 'docs'))
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => `docs/${f}`),
+      'CHANGELOG.md',
+    ];
     for (const page of pages) {
       const text = readFileSync(join(repoRoot, page), 'utf8');
       for (const m of text.matchAll(/\]\((?!https?:|#)([^)#\s]+)(#[^)\s]*)?\)/g)) {

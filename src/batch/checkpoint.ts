@@ -39,6 +39,8 @@ export function jobSignature(
     segments: boolean;
     excludeSeen: boolean;
     availableOnly: boolean;
+    /** The promotion plan's signature (catalogue and policy), or null without --promotions. */
+    promotions: string | null;
   },
   ids: readonly string[],
 ): string {

@@ -8,6 +8,7 @@ import { checkOutputFile } from '../util/output-dir.js';
 import { counted, note, Progress } from '../util/progress.js';
 import { blockSizeFor, MAX_BLOCK_ROWS, maxBlockUsers } from './blocks.js';
 import { jobSignature, resumePoint, saveCheckpoint, type Checkpoint } from './checkpoint.js';
+import { planSignature, type PromotionPlan } from './promotion-plan.js';
 import { chooseKernel, workersFor, type KernelTrial } from './choose-kernel.js';
 import { KERNELS, type KernelName } from './kernels/kernel.js';
 import { csvHeader, formatOf, type OutputFormat } from './output.js';
@@ -27,6 +28,7 @@ interface JobSettings {
   segments: boolean;
   excludeSeen: boolean;
   availableOnly: boolean;
+  promotions?: PromotionPlan;
 }
 
 /** A job ready to run: the bundle, the users in order, and what identifies the job for --resume. */
@@ -79,7 +81,8 @@ export async function runBatch(o: BatchOptions): Promise<BatchSummary> {
     coldStart: from.coldStart,
   };
   const started = performance.now();
-  const csv = job.settings.format === 'csv' ? csvHeader(o.propensity, o.segments) : undefined;
+  const csv =
+    job.settings.format === 'csv' ? csvHeader(o.propensity, o.segments, Boolean(job.settings.promotions)) : undefined;
   await writeBlocks({
     pool,
     out: o.out,
@@ -146,6 +149,7 @@ async function prepareJob(o: BatchOptions): Promise<PreparedJob> {
     segments: o.segments,
     excludeSeen: o.excludeSeen,
     availableOnly: o.availableOnly,
+    promotions: o.promotions ? await o.promotions(bundle.segments.centroids.length) : undefined,
   };
   const blockSize = o.blockSize === 'auto' ? blockSizeFor(numItems, o.k) : o.blockSize;
   const maxUsers = maxBlockUsers(numItems, o.k);
@@ -164,7 +168,11 @@ async function prepareJob(o: BatchOptions): Promise<PreparedJob> {
     userIndex,
     ids,
     idReport,
-    signature: jobSignature(bundle.manifest.files, settings, ids),
+    signature: jobSignature(
+      bundle.manifest.files,
+      { ...settings, promotions: planSignature(settings.promotions) },
+      ids,
+    ),
     blockSize,
   };
 }

@@ -1,5 +1,6 @@
 import type { KernelName } from './kernels/kernel.js';
 import type { KernelTrial } from './choose-kernel.js';
+import type { PromotionPlan } from './promotion-plan.js';
 
 /** What `batch-score` was asked to do. */
 export interface BatchOptions {
@@ -20,6 +21,11 @@ export interface BatchOptions {
   excludeSeen: boolean;
   /** Leave out unavailable items (the default, as in `recommend`). */
   availableOnly: boolean;
+  /**
+   * Choose each user's promotion (`--promotions`): the plan, given the number of segments the bundle
+   * has (the counts are read per segment from the store when the job starts).
+   */
+  promotions?: (segments: number) => Promise<PromotionPlan>;
 }
 
 /** What a batch job did, for the CLI's summary and the benchmarks. */

@@ -1,5 +1,6 @@
 import { csvField } from '../data/csv.js';
 import { VitrineError } from '../protocol/errors.js';
+import type { ChosenPromotion } from './promotion-plan.js';
 
 export type OutputFormat = 'jsonl' | 'csv';
 
@@ -13,6 +14,8 @@ export interface UserResult {
   embeddingScores: number[];
   propensity?: number[];
   segment?: { id: number; label: string };
+  /** With --promotions: the offer chosen for the user (null: show nothing). */
+  promotion?: ChosenPromotion | null;
   coldStart: boolean;
 }
 
@@ -27,7 +30,7 @@ export function formatOf(path: string): OutputFormat {
 
 const num = (x: number): number | null => (Number.isNaN(x) ? null : Number(x.toPrecision(7)));
 
-export function csvHeader(propensity: boolean, segments: boolean): string {
+export function csvHeader(propensity: boolean, segments: boolean, promotions = false): string {
   return (
     [
       'user_id',
@@ -36,6 +39,7 @@ export function csvHeader(propensity: boolean, segments: boolean): string {
       'embedding_score',
       ...(propensity ? ['propensity'] : []),
       ...(segments ? ['segment', 'segment_label'] : []),
+      ...(promotions ? ['promotion_id', 'promotion_label', 'promotion_code', 'promotion_propensity'] : []),
       'cold_start',
     ].join(',') + '\n'
   );
@@ -50,6 +54,7 @@ export function formatBlock(
   format: OutputFormat,
   propensity: boolean,
   segments: boolean,
+  promotions = false,
 ): string {
   let out = '';
   for (const r of results) {
@@ -57,6 +62,7 @@ export function formatBlock(
       const o: Record<string, unknown> = { user: r.user, items: r.items, embeddingScores: r.embeddingScores.map(num) };
       if (propensity) o.propensity = r.propensity?.map(num) ?? null;
       if (segments) o.segment = r.segment ?? null;
+      if (promotions) o.promotion = r.promotion ?? null;
       if (r.coldStart) o.coldStart = true;
       out += JSON.stringify(o) + '\n';
     } else {
@@ -70,6 +76,15 @@ export function formatBlock(
         ];
         if (propensity) cells.push(item && r.propensity ? num(r.propensity[q]) : null);
         if (segments) cells.push(r.segment?.id ?? null, r.segment ? csvField(r.segment.label) : null);
+        if (promotions) {
+          const p = r.promotion;
+          cells.push(
+            p ? csvField(p.id) : null,
+            p ? csvField(p.label) : null,
+            p?.code ? csvField(p.code) : null,
+            p ? p.propensity : null,
+          );
+        }
         cells.push(r.coldStart ? 1 : 0);
         out += cells.map((c) => (c === null ? '' : String(c))).join(',') + '\n';
       };

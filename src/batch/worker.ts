@@ -9,6 +9,8 @@ import { OnnxRanker } from '../rank/onnx-ranker.js';
 import { createKernel } from './choose-kernel.js';
 import { KernelUnavailable, type KernelName, type TopKBlock } from './kernels/kernel.js';
 import { formatBlock, type OutputFormat, type UserResult } from './output.js';
+import { choosePromotion, type PromotionPlan } from './promotion-plan.js';
+import { favouriteCategories } from '../promotions/context.js';
 
 /** What every batch worker receives: the bundle (shared arrays) and the job's settings. */
 export interface BatchWorkerInit {
@@ -21,6 +23,7 @@ export interface BatchWorkerInit {
   excludeSeen: boolean;
   /** Leave out items the catalogue marks unavailable, as `recommend` does by default. */
   availableOnly: boolean;
+  promotions?: PromotionPlan;
 }
 
 export interface BatchTask {
@@ -157,8 +160,10 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
       });
     }
   }
+  if (init.promotions)
+    results.forEach((res, r) => (res.promotion = promotionFor(init.promotions!, users[r], res.user)));
   return {
-    text: formatBlock(results, init.format, init.propensity, init.segments),
+    text: formatBlock(results, init.format, init.propensity, init.segments, Boolean(init.promotions)),
     coldStart,
     kernelMs,
     device: kernel.device,
@@ -169,6 +174,20 @@ function gatherRows(m: Float32Array, rows: Int32Array, d: number): Float32Array 
   const out = new Float32Array(rows.length * d);
   rows.forEach((r, j) => out.set(m.subarray(r * d, (r + 1) * d), j * d));
   return out;
+}
+
+/** The context `promotion` would decide on (no basket: a campaign), then its choice. */
+function promotionFor(plan: PromotionPlan, u: number, user: string): UserResult['promotion'] {
+  const h = u >= 0 ? historyOf(b.history.ui, b.history.totals, u) : undefined;
+  const seg = u >= 0 ? segmentOf(u) : undefined;
+  const ctx = {
+    segment: seg?.id ?? -1,
+    segmentLabel: seg?.label ?? 'new',
+    categories: h ? favouriteCategories(h, catalog) : [],
+    basket: undefined,
+    now: plan.now,
+  };
+  return choosePromotion(plan, ctx, user);
 }
 
 /** The user's segment by the rule `profile` follows: the nearest centroid at the segment clock. */

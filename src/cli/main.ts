@@ -10,6 +10,8 @@ import { registerEvaluate } from './commands/evaluate.js';
 import { registerTrain } from './commands/train.js';
 import { registerServe } from './commands/serve.js';
 import { registerBatchScore } from './commands/batch-score.js';
+import { registerPromotions } from './commands/promotions.js';
+import { registerLoadtest } from './commands/loadtest.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -29,6 +31,8 @@ registerTrain(program);
 registerEvaluate(program);
 registerServe(program);
 registerBatchScore(program);
+registerPromotions(program);
+registerLoadtest(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const { message, exit } = reportFor(err);

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configFor, SIZE_PRESETS, type SizePreset, type SyntheticConfig } from './synthetic/config.js';
-import { generateShop } from './synthetic/write.js';
+import { GENERATOR_VERSION, generateShop } from './synthetic/write.js';
 import { note } from '../util/progress.js';
 import { VitrineError } from '../protocol/errors.js';
 import { projectPath } from '../util/project.js';
@@ -81,8 +81,10 @@ export async function ensureSynthetic(spec: SyntheticSpec): Promise<string> {
   const metaPath = join(dir, 'meta.json');
   if (existsSync(metaPath)) {
     try {
-      const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { config?: unknown };
-      if (JSON.stringify(meta.config) === JSON.stringify(config)) return dir;
+      const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as { config?: unknown; generatorVersion?: unknown };
+      // A shop an older generator wrote lacks files this one writes (promotions.csv in its format).
+      if (meta.generatorVersion === GENERATOR_VERSION && JSON.stringify(meta.config) === JSON.stringify(config))
+        return dir;
     } catch {
       // An unreadable meta.json means a damaged cache entry: regenerate it below.
     }

@@ -3,11 +3,14 @@
  * these): every call typed, every default applied. Workers, the client and the tests share them.
  */
 
-export const CALLS = ['recommend', 'similar', 'boughtTogether', 'score', 'profile', 'event'] as const;
+export const CALLS = ['recommend', 'similar', 'boughtTogether', 'score', 'profile', 'event', 'promotion'] as const;
 export type CallName = (typeof CALLS)[number];
 
 export const EVENT_TYPES = ['view', 'click', 'cart', 'purchase', 'rate'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+/** Outcomes of a `promotion` decision, which name the decision instead of an item. */
+export const PROMOTION_EVENT_TYPES = ['promotion_view', 'promotion_redeem'] as const;
+export type PromotionEventType = (typeof PROMOTION_EVENT_TYPES)[number];
 
 export type RequestId = string | number;
 
@@ -99,6 +102,7 @@ export interface ProfileCall {
   history?: HistoryEntry[];
 }
 
+/** An interaction with an item, kept in the shopper's streamed history. */
 export interface EventCall {
   call: 'event';
   user: string;
@@ -109,10 +113,52 @@ export interface EventCall {
   quantity?: number;
 }
 
-export type Call = RecommendCall | SimilarCall | BoughtTogetherCall | ScoreCall | ProfileCall | EventCall;
+/** A shopper saw (`promotion_view`) or used (`promotion_redeem`) what a `promotion` decision showed. */
+export interface PromotionEventCall {
+  call: 'event';
+  user: string;
+  type: PromotionEventType;
+  decision: string;
+  ts?: number;
+  /** promotion_redeem: the order's value before the discount, when known. */
+  price?: number;
+}
 
-/** The calls a worker answers (events are the state store's, on the main thread). */
-export type ModelCall = Exclude<Call, EventCall>;
+export interface BasketLine {
+  item: string;
+  /** Unit price; the catalogue's when not given. */
+  price?: number;
+  quantity: number;
+}
+
+export interface PromotionCall {
+  call: 'promotion';
+  user?: string;
+  history?: HistoryEntry[];
+  basket?: BasketLine[];
+  /** Offers to return at most (the chosen one first). */
+  k: number;
+}
+
+export type Call =
+  | RecommendCall
+  | SimilarCall
+  | BoughtTogetherCall
+  | ScoreCall
+  | ProfileCall
+  | EventCall
+  | PromotionEventCall
+  | PromotionCall;
+
+/**
+ * The calls a worker answers (events are the state store's, on the main thread). For `promotion`
+ * the worker works out the shopper's context (segment, categories, basket value); the main thread
+ * then decides with the bandit's shared counts.
+ */
+export type ModelCall = Exclude<Call, EventCall | PromotionEventCall>;
+
+export const isPromotionEvent = (c: Call): c is PromotionEventCall =>
+  c.call === 'event' && (PROMOTION_EVENT_TYPES as readonly string[]).includes(c.type);
 
 export interface Request {
   /** null: an HTTP call that gave none (the URL names the call, and the reply is the response). */

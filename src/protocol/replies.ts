@@ -65,17 +65,67 @@ export interface EventResult {
   streamedEvents: number;
 }
 
+/** An offer as `promotion` returns it. */
+export interface PromotionOffer {
+  id: string;
+  kind: string;
+  label: string;
+  /** Percentage off (percent_off, coupon) or amount off (amount_off_over). */
+  value: number;
+  minBasket?: number;
+  code?: string;
+  categories?: string[];
+  /** ISO 8601, when the offer has an end date. */
+  ends?: string;
+}
+
+export interface PromotionResult {
+  /** What to show now, the chosen offer first; empty: show nothing. */
+  promotions: PromotionOffer[];
+  /** Quote it in the promotion_view and promotion_redeem events that follow. */
+  decision: string;
+  segment: { id: number | null; label: string };
+  reason: string;
+  /** The exploration floor chose it rather than the posterior. */
+  explored: boolean;
+  /** The chance the policy had of this choice (what off-policy evaluation weighs it by). */
+  propensity: number;
+  /** A purchase this many hours after the decision is credited to it. */
+  attributionHours: number;
+}
+
+/** `event` with type promotion_view or promotion_redeem. */
+export interface PromotionEventResult {
+  accepted: true;
+  /** A redemption credited the decision with an order (false: credited already, or no such decision). */
+  credited: boolean;
+}
+
 export interface Results {
   recommend: RecommendResult;
   similar: SimilarResult;
   boughtTogether: BoughtTogetherResult;
   score: ScoreResult;
   profile: ProfileResult;
-  event: EventResult;
+  event: EventResult | PromotionEventResult;
+  promotion: PromotionResult;
 }
 
 export type ResultOf<C extends CallName> = Results[C];
 export type AnyResult = Results[CallName];
+
+/** The worker's half of `promotion`: the shopper's context, which the main thread decides on. */
+export interface PromotionContextResult {
+  segment: { id: number; label: string };
+  /** The basket's categories, or the shopper's favourite ones when there is no basket. */
+  categories: string[];
+  basket?: number;
+  /** Basket lines with no price given and none in the catalogue (left out of the value). */
+  unpricedItems?: string[];
+}
+
+/** What a worker answers: every call's result, but `promotion`'s context in place of its decision. */
+export type WorkerResult = Results[Exclude<CallName, 'event' | 'promotion'>] | PromotionContextResult;
 
 /** Every reply names the bundle version (once one is loaded) and the server's own time in ms. */
 export interface SuccessReply<R = AnyResult> {

@@ -7,8 +7,11 @@ import {
   CALLS,
   type Call,
   type CallName,
+  type BasketLine,
   EVENT_TYPES,
   type EventType,
+  PROMOTION_EVENT_TYPES,
+  type PromotionEventType,
   type Filters,
   DEFAULT_FILTERS,
   type HistoryEntry,
@@ -32,8 +35,11 @@ const CALL_FIELDS: Record<CallName, readonly string[]> = {
   boughtTogether: ['items', 'item', 'k', 'filters'],
   score: ['user', 'history', 'items', 'candidates'],
   profile: ['user', 'history'],
-  event: ['user', 'item', 'type', 'ts', 'price', 'quantity'],
+  event: ['user', 'item', 'type', 'ts', 'price', 'quantity', 'decision'],
+  promotion: ['user', 'history', 'basket', 'k'],
 };
+/** Offers one promotion call may return. */
+const MAX_PROMOTIONS_SHOWN = 5;
 const FILTER_FIELDS = ['category', 'priceMin', 'priceMax', 'exclude', 'excludeSeen', 'availableOnly'];
 const HISTORY_FIELDS = ['item', 'type', 'ts'];
 const ITEM_FIELDS = ['id', 'category', 'brand', 'price', 'attributes'];
@@ -182,6 +188,56 @@ function itemDescription(v: Obj, field: string): ItemDescription {
   };
 }
 
+/** `event`: an interaction with an item, or the outcome of a promotion decision (which names the decision). */
+function eventCall(o: Obj, limits: Limits): Call {
+  const type = str(o, 'type', true, 16);
+  const types = [...EVENT_TYPES, ...PROMOTION_EVENT_TYPES];
+  if (!(types as readonly string[]).includes(type)) fail('type', `must be one of ${types.join(', ')}`);
+  if ((PROMOTION_EVENT_TYPES as readonly string[]).includes(type)) {
+    if (o.item !== undefined && o.item !== null) fail('item', `${type} names the decision it follows, not an item`);
+    if (o.quantity !== undefined && o.quantity !== null) fail('quantity', `${type} takes no quantity`);
+    return {
+      call: 'event',
+      user: str(o, 'user', true),
+      type: type as PromotionEventType,
+      decision: str(o, 'decision', true, 64),
+      ts: timestamp(o, 'ts', limits),
+      price: num(o, 'price', 0, MAX_PRICE),
+    };
+  }
+  if (o.decision !== undefined && o.decision !== null)
+    fail('decision', `only ${PROMOTION_EVENT_TYPES.join(' and ')} events name a decision`);
+  return {
+    call: 'event',
+    user: str(o, 'user', true),
+    item: str(o, 'item', true),
+    type: type as EventType,
+    ts: timestamp(o, 'ts', limits),
+    price: num(o, 'price', 0, MAX_PRICE),
+    quantity: num(o, 'quantity', 0, MAX_QUANTITY),
+  };
+}
+
+/** A basket: item ids, or {item, price?, quantity?} lines. */
+function basket(o: Obj, limits: Limits): BasketLine[] | undefined {
+  const b = o.basket;
+  if (b === undefined || b === null) return undefined;
+  if (!Array.isArray(b))
+    fail('basket', `must be an array of item ids or {item, price, quantity} objects, got ${typeOf(b)}`);
+  if (b.length > limits.maxBasket) fail('basket', `has ${b.length} entries; at most ${limits.maxBasket}`);
+  return b.map((e, i) => {
+    if (typeof e === 'string' && e.length > 0 && e.length <= 256) return { item: e, quantity: 1 };
+    const at = `basket[${i}]`;
+    if (!isObj(e)) fail(at, 'must be an item id or an object {item, price?, quantity?}');
+    onlyKnown(e, ['item', 'price', 'quantity'], `${at}.`, 'a field of a basket line');
+    return {
+      item: str(e, 'item', true, 256, `${at}.item`),
+      price: num(e, 'price', 0, MAX_PRICE, `${at}.price`),
+      quantity: num(e, 'quantity', 1, MAX_QUANTITY, `${at}.quantity`) ?? 1,
+    };
+  });
+}
+
 /** Overrides the bundle's retrieval list length (recommend, and score to match it). */
 function candidates(o: Obj, limits: Limits): number | undefined {
   // null means "not given" here as for every other field: the bundle's own candidate count.
@@ -280,18 +336,13 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
       if (user === undefined && hist === undefined) fail('user', 'give a user id or a history');
       return { call: name, user, history: hist };
     }
-    case 'event': {
-      const type = str(o, 'type', true, 16);
-      if (!(EVENT_TYPES as readonly string[]).includes(type)) fail('type', `must be one of ${EVENT_TYPES.join(', ')}`);
-      return {
-        call: name,
-        user: str(o, 'user', true),
-        item: str(o, 'item', true),
-        type: type as EventType,
-        ts: timestamp(o, 'ts', limits),
-        price: num(o, 'price', 0, MAX_PRICE),
-        quantity: num(o, 'quantity', 0, MAX_QUANTITY),
-      };
+    case 'promotion': {
+      const user = str(o, 'user', false);
+      const hist = history(o, limits);
+      if (user === undefined && hist === undefined) fail('user', 'give a user id or a history');
+      return { call: name, user, history: hist, basket: basket(o, limits), k: int(o, 'k', 1, 1, MAX_PROMOTIONS_SHOWN) };
     }
+    case 'event':
+      return eventCall(o, limits);
   }
 }

@@ -1,12 +1,13 @@
-import { CALLS, type RequestId } from '../protocol/calls.js';
+import { CALLS, isPromotionEvent, type RequestId } from '../protocol/calls.js';
 import { errorBody, VitrineError, type WireErrorCode } from '../protocol/errors.js';
-import type { AnyResult, ErrorReply, Reply } from '../protocol/replies.js';
+import type { AnyResult, ErrorReply, PromotionContextResult, Reply } from '../protocol/replies.js';
 import { parseRequest } from '../protocol/validate.js';
 import type { StateStore, UserState } from '../state/store.js';
 import type { ServerConfig } from './config/index.js';
 import type { Logger, Pseudonymiser } from './log.js';
 import type { ServerMetrics } from './metrics.js';
 import { type ModelPool, QueueFullError } from './pool.js';
+import type { PromotionDesk } from './promotions.js';
 import { idOf, type Transport } from './transport/codec.js';
 
 /** Milliseconds since t0, to the microsecond. */
@@ -30,6 +31,7 @@ export interface DispatchDeps {
   log: Logger;
   pseudo: Pseudonymiser;
   store: StateStore;
+  promotions: PromotionDesk;
   pool: () => ModelPool | undefined;
   draining: () => boolean;
   /** Called after an event changed what the store holds (to refresh its gauges). */
@@ -90,6 +92,11 @@ export class Dispatcher {
     const pool = this.d.pool();
     const now = this.now();
     if (call.call === 'event') {
+      if (isPromotionEvent(call))
+        return {
+          result: await this.storeWrite(() => this.d.promotions.onPromotionEvent(call)),
+          bundle: pool?.version ?? '',
+        };
       // The store keeps only events after the bundle's data end (what it has not learned from); an
       // older one would be answered `accepted` and then vanish at the next start.
       const dataEnd = pool?.manifest.data.referenceTime;
@@ -100,17 +107,23 @@ export class Dispatcher {
           'ts',
         );
       }
-      const streamedEvents = await this.storeWrite(() =>
-        this.d.store.append(call.user, {
-          item: call.item,
-          type: call.type,
-          ts: call.ts ?? now,
-          price: call.price,
-          quantity: call.quantity,
-        }),
-      );
+      const event = {
+        item: call.item,
+        type: call.type,
+        ts: call.ts ?? now,
+        price: call.price,
+        quantity: call.quantity,
+      };
+      const streamedEvents = await this.storeWrite(() => this.d.store.append(call.user, event));
       this.d.onStored();
       this.d.log.debug({ user: this.d.pseudo.user(call.user), type: call.type }, 'event');
+      // The event is acknowledged once stored; crediting a promotion decision with it is the bandit's
+      // bookkeeping, and its failure (counted, logged) does not unsay the acknowledgement.
+      if (call.type === 'purchase')
+        await this.d.promotions.onPurchase(call.user, event).catch((e: unknown) => {
+          this.d.metrics.storeErrors.inc({ op: 'write', code: e instanceof VitrineError ? e.code : 'internal' });
+          this.d.log.warn({ err: e }, 'crediting a promotion decision with a purchase failed');
+        });
       return { result: { accepted: true, streamedEvents }, bundle: pool?.version ?? '' };
     }
     if (!pool) throw new VitrineError('not_ready', 'no bundle is loaded yet');
@@ -130,7 +143,12 @@ export class Dispatcher {
       throw o.internal !== undefined
         ? new WorkerFault(o.internal)
         : new VitrineError(o.error.code, o.error.message, o.error.field);
-    return { result: o.result, bundle: reply.version, degraded };
+    if (call.call === 'promotion') {
+      const ctx = o.result as PromotionContextResult;
+      const result = await this.storeWrite(() => this.d.promotions.decide(user, ctx, call.k, now));
+      return { result, bundle: reply.version, degraded };
+    }
+    return { result: o.result as AnyResult, bundle: reply.version, degraded };
   }
 
   /**

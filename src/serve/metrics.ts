@@ -61,6 +61,29 @@ export class ServerMetrics {
     labelNames: ['backend', 'guarantee', 'detail'] as const,
     registers: [this.registry],
   });
+  readonly promotionDecisions = new client.Counter({
+    name: 'vitrine_promotion_decisions_total',
+    help: 'promotion decisions by the arm chosen (a promotion id, or none) and whether the exploration floor chose it',
+    labelNames: ['promotion', 'explored'] as const,
+    registers: [this.registry],
+  });
+  readonly promotionConversions = new client.Counter({
+    name: 'vitrine_promotion_conversions_total',
+    help: 'Decisions credited with an order, by arm and by what credited it (purchase, redeem)',
+    labelNames: ['promotion', 'by'] as const,
+    registers: [this.registry],
+  });
+  readonly promotionEvents = new client.Counter({
+    name: 'vitrine_promotion_events_total',
+    help: 'promotion_view and promotion_redeem events, by type and whether they matched a decision held for the shopper',
+    labelNames: ['type', 'matched'] as const,
+    registers: [this.registry],
+  });
+  readonly promotionCatalogue = new client.Gauge({
+    name: 'vitrine_promotions',
+    help: 'Promotions in the loaded catalogue',
+    registers: [this.registry],
+  });
   readonly bundle = new client.Gauge({
     name: 'vitrine_bundle_info',
     help: 'The loaded bundle version (value 1)',

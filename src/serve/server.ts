@@ -16,6 +16,7 @@ import { HttpIo, registerCalls, registerFallback, registerPreflight } from './tr
 import { type ProbeState, registerProbes, startProbeListener } from './transport/probes.js';
 import { loadUws, type UWS } from './transport/uws.js';
 import { WebSocketTransport } from './transport/ws.js';
+import { PromotionDesk } from './promotions.js';
 import { missingVersion, readCatalog, sameFiles } from './versions.js';
 
 const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
@@ -40,6 +41,7 @@ export class VitrineServer {
   private listenSocket: UWS.us_listen_socket | undefined;
   private pool: ModelPool | undefined;
   private readonly store: StateStore;
+  private readonly promotions: PromotionDesk;
   private readonly dispatcher: Dispatcher;
   private readonly ws: WebSocketTransport;
   private catalog: Item[] | undefined;
@@ -57,12 +59,14 @@ export class VitrineServer {
     this.log = log ?? createLogger(config.logLevel);
     this.store = createStore(config);
     this.metrics = new ServerMetrics(() => this.store.stats());
+    this.promotions = new PromotionDesk(config, { store: this.store, metrics: this.metrics, log: this.log });
     this.dispatcher = new Dispatcher({
       config,
       metrics: this.metrics,
       log: this.log,
       pseudo: new Pseudonymiser(config.pseudonymKey),
       store: this.store,
+      promotions: this.promotions,
       pool: () => this.pool,
       draining: () => this.draining,
       onStored: () => this.refreshStoreGauges(),
@@ -87,6 +91,8 @@ export class VitrineServer {
   async start(): Promise<number> {
     const c = this.config;
     if (c.catalog) this.catalog = await readCatalog(c.catalog);
+    const offers = await this.promotions.load();
+    if (offers !== undefined) this.log.info({ file: c.promotions, promotions: offers }, 'promotion catalogue loaded');
     const dir = resolveBundleVersion(c.bundle);
     this.pool = await ModelPool.start(dir, this.poolOptions());
     this.metrics.setBundle(this.pool.version);
@@ -118,12 +124,7 @@ export class VitrineServer {
         () => this.probeState(),
         this.metrics,
         () => this.refreshGauges(),
-      ).catch((e: unknown) => {
-        throw new VitrineError(
-          'invalid_argument',
-          `cannot listen on ${c.host}:${c.probePort} for probes (${(e as Error).message}; see --probe-port)`,
-        );
-      });
+      );
       this.probeServer = probes.server;
       this.probePort = probes.port;
     }
@@ -285,6 +286,9 @@ export class VitrineServer {
     if (this.draining) throw new VitrineError('shutting_down', 'the server is shutting down; no reload');
     const from = this.pool?.version ?? '';
     try {
+      // The promotion catalogue is re-read whatever the bundle does: a bad file fails the reload, and
+      // the catalogue already loaded stays.
+      await this.promotions.load();
       const dir = resolveBundleVersion(version ? `${this.config.bundle}/${version}` : this.config.bundle);
       // Same directory and same files: nothing to do. A version retrained in place (same name, new
       // files) is a new model and is loaded.

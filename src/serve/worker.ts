@@ -3,7 +3,7 @@ import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import type { BundleData } from '../bundle/model.js';
 import type { Item } from '../data/types.js';
 import { errorBody, type ErrorBody } from '../protocol/errors.js';
-import type { AnyResult } from '../protocol/replies.js';
+import type { WorkerResult } from '../protocol/replies.js';
 import { rankContext } from '../rank/context.js';
 import { instantiate } from '../rank/model.js';
 import { runCall } from './calls/index.js';
@@ -21,7 +21,7 @@ export interface WorkerInit {
 export type WorkerTask = { batch: Task[] } | { ping: true };
 
 /** One request's outcome: a failure stays with its own request and never fails the rest of the batch. */
-export type TaskOutcome = { result: AnyResult } | { error: ErrorBody; internal?: string };
+export type TaskOutcome = { result: WorkerResult } | { error: ErrorBody; internal?: string };
 
 export interface WorkerReply {
   version: string;

@@ -164,6 +164,17 @@ export class EmbeddedStore implements StateStore {
     return this.memory.records(this.names.of(user), kind, Date.now() / 1000);
   }
 
+  async claimRecord(user: string, kind: string, id: string): Promise<boolean> {
+    const u = this.names.of(user);
+    const now = Date.now() / 1000;
+    const record = this.memory.records(u, kind, now)[id];
+    // Checked and written in one synchronous step: no other request can claim in between.
+    if (!record || this.memory.records(u, `~claim:${kind}`, now)[id]) return false;
+    this.write({ t: 'r', u, k: `~claim:${kind}`, id, r: { value: {}, expiresAt: record.expiresAt } });
+    await this.durable();
+    return true;
+  }
+
   async increment(counter: string, deltas: Record<string, number>): Promise<void> {
     this.write({ t: 'c', c: counter, d: deltas });
     await this.durable();

@@ -87,7 +87,7 @@ function checkedEvent(raw: Record<string, unknown>): { user: string; event: Stre
       { ...raw, id: 0, call: 'event' },
       { ...DEFAULT_LIMITS, maxFutureSeconds: Number.MAX_SAFE_INTEGER },
     );
-    if (call.call !== 'event' || call.ts === undefined) return undefined;
+    if (call.call !== 'event' || !('item' in call) || call.ts === undefined) return undefined;
     return {
       user: call.user,
       event: { item: call.item, type: call.type, ts: call.ts, price: call.price, quantity: call.quantity },

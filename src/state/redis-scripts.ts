@@ -22,14 +22,6 @@ end
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 return redis.call('LLEN', KEYS[1])`,
   },
-  /** KEYS: events, tombstone. Returns {forgotten (0/1), events...}. */
-  vitrineState: {
-    numberOfKeys: 2,
-    readOnly: true,
-    lua: `local out = { redis.call('EXISTS', KEYS[2]) }
-for _, e in ipairs(redis.call('LRANGE', KEYS[1], 0, -1)) do out[#out + 1] = e end
-return out`,
-  },
   /**
    * KEYS: events, records, tombstone. ARGV: the serving bundle's data end. Deletes every event and
    * record; returns {events held since the data end, records}, what reads would have shown.
@@ -60,7 +52,6 @@ return 1`,
 /** The commands the scripts add to an ioredis client. */
 export interface ScriptCommands {
   vitrineAppend(events: string, json: string, keep: number, ttl: number, referenceTime: number): Promise<number>;
-  vitrineState(events: string, tombstone: string): Promise<(string | number)[]>;
   vitrineForget(events: string, records: string, tombstone: string, referenceTime: number): Promise<[number, number]>;
   vitrinePutRecord(records: string, field: string, json: string, ttl: number): Promise<number>;
 }

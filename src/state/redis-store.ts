@@ -166,7 +166,13 @@ export class RedisStore implements StateStore {
     const u = this.pseudonym(user);
     let reply: (string | number)[];
     try {
-      reply = await this.client.vitrineState(this.key('ev', u), this.key('gone', u));
+      // Two read-only commands in one auto-pipelined write. A forget landing between them can only
+      // leave this one concurrent read with less than before it (no streamed events), never more.
+      const [gone, events] = await Promise.all([
+        this.client.exists(this.key('gone', u)),
+        this.client.lrange(this.key('ev', u), 0, -1),
+      ]);
+      reply = [gone, ...events];
     } catch (e) {
       this.readsSuspendedUntil = Date.now() + READ_BACKOFF_MS;
       throw this.failure(e, "reading the shopper's events");
@@ -205,6 +211,19 @@ export class RedisStore implements StateStore {
   async records(user: string, kind: string): Promise<Record<string, StoredRecord>> {
     const all = await this.allRecords(this.pseudonym(user));
     return all[kind] ?? {};
+  }
+
+  async claimRecord(user: string, kind: string, id: string): Promise<boolean> {
+    const key = this.key('rec', this.pseudonym(user));
+    const json = await this.run('reading a record', () => this.client.hget(key, `${kind}\u0000${id}`));
+    if (json === null) return false;
+    const { x } = JSON.parse(json) as { x: number };
+    if (x <= Date.now() / 1000) return false;
+    // HSETNX: of any number of replicas claiming at once, exactly one sets the field.
+    const won = await this.run('claiming a record', () =>
+      this.client.hsetnx(key, `~claim:${kind}\u0000${id}`, JSON.stringify({ v: {}, x })),
+    );
+    return won === 1;
   }
 
   private async allRecords(u: string): Promise<Record<string, Record<string, StoredRecord>>> {

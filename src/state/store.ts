@@ -90,6 +90,13 @@ export interface StateStore {
   putRecord(user: string, kind: string, id: string, record: StoredRecord): Promise<void>;
   /** The shopper's unexpired records of one kind, by id. */
   records(user: string, kind: string): Promise<Record<string, StoredRecord>>;
+  /**
+   * Claims the shopper's unexpired record (kind, id) once: true for the first claim only, on any
+   * replica (a decision is credited with one conversion however many purchases follow it), false
+   * for a later claim or a record that is not there. The claim is kept as a record of kind
+   * `~claim:<kind>` with the same id and expiry.
+   */
+  claimRecord(user: string, kind: string, id: string): Promise<boolean>;
   /** Adds to fields of a named counter (created at zero). */
   increment(counter: string, deltas: Record<string, number>): Promise<void>;
   readCounter(counter: string): Promise<Record<string, number>>;

@@ -65,6 +65,30 @@ export class Rng {
     return r * Math.cos(2 * Math.PI * v);
   }
 
+  /** Gamma(shape, 1) by Marsaglia and Tsang; a shape below 1 is boosted by U^(1/shape). */
+  gamma(shape: number): number {
+    if (shape < 1) return this.gamma(shape + 1) * Math.pow(this.next() || Number.MIN_VALUE, 1 / shape);
+    const d = shape - 1 / 3;
+    const c = 1 / Math.sqrt(9 * d);
+    for (;;) {
+      let x: number;
+      let v: number;
+      do {
+        x = this.normal();
+        v = 1 + c * x;
+      } while (v <= 0);
+      v = v * v * v;
+      const u = this.next();
+      if (u < 1 - 0.0331 * x * x * x * x || Math.log(u) < 0.5 * x * x + d * (1 - v + Math.log(v))) return d * v;
+    }
+  }
+
+  /** Beta(a, b), from two gammas. */
+  beta(a: number, b: number): number {
+    const x = this.gamma(a);
+    return x / (x + this.gamma(b));
+  }
+
   /** Poisson by inversion; fine for the small means the simulator uses. */
   poisson(mean: number): number {
     const limit = Math.exp(-mean);

@@ -37,6 +37,7 @@ describe('synthetic shop generator', () => {
     const b = filesOf(join(root, 'b'));
     const c = filesOf(join(root, 'c'));
     expect(Object.keys(a)).toEqual([
+      'discounts.csv',
       'events.csv',
       'items.csv',
       'meta.json',

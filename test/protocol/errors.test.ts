@@ -1,10 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { reportFor } from '../../src/cli/errors.js';
 import { DataError } from '../../src/data/errors.js';
 import { ERRORS, errorBody, httpStatus, VitrineError, WIRE_ERROR_CODES } from '../../src/protocol/errors.js';
+import { repoRoot } from '../helpers/paths.js';
 
 describe('the error catalogue', () => {
+  it('is the table docs/protocol.md gives: every code once, with its HTTP status, exit code and wire use', () => {
+    const doc = readFileSync(join(repoRoot, 'docs', 'protocol.md'), 'utf8');
+    const rows = [...doc.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \| (\d+) \| (yes|no \(CLI\)) \|/gm)].map((m) => [
+      m[1],
+      Number(m[2]),
+      Number(m[3]),
+      m[4] === 'yes',
+    ]);
+    const wire = new Set<string>(WIRE_ERROR_CODES);
+    expect(rows).toEqual(Object.entries(ERRORS).map(([code, e]) => [code, e.status, e.exit, wire.has(code)]));
+  });
+
   it('gives every wire code an HTTP status line and a summary, and keeps internal details off the wire', () => {
     for (const code of WIRE_ERROR_CODES) {
       expect(httpStatus(code)).toMatch(/^[45]\d\d [A-Z]/);

@@ -20,6 +20,10 @@ interface Backend {
   /** Everything the backend persisted, as text: the raw user ids must appear nowhere in it. */
   persisted: () => Promise<string>;
   durable: boolean;
+  /** Another handle may open the same state at once (replicas sharing it). */
+  shared: boolean;
+  /** What an acknowledged event survives, as the store reports it (start-up log, /metrics). */
+  guarantee: string;
 }
 
 const settings = {
@@ -46,6 +50,8 @@ const backends: Backend[] = [
     open: () => new EmbeddedStore({ maxPerUser: 200, maxUsers: 10_000 }),
     persisted: async () => '',
     durable: false,
+    shared: false,
+    guarantee: 'none',
   },
   {
     name: 'embedded, with an event log',
@@ -55,18 +61,25 @@ const backends: Backend[] = [
         .map((f) => readFileSync(join(logDir, f), 'utf8'))
         .join('\n'),
     durable: true,
+    shared: false,
+    guarantee: 'machine-crash',
   },
   {
     name: 'Redis',
     open: () => createStore({ ...settings, store: servers.redis!.url }),
     persisted: () => redisDump(servers.redis!.url),
     durable: true,
+    shared: true,
+    // The test servers run the AOF fsynced every second: a Redis crash loses nothing, a machine crash may.
+    guarantee: 'process-crash',
   },
   {
     name: 'Redis Cluster',
     open: () => createStore({ ...settings, store: servers.cluster!.url }),
     persisted: async () => (await Promise.all(servers.cluster!.nodes.map((n) => redisDump(n.url)))).join('\n'),
     durable: true,
+    shared: true,
+    guarantee: 'process-crash',
   },
 ];
 
@@ -89,6 +102,10 @@ describe.each(backends)('state store: $name', (b) => {
     await store.open(1000);
   });
   afterAll(() => store.close());
+
+  it('reports what an acknowledged event survives', async () => {
+    expect((await store.durability()).guarantee).toBe(b.guarantee);
+  });
 
   it("keeps each shopper's events in order, the newest 200, and counts them", async () => {
     expect(await store.userState(user)).toEqual({ streamed: undefined, forgotten: false });
@@ -120,6 +137,28 @@ describe.each(backends)('state store: $name', (b) => {
     );
     expect(await store.readCounter('bandit')).toEqual({ 'seg1|P1:trials': 50, 'seg1|P1:reward': 12.5 });
     expect(await store.readCounter('none-such')).toEqual({});
+  });
+
+  it('lets exactly one of many concurrent claims on a record win, and none on a missing or expired one', async () => {
+    const claimer = `claimer-${Math.random().toString(36).slice(2)}@example.com`;
+    const now = Date.now() / 1000;
+    await store.putRecord(claimer, 'decision', 'd1', { value: { promotion: 'P1' }, expiresAt: now + 3600 });
+    await store.putRecord(claimer, 'decision', 'old', { value: { promotion: 'P0' }, expiresAt: now - 1 });
+    // Where the state is shared, a second handle on it (another replica) races the first.
+    const other = b.shared ? b.open() : store;
+    if (other !== store) await other.open(1000);
+    try {
+      const claims = await Promise.all(
+        Array.from({ length: 10 }, (_, j) => (j % 2 ? other : store).claimRecord(claimer, 'decision', 'd1')),
+      );
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      expect(await store.claimRecord(claimer, 'decision', 'd1')).toBe(false);
+      expect(await store.claimRecord(claimer, 'decision', 'no-such')).toBe(false);
+      expect(await store.claimRecord(claimer, 'decision', 'old')).toBe(false);
+      expect(Object.keys(await store.records(claimer, '~claim:decision'))).toEqual(['d1']);
+    } finally {
+      if (other !== store) await other.close();
+    }
   });
 
   it('exports a shopper, then forgets them: nothing left but a tombstone of their keyed hash', async () => {
@@ -161,5 +200,30 @@ describe.each(backends)('state store: $name', (b) => {
     expect(await store.exportUser('other')).toEqual(before);
     expect((await store.userState(user)).forgotten).toBe(true);
     expect(await store.readCounter('bandit')).toEqual({ 'seg1|P1:trials': 50, 'seg1|P1:reward': 12.5 });
+  });
+});
+
+describe("the Redis store's guarantee follows Redis's persistence settings", () => {
+  it.each([
+    [
+      { appendonly: false },
+      'none',
+      /appendonly no, appendfsync everysec: a Redis restart loses what came after its last snapshot/,
+    ],
+    [{ appendfsync: 'always' as const }, 'machine-crash', /^appendonly yes, appendfsync always$/],
+  ])('%o: %s', async (persistence, guarantee, detail) => {
+    const redis = await TestRedis.start(persistence);
+    const store = createStore({ ...settings, store: redis.url });
+    try {
+      await store.open(0);
+      expect(await store.durability()).toMatchObject({
+        backend: 'redis',
+        guarantee,
+        detail: expect.stringMatching(detail),
+      });
+    } finally {
+      await store.close();
+      await redis.stop();
+    }
   });
 });

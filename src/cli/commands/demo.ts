@@ -115,7 +115,9 @@ async function runDemo(opts: DemoOptions): Promise<void> {
   // A fresh token per run unless one is given: a fixed one would be an open door on a shared host.
   const adminToken = process.env.VITRINE_ADMIN_TOKEN || randomBytes(12).toString('hex');
   const port = opts.port ?? portFromEnv();
-  const server = await startServer({ bundle: bundleDir, port, clock: 'bundle', adminToken });
+  // The shop's offers, so that the promotion call answers too.
+  const promotions = join(dataDir, 'promotions.csv');
+  const server = await startServer({ bundle: bundleDir, port, clock: 'bundle', adminToken, promotions });
   printTryThis(server.port, server.version ?? '', bundleDir, adminToken);
   if (!evaluated) evaluateInBackground(version, dataDir, opts.seed);
 }
@@ -137,6 +139,7 @@ Try:
   curl -s -X POST ${base}/v1/boughtTogether -d '{"items":["i3"],"k":5}'
   curl -s -X POST ${base}/v1/profile -d '{"user":"u12"}'
   curl -s -X POST ${base}/v1/event -d '{"user":"u12","item":"i3","type":"purchase"}'
+  curl -s -X POST ${base}/v1/promotion -d '{"user":"u12"}'   # an offer chosen by the bandit, or none
   curl -s ${base}/metrics | grep vitrine_requests_total
   curl -s -X POST ${base}/admin/reload -H 'Authorization: Bearer ${adminToken}'   # after training a newer version into ${bundleDir}
 

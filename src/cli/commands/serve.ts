@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig, type ServerConfig } from '../../serve/config/index.js';
 import { VitrineServer } from '../../serve/server.js';
-import { choiceArg, intArg } from '../options.js';
+import { choiceArg, floatArg, intArg } from '../options.js';
 
 export interface ServeFlags {
   bundle?: string;
@@ -26,6 +26,9 @@ export interface ServeFlags {
   corsOrigins?: string[];
   store?: string;
   storeTimeoutMs?: number;
+  promotions?: string;
+  attributionHours?: number;
+  promotionExploration?: number;
 }
 
 /** Starts a server and wires SIGTERM/SIGINT (drain, then exit) and SIGHUP (hot reload). */
@@ -119,6 +122,20 @@ const SERVE_OPTIONS: [string, string, ((v: string) => unknown)?][] = [
     '--probe-port <n>',
     'also answer /healthz, /readyz and /metrics on this port, over HTTP/1.0 too (for HAProxy-style checks)',
     intArg(0, 65535),
+  ],
+  [
+    '--promotions <file>',
+    'a promotion catalogue (CSV, TSV, JSONL or JSON) the promotion call chooses from; re-read at every reload',
+  ],
+  [
+    '--attribution-hours <n>',
+    'a purchase this many hours after a promotion decision is credited to it (default 72)',
+    intArg(1, 24 * 90),
+  ],
+  [
+    '--promotion-exploration <share>',
+    'the share of promotion decisions made at random among the eligible offers (default 0.02)',
+    floatArg(0, 1),
   ],
   ['--cors-origin <origins>', 'origins whose pages may call the HTTP API from a browser, comma-separated (or *)', list],
 ];

@@ -70,6 +70,8 @@ export interface SyntheticUser {
   region: string;
   /** Preferred categories as a distribution, used to pick where browsing starts. */
   categoryPref: AliasTable;
+  /** The one or two favourite categories that distribution is built around. */
+  favourites: number[];
 }
 
 export interface Promotion {
@@ -215,6 +217,7 @@ function buildUsers(config: SyntheticConfig, cats: Categories, userRng: Rng): Sy
       gender: userRng.next() < 0.55 ? 'F' : 'M',
       region: REGIONS[userRng.int(REGIONS.length)],
       categoryPref: new AliasTable(pref),
+      favourites: w2 > 0 && fav2 !== fav1 ? [fav1, fav2] : [fav1],
     });
   }
 

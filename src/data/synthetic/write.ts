@@ -4,13 +4,16 @@ import { join } from 'node:path';
 import { writeDirAtomically } from '../../util/atomic-dir.js';
 import { prepareOutputDir, type OutputMarker } from '../../util/output-dir.js';
 import { csvField } from '../csv.js';
+import { promotionsCsv } from '../promotions.js';
+import { campaignCatalogue } from './promotion-response.js';
 import { Progress } from '../../util/progress.js';
 import { expectedEvents, validateConfig, type SyntheticConfig } from './config.js';
 import { SIM_EVENT_TYPES, simulate } from './simulate.js';
 import { groundTruth } from './truth.js';
 import { buildWorld, type World } from './world.js';
 
-export const GENERATOR_VERSION = 1;
+/** 2: promotions.csv is the campaign catalogue `--promotions` reads; the weekly discounts moved to discounts.csv. */
+export const GENERATOR_VERSION = 2;
 const GENERATOR = 'vitrine-synthetic-shop';
 
 /** A shop this generator wrote (meta.json names it) may be regenerated in place. */
@@ -75,8 +78,8 @@ class LineWriter {
 }
 
 /**
- * Writes a synthetic shop to `outDir`: items.csv, users.csv, promotions.csv, events.csv (time
- * order), truth.jsonl (each user's truly preferred items) and meta.json. Output goes to a
+ * Writes a synthetic shop to `outDir`: items.csv, users.csv, discounts.csv (the weekly price cuts
+ * shoppers saw), promotions.csv (the offers a server may show now), events.csv (time order), truth.jsonl (each user's truly preferred items) and meta.json. Output goes to a
  * temporary sibling directory renamed into place at the end, so a crash never leaves a
  * half-written shop that looks complete. The same config gives byte-identical files.
  */
@@ -123,18 +126,19 @@ async function writeShopFiles(
   for (const u of world.users) await users.line(`${u.id},${u.ageBand},${u.gender},${u.region}`);
   await users.close();
 
-  const promos = new LineWriter(createWriteStream(join(tmp, 'promotions.csv')));
-  await promos.line('promotion_id,week,scope,target,discount');
+  const discounts = new LineWriter(createWriteStream(join(tmp, 'discounts.csv')));
+  await discounts.line('discount_id,week,scope,target,discount');
   for (const p of world.promotions) {
     const target = p.category >= 0 ? world.categoryNames[p.category] : world.items[p.item].id;
-    await promos.line(
+    await discounts.line(
       `${p.id},${p.week + 1},${p.category >= 0 ? 'category' : 'item'},${csvField(target)},${p.discount.toFixed(2)}`,
     );
   }
-  await promos.close();
+  await discounts.close();
+  await writeFile(join(tmp, 'promotions.csv'), promotionsCsv(campaignCatalogue(world)));
 
   const events = new LineWriter(createWriteStream(join(tmp, 'events.csv')));
-  await events.line('user_id,item_id,type,timestamp,quantity,price,session,promotion');
+  await events.line('user_id,item_id,type,timestamp,quantity,price,session,discount');
   const progress = new Progress('generate events', expectedEvents(config), 'events');
   const byType: Record<string, number> = Object.fromEntries(SIM_EVENT_TYPES.map((t) => [t, 0]));
   let count = 0;
@@ -177,9 +181,9 @@ async function writeShopFiles(
       items: world.items.length,
       events: count,
       eventsByType: byType,
-      promotions: world.promotions.length,
+      discounts: world.promotions.length,
     },
-    files: ['items.csv', 'users.csv', 'promotions.csv', 'events.csv', 'truth.jsonl'],
+    files: ['items.csv', 'users.csv', 'discounts.csv', 'promotions.csv', 'events.csv', 'truth.jsonl'],
   };
   await writeFile(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
   return { count, byType, world };

@@ -1,14 +1,15 @@
-import type { AnyResult } from '../../protocol/replies.js';
+import type { PromotionContextResult, WorkerResult } from '../../protocol/replies.js';
 import type { RankContext } from '../../rank/context.js';
 import { boughtTogetherCall } from './bought-together.js';
 import { profileCall } from './profile.js';
+import { promotionContextCall } from './promotion.js';
 import { recommendCall } from './recommend.js';
 import { scoreCall } from './score.js';
 import { similarCall } from './similar.js';
 import type { Task } from './task.js';
 
 /** Answers one validated call over a worker's model. Pure request → result: the worker and the tests drive it. */
-export async function runCall(ctx: RankContext, task: Task): Promise<AnyResult> {
+export async function runCall(ctx: RankContext, task: Task): Promise<WorkerResult> {
   const c = task.call;
   switch (c.call) {
     case 'recommend':
@@ -21,5 +22,7 @@ export async function runCall(ctx: RankContext, task: Task): Promise<AnyResult> 
       return scoreCall(ctx, c, task);
     case 'profile':
       return profileCall(ctx, c, task);
+    case 'promotion':
+      return promotionContextCall(ctx, c, task) satisfies PromotionContextResult;
   }
 }

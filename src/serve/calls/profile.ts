@@ -1,9 +1,10 @@
 import type { ProfileCall } from '../../protocol/calls.js';
 import type { ProfileResult } from '../../protocol/replies.js';
-import { ownAffinities, profileVector, rawRfm } from '../../model/profile.js';
-import { assignSegment, segmentClock } from '../../model/segments.js';
+import { ownAffinities, rawRfm } from '../../model/profile.js';
+import { segmentClock } from '../../model/segments.js';
 import { round6, type RankContext } from '../../rank/context.js';
 import { resolveUser } from '../../rank/user.js';
+import { shopperSegment } from './segment.js';
 import type { Task } from './task.js';
 
 /**
@@ -16,8 +17,7 @@ export function profileCall(ctx: RankContext, c: ProfileCall, task: Task): Profi
   const seg = m.data.segments;
   const at = segmentClock(m.data.manifest.data.referenceTime);
   const rfm = rawRfm(u.history, at);
-  const segment =
-    u.history.items.length > 0 ? assignSegment(seg, profileVector(u.history, at, m.catalog, seg.spec)) : -1;
+  const segment = shopperSegment(ctx, u.history);
   const top = ownAffinities(u.history, m.catalog, seg.spec.affinityKind).map((a) => ({
     name: a.name,
     share: round6(a.share),
@@ -29,10 +29,7 @@ export function profileCall(ctx: RankContext, c: ProfileCall, task: Task): Profi
       historyLength: u.history.items.length,
       events: u.history.events,
     },
-    segment:
-      segment >= 0
-        ? { id: segment, label: seg.labels[segment] }
-        : { id: null, label: 'new shopper (no history with items this bundle knows)' },
+    segment: { id: segment.id >= 0 ? segment.id : null, label: segment.label },
     affinities: { kind: seg.spec.affinityKind, top },
     rfm: { recencyDays: round6(Math.expm1(rfm[0])), events: u.history.events, spend: round6(u.history.spend) },
     attributes: u.attrs ? { ageBand: u.attrs.ageBand, gender: u.attrs.gender, region: u.attrs.region } : undefined,

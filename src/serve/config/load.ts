@@ -32,6 +32,9 @@ export const ENV: Record<string, keyof ServerConfig> = {
   VITRINE_STORE_TIMEOUT_MS: 'storeTimeoutMs',
   VITRINE_STORE_USER_TTL_DAYS: 'storeUserTtlDays',
   VITRINE_PROBE_PORT: 'probePort',
+  VITRINE_PROMOTIONS: 'promotions',
+  VITRINE_ATTRIBUTION_HOURS: 'attributionHours',
+  VITRINE_PROMOTION_EXPLORATION: 'promotionExploration',
 };
 
 /** Settings given in the environment as a comma-separated list. */
@@ -52,6 +55,8 @@ const NUMERIC = new Set<keyof ServerConfig>([
   'probePort',
   'storeTimeoutMs',
   'storeUserTtlDays',
+  'attributionHours',
+  'promotionExploration',
 ]);
 
 /** Defaults, then a JSON config file, then VITRINE_* environment variables, then command-line flags. */
@@ -123,6 +128,7 @@ function readConfigFile(file: string): Partial<ServerConfig> {
     'corsOrigins',
     'probePort',
     'store',
+    'promotions',
   );
   for (const key of Object.keys(parsed))
     if (!known.includes(key))

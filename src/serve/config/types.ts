@@ -60,6 +60,12 @@ export interface ServerConfig {
    * uWS does not (HTTP/1.0, a request without Host: HAProxy's default health check). Unset: none.
    */
   probePort?: number;
+  /** A promotion catalogue (CSV, TSV, JSONL or JSON): what the `promotion` call chooses among. */
+  promotions?: string;
+  /** A purchase this many hours after a promotion decision is credited to it. */
+  attributionHours: number;
+  /** The share of promotion decisions made at random among the eligible offers (the exploration floor). */
+  promotionExploration: number;
 }
 
 export function defaultConfig(bundle: string): ServerConfig {
@@ -84,5 +90,7 @@ export function defaultConfig(bundle: string): ServerConfig {
     eventLogSync: 'fsync',
     storeTimeoutMs: 250,
     storeUserTtlDays: 90,
+    attributionHours: 72,
+    promotionExploration: 0.02,
   };
 }

@@ -38,6 +38,12 @@ export function validateConfig(c: ServerConfig): void {
   if (c.probePort !== undefined) int('probePort', 0, 65535);
   int('storeTimeoutMs', 10, 60_000);
   int('storeUserTtlDays', 1, 3650);
+  int('attributionHours', 1, 24 * 90);
+  if (!(typeof c.promotionExploration === 'number' && c.promotionExploration >= 0 && c.promotionExploration <= 1))
+    throw new VitrineError(
+      'invalid_argument',
+      `config promotionExploration: expected a share between 0 and 1, got ${JSON.stringify(c.promotionExploration)}`,
+    );
   if (c.corsOrigins !== undefined) {
     const bad = Array.isArray(c.corsOrigins)
       ? c.corsOrigins.find((o) => typeof o !== 'string' || !(o === '*' || /^https?:\/\/[^/\s]+$/.test(o)))
@@ -67,6 +73,7 @@ export function validateConfig(c: ServerConfig): void {
     'pseudonymKey',
     'logLevel',
     'store',
+    'promotions',
   ] as const) {
     const v = c[key];
     if (v !== undefined && (typeof v !== 'string' || v === ''))

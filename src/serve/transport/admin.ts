@@ -42,7 +42,10 @@ export function registerAdmin(app: UWS.TemplatedApp, d: AdminDeps): void {
           ex,
           e instanceof VitrineError && e.code === 'shutting_down'
             ? fail(null, e.code, e.message)
-            : fail(null, 'internal', `reload failed: ${(e as Error).message}`),
+            : // A catalogue the admin edited and broke is their input to fix, not a fault of the server.
+              e instanceof VitrineError && e.code === 'data_error'
+              ? fail(null, 'invalid_field', `reload failed, still serving as before: ${e.message}`, 'promotions')
+              : fail(null, 'internal', `reload failed: ${(e as Error).message}`),
         ),
     );
   });

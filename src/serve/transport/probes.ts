@@ -1,3 +1,4 @@
+import { VitrineError } from '../../protocol/errors.js';
 import { createServer, type Server } from 'node:http';
 import type { ServerMetrics } from '../metrics.js';
 import type { UWS } from './uws.js';
@@ -104,7 +105,14 @@ export function startProbeListener(
   server.requestTimeout = 10_000;
   server.headersTimeout = 5_000;
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e) =>
+      reject(
+        new VitrineError(
+          'invalid_argument',
+          `cannot listen on ${host}:${port} for probes (${e.message}; see --probe-port)`,
+        ),
+      ),
+    );
     server.listen(port, host, () => {
       const address = server.address();
       resolve({ server, port: typeof address === 'object' && address ? address.port : port });

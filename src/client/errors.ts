@@ -1,0 +1,19 @@
+import type { ErrorBody } from '../protocol/errors.js';
+
+/**
+ * A call that did not succeed: the server's coded error (`invalid_field`, `overloaded`, ...), or
+ * one of the client's own: `client_timeout` (no reply in time), `connection_closed` (the connection
+ * went away with the request in flight), `not_connected` (no connection came back in time),
+ * `too_many_in_flight` (the client's own bound on outstanding requests).
+ */
+export class CallError extends Error {
+  readonly code: string;
+  readonly field?: string;
+
+  constructor(body: ErrorBody | { code: string; message: string; field?: string }) {
+    super(body.message);
+    this.name = 'CallError';
+    this.code = body.code;
+    this.field = body.field;
+  }
+}
