@@ -30,7 +30,8 @@ const colours = ['#1b6ac9', '#d9822b', '#2e8b57', '#b83232', '#7a4fb5'];
 function chart(id, title, x, series, opts = {}) {
   const el = document.getElementById(id);
   new uPlot({ title, width, height: 280, scales: { x: { time: false }, ...(opts.scales || {}) },
-    axes: [{ label: opts.xLabel || 'seconds' }, { label: opts.yLabel || 'ms' }],
+    axes: [{ label: opts.xLabel || 'seconds', ...(opts.xValues ? { values: (u, splits) => splits.map(opts.xValues), incrs: [1] } : {}) },
+      { label: opts.yLabel || 'ms' }],
     series: [{}, ...series.map((s, j) => ({ label: s.label, stroke: colours[j % colours.length], width: 2 }))] },
     [x, ...series.map((s) => s.values)], el);
 }
@@ -45,7 +46,7 @@ runs.forEach((run, r) => {
 });
 const d = runs[0].result.distribution;
 chart('distribution', 'Latency distribution', d.map((p, j) => j), runs.map((run) => ({ label: run.name, values: run.result.distribution.map((p) => p[1]) })),
-  { xLabel: 'percentile: ' + d.map((p) => p[0]).join(', '), scales: { y: { distr: 3 } } });
+  { xLabel: 'percentile', xValues: (j) => (d[j] ? 'p' + d[j][0] : ''), scales: { y: { distr: 3 } } });
 `;
 
 /** One self-contained page: the inputs, per-call figures, and the charts, for one run or two side by side. */

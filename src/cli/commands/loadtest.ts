@@ -68,11 +68,7 @@ function printRun(run: LoadRun): void {
       name,
       c.count,
       c.ok,
-      c.p50,
-      c.p90,
-      c.p99,
-      c.p999,
-      c.max,
+      ...[c.p50, c.p90, c.p99, c.p999, c.max].map((x) => x.toFixed(2)),
       Object.entries(c.errors)
         .map(([k, v]) => `${k} ${v}`)
         .join(', ') || '-',

@@ -1,0 +1,48 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/serve/config/index.js';
+import { VitrineServer } from '../../src/serve/server.js';
+import { repoRoot, tempDir } from '../helpers/paths.js';
+
+const bundle = inject('fixtureBundle');
+
+describe('examples/shop-backend.mjs', () => {
+  it("serves a shop page from Vitrine's recommendations and offer, through `vitrine/client`", async () => {
+    const catalogue = join(tempDir(), 'promotions.csv');
+    writeFileSync(catalogue, 'id,kind,value\nTEN,percent_off,10\n');
+    const server = new VitrineServer(
+      loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle', promotions: catalogue }),
+    );
+    await server.start();
+    const shop = spawn(process.execPath, [join(repoRoot, 'examples', 'shop-backend.mjs'), `ws://127.0.0.1:${server.port}/ws`, '0'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        let out = '';
+        shop.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+          if (m) resolve(Number(m[1]));
+        });
+        shop.once('exit', (code) => reject(new Error(`the example exited (${code}): ${out}`)));
+      });
+      const page = (await (await fetch(`http://127.0.0.1:${port}/page?user=u1`)).json()) as {
+        products: { id: string; why: string }[];
+        offer: { id: string; decision: string } | null;
+      };
+      expect(page.products).toHaveLength(6);
+      expect(page.products[0].why.length).toBeGreaterThan(0);
+      if (page.offer) expect(page.offer).toMatchObject({ id: 'TEN', decision: expect.stringMatching(/^d/) });
+      const bought = await fetch(`http://127.0.0.1:${port}/bought?user=u1&item=${page.products[0].id}&price=19.5`, { method: 'POST' });
+      expect(await bought.json()).toMatchObject({ accepted: true });
+      const bad = await fetch(`http://127.0.0.1:${port}/bought?user=u1&price=19.5`, { method: 'POST' });
+      expect(bad.status).toBe(400);
+    } finally {
+      shop.kill('SIGTERM');
+      await server.shutdown();
+    }
+  });
+});
