@@ -38,6 +38,9 @@ const server = createServer(async (req, res) => {
     send(res, e instanceof CallError && e.code === 'invalid_field' ? 400 : 503, { error: e.message, code: e.code });
   }
 });
-const send = (res, status, body) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-server.listen(Number(port), '127.0.0.1', () => console.log(`shop back end on http://127.0.0.1:${server.address().port}, Vitrine at ${url}`));
+const send = (res, status, body) =>
+  res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+server.listen(Number(port), '127.0.0.1', () =>
+  console.log(`shop back end on http://127.0.0.1:${server.address().port}, Vitrine at ${url}`),
+);
 process.on('SIGTERM', () => server.close(() => vitrine.close().then(() => process.exit(0))));

@@ -11,7 +11,7 @@
  * `--repeat N` alternates N rounds and prints the medians: single runs on a shared machine vary a
  * lot. Prints a table and writes JSON to bench-results/.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -20,6 +20,7 @@ import { closedLoop, openLoop, type Codec, type LatencySummary } from '../src/lo
 import { Rng } from '../src/util/rng.js';
 import { TestRedis } from '../test/helpers/redis.js';
 import { ensureBenchBundle } from './bench-bundle.js';
+import { startServerProcess, stopServerProcess } from './server-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,28 +41,6 @@ const { values: args } = parseArgs({
 const items = Number(args.items);
 const users = Number(args.users);
 const seconds = Number(args.seconds);
-function startProcess(cmd: string[], ready: RegExp): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, cmd, {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, VITRINE_PROGRESS: '0' },
-  });
-  let out = '';
-  return new Promise((res, rej) => {
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = ready.exec(out);
-      if (m) res({ child, port: Number(m[1]) });
-    });
-    child.once('exit', (code) => rej(new Error(`server exited (${code}) before it was ready: ${out}`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 interface Target {
   name: string;
   codec: Codec;
@@ -114,7 +93,7 @@ async function measure(t: Target, userIds: string[], alsoAtRate?: number, atRate
     }
     return { max, half, halfRate, atRate };
   } finally {
-    await stop(child);
+    await stopServerProcess(child);
   }
 }
 
@@ -127,7 +106,7 @@ const vitrineTarget = (name: string, extra: string[]): Target => ({
   name,
   codec: 'msgpack',
   start: () =>
-    startProcess(
+    startServerProcess(
       [
         cli,
         'serve',
@@ -157,7 +136,7 @@ const baseline: Target = {
   name: 'baseline (ws + JSON, main thread)',
   codec: 'json',
   start: () =>
-    startProcess(
+    startServerProcess(
       ['--import', 'tsx', resolve('native-bench', 'baseline-server.ts'), bundle, '0'],
       /baseline listening on (\d+)/,
     ),

@@ -25,6 +25,8 @@ export interface CallStats extends Percentiles {
   errors: Record<string, number>;
   /** The server's own time in its replies. */
   server: { p50: number; p99: number };
+  /** Latency of the successful replies alone (refusals are fast and would flatter the whole). */
+  admitted: { p50: number; p99: number; serverP99: number };
 }
 
 /** One second of the run: completions, and the latency of the requests scheduled in it. */
@@ -56,6 +58,8 @@ export interface LoadResult {
 class Stats {
   readonly latency = latencyHistogram();
   readonly server = latencyHistogram();
+  readonly admitted = latencyHistogram();
+  readonly admittedServer = latencyHistogram();
   readonly errors: Record<string, number> = {};
   count = 0;
   ok = 0;
@@ -65,17 +69,23 @@ class Stats {
     if (serverMs !== undefined) this.server.recordValue(Math.max(1, serverMs * 1000));
     this.count++;
     if (error) this.errors[error] = (this.errors[error] ?? 0) + 1;
-    else this.ok++;
+    else {
+      this.ok++;
+      this.admitted.recordValue(Math.max(1, us));
+      if (serverMs !== undefined) this.admittedServer.recordValue(Math.max(1, serverMs * 1000));
+    }
   }
 
   summary(): CallStats {
     const s = percentiles(this.server);
+    const a = percentiles(this.admitted);
     return {
       count: this.count,
       ok: this.ok,
       errors: this.errors,
       ...percentiles(this.latency),
       server: { p50: s.p50, p99: s.p99 },
+      admitted: { p50: a.p50, p99: a.p99, serverP99: percentiles(this.admittedServer).p99 },
     };
   }
 }

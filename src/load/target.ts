@@ -2,6 +2,7 @@ import { CallError } from '../client/errors.js';
 import { VitrineHttpClient } from '../client/http.js';
 import { VitrineClient } from '../client/ws.js';
 import type { CallName } from '../protocol/calls.js';
+import { VitrineError } from '../protocol/errors.js';
 
 /** What a request came back with: its error code if any, the server's time, the result. */
 export interface Outcome {
@@ -25,6 +26,15 @@ export interface TargetOptions {
   token?: string;
 }
 
+/** A deployment that cannot be reached is the run's answer, not a fault of the load tester. */
+async function connect(url: string, options: Parameters<typeof VitrineClient.connect>[1]): Promise<VitrineClient> {
+  try {
+    return await VitrineClient.connect(url, options);
+  } catch (e) {
+    throw e instanceof CallError ? new VitrineError('unavailable', `--url: ${e.message}`) : e;
+  }
+}
+
 const outcome = (e: unknown): Outcome => ({ error: e instanceof CallError ? e.code : 'client_error' });
 
 /** ws://... opens `connections` WebSocket clients used in turn; http://... sends each call as a POST. */
@@ -40,7 +50,7 @@ export async function openTarget(o: TargetOptions): Promise<Target> {
   }
   const clients = await Promise.all(
     Array.from({ length: o.connections }, () =>
-      VitrineClient.connect(o.url, {
+      connect(o.url, {
         codec: o.codec,
         timeoutMs: o.timeoutMs,
         token: o.token,

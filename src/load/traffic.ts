@@ -27,9 +27,10 @@ export function parseMix(text: string): Mix {
 
 interface Catalogue {
   users: string[];
+  /** Grows as replies name items, when the traffic learns the catalogue from the server. */
   items: string[];
-  /** Draws items by how often they were bought and viewed: what new shoppers browse. */
-  popular: AliasTable;
+  /** An item new shoppers browse: drawn by how often it was bought and viewed, where that is known. */
+  popular: (rng: Rng) => string;
 }
 
 function readCatalogue(bundle: string): Catalogue {
@@ -37,7 +38,41 @@ function readCatalogue(bundle: string): Catalogue {
   const items = (JSON.parse(readFileSync(join(bundle, 'catalog.json'), 'utf8')) as { id: string }[]).map((i) => i.id);
   const raw = readFileSync(join(bundle, 'pop_count.f32'));
   const counts = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
-  return { users, items, popular: new AliasTable(Array.from(counts, (c) => c + 0.1)) };
+  const table = new AliasTable(Array.from(counts, (c) => c + 0.1));
+  return { users, items, popular: (rng) => items[table.sample(rng)] };
+}
+
+/** Items learned from replies: at most this many kept. */
+const LEARNT_ITEMS = 10_000;
+
+/**
+ * Traffic for a server whose bundle is not at hand: shoppers it does not know (`loadtest-1` ...
+ * `loadtest-5000`) who become known through the events they send, and items learned from what
+ * `recommend` answers. Until a reply has named an item, every call is a `recommend`.
+ */
+export function discoveredTraffic(mix: Mix, seed: number): Traffic {
+  const items: string[] = [];
+  const c: Catalogue = {
+    users: Array.from({ length: 5000 }, (_, j) => `loadtest-${j + 1}`),
+    items,
+    popular: (rng) => items[rng.int(Math.min(items.length, 100))],
+  };
+  const traffic = bundleTraffic(c, mix, seed, 0);
+  const seen = new Set<string>();
+  return {
+    next: (seq) =>
+      items.length === 0
+        ? { call: 'recommend', body: { user: c.users[seq % c.users.length], k: 10 } }
+        : traffic.next(seq),
+    observe(call, body, result): void {
+      for (const i of (result as { items?: { id: string }[] }).items ?? [])
+        if (items.length < LEARNT_ITEMS && !seen.has(i.id)) {
+          seen.add(i.id);
+          items.push(i.id);
+        }
+      traffic.observe?.(call, body, result);
+    },
+  };
 }
 
 /**
@@ -46,8 +81,8 @@ function readCatalogue(bundle: string): Catalogue {
  * drawn across the whole catalogue (the long tail included), and events that follow what
  * `recommend` returned to the same shopper (a view, sometimes a purchase).
  */
-export function bundleTraffic(bundle: string, mix: Mix, seed: number, newShare = 0.2): Traffic {
-  const c = readCatalogue(bundle);
+export function bundleTraffic(bundle: string | Catalogue, mix: Mix, seed: number, newShare = 0.2): Traffic {
+  const c = typeof bundle === 'string' ? readCatalogue(bundle) : bundle;
   const rng = new Rng(seed);
   const calls = Object.keys(mix) as CallName[];
   const pick = new AliasTable(calls.map((k) => mix[k]!));
@@ -59,7 +94,7 @@ export function bundleTraffic(bundle: string, mix: Mix, seed: number, newShare =
     rng.next() < newShare
       ? {
           user: `new-${++newShoppers}`,
-          history: Array.from({ length: 1 + rng.int(5) }, () => c.items[c.popular.sample(rng)]),
+          history: Array.from({ length: 1 + rng.int(5) }, () => c.popular(rng)),
         }
       : { user: user() };
   return {

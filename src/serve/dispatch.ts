@@ -128,15 +128,16 @@ export class Dispatcher {
     }
     if (!pool) throw new VitrineError('not_ready', 'no bundle is loaded yet');
     const user = 'user' in call ? call.user : undefined;
+    // Before the store read: a request that will be refused should cost as little as possible.
+    const shed = pool.admission();
+    if (shed) throw this.shed(new QueueFullError(shed));
     const { state, degraded } =
       user !== undefined ? await this.userState(user) : { state: undefined, degraded: undefined };
     let reply;
     try {
       reply = await pool.run({ call, streamed: state?.streamed, forgotten: state?.forgotten, now });
     } catch (e) {
-      if (e instanceof QueueFullError)
-        throw new VitrineError('overloaded', 'the worker queue is full; retry with backoff');
-      throw e;
+      throw e instanceof QueueFullError ? this.shed(e) : e;
     }
     const o = reply.outcome;
     if ('error' in o)
@@ -168,6 +169,11 @@ export class Dispatcher {
     }
   }
 
+  private shed(e: QueueFullError): VitrineError {
+    this.d.metrics.shed.inc({ reason: e.reason });
+    return new VitrineError('overloaded', e.message);
+  }
+
   /** A write to the store, its failures counted by code (the caller answers them as they are). */
   private async storeWrite<T>(write: () => Promise<T>): Promise<T> {
     try {
@@ -176,6 +182,23 @@ export class Dispatcher {
       this.d.metrics.storeErrors.inc({ op: 'write', code: e instanceof VitrineError ? e.code : 'internal' });
       throw e;
     }
+  }
+
+  /**
+   * Refuses a request before any work is done for it when the workers cannot take it in time: no
+   * validation, no store read, no exception, so that at ten times the rate the server can serve,
+   * refusing the excess costs the main thread a few microseconds each. Events are never refused here
+   * (they do not wait for a worker).
+   */
+  preflight(raw: unknown, transport: Transport, callFromPath?: string): ErrorReply | undefined {
+    const pool = this.d.pool();
+    if (!pool) return undefined;
+    const call = callLabelOf(callFromPath !== undefined ? { call: callFromPath } : raw);
+    if (call === 'event' || call === 'unknown') return undefined;
+    const shed = pool.admission();
+    if (!shed) return undefined;
+    this.d.metrics.shed.inc({ reason: shed.reason });
+    return this.refused(call, transport, idOf(raw), 'overloaded', shed.message);
   }
 
   /** A request refused before it reached `handle` (which counts its own): counted, then answered. */

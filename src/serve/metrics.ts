@@ -49,6 +49,23 @@ export class ServerMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly shed = new client.Counter({
+    name: 'vitrine_requests_shed_total',
+    help: 'Requests answered `overloaded` or `too_many_in_flight` without being served, by reason (queue_full, expected_wait, deadline, connection_unread, unread_replies, connection_in_flight)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly connectionsClosed = new client.Counter({
+    name: 'vitrine_connections_closed_total',
+    help: 'WebSocket connections the server closed (1013, try again later), by reason (unread_replies, refusals_in_a_row)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly unreadReplyBytes = new client.Gauge({
+    name: 'vitrine_unread_reply_bytes',
+    help: 'Bytes of replies written to WebSocket connections and not yet taken by their clients',
+    registers: [this.registry],
+  });
   readonly storeErrors = new client.Counter({
     name: 'vitrine_store_errors_total',
     help: 'State store operations that failed, by operation (read, write) and code (unavailable, timeout)',

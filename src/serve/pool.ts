@@ -13,6 +13,11 @@ export interface PoolOptions {
   workers: number;
   /** Requests waiting for a worker; past this, requests get `overloaded`. */
   maxQueue: number;
+  /**
+   * Longest a request may wait for a worker, ms. One that has waited longer is answered `overloaded`
+   * instead of being served late, and a new one whose expected wait is longer is refused at once.
+   */
+  queueDeadlineMs: number;
   /** Batches a worker holds at once (the next one is received while the current one runs). */
   concurrentTasksPerWorker: number;
   /** Most requests handed to a worker as one message. */
@@ -30,8 +35,22 @@ export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
 }
 
-/** Thrown when the bounded queue is full; the server answers `overloaded`. */
-export class QueueFullError extends Error {}
+/** Why a request was not queued or not served: the server answers `overloaded` and counts the reason. */
+export type ShedReason = 'queue_full' | 'expected_wait' | 'deadline';
+
+export interface Shed {
+  reason: ShedReason;
+  message: string;
+}
+
+/** Thrown when a request is shed (see ShedReason); the server answers `overloaded`. */
+export class QueueFullError extends Error {
+  readonly reason: ShedReason;
+  constructor(shed: Shed) {
+    super(shed.message);
+    this.reason = shed.reason;
+  }
+}
 
 /** A request's result, or the error its worker reported for it alone. */
 export interface PoolReply {
@@ -41,6 +60,8 @@ export interface PoolReply {
 
 interface Waiting {
   task: Task;
+  /** performance.now() when it was queued. */
+  queued: number;
   resolve: (r: PoolReply) => void;
   reject: (e: unknown) => void;
 }
@@ -64,6 +85,8 @@ export class ModelPool {
   private running = 0;
   private readonly slots: number;
   private closing: Promise<void> | undefined;
+  /** Requests the workers finish per ms, smoothed: what the expected wait of a new request is judged by. */
+  private serviceRate = 0;
 
   private constructor(
     private readonly pool: Piscina<WorkerTask, WorkerReply>,
@@ -149,29 +172,62 @@ export class ModelPool {
   }
 
   run(task: Task): Promise<PoolReply> {
-    if (this.queue.length >= this.o.maxQueue && this.running >= this.slots)
-      return Promise.reject(new QueueFullError('the worker queue is full'));
+    const shed = this.admission();
+    if (shed) return Promise.reject(new QueueFullError(shed));
     this.pending++;
     return new Promise<PoolReply>((resolve, reject) => {
-      this.queue.push({ task, resolve, reject });
+      this.queue.push({ task, queued: performance.now(), resolve, reject });
       this.dispatch();
     }).finally(() => {
       if (--this.pending === 0) this.drained?.();
     });
   }
 
+  /**
+   * Refuses at the door what would only be refused later: a full queue, or a backlog the workers
+   * cannot clear within the deadline at the rate they have been finishing requests. Refusing costs a
+   * few microseconds on this thread; admitting a request that then waits past its deadline costs the
+   * requests behind it their deadlines too.
+   */
+  admission(): Shed | undefined {
+    const waiting = this.queue.length;
+    if (this.running < this.slots) return undefined;
+    if (waiting >= this.o.maxQueue)
+      return { reason: 'queue_full', message: `the worker queue is full (${waiting} waiting); retry with backoff` };
+    const expected = this.serviceRate > 0 ? waiting / this.serviceRate : 0;
+    if (expected > this.o.queueDeadlineMs)
+      return {
+        reason: 'expected_wait',
+        message: `the workers are ${Math.round(expected)} ms behind (the queue deadline is ${this.o.queueDeadlineMs} ms); retry with backoff`,
+      };
+    return undefined;
+  }
+
   private dispatch(): void {
+    const now = performance.now();
+    // Past its deadline a reply is late whatever happens; serving it would make the ones behind late too.
+    while (this.queue.length > 0 && now - this.queue[0].queued > this.o.queueDeadlineMs) {
+      const late = this.queue.shift()!;
+      late.reject(
+        new QueueFullError({
+          reason: 'deadline',
+          message: `waited ${Math.round(now - late.queued)} ms for a worker, past the ${this.o.queueDeadlineMs} ms deadline; retry with backoff`,
+        }),
+      );
+    }
     while (this.running < this.slots && this.queue.length > 0) {
       // Sized by all slots, not the free ones: slots free up one at a time, and a small backlog
       // is better spread over workers about to finish than queued behind one.
       const size = Math.min(this.o.maxBatch, Math.ceil(this.queue.length / this.slots));
       const batch = this.queue.splice(0, size);
       this.running++;
+      const sent = performance.now();
       const settle = (reply: WorkerReply): void => {
         if (!Array.isArray(reply.outcomes) || reply.outcomes.length !== batch.length)
           throw new Error(
             `a worker answered ${String(reply.outcomes?.length)} of ${batch.length} requests (is dist/ stale? run npm run build)`,
           );
+        this.noteService(batch.length, performance.now() - sent);
         batch.forEach((w, j) => w.resolve({ version: reply.version, outcome: reply.outcomes[j] }));
       };
       this.pool
@@ -186,6 +242,12 @@ export class ModelPool {
         });
       this.o.onBatch?.(size);
     }
+  }
+
+  /** All slots together finish `slots × size / ms` requests per ms while they are busy. */
+  private noteService(size: number, ms: number): void {
+    const rate = (this.slots * size) / Math.max(ms, 0.05);
+    this.serviceRate = this.serviceRate === 0 ? rate : 0.9 * this.serviceRate + 0.1 * rate;
   }
 
   /**

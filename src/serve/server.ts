@@ -204,6 +204,7 @@ export class VitrineServer {
     return {
       workers: c.workers,
       maxQueue: c.maxQueue,
+      queueDeadlineMs: c.queueDeadlineMs,
       concurrentTasksPerWorker: c.concurrentTasksPerWorker,
       maxBatch: c.maxBatch,
       onBatch: (n: number) => this.metrics.batchSize.observe(n),

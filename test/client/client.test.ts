@@ -29,30 +29,36 @@ describe('the typed client against the server', () => {
   });
   afterAll(() => s?.shutdown());
 
-  it.each(['msgpack', 'json'] as const)('makes every call over WebSocket (%s), typed as the server answers', async (codec) => {
-    const c = await VitrineClient.connect(`ws://127.0.0.1:${port}/ws`, { codec });
-    try {
-      const rec = await c.recommend({ user: 'u1', k: 3, filters: { priceMax: 100 } });
-      expect(rec.items).toHaveLength(3);
-      const item = rec.items[0].id;
-      expect((await c.similar({ item, k: 2 })).items).toHaveLength(2);
-      expect((await c.boughtTogether({ items: [item], k: 2 })).items.length).toBeGreaterThan(0);
-      expect((await c.score({ user: 'u1', items: [item] })).items[0].id).toBe(item);
-      expect((await c.profile({ user: 'u1' })).segment.label.length).toBeGreaterThan(0);
-      expect(await c.event({ user: 'u1', item, type: 'view' })).toMatchObject({ accepted: true });
-      const promo = await c.promotion({ user: 'u1' });
-      expect(promo.decision).toMatch(/^d/);
-      expect(await c.event({ user: 'u1', type: 'promotion_view', decision: promo.decision })).toEqual({ accepted: true, credited: false });
-      // Many in flight on one connection, matched by id.
-      const many = await Promise.all(Array.from({ length: 50 }, (_, j) => c.call('profile', { user: `u${j + 1}` })));
-      expect(many.every((a) => a.bundle === 'v1' && a.serverMs > 0)).toBe(true);
-      const bad = await c.recommend({ user: 'u1', k: 0 }).catch((e: unknown) => e);
-      expect(bad).toBeInstanceOf(CallError);
-      expect(bad).toMatchObject({ code: 'invalid_field', field: 'k' });
-    } finally {
-      await c.close();
-    }
-  });
+  it.each(['msgpack', 'json'] as const)(
+    'makes every call over WebSocket (%s), typed as the server answers',
+    async (codec) => {
+      const c = await VitrineClient.connect(`ws://127.0.0.1:${port}/ws`, { codec });
+      try {
+        const rec = await c.recommend({ user: 'u1', k: 3, filters: { priceMax: 100 } });
+        expect(rec.items).toHaveLength(3);
+        const item = rec.items[0].id;
+        expect((await c.similar({ item, k: 2 })).items).toHaveLength(2);
+        expect((await c.boughtTogether({ items: [item], k: 2 })).items.length).toBeGreaterThan(0);
+        expect((await c.score({ user: 'u1', items: [item] })).items[0].id).toBe(item);
+        expect((await c.profile({ user: 'u1' })).segment.label.length).toBeGreaterThan(0);
+        expect(await c.event({ user: 'u1', item, type: 'view' })).toMatchObject({ accepted: true });
+        const promo = await c.promotion({ user: 'u1' });
+        expect(promo.decision).toMatch(/^d/);
+        expect(await c.event({ user: 'u1', type: 'promotion_view', decision: promo.decision })).toEqual({
+          accepted: true,
+          credited: false,
+        });
+        // Many in flight on one connection, matched by id.
+        const many = await Promise.all(Array.from({ length: 50 }, (_, j) => c.call('profile', { user: `u${j + 1}` })));
+        expect(many.every((a) => a.bundle === 'v1' && a.serverMs > 0)).toBe(true);
+        const bad = await c.recommend({ user: 'u1', k: 0 }).catch((e: unknown) => e);
+        expect(bad).toBeInstanceOf(CallError);
+        expect(bad).toMatchObject({ code: 'invalid_field', field: 'k' });
+      } finally {
+        await c.close();
+      }
+    },
+  );
 
   it('makes the same calls over HTTP', async () => {
     const h = new VitrineHttpClient(`http://127.0.0.1:${port}/`);

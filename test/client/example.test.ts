@@ -13,12 +13,22 @@ describe('examples/shop-backend.mjs', () => {
     const catalogue = join(tempDir(), 'promotions.csv');
     writeFileSync(catalogue, 'id,kind,value\nTEN,percent_off,10\n');
     const server = new VitrineServer(
-      loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle', promotions: catalogue }),
+      loadConfig(bundle, undefined, {
+        port: 0,
+        workers: 1,
+        logLevel: 'silent',
+        clock: 'bundle',
+        promotions: catalogue,
+      }),
     );
     await server.start();
-    const shop = spawn(process.execPath, [join(repoRoot, 'examples', 'shop-backend.mjs'), `ws://127.0.0.1:${server.port}/ws`, '0'], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const shop = spawn(
+      process.execPath,
+      [join(repoRoot, 'examples', 'shop-backend.mjs'), `ws://127.0.0.1:${server.port}/ws`, '0'],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     try {
       const port = await new Promise<number>((resolve, reject) => {
         let out = '';
@@ -36,7 +46,9 @@ describe('examples/shop-backend.mjs', () => {
       expect(page.products).toHaveLength(6);
       expect(page.products[0].why.length).toBeGreaterThan(0);
       if (page.offer) expect(page.offer).toMatchObject({ id: 'TEN', decision: expect.stringMatching(/^d/) });
-      const bought = await fetch(`http://127.0.0.1:${port}/bought?user=u1&item=${page.products[0].id}&price=19.5`, { method: 'POST' });
+      const bought = await fetch(`http://127.0.0.1:${port}/bought?user=u1&item=${page.products[0].id}&price=19.5`, {
+        method: 'POST',
+      });
       expect(await bought.json()).toMatchObject({ accepted: true });
       const bad = await fetch(`http://127.0.0.1:${port}/bought?user=u1&price=19.5`, { method: 'POST' });
       expect(bad.status).toBe(400);

@@ -293,6 +293,9 @@ describe('graceful shutdown', () => {
         '0',
         '--workers',
         '2',
+        // The burst is all answered, however long it waits: the drain, not shedding, is under test.
+        '--queue-deadline',
+        '60000',
         '--clock',
         'bundle',
         '--log-level',
@@ -340,6 +343,7 @@ describe('batching', () => {
         workers: 1,
         concurrentTasksPerWorker: 1,
         maxBatch: 8,
+        queueDeadlineMs: 60_000,
         logLevel: 'silent',
         clock: 'bundle',
       }),

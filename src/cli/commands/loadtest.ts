@@ -6,7 +6,7 @@ import { compareRows, readRun } from '../../load/compare.js';
 import { parseSlo, type Slo } from '../../load/find-max.js';
 import { loadReport, REPORT_MARK } from '../../load/report.js';
 import { type LoadRun, runLoadTest } from '../../load/run.js';
-import { bundleTraffic, DEFAULT_MIX, fileTraffic, type Mix, parseMix } from '../../load/traffic.js';
+import { bundleTraffic, DEFAULT_MIX, discoveredTraffic, fileTraffic, type Mix, parseMix } from '../../load/traffic.js';
 import { VitrineError } from '../../protocol/errors.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
 import { checkOutputFile } from '../../util/output-dir.js';
@@ -93,16 +93,19 @@ async function loadtest(o: LoadtestFlags): Promise<void> {
     throw new VitrineError('invalid_argument', 'give --rate R (open loop), --closed, or --find-max --slo p99=10ms');
   if (o.findMax && !o.slo) throw new VitrineError('invalid_argument', '--find-max needs --slo (e.g. p99=10ms)');
   if (o.bundle && o.requests) throw new VitrineError('invalid_argument', '--bundle and --requests: give one of them');
-  if (!o.bundle && !o.requests)
-    throw new VitrineError(
-      'invalid_argument',
-      'give --bundle DIR (traffic from its shoppers and items) or --requests F.jsonl',
-    );
   if (o.json) checkOutput('--json', o.json, isRunJson);
   if (o.report) checkOutput('--report', o.report, (t) => t.includes(REPORT_MARK));
   const slo: Slo | undefined = o.slo ? parseSlo(o.slo) : undefined;
   const mix: Mix = o.mix ? parseMix(o.mix) : DEFAULT_MIX;
-  const traffic = o.bundle ? bundleTraffic(resolveBundleVersion(o.bundle), mix, o.seed) : fileTraffic(o.requests!);
+  const traffic = o.bundle
+    ? bundleTraffic(resolveBundleVersion(o.bundle), mix, o.seed)
+    : o.requests
+      ? fileTraffic(o.requests)
+      : discoveredTraffic(mix, o.seed);
+  if (!o.bundle && !o.requests)
+    note(
+      'no --bundle or --requests: new shoppers, and items learned from the replies (--bundle DIR for returning shoppers and the whole catalogue)',
+    );
   const inputs = {
     url: o.url,
     mode: o.closed
@@ -114,7 +117,11 @@ async function loadtest(o: LoadtestFlags): Promise<void> {
     duration: `${o.duration} s`,
     warmup: `${o.warmup} s`,
     codec: o.codec,
-    traffic: o.bundle ? { bundle: resolve(o.bundle), mix } : { requests: resolve(o.requests!) },
+    traffic: o.bundle
+      ? { bundle: resolve(o.bundle), mix }
+      : o.requests
+        ? { requests: resolve(o.requests) }
+        : { discovered: 'new shoppers, items learned from the replies', mix },
     timeoutMs: o.timeout * 1000,
     seed: o.seed,
     at: new Date().toISOString(),
@@ -167,6 +174,10 @@ export function registerLoadtest(program: Command): void {
       "traffic from a bundle's shoppers and items (returning and new shoppers, long-tail items)",
     )
     .option('--requests <file>', 'replay recorded requests (JSONL, one {"call", ...} per line)')
+    .addHelpText(
+      'after',
+      '\nTraffic: --bundle, --requests, or neither (new shoppers, and items learned from the replies).',
+    )
     .option('--codec <c>', 'msgpack or json frames', choiceArg(['msgpack', 'json'] as const), 'msgpack' as const)
     .option('--timeout <t>', 'a request without a reply after this counts as client_timeout', duration('--timeout'), 5)
     .option('--token <token>', 'the server client token')
@@ -189,7 +200,9 @@ export function registerLoadtest(program: Command): void {
     .argument('<a>', 'the first run')
     .argument('<b>', 'the second run')
     .option('--report <file.html>', 'write both runs in one HTML report')
-    .action(async (a: string, b: string, opts: { report?: string }) => {
+    .action(async (a: string, b: string, _opts: unknown, self: Command) => {
+      // Also when given before `compare`, where the parent command would take it.
+      const opts = self.optsWithGlobals<{ report?: string }>();
       if (opts.report) checkOutput('--report', opts.report, (t) => t.includes(REPORT_MARK));
       const [x, y] = [readRun(a), readRun(b)];
       printTable(`${x.name} (a) against ${y.name} (b)`, compareRows(x, y), ['', 'a', 'b', 'b / a']);

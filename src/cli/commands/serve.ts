@@ -29,6 +29,9 @@ export interface ServeFlags {
   promotions?: string;
   attributionHours?: number;
   promotionExploration?: number;
+  queueDeadlineMs?: number;
+  maxConnections?: number;
+  maxUnreadReplyMiB?: number;
 }
 
 /** Starts a server and wires SIGTERM/SIGINT (drain, then exit) and SIGHUP (hot reload). */
@@ -78,6 +81,21 @@ const SERVE_OPTIONS: [string, string, ((v: string) => unknown)?][] = [
     intArg(1, 1024),
   ],
   ['--tasks-per-worker <n>', 'batches a worker holds at once (default 2)', intArg(1, 64)],
+  [
+    '--queue-deadline <ms>',
+    'longest a request may wait for a worker; past it (or expected past it) it is answered overloaded, not served late (default 50)',
+    intArg(1, 60_000),
+  ],
+  [
+    '--max-connections <n>',
+    'open WebSocket connections; more are refused with 503 (default 10000)',
+    intArg(1, 1_000_000),
+  ],
+  [
+    '--max-unread-replies <MiB>',
+    'replies held for clients that have not read them, all connections together; past it those clients are refused until they read (default 256)',
+    intArg(1, 1 << 20),
+  ],
   ['--catalog <file>', 'a newer catalogue (items.csv/.jsonl): items the bundle lacks are placed by attributes'],
   ['--admin-token <token>', 'bearer token for the /admin calls (or VITRINE_ADMIN_TOKEN)'],
   ['--client-token <token>', 'bearer token every client must send (or VITRINE_CLIENT_TOKEN)'],
@@ -164,8 +182,12 @@ Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
         maxStreamedMemory,
         corsOrigin,
         storeTimeout,
+        queueDeadline,
+        maxUnreadReplies,
         ...opts
       }: ServeFlags & {
+        queueDeadline?: number;
+        maxUnreadReplies?: number;
         tasksPerWorker?: number;
         maxStreamedMemory?: number;
         corsOrigin?: string[];
@@ -174,6 +196,8 @@ Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
         const server = await startServer({
           ...opts,
           storeTimeoutMs: storeTimeout,
+          queueDeadlineMs: queueDeadline,
+          maxUnreadReplyMiB: maxUnreadReplies,
           concurrentTasksPerWorker: tasksPerWorker,
           maxStreamedMemoryMiB: maxStreamedMemory,
           corsOrigins: corsOrigin,

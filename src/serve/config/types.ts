@@ -17,6 +17,15 @@ export interface ServerConfig {
   /** Requests waiting for a worker; past it requests get `overloaded`. */
   maxQueue: number;
   maxInFlightPerConnection: number;
+  /** Longest a request may wait for a worker, ms; past it (or expected past it) it gets `overloaded`. */
+  queueDeadlineMs: number;
+  /** Open WebSocket connections; further upgrades are refused with 503. */
+  maxConnections: number;
+  /**
+   * Replies written to WebSocket connections and not yet read by their clients, over all connections,
+   * MiB; past it, connections with unread replies get `too_many_in_flight` until their clients read.
+   */
+  maxUnreadReplyMiB: number;
   /** Largest request frame or HTTP body accepted, bytes; larger ones get `frame_too_large`. */
   maxFrameBytes: number;
   limits: Limits;
@@ -79,6 +88,9 @@ export function defaultConfig(bundle: string): ServerConfig {
     maxBatch: 8,
     maxQueue: workers * 256,
     maxInFlightPerConnection: 256,
+    queueDeadlineMs: 50,
+    maxConnections: 10_000,
+    maxUnreadReplyMiB: 256,
     maxFrameBytes: 1 << 20,
     limits: { ...DEFAULT_LIMITS },
     provider: 'auto',

@@ -10,6 +10,10 @@ import type { Reply } from '../../protocol/replies.js';
 interface SocketData {
   inFlight: number;
   closed: boolean;
+  /** Reply bytes uWS holds for this connection (its client has not read them yet), as last seen. */
+  unread: number;
+  /** Requests refused since one was last admitted. */
+  refusedInARow: number;
 }
 
 /**
@@ -17,13 +21,20 @@ interface SocketData {
  * requests are refused (`too_many_in_flight`), so a client that writes faster than it reads slows
  * itself down instead of filling the server's memory.
  */
-const MAX_UNREAD_REPLY_BYTES = 4 << 20;
+const MAX_UNREAD_REPLY_BYTES = 1 << 20;
 /**
- * Where uWS stops buffering. Only replies to requests admitted below MAX_UNREAD_REPLY_BYTES can get
- * here; the connection is then closed (its client sees every pending request fail) rather than a
- * reply silently dropped on a connection that stays open.
+ * Where uWS stops buffering and closes the connection (its client sees every pending request fail).
+ * Replies to requests admitted below MAX_UNREAD_REPLY_BYTES fit under it; what pushes a connection
+ * here is a client that keeps sending without reading, collecting refusals it never reads.
  */
-const MAX_BACKPRESSURE_BYTES = 64 << 20;
+const MAX_BACKPRESSURE_BYTES = 8 << 20;
+/**
+ * Refusals in a row (no request admitted between them) after which a connection is closed with 1013
+ * (try again later). A client that keeps sending into refusals without backing off costs the main
+ * thread a few microseconds per frame; thousands of frames queued on a few connections would hold
+ * up everything else, /healthz included. The client reconnects with back-off, as a client should.
+ */
+const MAX_REFUSALS_IN_A_ROW = 500;
 
 export interface WsDeps {
   config: ServerConfig;
@@ -35,6 +46,8 @@ export interface WsDeps {
 /** The WebSocket endpoint: one connection carries many requests (msgpack or JSON frames), matched by id. */
 export class WebSocketTransport {
   private readonly sockets = new Set<UWS.WebSocket<SocketData>>();
+  /** Unread reply bytes over all connections (the sum of their `unread`). */
+  private unread = 0;
 
   constructor(private readonly d: WsDeps) {}
 
@@ -62,6 +75,18 @@ export class WebSocketTransport {
             .end(JSON.stringify(reply));
           return;
         }
+        if (this.sockets.size >= c.maxConnections) {
+          this.d.metrics.connectionsRefused.inc({ reason: 'max_connections' });
+          res
+            .writeStatus('503 Service Unavailable')
+            .writeHeader('content-type', 'application/json')
+            .end(
+              JSON.stringify(
+                fail(null, 'overloaded', `the server holds its maximum of ${c.maxConnections} connections`),
+              ),
+            );
+          return;
+        }
         if (this.d.draining()) {
           this.d.metrics.connectionsRefused.inc({ reason: 'draining' });
           res.writeStatus('503 Service Unavailable').end();
@@ -69,7 +94,7 @@ export class WebSocketTransport {
         }
         const key = req.getHeader('sec-websocket-key');
         res.upgrade<SocketData>(
-          { inFlight: 0, closed: false },
+          { inFlight: 0, closed: false, unread: 0, refusedInARow: 0 },
           key,
           req.getHeader('sec-websocket-protocol'),
           req.getHeader('sec-websocket-extensions'),
@@ -81,8 +106,13 @@ export class WebSocketTransport {
         this.d.metrics.connections.set(this.sockets.size);
       },
       message: (ws, message, isBinary) => this.onMessage(ws, message, isBinary),
+      drain: (ws) => this.account(ws),
       close: (ws) => {
-        ws.getUserData().closed = true;
+        const ud = ws.getUserData();
+        ud.closed = true;
+        this.unread -= ud.unread;
+        ud.unread = 0;
+        this.d.metrics.unreadReplyBytes.set(this.unread);
         this.sockets.delete(ws);
         this.d.metrics.connections.set(this.sockets.size);
       },
@@ -93,11 +123,13 @@ export class WebSocketTransport {
     const t0 = performance.now();
     const { config, dispatcher } = this.d;
     const ud = ws.getUserData();
+    if (ud.closed) return;
     const transport: Transport = isBinary ? 'ws-msgpack' : 'ws-json';
     const send = (r: Reply): void => {
       if (ud.closed) return;
       const bytes = encodeReply(dispatcher.stamped(r, t0), isBinary);
       ws.cork(() => ws.send(bytes, isBinary));
+      this.account(ws);
     };
     if (message.byteLength > config.maxFrameBytes) {
       return send(
@@ -124,27 +156,73 @@ export class WebSocketTransport {
         ),
       );
     }
-    if (ud.inFlight >= config.maxInFlightPerConnection) {
-      return send(
-        dispatcher.refused(
-          callLabelOf(raw),
-          transport,
-          idOf(raw),
-          'too_many_in_flight',
-          `at most ${config.maxInFlightPerConnection} requests may be in flight on one connection`,
-        ),
+    const refusal = this.admission(ws);
+    if (refusal) {
+      this.d.metrics.shed.inc({ reason: refusal.reason });
+      return this.refuse(
+        ws,
+        send,
+        dispatcher.refused(callLabelOf(raw), transport, idOf(raw), 'too_many_in_flight', refusal.message),
       );
     }
-    const unread = ws.getBufferedAmount();
-    if (unread > MAX_UNREAD_REPLY_BYTES) {
-      const message = `${unread} bytes of replies on this connection are not read yet; read them before sending more requests`;
-      return send(dispatcher.refused(callLabelOf(raw), transport, idOf(raw), 'too_many_in_flight', message));
-    }
+    const shed = dispatcher.preflight(raw, transport);
+    if (shed) return this.refuse(ws, send, shed);
+    ud.refusedInARow = 0;
     ud.inFlight++;
     void dispatcher.handle(raw, transport).then((reply) => {
       ud.inFlight--;
       send(reply);
     });
+  }
+
+  private refuse(ws: UWS.WebSocket<SocketData>, send: (r: Reply) => void, reply: Reply): void {
+    if (++ws.getUserData().refusedInARow > MAX_REFUSALS_IN_A_ROW)
+      this.close(
+        ws,
+        'refusals_in_a_row',
+        `${MAX_REFUSALS_IN_A_ROW} requests refused in a row; reconnect with back-off`,
+      );
+    else send(reply);
+  }
+
+  /** Closes a connection the server will not answer any more; frames already received from it are dropped. */
+  private close(ws: UWS.WebSocket<SocketData>, reason: string, message: string): void {
+    this.d.metrics.connectionsClosed.inc({ reason });
+    ws.getUserData().closed = true;
+    ws.end(1013, message);
+  }
+
+  /** Whether a connection may send another request now, judged before any work is done for it. */
+  private admission(ws: UWS.WebSocket<SocketData>): { reason: string; message: string } | undefined {
+    const { config } = this.d;
+    const ud = ws.getUserData();
+    if (ud.inFlight >= config.maxInFlightPerConnection)
+      return {
+        reason: 'connection_in_flight',
+        message: `at most ${config.maxInFlightPerConnection} requests may be in flight on one connection`,
+      };
+    if (ud.unread > MAX_UNREAD_REPLY_BYTES)
+      return {
+        reason: 'connection_unread',
+        message: `${ud.unread} bytes of replies on this connection are not read yet; read them before sending more requests`,
+      };
+    if (ud.unread > 0 && this.unread > config.maxUnreadReplyMiB * 1048576)
+      return {
+        reason: 'unread_replies',
+        message: `the server holds ${config.maxUnreadReplyMiB} MiB of replies clients have not read; read this connection's ${ud.unread} bytes first`,
+      };
+    return undefined;
+  }
+
+  /** Brings the server-wide unread total up to date with what uWS now holds for this connection. */
+  private account(ws: UWS.WebSocket<SocketData>): void {
+    const ud = ws.getUserData();
+    if (ud.closed) return;
+    const now = ws.getBufferedAmount();
+    if (now === ud.unread) return;
+    this.unread += now - ud.unread;
+    ud.unread = now;
+    this.d.metrics.unreadReplyBytes.set(this.unread);
   }
 
   /** Closes every connection (at the end of a drain). */

@@ -1,0 +1,135 @@
+import { pack } from 'msgpackr';
+import { describe, expect, inject, it } from 'vitest';
+import WebSocket from 'ws';
+import { loadConfig, type ServerConfig } from '../../src/serve/config/index.js';
+import { VitrineServer } from '../../src/serve/server.js';
+import { TestClient } from '../helpers/client.js';
+
+const bundle = inject('fixtureBundle');
+
+async function withServer(settings: Partial<ServerConfig>, body: (s: VitrineServer) => Promise<void>): Promise<void> {
+  const server = new VitrineServer(
+    loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle', ...settings }),
+  );
+  await server.start();
+  try {
+    await body(server);
+  } finally {
+    await server.shutdown();
+  }
+}
+
+const metrics = async (s: VitrineServer): Promise<string> => (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
+
+/** A raw connection that sends every frame at once and records how the server closed it. */
+async function flood(url: string, frames: number): Promise<{ replies: number; code: number }> {
+  const ws = new WebSocket(url);
+  await new Promise((r) => ws.once('open', r));
+  let replies = 0;
+  ws.on('message', () => replies++);
+  const closed = new Promise<number>((r) => ws.once('close', (code) => r(code)));
+  for (let j = 0; j < frames; j++) ws.send(pack({ id: j, call: 'recommend', user: `u${(j % 50) + 1}`, k: 5 }));
+  return { code: await closed, replies };
+}
+
+describe('overload', () => {
+  it('refuses connections past --max-connections with 503, counted, and takes them again once one closes', async () => {
+    await withServer({ maxConnections: 2 }, async (s) => {
+      const url = `ws://127.0.0.1:${s.port}/ws`;
+      const a = await TestClient.connect(url);
+      const b = await TestClient.connect(url);
+      await expect(TestClient.connect(url)).rejects.toThrow(/503/);
+      expect(await metrics(s)).toMatch(/vitrine_connections_refused_total\{reason="max_connections"\} 1\n/);
+      await a.close();
+      await new Promise((r) => setTimeout(r, 50));
+      const c = await TestClient.connect(url);
+      expect((await c.request({ call: 'recommend', user: 'u1', k: 2 })).error).toBeUndefined();
+      await Promise.all([b.close(), c.close()]);
+    });
+  });
+
+  it('drops requests that waited past the queue deadline, and refuses at the door what would', async () => {
+    await withServer({ concurrentTasksPerWorker: 1, maxBatch: 1, queueDeadlineMs: 1 }, async (s) => {
+      const client = await TestClient.connect(`ws://127.0.0.1:${s.port}/ws`);
+      const replies = await Promise.all(
+        Array.from({ length: 200 }, (_, j) => client.request({ call: 'recommend', user: `u${(j % 50) + 1}`, k: 10 })),
+      );
+      const codes = replies.map((r) => r.error?.code ?? 'ok');
+      // One worker taking one request at a time cannot serve 200 within 1 ms of each arriving.
+      expect(codes.filter((c) => c === 'ok').length).toBeGreaterThanOrEqual(1);
+      expect(codes.filter((c) => c === 'overloaded').length).toBeGreaterThan(100);
+      expect(new Set(codes)).toEqual(new Set(['ok', 'overloaded']));
+      expect(replies.find((r) => r.error)?.error?.message).toMatch(/ms (behind|for a worker)|queue/);
+      const m = await metrics(s);
+      expect(m).toMatch(/vitrine_requests_shed_total\{reason="(deadline|expected_wait)"\} [1-9]/);
+      // Events do not wait for a worker and are never shed for it.
+      const events = await Promise.all(
+        Array.from({ length: 50 }, (_, j) =>
+          client.request({ call: 'event', user: `s${j}`, item: 'i1', type: 'view' }),
+        ),
+      );
+      expect(events.every((r) => r.error === undefined)).toBe(true);
+      // And once the burst is over, the same connection is served.
+      expect((await client.request({ call: 'recommend', user: 'u1', k: 3 })).error).toBeUndefined();
+      await client.close();
+    });
+  });
+
+  it('closes (1013) a connection that keeps sending into refusals, without taking others down', async () => {
+    await withServer({ maxInFlightPerConnection: 1 }, async (s) => {
+      const url = `ws://127.0.0.1:${s.port}/ws`;
+      const bystander = await TestClient.connect(url);
+      // One frame taken, then refusals in a row until the server stops answering this connection.
+      const { code, replies } = await flood(url, 3000);
+      expect(code).toBe(1013);
+      expect(replies).toBeGreaterThan(400);
+      expect(replies).toBeLessThan(1000);
+      expect(await metrics(s)).toMatch(/vitrine_connections_closed_total\{reason="refusals_in_a_row"\} 1\n/);
+      expect((await bystander.request({ call: 'recommend', user: 'u1', k: 3 })).error).toBeUndefined();
+      // A client that backs off and comes back is served.
+      const again = await TestClient.connect(url);
+      expect((await again.request({ call: 'recommend', user: 'u1', k: 3 })).error).toBeUndefined();
+      await Promise.all([bystander.close(), again.close()]);
+    });
+  });
+
+  it('holds at most --max-unread-replies for clients that do not read, refusing the connections holding it', async () => {
+    await withServer({ maxUnreadReplyMiB: 1 }, async (s) => {
+      const url = `ws://127.0.0.1:${s.port}/ws`;
+      const slow: TestClient[] = [];
+      for (let c = 0; c < 3; c++) {
+        const client = await TestClient.connect(url);
+        (client.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+        slow.push(client);
+      }
+      let peak = 0;
+      // Large replies on three connections at once, paced, until the kernel's buffers are full and
+      // uWS holds the rest: each stays under the per-connection 1 MiB, together they pass the cap.
+      for (let j = 0; j < 30; j++) {
+        for (const client of slow)
+          for (let r = 0; r < 20; r++)
+            void client.request(
+              {
+                call: 'recommend',
+                user: `u${(r % 50) + 1}`,
+                k: 200,
+                filters: { excludeSeen: false, availableOnly: false },
+              },
+              'json',
+            );
+        await new Promise((w) => setTimeout(w, 50));
+        peak = Math.max(peak, Number(/vitrine_unread_reply_bytes (\d+)/.exec(await metrics(s))?.[1]));
+      }
+      const m = await metrics(s);
+      // Past the 1 MiB cap (measured peak 2.3 MiB: the cap plus the replies of requests already in flight).
+      expect(peak).toBeGreaterThan(1 << 20);
+      expect(peak).toBeLessThan(4 << 20);
+      expect(m).toMatch(/vitrine_requests_shed_total\{reason="unread_replies"\} [1-9]/);
+      // A client that reads is still served.
+      const reader = await TestClient.connect(url);
+      expect((await reader.request({ call: 'recommend', user: 'u1', k: 3 })).error).toBeUndefined();
+      await reader.close();
+      for (const c of slow) c.ws.terminate();
+    });
+  });
+});
