@@ -14,6 +14,8 @@ export interface LatencySummary {
   errorCodes: Record<string, number>;
   seconds: number;
   throughput: number;
+  /** Successful replies per second (refusals answer fast and would inflate `throughput`). */
+  goodput: number;
   p50: number;
   p90: number;
   p99: number;
@@ -101,6 +103,7 @@ function summarise(rec: Recorder, seconds: number, lateness?: hdr.Histogram): La
     errorCodes: errors,
     seconds: Number(seconds.toFixed(2)),
     throughput: Math.round(count / seconds),
+    goodput: Math.round((count - errorCount) / seconds),
     p50: ms(h.getValueAtPercentile(50)),
     p90: ms(h.getValueAtPercentile(90)),
     p99: ms(h.getValueAtPercentile(99)),

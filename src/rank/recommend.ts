@@ -21,6 +21,15 @@ export interface RecommendInput {
   retrieval?: Partial<RetrievalConfig>;
   /** `dense` when a category or price filter excludes much of the catalogue. */
   exclusion?: Exclusion;
+  /** Filled with when (performance.now()) each stage ended, for the server's latency breakdown. */
+  marks?: StageMarks;
+}
+
+/** When a recommendation's stages ended: retrieval (HNSW and kNN), feature rows, the ranker's answer. */
+export interface StageMarks {
+  retrieved?: number;
+  featured?: number;
+  ranked?: number;
 }
 
 export interface Ranked {
@@ -63,10 +72,13 @@ export async function recommend(model: RecModel, input: RecommendInput): Promise
       input.exclusion,
     );
     const n = cand.items.length;
+    if (input.marks) input.marks.retrieved = performance.now();
     if (n > 0) {
       const rows = new Float32Array(n * model.features.width);
       model.features.build({ history: input.history, vector, attrs: input.attrs, now: input.now }, cand.items, rows);
+      if (input.marks) input.marks.featured = performance.now();
       const probs = await model.ranker.score(rows, n);
+      if (input.marks) input.marks.ranked = performance.now();
       for (const r of topK(probs, input.k)) {
         items.push(cand.items[r]);
         scores.push(probs[r]);

@@ -6,7 +6,7 @@ import type { StateStore, UserState } from '../state/store.js';
 import type { ServerConfig } from './config/index.js';
 import type { Logger, Pseudonymiser } from './log.js';
 import type { ServerMetrics } from './metrics.js';
-import { type ModelPool, QueueFullError } from './pool.js';
+import { type ModelPool, type PoolReply, QueueFullError } from './pool.js';
 import type { PromotionDesk } from './promotions.js';
 import { idOf, type Transport } from './transport/codec.js';
 
@@ -62,7 +62,8 @@ export class Dispatcher {
         throw new VitrineError('shutting_down', 'the server is shutting down; reconnect to another replica');
       const req = parseRequest(raw, this.d.config.limits, callFromPath);
       callName = req.call.call;
-      const { result, bundle, degraded } = await this.answer(req.call);
+      const { result, bundle, degraded, pooled } = await this.answer(req.call);
+      if (pooled !== undefined) metrics.stage(callName, 'reply').observe((performance.now() - pooled) / 1000);
       const serverMs = elapsed(t0);
       metrics.requests.inc({ call: callName, transport, outcome: 'ok' });
       metrics.latency.observe({ call: callName }, serverMs / 1000);
@@ -88,7 +89,7 @@ export class Dispatcher {
 
   private async answer(
     call: ReturnType<typeof parseRequest>['call'],
-  ): Promise<{ result: AnyResult; bundle: string; degraded?: string }> {
+  ): Promise<{ result: AnyResult; bundle: string; degraded?: string; pooled?: number }> {
     const pool = this.d.pool();
     const now = this.now();
     if (call.call === 'event') {
@@ -139,6 +140,8 @@ export class Dispatcher {
     } catch (e) {
       throw e instanceof QueueFullError ? this.shed(e) : e;
     }
+    const pooled = performance.now();
+    this.recordStages(call.call, reply);
     const o = reply.outcome;
     if ('error' in o)
       throw o.internal !== undefined
@@ -147,9 +150,9 @@ export class Dispatcher {
     if (call.call === 'promotion') {
       const ctx = o.result as PromotionContextResult;
       const result = await this.storeWrite(() => this.d.promotions.decide(user, ctx, call.k, now));
-      return { result, bundle: reply.version, degraded };
+      return { result, bundle: reply.version, degraded, pooled };
     }
-    return { result: o.result as AnyResult, bundle: reply.version, degraded };
+    return { result: o.result as AnyResult, bundle: reply.version, degraded, pooled };
   }
 
   /**
@@ -167,6 +170,18 @@ export class Dispatcher {
         degraded: `answered from the bundle alone: ${e instanceof VitrineError ? e.message : 'the state store failed'}`,
       };
     }
+  }
+
+  /** The request's breakdown into /metrics (seconds), from the pool's and the worker's own clocks. */
+  private recordStages(call: string, r: PoolReply): void {
+    const put = (stage: string, ms: number | undefined): void => {
+      if (ms !== undefined && ms >= 0) this.d.metrics.stage(call, stage).observe(ms / 1000);
+    };
+    put('queue', r.queue);
+    put('handoff', r.handoff);
+    const w = r.outcome.work;
+    if (w) for (const [stage, ms] of Object.entries(w)) put(stage, ms);
+    put('back', r.back);
   }
 
   private shed(e: QueueFullError): VitrineError {

@@ -31,6 +31,8 @@ export interface PoolOptions {
   onWorkerError?: (err: unknown) => void;
 }
 
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
 }
@@ -52,10 +54,14 @@ export class QueueFullError extends Error {
   }
 }
 
-/** A request's result, or the error its worker reported for it alone. */
+/** A request's result, or the error its worker reported for it alone, and where its time went. */
 export interface PoolReply {
   version: string;
   outcome: TaskOutcome;
+  /** ms: waiting in this pool's queue, the hand-off to the worker, and the way back to this thread. */
+  queue: number;
+  handoff?: number;
+  back?: number;
 }
 
 interface Waiting {
@@ -227,8 +233,20 @@ export class ModelPool {
           throw new Error(
             `a worker answered ${String(reply.outcomes?.length)} of ${batch.length} requests (is dist/ stale? run npm run build)`,
           );
-        this.noteService(batch.length, performance.now() - sent);
-        batch.forEach((w, j) => w.resolve({ version: reply.version, outcome: reply.outcomes[j] }));
+        const received = performance.now();
+        this.noteService(batch.length, received - sent);
+        const origin = performance.timeOrigin;
+        const handoff = reply.began !== undefined ? round3(reply.began - (origin + sent)) : undefined;
+        const back = reply.finished !== undefined ? round3(origin + received - reply.finished) : undefined;
+        batch.forEach((w, j) =>
+          w.resolve({
+            version: reply.version,
+            outcome: reply.outcomes[j],
+            queue: round3(sent - w.queued),
+            handoff,
+            back,
+          }),
+        );
       };
       this.pool
         .run({ batch: batch.map((w) => w.task) })

@@ -7,7 +7,7 @@ import type { WorkerResult } from '../protocol/replies.js';
 import { rankContext } from '../rank/context.js';
 import { instantiate } from '../rank/model.js';
 import { runCall } from './calls/index.js';
-import type { Task } from './calls/task.js';
+import type { Task, WorkMarks } from './calls/task.js';
 
 /** What the main thread hands each worker: the bundle (large arrays in shared memory) and settings. */
 export interface WorkerInit {
@@ -21,12 +21,30 @@ export interface WorkerInit {
 export type WorkerTask = { batch: Task[] } | { ping: true };
 
 /** One request's outcome: a failure stays with its own request and never fails the rest of the batch. */
-export type TaskOutcome = { result: WorkerResult } | { error: ErrorBody; internal?: string };
+export type TaskOutcome = ({ result: WorkerResult } | { error: ErrorBody; internal?: string }) & { work?: WorkStages };
+
+/**
+ * Where one request's time went inside the worker, ms: waiting for the batch's earlier requests
+ * (`wait`), retrieval, feature rows and the ranker (recommend only; the ranker's time includes the
+ * other requests' work it is merged with), the rest of its own work (`finish`), and waiting for the
+ * batch's later requests before the batch is answered as one message (`rest`).
+ */
+export interface WorkStages {
+  wait: number;
+  retrieve?: number;
+  features?: number;
+  ranker?: number;
+  finish: number;
+  rest: number;
+}
 
 export interface WorkerReply {
   version: string;
   outcomes: TaskOutcome[];
   provider?: string;
+  /** When the worker began and finished the batch, epoch ms (comparable across threads). */
+  began?: number;
+  finished?: number;
 }
 
 const init = Piscina.workerData as WorkerInit;
@@ -42,15 +60,44 @@ const version = model.data.manifest.version;
 
 export default async function handle(task: WorkerTask): Promise<WorkerReply> {
   if ('ping' in task) return { version, outcomes: [], provider: model.ranker.provider };
+  const began = performance.now();
   // Started together, the batch's requests reach the ranker in one synchronous run and share one
   // ONNX session run (see OnnxRanker); the batch is answered as one message either way.
-  const outcomes = await Promise.all(task.batch.map(answer));
-  return { version, outcomes };
+  const done: { marks: WorkMarks; end: number }[] = [];
+  const outcomes = await Promise.all(
+    task.batch.map(async (t, j) => {
+      const marks: WorkMarks = { start: performance.now() };
+      const outcome = await answer(t, marks);
+      done[j] = { marks, end: performance.now() };
+      return outcome;
+    }),
+  );
+  const finished = performance.now();
+  outcomes.forEach((o, j) => {
+    o.work = stages(began, done[j].marks, done[j].end, finished);
+  });
+  const origin = performance.timeOrigin;
+  return { version, outcomes, began: origin + began, finished: origin + finished };
 }
 
-async function answer(t: Task): Promise<TaskOutcome> {
+const ms = (x: number): number => Math.round(x * 1000) / 1000;
+
+function stages(began: number, m: WorkMarks, end: number, finished: number): WorkStages {
+  const start = m.start ?? began;
+  const w: WorkStages = {
+    wait: ms(start - began),
+    finish: ms(end - (m.ranked ?? m.retrieved ?? start)),
+    rest: ms(finished - end),
+  };
+  if (m.retrieved !== undefined) w.retrieve = ms(m.retrieved - start);
+  if (m.featured !== undefined && m.retrieved !== undefined) w.features = ms(m.featured - m.retrieved);
+  if (m.ranked !== undefined && m.featured !== undefined) w.ranker = ms(m.ranked - m.featured);
+  return w;
+}
+
+async function answer(t: Task, marks: WorkMarks): Promise<TaskOutcome> {
   try {
-    return { result: await runCall(ctx, t) };
+    return { result: await runCall(ctx, t, marks) };
   } catch (e) {
     const error = errorBody(e);
     return error.code === 'internal'

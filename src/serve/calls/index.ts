@@ -6,14 +6,14 @@ import { promotionContextCall } from './promotion.js';
 import { recommendCall } from './recommend.js';
 import { scoreCall } from './score.js';
 import { similarCall } from './similar.js';
-import type { Task } from './task.js';
+import type { Task, WorkMarks } from './task.js';
 
 /** Answers one validated call over a worker's model. Pure request → result: the worker and the tests drive it. */
-export async function runCall(ctx: RankContext, task: Task): Promise<WorkerResult> {
+export async function runCall(ctx: RankContext, task: Task, marks?: WorkMarks): Promise<WorkerResult> {
   const c = task.call;
   switch (c.call) {
     case 'recommend':
-      return recommendCall(ctx, c, task);
+      return recommendCall(ctx, c, task, marks);
     case 'similar':
       return similarCall(ctx, c);
     case 'boughtTogether':

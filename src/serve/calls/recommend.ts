@@ -6,10 +6,15 @@ import { diversify } from '../../rank/diversify.js';
 import { isDense } from '../../rank/filters.js';
 import { recommend } from '../../rank/recommend.js';
 import { resolveUser } from '../../rank/user.js';
-import type { Task } from './task.js';
+import type { Task, WorkMarks } from './task.js';
 
 /** `recommend`: the two-stage pipeline for a shopper, filtered, optionally diversified, explained. */
-export async function recommendCall(ctx: RankContext, c: RecommendCall, task: Task): Promise<RecommendResult> {
+export async function recommendCall(
+  ctx: RankContext,
+  c: RecommendCall,
+  task: Task,
+  marks?: WorkMarks,
+): Promise<RecommendResult> {
   const m = ctx.model;
   const u = resolveUser(m, c.user, c.history, task.streamed, task.now, task.forgotten);
   const { mask, release } = ctx.masks.apply(c.filters, u.history.items);
@@ -24,6 +29,7 @@ export async function recommendCall(ctx: RankContext, c: RecommendCall, task: Ta
       exclude: mask,
       retrieval: c.candidates !== undefined ? { candidates: c.candidates } : undefined,
       exclusion: isDense(c.filters) ? 'dense' : 'sparse',
+      marks,
     });
     let order = Array.from({ length: ranked.items.length }, (_, r) => r);
     if (c.diversity > 0) order = diversify(m, ranked.items, ranked.scores, c.k, c.diversity);

@@ -1,4 +1,5 @@
 import type { ModelCall, StreamedEvent } from '../../protocol/calls.js';
+import type { StageMarks } from '../../rank/recommend.js';
 
 /** A validated call as a worker receives it, with the user's streamed events and the request time. */
 export interface Task {
@@ -9,4 +10,9 @@ export interface Task {
   forgotten?: boolean;
   /** Request time, Unix seconds. */
   now: number;
+}
+
+/** When a request's own work began and its stages ended, on the worker's clock (performance.now()). */
+export interface WorkMarks extends StageMarks {
+  start?: number;
 }

@@ -1,0 +1,63 @@
+import { describe, expect, inject, it } from 'vitest';
+import { loadConfig } from '../../src/serve/config/index.js';
+import { VitrineServer } from '../../src/serve/server.js';
+import { TestClient } from '../helpers/client.js';
+
+const bundle = inject('fixtureBundle');
+
+/** Count and sum (seconds) of one stage's histogram in a /metrics text. */
+function stage(metrics: string, call: string, name: string): { count: number; sum: number } {
+  const get = (what: string): number =>
+    Number(
+      new RegExp(`vitrine_request_stage_seconds_${what}\\{call="${call}",stage="${name}"\\} ([0-9.e+-]+)`).exec(
+        metrics,
+      )?.[1] ?? Number.NaN,
+    );
+  return { count: get('count'), sum: get('sum') };
+}
+
+describe('the latency breakdown in /metrics', () => {
+  it("splits every served request's time into its stages, which add up to no more than the server's own time", async () => {
+    const server = new VitrineServer(
+      loadConfig(bundle, undefined, { port: 0, workers: 1, maxBatch: 8, logLevel: 'silent', clock: 'bundle' }),
+    );
+    await server.start();
+    try {
+      const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
+      // Bursts, so that batches form and the wait behind a batch's other requests is measured.
+      let serverMs = 0;
+      for (let b = 0; b < 5; b++) {
+        const replies = await Promise.all(
+          Array.from({ length: 20 }, (_, j) => client.request({ call: 'recommend', user: `u${j + 1}`, k: 10 })),
+        );
+        for (const r of replies) {
+          expect(r.error).toBeUndefined();
+          serverMs += r.serverMs ?? 0;
+        }
+      }
+      await client.request({ call: 'similar', item: 'i1', k: 3 });
+      const m = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
+      const names = ['queue', 'handoff', 'wait', 'retrieve', 'features', 'ranker', 'finish', 'rest', 'back', 'reply'];
+      let total = 0;
+      for (const name of names) {
+        const s = stage(m, 'recommend', name);
+        // Retrieval and ranking are skipped for a shopper with no history (trending items instead).
+        if (['retrieve', 'features', 'ranker'].includes(name)) expect(s.count, name).toBeGreaterThan(50);
+        else expect(s.count, name).toBe(100);
+        expect(s.sum, name).toBeGreaterThanOrEqual(0);
+        total += s.sum;
+      }
+      // The stages are disjoint parts of the time the server reports in each reply.
+      expect(total * 1000).toBeLessThanOrEqual(serverMs * 1.01);
+      expect(total * 1000).toBeGreaterThan(serverMs * 0.5);
+      // Requests that came together waited behind each other's work in their batch.
+      expect(stage(m, 'recommend', 'wait').sum + stage(m, 'recommend', 'rest').sum).toBeGreaterThan(0);
+      // Calls without the recommend pipeline have the stages around it only.
+      expect(stage(m, 'similar', 'finish').count).toBe(1);
+      expect(Number.isNaN(stage(m, 'similar', 'ranker').count)).toBe(true);
+      await client.close();
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
