@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { WebSocketServer } from 'ws';
+import { openTarget } from '../../src/load/target.js';
 import { runLoad, type Traffic } from '../../src/load/engine.js';
 import { findMax, judge, parseSlo } from '../../src/load/find-max.js';
 import { latencyHistogram, percentiles } from '../../src/load/histograms.js';
@@ -49,6 +51,38 @@ describe('the load engine', () => {
     expect(r.timeline[0].p99).toBeLessThan(100);
     // The server's own time (1 ms in every reply) is kept apart from what the client saw.
     expect(r.overall.server.p99).toBeLessThan(2);
+  });
+
+  it("shows a real server's 1 s stall the same way, through the client and WebSocket connections", async () => {
+    // A WebSocket server that answers at once, except that it holds every reply from 1 s to 2 s into the run.
+    const wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((r) => wss.once('listening', r));
+    let stallFrom = Number.POSITIVE_INFINITY;
+    const held: (() => void)[] = [];
+    wss.on('connection', (ws) =>
+      ws.on('message', (data: Buffer) => {
+        const { id } = JSON.parse(data.toString()) as { id: number };
+        const reply = () => ws.send(JSON.stringify({ id, result: {}, bundle: 'v1', serverMs: 0.1 }));
+        const now = performance.now();
+        if (now >= stallFrom && now < stallFrom + 1000) held.push(reply);
+        else reply();
+      }),
+    );
+    const { port } = wss.address() as { port: number };
+    const target = await openTarget({ url: `ws://127.0.0.1:${port}`, connections: 2, codec: 'json', timeoutMs: 5000 });
+    try {
+      stallFrom = performance.now() + 1000;
+      setTimeout(() => held.splice(0).forEach((r) => r()), 2000);
+      const r = await runLoad(target, { rate: 200, seconds: 3, warmupSeconds: 0, traffic });
+      expect(r.overall.ok).toBe(600);
+      expect(r.overall.p50).toBeLessThan(100);
+      expect(r.overall.p90).toBeGreaterThan(500);
+      expect(r.overall.p99).toBeGreaterThan(900);
+      expect(r.overall.server.p99).toBeLessThan(1);
+    } finally {
+      await target.close();
+      wss.close();
+    }
   });
 
   it("counts errors by code and keeps the successful replies' latency apart", async () => {
