@@ -3,7 +3,7 @@
  * (uWebSockets.js + piscina workers, msgpack) against the yardstick single-process ws + JSON server
  * doing the same work on its main thread, measured the same way in one run.
  *
- *   npm run bench:serve -- [--redis] [--items 100000] [--users 20000] [--seconds 10] [--connections 32] [--depth 4] [--max-batch 8] [--tasks-per-worker 2] [--repeat 1]
+ *   npm run bench:serve -- [--redis] [--items 100000] [--users 20000] [--seconds 10] [--connections 32] [--depth 4] [--max-batch 8] [--tasks-per-worker 2] [--repeat 1] [--node-flags="--max-semi-space-size=64"]
  *
  * Maximum throughput comes from a closed loop (every connection keeps `depth` requests in flight);
  * latency percentiles from an open loop at half of that rate, timed from each request's scheduled
@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     candidates: { type: 'string', default: '200' },
     'max-batch': { type: 'string', default: '8' },
     'tasks-per-worker': { type: 'string', default: '2' },
+    // V8 flags for Vitrine's process, space-separated (e.g. --node-flags="--max-semi-space-size=32").
+    'node-flags': { type: 'string', default: '' },
     repeat: { type: 'string', default: '1' },
     // Also Vitrine with its state in Redis (a redis-server started here, AOF fsynced on every write).
     redis: { type: 'boolean', default: false },
@@ -119,6 +121,7 @@ const vitrineTarget = (name: string, extra: string[]): Target => ({
   start: () =>
     startServerProcess(
       [
+        ...args['node-flags']!.split(' ').filter(Boolean),
         cli,
         'serve',
         '--bundle',

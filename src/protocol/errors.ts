@@ -11,10 +11,19 @@ export const ERRORS = {
   unknown_call: { status: 404, exit: 2, summary: 'no such call' },
   invalid_field: { status: 400, exit: 2, summary: 'a field is missing, of the wrong type, or out of range' },
   frame_too_large: { status: 413, exit: 2, summary: 'the frame exceeds the size limit' },
-  too_many_in_flight: { status: 429, exit: 2, summary: 'this connection has too many requests in flight' },
+  too_many_in_flight: {
+    status: 429,
+    exit: 2,
+    summary: 'this connection has too many requests in flight, or too many replies it has not read',
+  },
   unauthorized: { status: 401, exit: 2, summary: 'missing or wrong token' },
   // The server's state: retry later or elsewhere.
-  overloaded: { status: 503, exit: 1, summary: 'the server queue is full; retry later' },
+  overloaded: {
+    status: 503,
+    exit: 1,
+    summary:
+      'the server cannot serve the request in time (its queue is full or past its deadline); retry with back-off',
+  },
   not_ready: { status: 503, exit: 1, summary: 'no model bundle is loaded yet' },
   shutting_down: { status: 503, exit: 1, summary: 'the server is draining and accepts no new requests' },
   unavailable: {
