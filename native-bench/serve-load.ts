@@ -16,7 +16,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { closedLoop, openLoop, type Codec, type LatencySummary } from '../src/load/driver.js';
+import { type LoadResult, runLoad } from '../src/load/engine.js';
+import { openTarget } from '../src/load/target.js';
 import { Rng } from '../src/util/rng.js';
 import { TestRedis } from '../test/helpers/redis.js';
 import { ensureBenchBundle } from './bench-bundle.js';
@@ -61,11 +62,58 @@ interface Measured {
   halfStages?: Record<string, StageFigures>;
 }
 
+type Codec = 'msgpack' | 'json';
+
+/** One phase's figures, as this benchmark prints and stores them. */
+interface LatencySummary {
+  count: number;
+  errors: number;
+  throughput: number;
+  goodput: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  server: { p50: number; p99: number };
+  sendLateness?: { p50: number; p99: number };
+}
+
+const summary = (r: LoadResult): LatencySummary => ({
+  count: r.overall.count,
+  errors: r.overall.count - r.overall.ok,
+  throughput: r.achievedRate,
+  goodput: r.goodput,
+  p50: r.overall.p50,
+  p90: r.overall.p90,
+  p99: r.overall.p99,
+  p999: r.overall.p999,
+  max: r.overall.max,
+  server: r.overall.server,
+  ...(r.sendLateness && { sendLateness: r.sendLateness }),
+});
+
+/** One phase through the loadtest engine: its own connections, opened for it and closed after. */
+async function phase(
+  url: string,
+  codec: Codec,
+  connections: number,
+  plan: { rate?: number; depth?: number; seconds: number },
+  request: () => Record<string, unknown>,
+): Promise<LatencySummary> {
+  const target = await openTarget({ url, connections, codec, timeoutMs: 10_000 });
+  try {
+    const traffic = { next: () => ({ call: 'recommend' as const, body: request() }) };
+    return summary(await runLoad(target, { ...plan, warmupSeconds: 0, traffic }));
+  } finally {
+    await target.close();
+  }
+}
+
 async function measure(t: Target, userIds: string[], alsoAtRate?: number, atRateFirst = false): Promise<Measured> {
   const { child, port } = await t.start();
   const rng = new Rng(9);
   const request = (): Record<string, unknown> => ({
-    call: 'recommend',
     user: userIds[rng.int(userIds.length)],
     k: 10,
     candidates: Number(args.candidates),
@@ -73,19 +121,13 @@ async function measure(t: Target, userIds: string[], alsoAtRate?: number, atRate
   const url = t.name.startsWith('vitrine') ? `ws://127.0.0.1:${port}/ws` : `ws://127.0.0.1:${port}`;
   try {
     // Warm up JIT, caches and worker pools before measuring.
-    await closedLoop({ url, codec: t.codec, connections: 8, depth: 2, seconds: 2, request });
-    const max = await closedLoop({
-      url,
-      codec: t.codec,
-      connections: Number(args.connections),
-      depth: Number(args.depth),
-      seconds,
-      request,
-    });
+    await phase(url, t.codec, 8, { depth: 2, seconds: 2 }, request);
+    const connections = Number(args.connections);
+    const max = await phase(url, t.codec, connections, { depth: Number(args.depth), seconds }, request);
     // Successful replies only: a request refused `overloaded` comes back fast and is not throughput.
     const halfRate = Math.max(1, Math.round(max.goodput / 2));
     const open = (rate: number): Promise<LatencySummary> =>
-      openLoop({ url, codec: t.codec, connections: Number(args.connections), rate, seconds, request });
+      phase(url, t.codec, connections, { rate, seconds }, request);
     // A server's tail grows with its uptime (see docs/benchmarks.md): the phase two servers are
     // compared in is the second one for both, the one right after the closed loop.
     let half: LatencySummary;

@@ -3,7 +3,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { closedLoop } from '../../src/load/driver.js';
+import { runLoad } from '../../src/load/engine.js';
+import { openTarget } from '../../src/load/target.js';
 import { loadConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { TestClient, type Reply } from '../helpers/client.js';
@@ -232,25 +233,33 @@ describe('event log', () => {
 });
 
 describe('graceful shutdown', () => {
-  it('ends a load run whose server shuts down, counting what was in flight', async () => {
+  it('keeps a load run going through its server shutting down, counting the failures by code', async () => {
     const server = new VitrineServer(
       loadConfig(fixture, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle' }),
     );
     await server.start();
-    const run = closedLoop({
+    const target = await openTarget({
       url: `ws://127.0.0.1:${server.port}/ws`,
-      codec: 'msgpack',
       connections: 2,
+      codec: 'msgpack',
+      timeoutMs: 200,
+    });
+    const run = runLoad(target, {
       depth: 4,
-      seconds: 60,
-      request: (seq) => ({ call: 'recommend', user: `u${(seq % 50) + 1}`, k: 5 }),
+      seconds: 1.5,
+      warmupSeconds: 0,
+      traffic: { next: (seq) => ({ call: 'recommend', body: { user: `u${(seq % 50) + 1}`, k: 5 } }) },
     });
     await new Promise((r) => setTimeout(r, 300));
     await server.shutdown();
-    // Well before its 60 s: the closed connections end the run instead of leaving it waiting.
-    const summary = await run;
-    expect(summary.count).toBeGreaterThan(0);
-    expect(summary.seconds).toBeLessThan(30);
+    // The run ends on time: what was in flight and what followed fail with a code, none hangs.
+    const r = await run;
+    await target.close();
+    expect(r.seconds).toBeLessThan(5);
+    expect(r.overall.ok).toBeGreaterThan(0);
+    const codes = Object.keys(r.overall.errors);
+    expect(codes.length).toBeGreaterThan(0);
+    for (const code of codes) expect(['connection_closed', 'not_connected', 'shutting_down']).toContain(code);
   });
 
   it('survives a SIGHUP that arrives while it is still loading the bundle', async () => {
