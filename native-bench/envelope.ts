@@ -21,7 +21,7 @@ import { findMax } from '../src/load/find-max.js';
 import { openTarget } from '../src/load/target.js';
 import { Rng } from '../src/util/rng.js';
 import { ensureBenchBundle } from './bench-bundle.js';
-import { startServerProcess, stopServerProcess } from './server-process.js';
+import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -21,7 +21,7 @@ import { openTarget } from '../src/load/target.js';
 import { Rng } from '../src/util/rng.js';
 import { TestRedis } from '../test/helpers/redis.js';
 import { ensureBenchBundle } from './bench-bundle.js';
-import { startServerProcess, stopServerProcess } from './server-process.js';
+import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
 import { type StageFigures, stageBreakdown } from './stage-breakdown.js';
 
 const { values: args } = parseArgs({

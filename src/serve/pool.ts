@@ -6,6 +6,7 @@ import type { BundleData } from '../bundle/model.js';
 import type { Item } from '../data/types.js';
 import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import type { Task } from './calls/task.js';
+import { toMicros } from './clock.js';
 import { smokeError, smokeFailure, smokeTasks } from './smoke.js';
 import type { TaskOutcome, WorkerInit, WorkerReply, WorkerTask } from './worker.js';
 
@@ -30,8 +31,6 @@ export interface PoolOptions {
   /** Told of a worker failing outside any request (at start-up, or a crash between tasks). */
   onWorkerError?: (err: unknown) => void;
 }
-
-const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
@@ -236,13 +235,13 @@ export class ModelPool {
         const received = performance.now();
         this.noteService(batch.length, received - sent);
         const origin = performance.timeOrigin;
-        const handoff = reply.began !== undefined ? round3(reply.began - (origin + sent)) : undefined;
-        const back = reply.finished !== undefined ? round3(origin + received - reply.finished) : undefined;
+        const handoff = reply.began !== undefined ? toMicros(reply.began - (origin + sent)) : undefined;
+        const back = reply.finished !== undefined ? toMicros(origin + received - reply.finished) : undefined;
         batch.forEach((w, j) =>
           w.resolve({
             version: reply.version,
             outcome: reply.outcomes[j],
-            queue: round3(sent - w.queued),
+            queue: toMicros(sent - w.queued),
             handoff,
             back,
           }),

@@ -7,6 +7,7 @@ import type { WorkerResult } from '../protocol/replies.js';
 import { rankContext } from '../rank/context.js';
 import { instantiate } from '../rank/model.js';
 import { runCall } from './calls/index.js';
+import { toMicros } from './clock.js';
 import type { Task, WorkMarks } from './calls/task.js';
 
 /** What the main thread hands each worker: the bundle (large arrays in shared memory) and settings. */
@@ -80,18 +81,16 @@ export default async function handle(task: WorkerTask): Promise<WorkerReply> {
   return { version, outcomes, began: origin + began, finished: origin + finished };
 }
 
-const ms = (x: number): number => Math.round(x * 1000) / 1000;
-
 function stages(began: number, m: WorkMarks, end: number, finished: number): WorkStages {
   const start = m.start ?? began;
   const w: WorkStages = {
-    wait: ms(start - began),
-    finish: ms(end - (m.ranked ?? m.retrieved ?? start)),
-    rest: ms(finished - end),
+    wait: toMicros(start - began),
+    finish: toMicros(end - (m.ranked ?? m.retrieved ?? start)),
+    rest: toMicros(finished - end),
   };
-  if (m.retrieved !== undefined) w.retrieve = ms(m.retrieved - start);
-  if (m.featured !== undefined && m.retrieved !== undefined) w.features = ms(m.featured - m.retrieved);
-  if (m.ranked !== undefined && m.featured !== undefined) w.ranker = ms(m.ranked - m.featured);
+  if (m.retrieved !== undefined) w.retrieve = toMicros(m.retrieved - start);
+  if (m.featured !== undefined && m.retrieved !== undefined) w.features = toMicros(m.featured - m.retrieved);
+  if (m.ranked !== undefined && m.featured !== undefined) w.ranker = toMicros(m.ranked - m.featured);
   return w;
 }
 

@@ -80,6 +80,20 @@ export function checkOutputFile(flag: string, file: string, renamedOver = false)
     throw new VitrineError('invalid_argument', `${flag} ${file}: is a directory; name a file`);
 }
 
+/**
+ * An output a command may replace only if it wrote it before: `isOurs` judges the file's first 8 KiB.
+ * Checked before any work, so a long run does not end in a refusal.
+ */
+export function checkReplaceable(flag: string, path: string, writer: string, isOurs: (head: string) => boolean): void {
+  checkOutputFile(flag, path, true);
+  if (!existsSync(path) || statSync(path).size === 0) return;
+  if (!isOurs(readFileSync(path, 'utf8').slice(0, 8192)))
+    throw new VitrineError(
+      'conflict',
+      `${flag} ${path}: exists and is not one ${writer} wrote; refusing to replace it (choose another path, or remove it yourself)`,
+    );
+}
+
 export function writable(path: string): boolean {
   try {
     accessSync(path, constants.W_OK);

@@ -3,20 +3,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { WebSocketServer } from 'ws';
 import { CallError, VitrineClient, VitrineHttpClient } from '../../src/client/index.js';
-import { loadConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { tempDir } from '../helpers/paths.js';
 import { freePort } from '../helpers/redis.js';
+import { startTestServer } from '../helpers/server.js';
 
 const bundle = inject('fixtureBundle');
 const catalogue = join(tempDir(), 'promotions.csv');
 writeFileSync(catalogue, 'id,kind,value\nTEN,percent_off,10\n');
 
 async function server(port: number): Promise<VitrineServer> {
-  const s = new VitrineServer(
-    loadConfig(bundle, undefined, { port, workers: 1, logLevel: 'silent', clock: 'bundle', promotions: catalogue }),
-  );
-  await s.start();
+  const s = await startTestServer(bundle, { port, clock: 'bundle', promotions: catalogue });
   return s;
 }
 

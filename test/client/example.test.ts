@@ -2,9 +2,8 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../../src/serve/config/index.js';
-import { VitrineServer } from '../../src/serve/server.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
+import { startTestServer } from '../helpers/server.js';
 
 const bundle = inject('fixtureBundle');
 
@@ -12,16 +11,7 @@ describe('examples/shop-backend.mjs', () => {
   it("serves a shop page from Vitrine's recommendations and offer, through `vitrine/client`", async () => {
     const catalogue = join(tempDir(), 'promotions.csv');
     writeFileSync(catalogue, 'id,kind,value\nTEN,percent_off,10\n');
-    const server = new VitrineServer(
-      loadConfig(bundle, undefined, {
-        port: 0,
-        workers: 1,
-        logLevel: 'silent',
-        clock: 'bundle',
-        promotions: catalogue,
-      }),
-    );
-    await server.start();
+    const server = await startTestServer(bundle, { clock: 'bundle', promotions: catalogue });
     const shop = spawn(
       process.execPath,
       [join(repoRoot, 'examples', 'shop-backend.mjs'), `ws://127.0.0.1:${server.port}/ws`, '0'],

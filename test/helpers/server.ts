@@ -64,3 +64,12 @@ export async function startServerWithCatalog(
   await server.start();
   return { server, catalog: readCatalog(catalogFile) };
 }
+
+/** A started server on `bundle`: a free port, one worker, no logs, and whatever else `settings` say. */
+export async function startTestServer(bundle: string, settings: Partial<ServerConfig> = {}): Promise<VitrineServer> {
+  const server = new VitrineServer(
+    loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', ...settings }),
+  );
+  await server.start();
+  return server;
+}

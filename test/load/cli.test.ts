@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LoadRun } from '../../src/load/run.js';
-import { loadConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { launchBrowser } from '../helpers/browser.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
+import { startTestServer } from '../helpers/server.js';
 
 const bundle = inject('fixtureBundle');
 const dir = tempDir();
@@ -34,23 +34,18 @@ describe('vitrine loadtest', () => {
   beforeAll(async () => {
     const promotions = join(dir, 'promotions.csv');
     writeFileSync(promotions, 'id,kind,value\nTEN,percent_off,10\n');
-    server = new VitrineServer(
-      loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle', promotions }),
-    );
-    await server.start();
+    server = await startTestServer(bundle, { clock: 'bundle', promotions });
     url = `ws://127.0.0.1:${server.port}/ws`;
   });
   afterAll(() => server?.shutdown());
+  /** `loadtest` pointed at the server under test, with traffic from the fixture bundle. */
+  const against = (): string[] => ['loadtest', '--url', url, '--bundle', bundle];
 
   it('runs an open loop of every call from a bundle, with a table, JSON and an HTML report that renders', async () => {
     const json = join(dir, 'a.json');
     const report = join(dir, 'a.html');
     const r = await vitrine(
-      'loadtest',
-      '--url',
-      url,
-      '--bundle',
-      bundle,
+      ...against(),
       '--rate',
       '100',
       '--duration',
@@ -101,11 +96,7 @@ describe('vitrine loadtest', () => {
     expect(
       (
         await vitrine(
-          'loadtest',
-          '--url',
-          url,
-          '--bundle',
-          bundle,
+          ...against(),
           '--rate',
           '50',
           '--duration',
@@ -132,11 +123,7 @@ describe('vitrine loadtest', () => {
   it('steps the rate to the highest that meets an objective', async () => {
     const json = join(dir, 'max.json');
     const r = await vitrine(
-      'loadtest',
-      '--url',
-      url,
-      '--bundle',
-      bundle,
+      ...against(),
       '--mix',
       'recommend=1',
       '--find-max',
@@ -180,19 +167,7 @@ describe('vitrine loadtest', () => {
     expect(away.err).not.toMatch(/internal error/);
     const mine = join(dir, 'notes.html');
     writeFileSync(mine, '<p>my notes</p>');
-    const r = await vitrine(
-      'loadtest',
-      '--url',
-      url,
-      '--bundle',
-      bundle,
-      '--rate',
-      '5',
-      '--duration',
-      '1s',
-      '--report',
-      mine,
-    );
+    const r = await vitrine(...against(), '--rate', '5', '--duration', '1s', '--report', mine);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/exists and is not one vitrine loadtest wrote/);
     expect(readFileSync(mine, 'utf8')).toBe('<p>my notes</p>');

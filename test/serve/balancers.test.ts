@@ -2,11 +2,11 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { TestClient } from '../helpers/client.js';
 import { repoRoot, tempDir } from '../helpers/paths.js';
 import { freePort, TestRedis } from '../helpers/redis.js';
+import { startTestServer } from '../helpers/server.js';
 
 /**
  * The load-balancer configurations docs/state.md gives, run as they are (only the addresses and
@@ -66,17 +66,7 @@ describe.each(balancers)('$name in front of two replicas (docs/deploy)', (lb) =>
   beforeAll(async () => {
     redis = await TestRedis.start({ appendfsync: 'always' });
     for (let r = 0; r < 2; r++) {
-      const s = new VitrineServer(
-        loadConfig(bundle, undefined, {
-          port: 0,
-          probePort: await freePort(),
-          workers: 1,
-          logLevel: 'silent',
-          clock: 'bundle',
-          store: redis.url,
-        }),
-      );
-      await s.start();
+      const s = await startTestServer(bundle, { probePort: await freePort(), clock: 'bundle', store: redis.url });
       replicas.push(s);
     }
     const port = await freePort();

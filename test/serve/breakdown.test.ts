@@ -1,7 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
-import { loadConfig } from '../../src/serve/config/index.js';
-import { VitrineServer } from '../../src/serve/server.js';
 import { TestClient } from '../helpers/client.js';
+import { startTestServer } from '../helpers/server.js';
 
 const bundle = inject('fixtureBundle');
 
@@ -18,10 +17,7 @@ function stage(metrics: string, call: string, name: string): { count: number; su
 
 describe('the latency breakdown in /metrics', () => {
   it("splits every served request's time into its stages, which add up to no more than the server's own time", async () => {
-    const server = new VitrineServer(
-      loadConfig(bundle, undefined, { port: 0, workers: 1, maxBatch: 8, logLevel: 'silent', clock: 'bundle' }),
-    );
-    await server.start();
+    const server = await startTestServer(bundle, { maxBatch: 8, clock: 'bundle' });
     try {
       const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
       // Bursts, so that batches form and the wait behind a batch's other requests is measured.
@@ -47,7 +43,8 @@ describe('the latency breakdown in /metrics', () => {
         expect(s.sum, name).toBeGreaterThanOrEqual(0);
         total += s.sum;
       }
-      // The stages are disjoint parts of the time the server reports in each reply.
+      // The stages are disjoint parts of the time the server reports in each reply: measured, they
+      // cover 96–97% of it (the rest is validation and encoding); the floor leaves room for a busy machine.
       expect(total * 1000).toBeLessThanOrEqual(serverMs * 1.01);
       expect(total * 1000).toBeGreaterThan(serverMs * 0.5);
       // Requests that came together waited behind each other's work in their batch.

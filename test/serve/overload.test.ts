@@ -1,17 +1,15 @@
 import { pack } from 'msgpackr';
 import { describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
-import { loadConfig, type ServerConfig } from '../../src/serve/config/index.js';
+import { type ServerConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { TestClient } from '../helpers/client.js';
+import { startTestServer } from '../helpers/server.js';
 
 const bundle = inject('fixtureBundle');
 
 async function withServer(settings: Partial<ServerConfig>, body: (s: VitrineServer) => Promise<void>): Promise<void> {
-  const server = new VitrineServer(
-    loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle', ...settings }),
-  );
-  await server.start();
+  const server = await startTestServer(bundle, { clock: 'bundle', ...settings });
   try {
     await body(server);
   } finally {

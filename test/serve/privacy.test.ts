@@ -3,11 +3,11 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
-import { loadConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
 import { TestRedis } from '../helpers/redis.js';
 import { spawnSync } from 'node:child_process';
+import { startTestServer } from '../helpers/server.js';
 
 const bundle = inject('fixtureBundle');
 const shop = inject('fixtureShop');
@@ -40,17 +40,7 @@ describe.each(['embedded', 'redis'] as const)('export and forget (%s store)', (b
   beforeAll(async () => {
     if (backend === 'redis') redis = await TestRedis.start();
     const store = backend === 'redis' ? { store: redis!.url } : { eventLog: log };
-    server = new VitrineServer(
-      loadConfig(bundle, undefined, {
-        port: 0,
-        workers: 1,
-        logLevel: 'silent',
-        clock: 'bundle',
-        adminToken: 'adm',
-        ...store,
-      }),
-    );
-    await server.start();
+    server = await startTestServer(bundle, { clock: 'bundle', adminToken: 'adm', ...store });
   });
   afterAll(async () => {
     await server?.shutdown();

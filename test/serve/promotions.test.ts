@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
 import type { PromotionResult } from '../../src/protocol/replies.js';
-import { loadConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { TestClient } from '../helpers/client.js';
 import { tempDir } from '../helpers/paths.js';
+import { startTestServer } from '../helpers/server.js';
 
 const bundle = inject('fixtureBundle');
 const HEADER = 'id,kind,value,min_basket,segments,categories,start,end,budget,cost,code,label';
@@ -42,17 +42,7 @@ ONCE,coupon,15,,,,,,1,,ONCE15,
 BIG,percent_off,20,500,,,,,,,,
 `,
     );
-    server = new VitrineServer(
-      loadConfig(bundle, undefined, {
-        port: 0,
-        workers: 1,
-        logLevel: 'silent',
-        adminToken: 'adm',
-        promotions: catalogue,
-        promotionExploration: 0,
-      }),
-    );
-    await server.start();
+    server = await startTestServer(bundle, { adminToken: 'adm', promotions: catalogue, promotionExploration: 0 });
     client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
   });
   afterAll(async () => {
@@ -199,8 +189,7 @@ BIG,percent_off,20,500,,,,,,,,
 
 describe('a server without a catalogue', () => {
   it('answers promotion `unavailable`, saying how to give it one', async () => {
-    const server = new VitrineServer(loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent' }));
-    await server.start();
+    const server = await startTestServer(bundle);
     try {
       const r = await post(server.port, '/v1/promotion', { user: 'u1' });
       expect(r.status).toBe(503);

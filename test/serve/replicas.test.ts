@@ -7,6 +7,7 @@ import { createStore } from '../../src/state/open-store.js';
 import { TestClient } from '../helpers/client.js';
 import { cliPath, tempDir } from '../helpers/paths.js';
 import { TestRedis } from '../helpers/redis.js';
+import { startTestServer } from '../helpers/server.js';
 
 const bundle = inject('fixtureBundle');
 type Items = { items: { id: string }[] };
@@ -18,10 +19,7 @@ describe('replicas sharing one Redis', () => {
   beforeAll(async () => {
     redis = await TestRedis.start();
     for (let r = 0; r < 2; r++) {
-      const s = new VitrineServer(
-        loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle', store: redis.url }),
-      );
-      await s.start();
+      const s = await startTestServer(bundle, { clock: 'bundle', store: redis.url });
       servers.push(s);
     }
   });
@@ -62,16 +60,7 @@ describe('promotion decisions on replicas sharing one Redis', () => {
     writeFileSync(catalogue, 'id,kind,value\nTEN,percent_off,10\nTWENTY,percent_off,20\n');
     const replicas: VitrineServer[] = [];
     for (let r = 0; r < 2; r++) {
-      const s = new VitrineServer(
-        loadConfig(bundle, undefined, {
-          port: 0,
-          workers: 1,
-          logLevel: 'silent',
-          store: redis.url,
-          promotions: catalogue,
-        }),
-      );
-      await s.start();
+      const s = await startTestServer(bundle, { store: redis.url, promotions: catalogue });
       replicas.push(s);
     }
     const clients = await Promise.all(replicas.map((s) => TestClient.connect(`ws://127.0.0.1:${s.port}/ws`)));
@@ -111,10 +100,7 @@ describe('promotion decisions on replicas sharing one Redis', () => {
 describe('the embedded store', () => {
   it('is held by one server: a second on the same event log exits 2 naming the first', async () => {
     const log = `${tempDir()}/events.jsonl`;
-    const first = new VitrineServer(
-      loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', eventLog: log }),
-    );
-    await first.start();
+    const first = await startTestServer(bundle, { eventLog: log });
     try {
       const second = spawnSync(
         process.execPath,
@@ -131,10 +117,7 @@ describe('the embedded store', () => {
       await first.shutdown();
     }
     // Released at shutdown: the next server takes it.
-    const next = new VitrineServer(
-      loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', eventLog: log }),
-    );
-    await next.start();
+    const next = await startTestServer(bundle, { eventLog: log });
     await next.shutdown();
   });
 });

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { StreamedEvent } from '../../src/protocol/calls.js';
-import { loadConfig } from '../../src/serve/config/index.js';
-import { VitrineServer } from '../../src/serve/server.js';
 import { createStore } from '../../src/state/open-store.js';
 import { type Reply, TestClient } from '../helpers/client.js';
 import { cliPath } from '../helpers/paths.js';
 import { TestRedis } from '../helpers/redis.js';
+import { startTestServer } from '../helpers/server.js';
+import { startServerProcess } from '../helpers/server-process.js';
 
 const bundle = inject('fixtureBundle');
 const storeSettings = {
@@ -79,8 +79,7 @@ describe('the Redis store under faults (a real redis-server)', () => {
   afterAll(() => redis?.stop());
 
   it('loses no acknowledged event when a replica is killed -9 mid-stream', async () => {
-    const child = spawn(
-      process.execPath,
+    const { child, port } = await startServerProcess(
       [
         cliPath,
         'serve',
@@ -95,12 +94,8 @@ describe('the Redis store under faults (a real redis-server)', () => {
         '--log-level',
         'warn',
       ],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+      /on http:\/\/127\.0\.0\.1:(\d+)/,
     );
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    while (!/on http:\/\/127\.0\.0\.1:(\d+)/.test(out)) await new Promise((r) => setTimeout(r, 50));
-    const port = Number(/on http:\/\/127\.0\.0\.1:(\d+)/.exec(out)![1]);
     const client = await TestClient.connect(`ws://127.0.0.1:${port}/ws`);
     const s = stream(client, now() - 100_000, 1500);
     await s.reached;
@@ -113,10 +108,7 @@ describe('the Redis store under faults (a real redis-server)', () => {
   });
 
   it('loses no acknowledged event when Redis itself is killed -9 (appendonly yes, appendfsync always)', async () => {
-    const server = new VitrineServer(
-      loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', store: redis.url }),
-    );
-    await server.start();
+    const server = await startTestServer(bundle, { store: redis.url });
     const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
     try {
       const s = stream(client, now() - 50_000, 1500);
@@ -140,10 +132,7 @@ describe('the Redis store under faults (a real redis-server)', () => {
   });
 
   it('answers events `unavailable` and reads from the bundle while Redis is away, and recovers by itself', async () => {
-    const server = new VitrineServer(
-      loadConfig(bundle, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle', store: redis.url }),
-    );
-    await server.start();
+    const server = await startTestServer(bundle, { clock: 'bundle', store: redis.url });
     const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
     try {
       expect((await client.request({ call: 'event', user: 'u12', item: 'i3', type: 'view' })).result).toMatchObject({
@@ -191,17 +180,7 @@ describe('the Redis store under faults (a real redis-server)', () => {
   });
 
   it('times requests out within a bounded time when Redis stalls (DEBUG SLEEP)', async () => {
-    const server = new VitrineServer(
-      loadConfig(bundle, undefined, {
-        port: 0,
-        workers: 1,
-        logLevel: 'silent',
-        clock: 'bundle',
-        store: redis.url,
-        storeTimeoutMs: 250,
-      }),
-    );
-    await server.start();
+    const server = await startTestServer(bundle, { clock: 'bundle', store: redis.url, storeTimeoutMs: 250 });
     const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
     try {
       const sleeping = new Promise<void>((resolve) => {

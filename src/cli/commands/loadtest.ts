@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { resolveBundleVersion } from '../../bundle/read.js';
 import { compareRows, readRun } from '../../load/compare.js';
@@ -9,7 +8,7 @@ import { type LoadRun, runLoadTest } from '../../load/run.js';
 import { bundleTraffic, DEFAULT_MIX, discoveredTraffic, fileTraffic, type Mix, parseMix } from '../../load/traffic.js';
 import { VitrineError } from '../../protocol/errors.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
-import { checkOutputFile } from '../../util/output-dir.js';
+import { checkReplaceable } from '../../util/output-dir.js';
 import { note, warn } from '../../util/progress.js';
 import { printTable } from '../../util/table.js';
 import { choiceArg, intArg, requireOptions } from '../options.js';
@@ -25,15 +24,6 @@ function duration(flag: string): (v: string) => number {
   };
 }
 
-/** Outputs may replace only what this command wrote before, checked before the run. */
-function checkOutput(flag: string, path: string, isOurs: (text: string) => boolean): void {
-  checkOutputFile(flag, path, true);
-  if (existsSync(path) && statSync(path).size > 0 && !isOurs(readFileSync(path, 'utf8').slice(0, 8192)))
-    throw new VitrineError(
-      'conflict',
-      `${flag} ${path}: exists and is not one vitrine loadtest wrote; refusing to replace it`,
-    );
-}
 const isRunJson = (t: string): boolean => t.startsWith('{') && t.includes('"result"');
 
 interface LoadtestFlags {
@@ -93,8 +83,8 @@ async function loadtest(o: LoadtestFlags): Promise<void> {
     throw new VitrineError('invalid_argument', 'give --rate R (open loop), --closed, or --find-max --slo p99=10ms');
   if (o.findMax && !o.slo) throw new VitrineError('invalid_argument', '--find-max needs --slo (e.g. p99=10ms)');
   if (o.bundle && o.requests) throw new VitrineError('invalid_argument', '--bundle and --requests: give one of them');
-  if (o.json) checkOutput('--json', o.json, isRunJson);
-  if (o.report) checkOutput('--report', o.report, (t) => t.includes(REPORT_MARK));
+  if (o.json) checkReplaceable('--json', o.json, 'vitrine loadtest', isRunJson);
+  if (o.report) checkReplaceable('--report', o.report, 'vitrine loadtest', (t) => t.includes(REPORT_MARK));
   const slo: Slo | undefined = o.slo ? parseSlo(o.slo) : undefined;
   const mix: Mix = o.mix ? parseMix(o.mix) : DEFAULT_MIX;
   const traffic = o.bundle
@@ -203,7 +193,7 @@ export function registerLoadtest(program: Command): void {
     .action(async (a: string, b: string, _opts: unknown, self: Command) => {
       // Also when given before `compare`, where the parent command would take it.
       const opts = self.optsWithGlobals<{ report?: string }>();
-      if (opts.report) checkOutput('--report', opts.report, (t) => t.includes(REPORT_MARK));
+      if (opts.report) checkReplaceable('--report', opts.report, 'vitrine loadtest', (t) => t.includes(REPORT_MARK));
       const [x, y] = [readRun(a), readRun(b)];
       printTable(`${x.name} (a) against ${y.name} (b)`, compareRows(x, y), ['', 'a', 'b', 'b / a']);
       if (opts.report) {

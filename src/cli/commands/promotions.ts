@@ -1,13 +1,11 @@
 import type { Command } from 'commander';
-import { existsSync, readFileSync, statSync } from 'node:fs';
 import { csvField } from '../../data/csv.js';
 import { DEFAULT_BANDIT } from '../../promotions/bandit.js';
 import { LOGGING_POLICIES, type LoggingPolicy, logDecisions } from '../../promotions/log.js';
 import { simulationReport } from '../../promotions/report.js';
 import { POLICIES, type PolicyName, simulatePromotions, type SimulationResult } from '../../promotions/simulate.js';
-import { VitrineError } from '../../protocol/errors.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
-import { checkOutputFile } from '../../util/output-dir.js';
+import { checkReplaceable } from '../../util/output-dir.js';
 import { Progress } from '../../util/progress.js';
 import { printTable } from '../../util/table.js';
 import { choiceArg, floatArg, intArg, requireOptions } from '../options.js';
@@ -16,17 +14,6 @@ import { simulationWorld } from './promotions-world.js';
 
 const REPORT_MARK = '<meta name="generator" content="vitrine promotions simulate">';
 export const LOG_HEADER = 'user,segment,eligible,action,reward,propensity';
-
-/** An output may replace only one this command wrote before (checked before any work). */
-function checkReplaceable(flag: string, path: string, isOurs: (head: string) => boolean): void {
-  checkOutputFile(flag, path, true);
-  if (!existsSync(path) || statSync(path).size === 0) return;
-  if (!isOurs(readFileSync(path, 'utf8').slice(0, 4096)))
-    throw new VitrineError(
-      'conflict',
-      `${flag} ${path}: exists and is not one this command wrote; refusing to replace it (choose another path, or remove it yourself)`,
-    );
-}
 
 function policyList(value: string): PolicyName[] {
   const names = value.split(',').map((s) => s.trim());
@@ -101,8 +88,8 @@ export function registerPromotions(program: Command): void {
         logDecisions: number;
         json?: boolean;
       }) => {
-        if (opts.report) checkReplaceable('--report', opts.report, (h) => h.includes(REPORT_MARK));
-        if (opts.log) checkReplaceable('--log', opts.log, (h) => h.startsWith(`${LOG_HEADER}\n`));
+        if (opts.report) checkReplaceable('--report', opts.report, 'this command', (h) => h.includes(REPORT_MARK));
+        if (opts.log) checkReplaceable('--log', opts.log, 'this command', (h) => h.startsWith(`${LOG_HEADER}\n`));
         const world = await simulationWorld(opts.data, opts.seed, opts.promotions);
         const settings = { exploration: opts.exploration };
         const progress = new Progress('simulate', opts.impressions * opts.policy.length, 'impressions');

@@ -1,9 +1,11 @@
 import { errorBody, VitrineError } from '../../protocol/errors.js';
 import type { StateStore } from '../../state/store.js';
+import type { ErrorReply } from '../../protocol/replies.js';
 import type { ModelPool } from '../pool.js';
 import { adminUser, exportShopper } from '../privacy.js';
 import type { ServerConfig } from '../config/index.js';
-import { elapsed, fail } from '../dispatch.js';
+import { elapsed } from '../clock.js';
+import { fail } from '../dispatch.js';
 import { tokenMatches } from './auth.js';
 import type { HttpExchange, HttpIo } from './http.js';
 import type { UWS } from './uws.js';
@@ -81,20 +83,23 @@ export function registerPrivacy(app: UWS.TemplatedApp, d: AdminDeps): void {
     const auth = req.getHeader('authorization');
     const ex: HttpExchange = { res, aborted: false, t0: performance.now() };
     res.onAborted(() => (ex.aborted = true));
-    const token = d.config.adminToken;
-    if (!token || !tokenMatches(auth, '', token))
-      return d.io.write(
-        ex,
-        fail(
-          null,
-          'unauthorized',
-          token
-            ? 'admin token required (Authorization: Bearer <token>)'
-            : 'admin calls are disabled: start the server with an admin token',
-        ),
-      );
+    const refused = unauthorized(d.config, auth);
+    if (refused) return d.io.write(ex, refused);
     answer(ex, () => d.store.tombstones());
   });
+}
+
+/** The refusal for an admin call without the admin token (or with admin calls disabled), else undefined. */
+function unauthorized(config: ServerConfig, auth: string): ErrorReply | undefined {
+  const token = config.adminToken;
+  if (token && tokenMatches(auth, '', token)) return undefined;
+  return fail(
+    null,
+    'unauthorized',
+    token
+      ? 'admin token required (Authorization: Bearer <token>)'
+      : 'admin calls are disabled: start the server with an admin token',
+  );
 }
 
 /** A POST admin route taking a JSON object of `fields`; `handle` gets the parsed body. */
@@ -108,19 +113,8 @@ function adminRoute(
   app.post(path, (res, req) => {
     const auth = req.getHeader('authorization');
     d.io.readBody(res, req, undefined, (ex, raw) => {
-      const token = d.config.adminToken;
-      if (!token || !tokenMatches(auth, '', token)) {
-        return d.io.write(
-          ex,
-          fail(
-            null,
-            'unauthorized',
-            token
-              ? 'admin token required (Authorization: Bearer <token>)'
-              : 'admin calls are disabled: start the server with an admin token',
-          ),
-        );
-      }
+      const refused = unauthorized(d.config, auth);
+      if (refused) return d.io.write(ex, refused);
       let o: unknown;
       try {
         o = raw.length > 0 ? JSON.parse(raw.toString('utf8')) : {};
