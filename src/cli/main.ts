@@ -12,6 +12,7 @@ import { registerServe } from './commands/serve.js';
 import { registerBatchScore } from './commands/batch-score.js';
 import { registerPromotions } from './commands/promotions.js';
 import { registerLoadtest } from './commands/loadtest.js';
+import { registerExperiments } from './commands/experiments.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -33,6 +34,7 @@ registerServe(program);
 registerBatchScore(program);
 registerPromotions(program);
 registerLoadtest(program);
+registerExperiments(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const { message, exit } = reportFor(err);

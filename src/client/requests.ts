@@ -1,4 +1,4 @@
-import type { EventType, HistoryEntry, ItemDescription, PromotionEventType } from '../protocol/calls.js';
+import type { EventType, HistoryEntry, ItemDescription, PromotionEventType, Ranking } from '../protocol/calls.js';
 
 /** Filters as a client writes them (the server fills in the defaults). */
 export interface FilterFields {
@@ -22,6 +22,7 @@ export interface Requests {
     diversity?: number;
     explain?: boolean;
     candidates?: number;
+    ranking?: Ranking;
   };
   similar: { item: string | ItemDescription; k?: number; filters?: FilterFields };
   boughtTogether: { items: string[]; k?: number; filters?: FilterFields };

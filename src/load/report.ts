@@ -1,18 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { escapeHtml as escape, scriptJson, uplotAssets as uplot } from '../util/html.js';
 import type { LoadRun } from './run.js';
-
-const require = createRequire(import.meta.url);
-/** uPlot, inlined: the page works offline and from a file, with nothing fetched. */
-const uplot = (): { js: string; css: string } => ({
-  js: readFileSync(require.resolve('uplot/dist/uPlot.iife.min.js'), 'utf8'),
-  css: readFileSync(require.resolve('uplot/dist/uPlot.min.css'), 'utf8'),
-});
-
-const escape = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-/** JSON safe inside a <script> element. */
-const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c');
 
 export const REPORT_MARK = '<meta name="generator" content="vitrine loadtest">';
 

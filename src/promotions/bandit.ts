@@ -59,6 +59,18 @@ export class Posterior {
     return (this.alpha[j] / (this.alpha[j] + this.beta[j])) * this.value[j];
   }
 
+  /**
+   * The conversion rate's posterior: its mean and a 95% credible interval (the Beta's mean ± 1.96
+   * standard deviations, clipped to [0, 1]: close enough to its quantiles to draw by).
+   */
+  rate(j: number): { mean: number; lo: number; hi: number } {
+    const a = this.alpha[j];
+    const b = this.beta[j];
+    const mean = a / (a + b);
+    const sd = Math.sqrt((a * b) / ((a + b) ** 2 * (a + b + 1)));
+    return { mean, lo: Math.max(0, mean - 1.96 * sd), hi: Math.min(1, mean + 1.96 * sd) };
+  }
+
   sample(j: number, rng: Rng): number {
     return rng.beta(this.alpha[j], this.beta[j]) * this.value[j];
   }

@@ -97,6 +97,27 @@ export function decide(
   };
 }
 
+/**
+ * A decision an experiment's variant imposes: the offer `id` when it is eligible here, else nothing
+ * (`none` always shows nothing). Its propensity is 1: the variant, not chance, chose it.
+ */
+export function decideFixed(arms: Arm[], ctx: PromotionContext, id: string): Decision {
+  const chosen = arms.find((a) => a.id === id) ?? arms[0];
+  const reason = chosen.promotion
+    ? `this shopper's experiment variant always shows ${chosen.promotion.label}`
+    : id === NONE
+      ? "this shopper's experiment variant shows no offer"
+      : `this shopper's experiment variant shows ${id}, which is not eligible here: nothing shown`;
+  return {
+    arm: chosen.id,
+    shown: chosen.promotion ? [chosen.promotion] : [],
+    segmentKey: segmentKeyOf(ctx.segment),
+    explored: false,
+    propensity: 1,
+    reason,
+  };
+}
+
 /** Decisions below this, for an arm, make its figures too thin to quote. */
 const FEW = 30;
 

@@ -1,3 +1,4 @@
+import { escapeHtml as escape } from '../util/html.js';
 import type { PolicyName, SimulationResult } from './simulate.js';
 
 const COLOURS: Record<PolicyName, string> = {
@@ -8,8 +9,6 @@ const COLOURS: Record<PolicyName, string> = {
   oracle: '#2e8b57',
 };
 
-const escape = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 const fmt = (x: number, digits = 0): string =>
   x.toLocaleString('en-GB', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 

@@ -14,6 +14,10 @@ export type PromotionEventType = (typeof PROMOTION_EVENT_TYPES)[number];
 
 export type RequestId = string | number;
 
+/** How `recommend` orders its items: the two-stage pipeline (default), embeddings alone, or popularity. */
+export const RANKINGS = ['ranker', 'embeddings', 'popularity'] as const;
+export type Ranking = (typeof RANKINGS)[number];
+
 export interface Limits {
   maxK: number;
   maxCandidates: number;
@@ -72,6 +76,7 @@ export interface RecommendCall {
   diversity: number;
   explain: boolean;
   candidates?: number;
+  ranking: Ranking;
 }
 
 export interface SimilarCall {

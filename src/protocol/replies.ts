@@ -135,6 +135,8 @@ export interface SuccessReply<R = AnyResult> {
   serverMs: number;
   /** Present when the answer could not use everything it should (the state store was unreachable): why. */
   degraded?: string;
+  /** The shopper's variant in each running experiment they are in, by experiment name. */
+  experiments?: Record<string, string>;
 }
 
 export interface ErrorReply {

@@ -1,3 +1,4 @@
+import type { Ranking } from '../protocol/calls.js';
 import type { UserAttributes } from '../data/types.js';
 import type { UserHistory } from '../data/history.js';
 import { retrieve, SOURCE_NAMES, type Exclusion, type RetrievalConfig } from '../index/retrieve.js';
@@ -21,6 +22,8 @@ export interface RecommendInput {
   retrieval?: Partial<RetrievalConfig>;
   /** `dense` when a category or price filter excludes much of the catalogue. */
   exclusion?: Exclusion;
+  /** `embeddings`: the retrieved candidates ordered by the user vector alone; `popularity`: trending only. */
+  ranking?: Ranking;
   /** Filled with when (performance.now()) each stage ended, for the server's latency breakdown. */
   marks?: StageMarks;
 }
@@ -55,7 +58,7 @@ export function userVector(model: RecModel, history: UserHistory, stored?: Float
  * up to k valid items.
  */
 export async function recommend(model: RecModel, input: RecommendInput): Promise<Ranked> {
-  const vector = userVector(model, input.history, input.vector);
+  const vector = input.ranking === 'popularity' ? undefined : userVector(model, input.history, input.vector);
   const items: number[] = [];
   const scores: number[] = [];
   const stages: Stage[] = [];
@@ -73,7 +76,14 @@ export async function recommend(model: RecModel, input: RecommendInput): Promise
     );
     const n = cand.items.length;
     if (input.marks) input.marks.retrieved = performance.now();
-    if (n > 0) {
+    if (n > 0 && input.ranking === 'embeddings') {
+      const dots = embeddingScores(model, vector, cand.items);
+      for (const r of topK(dots, input.k)) {
+        items.push(cand.items[r]);
+        scores.push(dots[r]);
+        stages.push(SOURCE_NAMES[cand.source[r]]);
+      }
+    } else if (n > 0) {
       const rows = new Float32Array(n * model.features.width);
       model.features.build({ history: input.history, vector, attrs: input.attrs, now: input.now }, cand.items, rows);
       if (input.marks) input.marks.featured = performance.now();
@@ -88,6 +98,20 @@ export async function recommend(model: RecModel, input: RecommendInput): Promise
   }
   if (items.length < input.k) fillTrending(model, input.exclude, input.k, items, scores, stages);
   return { items: Int32Array.from(items), scores: Float32Array.from(scores), stages, vector };
+}
+
+/** The candidates' dot products with the user vector (the ALS score, before any ranker). */
+function embeddingScores(model: RecModel, vector: Float32Array, items: Int32Array): Float32Array {
+  const f = model.data.als.factors;
+  const Y = model.data.als.itemFactors;
+  const out = new Float32Array(items.length);
+  for (let r = 0; r < items.length; r++) {
+    const o = items[r] * f;
+    let s = 0;
+    for (let d = 0; d < f; d++) s += vector[d] * Y[o + d];
+    out[r] = s;
+  }
+  return out;
 }
 
 function fillTrending(

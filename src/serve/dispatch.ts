@@ -9,6 +9,7 @@ import type { ServerMetrics } from './metrics.js';
 import { elapsed } from './clock.js';
 import { type ModelPool, type PoolReply, QueueFullError } from './pool.js';
 import type { PromotionDesk } from './promotions.js';
+import { type Assignment, type ExperimentDesk, variantNames } from './experiments.js';
 import { idOf, type Transport } from './transport/codec.js';
 
 /** The metrics label of a request refused before validation: its call when it names a known one. */
@@ -29,6 +30,9 @@ export interface DispatchDeps {
   store: StateStore;
   promotions: PromotionDesk;
   pool: () => ModelPool | undefined;
+  experiments: ExperimentDesk;
+  /** The pool serving an experiment variant's bundle version, when it is not the main one. */
+  variantPool: (version: string) => ModelPool | undefined;
   draining: () => boolean;
   /** Called after an event changed what the store holds (to refresh its gauges). */
   onStored: () => void;
@@ -58,14 +62,21 @@ export class Dispatcher {
         throw new VitrineError('shutting_down', 'the server is shutting down; reconnect to another replica');
       const req = parseRequest(raw, this.d.config.limits, callFromPath);
       callName = req.call.call;
-      const { result, bundle, degraded, pooled } = await this.answer(req.call);
+      const as = this.d.experiments.assignments('user' in req.call ? req.call.user : undefined);
+      const { result, bundle, degraded, pooled } = await this.answer(req.call, as);
       if (pooled !== undefined) metrics.stage(callName, 'reply').observe((performance.now() - pooled) / 1000);
       const serverMs = elapsed(t0);
       metrics.requests.inc({ call: callName, transport, outcome: 'ok' });
       metrics.latency.observe({ call: callName }, serverMs / 1000);
-      return degraded !== undefined
-        ? { id: req.id, result, bundle, serverMs, degraded }
-        : { id: req.id, result, bundle, serverMs };
+      const experiments = variantNames(as);
+      return {
+        id: req.id,
+        result,
+        bundle,
+        serverMs,
+        ...(degraded !== undefined && { degraded }),
+        ...(experiments !== undefined && { experiments }),
+      };
     } catch (e) {
       const body = errorBody(e);
       if (body.code === 'internal')
@@ -84,9 +95,13 @@ export class Dispatcher {
   }
 
   private async answer(
-    call: ReturnType<typeof parseRequest>['call'],
+    asked: ReturnType<typeof parseRequest>['call'],
+    as: readonly Assignment[],
   ): Promise<{ result: AnyResult; bundle: string; degraded?: string; pooled?: number }> {
-    const pool = this.d.pool();
+    const applied = this.d.experiments.apply(asked, as);
+    const call = applied.call;
+    const main = this.d.pool();
+    const pool = applied.bundle !== undefined ? (this.d.variantPool(applied.bundle) ?? main) : main;
     const now = this.now();
     if (call.call === 'event') {
       if (isPromotionEvent(call))
@@ -117,10 +132,18 @@ export class Dispatcher {
       // The event is acknowledged once stored; crediting a promotion decision with it is the bandit's
       // bookkeeping, and its failure (counted, logged) does not unsay the acknowledgement.
       if (call.type === 'purchase')
-        await this.d.promotions.onPurchase(call.user, event).catch((e: unknown) => {
-          this.d.metrics.storeErrors.inc({ op: 'write', code: e instanceof VitrineError ? e.code : 'internal' });
-          this.d.log.warn({ err: e }, 'crediting a promotion decision with a purchase failed');
-        });
+        await this.d.promotions
+          .onPurchase(call.user, event)
+          .catch((e: unknown) => this.bookkeepingFailed(e, 'crediting a promotion decision with a purchase'));
+      if (call.type === 'click' || call.type === 'cart' || call.type === 'purchase')
+        await this.d.experiments
+          .onOutcome(
+            call.user,
+            call.type === 'purchase'
+              ? { type: 'purchase', value: (call.price ?? 0) * (call.quantity ?? 1) }
+              : { type: call.type },
+          )
+          .catch((e: unknown) => this.bookkeepingFailed(e, 'crediting an experiment variant with an outcome'));
       return { result: { accepted: true, streamedEvents }, bundle: pool?.version ?? '' };
     }
     if (!pool) throw new VitrineError('not_ready', 'no bundle is loaded yet');
@@ -140,12 +163,16 @@ export class Dispatcher {
       throw o.internal !== undefined
         ? new WorkerFault(o.internal)
         : new VitrineError(o.error.code, o.error.message, o.error.field);
+    let result = o.result as AnyResult;
     if (call.call === 'promotion') {
       const ctx = o.result as PromotionContextResult;
-      const result = await this.storeWrite(() => this.d.promotions.decide(user, ctx, call.k, now));
-      return { result, bundle: reply.version, degraded, pooled };
+      result = await this.storeWrite(() => this.d.promotions.decide(user, ctx, call.k, now, applied.promotion));
     }
-    return { result: o.result as AnyResult, bundle: reply.version, degraded, pooled };
+    if (user !== undefined && as.length > 0)
+      await this.d.experiments
+        .expose(user, call.call, as, shownIn(result))
+        .catch((e: unknown) => this.bookkeepingFailed(e, 'recording an experiment exposure'));
+    return { result, bundle: reply.version, degraded, pooled };
   }
 
   /**
@@ -176,6 +203,15 @@ export class Dispatcher {
     // for...in: no arrays allocated per request on this path.
     if (w) for (const stage in w) put(stage, w[stage as keyof typeof w]);
     put('back', r.back);
+  }
+
+  /**
+   * Experiment and bandit bookkeeping that failed after the request itself succeeded: counted and
+   * logged; the reply (an acknowledged event, a recommendation) stands.
+   */
+  private bookkeepingFailed(e: unknown, what: string): void {
+    this.d.metrics.storeErrors.inc({ op: 'write', code: e instanceof VitrineError ? e.code : 'internal' });
+    this.d.log.warn({ err: e }, `${what} failed`);
   }
 
   private shed(e: QueueFullError): VitrineError {
@@ -223,6 +259,14 @@ export class Dispatcher {
     const pool = this.d.pool();
     return pool ? { ...reply, bundle: pool.version, serverMs } : { ...reply, serverMs };
   }
+}
+
+/** How many items (or offers) a result shows: what an exposure's CTR is counted against. */
+function shownIn(result: AnyResult): number {
+  const r = result as { items?: unknown; promotions?: unknown };
+  if (Array.isArray(r.items)) return r.items.length;
+  if (Array.isArray(r.promotions)) return r.promotions.length;
+  return 1;
 }
 
 /** A request that failed inside a worker: answered `internal`, logged with the worker's stack. */

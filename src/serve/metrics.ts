@@ -105,6 +105,18 @@ export class ServerMetrics {
     labelNames: ['promotion', 'by'] as const,
     registers: [this.registry],
   });
+  readonly experimentExposures = new client.Counter({
+    name: 'vitrine_experiment_exposures_total',
+    help: 'Replies that exposed a shopper to an experiment variant',
+    labelNames: ['experiment', 'variant'] as const,
+    registers: [this.registry],
+  });
+  readonly experimentOutcomes = new client.Counter({
+    name: 'vitrine_experiment_outcomes_total',
+    help: 'Clicks, carts and purchases credited to an experiment variant',
+    labelNames: ['experiment', 'variant', 'type'] as const,
+    registers: [this.registry],
+  });
   readonly promotionEvents = new client.Counter({
     name: 'vitrine_promotion_events_total',
     help: 'promotion_view and promotion_redeem events, by type and whether they matched a decision held for the shopper',

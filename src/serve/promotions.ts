@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { netRevenue, type PromotionCatalogue, type PromotionSpec, readPromotions } from '../data/promotions.js';
-import { conversionDelta, decisionDelta, NONE, REDEMPTIONS, segmentCounter } from '../promotions/arms.js';
-import { armsFor, decide, type PromotionContext, segmentKeyOf } from '../promotions/decide.js';
+import { armStats, conversionDelta, decisionDelta, NONE, REDEMPTIONS, segmentCounter } from '../promotions/arms.js';
+import { type Arm, Posterior } from '../promotions/bandit.js';
+import { armsFor, decide, decideFixed, type PromotionContext, segmentKeyOf } from '../promotions/decide.js';
+import type { PromotionPolicy } from '../experiments/config.js';
 import type { PromotionEventCall, StreamedEvent } from '../protocol/calls.js';
 import { VitrineError } from '../protocol/errors.js';
 import type {
@@ -70,7 +72,19 @@ export class PromotionDesk {
     return this.o.attributionHours * 3600;
   }
 
-  async decide(user: string | undefined, c: PromotionContextResult, k: number, now: number): Promise<PromotionResult> {
+  /** Whether `id` is in the loaded catalogue (an experiment's fixed offer is checked against it). */
+  has(id: string): boolean {
+    return this.byId.has(id);
+  }
+
+  /** A decision by Thompson sampling, or the one an experiment variant's policy imposes. */
+  async decide(
+    user: string | undefined,
+    c: PromotionContextResult,
+    k: number,
+    now: number,
+    policy: PromotionPolicy = 'thompson',
+  ): Promise<PromotionResult> {
     if (!this.catalogue)
       throw new VitrineError(
         'unavailable',
@@ -89,7 +103,10 @@ export class PromotionDesk {
       this.o.store.readCounter(REDEMPTIONS),
     ]);
     const arms = armsFor(this.catalogue.promotions, ctx, counter, redemptions);
-    const d = decide(arms, ctx, { exploration: this.o.exploration }, this.rng, k);
+    const d =
+      policy === 'thompson'
+        ? decide(arms, ctx, { exploration: this.o.exploration }, this.rng, k)
+        : decideFixed(arms, ctx, policy === 'none' ? NONE : policy.fixed);
     const id = `d${randomBytes(9).toString('base64url')}`;
     // An anonymous shopper's outcome cannot be traced back: their decisions are made, not learnt from.
     if (user !== undefined) {
@@ -117,6 +134,44 @@ export class PromotionDesk {
       propensity: Math.round(d.propensity * 1e4) / 1e4,
       attributionHours: this.o.attributionHours,
     };
+  }
+
+  /**
+   * What the bandit believes in each segment (`segments`: counter key and label): every offer of the
+   * catalogue and showing nothing, with the counts every replica shares. Undefined without a catalogue.
+   */
+  async posteriors(
+    segments: readonly { key: string; label: string }[],
+  ): Promise<{ segment: string; label: string; arms: ArmPosterior[] }[] | undefined> {
+    const catalogue = this.catalogue;
+    if (!catalogue) return undefined;
+    return Promise.all(
+      segments.map(async ({ key, label }) => {
+        const counter = await this.o.store.readCounter(segmentCounter(key));
+        const arms: Arm[] = [
+          { id: NONE, promotion: null, stats: armStats(counter, NONE) },
+          ...catalogue.promotions.map((p) => ({ id: p.id, promotion: p, stats: armStats(counter, p.id) })),
+        ];
+        const posterior = new Posterior(arms);
+        return {
+          segment: key,
+          label,
+          arms: arms.map((a, j): ArmPosterior => {
+            const r = posterior.rate(j);
+            return {
+              id: a.id,
+              label: a.promotion?.label ?? 'no offer',
+              decisions: a.stats.decisions,
+              conversions: a.stats.conversions,
+              rate: r.mean,
+              lo: r.lo,
+              hi: r.hi,
+              value: posterior.mean(j),
+            };
+          }),
+        };
+      }),
+    );
   }
 
   /** promotion_view and promotion_redeem: matched to the decision they name among the shopper's. */
@@ -170,6 +225,20 @@ export class PromotionDesk {
     this.o.metrics.promotionConversions.inc({ promotion: d.arm, by });
     return true;
   }
+}
+
+/** One arm of one segment as the dashboard draws it. */
+export interface ArmPosterior {
+  id: string;
+  label: string;
+  decisions: number;
+  conversions: number;
+  /** The conversion rate's posterior mean and 95% credible interval. */
+  rate: number;
+  lo: number;
+  hi: number;
+  /** Expected net revenue per decision. */
+  value: number;
 }
 
 function offer(p: PromotionSpec): PromotionOffer {

@@ -10,23 +10,20 @@ import { Dispatcher } from './dispatch.js';
 import { createLogger, type Logger, Pseudonymiser } from './log.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelPool, type PoolOptions } from './pool.js';
-import { type AdminDeps, registerAdmin, registerPrivacy } from './transport/admin.js';
+import { type AdminDeps, registerAdmin, registerExperiments, registerPrivacy } from './transport/admin.js';
 import type { Transport } from './transport/codec.js';
 import { HttpIo, registerCalls, registerFallback, registerPreflight } from './transport/http.js';
 import { type ProbeState, registerProbes, startProbeListener } from './transport/probes.js';
-import { loadUws, type UWS } from './transport/uws.js';
+import { listenExclusive, loadUws, type UWS } from './transport/uws.js';
 import { WebSocketTransport } from './transport/ws.js';
 import { PromotionDesk } from './promotions.js';
 import { missingVersion, readCatalog, sameFiles } from './versions.js';
-
-const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
-
-const GUARANTEE = {
-  'machine-crash': 'a crash of the machine',
-  'process-crash': "a crash of the store's process, not of its machine",
-  none: 'nothing: it lives in memory',
-  unknown: 'what the store is configured for (its settings could not be read)',
-} as const;
+import { openStateStore } from './store-start.js';
+import { ExperimentDesk } from './experiments.js';
+import { VariantPools } from './variant-pools.js';
+import { type DashboardDeps, dashboardData } from './dashboard/data.js';
+import { TrafficSampler } from './dashboard/traffic.js';
+import { registerDashboard } from './transport/dashboard.js';
 
 /**
  * The Vitrine server's lifecycle: load the bundle into a worker pool, open the state store, listen
@@ -42,6 +39,9 @@ export class VitrineServer {
   private pool: ModelPool | undefined;
   private readonly store: StateStore;
   private readonly promotions: PromotionDesk;
+  readonly experiments: ExperimentDesk;
+  private readonly variantPools: VariantPools;
+  private readonly traffic: TrafficSampler;
   private readonly dispatcher: Dispatcher;
   private readonly ws: WebSocketTransport;
   private catalog: Item[] | undefined;
@@ -59,7 +59,19 @@ export class VitrineServer {
     this.log = log ?? createLogger(config.logLevel);
     this.store = createStore(config);
     this.metrics = new ServerMetrics(() => this.store.stats());
+    this.traffic = new TrafficSampler(this.metrics);
     this.promotions = new PromotionDesk(config, { store: this.store, metrics: this.metrics, log: this.log });
+    this.experiments = new ExperimentDesk(config.experiments, {
+      store: this.store,
+      metrics: this.metrics,
+      missingVersion: (v) => missingVersion(config.bundle, v),
+      hasPromotion: (id) => this.promotions.has(id),
+    });
+    this.variantPools = new VariantPools(config.bundle, () => ({
+      ...this.poolOptions(),
+      workers: config.experimentWorkers,
+      maxQueue: config.experimentWorkers * 256,
+    }));
     this.dispatcher = new Dispatcher({
       config,
       metrics: this.metrics,
@@ -68,6 +80,8 @@ export class VitrineServer {
       store: this.store,
       promotions: this.promotions,
       pool: () => this.pool,
+      experiments: this.experiments,
+      variantPool: (v) => this.variantPools.get(v),
       draining: () => this.draining,
       onStored: () => this.refreshStoreGauges(),
     });
@@ -93,16 +107,29 @@ export class VitrineServer {
     if (c.catalog) this.catalog = await readCatalog(c.catalog);
     const offers = await this.promotions.load();
     if (offers !== undefined) this.log.info({ file: c.promotions, promotions: offers }, 'promotion catalogue loaded');
+    const experiments = this.experiments.load();
     const dir = resolveBundleVersion(c.bundle);
     this.pool = await ModelPool.start(dir, this.poolOptions());
-    this.metrics.setBundle(this.pool.version);
-    // A store that cannot be opened (Redis away, an event log another server holds) stops the start:
-    // the workers just started are released first.
-    await this.openStore(this.pool.manifest.data.referenceTime).catch(async (e: unknown) => {
+    await this.variantPools.sync(this.experiments.bundles(), this.pool.version).catch(async (e: unknown) => {
       await this.pool?.close();
       this.pool = undefined;
       throw e;
     });
+    if (experiments !== undefined)
+      this.log.info(
+        { file: c.experiments, experiments, variantBundles: this.variantPools.versions },
+        'experiments loaded',
+      );
+    this.metrics.setBundle(this.pool.version);
+    // A store that cannot be opened (Redis away, an event log another server holds) stops the start:
+    // the workers just started are released first.
+    await openStateStore(this.store, c, this.log, this.metrics, this.pool.manifest.data.referenceTime)
+      .then(() => this.refreshStoreGauges())
+      .catch(async (e: unknown) => {
+        await this.pool?.close();
+        this.pool = undefined;
+        throw e;
+      });
     this.log.info(
       {
         bundle: dir,
@@ -117,6 +144,7 @@ export class VitrineServer {
     this.app = app;
     this.routes(app);
     this.port = await this.listen(app);
+    this.traffic.start();
     if (c.probePort !== undefined) {
       const probes = await startProbeListener(
         c.host,
@@ -132,71 +160,10 @@ export class VitrineServer {
     return this.port;
   }
 
-  /** Opens the state store (replaying the event log), and says what an acknowledged event survives. */
-  private async openStore(referenceTime: number): Promise<void> {
-    const c = this.config;
-    const replay = await this.store.open(referenceTime);
-    const durability = await this.store.durability();
-    this.metrics.storeInfo.set(
-      { backend: durability.backend, guarantee: durability.guarantee, detail: durability.detail },
-      1,
-    );
-    this.log.info(
-      { store: c.store ?? 'embedded', ...durability },
-      `state store: an acknowledged event survives ${GUARANTEE[durability.guarantee]} (${durability.detail})`,
-    );
-    if (durability.guarantee === 'none' && c.store !== undefined)
-      this.log.warn(
-        { store: c.store },
-        'Redis keeps no append-only file: a Redis restart loses acknowledged events (set appendonly yes)',
-      );
-    if (c.eventLog) {
-      this.log.info(
-        { eventLog: c.eventLog, ...replay, users: this.store.stats().users },
-        'replayed the event log and kept only what is held',
-      );
-      if (replay.unreadable > 0) {
-        const where = replay.unreadableSavedTo ? `moved to ${replay.unreadableSavedTo}` : 'left in the log';
-        const why = 'a torn last line after a crash, or a damaged log';
-        this.log.warn(
-          { eventLog: c.eventLog, unreadable: replay.unreadable, savedTo: replay.unreadableSavedTo },
-          `event log lines that are not a valid entry were not replayed (${why}): ${where}`,
-        );
-      }
-      if (replay.rewriteError)
-        this.log.warn(
-          { eventLog: c.eventLog, err: replay.rewriteError },
-          'the event log could not be rewritten (appending to it as it is; the next reload or start tries again)',
-        );
-    }
-    this.refreshStoreGauges();
-  }
-
-  private listen(app: UWS.TemplatedApp): Promise<number> {
-    const c = this.config;
-    return new Promise<number>((resolve, reject) => {
-      // Exclusive: uWS otherwise sets SO_REUSEPORT, and a second server started on a busy port
-      // would quietly share its traffic (an old version still running beside the new one).
-      // The typings lack the (host, port, options, cb) form the native binding takes.
-      type Listen = (
-        host: string,
-        port: number,
-        options: number,
-        cb: (socket: UWS.us_listen_socket | false) => void,
-      ) => void;
-      const listen = app.listen.bind(app) as unknown as Listen;
-      listen(c.host, c.port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
-        if (!socket)
-          return reject(
-            new VitrineError(
-              'invalid_argument',
-              `cannot listen on ${c.host}:${c.port} (the port is in use, or the address is not this machine's; see --port and --host)`,
-            ),
-          );
-        this.listenSocket = socket;
-        resolve(this.uws.us_socket_local_port(socket as unknown as UWS.us_socket));
-      });
-    });
+  private async listen(app: UWS.TemplatedApp): Promise<number> {
+    const { port, socket } = await listenExclusive(this.uws, app, this.config.host, this.config.port);
+    this.listenSocket = socket;
+    return port;
   }
 
   private poolOptions(): PoolOptions {
@@ -234,9 +201,18 @@ export class VitrineServer {
       version: () => this.version,
       reload: (v) => this.reload(v),
       missingVersion: (v) => missingVersion(this.config.bundle, v),
+      experiments: () => this.experiments.report(),
     };
     registerAdmin(app, admin);
     registerPrivacy(app, admin);
+    registerExperiments(app, admin);
+    const dashboard: DashboardDeps = {
+      manifest: () => this.pool?.manifest,
+      traffic: this.traffic,
+      experiments: this.experiments,
+      promotions: this.promotions,
+    };
+    registerDashboard(app, admin, () => dashboardData(dashboard), this.traffic.intervalSeconds * 1000);
     registerFallback(app, this.dispatcher);
   }
 
@@ -290,11 +266,19 @@ export class VitrineServer {
       // The promotion catalogue is re-read whatever the bundle does: a bad file fails the reload, and
       // the catalogue already loaded stays.
       await this.promotions.load();
+      this.experiments.load();
       const dir = resolveBundleVersion(version ? `${this.config.bundle}/${version}` : this.config.bundle);
       // Same directory and same files: nothing to do. A version retrained in place (same name, new
       // files) is a new model and is loaded.
-      if (this.pool && dir === this.pool.dir && sameFiles(dir, this.pool.manifest)) return { from, to: from };
+      if (this.pool && dir === this.pool.dir && sameFiles(dir, this.pool.manifest)) {
+        await this.variantPools.sync(this.experiments.bundles(), this.pool.version);
+        return { from, to: from };
+      }
       const next = await ModelPool.start(dir, this.poolOptions());
+      await this.variantPools.sync(this.experiments.bundles(), next.version).catch(async (e: unknown) => {
+        await next.close();
+        throw e;
+      });
       const old = this.pool;
       this.pool = next;
       // Not awaited: the reload is done once the new pool serves; a failed rewrite leaves the old log whole.
@@ -334,8 +318,10 @@ export class VitrineServer {
     // Let the last replies leave the socket buffers before closing.
     await new Promise((r) => setTimeout(r, 20));
     this.ws.closeAll();
+    this.traffic.stop();
     await this.reloading?.catch(() => undefined);
     await this.pool?.close();
+    await this.variantPools.close();
     await this.store.close().catch((err: unknown) => this.log.error({ err }, 'closing the event log failed'));
     (this.app as (UWS.TemplatedApp & { close?: () => void }) | undefined)?.close?.();
     this.probeServer?.close();

@@ -19,8 +19,16 @@ export function smokeTasks(b: BundleData): Task[] {
   const filters = { ...DEFAULT_FILTERS, excludeSeen: false, availableOnly: false };
   const k = Math.min(5, b.items.length);
   const calls: ModelCall[] = [
-    { call: 'recommend', user: b.userIds[u], k, filters, diversity: 0, explain: false },
-    { call: 'recommend', history: items.map((item) => ({ item })), k, filters, diversity: 0, explain: false },
+    { call: 'recommend', user: b.userIds[u], k, filters, diversity: 0, explain: false, ranking: 'ranker' },
+    {
+      call: 'recommend',
+      history: items.map((item) => ({ item })),
+      k,
+      filters,
+      diversity: 0,
+      explain: false,
+      ranking: 'ranker',
+    },
     { call: 'similar', item: items[0], k, filters },
   ];
   return calls.map((call) => ({ call, now: b.manifest.data.referenceTime }));

@@ -28,6 +28,7 @@ describe('request validation', () => {
         diversity: 0,
         explain: true,
         candidates: undefined,
+        ranking: 'ranker',
       },
     });
     const h = parse({
@@ -57,6 +58,7 @@ describe('request validation', () => {
     expect(codeOf({ id: 1, call: 'recommend', user: 'u', k: 2.5 })).toEqual(['invalid_field', 'k']);
     expect(codeOf({ id: 1, call: 'recommend', user: 'u', candidates: 1e6 })).toEqual(['invalid_field', 'candidates']);
     expect(codeOf({ id: 1, call: 'recommend', user: 'u', diversity: 2 })).toEqual(['invalid_field', 'diversity']);
+    expect(codeOf({ id: 1, call: 'recommend', user: 'u', ranking: 'best' })).toEqual(['invalid_field', 'ranking']);
     expect(codeOf({ id: 1, call: 'recommend', history: new Array(501).fill('i') })).toEqual([
       'invalid_field',
       'history',

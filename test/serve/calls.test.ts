@@ -345,6 +345,20 @@ describe('the calls, over WebSocket and HTTP', () => {
     expect(diverseSum).toBeLessThan(plainSum - 0.5);
   });
 
+  it('orders by embeddings alone or by popularity when asked (what experiments compare the ranker with)', async () => {
+    let reordered = 0;
+    for (const user of ['u77', 'u40', 'u120', 'u300', 'u512']) {
+      const ranked = items(await client.request({ call: 'recommend', user, k: 10 }));
+      const dots = items(await client.request({ call: 'recommend', user, k: 10, ranking: 'embeddings' }));
+      expect(dots.every((x) => x.stage !== 'trending' && x.score !== null)).toBe(true);
+      for (let r = 1; r < dots.length; r++) expect(dots[r].score!).toBeLessThanOrEqual(dots[r - 1].score!);
+      if (dots.map((x) => x.id).join() !== ranked.map((x) => x.id).join()) reordered++;
+      const popular = items(await client.request({ call: 'recommend', user, k: 10, ranking: 'popularity' }));
+      expect(popular.every((x) => x.stage === 'trending')).toBe(true);
+    }
+    expect(reordered).toBeGreaterThan(0);
+  });
+
   it('profiles a shopper: segment, category affinities, RFM and attributes', async () => {
     const p = (await client.request({ call: 'profile', user: 'u77' })).result as {
       user: { known: boolean; historyLength: number; events: number };

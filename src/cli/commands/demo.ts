@@ -143,6 +143,8 @@ Try:
   curl -s ${base}/metrics | grep vitrine_requests_total
   curl -s -X POST ${base}/admin/reload -H 'Authorization: Bearer ${adminToken}'   # after training a newer version into ${bundleDir}
 
+Dashboard: ${base}/dashboard in a browser (any user name, the password ${adminToken})
+
 Over WebSocket, send {"id":1,"call":"recommend","user":"u12","k":5} as a text (JSON) or binary (msgpack) frame.
 Press Ctrl-C to stop (in-flight requests are answered first).`);
 }

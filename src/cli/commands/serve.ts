@@ -29,6 +29,8 @@ export interface ServeFlags {
   promotions?: string;
   attributionHours?: number;
   promotionExploration?: number;
+  experiments?: string;
+  experimentWorkers?: number;
   queueDeadlineMs?: number;
   maxConnections?: number;
   maxUnreadReplyMiB?: number;
@@ -155,6 +157,15 @@ const SERVE_OPTIONS: [string, string, ((v: string) => unknown)?][] = [
     'the share of promotion decisions made at random among the eligible offers (default 0.02)',
     floatArg(0, 1),
   ],
+  [
+    '--experiments <file>',
+    'an experiments file (JSON): A/B tests of bundle versions, ranking and promotion policies; re-read at every reload',
+  ],
+  [
+    '--experiment-workers <n>',
+    'workers for each bundle version an experiment variant serves beside the main one (default 1)',
+    intArg(1, 256),
+  ],
   ['--cors-origin <origins>', 'origins whose pages may call the HTTP API from a browser, comma-separated (or *)', list],
 ];
 
@@ -172,7 +183,8 @@ export function registerServe(program: Command): void {
       `
 Endpoints: ws://HOST:PORT/ws (binary frames: msgpack, text frames: JSON), POST /v1/<call> (JSON),
 GET /healthz, GET /readyz, GET /metrics; with the admin token (Authorization: Bearer <token>):
-POST /admin/reload, POST /admin/export {"user"}, POST /admin/forget {"user"}, GET /admin/forgotten.
+POST /admin/reload, POST /admin/export {"user"}, POST /admin/forget {"user"}, GET /admin/forgotten,
+GET /admin/experiments; GET /dashboard in a browser (user any, password the admin token).
 Signals: SIGTERM/SIGINT drain in-flight requests and exit; SIGHUP reloads the newest bundle version.
 Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
     )

@@ -29,6 +29,7 @@ export async function recommendCall(
       exclude: mask,
       retrieval: c.candidates !== undefined ? { candidates: c.candidates } : undefined,
       exclusion: isDense(c.filters) ? 'dense' : 'sparse',
+      ranking: c.ranking,
       marks,
     });
     let order = Array.from({ length: ranked.items.length }, (_, r) => r);

@@ -38,6 +38,8 @@ export const ENV: Record<string, keyof ServerConfig> = {
   VITRINE_PROMOTIONS: 'promotions',
   VITRINE_ATTRIBUTION_HOURS: 'attributionHours',
   VITRINE_PROMOTION_EXPLORATION: 'promotionExploration',
+  VITRINE_EXPERIMENTS: 'experiments',
+  VITRINE_EXPERIMENT_WORKERS: 'experimentWorkers',
 };
 
 /** Settings given in the environment as a comma-separated list. */
@@ -63,6 +65,7 @@ const NUMERIC = new Set<keyof ServerConfig>([
   'storeUserTtlDays',
   'attributionHours',
   'promotionExploration',
+  'experimentWorkers',
 ]);
 
 /** Defaults, then a JSON config file, then VITRINE_* environment variables, then command-line flags. */
@@ -135,6 +138,7 @@ function readConfigFile(file: string): Partial<ServerConfig> {
     'probePort',
     'store',
     'promotions',
+    'experiments',
   );
   for (const key of Object.keys(parsed))
     if (!known.includes(key))

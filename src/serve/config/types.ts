@@ -73,6 +73,10 @@ export interface ServerConfig {
   promotions?: string;
   /** A purchase this many hours after a promotion decision is credited to it. */
   attributionHours: number;
+  /** An experiments file (JSON): A/B tests of bundle versions, ranking settings and promotion policies. */
+  experiments?: string;
+  /** Workers of each extra pool an experiment variant's bundle version is served from. */
+  experimentWorkers: number;
   /** The share of promotion decisions made at random among the eligible offers (the exploration floor). */
   promotionExploration: number;
 }
@@ -104,5 +108,6 @@ export function defaultConfig(bundle: string): ServerConfig {
     storeUserTtlDays: 90,
     attributionHours: 72,
     promotionExploration: 0.02,
+    experimentWorkers: 1,
   };
 }

@@ -42,6 +42,7 @@ export function validateConfig(c: ServerConfig): void {
   int('storeTimeoutMs', 10, 60_000);
   int('storeUserTtlDays', 1, 3650);
   int('attributionHours', 1, 24 * 90);
+  int('experimentWorkers', 1, 256);
   if (!(typeof c.promotionExploration === 'number' && c.promotionExploration >= 0 && c.promotionExploration <= 1))
     throw new VitrineError(
       'invalid_argument',
@@ -57,15 +58,7 @@ export function validateConfig(c: ServerConfig): void {
         `config corsOrigins: expected a list of origins such as https://shop.example (or *), got ${JSON.stringify(bad)}`,
       );
   }
-  for (const [key, ceiling] of Object.entries(LIMIT_CEILINGS) as [keyof Limits, number][]) {
-    const v = c.limits[key];
-    const floor = LIMIT_FLOORS[key] ?? 1;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < floor || v > ceiling)
-      throw new VitrineError(
-        'invalid_argument',
-        `config limits.${key}: expected an integer between ${floor} and ${ceiling}, got ${JSON.stringify(v)}`,
-      );
-  }
+  validateLimits(c.limits);
   for (const key of [
     'host',
     'bundle',
@@ -77,6 +70,7 @@ export function validateConfig(c: ServerConfig): void {
     'logLevel',
     'store',
     'promotions',
+    'experiments',
   ] as const) {
     const v = c[key];
     if (v !== undefined && (typeof v !== 'string' || v === ''))
@@ -99,6 +93,18 @@ export function validateConfig(c: ServerConfig): void {
     throw new VitrineError('invalid_argument', `config clock: expected wall or bundle, got ${c.clock}`);
   if (!['auto', 'cpu', 'cuda'].includes(c.provider))
     throw new VitrineError('invalid_argument', `config provider: expected auto, cpu or cuda, got ${c.provider}`);
+}
+
+function validateLimits(limits: Limits): void {
+  for (const [key, ceiling] of Object.entries(LIMIT_CEILINGS) as [keyof Limits, number][]) {
+    const v = limits[key];
+    const floor = LIMIT_FLOORS[key] ?? 1;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < floor || v > ceiling)
+      throw new VitrineError(
+        'invalid_argument',
+        `config limits.${key}: expected an integer between ${floor} and ${ceiling}, got ${JSON.stringify(v)}`,
+      );
+  }
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];

@@ -6,7 +6,8 @@ import { adminUser, exportShopper } from '../privacy.js';
 import type { ServerConfig } from '../config/index.js';
 import { elapsed } from '../clock.js';
 import { fail } from '../dispatch.js';
-import { tokenMatches } from './auth.js';
+import { adminTokenMatches } from './auth.js';
+import type { ExperimentReport } from '../../experiments/report.js';
 import type { HttpExchange, HttpIo } from './http.js';
 import type { UWS } from './uws.js';
 
@@ -19,6 +20,8 @@ export interface AdminDeps {
   reload: (version?: string) => Promise<{ from: string; to: string }>;
   /** Why `version` cannot be reloaded, or undefined when it can be tried. */
   missingVersion: (version: string) => string | undefined;
+  /** Every experiment's report, from the counters all replicas share. */
+  experiments: () => Promise<ExperimentReport[]>;
 }
 
 /**
@@ -44,9 +47,14 @@ export function registerAdmin(app: UWS.TemplatedApp, d: AdminDeps): void {
           ex,
           e instanceof VitrineError && e.code === 'shutting_down'
             ? fail(null, e.code, e.message)
-            : // A catalogue the admin edited and broke is their input to fix, not a fault of the server.
-              e instanceof VitrineError && e.code === 'data_error'
-              ? fail(null, 'invalid_field', `reload failed, still serving as before: ${e.message}`, 'promotions')
+            : // A catalogue or experiments file the admin edited and broke is their input to fix, not a fault of the server.
+              e instanceof VitrineError && (e.code === 'data_error' || e.field === 'experiments')
+              ? fail(
+                  null,
+                  'invalid_field',
+                  `reload failed, still serving as before: ${e.message}`,
+                  e.field === 'experiments' ? 'experiments' : 'promotions',
+                )
               : fail(null, 'internal', `reload failed: ${(e as Error).message}`),
         ),
     );
@@ -58,12 +66,7 @@ export function registerAdmin(app: UWS.TemplatedApp, d: AdminDeps): void {
  * `vitrine train --forget` leaves out of the next bundle.
  */
 export function registerPrivacy(app: UWS.TemplatedApp, d: AdminDeps): void {
-  const answer = (ex: HttpExchange, work: () => Promise<unknown>): void => {
-    work().then(
-      (result) => d.io.write(ex, { id: null, result, bundle: d.version() ?? '', serverMs: elapsed(ex.t0) }),
-      (e: unknown) => d.io.write(ex, { id: null, error: errorBody(e) }),
-    );
-  };
+  const answer = (ex: HttpExchange, work: () => Promise<unknown>): void => answerWith(d, ex, work);
   adminRoute(app, d, '/admin/export', ['user'], (ex, body) =>
     answer(ex, async () => exportShopper(adminUser(body.user), d.store, d.pool())),
   );
@@ -79,20 +82,37 @@ export function registerPrivacy(app: UWS.TemplatedApp, d: AdminDeps): void {
       };
     }),
   );
-  app.get('/admin/forgotten', (res, req) => {
+  adminGet(app, d, '/admin/forgotten', () => d.store.tombstones());
+}
+
+/** Experiments: each one's variants, their figures, lifts with always-valid intervals, and the SRM check. */
+export function registerExperiments(app: UWS.TemplatedApp, d: AdminDeps): void {
+  adminGet(app, d, '/admin/experiments', async () => ({ experiments: await d.experiments() }));
+}
+
+function answerWith(d: AdminDeps, ex: HttpExchange, work: () => Promise<unknown>): void {
+  work().then(
+    (result) => d.io.write(ex, { id: null, result, bundle: d.version() ?? '', serverMs: elapsed(ex.t0) }),
+    (e: unknown) => d.io.write(ex, { id: null, error: errorBody(e) }),
+  );
+}
+
+/** A GET admin route answering what `work` resolves with. */
+export function adminGet(app: UWS.TemplatedApp, d: AdminDeps, path: string, work: () => Promise<unknown>): void {
+  app.get(path, (res, req) => {
     const auth = req.getHeader('authorization');
     const ex: HttpExchange = { res, aborted: false, t0: performance.now() };
     res.onAborted(() => (ex.aborted = true));
     const refused = unauthorized(d.config, auth);
     if (refused) return d.io.write(ex, refused);
-    answer(ex, () => d.store.tombstones());
+    answerWith(d, ex, work);
   });
 }
 
 /** The refusal for an admin call without the admin token (or with admin calls disabled), else undefined. */
-function unauthorized(config: ServerConfig, auth: string): ErrorReply | undefined {
+export function unauthorized(config: ServerConfig, auth: string): ErrorReply | undefined {
   const token = config.adminToken;
-  if (token && tokenMatches(auth, '', token)) return undefined;
+  if (token && adminTokenMatches(auth, token)) return undefined;
   return fail(
     null,
     'unauthorized',

@@ -23,3 +23,19 @@ export function tokenMatches(header: string | undefined, query: string | undefin
   const viaQuery = sameSecret(q, token) && q !== '';
   return viaHeader || viaQuery;
 }
+
+/** The password of an `Authorization: Basic <base64(user:password)>` header (what a browser sends after its login prompt). */
+export function basicPassword(header: string): string | undefined {
+  const m = /^\s*basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1], 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon >= 0 ? decoded.slice(colon + 1) : undefined;
+}
+
+/** Whether a request carries the admin token as a bearer header or as a Basic password (any user name). */
+export function adminTokenMatches(header: string | undefined, token: string): boolean {
+  const basic = basicPassword(header ?? '');
+  const viaBasic = sameSecret(basic ?? '', token) && basic !== undefined;
+  return tokenMatches(header, '', token) || viaBasic;
+}

@@ -26,3 +26,37 @@ export function loadUws(): typeof UWS {
   }
   return require(binary) as typeof UWS;
 }
+
+const LIBUS_LISTEN_EXCLUSIVE_PORT = 1;
+
+/**
+ * Listens on host:port exclusively: uWS otherwise sets SO_REUSEPORT, and a second server started on
+ * a busy port would quietly share its traffic (an old version still running beside the new one).
+ */
+export function listenExclusive(
+  uws: typeof UWS,
+  app: UWS.TemplatedApp,
+  host: string,
+  port: number,
+): Promise<{ port: number; socket: UWS.us_listen_socket }> {
+  return new Promise((resolve, reject) => {
+    // The typings lack the (host, port, options, cb) form the native binding takes.
+    type Listen = (
+      host: string,
+      port: number,
+      options: number,
+      cb: (socket: UWS.us_listen_socket | false) => void,
+    ) => void;
+    const listen = app.listen.bind(app) as unknown as Listen;
+    listen(host, port, LIBUS_LISTEN_EXCLUSIVE_PORT, (socket) => {
+      if (!socket)
+        return reject(
+          new VitrineError(
+            'invalid_argument',
+            `cannot listen on ${host}:${port} (the port is in use, or the address is not this machine's; see --port and --host)`,
+          ),
+        );
+      resolve({ port: uws.us_socket_local_port(socket as unknown as UWS.us_socket), socket });
+    });
+  });
+}

@@ -1,0 +1,198 @@
+import { assign } from '../experiments/assign.js';
+import {
+  type Experiment,
+  type ExperimentCall,
+  type ExperimentsFile,
+  type PromotionPolicy,
+  readExperiments,
+  type Variant,
+} from '../experiments/config.js';
+import {
+  counterName,
+  type ExposureRecord,
+  exposureDelta,
+  freshRecord,
+  type Outcome,
+  outcomeDelta,
+  RECORD_KIND,
+  recordId,
+  withinWindow,
+} from '../experiments/ledger.js';
+import { type ExperimentReport, experimentReport } from '../experiments/report.js';
+import type { Call } from '../protocol/calls.js';
+import { VitrineError } from '../protocol/errors.js';
+import type { StateStore } from '../state/store.js';
+import type { ServerMetrics } from './metrics.js';
+
+export interface Assignment {
+  experiment: Experiment;
+  variant: Variant;
+}
+
+/** What a shopper's variants change in one call. */
+export interface Applied {
+  call: Call;
+  /** The bundle version to answer from, when a variant names one. */
+  bundle?: string;
+  promotion?: PromotionPolicy;
+}
+
+export interface ExperimentDeskDeps {
+  store: StateStore;
+  metrics: ServerMetrics;
+  /** Why a bundle version cannot be served, or undefined when it can. */
+  missingVersion: (version: string) => string | undefined;
+  /** Whether a promotion id is in the loaded catalogue. */
+  hasPromotion: (id: string) => boolean;
+}
+
+/**
+ * The main thread's experiments: the file (checked, re-read at a reload), each shopper's variants
+ * (a hash, the same on every replica), the settings a variant changes, and the exposures and
+ * outcomes, kept in the state store so that every replica counts into one report.
+ */
+export class ExperimentDesk {
+  private file: ExperimentsFile = { experiments: [] };
+
+  constructor(
+    private readonly path: string | undefined,
+    private readonly d: ExperimentDeskDeps,
+  ) {}
+
+  get experiments(): readonly Experiment[] {
+    return this.file.experiments;
+  }
+
+  /** Reads (or re-reads) the file; a bad one throws, naming the field, and the one in use stays. */
+  load(): number | undefined {
+    if (!this.path) return undefined;
+    try {
+      return this.loadFrom(this.path);
+    } catch (e) {
+      // Named as the experiments' fault, so that a reload answers it as the admin's input (400).
+      throw e instanceof VitrineError ? new VitrineError(e.code, e.message, 'experiments') : e;
+    }
+  }
+
+  private loadFrom(path: string): number {
+    const next = readExperiments(path);
+    for (const e of next.experiments)
+      for (const v of e.variants) {
+        const where = `${path}: experiment "${e.name}", variant "${v.name}"`;
+        const missing = v.settings.bundle !== undefined ? this.d.missingVersion(v.settings.bundle) : undefined;
+        if (missing) throw new VitrineError('invalid_argument', `${where}: bundle: ${missing}`);
+        const p = v.settings.promotion;
+        if (typeof p === 'object' && !this.d.hasPromotion(p.fixed))
+          throw new VitrineError(
+            'invalid_argument',
+            `${where}: promotion: "${p.fixed}" is not in the promotion catalogue (--promotions)`,
+          );
+      }
+    this.file = next;
+    return next.experiments.length;
+  }
+
+  /** The bundle versions running experiments serve besides the main one. */
+  bundles(): Set<string> {
+    const out = new Set<string>();
+    for (const e of this.file.experiments)
+      if (e.active) for (const v of e.variants) if (v.settings.bundle) out.add(v.settings.bundle);
+    return out;
+  }
+
+  assignments(user: string | undefined): Assignment[] {
+    if (user === undefined || this.file.experiments.length === 0) return [];
+    const out: Assignment[] = [];
+    for (const experiment of this.file.experiments) {
+      const variant = assign(experiment, user);
+      if (variant) out.push({ experiment, variant });
+    }
+    return out;
+  }
+
+  /** The call as the shopper's variants would have it (settings on calls the experiment does not cover stay). */
+  apply(call: Call, as: readonly Assignment[]): Applied {
+    const out: Applied = { call };
+    for (const { experiment, variant } of as) {
+      if (!(experiment.calls as readonly string[]).includes(call.call)) continue;
+      const s = variant.settings;
+      if (s.bundle !== undefined) out.bundle ??= s.bundle;
+      if (s.promotion !== undefined) out.promotion ??= s.promotion;
+      const c = out.call;
+      if (c.call === 'recommend')
+        out.call = {
+          ...c,
+          ...(s.diversity !== undefined && { diversity: s.diversity }),
+          ...(s.candidates !== undefined && { candidates: s.candidates }),
+          ...(s.ranking !== undefined && { ranking: s.ranking }),
+        };
+      else if (c.call === 'score' && s.candidates !== undefined) out.call = { ...c, candidates: s.candidates };
+    }
+    return out;
+  }
+
+  /**
+   * Counts an exposure (of `shown` items or offers) of each experiment covering `call`. The shopper's record is rewritten with the
+   * latest exposure; a claim on it (once, on any replica) decides who is counted as a new user.
+   */
+  async expose(user: string, call: ExperimentCall, as: readonly Assignment[], shown: number): Promise<void> {
+    const covering = as.filter((a) => (a.experiment.calls as readonly string[]).includes(call));
+    if (covering.length === 0) return;
+    const store = this.d.store;
+    const held = await store.records(user, RECORD_KIND);
+    const now = Date.now() / 1000;
+    await Promise.all(
+      covering.map(async ({ experiment: e, variant: v }) => {
+        const id = recordId(e);
+        const before = held[id]?.value as unknown as ExposureRecord | undefined;
+        const record: ExposureRecord =
+          before && before.variant === v.name ? { ...before, last: now } : freshRecord(v.name, now);
+        await store.putRecord(user, RECORD_KIND, id, {
+          value: record as unknown as Record<string, unknown>,
+          expiresAt: now + Math.max(e.windowHours * 3600, 90 * 86400),
+        });
+        const newUser = before === undefined && (await store.claimRecord(user, RECORD_KIND, id));
+        await store.increment(counterName(e), exposureDelta(v.name, newUser, shown));
+        this.d.metrics.experimentExposures.inc({ experiment: e.name, variant: v.name });
+      }),
+    );
+  }
+
+  /** A click, cart or purchase: credited to every experiment whose exposure of the shopper it follows in the window. */
+  async onOutcome(user: string, outcome: Outcome): Promise<void> {
+    if (this.file.experiments.length === 0) return;
+    const store = this.d.store;
+    const held = await store.records(user, RECORD_KIND);
+    const now = Date.now() / 1000;
+    await Promise.all(
+      this.file.experiments.map(async (e) => {
+        const id = recordId(e);
+        const stored = held[id];
+        if (!stored) return;
+        const r = stored.value as unknown as ExposureRecord;
+        if (!withinWindow(r, e, now)) return;
+        const { record, delta } = outcomeDelta(r, outcome);
+        await store.putRecord(user, RECORD_KIND, id, {
+          ...stored,
+          value: record as unknown as Record<string, unknown>,
+        });
+        await store.increment(counterName(e), delta);
+        this.d.metrics.experimentOutcomes.inc({ experiment: e.name, variant: r.variant, type: outcome.type });
+      }),
+    );
+  }
+
+  async report(): Promise<ExperimentReport[]> {
+    return Promise.all(
+      this.file.experiments.map(async (e) => experimentReport(e, await this.d.store.readCounter(counterName(e)))),
+    );
+  }
+}
+
+/** Each assignment's variant by experiment name, for the reply. */
+export function variantNames(as: readonly Assignment[]): Record<string, string> | undefined {
+  if (as.length === 0) return undefined;
+  const out: Record<string, string> = {};
+  for (const a of as) out[a.experiment.name] = a.variant.name;
+  return out;
+}
