@@ -48,3 +48,44 @@ describe('examples/shop-backend.mjs', () => {
     }
   });
 });
+
+describe('examples/synthetic-shoppers.mjs', () => {
+  it("plays the synthetic shop's shoppers against a server running examples/experiments.json", async () => {
+    const server = await startTestServer(bundle, {
+      clock: 'bundle',
+      adminToken: 't',
+      experiments: join(repoRoot, 'examples', 'experiments.json'),
+    });
+    try {
+      const out = await new Promise<string>((resolve, reject) => {
+        const shoppers = spawn(
+          process.execPath,
+          // The fixture bundle is trained on synthetic:small, seed 7.
+          [
+            join(repoRoot, 'examples', 'synthetic-shoppers.mjs'),
+            `ws://127.0.0.1:${server.port}/ws`,
+            'synthetic:small',
+            '7',
+            '400',
+          ],
+          { stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        let text = '';
+        shoppers.stdout.on('data', (d: Buffer) => (text += d.toString()));
+        shoppers.once('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`exit ${code}: ${text}`))));
+      });
+      expect(out).toMatch(/^400 visits: \d+ clicks, \d+ purchases sent to/);
+      const res = await fetch(`http://127.0.0.1:${server.port}/admin/experiments`, {
+        headers: { authorization: 'Bearer t' },
+      });
+      const { result } = (await res.json()) as {
+        result: { experiments: { name: string; variants: { users: number; exposures: number; clicks: number }[] }[] };
+      };
+      const ranking = result.experiments.find((e) => e.name === 'ranking')!;
+      expect(ranking.variants.reduce((s, v) => s + v.exposures, 0)).toBe(400);
+      expect(ranking.variants.reduce((s, v) => s + v.clicks, 0)).toBe(Number(/(\d+) clicks/.exec(out)![1]));
+    } finally {
+      await server.shutdown();
+    }
+  });
+});
