@@ -84,3 +84,48 @@ export function transpose(ui: UserItems): { indptr: Int32Array; users: Int32Arra
   }
   return { indptr, users };
 }
+
+/**
+ * The interactions with `keep`'s items only, renumbered 0..keep.length-1 in `keep`'s order: a
+ * smaller problem over the same users (EASE's λ is tuned on the most popular items of a catalogue
+ * too large to invert once per grid point).
+ */
+export function restrictToItems(ui: UserItems, keep: Int32Array): UserItems {
+  const renumber = new Int32Array(ui.numItems).fill(-1);
+  keep.forEach((item, j) => {
+    renumber[item] = j;
+  });
+  const indptr = new Int32Array(ui.numUsers + 1);
+  const items: number[] = [];
+  const count: number[] = [];
+  const lastTime: number[] = [];
+  for (let u = 0; u < ui.numUsers; u++) {
+    for (let p = ui.indptr[u]; p < ui.indptr[u + 1]; p++) {
+      const j = renumber[ui.items[p]];
+      if (j < 0) continue;
+      items.push(j);
+      count.push(ui.count[p]);
+      lastTime.push(ui.lastTime[p]);
+    }
+    indptr[u + 1] = items.length;
+  }
+  return {
+    numUsers: ui.numUsers,
+    numItems: keep.length,
+    indptr,
+    items: Int32Array.from(items),
+    count: Float32Array.from(count),
+    lastTime: Float64Array.from(lastTime),
+  };
+}
+
+/** The `m` items with the most users, most first. */
+export function mostPopularItems(ui: UserItems, m: number): Int32Array {
+  const users = new Float64Array(ui.numItems);
+  for (const i of ui.items) users[i]++;
+  return Int32Array.from(
+    Array.from({ length: ui.numItems }, (_, i) => i)
+      .sort((a, b) => users[b] - users[a] || a - b)
+      .slice(0, m),
+  );
+}

@@ -12,7 +12,10 @@ export interface Interval {
   diff: number;
   lo: number;
   hi: number;
-  /** The always-valid p-value: the smallest alpha at which the interval would exclude zero now. */
+  /**
+   * 1/Λ, the mSPRT's statistic now: valid whenever read (Ville's inequality), though not the running
+   * minimum Johari et al. report, so it may rise again; the mixture is tuned for alpha = 0.05.
+   */
   pValue: number;
   /** The estimate's standard error (what a fixed-horizon test would use, valid only if read once). */
   se: number;
@@ -104,7 +107,9 @@ export function sampleRatio(
 
 /** P(X > x) for X chi-square with k degrees of freedom: the regularised upper incomplete gamma Q(k/2, x/2). */
 export function chiSquareSurvival(x: number, k: number): number {
+  if (Number.isNaN(x)) return 0;
   if (x <= 0) return 1;
+  if (!Number.isFinite(x)) return 0;
   return upperGamma(k / 2, x / 2);
 }
 

@@ -1,4 +1,4 @@
-import { CALLS, isPromotionEvent, type RequestId } from '../protocol/calls.js';
+import { CALLS, type EventCall, isPromotionEvent, type PromotionEventCall, type RequestId } from '../protocol/calls.js';
 import { errorBody, VitrineError, type WireErrorCode } from '../protocol/errors.js';
 import type { AnyResult, ErrorReply, PromotionContextResult, Reply } from '../protocol/replies.js';
 import { parseRequest } from '../protocol/validate.js';
@@ -100,56 +100,13 @@ export class Dispatcher {
   ): Promise<{ result: AnyResult; bundle: string; degraded?: string; pooled?: number }> {
     const applied = this.d.experiments.apply(asked, as);
     const call = applied.call;
-    const main = this.d.pool();
-    const pool = applied.bundle !== undefined ? (this.d.variantPool(applied.bundle) ?? main) : main;
     const now = this.now();
-    if (call.call === 'event') {
-      if (isPromotionEvent(call))
-        return {
-          result: await this.storeWrite(() => this.d.promotions.onPromotionEvent(call)),
-          bundle: pool?.version ?? '',
-        };
-      // The store keeps only events after the bundle's data end (what it has not learned from); an
-      // older one would be answered `accepted` and then vanish at the next start.
-      const dataEnd = pool?.manifest.data.referenceTime;
-      if (call.ts !== undefined && dataEnd !== undefined && call.ts < dataEnd) {
-        throw new VitrineError(
-          'invalid_field',
-          `ts: ${call.ts} is before the serving bundle's data end (${new Date(dataEnd * 1000).toISOString()}); events the bundle covers are not streamed`,
-          'ts',
-        );
-      }
-      const event = {
-        item: call.item,
-        type: call.type,
-        ts: call.ts ?? now,
-        price: call.price,
-        quantity: call.quantity,
-      };
-      const streamedEvents = await this.storeWrite(() => this.d.store.append(call.user, event));
-      this.d.onStored();
-      this.d.log.debug({ user: this.d.pseudo.user(call.user), type: call.type }, 'event');
-      // The event is acknowledged once stored; crediting a promotion decision with it is the bandit's
-      // bookkeeping, and its failure (counted, logged) does not unsay the acknowledgement.
-      if (call.type === 'purchase')
-        await this.d.promotions
-          .onPurchase(call.user, event)
-          .catch((e: unknown) => this.bookkeepingFailed(e, 'crediting a promotion decision with a purchase'));
-      if (call.type === 'click' || call.type === 'cart' || call.type === 'purchase')
-        await this.d.experiments
-          .onOutcome(
-            call.user,
-            call.type === 'purchase'
-              ? { type: 'purchase', value: (call.price ?? 0) * (call.quantity ?? 1) }
-              : { type: call.type },
-          )
-          .catch((e: unknown) => this.bookkeepingFailed(e, 'crediting an experiment variant with an outcome'));
-      return { result: { accepted: true, streamedEvents }, bundle: pool?.version ?? '' };
-    }
-    if (!pool) throw new VitrineError('not_ready', 'no bundle is loaded yet');
+    if (call.call === 'event') return this.event(call, now);
     const user = 'user' in call ? call.user : undefined;
     const { state, degraded } =
       user !== undefined ? await this.userState(user) : { state: undefined, degraded: undefined };
+    // Chosen after the store read: a reload during it may have unloaded the pool current before it.
+    const pool = this.poolFor(applied.bundle);
     let reply;
     try {
       reply = await pool.run({ call, streamed: state?.streamed, forgotten: state?.forgotten, now });
@@ -173,6 +130,67 @@ export class Dispatcher {
         .expose(user, call.call, as, shownIn(result))
         .catch((e: unknown) => this.bookkeepingFailed(e, 'recording an experiment exposure'));
     return { result, bundle: reply.version, degraded, pooled };
+  }
+
+  /** `event`: stored for the shopper, then credited to promotion decisions and experiment variants. */
+  private async event(
+    call: EventCall | PromotionEventCall,
+    now: number,
+  ): Promise<{ result: AnyResult; bundle: string }> {
+    const pool = this.d.pool();
+    if (isPromotionEvent(call))
+      return {
+        result: await this.storeWrite(() => this.d.promotions.onPromotionEvent(call)),
+        bundle: pool?.version ?? '',
+      };
+    // The store keeps only events after the bundle's data end (what it has not learned from); an
+    // older one would be answered `accepted` and then vanish at the next start.
+    const dataEnd = pool?.manifest.data.referenceTime;
+    if (call.ts !== undefined && dataEnd !== undefined && call.ts < dataEnd) {
+      throw new VitrineError(
+        'invalid_field',
+        `ts: ${call.ts} is before the serving bundle's data end (${new Date(dataEnd * 1000).toISOString()}); events the bundle covers are not streamed`,
+        'ts',
+      );
+    }
+    const event = {
+      item: call.item,
+      type: call.type,
+      ts: call.ts ?? now,
+      price: call.price,
+      quantity: call.quantity,
+    };
+    const streamedEvents = await this.storeWrite(() => this.d.store.append(call.user, event));
+    this.d.onStored();
+    this.d.log.debug({ user: this.d.pseudo.user(call.user), type: call.type }, 'event');
+    // The event is acknowledged once stored; crediting a promotion decision with it is the bandit's
+    // bookkeeping, and its failure (counted, logged) does not unsay the acknowledgement.
+    if (call.type === 'purchase')
+      await this.d.promotions
+        .onPurchase(call.user, event)
+        .catch((e: unknown) => this.bookkeepingFailed(e, 'crediting a promotion decision with a purchase'));
+    if (call.type === 'click' || call.type === 'cart' || call.type === 'purchase')
+      await this.d.experiments
+        .onOutcome(
+          call.user,
+          call.type === 'purchase'
+            ? { type: 'purchase', value: (call.price ?? 0) * (call.quantity ?? 1) }
+            : { type: call.type },
+        )
+        .catch((e: unknown) => this.bookkeepingFailed(e, 'crediting an experiment variant with an outcome'));
+    return { result: { accepted: true, streamedEvents }, bundle: pool?.version ?? '' };
+  }
+
+  /** The pool to answer from: the main one, or the one serving the shopper's variant's bundle version. */
+  private poolFor(bundle: string | undefined): ModelPool {
+    const main = this.d.pool();
+    if (!main) throw new VitrineError('not_ready', 'no bundle is loaded yet');
+    if (bundle === undefined || bundle === main.version) return main;
+    const pool = this.d.variantPool(bundle);
+    // Never the main pool in its place: the shopper would be counted under a variant they did not get.
+    if (!pool)
+      throw new VitrineError('unavailable', `bundle version ${bundle} (an experiment variant's) is not loaded; retry`);
+    return pool;
   }
 
   /**

@@ -42,8 +42,8 @@ export interface ExperimentDeskDeps {
   metrics: ServerMetrics;
   /** Why a bundle version cannot be served, or undefined when it can. */
   missingVersion: (version: string) => string | undefined;
-  /** Whether a promotion id is in the loaded catalogue. */
-  hasPromotion: (id: string) => boolean;
+  /** The server's limit on `candidates`, which a variant may not exceed either. */
+  maxCandidates: number;
 }
 
 /**
@@ -53,6 +53,8 @@ export interface ExperimentDeskDeps {
  */
 export class ExperimentDesk {
   private file: ExperimentsFile = { experiments: [] };
+  /** Each shopper's bookkeeping still running here: the next waits, so that no update of their record is lost. */
+  private readonly busy = new Map<string, Promise<void>>();
 
   constructor(
     private readonly path: string | undefined,
@@ -63,41 +65,59 @@ export class ExperimentDesk {
     return this.file.experiments;
   }
 
-  /** Reads (or re-reads) the file; a bad one throws, naming the field, and the one in use stays. */
-  load(): number | undefined {
+  /**
+   * Reads and checks the file without using it yet (a reload commits it with the pools and the
+   * catalogue it needs); a bad one throws, naming the field. `hasPromotion` checks fixed offers
+   * against the catalogue that will be served with it.
+   */
+  read(hasPromotion: (id: string) => boolean): ExperimentsFile | undefined {
     if (!this.path) return undefined;
     try {
-      return this.loadFrom(this.path);
+      return this.check(readExperiments(this.path), this.path, hasPromotion);
     } catch (e) {
       // Named as the experiments' fault, so that a reload answers it as the admin's input (400).
       throw e instanceof VitrineError ? new VitrineError(e.code, e.message, 'experiments') : e;
     }
   }
 
-  private loadFrom(path: string): number {
-    const next = readExperiments(path);
+  commit(next: ExperimentsFile | undefined): number | undefined {
+    if (!next) return undefined;
+    this.file = next;
+    return next.experiments.length;
+  }
+
+  private check(next: ExperimentsFile, path: string, hasPromotion: (id: string) => boolean): ExperimentsFile {
     for (const e of next.experiments)
       for (const v of e.variants) {
         const where = `${path}: experiment "${e.name}", variant "${v.name}"`;
-        const missing = v.settings.bundle !== undefined ? this.d.missingVersion(v.settings.bundle) : undefined;
+        const s = v.settings;
+        const missing = s.bundle !== undefined ? this.d.missingVersion(s.bundle) : undefined;
         if (missing) throw new VitrineError('invalid_argument', `${where}: bundle: ${missing}`);
-        const p = v.settings.promotion;
-        if (typeof p === 'object' && !this.d.hasPromotion(p.fixed))
+        if (s.candidates !== undefined && s.candidates > this.d.maxCandidates)
+          throw new VitrineError(
+            'invalid_argument',
+            `${where}: candidates: ${s.candidates} is over the server's limit of ${this.d.maxCandidates} (limits.maxCandidates)`,
+          );
+        const p = s.promotion;
+        if (typeof p === 'object' && !hasPromotion(p.fixed))
           throw new VitrineError(
             'invalid_argument',
             `${where}: promotion: "${p.fixed}" is not in the promotion catalogue (--promotions)`,
           );
       }
-    this.file = next;
-    return next.experiments.length;
+    return next;
   }
 
   /** The bundle versions running experiments serve besides the main one. */
-  bundles(): Set<string> {
+  static bundlesOf(file: ExperimentsFile | undefined): Set<string> {
     const out = new Set<string>();
-    for (const e of this.file.experiments)
+    for (const e of file?.experiments ?? [])
       if (e.active) for (const v of e.variants) if (v.settings.bundle) out.add(v.settings.bundle);
     return out;
+  }
+
+  bundles(): Set<string> {
+    return ExperimentDesk.bundlesOf(this.file);
   }
 
   assignments(user: string | undefined): Assignment[] {
@@ -138,6 +158,10 @@ export class ExperimentDesk {
   async expose(user: string, call: ExperimentCall, as: readonly Assignment[], shown: number): Promise<void> {
     const covering = as.filter((a) => (a.experiment.calls as readonly string[]).includes(call));
     if (covering.length === 0) return;
+    return this.serial(user, () => this.exposeNow(user, covering, shown));
+  }
+
+  private async exposeNow(user: string, covering: readonly Assignment[], shown: number): Promise<void> {
     const store = this.d.store;
     const held = await store.records(user, RECORD_KIND);
     const now = Date.now() / 1000;
@@ -161,11 +185,31 @@ export class ExperimentDesk {
   /** A click, cart or purchase: credited to every experiment whose exposure of the shopper it follows in the window. */
   async onOutcome(user: string, outcome: Outcome): Promise<void> {
     if (this.file.experiments.length === 0) return;
+    return this.serial(user, () => this.creditNow(user, outcome));
+  }
+
+  /**
+   * Runs `work` once the shopper's earlier bookkeeping on this replica is done: a record is read,
+   * changed and written back, and two at once would lose one change (a click, or count a second
+   * conversion). Replicas do not wait for each other (docs/experiments.md, limits).
+   */
+  private serial(user: string, work: () => Promise<void>): Promise<void> {
+    const before = this.busy.get(user);
+    const mine = (before ? before.then(work, work) : work()).finally(() => {
+      if (this.busy.get(user) === mine) this.busy.delete(user);
+    });
+    this.busy.set(user, mine);
+    return mine;
+  }
+
+  private async creditNow(user: string, outcome: Outcome): Promise<void> {
     const store = this.d.store;
     const held = await store.records(user, RECORD_KIND);
     const now = Date.now() / 1000;
     await Promise.all(
       this.file.experiments.map(async (e) => {
+        // A stopped experiment's report stays as it was when it stopped.
+        if (!e.active) return;
         const id = recordId(e);
         const stored = held[id];
         if (!stored) return;

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { readBundle } from '../bundle/read.js';
 import type { Manifest } from '../bundle/manifest.js';
+import { VitrineError } from '../protocol/errors.js';
 import type { BundleData } from '../bundle/model.js';
 import type { Item } from '../data/types.js';
 import type { ExecutionProviderChoice } from '../backends/onnx.js';
@@ -177,6 +178,9 @@ export class ModelPool {
   }
 
   run(task: Task): Promise<PoolReply> {
+    // A closed pool's workers are gone: piscina would start a new one that nothing ever stops.
+    if (this.closing)
+      return Promise.reject(new VitrineError('unavailable', `bundle version ${this.version} has been unloaded; retry`));
     const shed = this.admission();
     if (shed) return Promise.reject(new QueueFullError(shed));
     this.pending++;

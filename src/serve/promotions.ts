@@ -58,10 +58,14 @@ export class PromotionDesk {
     this.o = { ...deps, file: c.promotions, attributionHours: c.attributionHours, exploration: c.promotionExploration };
   }
 
-  /** Reads (or re-reads, at a reload) the catalogue; a bad file throws and the old one stays. */
-  async load(): Promise<number | undefined> {
-    if (!this.o.file) return undefined;
-    const next = await readPromotions(this.o.file);
+  /** Reads the catalogue, without using it yet (a reload commits it with everything else); a bad file throws. */
+  async read(): Promise<PromotionCatalogue | undefined> {
+    return this.o.file ? readPromotions(this.o.file) : undefined;
+  }
+
+  /** Serves `next` from now on (undefined: no catalogue file, nothing changes). */
+  commit(next: PromotionCatalogue | undefined): number | undefined {
+    if (!next) return undefined;
     this.catalogue = next;
     this.byId = new Map(next.promotions.map((p) => [p.id, p]));
     this.o.metrics.promotionCatalogue.set(next.promotions.length);
@@ -70,11 +74,6 @@ export class PromotionDesk {
 
   private get windowSeconds(): number {
     return this.o.attributionHours * 3600;
-  }
-
-  /** Whether `id` is in the loaded catalogue (an experiment's fixed offer is checked against it). */
-  has(id: string): boolean {
-    return this.byId.has(id);
   }
 
   /** A decision by Thompson sampling, or the one an experiment variant's policy imposes. */
@@ -253,3 +252,9 @@ function offer(p: PromotionSpec): PromotionOffer {
     ...(Number.isFinite(p.end) && { ends: new Date(p.end * 1000).toISOString() }),
   };
 }
+
+/** Whether an offer is in `catalogue` (the one a reload will serve), for experiments' fixed offers. */
+export const offerIn =
+  (catalogue: PromotionCatalogue | undefined) =>
+  (id: string): boolean =>
+    catalogue?.promotions.some((p) => p.id === id) ?? false;

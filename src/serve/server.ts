@@ -16,7 +16,7 @@ import { HttpIo, registerCalls, registerFallback, registerPreflight } from './tr
 import { type ProbeState, registerProbes, startProbeListener } from './transport/probes.js';
 import { listenExclusive, loadUws, type UWS } from './transport/uws.js';
 import { WebSocketTransport } from './transport/ws.js';
-import { PromotionDesk } from './promotions.js';
+import { offerIn, PromotionDesk } from './promotions.js';
 import { missingVersion, readCatalog, sameFiles } from './versions.js';
 import { openStateStore } from './store-start.js';
 import { ExperimentDesk } from './experiments.js';
@@ -65,7 +65,7 @@ export class VitrineServer {
       store: this.store,
       metrics: this.metrics,
       missingVersion: (v) => missingVersion(config.bundle, v),
-      hasPromotion: (id) => this.promotions.has(id),
+      maxCandidates: config.limits.maxCandidates,
     });
     this.variantPools = new VariantPools(config.bundle, () => ({
       ...this.poolOptions(),
@@ -105,31 +105,35 @@ export class VitrineServer {
   async start(): Promise<number> {
     const c = this.config;
     if (c.catalog) this.catalog = await readCatalog(c.catalog);
-    const offers = await this.promotions.load();
-    if (offers !== undefined) this.log.info({ file: c.promotions, promotions: offers }, 'promotion catalogue loaded');
-    const experiments = this.experiments.load();
+    const catalogue = await this.promotions.read();
+    const experiments = this.experiments.read(offerIn(catalogue));
     const dir = resolveBundleVersion(c.bundle);
     this.pool = await ModelPool.start(dir, this.poolOptions());
-    await this.variantPools.sync(this.experiments.bundles(), this.pool.version).catch(async (e: unknown) => {
-      await this.pool?.close();
+    try {
+      await this.variantPools.commit(
+        await this.variantPools.prepare(ExperimentDesk.bundlesOf(experiments), this.pool.version),
+      );
+      const offers = this.promotions.commit(catalogue);
+      if (offers !== undefined) this.log.info({ file: c.promotions, promotions: offers }, 'promotion catalogue loaded');
+      if (this.experiments.commit(experiments) !== undefined)
+        this.log.info(
+          {
+            file: c.experiments,
+            experiments: experiments?.experiments.length,
+            variantBundles: this.variantPools.versions,
+          },
+          'experiments loaded',
+        );
+      this.metrics.setBundle(this.pool.version);
+      // A store that cannot be opened (Redis away, an event log another server holds) stops the start.
+      await openStateStore(this.store, c, this.log, this.metrics, this.pool.manifest.data.referenceTime);
+      this.refreshStoreGauges();
+    } catch (e) {
+      // The workers just started are released before the start fails.
+      await Promise.all([this.pool.close(), this.variantPools.close()]);
       this.pool = undefined;
       throw e;
-    });
-    if (experiments !== undefined)
-      this.log.info(
-        { file: c.experiments, experiments, variantBundles: this.variantPools.versions },
-        'experiments loaded',
-      );
-    this.metrics.setBundle(this.pool.version);
-    // A store that cannot be opened (Redis away, an event log another server holds) stops the start:
-    // the workers just started are released first.
-    await openStateStore(this.store, c, this.log, this.metrics, this.pool.manifest.data.referenceTime)
-      .then(() => this.refreshStoreGauges())
-      .catch(async (e: unknown) => {
-        await this.pool?.close();
-        this.pool = undefined;
-        throw e;
-      });
+    }
     this.log.info(
       {
         bundle: dir,
@@ -143,7 +147,12 @@ export class VitrineServer {
     const app = this.uws.App();
     this.app = app;
     this.routes(app);
-    this.port = await this.listen(app);
+    this.port = await this.listen(app).catch(async (e: unknown) => {
+      // A port in use: the workers and the store (an event log's lock) are released before failing.
+      await Promise.all([this.pool?.close(), this.variantPools.close(), this.store.close()]);
+      this.pool = undefined;
+      throw e;
+    });
     this.traffic.start();
     if (c.probePort !== undefined) {
       const probes = await startProbeListener(
@@ -263,22 +272,28 @@ export class VitrineServer {
     if (this.draining) throw new VitrineError('shutting_down', 'the server is shutting down; no reload');
     const from = this.pool?.version ?? '';
     try {
-      // The promotion catalogue is re-read whatever the bundle does: a bad file fails the reload, and
-      // the catalogue already loaded stays.
-      await this.promotions.load();
-      this.experiments.load();
+      // Everything a reload changes (the catalogue, the experiments, their bundle versions' pools, the
+      // main version) is read and started first, then served together in one step, or not at all.
+      const catalogue = await this.promotions.read();
+      const experiments = this.experiments.read(offerIn(catalogue));
       const dir = resolveBundleVersion(version ? `${this.config.bundle}/${version}` : this.config.bundle);
-      // Same directory and same files: nothing to do. A version retrained in place (same name, new
-      // files) is a new model and is loaded.
-      if (this.pool && dir === this.pool.dir && sameFiles(dir, this.pool.manifest)) {
-        await this.variantPools.sync(this.experiments.bundles(), this.pool.version);
+      // Same directory and same files: the main pool stays. A version retrained in place (same name,
+      // new files) is a new model and is loaded.
+      const same = this.pool !== undefined && dir === this.pool.dir && sameFiles(dir, this.pool.manifest);
+      const next = same ? undefined : await ModelPool.start(dir, this.poolOptions());
+      const plan = await this.variantPools
+        .prepare(ExperimentDesk.bundlesOf(experiments), (next ?? this.pool)?.version)
+        .catch(async (e: unknown) => {
+          await next?.close();
+          throw e;
+        });
+      this.promotions.commit(catalogue);
+      this.experiments.commit(experiments);
+      const retired = this.variantPools.commit(plan);
+      if (!next) {
+        await retired;
         return { from, to: from };
       }
-      const next = await ModelPool.start(dir, this.poolOptions());
-      await this.variantPools.sync(this.experiments.bundles(), next.version).catch(async (e: unknown) => {
-        await next.close();
-        throw e;
-      });
       const old = this.pool;
       this.pool = next;
       // Not awaited: the reload is done once the new pool serves; a failed rewrite leaves the old log whole.
@@ -293,8 +308,8 @@ export class VitrineServer {
       this.metrics.setBundle(next.version);
       this.metrics.reloads.inc({ outcome: 'ok' });
       this.log.info({ from, to: next.version, dir }, 'bundle reloaded');
-      // Answered once the old version has finished what it was handed and released its workers.
-      if (old) await old.close();
+      // Answered once the old versions have finished what they were handed and released their workers.
+      await Promise.all([old?.close(), retired]);
       return { from, to: next.version };
     } catch (e) {
       this.metrics.reloads.inc({ outcome: 'failed' });

@@ -1,14 +1,14 @@
-import { itemsOf, type UserItems } from '../data/interactions.js';
+import { itemsOf, mostPopularItems, restrictToItems, type UserItems } from '../data/interactions.js';
 import { evaluateRanking } from '../metrics/ranking.js';
 import { invertSpdInPlace } from '../util/linalg.js';
 import { note, Progress } from '../util/progress.js';
 import { topK } from '../util/topk.js';
-import { easeScores, type EaseFitter, type EaseModel } from '../model/ease.js';
+import { easeScores, type EaseFitter, type EaseModel, type FittedEase } from '../model/ease.js';
 import { trainEase } from './ease.js';
 import { ortInverse } from './ort-inverse.js';
 
-export const EASE_LAMBDA_GRID = [50, 100, 250, 500, 1000];
-/** Above this catalogue size λ is not tuned: each grid point would be another large inversion. */
+export const EASE_LAMBDA_GRID = [25, 50, 100, 250, 500, 1000];
+/** Above this catalogue size λ is tuned on this many of the most popular items: each grid point is an inversion. */
 export const EASE_TUNE_MAX_ITEMS = 3000;
 /** Up to this size the exact float64 JS Cholesky inverts quickly; onnxruntime's Inverse takes over beyond. */
 const JS_INVERSE_MAX_ITEMS = 3000;
@@ -26,46 +26,61 @@ export async function fitEase(ui: UserItems, lambda: number): Promise<EaseModel>
   return trainEase(ui, lambda, js ? invertSpdInPlace : ortInverse);
 }
 
-/**
- * EASE fit on `train` with λ given, or (`auto`) chosen by NDCG@10 on `validation` with models fit
- * on `fit` (train minus validation), for catalogues small enough to afford the grid.
- */
-export const tuneAndFitEase: EaseFitter = async (lambda, split) => {
-  const n = split.train.numItems;
-  if (lambda !== 'auto' || n > EASE_TUNE_MAX_ITEMS) {
-    const chosen = lambda === 'auto' ? EASE_DEFAULT_LAMBDA : lambda;
-    return {
-      model: await fitEase(split.train, chosen),
-      chosenBy:
-        lambda === 'auto'
-          ? `default for catalogues over ${EASE_TUNE_MAX_ITEMS} items (tuning would need one large inversion per grid point)`
-          : 'given',
-    };
-  }
-  const scratch = new Float32Array(n);
-  const validation: Record<string, number> = {};
-  const progress = new Progress('ease lambda', EASE_LAMBDA_GRID.length + 1, 'fits');
-  let best = EASE_LAMBDA_GRID[0];
+/** λ chosen by NDCG@10 on `validation` with models fit on `fit`, over the grid. */
+export async function tuneEaseLambda(
+  fit: UserItems,
+  validation: UserItems,
+  grid: readonly number[] = EASE_LAMBDA_GRID,
+): Promise<{ best: number; validation: Record<string, number> }> {
+  const scratch = new Float32Array(fit.numItems);
+  const scores: Record<string, number> = {};
+  const progress = new Progress('ease lambda', grid.length, 'fits');
+  let best = grid[0];
   let bestNdcg = -Infinity;
-  for (const l of EASE_LAMBDA_GRID) {
-    const model = await fitEase(split.fit, l);
+  for (const l of grid) {
+    const model = await fitEase(fit, l);
     const ndcg = evaluateRanking(
-      (u, k, ex) => topK(easeScores(model, itemsOf(split.fit, u), scratch), k, ex),
-      split.fit,
-      split.validation,
+      (u, k, ex) => topK(easeScores(model, itemsOf(fit, u), scratch), k, ex),
+      fit,
+      validation,
     )['ndcg@10'];
-    validation[l] = Number(ndcg.toFixed(4));
+    scores[l] = Number(ndcg.toFixed(4));
     if (ndcg > bestNdcg) {
       bestNdcg = ndcg;
       best = l;
     }
     progress.tick();
   }
-  const model = await fitEase(split.train, best);
   progress.finish(`lambda ${best}`);
+  return { best, validation: scores };
+}
+
+/**
+ * EASE fit on `train` with λ given, or (`auto`) chosen by NDCG@10 on `validation` with models fit
+ * on `fit` (train minus validation). Over `tuneMaxItems` items, λ is chosen on the most popular
+ * `tuneMaxItems` (the same users, their interactions with those items): a full-size grid would
+ * need one large inversion per point (146 s each at Beauty's 12,101 items). On MovieLens 100K the
+ * λ chosen on its 400 or 800 most popular items is the one chosen on all 1,682 (250); on 1,200 it is
+ * 100, within 0.0002 of 250's validation NDCG@10: the curve is flat near its top.
+ */
+export async function tuneAndFitEaseWith(
+  lambda: number | 'auto',
+  split: { train: UserItems; fit: UserItems; validation: UserItems },
+  tuneMaxItems = EASE_TUNE_MAX_ITEMS,
+): Promise<FittedEase> {
+  if (lambda !== 'auto') return { model: await fitEase(split.train, lambda), chosenBy: 'given' };
+  const n = split.train.numItems;
+  const subset = n > tuneMaxItems ? mostPopularItems(split.fit, tuneMaxItems) : undefined;
+  const tuned = subset
+    ? await tuneEaseLambda(restrictToItems(split.fit, subset), restrictToItems(split.validation, subset))
+    : await tuneEaseLambda(split.fit, split.validation);
   return {
-    model,
-    chosenBy: `validation NDCG@10 over ${EASE_LAMBDA_GRID.join(', ')}`,
-    validation,
+    model: await fitEase(split.train, tuned.best),
+    chosenBy: subset
+      ? `validation NDCG@10 over ${EASE_LAMBDA_GRID.join(', ')} on the ${tuneMaxItems.toLocaleString()} most popular of ${n.toLocaleString()} items`
+      : `validation NDCG@10 over ${EASE_LAMBDA_GRID.join(', ')}`,
+    validation: tuned.validation,
   };
-};
+}
+
+export const tuneAndFitEase: EaseFitter = (lambda, split) => tuneAndFitEaseWith(lambda, split);

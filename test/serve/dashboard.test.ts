@@ -70,6 +70,22 @@ describe('the dashboard', () => {
       headers: { authorization: `Basic ${Buffer.from('admin:nope').toString('base64')}` },
     });
     expect(wrong.status).toBe(401);
+    // The password a browser keeps for the dashboard opens the dashboard only: another site could make
+    // the browser send it with a POST that erases a shopper.
+    const basic = `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}`;
+    expect(
+      (await fetch(`http://127.0.0.1:${server.port}/admin/dashboard/data`, { headers: { authorization: basic } }))
+        .status,
+    ).toBe(200);
+    const forget = await fetch(`http://127.0.0.1:${server.port}/admin/forget`, {
+      method: 'POST',
+      headers: { authorization: basic, 'content-type': 'text/plain' },
+      body: JSON.stringify({ user: 'u1' }),
+    });
+    expect(forget.status).toBe(401);
+    expect(
+      (await fetch(`http://127.0.0.1:${server.port}/admin/experiments`, { headers: { authorization: basic } })).status,
+    ).toBe(401);
   });
 
   it('draws live traffic, the experiment with its intervals, the bandit and the bundle in Chromium, without console errors', async () => {

@@ -55,6 +55,12 @@ async function reports(s: VitrineServer): Promise<ExperimentReport[]> {
   return ((await res.json()) as { result: { experiments: ExperimentReport[] } }).result.experiments;
 }
 
+/** A shopper the experiment puts in `variant`. */
+async function firstIn(s: VitrineServer, exp: string, variant: string): Promise<string> {
+  for (let u = 1; u < 200; u++) if ((await recommend(s, `u${u}`)).experiments?.[exp] === variant) return `u${u}`;
+  throw new Error(`no shopper in ${exp}/${variant}`);
+}
+
 const variantOf = (r: ExperimentReport[], exp: string, variant: string) =>
   r.find((x) => x.name === exp)!.variants.find((v) => v.name === variant)!;
 
@@ -147,6 +153,16 @@ describe('experiments on one server', () => {
     expect(body.error).toMatchObject({ code: 'invalid_field', field: 'experiments' });
     expect(body.error!.message).toMatch(/experiments\[0\]\.share: expected a number from 0 to 1/);
     expect((await recommend(server, 'u1')).experiments!.ranking).toBeDefined();
+    // A variant's new bundle version that cannot start fails the reload, and nothing changes: the
+    // variant's shoppers are still answered by v1, never by another version in its place.
+    const shopper = await firstIn(server, 'model', 'previous');
+    cpSync(fixture, join(models, 'v0'), { recursive: true });
+    writeFileSync(join(models, 'v0', 'ranker.onnx'), 'not a model');
+    const broken = structuredClone(EXPERIMENTS);
+    broken.experiments[1].variants[1].settings = { bundle: 'v0' };
+    writeFileSync(file, JSON.stringify(broken));
+    expect((await reload()).status).toBe(500);
+    expect((await recommend(server, shopper)).bundle).toBe('v1');
     // The model experiment stopped: its pool is closed and nobody is served v1 any more.
     writeFileSync(
       file,
@@ -158,8 +174,11 @@ describe('experiments on one server', () => {
       expect(r.experiments!.model).toBeUndefined();
       expect(r.bundle).toBe('v2');
     }
-    // A stopped experiment keeps its report.
-    expect((await reports(server)).find((x) => x.name === 'model')!.active).toBe(false);
+    // A stopped experiment keeps its report as it was: later outcomes are not credited to it.
+    const stopped = (await reports(server)).find((x) => x.name === 'model')!;
+    expect(stopped.active).toBe(false);
+    await httpCall(server.port, 'event', { id: 9, user: shopper, item: 'i3', type: 'click' });
+    expect((await reports(server)).find((x) => x.name === 'model')).toEqual(stopped);
   });
 });
 
@@ -192,6 +211,17 @@ describe('experiments across replicas and restarts', () => {
       await Promise.all([a.shutdown(), b.shutdown()]);
       await redis.stop();
     }
+  });
+
+  it("refuse a variant's candidates over the server's limit", async () => {
+    const { models, file } = setup({
+      experiments: [
+        { name: 'wide', salt: 'w', variants: [{ name: 'a' }, { name: 'b', settings: { candidates: 5000 } }] },
+      ],
+    });
+    await expect(startTestServer(models, { experiments: file })).rejects.toThrow(
+      /variant "b": candidates: 5000 is over the server's limit of 2000/,
+    );
   });
 
   it('refuse to start on a bad file, naming the field', async () => {
@@ -235,9 +265,23 @@ describe('a promotion policy experiment', () => {
       await recommend(server, 'u1');
       const report = (await reports(server))[0];
       expect(report.variants.reduce((s, v) => s + v.exposures, 0)).toBe(60);
+      // A new catalogue without TEN fails the reload (the experiment still names it), and the
+      // catalogue in use stays: the variant still shows TEN.
+      writeFileSync(promotions, 'id,kind,value\nTWENTY,percent_off,20\n');
+      const res = await fetch(`http://127.0.0.1:${server.port}/admin/reload`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      expect(res.status).toBe(400);
+      const ten = await firstIn(server, 'offers', 'ten');
+      const offer = (await httpCall(server.port, 'promotion', { id: 2, user: ten })).reply.result as {
+        promotions: { id: string }[];
+      };
+      expect(offer.promotions.map((p) => p.id)).toEqual(['TEN']);
     } finally {
       await server.shutdown();
     }
+    writeFileSync(promotions, 'id,kind,value\nTEN,percent_off,10\nTWENTY,percent_off,20\n');
     const wrong = setup({
       experiments: [
         { name: 'offers', salt: 'o1', variants: [variants[0], { name: 'x', settings: { promotion: 'fixed:FIFTY' } }] },

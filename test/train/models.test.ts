@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { DatasetBuilder } from '../../src/data/dataset.js';
-import { buildUserItems, itemsOf, type UserItems } from '../../src/data/interactions.js';
+import {
+  buildUserItems,
+  itemsOf,
+  mostPopularItems,
+  restrictToItems,
+  type UserItems,
+} from '../../src/data/interactions.js';
 import { eventTypeCode } from '../../src/data/types.js';
 import { classificationMetrics } from '../../src/metrics/classification.js';
 import { encodeCatalog } from '../../src/data/catalog.js';
@@ -11,6 +17,7 @@ import { trainAls } from '../../src/train/als.js';
 import { trainBpr } from '../../src/train/bpr.js';
 import { easeScores } from '../../src/model/ease.js';
 import { trainEase } from '../../src/train/ease.js';
+import { EASE_LAMBDA_GRID, tuneAndFitEaseWith } from '../../src/train/ease-tuning.js';
 import { knnSimilarity } from '../../src/model/knn.js';
 import { trainItemKnn } from '../../src/train/itemknn.js';
 import { kmeans, silhouette } from '../../src/train/kmeans.js';
@@ -116,6 +123,26 @@ describe('linear algebra for EASE', () => {
     for (let i = 0; i < ui.numItems; i++) expect(ease.B[i * ui.numItems + i]).toBe(0);
     const out = easeScores(ease, itemsOf(ui, 0), new Float32Array(ui.numItems));
     expect(out.every(Number.isFinite)).toBe(true);
+  });
+
+  it("tunes EASE's λ on the most popular items of a catalogue too large for the grid, and fits the whole one", async () => {
+    const { ui } = interactions(randomShop(120, 60, 8, 5));
+    const keep = mostPopularItems(ui, 10);
+    const users = (i: number) => ui.items.filter((x) => x === i).length;
+    for (let j = 1; j < keep.length; j++) expect(users(keep[j])).toBeLessThanOrEqual(users(keep[j - 1]));
+    const small = restrictToItems(ui, keep);
+    expect(small.numItems).toBe(10);
+    // Every kept interaction, renumbered; no other.
+    expect(small.items.length).toBe([...ui.items].filter((i) => keep.includes(i)).length);
+    expect(itemsOf(small, 3).map((j) => keep[j])).toEqual(itemsOf(ui, 3).filter((i) => keep.includes(i)));
+    const split = { train: ui, fit: ui, validation: ui };
+    const subset = await tuneAndFitEaseWith('auto', split, 10);
+    expect(subset.chosenBy).toMatch(/on the 10 most popular of \d+ items/);
+    expect(EASE_LAMBDA_GRID).toContain(subset.model.lambda);
+    expect(Object.keys(subset.validation!)).toHaveLength(EASE_LAMBDA_GRID.length);
+    expect(subset.model.numItems).toBe(ui.numItems);
+    const whole = await tuneAndFitEaseWith('auto', split, 1000);
+    expect(whole.chosenBy).not.toMatch(/most popular/);
   });
 });
 

@@ -6,7 +6,7 @@ import { adminUser, exportShopper } from '../privacy.js';
 import type { ServerConfig } from '../config/index.js';
 import { elapsed } from '../clock.js';
 import { fail } from '../dispatch.js';
-import { adminTokenMatches } from './auth.js';
+import { adminTokenMatches, tokenMatches } from './auth.js';
 import type { ExperimentReport } from '../../experiments/report.js';
 import type { HttpExchange, HttpIo } from './http.js';
 import type { UWS } from './uws.js';
@@ -97,22 +97,33 @@ function answerWith(d: AdminDeps, ex: HttpExchange, work: () => Promise<unknown>
   );
 }
 
-/** A GET admin route answering what `work` resolves with. */
-export function adminGet(app: UWS.TemplatedApp, d: AdminDeps, path: string, work: () => Promise<unknown>): void {
+/** A GET admin route answering what `work` resolves with (`basic`: the dashboard's, see unauthorized). */
+export function adminGet(
+  app: UWS.TemplatedApp,
+  d: AdminDeps,
+  path: string,
+  work: () => Promise<unknown>,
+  basic = false,
+): void {
   app.get(path, (res, req) => {
     const auth = req.getHeader('authorization');
     const ex: HttpExchange = { res, aborted: false, t0: performance.now() };
     res.onAborted(() => (ex.aborted = true));
-    const refused = unauthorized(d.config, auth);
+    const refused = unauthorized(d.config, auth, basic);
     if (refused) return d.io.write(ex, refused);
     answerWith(d, ex, work);
   });
 }
 
-/** The refusal for an admin call without the admin token (or with admin calls disabled), else undefined. */
-export function unauthorized(config: ServerConfig, auth: string): ErrorReply | undefined {
+/**
+ * The refusal for an admin call without the admin token (or with admin calls disabled), else
+ * undefined. `basic` also takes the token as a Basic password, for the dashboard's pages only: a
+ * browser resends Basic credentials by itself, to any request another site makes it send, so the
+ * calls that change something take the bearer header alone.
+ */
+export function unauthorized(config: ServerConfig, auth: string, basic = false): ErrorReply | undefined {
   const token = config.adminToken;
-  if (token && adminTokenMatches(auth, token)) return undefined;
+  if (token && (basic ? adminTokenMatches(auth, token) : tokenMatches(auth, '', token))) return undefined;
   return fail(
     null,
     'unauthorized',

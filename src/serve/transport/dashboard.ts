@@ -15,7 +15,7 @@ export function registerDashboard(
 ): void {
   let page: string | undefined;
   app.get('/dashboard', (res, req) => {
-    const refused = unauthorized(d.config, req.getHeader('authorization'));
+    const refused = unauthorized(d.config, req.getHeader('authorization'), true);
     res.cork(() => {
       if (refused) {
         res.writeStatus('401 Unauthorized').writeHeader('content-type', 'text/plain; charset=utf-8');
@@ -31,10 +31,10 @@ export function registerDashboard(
         .writeHeader('x-content-type-options', 'nosniff')
         .writeHeader(
           'content-security-policy',
-          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:; frame-ancestors 'none'",
         )
         .end(page);
     });
   });
-  adminGet(app, d, '/admin/dashboard/data', data);
+  adminGet(app, d, '/admin/dashboard/data', data, true);
 }
