@@ -24,6 +24,11 @@ import { VitrineError } from '../protocol/errors.js';
 import type { StateStore } from '../state/store.js';
 import type { ServerMetrics } from './metrics.js';
 
+/** How stale a shopper's latest exposure time may be before it is rewritten, seconds. */
+const LAST_SEEN_RESOLUTION_S = 60;
+/** A shopper's exposure record is kept this long after their latest exposure (or the window, if longer). */
+const RECORD_DAYS = 90;
+
 export interface Assignment {
   experiment: Experiment;
   variant: Variant;
@@ -169,12 +174,14 @@ export class ExperimentDesk {
       covering.map(async ({ experiment: e, variant: v }) => {
         const id = recordId(e);
         const before = held[id]?.value as unknown as ExposureRecord | undefined;
-        const record: ExposureRecord =
-          before && before.variant === v.name ? { ...before, last: now } : freshRecord(v.name, now);
-        await store.putRecord(user, RECORD_KIND, id, {
-          value: record as unknown as Record<string, unknown>,
-          expiresAt: now + Math.max(e.windowHours * 3600, 90 * 86400),
-        });
+        const same = before !== undefined && before.variant === v.name;
+        // The latest exposure only moves the attribution window: a minute's precision is plenty, and
+        // a shopper browsing page after page then costs the store one write a minute, not one a page.
+        if (!same || now - before.last >= LAST_SEEN_RESOLUTION_S)
+          await store.putRecord(user, RECORD_KIND, id, {
+            value: (same ? { ...before, last: now } : freshRecord(v.name, now)) as unknown as Record<string, unknown>,
+            expiresAt: now + Math.max(e.windowHours * 3600, RECORD_DAYS * 86400),
+          });
         const newUser = before === undefined && (await store.claimRecord(user, RECORD_KIND, id));
         await store.increment(counterName(e), exposureDelta(v.name, newUser, shown));
         this.d.metrics.experimentExposures.inc({ experiment: e.name, variant: v.name });
