@@ -28,4 +28,20 @@ describe('experiments simulated on the synthetic shop', () => {
       expect(r.ab.meanRelativeLift[m]).toBeGreaterThan(0.5);
     }
   });
+
+  it("refuses a bundle trained on another seed's shop (same ids, other tastes)", async () => {
+    await expect(
+      simulateExperiments({
+        bundle,
+        data: 'synthetic:small',
+        seed: 3,
+        visitors: 100,
+        runs: 1,
+        peeks: 1,
+        visits: 1,
+        k: 10,
+        baseline: 'popularity',
+      }),
+    ).rejects.toThrow(/was not trained on synthetic:small with seed 3/);
+  });
 });
