@@ -6,6 +6,19 @@ import type { EncodedCatalog } from '../data/catalog.js';
 import { recentFirst, type UserHistory } from '../data/history.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 import { dot } from '../util/linalg.js';
+import {
+  ITEM_STATIC_WIDTH,
+  S_ATTR_END,
+  S_ATTR_START,
+  S_CATEGORY,
+  S_IDLE,
+  S_LOG_POP,
+  S_LOG_TREND,
+  S_NORM,
+  S_PRICE,
+  S_AGE,
+  staticItemFeatures,
+} from './item-static.js';
 
 /**
  * The one feature-building path for (user, candidate) pairs: ranker training, evaluation, batch
@@ -20,6 +33,13 @@ export interface FeatureModel {
   knn: ItemNeighbours;
   popularity: Popularity;
   rules: AssociationRules;
+  /**
+   * Items from a newer catalogue, with the known items most like them by attributes. Such an item has
+   * no interactions: its history-derived features (embedding score, neighbours, popularity, age,
+   * rules) are its peers' mean for the same shopper, so that it ranks where its attributes say rather
+   * than as an item nobody wanted. Training never sees one.
+   */
+  peers?: ReadonlyMap<number, Int32Array>;
 }
 
 export interface FeatureSpec {
@@ -83,6 +103,13 @@ export function makeFeatureSpec(users: readonly (UserAttributes | undefined)[], 
 
 const DAY = 86400;
 
+/**
+ * Columns a new item takes from its peers: emb_score, knn_sum, knn_max, knn_recent, knn_last,
+ * emb_cos_last, log_pop, log_trend, item_age, item_idle, rule_conf, rule_lift. Its own: its place in
+ * the list, its category, attributes and price, and the shopper's columns.
+ */
+const BORROWED = [0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17, 18] as const;
+
 /** What the per-candidate rows need to know about the user, computed once per request. */
 interface UserSummary {
   last: number;
@@ -145,15 +172,37 @@ export class FeatureBuilder {
     // Only candidates' sums are ever read: registering them first keeps the table at a few hundred
     // entries (in L1) and turns the history's thousands of neighbour touches into lookups.
     for (let r = 0; r < n; r++) this.acc.slot(candidates[r]);
+    const peers = this.model.peers;
+    if (peers) for (let r = 0; r < n; r++) for (const p of peers.get(candidates[r]) ?? []) this.acc.slot(p);
     this.accumulateNeighbours(user.history, recent);
     const summary = this.summarise(user, recent);
     const size = Math.max(1, list?.size ?? n);
     const rank = list?.rank;
-    for (let r = 0; r < n; r++)
-      this.writeRow(user.vector, candidates[r], summary, (rank ? rank[r] : r) / size, out, r * this.width);
+    for (let r = 0; r < n; r++) {
+      const o = r * this.width;
+      const at = (rank ? rank[r] : r) / size;
+      this.writeRow(user.vector, candidates[r], summary, at, out, o);
+      const like = peers?.get(candidates[r]);
+      if (like && like.length > 0) this.borrowFromPeers(user.vector, like, summary, at, out, o);
+    }
     this.acc.clear();
     this.clearShares(user.history);
     return out;
+  }
+
+  /** A new item's history-derived features: its peers' mean for this shopper (see FeatureModel.peers). */
+  private borrowFromPeers(
+    vector: Float32Array,
+    like: Int32Array,
+    u: UserSummary,
+    at: number,
+    out: Float32Array,
+    o: number,
+  ): void {
+    const w = this.width;
+    const rows = new Float32Array(like.length * w);
+    for (let q = 0; q < like.length; q++) this.writeRow(vector, like[q], u, at, rows, q * w);
+    for (const c of BORROWED) out[o + c] = rows.reduce((sum, x, k) => (k % w === c ? sum + x : sum), 0) / like.length;
   }
 
   /** Item-kNN and rule evidence from the history (and its most recent items) for the registered candidates. */
@@ -274,40 +323,4 @@ export class FeatureBuilder {
     out[o + 18] = a >= 0 ? Math.log1p(v[a + 5]) : 0;
     for (let q = 0; q < u.oneHot.length; q++) out[o + 19 + q] = u.oneHot[q];
   }
-}
-
-const ITEM_STATIC_WIDTH = 9;
-const S_LOG_POP = 0;
-const S_LOG_TREND = 1;
-const S_AGE = 2;
-const S_IDLE = 3;
-const S_PRICE = 4;
-const S_NORM = 5;
-const S_CATEGORY = 6;
-const S_ATTR_START = 7;
-const S_ATTR_END = 8;
-
-function staticItemFeatures(model: FeatureModel): Float32Array {
-  const { catalog, popularity, itemFactors, factors: d } = model;
-  const n = catalog.numItems;
-  const st = new Float32Array(n * ITEM_STATIC_WIDTH);
-  for (let j = 0; j < n; j++) {
-    const o = j * ITEM_STATIC_WIDTH;
-    const first = popularity.firstSeen[j];
-    const last = popularity.lastSeen[j];
-    st[o + S_LOG_POP] = Math.log1p(popularity.count[j]);
-    st[o + S_LOG_TREND] = Math.log1p(popularity.trending[j]);
-    // Item ages are properties of the bundle's snapshot, so they are taken at its data end: a
-    // bundle served weeks after its build still describes items as training saw them.
-    st[o + S_AGE] = Number.isNaN(first) ? 0 : Math.log1p(Math.max(0, popularity.referenceTime - first) / DAY);
-    st[o + S_IDLE] = Number.isNaN(last)
-      ? Math.log1p(365)
-      : Math.log1p(Math.max(0, popularity.referenceTime - last) / DAY);
-    st[o + S_PRICE] = catalog.price[j];
-    st[o + S_NORM] = Math.sqrt(dot(itemFactors, j * d, itemFactors, j * d, d));
-    st[o + S_CATEGORY] = catalog.category[j];
-    st[o + S_ATTR_START] = catalog.attrIndptr[j];
-    st[o + S_ATTR_END] = catalog.attrIndptr[j + 1];
-  }
-  return st;
 }

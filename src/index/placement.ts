@@ -39,17 +39,33 @@ export class AttributePlacer {
   }
 
   place(item: Pick<Item, 'category' | 'brand' | 'attributes'>): { vector: Float32Array; basis: number } {
-    const toks = [...new Set(tokensOf(item))];
-    const shared = new Map<number, number>();
-    for (const t of toks) for (const i of this.index.get(t) ?? []) shared.set(i, (shared.get(i) ?? 0) + 1);
-    if (shared.size === 0) return { vector: Float32Array.from(this.mean), basis: 0 };
+    const overlap = this.overlap(item);
+    if (overlap.size === 0) return { vector: Float32Array.from(this.mean), basis: 0 };
     const v = new Float64Array(this.d);
     let total = 0;
-    for (const [i, s] of shared) {
-      const w = s / (toks.length + this.tokenCount[i] - s);
+    for (const [i, w] of overlap) {
       total += w;
       for (let k = 0; k < this.d; k++) v[k] += w * this.factors[i * this.d + k];
     }
-    return { vector: Float32Array.from(v, (x) => x / total), basis: shared.size };
+    return { vector: Float32Array.from(v, (x) => x / total), basis: overlap.size };
+  }
+
+  /** The `k` known items whose tokens overlap the item's most (Jaccard; ties to the lower index). */
+  peers(item: Pick<Item, 'category' | 'brand' | 'attributes'>, k: number): Int32Array {
+    return Int32Array.from(
+      [...this.overlap(item)]
+        .sort((a, b) => b[1] - a[1] || a[0] - b[0])
+        .slice(0, k)
+        .map(([i]) => i),
+    );
+  }
+
+  /** Known items sharing a token with the item, and the Jaccard overlap of their tokens. */
+  private overlap(item: Pick<Item, 'category' | 'brand' | 'attributes'>): Map<number, number> {
+    const toks = [...new Set(tokensOf(item))];
+    const shared = new Map<number, number>();
+    for (const t of toks) for (const i of this.index.get(t) ?? []) shared.set(i, (shared.get(i) ?? 0) + 1);
+    for (const [i, s] of shared) shared.set(i, s / (toks.length + this.tokenCount[i] - s));
+    return shared;
   }
 }
