@@ -12,6 +12,7 @@ import type { RecModel } from '../rank/model.js';
 import { easeScores, type EaseFitter, type FittedEase } from '../model/ease.js';
 import { knnScores } from '../model/knn.js';
 import { labelledRows, type LabelledRows } from '../rank/labelled-rows.js';
+import { type PropensityReport, propensityReport } from './propensity.js';
 import { embeddingRecommender } from '../model/embeddings.js';
 import { note, Progress, StageTimer, warn } from '../util/progress.js';
 import { topK } from '../util/topk.js';
@@ -69,6 +70,7 @@ export interface EvaluationReport {
     hnswRecallAt200VsExact: number;
   };
   ranker: ClassificationMetrics & { negativesPerPositive: number };
+  propensity: PropensityReport;
   /** NaN (null in the JSON) when EASE was skipped or its NDCG@10 is undefined. */
   twoStageVsEase: number;
   timings: Record<string, number>;
@@ -130,9 +132,10 @@ export async function evaluateBundle(
     return r.items;
   });
 
-  const { rows, classification } = await timer.run('ranker classification', () =>
+  const { rows, probs, classification } = await timer.run('ranker classification', () =>
     rankerClassification(model, test, now, opts),
   );
+  const propensity = propensityReport(probs, rows, ds, split.test, opts.threshold);
 
   const twoStage = models['hnsw+item-knn retrieval -> ranker'];
   if (twoStage.users === 0) {
@@ -163,6 +166,7 @@ export async function evaluateBundle(
       hnswRecallAt200VsExact: data.hnsw.recallAt200,
     },
     ranker: { ...classification, negativesPerPositive: opts.negativesPerPositive },
+    propensity,
     twoStageVsEase: easeName ? Number((twoStage['ndcg@10'] / models[easeName]['ndcg@10']).toFixed(4)) : NaN,
     timings: timer.timings,
   };
@@ -192,7 +196,7 @@ async function rankerClassification(
   test: UserItems,
   now: number,
   opts: EvaluateOptions,
-): Promise<{ rows: LabelledRows; classification: ClassificationMetrics }> {
+): Promise<{ rows: LabelledRows; probs: Float32Array; classification: ClassificationMetrics }> {
   const data = model.data;
   const stage = {
     hnsw: model.hnsw,
@@ -206,7 +210,7 @@ async function rankerClassification(
   };
   const rows = labelledRows(stage, test, now, opts.negativesPerPositive, opts.seed, 'ranker rows (test)');
   const probs = await model.ranker.score(rows.X, rows.y.length);
-  return { rows, classification: classificationMetrics(probs, rows.y, opts.threshold) };
+  return { rows, probs, classification: classificationMetrics(probs, rows.y, opts.threshold) };
 }
 
 /** What one evaluation run shares between the models it ranks. */

@@ -55,6 +55,7 @@ export function printEvaluation(r: EvaluationReport): void {
       ['F1', f4(rk.f1)],
     ],
   );
+  printPropensity(r);
   printTable('retrieval', [
     ['candidates (HNSW + item-kNN)', `${r.retrieval.candidates} + ${r.retrieval.knnCandidates}`],
     [`HNSW retrieval Recall@${r.retrieval.candidates} (protocol test items)`, f4(r.retrieval.hnswRecallAtCandidates)],
@@ -64,4 +65,29 @@ export function printEvaluation(r: EvaluationReport): void {
       `${f4(r.retrieval.hnswRecallAt200VsExact)} at efSearch ${r.retrieval.efSearch}`,
     ],
   ]);
+}
+
+/** The ranker's probability as a purchase propensity, and its reliability curve (older reports lack it). */
+function printPropensity(r: EvaluationReport): void {
+  const p = r.propensity;
+  if (!p) return;
+  const m = p.metrics;
+  printTable(`propensity against ${p.label === 'purchase' ? 'purchases' : 'any interaction'} (${p.note})`, [
+    ['rows / positives', `${m.rows} / ${m.positives}`],
+    ['AUC', f4(m.auc)],
+    ['log-loss', f4(m.logLoss)],
+    ['precision / recall / F1', `${f4(m.precision)} / ${f4(m.recall)} / ${f4(m.f1)}`],
+    ['calibration error (ECE)', f4(p.calibration.ece)],
+  ]);
+  printTable(
+    'reliability curve (predicted probability bins: rows, mean predicted, observed rate)',
+    p.calibration.bins.map((b) => [
+      `${b.lo.toFixed(1)}-${b.hi.toFixed(1)}`,
+      b.rows,
+      f4(b.meanPredicted),
+      f4(b.observedRate),
+      p.label === 'purchase' ? f4(p.interactionCalibration.bins.find((x) => x.lo === b.lo)?.observedRate) : '',
+    ]),
+    ['bin', 'rows', 'predicted', 'observed', p.label === 'purchase' ? 'observed (any interaction)' : ''],
+  );
 }

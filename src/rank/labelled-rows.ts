@@ -26,6 +26,8 @@ export interface LabelledRows {
   X: Float32Array;
   y: Float32Array;
   group: Int32Array;
+  /** The candidate item of each row. */
+  item: Int32Array;
   width: number;
   /** Mean share of each user's counted targets found among the candidates (retrieval recall). */
   candidateRecall: number;
@@ -54,6 +56,7 @@ export function labelledRows(
   const chunks: Float32Array[] = [];
   const ys: number[] = [];
   const groups: number[] = [];
+  const rowItems: number[] = [];
   let recallSum = 0;
   let users = 0;
   let eligible: number[] = [];
@@ -86,6 +89,7 @@ export function labelledRows(
           chunks.push(rows.subarray(r * width, (r + 1) * width));
           ys.push(pos.has(cand.items[r]) ? 1 : 0);
           groups.push(u);
+          rowItems.push(cand.items[r]);
         }
       }
     }
@@ -99,6 +103,7 @@ export function labelledRows(
     X,
     y: Float32Array.from(ys),
     group: Int32Array.from(groups),
+    item: Int32Array.from(rowItems),
     width,
     candidateRecall: users > 0 ? recallSum / users : NaN,
     usersWithTargets: users,

@@ -57,6 +57,10 @@ describe('ml-100k build + evaluation', () => {
   it('has a ranker that separates held-out positives from candidates', () => {
     expect(report.ranker.auc).toBeGreaterThan(0.72);
     expect(report.ranker.logLoss).toBeLessThan(0.3);
+    // Ratings, not purchases: the propensity is judged against any interaction, and says so.
+    expect(report.propensity.label).toBe('interaction');
+    expect(report.propensity.note).toMatch(/no purchase events/);
+    expect(report.propensity.metrics.auc).toBe(report.ranker.auc);
   });
 
   it('records parameters, checks and checksums in the manifest', () => {
