@@ -138,6 +138,8 @@ export class FeatureBuilder {
    * item) so a candidate costs one or two cache lines instead of one per source array.
    */
   private readonly itemStatic: Float32Array;
+  /** One peer's row, reused (FeatureModel.peers). */
+  private readonly peerRow: Float32Array;
 
   constructor(
     readonly model: FeatureModel,
@@ -147,6 +149,7 @@ export class FeatureBuilder {
     this.catShare = new Float32Array(model.catalog.categoryNames.length);
     this.attrShare = new Float32Array(model.catalog.attrNames.length);
     this.itemStatic = staticItemFeatures(model);
+    this.peerRow = new Float32Array(this.width);
   }
 
   /** The length of an item's embedding (precomputed with the other per-item values). */
@@ -199,10 +202,12 @@ export class FeatureBuilder {
     out: Float32Array,
     o: number,
   ): void {
-    const w = this.width;
-    const rows = new Float32Array(like.length * w);
-    for (let q = 0; q < like.length; q++) this.writeRow(vector, like[q], u, at, rows, q * w);
-    for (const c of BORROWED) out[o + c] = rows.reduce((sum, x, k) => (k % w === c ? sum + x : sum), 0) / like.length;
+    const row = this.peerRow;
+    for (const c of BORROWED) out[o + c] = 0;
+    for (let q = 0; q < like.length; q++) {
+      this.writeRow(vector, like[q], u, at, row, 0);
+      for (const c of BORROWED) out[o + c] += row[c] / like.length;
+    }
   }
 
   /** Item-kNN and rule evidence from the history (and its most recent items) for the registered candidates. */

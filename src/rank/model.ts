@@ -43,7 +43,10 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
   if (options.efSearch !== undefined) hnsw.setEf(options.efSearch);
   const known = IdMap.from(bundle.items.map((it) => it.id));
   const fresh = (options.catalog ?? []).filter((it) => !known.has(it.id));
-  const data = fresh.length > 0 ? extendWithItems(bundle, fresh, hnsw) : bundle;
+  // One placer over the bundle's own items: it places new items, finds their peers, and places
+  // described items in `similar`.
+  const placer = new AttributePlacer(bundle.items, bundle.als.itemFactors, bundle.als.factors);
+  const data = fresh.length > 0 ? extendWithItems(bundle, fresh, hnsw, placer) : bundle;
   const catalog = encodeCatalog(data.items);
   const ranker = await OnnxRanker.create(
     data.rankerOnnx,
@@ -59,7 +62,7 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
       knn: data.knn,
       popularity: data.popularity,
       rules: data.rules,
-      peers: fresh.length > 0 ? peersOf(bundle, fresh) : undefined,
+      peers: fresh.length > 0 ? peersOf(placer, bundle.items.length, fresh) : undefined,
     },
     data.featureSpec,
   );
@@ -75,7 +78,7 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
     hnsw,
     ranker,
     features,
-    placer: new AttributePlacer(bundle.items, bundle.als.itemFactors, bundle.als.factors),
+    placer,
     trendingOrder,
     newItems: fresh.length,
     scratch: new ItemAccumulator(1),
@@ -86,11 +89,10 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
  * Appends new catalogue items: vectors placed by attributes (and added to the HNSW index), no
  * interactions yet (zero popularity, no neighbours or rules), so features treat them as fresh.
  */
-function extendWithItems(b: BundleData, fresh: Item[], hnsw: HnswIndex): BundleData {
+function extendWithItems(b: BundleData, fresh: Item[], hnsw: HnswIndex, placer: AttributePlacer): BundleData {
   const d = b.als.factors;
   const n0 = b.items.length;
   const n = n0 + fresh.length;
-  const placer = new AttributePlacer(b.items, b.als.itemFactors, d);
   const itemFactors = new Float32Array(n * d);
   itemFactors.set(b.als.itemFactors);
   fresh.forEach((it, j) => {
@@ -133,8 +135,6 @@ function extendWithItems(b: BundleData, fresh: Item[], hnsw: HnswIndex): BundleD
  */
 const PEERS = 3;
 
-function peersOf(bundle: BundleData, fresh: Item[]): Map<number, Int32Array> {
-  const placer = new AttributePlacer(bundle.items, bundle.als.itemFactors, bundle.als.factors);
-  const n0 = bundle.items.length;
+function peersOf(placer: AttributePlacer, n0: number, fresh: Item[]): Map<number, Int32Array> {
   return new Map(fresh.map((it, j) => [n0 + j, placer.peers(it, PEERS)]));
 }

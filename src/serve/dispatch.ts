@@ -62,8 +62,7 @@ export class Dispatcher {
         throw new VitrineError('shutting_down', 'the server is shutting down; reconnect to another replica');
       const req = parseRequest(raw, this.d.config.limits, callFromPath);
       callName = req.call.call;
-      const as = this.d.experiments.assignments('user' in req.call ? req.call.user : undefined);
-      const { result, bundle, degraded, pooled } = await this.answer(req.call, as);
+      const { result, bundle, degraded, pooled, as } = await this.answer(req.call);
       if (pooled !== undefined) metrics.stage(callName, 'reply').observe((performance.now() - pooled) / 1000);
       const serverMs = elapsed(t0);
       metrics.requests.inc({ call: callName, transport, outcome: 'ok' });
@@ -94,18 +93,24 @@ export class Dispatcher {
     return this.d.config.clock === 'bundle' && pool ? pool.manifest.data.referenceTime : Date.now() / 1000;
   }
 
-  private async answer(
-    asked: ReturnType<typeof parseRequest>['call'],
-    as: readonly Assignment[],
-  ): Promise<{ result: AnyResult; bundle: string; degraded?: string; pooled?: number }> {
-    const applied = this.d.experiments.apply(asked, as);
-    const call = applied.call;
+  private async answer(asked: ReturnType<typeof parseRequest>['call']): Promise<{
+    result: AnyResult;
+    bundle: string;
+    degraded?: string;
+    pooled?: number;
+    as: readonly Assignment[];
+  }> {
+    const desk = this.d.experiments;
+    const user = 'user' in asked ? asked.user : undefined;
     const now = this.now();
-    if (call.call === 'event') return this.event(call, now);
-    const user = 'user' in call ? call.user : undefined;
+    if (asked.call === 'event') return { ...(await this.event(asked, now)), as: desk.assignments(user) };
     const { state, degraded } =
       user !== undefined ? await this.userState(user) : { state: undefined, degraded: undefined };
-    // Chosen after the store read: a reload during it may have unloaded the pool current before it.
+    // Settled after the store read: a reload during it may have changed the experiments and retired
+    // the pools serving them.
+    const as = desk.assignments(user);
+    const applied = desk.apply(asked, as);
+    const call = applied.call;
     const pool = this.poolFor(applied.bundle);
     let reply;
     try {
@@ -129,7 +134,7 @@ export class Dispatcher {
       await this.d.experiments
         .expose(user, call.call, as, shownIn(result))
         .catch((e: unknown) => this.bookkeepingFailed(e, 'recording an experiment exposure'));
-    return { result, bundle: reply.version, degraded, pooled };
+    return { result, bundle: reply.version, degraded, pooled, as };
   }
 
   /** `event`: stored for the shopper, then credited to promotion decisions and experiment variants. */

@@ -35,8 +35,8 @@ export interface Assignment {
 }
 
 /** What a shopper's variants change in one call. */
-export interface Applied {
-  call: Call;
+export interface Applied<C extends Call = Call> {
+  call: C;
   /** The bundle version to answer from, when a variant names one. */
   bundle?: string;
   promotion?: PromotionPolicy;
@@ -136,29 +136,30 @@ export class ExperimentDesk {
   }
 
   /** The call as the shopper's variants would have it (settings on calls the experiment does not cover stay). */
-  apply(call: Call, as: readonly Assignment[]): Applied {
-    const out: Applied = { call };
+  apply<C extends Call>(call: C, as: readonly Assignment[]): Applied<C> {
+    const out: Applied<C> = { call };
     for (const { experiment, variant } of as) {
       if (!(experiment.calls as readonly string[]).includes(call.call)) continue;
       const s = variant.settings;
       if (s.bundle !== undefined) out.bundle ??= s.bundle;
       if (s.promotion !== undefined) out.promotion ??= s.promotion;
-      const c = out.call;
+      // The same call with some of its fields changed: still a C.
+      const c: Call = out.call;
       if (c.call === 'recommend')
         out.call = {
           ...c,
           ...(s.diversity !== undefined && { diversity: s.diversity }),
           ...(s.candidates !== undefined && { candidates: s.candidates }),
           ...(s.ranking !== undefined && { ranking: s.ranking }),
-        };
-      else if (c.call === 'score' && s.candidates !== undefined) out.call = { ...c, candidates: s.candidates };
+        } as C;
+      else if (c.call === 'score' && s.candidates !== undefined) out.call = { ...c, candidates: s.candidates } as C;
     }
     return out;
   }
 
   /**
-   * Counts an exposure (of `shown` items or offers) of each experiment covering `call`. The shopper's record is rewritten with the
-   * latest exposure; a claim on it (once, on any replica) decides who is counted as a new user.
+   * Counts an exposure (of `shown` items or offers) of each experiment covering `call`. The shopper's
+   * record keeps their latest exposure; a claim on it (once, on any replica) decides who is new.
    */
   async expose(user: string, call: ExperimentCall, as: readonly Assignment[], shown: number): Promise<void> {
     const covering = as.filter((a) => (a.experiment.calls as readonly string[]).includes(call));

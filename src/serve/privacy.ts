@@ -40,9 +40,11 @@ const iso = (t: number): string => new Date(t * 1000).toISOString();
 export async function exportShopper(
   user: string,
   store: StateStore,
-  pool: ModelPool | undefined,
+  currentPool: () => ModelPool | undefined,
 ): Promise<ShopperExport> {
   const held = await store.exportUser(user);
+  // Taken after the store read: a reload during it may have retired the pool current before it.
+  const pool = currentPool();
   const b = pool?.data;
   const index = b ? b.userIds.indexOf(user) : -1;
   const bundle: ShopperExport['bundle'] = {

@@ -117,56 +117,51 @@ export class VitrineServer {
       if (offers !== undefined) this.log.info({ file: c.promotions, promotions: offers }, 'promotion catalogue loaded');
       if (this.experiments.commit(experiments) !== undefined)
         this.log.info(
-          {
-            file: c.experiments,
-            experiments: experiments?.experiments.length,
-            variantBundles: this.variantPools.versions,
-          },
+          { file: c.experiments, experiments: experiments?.experiments.length, variants: this.variantPools.versions },
           'experiments loaded',
         );
       this.metrics.setBundle(this.pool.version);
       // A store that cannot be opened (Redis away, an event log another server holds) stops the start.
       await openStateStore(this.store, c, this.log, this.metrics, this.pool.manifest.data.referenceTime);
       this.refreshStoreGauges();
-    } catch (e) {
-      // The workers just started are released before the start fails.
-      await Promise.all([this.pool.close(), this.variantPools.close()]);
-      this.pool = undefined;
-      throw e;
-    }
-    this.log.info(
-      {
-        bundle: dir,
-        version: this.pool.version,
-        workers: this.pool.threads,
-        provider: this.pool.provider,
-        newCatalogItems: this.catalog?.length ?? 0,
-      },
-      'bundle loaded',
-    );
-    const app = this.uws.App();
-    this.app = app;
-    this.routes(app);
-    this.port = await this.listen(app).catch(async (e: unknown) => {
-      // A port in use: the workers and the store (an event log's lock) are released before failing.
-      await Promise.all([this.pool?.close(), this.variantPools.close(), this.store.close()]);
-      this.pool = undefined;
-      throw e;
-    });
-    this.traffic.start();
-    if (c.probePort !== undefined) {
-      const probes = await startProbeListener(
-        c.host,
-        c.probePort,
-        () => this.probeState(),
-        this.metrics,
-        () => this.refreshGauges(),
+      const { version, threads: workers, provider } = this.pool;
+      this.log.info(
+        { bundle: dir, version, workers, provider, newCatalogItems: this.catalog?.length ?? 0 },
+        'bundle loaded',
       );
-      this.probeServer = probes.server;
-      this.probePort = probes.port;
+      await this.open();
+    } catch (e) {
+      await this.abortStart();
+      throw e;
     }
     this.log.info({ host: c.host, port: this.port, probePort: this.probePort }, 'listening');
     return this.port;
+  }
+
+  /** The routes, the port, the traffic sampler and the probe port. */
+  private async open(): Promise<void> {
+    const c = this.config;
+    const app = this.uws.App();
+    this.app = app;
+    this.routes(app);
+    this.port = await this.listen(app);
+    this.traffic.start();
+    if (c.probePort !== undefined) {
+      const refresh = (): void => this.refreshGauges();
+      const probes = await startProbeListener(c.host, c.probePort, () => this.probeState(), this.metrics, refresh);
+      this.probeServer = probes.server;
+      this.probePort = probes.port;
+    }
+  }
+
+  /** Releases whatever a failed start took (the port, the sampler, the workers, the store) before it fails. */
+  private async abortStart(): Promise<void> {
+    if (this.listenSocket) this.uws.us_listen_socket_close(this.listenSocket);
+    this.listenSocket = undefined;
+    this.traffic.stop();
+    this.probeServer?.close();
+    await Promise.all([this.pool?.close(), this.variantPools.close(), this.store.close().catch(() => undefined)]);
+    this.pool = undefined;
   }
 
   private async listen(app: UWS.TemplatedApp): Promise<number> {
@@ -287,9 +282,15 @@ export class VitrineServer {
           await next?.close();
           throw e;
         });
+      // A shutdown that began while the pools were starting: serve nothing new, and let the drain go on.
+      if (this.draining) {
+        await Promise.all([next?.close(), this.variantPools.discard(plan)]);
+        throw new VitrineError('shutting_down', 'the server is shutting down; no reload');
+      }
       this.promotions.commit(catalogue);
       this.experiments.commit(experiments);
-      const retired = this.variantPools.commit(plan);
+      // Served from here on: closing what was retired may fail (logged) without unsaying the reload.
+      const retired = this.variantPools.commit(plan).catch((err: unknown) => this.closeFailed(err));
       if (!next) {
         await retired;
         return { from, to: from };
@@ -309,13 +310,17 @@ export class VitrineServer {
       this.metrics.reloads.inc({ outcome: 'ok' });
       this.log.info({ from, to: next.version, dir }, 'bundle reloaded');
       // Answered once the old versions have finished what they were handed and released their workers.
-      await Promise.all([old?.close(), retired]);
+      await Promise.all([old?.close().catch((err: unknown) => this.closeFailed(err)), retired]);
       return { from, to: next.version };
     } catch (e) {
       this.metrics.reloads.inc({ outcome: 'failed' });
       this.log.error({ err: e }, 'reload failed; still serving the previous version');
       throw e;
     }
+  }
+
+  private closeFailed(err: unknown): void {
+    this.log.error({ err }, 'closing a retired worker pool failed (the reload stands)');
   }
 
   /**

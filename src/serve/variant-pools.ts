@@ -56,7 +56,8 @@ export class VariantPools {
     await Promise.all(gone.map(([, p]) => p.close()));
   }
 
-  async abandon(plan: PoolPlan): Promise<void> {
+  /** Closes what `plan` started, serving none of it (a reload given up). */
+  async discard(plan: PoolPlan): Promise<void> {
     await Promise.all(plan.started.map(([, p]) => p.close()));
   }
 

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { cpSync, readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { runLoad } from '../../src/load/engine.js';
@@ -413,5 +414,24 @@ describe('overload', () => {
     );
     await client.close();
     await server.shutdown();
+  });
+});
+
+describe('a start that fails', () => {
+  it('releases what it took: a busy probe port leaves no server answering and no workers running', async () => {
+    const busy = createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => busy.once('listening', r));
+    const probePort = (busy.address() as AddressInfo).port;
+    const server = new VitrineServer(
+      loadConfig(fixture, undefined, { port: 0, workers: 1, logLevel: 'silent', clock: 'bundle', probePort }),
+    );
+    try {
+      await expect(server.start()).rejects.toThrow(/probes/);
+      // The main port had been opened before the probe port failed: it is closed again.
+      expect(server.port).toBeGreaterThan(0);
+      await expect(fetch(`http://127.0.0.1:${server.port}/readyz`)).rejects.toThrow();
+    } finally {
+      busy.close();
+    }
   });
 });

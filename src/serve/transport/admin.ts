@@ -68,7 +68,7 @@ export function registerAdmin(app: UWS.TemplatedApp, d: AdminDeps): void {
 export function registerPrivacy(app: UWS.TemplatedApp, d: AdminDeps): void {
   const answer = (ex: HttpExchange, work: () => Promise<unknown>): void => answerWith(d, ex, work);
   adminRoute(app, d, '/admin/export', ['user'], (ex, body) =>
-    answer(ex, async () => exportShopper(adminUser(body.user), d.store, d.pool())),
+    answer(ex, async () => exportShopper(adminUser(body.user), d.store, d.pool)),
   );
   adminRoute(app, d, '/admin/forget', ['user'], (ex, body) =>
     answer(ex, async () => {
