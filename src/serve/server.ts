@@ -171,19 +171,11 @@ export class VitrineServer {
   }
 
   private poolOptions(): PoolOptions {
-    const c = this.config;
-    return {
-      workers: c.workers,
-      maxQueue: c.maxQueue,
-      queueDeadlineMs: c.queueDeadlineMs,
-      concurrentTasksPerWorker: c.concurrentTasksPerWorker,
-      maxBatch: c.maxBatch,
-      onBatch: (n: number) => this.metrics.batchSize.observe(n),
-      onWorkerError: (err: unknown) => this.log.error({ err }, 'a worker failed'),
-      provider: c.provider,
-      efSearch: c.efSearch,
-      catalog: this.catalog,
-    };
+    const { workers, maxQueue, queueDeadlineMs, concurrentTasksPerWorker, maxBatch, provider, efSearch } = this.config;
+    const onBatch = (n: number): void => this.metrics.batchSize.observe(n);
+    const onWorkerError = (err: unknown): void => this.log.error({ err }, 'a worker failed');
+    const settings = { workers, maxQueue, queueDeadlineMs, concurrentTasksPerWorker, maxBatch, provider, efSearch };
+    return { ...settings, onBatch, onWorkerError, catalog: this.catalog };
   }
 
   private routes(app: UWS.TemplatedApp): void {
