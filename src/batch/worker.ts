@@ -202,7 +202,7 @@ function segmentOf(u: number): { id: number; label: string } | undefined {
 }
 
 /**
- * The ranker's purchase probability for every returned item of a block, in one ranker call: users × k
+ * The ranker's probability for every returned item of a block, in one ranker call: users × k
  * feature rows through the shared feature module. NaN where a user has fewer than k items.
  */
 async function blockPropensities(

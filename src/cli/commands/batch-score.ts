@@ -13,14 +13,14 @@ export function registerBatchScore(program: Command): void {
   requireOptions(program.command('batch-score'), 'bundle', 'out')
 
     .description(
-      'exact top-K over the whole catalogue for every user (optionally with purchase propensity and segment), streamed to JSONL or CSV',
+      "exact top-K over the whole catalogue for every user (optionally with the ranker's propensity and segment), streamed to JSONL or CSV",
     )
     .option('-b, --bundle <dir>', 'bundle directory (its newest version) or a version directory')
     .option('--all', 'score every user in the bundle')
     .option('--users <file>', 'score these user ids (one per line; unknown ids get trending items, marked cold_start)')
     .option('-k, --k <n>', 'items per user', intArg(1, 10000), 50)
     .option('-o, --out <file>', 'output file: .jsonl (one object per user) or .csv (one row per user and item)')
-    .option('--propensity', "add the ranker's purchase probability for each returned item")
+    .option('--propensity', "add the ranker's probability (of any interaction) for each returned item")
     .option('--segments', "add each user's segment")
     .option(
       '--backend <name>',

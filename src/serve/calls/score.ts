@@ -47,7 +47,7 @@ export async function scoreCall(ctx: RankContext, c: ScoreCall, task: Task): Pro
     // A cold-start user has no vector and so no ranker score.
     const s = probs.get(i);
     if (s === undefined)
-      return { id, score: null, known: true, explanation: 'no history yet, so no purchase probability' };
+      return { id, score: null, known: true, explanation: 'no history yet, so the ranker has nothing to score it by' };
     return {
       id,
       score: round6(s),
