@@ -68,7 +68,10 @@ const made = await createKernel(init.kernel, scoredFactors, scored.length, d).ca
 // candidates, then item-kNN ones), so an item's propensity does not depend on --k.
 const retrievalListSize = b.retrieval.candidates + b.retrieval.knnCandidates;
 const catalog = encodeCatalog(b.items);
-const ranker = init.propensity ? await OnnxRanker.create(b.rankerOnnx, b.featureSpec.names.length) : undefined;
+// The purchase-labelled model where the bundle has one, else the ranker (its probability of any interaction).
+const ranker = init.propensity
+  ? await OnnxRanker.create(b.propensityOnnx ?? b.rankerOnnx, b.featureSpec.names.length)
+  : undefined;
 const features = init.propensity
   ? new FeatureBuilder(
       {

@@ -32,6 +32,8 @@ export interface BundleData {
   featureSpec: FeatureSpec;
   segments: SegmentModel;
   rankerOnnx: Uint8Array;
+  /** A purchase-labelled model over the ranker's features, when the data recorded enough purchases. */
+  propensityOnnx?: Uint8Array;
   /** The EASE baseline, when the catalogue is small enough to store its dense weights. */
   ease?: EaseModel & { chosenBy: string; validation?: Record<string, number> };
   hnsw: HnswParams & { recallAt200: number; partitions: PartitionInfo[] };

@@ -78,10 +78,11 @@ function readFiles(
   dir: string,
   manifest: Manifest,
   shared: boolean | undefined,
-): { arrays: Arrays; json: Record<string, unknown>; rankerOnnx: Uint8Array } {
+): { arrays: Arrays; json: Record<string, unknown>; rankerOnnx: Uint8Array; propensityOnnx?: Uint8Array } {
   const arrays: Arrays = {};
   const json: Record<string, unknown> = {};
   let rankerOnnx = new Uint8Array(0);
+  let propensityOnnx: Uint8Array | undefined;
   for (const [name, entry] of Object.entries(manifest.files)) {
     // Names stay inside the version directory.
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name))
@@ -89,9 +90,10 @@ function readFiles(
     const buf = readChecked(join(dir, name), entry);
     if (name.endsWith('.json')) json[name] = JSON.parse(buf.toString('utf8'));
     else if (name === 'ranker.onnx') rankerOnnx = new Uint8Array(buf);
+    else if (name === 'propensity.onnx') propensityOnnx = new Uint8Array(buf);
     else if (!/^hnsw_\d+\.bin$/.test(name)) arrays[name] = toTyped(buf, entry, shared, join(dir, name));
   }
-  return { arrays, json, rankerOnnx };
+  return { arrays, json, rankerOnnx, propensityOnnx };
 }
 
 /** Reads and checks every file of a bundle version against the manifest's checksums. */
@@ -99,7 +101,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
   const dir = resolve(versionDir);
   const manifestPath = join(dir, 'manifest.json');
   const manifest = readManifest(dir);
-  const { arrays, json, rankerOnnx } = readFiles(dir, manifest, options.shared);
+  const { arrays, json, rankerOnnx, propensityOnnx } = readFiles(dir, manifest, options.shared);
   const model = json['model.json'] as {
     als: { factors: number; regularization: number; alpha: number };
     knn: { numItems: number; k: number };
@@ -170,6 +172,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
       assignment: a('segments_assignment.i32'),
     },
     rankerOnnx,
+    propensityOnnx,
     hnsw: model.hnsw,
     retrieval: model.retrieval,
     ease: model.ease ? { ...model.ease, B: a('ease_weights.f32') } : undefined,

@@ -80,6 +80,7 @@ export async function writeBundle(d: BundleData, hnsw: HnswIndex, outDir: string
     for (const [name, value] of Object.entries(json))
       files[name] = await writeBytes(join(tmp, name), JSON.stringify(value));
     files['ranker.onnx'] = await writeBytes(join(tmp, 'ranker.onnx'), d.rankerOnnx);
+    if (d.propensityOnnx) files['propensity.onnx'] = await writeBytes(join(tmp, 'propensity.onnx'), d.propensityOnnx);
     for (const { file } of hnsw.write(tmp)) {
       const bytes = readFileSync(join(tmp, file));
       files[file] = { bytes: bytes.length, sha256: sha256(bytes) };

@@ -135,7 +135,7 @@ export async function evaluateBundle(
   const { rows, probs, classification } = await timer.run('ranker classification', () =>
     rankerClassification(model, test, now, opts),
   );
-  const propensity = propensityReport(probs, rows, ds, split.test, opts.threshold);
+  const propensity = await propensityReport(probs, rows, ds, split.test, opts.threshold, data.propensityOnnx);
 
   const twoStage = models['hnsw+item-knn retrieval -> ranker'];
   if (twoStage.users === 0) {

@@ -3,15 +3,18 @@ import { eventTypeCode } from '../data/types.js';
 import { type Calibration, calibration } from '../metrics/calibration.js';
 import { type ClassificationMetrics, classificationMetrics } from '../metrics/classification.js';
 import type { LabelledRows } from '../rank/labelled-rows.js';
+import { OnnxRanker } from '../rank/onnx-ranker.js';
 
 /**
- * The ranker's probability read as a purchase propensity (what `batch-score --propensity` writes):
- * judged against purchases where the data records them, else against any interaction, and said
- * so; with its reliability curve. The rows are the test candidates with sampled negatives, so the
+ * The propensity `batch-score --propensity` writes (the bundle's purchase-labelled model, else the
+ * ranker's probability), judged against purchases where the data records them, else against any
+ * interaction, and said so; with its reliability curve. The rows are the test candidates with sampled negatives, so the
  * observed rates are those of that sample, not of the whole catalogue.
  */
 export interface PropensityReport {
   label: 'purchase' | 'interaction';
+  /** What produced the probabilities: the bundle's purchase-labelled model, or the ranker. */
+  model: 'purchase model' | 'ranker';
   note: string;
   metrics: ClassificationMetrics;
   calibration: Calibration;
@@ -19,13 +22,18 @@ export interface PropensityReport {
   interactionCalibration: Calibration;
 }
 
-export function propensityReport(
-  prob: Float32Array,
+export async function propensityReport(
+  rankerProb: Float32Array,
   rows: LabelledRows,
   ds: Dataset,
   testEvents: Int32Array,
   threshold: number,
-): PropensityReport {
+  propensityOnnx?: Uint8Array,
+): Promise<PropensityReport> {
+  const session = propensityOnnx ? await OnnxRanker.create(propensityOnnx, rows.width) : undefined;
+  const prob = session ? await session.score(rows.X, rows.y.length) : rankerProb;
+  await session?.release();
+  const model = session ? 'purchase model' : 'ranker';
   const purchase = eventTypeCode('purchase');
   const bought = new Set<number>();
   const e = ds.events;
@@ -34,6 +42,7 @@ export function propensityReport(
   if (bought.size === 0)
     return {
       label: 'interaction',
+      model,
       note: 'no purchase events in this data: judged against any held-out interaction',
       metrics: classificationMetrics(prob, rows.y, threshold),
       calibration: interaction,
@@ -42,7 +51,8 @@ export function propensityReport(
   const y = Float32Array.from(rows.group, (u, r) => (bought.has(u * ds.numItems + rows.item[r]) ? 1 : 0));
   return {
     label: 'purchase',
-    note: `a positive is a purchase in the test period (${bought.size} user-item pairs); the ranker is trained on any interaction`,
+    model,
+    note: `a positive is a purchase in the test period (${bought.size} user-item pairs); ${session ? "the bundle's purchase-labelled model" : 'the ranker, trained on any interaction'}`,
     metrics: classificationMetrics(prob, y, threshold),
     calibration: calibration(prob, y),
     interactionCalibration: interaction,

@@ -72,13 +72,16 @@ function printPropensity(r: EvaluationReport): void {
   const p = r.propensity;
   if (!p) return;
   const m = p.metrics;
-  printTable(`propensity against ${p.label === 'purchase' ? 'purchases' : 'any interaction'} (${p.note})`, [
-    ['rows / positives', `${m.rows} / ${m.positives}`],
-    ['AUC', f4(m.auc)],
-    ['log-loss', f4(m.logLoss)],
-    ['precision / recall / F1', `${f4(m.precision)} / ${f4(m.recall)} / ${f4(m.f1)}`],
-    ['calibration error (ECE)', f4(p.calibration.ece)],
-  ]);
+  printTable(
+    `propensity (${p.model ?? 'ranker'}) against ${p.label === 'purchase' ? 'purchases' : 'any interaction'} (${p.note})`,
+    [
+      ['rows / positives', `${m.rows} / ${m.positives}`],
+      ['AUC', f4(m.auc)],
+      ['log-loss', f4(m.logLoss)],
+      ['precision / recall / F1', `${f4(m.precision)} / ${f4(m.recall)} / ${f4(m.f1)}`],
+      ['calibration error (ECE)', f4(p.calibration.ece)],
+    ],
+  );
   printTable(
     'reliability curve (predicted probability bins: rows, mean predicted, observed rate)',
     p.calibration.bins.map((b) => [

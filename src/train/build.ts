@@ -22,6 +22,7 @@ import { bundleManifest } from './bundle-manifest.js';
 import { checkExport, exportRankerOnnx } from './onnx-export.js';
 import { trainPopularity } from './popularity.js';
 import { DEFAULT_RANKER, trainRanker, type RankerParams } from './ranker.js';
+import { trainPropensity } from './propensity.js';
 import { DEFAULT_RULES, mineRules } from './rules.js';
 import { DEFAULT_SEGMENTS, trainSegments } from './segments.js';
 import { describeEmbedding, trainEmbeddings, tuneEmbeddings, type EmbeddingConfig } from './tune-embeddings.js';
@@ -145,6 +146,10 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     timer,
   );
 
+  const propensity = await timer.run('train propensity', () =>
+    trainPropensity(rows, spec.names, ds, inner.validation, o.ranker),
+  );
+
   // Stage 3: final models on train (or everything).
   const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, tuned.bestConfig));
   const referenceTime = maxTime(ds, trainIdx);
@@ -177,6 +182,10 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     spec,
     timings: timer.timings,
   });
+  manifest.parameters.propensity = propensity
+    ? { label: 'purchase', rows: propensity.rows, positives: propensity.positives }
+    : { label: 'interaction', note: 'too few purchases to learn from: batch-score --propensity uses the ranker' };
+  if (propensity) manifest.checks.propensityOnnxMaxAbsDiff = propensity.onnxMaxAbsDiff;
   const data: BundleData = {
     manifest,
     dir: '',
@@ -198,6 +207,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     featureSpec: spec,
     segments,
     rankerOnnx: onnx,
+    propensityOnnx: propensity?.onnx,
     ease: ease && { ...ease.model, chosenBy: ease.chosenBy, validation: ease.validation },
     hnsw: { ...o.hnsw, efSearch: ef.efSearch, recallAt200: ef.recall, partitions: final.hnsw.partitions },
     retrieval: o.retrieval,

@@ -20,7 +20,7 @@ export function registerBatchScore(program: Command): void {
     .option('--users <file>', 'score these user ids (one per line; unknown ids get trending items, marked cold_start)')
     .option('-k, --k <n>', 'items per user', intArg(1, 10000), 50)
     .option('-o, --out <file>', 'output file: .jsonl (one object per user) or .csv (one row per user and item)')
-    .option('--propensity', "add the ranker's probability (of any interaction) for each returned item")
+    .option('--propensity', "add each returned item's purchase probability (the ranker's, without a purchase model)")
     .option('--segments', "add each user's segment")
     .option(
       '--backend <name>',

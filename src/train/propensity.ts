@@ -1,0 +1,53 @@
+import type { Dataset } from '../data/dataset.js';
+import { eventTypeCode } from '../data/types.js';
+import type { LabelledRows } from '../rank/labelled-rows.js';
+import { note } from '../util/progress.js';
+import { checkExport, exportRankerOnnx } from './onnx-export.js';
+import { type RankerParams, trainRanker } from './ranker.js';
+
+/** Fewer purchases than this among the ranker's rows: too few to learn a separate model from. */
+const MIN_PURCHASES = 50;
+
+export interface TrainedPropensity {
+  onnx: Uint8Array;
+  /** Rows and the purchases among them. */
+  rows: number;
+  positives: number;
+  onnxMaxAbsDiff: number;
+}
+
+/**
+ * A purchase propensity: the ranker's network, features and rows, with a row positive only when
+ * the shopper bought the item in the validation period (the ranker's rows count any interaction,
+ * which overstates purchases about tenfold on the synthetic shop). Undefined when the data records
+ * too few purchases there; `batch-score --propensity` then uses the ranker, and says so.
+ */
+export async function trainPropensity(
+  rows: LabelledRows,
+  names: string[],
+  ds: Dataset,
+  validationEvents: Int32Array,
+  params: RankerParams,
+): Promise<TrainedPropensity | undefined> {
+  const purchase = eventTypeCode('purchase');
+  const bought = new Set<number>();
+  const e = ds.events;
+  for (const j of validationEvents) if (e.type[j] === purchase) bought.add(e.user[j] * ds.numItems + e.item[j]);
+  const y = Float32Array.from(rows.group, (u, r) => (bought.has(u * ds.numItems + rows.item[r]) ? 1 : 0));
+  const positives = y.reduce((s, v) => s + v, 0);
+  if (positives < MIN_PURCHASES) {
+    note(
+      `propensity: ${positives} purchases among the ranker's rows (fewer than ${MIN_PURCHASES}): the ranker's probability serves`,
+    );
+    return undefined;
+  }
+  const model = await trainRanker({ X: rows.X, y, group: rows.group, width: rows.width, featureNames: names }, params);
+  const onnx = exportRankerOnnx(model);
+  const onnxMaxAbsDiff = await checkExport(onnx, model);
+  if (!(onnxMaxAbsDiff <= 1e-4))
+    throw new Error(`exported ONNX propensity model differs from the trainer by ${onnxMaxAbsDiff} (> 1e-4)`);
+  note(
+    `propensity: trained on ${y.length} rows, ${positives} purchases; ONNX max abs difference ${onnxMaxAbsDiff.toExponential(2)}`,
+  );
+  return { onnx, rows: y.length, positives, onnxMaxAbsDiff };
+}
