@@ -149,7 +149,6 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   const propensity = await timer.run('train propensity', () =>
     trainPropensity(rows, spec.names, ds, inner.validation, o.ranker),
   );
-
   // Stage 3: final models on train (or everything).
   const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, tuned.bestConfig));
   const referenceTime = maxTime(ds, trainIdx);
@@ -175,6 +174,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     ranker,
     rows,
     onnxMaxAbsDiff,
+    propensity,
     ef,
     final,
     ease,
@@ -182,10 +182,6 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     spec,
     timings: timer.timings,
   });
-  manifest.parameters.propensity = propensity
-    ? { label: 'purchase', rows: propensity.rows, positives: propensity.positives }
-    : { label: 'interaction', note: 'too few purchases to learn from: batch-score --propensity uses the ranker' };
-  if (propensity) manifest.checks.propensityOnnxMaxAbsDiff = propensity.onnxMaxAbsDiff;
   const data: BundleData = {
     manifest,
     dir: '',

@@ -1,3 +1,4 @@
+import type { TrainedPropensity } from './propensity.js';
 import { readFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { SCHEMA_VERSION, type Manifest } from '../bundle/manifest.js';
@@ -29,6 +30,8 @@ export interface ManifestInputs {
   ranker: TrainedRanker;
   rows: { y: Float32Array; candidateRecall: number };
   onnxMaxAbsDiff: number;
+  /** The purchase-labelled model, when the data had enough purchases to learn one. */
+  propensity: TrainedPropensity | undefined;
   ef: { efSearch: number; recall: number; sweep: EfSweepPoint[] };
   final: { hnsw: HnswIndex; rules: AssociationRules; als: AlsModel };
   ease: FittedEase | undefined;
@@ -48,6 +51,7 @@ export function bundleManifest({
   ranker,
   rows,
   onnxMaxAbsDiff,
+  propensity,
   ef,
   final,
   ease,
@@ -115,6 +119,9 @@ export function bundleManifest({
         basis: final.rules.basis,
         rules: final.rules.consequent.length,
       },
+      propensity: propensity
+        ? { label: 'purchase', rows: propensity.rows, positives: propensity.positives }
+        : { label: 'interaction', note: 'too few purchases to learn from: batch-score --propensity uses the ranker' },
       segments: {
         k: segments.k,
         criterion: segments.criterion,
@@ -127,6 +134,7 @@ export function bundleManifest({
     featureNames: spec.names,
     checks: {
       onnxMaxAbsDiff,
+      ...(propensity && { propensityOnnxMaxAbsDiff: propensity.onnxMaxAbsDiff }),
       hnswRecallAt200: Number(ef.recall.toFixed(4)),
       validationCandidateRecall: Number(rows.candidateRecall.toFixed(4)),
     },
