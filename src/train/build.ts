@@ -55,6 +55,8 @@ export interface BuildOptions {
   rankerUsers: number;
   /** EASE (the strongest baseline) goes into the bundle for catalogues up to this size: its dense weights take n² floats. */
   easeMaxItems: number;
+  /** Learn a purchase-labelled propensity model when the data has enough purchases (as long as the ranker). */
+  propensity: boolean;
 }
 
 export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
@@ -82,6 +84,7 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
     tuneUsers: 3000,
     rankerUsers: 30000,
     easeMaxItems: EASE_BUNDLE_MAX_ITEMS,
+    propensity: true,
   };
 }
 
@@ -146,9 +149,9 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     timer,
   );
 
-  const propensity = await timer.run('train propensity', () =>
-    trainPropensity(rows, spec.names, ds, inner.validation, o.ranker),
-  );
+  const propensity = o.propensity
+    ? await timer.run('train propensity', () => trainPropensity(rows, spec.names, ds, inner.validation, o.ranker))
+    : undefined;
   // Stage 3: final models on train (or everything).
   const final = await timer.run('final models', () => fitModels(ds, trainIdx, o, tuned.bestConfig));
   const referenceTime = maxTime(ds, trainIdx);

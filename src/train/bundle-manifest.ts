@@ -121,7 +121,10 @@ export function bundleManifest({
       },
       propensity: propensity
         ? { label: 'purchase', rows: propensity.rows, positives: propensity.positives }
-        : { label: 'interaction', note: 'too few purchases to learn from: batch-score --propensity uses the ranker' },
+        : {
+            label: 'interaction',
+            note: `${o.propensity ? 'too few purchases to learn from' : 'not trained (--no-propensity)'}: batch-score --propensity uses the ranker`,
+          },
       segments: {
         k: segments.k,
         criterion: segments.criterion,

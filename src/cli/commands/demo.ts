@@ -37,7 +37,7 @@ interface DemoOptions {
  * on the synthetic shop), no EASE in the bundle, no evaluation before serving (it runs in the
  * background). It serves within ~30 s of a first `npm start` on 2 cores instead of ~80.
  */
-const QUICK = { tune: false, easeMaxItems: 0, evaluate: false } as const;
+const QUICK = { tune: false, easeMaxItems: 0, evaluate: false, propensity: false } as const;
 
 /** The newest version under `bundleDir` this Vitrine can read, trained on data with this fingerprint, if any. */
 function reusableVersion(bundleDir: string, fingerprint: string): string | undefined {

@@ -45,6 +45,7 @@ export interface TrainCliOptions {
   epochs: number;
   embeddings: 'auto' | 'als' | 'bpr';
   evaluate: boolean;
+  propensity: boolean;
   lenient?: boolean;
   /** Tombstones (GET /admin/forgotten): these shoppers are left out of the bundle. */
   forget?: string;
@@ -63,6 +64,7 @@ export const TRAIN_DEFAULTS = {
   easeMaxItems: EASE_BUNDLE_MAX_ITEMS,
   epochs: 12,
   evaluate: true,
+  propensity: true,
 } as const satisfies Partial<TrainCliOptions>;
 
 /**
@@ -106,6 +108,7 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
   o.hnsw.M = opts.hnswM;
   o.easeMaxItems = opts.easeMaxItems;
   o.ranker.epochs = opts.epochs;
+  o.propensity = opts.propensity;
   const built = await buildBundle(ds, o);
   if (forgotten) {
     built.data.manifest.data.forgotten = { users: forgotten.users, events: forgotten.events };
@@ -194,6 +197,10 @@ export function registerTrain(program: Command): void {
       TRAIN_DEFAULTS.epochs,
     )
     .option('--no-evaluate', 'skip the evaluation that follows a protocol build')
+    .option(
+      '--no-propensity',
+      'skip the purchase-labelled propensity model (batch-score --propensity then uses the ranker)',
+    )
     .option('--lenient', 'skip bad input records (counted) instead of stopping')
     .option('--forget <file>', 'leave out the shoppers a server was asked to forget (the JSON of GET /admin/forgotten)')
     .addHelpText('after', '\nExample: vitrine train --data ml-100k --out models/ml100k/v1')
