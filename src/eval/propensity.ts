@@ -1,8 +1,7 @@
 import type { Dataset } from '../data/dataset.js';
-import { eventTypeCode } from '../data/types.js';
 import { type Calibration, calibration } from '../metrics/calibration.js';
 import { type ClassificationMetrics, classificationMetrics } from '../metrics/classification.js';
-import type { LabelledRows } from '../rank/labelled-rows.js';
+import { type LabelledRows, purchaseLabels } from '../rank/labelled-rows.js';
 import { OnnxRanker } from '../rank/onnx-ranker.js';
 
 /**
@@ -34,12 +33,9 @@ export async function propensityReport(
   const prob = session ? await session.score(rows.X, rows.y.length) : rankerProb;
   await session?.release();
   const model = session ? 'purchase model' : 'ranker';
-  const purchase = eventTypeCode('purchase');
-  const bought = new Set<number>();
-  const e = ds.events;
-  for (const j of testEvents) if (e.type[j] === purchase) bought.add(e.user[j] * ds.numItems + e.item[j]);
+  const { y, pairs } = purchaseLabels(rows, ds, testEvents);
   const interaction = calibration(prob, rows.y);
-  if (bought.size === 0)
+  if (pairs === 0)
     return {
       label: 'interaction',
       model,
@@ -48,11 +44,10 @@ export async function propensityReport(
       calibration: interaction,
       interactionCalibration: interaction,
     };
-  const y = Float32Array.from(rows.group, (u, r) => (bought.has(u * ds.numItems + rows.item[r]) ? 1 : 0));
   return {
     label: 'purchase',
     model,
-    note: `a positive is a purchase in the test period (${bought.size} user-item pairs); ${session ? "the bundle's purchase-labelled model" : 'the ranker, trained on any interaction'}`,
+    note: `a positive is a purchase in the test period (${pairs} user-item pairs); ${session ? "the bundle's purchase-labelled model" : 'the ranker, trained on any interaction'}`,
     metrics: classificationMetrics(prob, y, threshold),
     calibration: calibration(prob, y),
     interactionCalibration: interaction,

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { RANKINGS, type Ranking } from '../protocol/calls.js';
+import { CALLS, type CallName, RANKINGS, type Ranking } from '../protocol/calls.js';
 import { VitrineError } from '../protocol/errors.js';
 
 /** The calls an experiment can change; an exposure is counted each time one of them answers its shopper. */
-export const EXPERIMENT_CALLS = ['recommend', 'similar', 'boughtTogether', 'score', 'profile', 'promotion'] as const;
-export type ExperimentCall = (typeof EXPERIMENT_CALLS)[number];
+export type ExperimentCall = Exclude<CallName, 'event'>;
+export const EXPERIMENT_CALLS: readonly ExperimentCall[] = CALLS.filter((c): c is ExperimentCall => c !== 'event');
 
 /**
  * The promotion policy of a variant: Thompson sampling (the server's default), never an offer, or

@@ -1,6 +1,6 @@
 import type { Experiment } from './config.js';
 import { figuresOf, type VariantFigures } from './ledger.js';
-import { compare, type Interval, type Moments, sampleRatio } from './stats.js';
+import { compare, type Interval, mean, type Moments, sampleRatio } from './stats.js';
 
 export const ALPHA = 0.05;
 /** Below this p-value the split of users is not what the weights say (Fabijan et al. 2019). */
@@ -59,7 +59,7 @@ function moments(f: VariantFigures, m: Metric): Moments {
 function lift(t: VariantFigures, c: VariantFigures, m: Metric, planned: number): Lift | undefined {
   const i = compare(moments(t, m), moments(c, m), planned, ALPHA);
   if (!i) return undefined;
-  const base = c.users > 0 ? moments(c, m).sum / c.users : 0;
+  const base = mean(moments(c, m));
   const rel = (x: number): number | null => (base > 0 && Number.isFinite(x) ? x / base : null);
   return { ...i, relative: rel(i.diff), relLo: rel(i.lo), relHi: rel(i.hi), significant: i.lo > 0 || i.hi < 0 };
 }

@@ -1,4 +1,5 @@
 import { Rng } from '../util/rng.js';
+import { addInto } from '../util/tally.js';
 import { assign } from './assign.js';
 import type { Experiment } from './config.js';
 import { type ExposureRecord, exposureDelta, freshRecord, type Outcome, outcomeDelta } from './ledger.js';
@@ -52,9 +53,6 @@ export function simulateRun(input: SimulationInput, run: number): RunResult {
   const e: Experiment = { ...input.experiment, salt: `${input.experiment.salt}-r${run}`, share: 1, active: true };
   const rng = new Rng(input.seed * 7919 + run);
   const counter: Record<string, number> = {};
-  const add = (d: Record<string, number>): void => {
-    for (const [k, v] of Object.entries(d)) counter[k] = (counter[k] ?? 0) + v;
-  };
   const shoppers = Object.values(input.lists)[0].length;
   const every = Math.max(1, Math.floor(input.visitors / input.peeks));
   const flagged: RunResult['flagged'] = {};
@@ -66,12 +64,12 @@ export function simulateRun(input: SimulationInput, run: number): RunResult {
     let record: ExposureRecord = freshRecord(variant.name, 0);
     const visits = 1 + rng.poisson(Math.max(0, input.visits - 1));
     for (let v = 0; v < visits; v++) {
-      add(exposureDelta(variant.name, v === 0, list.length));
+      addInto(counter, exposureDelta(variant.name, v === 0, list.length));
       for (let p = 0; p < list.length; p++)
         for (const o of input.respond(shopper, list[p], p, rng)) {
           const next = outcomeDelta(record, o);
           record = next.record;
-          add(next.delta);
+          addInto(counter, next.delta);
         }
     }
     if (n % every === 0 || n === input.visitors) flag(experimentReport(e, counter), n, flagged, naive);

@@ -36,8 +36,3 @@ export function conversionDelta(arm: string, order?: { basket: number; net: numb
     ? { [`${arm}|c`]: 1, [`${arm}|k`]: 1, [`${arm}|b`]: order.basket, [`${arm}|v`]: order.net }
     : { [`${arm}|c`]: 1 };
 }
-
-/** Adds deltas into an in-memory counter, as the store's `increment` does. */
-export function addInto(counter: Record<string, number>, deltas: Readonly<Record<string, number>>): void {
-  for (const [k, d] of Object.entries(deltas)) counter[k] = (counter[k] ?? 0) + d;
-}

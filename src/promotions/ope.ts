@@ -1,5 +1,6 @@
 import { Rng } from '../util/rng.js';
-import { addInto, armStats, conversionDelta, decisionDelta } from './arms.js';
+import { addInto } from '../util/tally.js';
+import { armStats, conversionDelta, decisionDelta } from './arms.js';
 import { type Arm, type BanditSettings, Posterior, thompsonProbabilities } from './bandit.js';
 
 /** One logged decision: its context, the actions it could take, what it took and earned, and its chance of taking it. */

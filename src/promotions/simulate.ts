@@ -1,7 +1,8 @@
 import { netRevenue, type PromotionSpec } from '../data/promotions.js';
 import type { PromotionResponse } from '../data/synthetic/promotion-response.js';
 import { AliasTable, Rng } from '../util/rng.js';
-import { addInto, conversionDelta, decisionDelta } from './arms.js';
+import { addInto } from '../util/tally.js';
+import { conversionDelta, decisionDelta } from './arms.js';
 import { type Arm, type BanditSettings, Posterior, thompson } from './bandit.js';
 import { armsFor, type PromotionContext, segmentKeyOf } from './decide.js';
 

@@ -1,5 +1,6 @@
 import { itemsOf, type UserItems } from '../data/interactions.js';
-import type { UserAttributes } from '../data/types.js';
+import type { Dataset } from '../data/dataset.js';
+import { eventTypeCode, type UserAttributes } from '../data/types.js';
 import type { FeatureBuilder } from '../features/features.js';
 import { historyOf, type UserTotals } from '../data/history.js';
 import type { HnswIndex } from '../index/hnsw.js';
@@ -108,4 +109,21 @@ export function labelledRows(
     candidateRecall: users > 0 ? recallSum / users : NaN,
     usersWithTargets: users,
   };
+}
+
+/**
+ * Each row's label by purchases instead: 1 where the row's shopper bought its item among `events`
+ * (the period the rows were drawn from), with the number of (shopper, item) pairs bought there.
+ */
+export function purchaseLabels(
+  rows: LabelledRows,
+  ds: Dataset,
+  events: Int32Array,
+): { y: Float32Array; pairs: number } {
+  const purchase = eventTypeCode('purchase');
+  const bought = new Set<number>();
+  const e = ds.events;
+  for (const j of events) if (e.type[j] === purchase) bought.add(e.user[j] * ds.numItems + e.item[j]);
+  const y = Float32Array.from(rows.group, (u, r) => (bought.has(u * ds.numItems + rows.item[r]) ? 1 : 0));
+  return { y, pairs: bought.size };
 }

@@ -3,6 +3,7 @@ import type { UserAttributes } from '../data/types.js';
 import type { UserHistory } from '../data/history.js';
 import { retrieve, SOURCE_NAMES, type Exclusion, type RetrievalConfig } from '../index/retrieve.js';
 import { foldInUser } from '../model/als.js';
+import { dot } from '../util/linalg.js';
 import { topK } from '../util/topk.js';
 import type { RecModel } from './model.js';
 
@@ -104,14 +105,7 @@ export async function recommend(model: RecModel, input: RecommendInput): Promise
 function embeddingScores(model: RecModel, vector: Float32Array, items: Int32Array): Float32Array {
   const f = model.data.als.factors;
   const Y = model.data.als.itemFactors;
-  const out = new Float32Array(items.length);
-  for (let r = 0; r < items.length; r++) {
-    const o = items[r] * f;
-    let s = 0;
-    for (let d = 0; d < f; d++) s += vector[d] * Y[o + d];
-    out[r] = s;
-  }
-  return out;
+  return Float32Array.from(items, (i) => dot(vector, 0, Y, i * f, f));
 }
 
 function fillTrending(

@@ -26,8 +26,8 @@ import type { ServerMetrics } from './metrics.js';
 
 /** How stale a shopper's latest exposure time may be before it is rewritten, seconds. */
 const LAST_SEEN_RESOLUTION_S = 60;
-/** A shopper's exposure record is kept this long after their latest exposure (or the window, if longer). */
-const RECORD_DAYS = 90;
+/** A shopper's exposure record is kept this long after their latest exposure (no window is longer). */
+const RECORD_SECONDS = 90 * 86400;
 
 export interface Assignment {
   experiment: Experiment;
@@ -65,10 +65,6 @@ export class ExperimentDesk {
     private readonly path: string | undefined,
     private readonly d: ExperimentDeskDeps,
   ) {}
-
-  get experiments(): readonly Experiment[] {
-    return this.file.experiments;
-  }
 
   /**
    * Reads and checks the file without using it yet (a reload commits it with the pools and the
@@ -119,10 +115,6 @@ export class ExperimentDesk {
     for (const e of file?.experiments ?? [])
       if (e.active) for (const v of e.variants) if (v.settings.bundle) out.add(v.settings.bundle);
     return out;
-  }
-
-  bundles(): Set<string> {
-    return ExperimentDesk.bundlesOf(this.file);
   }
 
   assignments(user: string | undefined): Assignment[] {
@@ -181,7 +173,7 @@ export class ExperimentDesk {
         if (!same || now - before.last >= LAST_SEEN_RESOLUTION_S)
           await store.putRecord(user, RECORD_KIND, id, {
             value: (same ? { ...before, last: now } : freshRecord(v.name, now)) as unknown as Record<string, unknown>,
-            expiresAt: now + Math.max(e.windowHours * 3600, RECORD_DAYS * 86400),
+            expiresAt: now + RECORD_SECONDS,
           });
         const newUser = before === undefined && (await store.claimRecord(user, RECORD_KIND, id));
         await store.increment(counterName(e), exposureDelta(v.name, newUser, shown));

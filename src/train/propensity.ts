@@ -1,6 +1,5 @@
 import type { Dataset } from '../data/dataset.js';
-import { eventTypeCode } from '../data/types.js';
-import type { LabelledRows } from '../rank/labelled-rows.js';
+import { type LabelledRows, purchaseLabels } from '../rank/labelled-rows.js';
 import { note } from '../util/progress.js';
 import { checkExport, exportRankerOnnx } from './onnx-export.js';
 import { type RankerParams, trainRanker } from './ranker.js';
@@ -29,11 +28,7 @@ export async function trainPropensity(
   validationEvents: Int32Array,
   params: RankerParams,
 ): Promise<TrainedPropensity | undefined> {
-  const purchase = eventTypeCode('purchase');
-  const bought = new Set<number>();
-  const e = ds.events;
-  for (const j of validationEvents) if (e.type[j] === purchase) bought.add(e.user[j] * ds.numItems + e.item[j]);
-  const y = Float32Array.from(rows.group, (u, r) => (bought.has(u * ds.numItems + rows.item[r]) ? 1 : 0));
+  const { y } = purchaseLabels(rows, ds, validationEvents);
   const positives = y.reduce((s, v) => s + v, 0);
   if (positives < MIN_PURCHASES) {
     note(

@@ -5,7 +5,8 @@ import { runBatch } from '../../src/batch/job.js';
 import type { BatchOptions } from '../../src/batch/options.js';
 import type { PromotionPlan } from '../../src/batch/promotion-plan.js';
 import { readPromotions } from '../../src/data/promotions.js';
-import { addInto, conversionDelta, decisionDelta } from '../../src/promotions/arms.js';
+import { conversionDelta, decisionDelta } from '../../src/promotions/arms.js';
+import { addInto } from '../../src/util/tally.js';
 import { segmentKeyOf } from '../../src/promotions/decide.js';
 import { tempDir } from '../helpers/paths.js';
 

@@ -1,11 +1,11 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { ExperimentReport } from '../../src/experiments/report.js';
 import type { VitrineServer } from '../../src/serve/server.js';
 import { httpCall } from '../helpers/client.js';
-import { cliPath, tempDir } from '../helpers/paths.js';
+import { runVitrine } from '../helpers/cli.js';
+import { tempDir } from '../helpers/paths.js';
 import { startTestServer } from '../helpers/server.js';
 
 const bundle = inject('fixtureBundle');
@@ -25,18 +25,7 @@ writeFileSync(
   }),
 );
 
-/** The CLI in its own process, asynchronously: the server it talks to answers from this one. */
-function vitrine(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cliPath, ...args],
-      { encoding: 'utf8', env: { ...process.env, VITRINE_PROGRESS: '0', VITRINE_ADMIN_TOKEN: '' }, timeout: 60_000 },
-      (error, out, err) =>
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, out, err }),
-    );
-  });
-}
+const vitrine = (...args: string[]) => runVitrine(args, { VITRINE_ADMIN_TOKEN: '' });
 
 describe('vitrine experiments', () => {
   let server: VitrineServer;

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -6,27 +5,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { LoadRun } from '../../src/load/run.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { launchBrowser } from '../helpers/browser.js';
-import { cliPath, tempDir } from '../helpers/paths.js';
+import { runVitrine } from '../helpers/cli.js';
+import { tempDir } from '../helpers/paths.js';
 import { startTestServer } from '../helpers/server.js';
 
 const bundle = inject('fixtureBundle');
 const dir = tempDir();
 
-/**
- * The CLI in a process of its own (a load generator sharing the server's event loop would measure
- * itself), run asynchronously: the server under test answers from this process.
- */
-function vitrine(...args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cliPath, ...args],
-      { encoding: 'utf8', env: { ...process.env, VITRINE_PROGRESS: '0' }, timeout: 60_000 },
-      (error, out, err) =>
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, out, err }),
-    );
-  });
-}
+const vitrine = (...args: string[]) => runVitrine(args);
 
 describe('vitrine loadtest', () => {
   let server: VitrineServer;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { PromotionSpec } from '../../src/data/promotions.js';
-import { addInto, conversionDelta, decisionDelta, segmentCounter } from '../../src/promotions/arms.js';
+import { conversionDelta, decisionDelta, segmentCounter } from '../../src/promotions/arms.js';
+import { addInto } from '../../src/util/tally.js';
 import { Posterior, thompsonProbabilities } from '../../src/promotions/bandit.js';
 import { armsFor, decide, ineligibility, type PromotionContext } from '../../src/promotions/decide.js';
 import { Rng } from '../../src/util/rng.js';
