@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { fileSystemReason } from '../src/cli/errors.js';
 import { newVersion } from '../src/cli/commands/train.js';
 import { cliPath } from './helpers/paths.js';
+import { BUY_AGAIN, TWO_STAGE_REPEATS } from '../src/eval/repeats.js';
 
 const run = (...args: string[]) =>
   spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', env: { ...process.env, VITRINE_PROGRESS: '0' } });
@@ -27,6 +28,16 @@ describe('vitrine CLI', () => {
     const r = run('generate', '--out', '/tmp/x', '--seed', 'abc');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/option '--seed <n>' argument 'abc' is invalid\. expected an integer/);
+    for (const [weights, why] of [
+      ['view=0', /view needs a weight above 0 and at most 100/],
+      ['like=2', /"like" is not a positive event type \(one of view, click, cart, purchase, rate\)/],
+      ['dislike=1', /"dislike" is not a positive event type/],
+      ['purchase', /purchase needs a weight/],
+    ] as const) {
+      const w = run('train', '--data', 'synthetic:tiny', '--event-weights', weights);
+      expect(w.status, weights).toBe(2);
+      expect(w.stderr).toMatch(why);
+    }
     const size = run('generate', '--out', '/tmp/x', '--size', 'huge');
     expect(size.stderr).toMatch(/expected one of tiny, small, medium, large/);
     // Sizes that would exhaust memory or never finish are refused up front.
@@ -251,6 +262,21 @@ describe('vitrine CLI', () => {
     expect(Object.keys(report.models)).toEqual(
       expect.arrayContaining(['popularity', 'hnsw+item-knn retrieval -> ranker']),
     );
+    // The variant where repeats count ranks the same models, EASE again left out.
+    const repeats = run(
+      'evaluate',
+      ...['--bundle', out, '--data', shop, '--json', '--no-save'],
+      '--protocol',
+      'repeats',
+      '--ease-fit-max-items',
+      '50',
+    );
+    expect(repeats.status, repeats.stderr).toBe(0);
+    const variant = (JSON.parse(repeats.stdout) as { repeats: { models: Record<string, unknown> } }).repeats;
+    expect(Object.keys(variant.models)).toEqual(['popularity', BUY_AGAIN, TWO_STAGE_REPEATS]);
+    const bad = run('evaluate', '--bundle', out, '--data', shop, '--protocol', 'leave-one-out');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--protocol.*standard, repeats/);
     // Under the limit it is fit for the evaluation.
     const fitted = run('evaluate', '--bundle', out, '--data', shop, '--json', '--no-save');
     expect((JSON.parse(fitted.stdout) as { ease: { source: string } }).ease.source).toBe('fit for this evaluation');

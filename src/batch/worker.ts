@@ -104,13 +104,15 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
   known.forEach((r, j) => {
     const u = users[r];
     U.set(b.als.userFactors.subarray(u * d, (u + 1) * d), j * d);
-    const seen = b.history.ui.items.subarray(b.history.ui.indptr[u], b.history.ui.indptr[u + 1]);
+    const rej = b.history.rejected;
+    const rejected = rej.items.subarray(rej.indptr[u], rej.indptr[u + 1]);
+    // Disliked or returned items are never listed; the rest of the history only with excludeSeen.
+    const off = init.excludeSeen
+      ? b.history.ui.items.subarray(b.history.ui.indptr[u], b.history.ui.indptr[u + 1])
+      : new Int32Array(0);
+    const all = rejected.length > 0 ? Int32Array.from([...off, ...rejected]) : off;
     exclude.push(
-      !init.excludeSeen
-        ? undefined
-        : compact
-          ? Int32Array.from(seen, (i) => compactIndex[i]).filter((c) => c >= 0)
-          : seen,
+      all.length === 0 ? undefined : compact ? Int32Array.from(all, (i) => compactIndex[i]).filter((c) => c >= 0) : all,
     );
   });
   const t0 = performance.now();

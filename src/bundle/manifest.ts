@@ -2,8 +2,12 @@ import { VitrineError } from '../protocol/errors.js';
 import type { FileEntry } from './arrays.js';
 import type { OutputMarker } from '../util/output-dir.js';
 
-/** 2: the HNSW index became norm partitions (hnsw_<p>.bin); 3: partitions store vectors scaled to norm 1. */
-export const SCHEMA_VERSION = 3;
+/**
+ * 2: the HNSW index became norm partitions (hnsw_<p>.bin); 3: partitions store vectors scaled to norm
+ * 1; 4: repeat-purchase and basket features (pop_repeat_*.f32, four more ranker inputs, own candidates)
+ * and each shopper's negative feedback (hist_rejected_*.i32).
+ */
+export const SCHEMA_VERSION = 4;
 
 /** A bundle version directory, of this schema or an older one, may be rebuilt in place. */
 export const BUNDLE_MARKER: OutputMarker = {

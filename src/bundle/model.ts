@@ -1,6 +1,7 @@
+import type { EventWeights } from '../data/event-weights.js';
 import type { UserItems } from '../data/interactions.js';
 import type { Item, UserAttributes } from '../data/types.js';
-import type { FeatureSpec } from '../features/features.js';
+import type { FeatureSpec } from '../features/spec.js';
 import type { UserTotals } from '../data/history.js';
 import type { HnswParams, PartitionInfo } from '../index/hnsw.js';
 import type { RetrievalConfig } from '../index/retrieve.js';
@@ -28,7 +29,10 @@ export interface BundleData {
   knn: ItemNeighbours;
   popularity: Popularity;
   rules: AssociationRules;
-  history: { ui: UserItems; totals: UserTotals };
+  /** What one event of each type added to a pair's count in training: streamed events are weighed alike. */
+  eventWeights: EventWeights;
+  /** `rejected`: per user, the items they disliked or returned (never recommended to them). */
+  history: { ui: UserItems; totals: UserTotals; rejected: { indptr: Int32Array; items: Int32Array } };
   featureSpec: FeatureSpec;
   segments: SegmentModel;
   rankerOnnx: Uint8Array;

@@ -110,6 +110,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     history: { numUsers: number; numItems: number };
     hnsw: BundleData['hnsw'];
     retrieval: BundleData['retrieval'];
+    eventWeights: BundleData['eventWeights'];
     ease: Omit<NonNullable<BundleData['ease']>, 'B'> | null;
   };
   for (const p of model.hnsw.partitions) {
@@ -147,6 +148,8 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
       trending: a('pop_trending.f32'),
       firstSeen: a('pop_first_seen.f64'),
       lastSeen: a('pop_last_seen.f64'),
+      repeatShare: a('pop_repeat_share.f32'),
+      repeatDays: a('pop_repeat_days.f32'),
     },
     rules: {
       ...model.rules,
@@ -165,6 +168,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
         lastTime: a('hist_last_time.f64'),
       },
       totals: { events: a('user_events.f32'), spend: a('user_spend.f64'), lastEventTime: a('user_last_event.f64') },
+      rejected: { indptr: a('hist_rejected_indptr.i32'), items: a('hist_rejected_items.i32') },
     },
     featureSpec: json['features.json'] as BundleData['featureSpec'],
     segments: {
@@ -175,6 +179,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     propensityOnnx,
     hnsw: model.hnsw,
     retrieval: model.retrieval,
+    eventWeights: model.eventWeights,
     ease: model.ease ? { ...model.ease, B: a('ease_weights.f32') } : undefined,
   };
   checkShapes(data, manifestPath);

@@ -23,6 +23,8 @@ export function bundleArrays(d: BundleData): Record<string, Typed> {
     'pop_trending.f32': d.popularity.trending,
     'pop_first_seen.f64': d.popularity.firstSeen,
     'pop_last_seen.f64': d.popularity.lastSeen,
+    'pop_repeat_share.f32': d.popularity.repeatShare,
+    'pop_repeat_days.f32': d.popularity.repeatDays,
     'rules_indptr.i32': d.rules.indptr,
     'rules_consequent.i32': d.rules.consequent,
     'rules_support.f32': d.rules.support,
@@ -32,6 +34,8 @@ export function bundleArrays(d: BundleData): Record<string, Typed> {
     'hist_items.i32': d.history.ui.items,
     'hist_count.f32': d.history.ui.count,
     'hist_last_time.f64': d.history.ui.lastTime,
+    'hist_rejected_indptr.i32': d.history.rejected.indptr,
+    'hist_rejected_items.i32': d.history.rejected.items,
     'user_events.f32': d.history.totals.events,
     'user_spend.f64': d.history.totals.spend,
     'user_last_event.f64': d.history.totals.lastEventTime,
@@ -54,6 +58,7 @@ export function bundleScalars(d: BundleData): Record<string, unknown> {
     history: { numUsers: d.history.ui.numUsers, numItems: d.history.ui.numItems },
     hnsw: d.hnsw,
     retrieval: d.retrieval,
+    eventWeights: d.eventWeights,
     ease: d.ease
       ? { numItems: d.ease.numItems, lambda: d.ease.lambda, chosenBy: d.ease.chosenBy, validation: d.ease.validation }
       : null,

@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { type EventWeights, parseEventWeights } from '../data/event-weights.js';
 
 /** Option parsers that reject bad values with a message naming what was expected. */
 export function intArg(min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
@@ -21,6 +22,15 @@ export function floatArg(min = -Infinity, max = Infinity): (value: string) => nu
     if (n < min || n > max) throw new InvalidArgumentError(`expected a number between ${min} and ${max}, got ${n}`);
     return n;
   };
+}
+
+/** `view=1,cart=3,purchase=5` (see parseEventWeights). */
+export function eventWeightsArg(value: string): EventWeights {
+  try {
+    return parseEventWeights(value, 'expected');
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message.replace(/^expected: /, ''));
+  }
 }
 
 export function choiceArg<T extends string>(choices: readonly T[]): (value: string) => T {

@@ -7,6 +7,8 @@ export interface FilterFields {
   priceMax?: number;
   exclude?: string[];
   excludeSeen?: boolean;
+  /** Only the shopper's own items (buy it again). */
+  onlySeen?: boolean;
   availableOnly?: boolean;
 }
 

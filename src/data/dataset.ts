@@ -1,5 +1,6 @@
 import { IdMap } from './ids.js';
-import { EVENT_TYPES, type EventColumns, type Item, type UserAttributes } from './types.js';
+import { EVENT_TYPES } from '../protocol/calls.js';
+import type { EventColumns, Item, UserAttributes } from './types.js';
 import type { SkipReport } from './errors.js';
 
 export interface DatasetSource {

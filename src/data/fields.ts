@@ -1,5 +1,6 @@
 import { DataError } from './errors.js';
-import { EVENT_TYPES, eventTypeCode } from './types.js';
+import { EVENT_TYPES } from '../protocol/calls.js';
+import { eventTypeCode } from './types.js';
 
 /** Field parsers shared by every loader, each failing with a DataError that names file, line and field. */
 export class FieldReader {

@@ -67,7 +67,42 @@ export const emptyHistory = (): UserHistory => ({
 
 /** The history's items ordered most recent first (by last interaction; ties keep history order). */
 export function recentFirst(h: UserHistory, limit = h.items.length): Int32Array {
+  return Int32Array.from(recentOrder(h).slice(0, limit), (j) => h.items[j]);
+}
+
+/** The history's most recent baskets: its items most recent first, with each one's basket (0 = the last). */
+export interface RecentBaskets {
+  items: Int32Array;
+  basket: Int32Array;
+}
+
+/**
+ * The latest baskets: items last touched at one timestamp (an order of several products, a day's
+ * reviews) form one basket, so "the latest items" is never an arbitrary slice of the last order. Whole
+ * baskets are taken, most recent first, until `minItems` are in (one basket may exceed it), and never
+ * more than `maxItems`.
+ */
+export function recentBaskets(h: UserHistory, minItems: number, maxItems = 4 * minItems): RecentBaskets {
+  const order = recentOrder(h);
+  const items: number[] = [];
+  const basket: number[] = [];
+  let b = -1;
+  let at = NaN;
+  for (const j of order) {
+    const t = h.lastTime[j];
+    if (t !== at) {
+      if (items.length >= minItems) break;
+      b++;
+      at = t;
+    }
+    if (items.length >= maxItems) break;
+    items.push(h.items[j]);
+    basket.push(b);
+  }
+  return { items: Int32Array.from(items), basket: Int32Array.from(basket) };
+}
+
+function recentOrder(h: UserHistory): number[] {
   const order = Array.from({ length: h.items.length }, (_, j) => j);
-  order.sort((a, b) => h.lastTime[b] - h.lastTime[a] || b - a);
-  return Int32Array.from(order.slice(0, limit), (j) => h.items[j]);
+  return order.sort((a, b) => h.lastTime[b] - h.lastTime[a] || b - a);
 }

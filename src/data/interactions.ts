@@ -10,13 +10,20 @@ export interface UserItems {
   numItems: number;
   indptr: Int32Array;
   items: Int32Array;
-  /** Events per (user, item) entry. */
+  /** Events per (user, item) entry, weighted by type when the bundle weighs them. */
   count: Float32Array;
   /** Time of the last event per entry. */
   lastTime: Float64Array;
 }
 
-export function buildUserItems(events: EventColumns, idx: Int32Array, numUsers: number, numItems: number): UserItems {
+/** `weights`: per event type code, what one event adds to its pair's count (default 1 each; see event-weights.ts). */
+export function buildUserItems(
+  events: EventColumns,
+  idx: Int32Array,
+  numUsers: number,
+  numItems: number,
+  weights?: Float32Array,
+): UserItems {
   // Events arrive grouped by user in time order (the split's layout); sort defensively if not.
   let sorted = true;
   for (let j = 1; j < idx.length && sorted; j++) {
@@ -46,13 +53,14 @@ export function buildUserItems(events: EventColumns, idx: Int32Array, numUsers: 
       const e = order[j++];
       const i = events.item[e];
       const s = slot.get(i);
+      const w = weights ? weights[events.type[e]] : 1;
       if (s === undefined) {
         slot.set(i, items.length);
         items.push(i);
-        count.push(1);
+        count.push(w);
         lastTime.push(events.timestamp[e]);
       } else {
-        count[s]++;
+        count[s] += w;
         lastTime[s] = Math.max(lastTime[s], events.timestamp[e]);
       }
     }

@@ -1,4 +1,4 @@
-import type { EventColumns } from './types.js';
+import { type EventColumns, NEGATIVE_CODE } from './types.js';
 
 /** Event indices into a Dataset's columns, grouped by user and in time order within each user. */
 export interface Split {
@@ -22,10 +22,12 @@ export function heldOutCount(n: number, fraction: number): number {
  * The quality protocol's split: per user, stable-sort by timestamp (ties keep file order), the last
  * `fraction` of interactions (rounded, at least one) are held out; a user with one interaction
  * keeps it in train. `subset` restricts the split to some events (used to cut validation from train).
+ * Negative feedback (a dislike, a return) is on neither side: it is not an interaction to learn
+ * from or to predict (see negativeFeedback).
  */
 export function temporalSplit(events: EventColumns, fraction = 0.2, subset?: Int32Array): Split {
   if (!(fraction > 0 && fraction < 1)) throw new RangeError(`split fraction must be in (0, 1), got ${fraction}`);
-  const idx = subset ?? Int32Array.from({ length: events.length }, (_, i) => i);
+  const idx = subset ?? positiveEvents(events);
   const ordered = subset ? Int32Array.from(idx).sort() : idx;
 
   // Counting sort by user keeps file order inside each user: the tie-break the protocol asks for.
@@ -51,6 +53,38 @@ export function temporalSplit(events: EventColumns, fraction = 0.2, subset?: Int
     for (let j = n - held; j < n; j++) test.push(mine[j]);
   }
   return { train: Int32Array.from(train), test: Int32Array.from(test) };
+}
+
+/** Every event but negative feedback, in file order. */
+export function positiveEvents(events: EventColumns): Int32Array {
+  const out: number[] = [];
+  for (let e = 0; e < events.length; e++) if (!NEGATIVE_CODE[events.type[e]]) out.push(e);
+  return Int32Array.from(out);
+}
+
+/**
+ * Per user, the items they gave negative feedback on up to `until` (Unix seconds), in CSR form: a
+ * bundle keeps them so those items are never recommended to that shopper.
+ */
+export function negativeFeedback(
+  events: EventColumns,
+  numUsers: number,
+  until: number,
+): { indptr: Int32Array; items: Int32Array } {
+  const per = new Map<number, Set<number>>();
+  for (let e = 0; e < events.length; e++) {
+    if (!NEGATIVE_CODE[events.type[e]] || events.timestamp[e] > until) continue;
+    const u = events.user[e];
+    if (!per.has(u)) per.set(u, new Set());
+    per.get(u)?.add(events.item[e]);
+  }
+  const indptr = new Int32Array(numUsers + 1);
+  const items: number[] = [];
+  for (let u = 0; u < numUsers; u++) {
+    items.push(...[...(per.get(u) ?? [])].sort((a, b) => a - b));
+    indptr[u + 1] = items.length;
+  }
+  return { indptr, items: Int32Array.from(items) };
 }
 
 /** The protocol split plus a validation slice cut from train by the same rule. */

@@ -1,7 +1,6 @@
 /** The records Vitrine reads. Ids are strings outside; see ids.ts for the dense integers used inside. */
 
-export const EVENT_TYPES = ['view', 'click', 'cart', 'purchase', 'rate'] as const;
-export type EventType = (typeof EVENT_TYPES)[number];
+import { EVENT_TYPES, NEGATIVE_EVENT_TYPES } from '../protocol/calls.js';
 
 const EVENT_CODE = new Map<string, number>(EVENT_TYPES.map((t, i) => [t, i]));
 
@@ -9,6 +8,9 @@ const EVENT_CODE = new Map<string, number>(EVENT_TYPES.map((t, i) => [t, i]));
 export function eventTypeCode(name: string): number {
   return EVENT_CODE.get(name) ?? -1;
 }
+
+/** Per event type code: 1 for negative feedback (NEGATIVE_EVENT_TYPES). */
+export const NEGATIVE_CODE = Uint8Array.from(EVENT_TYPES, (t) => (NEGATIVE_EVENT_TYPES.includes(t) ? 1 : 0));
 
 export interface Item {
   id: string;

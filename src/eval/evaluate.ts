@@ -1,23 +1,29 @@
 import { VitrineError } from '../protocol/errors.js';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { BundleData } from '../bundle/model.js';
 import type { Dataset } from '../data/dataset.js';
 import { datasetFingerprint } from '../data/fingerprint.js';
 import { buildUserItems, itemsOf, type UserItems } from '../data/interactions.js';
 import { splitWithValidation } from '../data/split.js';
-import { historyOf } from '../data/history.js';
-import { recommend } from '../rank/recommend.js';
 import type { RecModel } from '../rank/model.js';
-import { easeScores, type EaseFitter, type FittedEase } from '../model/ease.js';
+import { easeScores, type EaseFitter, type EaseModel, type FittedEase } from '../model/ease.js';
 import { knnScores } from '../model/knn.js';
 import { labelledRows, type LabelledRows } from '../rank/labelled-rows.js';
 import { type PropensityReport, propensityReport } from './propensity.js';
 import { embeddingRecommender } from '../model/embeddings.js';
-import { note, Progress, StageTimer, warn } from '../util/progress.js';
+import { note, StageTimer, warn } from '../util/progress.js';
 import { topK } from '../util/topk.js';
 import { classificationMetrics, type ClassificationMetrics } from '../metrics/classification.js';
-import { evaluateRanking, type RankingMetrics, type Recommender } from '../metrics/ranking.js';
+import {
+  type AnyRecommender,
+  type EvalRun,
+  type ModelReport,
+  rankModel,
+  readTruth,
+  storedVector,
+  TWO_STAGE,
+  twoStageRecommender,
+} from './rank-models.js';
+import { type RepeatsReport, repeatsProtocol } from './repeats.js';
 
 /**
  * Evaluation fits EASE for the report up to this size only: the fit holds ~20 bytes per item pair
@@ -35,17 +41,20 @@ export interface EvaluateOptions {
   threshold: number;
   negativesPerPositive: number;
   seed: number;
+  /** `repeats`: also the variant where repeats count, reported beside the standard protocol. */
+  protocol: 'standard' | 'repeats';
 }
 
 /** What `vitrine evaluate` and train's closing evaluation run with unless told otherwise. */
 export function defaultEvaluateOptions(seed: number): EvaluateOptions {
-  return { easeLambda: 'auto', easeFitMaxItems: EASE_FIT_MAX_ITEMS, threshold: 0.5, negativesPerPositive: 20, seed };
-}
-
-export interface ModelReport extends RankingMetrics {
-  seconds: number;
-  /** Synthetic data only: share of the top 10 that are among the user's truly preferred items. */
-  'truth@10'?: number;
+  return {
+    easeLambda: 'auto',
+    easeFitMaxItems: EASE_FIT_MAX_ITEMS,
+    threshold: 0.5,
+    negativesPerPositive: 20,
+    seed,
+    protocol: 'standard',
+  };
 }
 
 /** Where the report's EASE came from; 'skipped' for a catalogue over the fit limit (no EASE row). */
@@ -71,6 +80,8 @@ export interface EvaluationReport {
   };
   ranker: ClassificationMetrics & { negativesPerPositive: number };
   propensity: PropensityReport;
+  /** With `--protocol repeats`: the same models where coming back to an item counts. */
+  repeats?: RepeatsReport;
   /** NaN (null in the JSON) when EASE was skipped or its NDCG@10 is undefined. */
   twoStageVsEase: number;
   timings: Record<string, number>;
@@ -107,7 +118,7 @@ export async function evaluateBundle(
   await run('popularity', (_u, k, ex) => topK(pop, k, ex));
   const scratch = new Float32Array(ds.numItems);
   await run(`item-knn (k=${data.knn.k})`, (u, k, ex) => topK(knnScores(data.knn, itemsOf(train, u), scratch), k, ex));
-  const { report: easeReport, name: easeName } = await evaluateEase(ctx, data, split, opts, fitEase);
+  const { report: easeReport, name: easeName, model: ease } = await evaluateEase(ctx, data, split, opts, fitEase);
 
   await run('embeddings (exact)', embeddingRecommender({ ...data.als, numItems: ds.numItems }));
   const { candidates, knnCandidates } = data.retrieval;
@@ -119,25 +130,14 @@ export async function evaluateBundle(
     },
     candidates,
   );
-  await run('hnsw+item-knn retrieval -> ranker', async (u, k, ex) => {
-    const h = historyOf(train, data.history.totals, u);
-    const r = await recommend(model, {
-      history: h,
-      vector: storedVector(data, u),
-      attrs: data.users[u],
-      now,
-      k,
-      exclude: ex,
-    });
-    return r.items;
-  });
+  await run(TWO_STAGE, twoStageRecommender(model, data.history, now));
 
   const { rows, probs, classification } = await timer.run('ranker classification', () =>
     rankerClassification(model, test, now, opts),
   );
   const propensity = await propensityReport(probs, rows, ds, split.test, opts.threshold, data.propensityOnnx);
 
-  const twoStage = models['hnsw+item-knn retrieval -> ranker'];
+  const twoStage = models[TWO_STAGE];
   if (twoStage.users === 0) {
     warn(
       `no test user has a test item outside their train history (${(100 * twoStage.repeatShare).toFixed(1)}% of test interactions repeat a train item, which the protocol does not count): the ranking metrics are undefined`,
@@ -167,6 +167,9 @@ export async function evaluateBundle(
     },
     ranker: { ...classification, negativesPerPositive: opts.negativesPerPositive },
     propensity,
+    ...(opts.protocol === 'repeats' && {
+      repeats: await timer.run('repeats protocol', () => repeatsProtocol(ctx, model, now, ease)),
+    }),
     twoStageVsEase: easeName ? Number((twoStage['ndcg@10'] / models[easeName]['ndcg@10']).toFixed(4)) : NaN,
     timings: timer.timings,
   };
@@ -213,49 +216,6 @@ async function rankerClassification(
   return { rows, probs, classification: classificationMetrics(probs, rows.y, opts.threshold) };
 }
 
-/** What one evaluation run shares between the models it ranks. */
-interface EvalRun {
-  ds: Dataset;
-  train: UserItems;
-  test: UserItems;
-  truth: Map<number, Set<number>> | undefined;
-  timer: StageTimer;
-  /** Filled in by rankModel, in the order the models ran. */
-  models: Record<string, ModelReport>;
-}
-
-type AnyRecommender = Recommender | ((u: number, k: number, ex: Uint8Array) => Promise<Int32Array>);
-
-/** Ranks every test user's catalogue with `rec` and records its metrics; `deep`: also the recall at that depth (a retriever's candidate list). */
-async function rankModel(ctx: EvalRun, name: string, rec: AnyRecommender, deep?: number): Promise<void> {
-  const { ds, train, test, truth } = ctx;
-  await ctx.timer.run(`evaluate ${name}`, async () => {
-    const t0 = performance.now();
-    // Async recommenders are resolved user by user up front, then scored by the shared metric code.
-    const lists = new Map<number, Int32Array>();
-    const exclude = new Uint8Array(ds.numItems);
-    const progress = new Progress(`evaluate ${name}`, test.numUsers, 'users');
-    for (let u = 0; u < test.numUsers; u++) {
-      progress.tick();
-      if (itemsOf(test, u).length === 0) continue;
-      const own = itemsOf(train, u);
-      for (const i of own) exclude[i] = 1;
-      lists.set(u, await rec(u, Math.max(50, deep ?? 0), exclude));
-      for (const i of own) exclude[i] = 0;
-    }
-    progress.finish();
-    const metrics: ModelReport = {
-      ...evaluateRanking((u) => lists.get(u) ?? new Int32Array(0), train, test, undefined, deep),
-      seconds: Number(((performance.now() - t0) / 1000).toFixed(2)),
-    };
-    if (truth) metrics['truth@10'] = truthAgreement(truth, lists, train);
-    ctx.models[name] = metrics;
-    note(
-      `  ${name}: NDCG@10 ${metrics['ndcg@10'].toFixed(4)} Recall@10 ${metrics['recall@10'].toFixed(4)} Recall@50 ${metrics['recall@50'].toFixed(4)}`,
-    );
-  });
-}
-
 /** The EASE baseline's row (from the bundle, or fit now), or why it was skipped. */
 async function evaluateEase(
   ctx: EvalRun,
@@ -263,7 +223,7 @@ async function evaluateEase(
   split: ReturnType<typeof splitWithValidation>,
   opts: EvaluateOptions,
   fitEase: EaseFitter | undefined,
-): Promise<{ report: EvaluationReport['ease']; name?: string }> {
+): Promise<{ report: EvaluationReport['ease']; name?: string; model?: EaseModel }> {
   const { ds } = ctx;
   const fromBundle = data.ease !== undefined && (opts.easeLambda === 'auto' || opts.easeLambda === data.ease.lambda);
   const tooLarge = !data.ease && ds.numItems > opts.easeFitMaxItems;
@@ -284,13 +244,8 @@ async function evaluateEase(
   return {
     report: { lambda: ease.model.lambda, chosenBy: ease.chosenBy, validation: ease.validation, source: ease.source },
     name,
+    model: ease.model,
   };
-}
-
-function storedVector(data: BundleData, u: number): Float32Array | undefined {
-  const d = data.als.factors;
-  const v = data.als.userFactors.subarray(u * d, (u + 1) * d);
-  return v.some((x) => x !== 0) ? v : undefined;
 }
 
 /** The bundle's EASE when it has one fit with the asked-for λ; else one fit now on the same split. */
@@ -309,37 +264,4 @@ async function baselineEase(
     ...(await fitEase(lambda, { train: ui(split.train), fit: ui(split.fit), validation: ui(split.validation) })),
     source: 'fit for this evaluation',
   };
-}
-
-/** truth.jsonl from the synthetic generator, as item indices per user index; undefined for other data. */
-function readTruth(ds: Dataset): Map<number, Set<number>> | undefined {
-  const path = join(ds.source.path, 'truth.jsonl');
-  if (ds.source.format !== 'generic' || !existsSync(path)) return undefined;
-  const out = new Map<number, Set<number>>();
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    const t = JSON.parse(line) as { user_id: string; items: string[] };
-    const u = ds.users.indexOf(t.user_id);
-    if (u >= 0) out.set(u, new Set(t.items.map((id) => ds.items.indexOf(id)).filter((i) => i >= 0)));
-  }
-  return out;
-}
-
-/** Mean over users of |top10 ∩ truly preferred items not yet in train| / min(10, that set's size). */
-function truthAgreement(truth: Map<number, Set<number>>, lists: Map<number, Int32Array>, train: UserItems): number {
-  let sum = 0;
-  let n = 0;
-  for (const [u, list] of lists) {
-    const pref = truth.get(u);
-    if (!pref) continue;
-    const own = new Set(itemsOf(train, u));
-    const open = [...pref].filter((i) => !own.has(i));
-    if (open.length === 0) continue;
-    const set = new Set(open);
-    let hit = 0;
-    for (let r = 0; r < Math.min(10, list.length); r++) if (set.has(list[r])) hit++;
-    sum += hit / Math.min(10, open.length);
-    n++;
-  }
-  return n > 0 ? Number((sum / n).toFixed(4)) : 0;
 }

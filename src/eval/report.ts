@@ -1,39 +1,16 @@
 import { printTable } from '../util/table.js';
 import type { EvaluationReport } from './evaluate.js';
+import { type ModelReport, TWO_STAGE } from './rank-models.js';
 
 const f4 = (x: number | undefined): string => (x === undefined || Number.isNaN(x) ? '-' : x.toFixed(4));
 
 /** The evaluation report as readable tables on stdout. */
 export function printEvaluation(r: EvaluationReport): void {
-  const truth = Object.values(r.models).some((m) => m['truth@10'] !== undefined);
-  const header = [
-    'model',
-    'NDCG@10',
-    'Recall@10',
-    'HR@10',
-    'MRR@10',
-    'Recall@50',
-    'Coverage@10',
-    ...(truth ? ['Truth@10'] : []),
-    'seconds',
-  ];
-  const rows = Object.entries(r.models).map(([name, m]) => [
-    name,
-    f4(m['ndcg@10']),
-    f4(m['recall@10']),
-    f4(m['hr@10']),
-    f4(m['mrr@10']),
-    f4(m['recall@50']),
-    f4(m['coverage@10']),
-    ...(truth ? [f4(m['truth@10'])] : []),
-    m.seconds.toFixed(1),
-  ]);
-  printTable(
+  printModels(
     `quality on ${r.data.path} (${r.split.testUsersCounted} test users, ${r.split.trainEvents} train / ${r.split.testEvents} test events)`,
-    rows,
-    header,
+    r.models,
   );
-  const twoStage = r.models['hnsw+item-knn retrieval -> ranker'];
+  const twoStage = r.models[TWO_STAGE];
   console.log(
     `  test interactions repeating a train item, not counted (protocol): ${(100 * twoStage.repeatShare).toFixed(1)}%`,
   );
@@ -65,6 +42,12 @@ export function printEvaluation(r: EvaluationReport): void {
       `${f4(r.retrieval.hnswRecallAt200VsExact)} at efSearch ${r.retrieval.efSearch}`,
     ],
   ]);
+  if (r.repeats) {
+    printModels(
+      `where repeats count (${r.repeats.testUsersCounted} test users; ${(100 * r.repeats.repeatShare).toFixed(1)}% of test interactions repeat a train item): ${r.repeats.protocol}`,
+      r.repeats.models,
+    );
+  }
 }
 
 /** The ranker's probability as a purchase propensity, and its reliability curve (older reports lack it). */
@@ -93,4 +76,31 @@ function printPropensity(r: EvaluationReport): void {
     ]),
     ['bin', 'rows', 'predicted', 'observed', p.label === 'purchase' ? 'observed (any interaction)' : ''],
   );
+}
+
+function printModels(title: string, models: Record<string, ModelReport>): void {
+  const truth = Object.values(models).some((m) => m['truth@10'] !== undefined);
+  const header = [
+    'model',
+    'NDCG@10',
+    'Recall@10',
+    'HR@10',
+    'MRR@10',
+    'Recall@50',
+    'Coverage@10',
+    ...(truth ? ['Truth@10'] : []),
+    'seconds',
+  ];
+  const rows = Object.entries(models).map(([name, m]) => [
+    name,
+    f4(m['ndcg@10']),
+    f4(m['recall@10']),
+    f4(m['hr@10']),
+    f4(m['mrr@10']),
+    f4(m['recall@50']),
+    f4(m['coverage@10']),
+    ...(truth ? [f4(m['truth@10'])] : []),
+    m.seconds.toFixed(1),
+  ]);
+  printTable(title, rows, header);
 }

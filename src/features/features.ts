@@ -3,7 +3,8 @@ import type { Popularity } from '../model/popularity.js';
 import type { AssociationRules } from '../model/rules.js';
 import type { ItemNeighbours } from '../model/knn.js';
 import type { EncodedCatalog } from '../data/catalog.js';
-import { recentFirst, type UserHistory } from '../data/history.js';
+import { recentBaskets, type RecentBaskets, type UserHistory } from '../data/history.js';
+import { type FeatureSpec, USER_COLUMNS } from './spec.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 import { dot } from '../util/linalg.js';
 import {
@@ -17,6 +18,8 @@ import {
   S_NORM,
   S_PRICE,
   S_AGE,
+  S_REPEAT,
+  S_CYCLE,
   staticItemFeatures,
 } from './item-static.js';
 
@@ -42,15 +45,6 @@ export interface FeatureModel {
   peers?: ReadonlyMap<number, Int32Array>;
 }
 
-export interface FeatureSpec {
-  version: 1;
-  names: string[];
-  /** One-hot vocabularies of user attributes, fixed at training time. */
-  userVocab: { field: 'ageBand' | 'gender' | 'region'; values: string[] }[];
-  /** How many of the most recent items the "recent" features look at. */
-  recentWindow: number;
-}
-
 export interface UserInput {
   history: UserHistory;
   /** The user's embedding (ALS fold-in of the history). */
@@ -60,59 +54,20 @@ export interface UserInput {
   now: number;
 }
 
-const BASE_FEATURES = [
-  'emb_score', // user vector · item vector
-  'retrieval_rank', // position in the retrieval list, scaled to [0, 1]
-  'knn_sum', // sum of item-kNN similarity to the history, / sqrt(|history|)
-  'knn_max', // strongest similarity to any history item
-  'knn_recent', // similarity to the most recent items, decayed by recency
-  'knn_last', // similarity to the last item
-  'emb_cos_last', // embedding cosine to the last item
-  'log_pop', // log(1 + interactions)
-  'log_trend', // log(1 + time-decayed interactions)
-  'item_age', // log(1 + days from the item's first interaction to the bundle's data end)
-  'item_idle', // log(1 + days from the item's last interaction to the bundle's data end)
-  'cat_affinity', // share of the history in the item's category
-  'attr_affinity', // mean share of the history carrying each of the item's attributes
-  'price_rel', // log(item price / median price of the history)
-  'price_known', // 1 when both prices exist
-  'hist_len', // log(1 + user's events)
-  'user_idle', // log(1 + days since the user's last event)
-  'rule_conf', // best association-rule confidence from a history item
-  'rule_lift', // log of the best lift
-] as const;
-
-export function makeFeatureSpec(users: readonly (UserAttributes | undefined)[], recentWindow = 5): FeatureSpec {
-  const vocab = (field: 'ageBand' | 'gender' | 'region', max: number): { field: typeof field; values: string[] } => {
-    const counts = new Map<string, number>();
-    for (const u of users) {
-      const v = u?.[field];
-      if (v !== undefined) counts.set(v, (counts.get(v) ?? 0) + 1);
-    }
-    const values = [...counts.entries()]
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-      .slice(0, max)
-      .map(([v]) => v)
-      .sort();
-    return { field, values };
-  };
-  const userVocab = [vocab('ageBand', 8), vocab('gender', 3), vocab('region', 8)].filter((v) => v.values.length > 1);
-  const names = [...BASE_FEATURES, ...userVocab.flatMap((v) => v.values.map((x) => `user_${v.field}=${x}`))];
-  return { version: 1, names, userVocab, recentWindow };
-}
-
 const DAY = 86400;
 
 /**
  * Columns a new item takes from its peers: emb_score, knn_sum, knn_max, knn_recent, knn_last,
- * emb_cos_last, log_pop, log_trend, item_age, item_idle, rule_conf, rule_lift. Its own: its place in
- * the list, its category, attributes and price, and the shopper's columns.
+ * emb_cos_last, log_pop, log_trend, item_age, item_idle, rule_conf, rule_lift, item_repeat,
+ * item_cycle. Its own: its place in the list, its category, attributes and price, the shopper's
+ * columns and its own_* columns (a shopper can have touched a new item).
  */
-const BORROWED = [0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17, 18] as const;
+const BORROWED = [0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17, 18, 21, 22] as const;
 
 /** What the per-candidate rows need to know about the user, computed once per request. */
 interface UserSummary {
-  last: number;
+  /** Whether there is a last basket; its mean item vector is in FeatureBuilder.lastVector. */
+  hasLast: boolean;
   lastNorm: number;
   histNorm: number;
   medianPrice: number;
@@ -128,8 +83,13 @@ interface UserSummary {
  */
 export class FeatureBuilder {
   readonly width: number;
-  /** Per touched item: knn sum, knn max, recent knn, last-item knn, rule confidence, rule lift. */
-  private readonly acc = new ItemAccumulator(6);
+  /**
+   * Per touched item: knn sum, knn max, recent knn, last-basket knn, rule confidence, rule lift, and
+   * for the shopper's own items log(1 + count) and log(1 + days since).
+   */
+  private readonly acc = new ItemAccumulator(8);
+  /** The mean embedding of the last basket's items. */
+  private readonly lastVector: Float32Array;
   /** History shares per category and attribute (dense: these vocabularies are small). */
   private readonly catShare: Float32Array;
   private readonly attrShare: Float32Array;
@@ -150,6 +110,7 @@ export class FeatureBuilder {
     this.attrShare = new Float32Array(model.catalog.attrNames.length);
     this.itemStatic = staticItemFeatures(model);
     this.peerRow = new Float32Array(this.width);
+    this.lastVector = new Float32Array(model.factors);
   }
 
   /** The length of an item's embedding (precomputed with the other per-item values). */
@@ -171,13 +132,13 @@ export class FeatureBuilder {
     const n = candidates.length;
     if (out.length < n * this.width)
       throw new RangeError(`feature buffer holds ${out.length} values, needs ${n * this.width}`);
-    const recent = recentFirst(user.history, Math.max(this.spec.recentWindow, 1));
+    const recent = recentBaskets(user.history, Math.max(this.spec.recentWindow, 1));
     // Only candidates' sums are ever read: registering them first keeps the table at a few hundred
     // entries (in L1) and turns the history's thousands of neighbour touches into lookups.
     for (let r = 0; r < n; r++) this.acc.slot(candidates[r]);
     const peers = this.model.peers;
     if (peers) for (let r = 0; r < n; r++) for (const p of peers.get(candidates[r]) ?? []) this.acc.slot(p);
-    this.accumulateNeighbours(user.history, recent);
+    this.accumulateNeighbours(user.history, recent, user.now);
     const summary = this.summarise(user, recent);
     const size = Math.max(1, list?.size ?? n);
     const rank = list?.rank;
@@ -210,12 +171,17 @@ export class FeatureBuilder {
     }
   }
 
-  /** Item-kNN and rule evidence from the history (and its most recent items) for the registered candidates. */
-  private accumulateNeighbours(h: UserHistory, recent: Int32Array): void {
+  /** Item-kNN and rule evidence from the history (and its latest baskets) for the registered candidates. */
+  private accumulateNeighbours(h: UserHistory, recent: RecentBaskets, now: number): void {
     const { knn, rules } = this.model;
     const acc = this.acc;
     for (let q = 0; q < h.items.length; q++) {
       const i = h.items[q];
+      const own = acc.find(i);
+      if (own >= 0) {
+        acc.values[own + 6] = Math.log1p(h.counts[q]);
+        acc.values[own + 7] = Math.log1p(Math.max(0, now - h.lastTime[q]) / DAY);
+      }
       for (let p = knn.indptr[i]; p < knn.indptr[i + 1]; p++) {
         const a = acc.find(knn.neighbours[p]);
         if (a < 0) continue;
@@ -232,21 +198,22 @@ export class FeatureBuilder {
         if (rules.lift[p] > v[a + 5]) v[a + 5] = rules.lift[p];
       }
     }
-    for (let r = 0; r < recent.length; r++) {
-      const i = recent[r];
-      const w = Math.pow(0.7, r);
+    for (let r = 0; r < recent.items.length; r++) {
+      const i = recent.items[r];
+      const last = recent.basket[r] === 0;
+      const w = Math.pow(0.7, recent.basket[r]);
       for (let p = knn.indptr[i]; p < knn.indptr[i + 1]; p++) {
         const a = acc.find(knn.neighbours[p]);
         if (a < 0) continue;
         const v = acc.values;
         v[a + 2] += w * knn.similarity[p];
-        if (r === 0) v[a + 3] = knn.similarity[p];
+        if (last && knn.similarity[p] > v[a + 3]) v[a + 3] = knn.similarity[p];
       }
     }
   }
 
   /** Category and attribute shares of the history, its typical price, and the user-level features. */
-  private summarise(user: UserInput, recent: Int32Array): UserSummary {
+  private summarise(user: UserInput, recent: RecentBaskets): UserSummary {
     const { catalog } = this.model;
     const h = user.history;
     const hn = h.items.length;
@@ -266,16 +233,29 @@ export class FeatureBuilder {
       const value = user.attrs?.[v.field];
       for (const x of v.values) oneHot.push(value === x ? 1 : 0);
     }
-    const last = recent.length > 0 ? recent[0] : -1;
     return {
-      last,
-      lastNorm: last >= 0 ? this.itemStatic[last * ITEM_STATIC_WIDTH + S_NORM] : 0,
+      hasLast: recent.items.length > 0,
+      lastNorm: this.lastBasketVector(recent),
       histNorm: hn > 0 ? 1 / Math.sqrt(hn) : 0,
       medianPrice: prices.length > 0 ? prices[prices.length >> 1] : NaN,
       histLen: Math.log1p(h.events),
       userIdle: Number.isFinite(h.lastEventTime) ? Math.log1p(Math.max(0, user.now - h.lastEventTime) / DAY) : 0,
       oneHot,
     };
+  }
+
+  /** Sets lastVector to the mean embedding of the last basket's items; returns its length. */
+  private lastBasketVector(recent: RecentBaskets): number {
+    const { itemFactors, factors: d } = this.model;
+    const v = this.lastVector;
+    v.fill(0);
+    let n = 0;
+    for (let r = 0; r < recent.items.length && recent.basket[r] === 0; r++) n++;
+    for (let r = 0; r < n; r++) {
+      const o = recent.items[r] * d;
+      for (let k = 0; k < d; k++) v[k] += itemFactors[o + k] / n;
+    }
+    return Math.sqrt(dot(v, 0, v, 0, d));
   }
 
   private clearShares(h: UserHistory): void {
@@ -294,9 +274,7 @@ export class FeatureBuilder {
     const jo = j * d;
     const norm = st[so + S_NORM];
     const cosLast =
-      u.last >= 0 && u.lastNorm > 0 && norm > 0
-        ? dot(itemFactors, u.last * d, itemFactors, jo, d) / (u.lastNorm * norm)
-        : 0;
+      u.hasLast && u.lastNorm > 0 && norm > 0 ? dot(this.lastVector, 0, itemFactors, jo, d) / (u.lastNorm * norm) : 0;
     const attrStart = st[so + S_ATTR_START];
     const attrEnd = st[so + S_ATTR_END];
     let attrAff = 0;
@@ -326,6 +304,10 @@ export class FeatureBuilder {
     out[o + 16] = u.userIdle;
     out[o + 17] = a >= 0 ? v[a + 4] : 0;
     out[o + 18] = a >= 0 ? Math.log1p(v[a + 5]) : 0;
-    for (let q = 0; q < u.oneHot.length; q++) out[o + 19 + q] = u.oneHot[q];
+    out[o + 19] = a >= 0 ? v[a + 6] : 0;
+    out[o + 20] = a >= 0 ? v[a + 7] : 0;
+    out[o + 21] = st[so + S_REPEAT];
+    out[o + 22] = st[so + S_CYCLE];
+    for (let q = 0; q < u.oneHot.length; q++) out[o + USER_COLUMNS + q] = u.oneHot[q];
   }
 }

@@ -7,7 +7,7 @@ const DAY = 86400;
  * Per-item values that do not depend on the user, side by side (ITEM_STATIC_WIDTH per item), so a
  * candidate's row costs one or two cache lines instead of one per source array.
  */
-export const ITEM_STATIC_WIDTH = 9;
+export const ITEM_STATIC_WIDTH = 11;
 export const S_LOG_POP = 0;
 export const S_LOG_TREND = 1;
 export const S_AGE = 2;
@@ -17,6 +17,8 @@ export const S_NORM = 5;
 export const S_CATEGORY = 6;
 export const S_ATTR_START = 7;
 export const S_ATTR_END = 8;
+export const S_REPEAT = 9;
+export const S_CYCLE = 10;
 
 export function staticItemFeatures(model: FeatureModel): Float32Array {
   const { catalog, popularity, itemFactors, factors: d } = model;
@@ -39,6 +41,9 @@ export function staticItemFeatures(model: FeatureModel): Float32Array {
     st[o + S_CATEGORY] = catalog.category[j];
     st[o + S_ATTR_START] = catalog.attrIndptr[j];
     st[o + S_ATTR_END] = catalog.attrIndptr[j + 1];
+    st[o + S_REPEAT] = popularity.repeatShare[j];
+    const cycle = popularity.repeatDays[j];
+    st[o + S_CYCLE] = Number.isNaN(cycle) ? 0 : Math.log1p(cycle);
   }
   return st;
 }

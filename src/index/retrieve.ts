@@ -1,4 +1,4 @@
-import { recentFirst, type UserHistory } from '../data/history.js';
+import { recentBaskets, recentFirst, type UserHistory } from '../data/history.js';
 import type { ItemNeighbours } from '../model/knn.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 import type { HnswIndex } from './hnsw.js';
@@ -8,8 +8,13 @@ export interface RetrievalConfig {
   candidates: number;
   /** Extra items from the item-kNN neighbours of the most recent history items (0 = HNSW only). */
   knnCandidates: number;
-  /** How many of the most recent items seed the kNN candidates. */
+  /** How many of the most recent items seed the kNN candidates (whole baskets: see recentBaskets). */
   recentWindow: number;
+  /**
+   * The shopper's own items (most recent first) added when the request allows them (`excludeSeen`
+   * false): "buy it again" candidates the ranker weighs by its repeat features. Excluded ones cost nothing.
+   */
+  ownCandidates: number;
 }
 
 /**
@@ -20,11 +25,12 @@ export type Exclusion = 'sparse' | 'dense';
 
 export const SOURCE_HNSW = 0;
 export const SOURCE_KNN = 1;
-export const SOURCE_NAMES = ['hnsw', 'item-knn'] as const;
+export const SOURCE_OWN = 2;
+export const SOURCE_NAMES = ['hnsw', 'item-knn', 'history'] as const;
 
 export interface Retrieved {
   items: Int32Array;
-  /** SOURCE_HNSW or SOURCE_KNN per item. */
+  /** SOURCE_HNSW, SOURCE_KNN or SOURCE_OWN per item. */
   source: Uint8Array;
 }
 
@@ -46,21 +52,23 @@ export function retrieve(
   const items: number[] = [];
   const source: number[] = [];
   const seen = new Set<number>();
-  if (vector) {
+  // The shopper's own items the request lets back: found by any source, they are named as theirs.
+  const own = ownAllowed(history, exclude);
+  if (vector && cfg.candidates > 0) {
     // Sparse: the history, plus headroom for unavailable items (a few percent of any list).
     const overfetch = exclusion === 'sparse' ? history.items.length + 16 + Math.ceil(cfg.candidates * 0.1) : undefined;
     for (const i of hnsw.search(vector, cfg.candidates, exclude, overfetch).items) {
       seen.add(i);
       items.push(i);
-      source.push(SOURCE_HNSW);
+      source.push(own?.has(i) ? SOURCE_OWN : SOURCE_HNSW);
     }
   }
   if (cfg.knnCandidates > 0 && history.items.length > 0) {
     const touched: number[] = [];
-    const recent = recentFirst(history, cfg.recentWindow);
-    for (let r = 0; r < recent.length; r++) {
-      const i = recent[r];
-      const w = Math.pow(0.7, r);
+    const recent = recentBaskets(history, cfg.recentWindow);
+    for (let r = 0; r < recent.items.length; r++) {
+      const i = recent.items[r];
+      const w = Math.pow(0.7, recent.basket[r]);
       for (let p = knn.indptr[i]; p < knn.indptr[i + 1]; p++) {
         const j = knn.neighbours[p];
         if (exclude[j] || seen.has(j)) continue;
@@ -74,9 +82,37 @@ export function retrieve(
     acc.clear();
     touched.sort((a, b) => score.get(b)! - score.get(a)! || a - b);
     for (let q = 0; q < touched.length && q < cfg.knnCandidates; q++) {
+      seen.add(touched[q]);
       items.push(touched[q]);
-      source.push(SOURCE_KNN);
+      source.push(own?.has(touched[q]) ? SOURCE_OWN : SOURCE_KNN);
     }
   }
+  if (own && cfg.ownCandidates > 0) addOwn(history, exclude, cfg.ownCandidates, seen, items, source);
   return { items: Int32Array.from(items), source: Uint8Array.from(source) };
+}
+
+/** The history's items a request does not exclude, or undefined when there are none (the usual case: excludeSeen). */
+function ownAllowed(history: UserHistory, exclude: Uint8Array): Set<number> | undefined {
+  let open: Set<number> | undefined;
+  for (const i of history.items) if (!exclude[i]) (open ??= new Set()).add(i);
+  return open;
+}
+
+/** The shopper's own items that the request does not exclude, most recent first, up to `max` of them. */
+function addOwn(
+  history: UserHistory,
+  exclude: Uint8Array,
+  max: number,
+  seen: Set<number>,
+  items: number[],
+  source: number[],
+): void {
+  let added = 0;
+  for (const i of recentFirst(history)) {
+    if (added >= max) break;
+    if (exclude[i] || seen.has(i)) continue;
+    items.push(i);
+    source.push(SOURCE_OWN);
+    added++;
+  }
 }

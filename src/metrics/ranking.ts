@@ -9,7 +9,7 @@ export interface RankingMetrics {
   'recall@50': number;
   /** Share of the catalogue that appears in at least one user's top 10. */
   'coverage@10': number;
-  /** Test interactions with an item the user already had in train (not counted above). */
+  /** Test interactions with an item the user already had in train (not counted above, unless `repeats`). */
   repeatShare: number;
   /** Recall at a retrieval depth past 50 (e.g. the 200 candidates a ranker sees), when asked for. */
   deepRecall?: { k: number; recall: number };
@@ -25,6 +25,8 @@ export type Recommender = (user: number, k: number, exclude: Uint8Array) => Int3
  * The quality protocol's metrics: test items already in the user's train set are not counted;
  * averages are over users with at least one counted test item. Recall divides hits by the number of
  * counted test items; NDCG uses binary gains with the ideal DCG over min(|test|, K).
+ * `repeats`: the variant where repeats count: nothing is excluded and every test item is counted
+ * (a shopper's coming back to an item is a hit, as "buy it again" sees it).
  */
 export function evaluateRanking(
   recommend: Recommender,
@@ -32,9 +34,11 @@ export function evaluateRanking(
   test: UserItems,
   users?: Iterable<number>,
   deep?: number,
+  repeats = false,
 ): RankingMetrics {
   const depth = Math.max(50, deep ?? 0);
-  const exclude = new Uint8Array(train.numItems);
+  const had = new Uint8Array(train.numItems);
+  const exclude = repeats ? new Uint8Array(train.numItems) : had;
   const covered = new Uint8Array(train.numItems);
   const relevant = new Uint8Array(train.numItems);
   let n = 0;
@@ -44,19 +48,19 @@ export function evaluateRanking(
   let mrr10 = 0;
   let recall50 = 0;
   let recallDeep = 0;
-  let repeats = 0;
+  let repeated = 0;
   let testTotal = 0;
   const ln2 = Math.log(2);
   for (const u of users ?? range(test.numUsers)) {
     const trainItems = itemsOf(train, u);
     const testItems = itemsOf(test, u);
     if (testItems.length === 0) continue;
-    for (const i of trainItems) exclude[i] = 1;
+    for (const i of trainItems) had[i] = 1;
     const counted: number[] = [];
     for (const i of testItems) {
       testTotal++;
-      if (exclude[i]) repeats++;
-      else counted.push(i);
+      if (had[i]) repeated++;
+      if (repeats || !had[i]) counted.push(i);
     }
     if (counted.length > 0) {
       for (const i of counted) relevant[i] = 1;
@@ -90,7 +94,7 @@ export function evaluateRanking(
       mrr10 += firstHit > 0 ? 1 / firstHit : 0;
       for (const i of counted) relevant[i] = 0;
     }
-    for (const i of trainItems) exclude[i] = 0;
+    for (const i of trainItems) had[i] = 0;
   }
   let cov = 0;
   for (const c of covered) cov += c;
@@ -104,7 +108,7 @@ export function evaluateRanking(
     'mrr@10': avg(mrr10),
     'recall@50': avg(recall50),
     'coverage@10': cov / train.numItems,
-    repeatShare: testTotal > 0 ? repeats / testTotal : 0,
+    repeatShare: testTotal > 0 ? repeated / testTotal : 0,
     ...(deep !== undefined && { deepRecall: { k: deep, recall: avg(recallDeep) } }),
   };
 }

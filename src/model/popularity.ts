@@ -7,6 +7,10 @@ export interface Popularity {
   /** Time of each item's first and last interaction (NaN if none). */
   firstSeen: Float64Array;
   lastSeen: Float64Array;
+  /** Share of each item's shoppers who came back to it on a later date (0 with no shoppers). */
+  repeatShare: Float32Array;
+  /** Mean days between one shopper's visits to the item, over those who came back (NaN if none did). */
+  repeatDays: Float32Array;
   halfLifeDays: number;
   referenceTime: number;
 }

@@ -6,8 +6,13 @@
 export const CALLS = ['recommend', 'similar', 'boughtTogether', 'score', 'profile', 'event', 'promotion'] as const;
 export type CallName = (typeof CALLS)[number];
 
-export const EVENT_TYPES = ['view', 'click', 'cart', 'purchase', 'rate'] as const;
+export const EVENT_TYPES = ['view', 'click', 'cart', 'purchase', 'rate', 'dislike', 'return'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+/**
+ * Negative feedback: not an interaction to learn from or predict, and the item is never recommended
+ * to that shopper again (a return keeps the purchase in their history, but not on their lists).
+ */
+export const NEGATIVE_EVENT_TYPES: readonly EventType[] = ['dislike', 'return'];
 /** Outcomes of a `promotion` decision, which name the decision instead of an item. */
 export const PROMOTION_EVENT_TYPES = ['promotion_view', 'promotion_redeem'] as const;
 export type PromotionEventType = (typeof PROMOTION_EVENT_TYPES)[number];
@@ -51,6 +56,8 @@ export interface Filters {
   exclude?: string[];
   /** Drop items the user already interacted with (default true). */
   excludeSeen: boolean;
+  /** Only the shopper's own items: a "buy it again" list, ranked by the repeat features (default false). */
+  onlySeen?: boolean;
   /** Drop items marked unavailable (default true). */
   availableOnly: boolean;
 }

@@ -41,7 +41,7 @@ const CALL_FIELDS: Record<CallName, readonly string[]> = {
 };
 /** Offers one promotion call may return. */
 const MAX_PROMOTIONS_SHOWN = 5;
-const FILTER_FIELDS = ['category', 'priceMin', 'priceMax', 'exclude', 'excludeSeen', 'availableOnly'];
+const FILTER_FIELDS = ['category', 'priceMin', 'priceMax', 'exclude', 'excludeSeen', 'onlySeen', 'availableOnly'];
 const HISTORY_FIELDS = ['item', 'type', 'ts'];
 const ITEM_FIELDS = ['id', 'category', 'brand', 'price', 'attributes'];
 
@@ -57,6 +57,12 @@ function filters(o: Obj, limits: Limits): Filters {
     excludeSeen: bool(f, 'excludeSeen', true, 'filters.excludeSeen'),
     availableOnly: bool(f, 'availableOnly', true, 'filters.availableOnly'),
   };
+  if (bool(f, 'onlySeen', false, 'filters.onlySeen')) {
+    if (f.excludeSeen === true)
+      fail('filters.onlySeen', 'asks for only the items filters.excludeSeen (true) removes; leave excludeSeen out');
+    out.onlySeen = true;
+    out.excludeSeen = false;
+  }
   if (out.priceMin !== undefined && out.priceMax !== undefined && out.priceMin > out.priceMax)
     fail('filters.priceMin', `(${out.priceMin}) is above filters.priceMax (${out.priceMax})`);
   onlyKnown(f, FILTER_FIELDS, 'filters.', 'a known filter');

@@ -59,6 +59,7 @@ export class Explainer {
 
   /** "Because you viewed X", X from nearestInHistory; trending fill-ins say what trends. */
   explain(item: number, stage: Stage, nearest: Map<number, number> | undefined, lastType: Map<number, string>): string {
+    if (stage === 'history') return `you ${VERB[lastType.get(item) ?? ''] ?? 'looked at'} it before`;
     if (stage === 'trending' || !nearest) return this.trendingReason(item);
     const best = nearest.get(item);
     if (best === undefined) return 'matches your taste profile';

@@ -35,10 +35,22 @@ export interface LabelledRows {
   usersWithTargets: number;
 }
 
+export interface RowOptions {
+  /** Rows from at most this many users (a seeded sample). */
+  maxUsers?: number;
+  /**
+   * Also the shopper's own items: retrieved as serving does with `excludeSeen` false, and positive
+   * when bought again, so the ranker learns its repeat features. Off: the history is excluded and
+   * repeats are not targets (the standard protocol).
+   */
+  repeats?: boolean;
+}
+
 /**
  * Ranker rows from held-out interactions: for each user with targets (held-out items not already in
- * the history), retrieve candidates exactly as serving does; candidates that are targets are
- * positives, and `negatives` per positive are sampled from the other candidates (hard negatives).
+ * the history, unless `repeats`), retrieve candidates exactly as serving does; candidates that are
+ * targets are positives, and `negatives` per positive are sampled from the other candidates (hard
+ * negatives).
  */
 export function labelledRows(
   stage: FirstStage,
@@ -47,8 +59,9 @@ export function labelledRows(
   negatives: number,
   seed: number,
   label: string,
-  maxUsers = Infinity,
+  opts: RowOptions = {},
 ): LabelledRows {
+  const maxUsers = opts.maxUsers ?? Infinity;
   const rng = new Rng(seed);
   const n = targets.numItems;
   const width = stage.features.width;
@@ -70,7 +83,10 @@ export function labelledRows(
   const progress = new Progress(label, eligible.length, 'users');
   for (const u of eligible) {
     const h = historyOf(stage.histories.ui, stage.histories.totals, u);
-    for (const i of h.items) exclude[i] = 1;
+    // With repeats, own items are retrieved and labelled in the same list as new ones, and their
+    // negatives sampled alike: sampling them apart (all own rows, new ones 1 in 20) skewed their odds
+    // against new items and cost 18% of NDCG@10 where repeats count (measured on the synthetic shop).
+    if (!opts.repeats) for (const i of h.items) exclude[i] = 1;
     const pos = new Set<number>();
     for (const i of itemsOf(targets, u)) if (!exclude[i]) pos.add(i);
     if (pos.size > 0) {

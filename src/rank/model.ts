@@ -121,6 +121,8 @@ function extendWithItems(b: BundleData, fresh: Item[], hnsw: HnswIndex, placer: 
       trending: grow(b.popularity.trending, 0),
       firstSeen: grow(b.popularity.firstSeen, NaN),
       lastSeen: grow(b.popularity.lastSeen, NaN),
+      repeatShare: grow(b.popularity.repeatShare, 0),
+      repeatDays: grow(b.popularity.repeatDays, NaN),
     },
     knn: { ...b.knn, numItems: n, indptr: growIndptr(b.knn.indptr) },
     rules: { ...b.rules, numItems: n, indptr: growIndptr(b.rules.indptr) },

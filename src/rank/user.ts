@@ -1,6 +1,8 @@
 import { emptyHistory, historyOf, type UserHistory } from '../data/history.js';
 import type { UserAttributes } from '../data/types.js';
-import type { HistoryEntry, StreamedEvent } from '../protocol/calls.js';
+import { type HistoryEntry, NEGATIVE_EVENT_TYPES, type StreamedEvent } from '../protocol/calls.js';
+
+const NEGATIVE = new Set<string>(NEGATIVE_EVENT_TYPES);
 import type { RecModel } from './model.js';
 
 /** A shopper as a request sees them: the bundle's history merged with streamed events and the request's own history. */
@@ -15,6 +17,8 @@ export interface ResolvedUser {
   unknownItems: string[];
   /** How each history item was last touched, for explanations. */
   lastType: Map<number, string>;
+  /** Items the shopper disliked or returned: never recommended to them (NEGATIVE_EVENT_TYPES). */
+  rejected: Int32Array;
 }
 
 /** Bundle history, plus streamed events and any history the request carries. */
@@ -40,12 +44,15 @@ export function resolveUser(
     });
   for (const e of history ?? []) extra.push({ item: e.item, type: e.type ?? 'view', ts: e.ts ?? now, spend: 0 });
   const lastType = new Map<number, string>();
+  const rej = m.data.history.rejected;
+  const rejected = index >= 0 ? rej.items.subarray(rej.indptr[index], rej.indptr[index + 1]) : new Int32Array(0);
   if (extra.length === 0) {
     const d = m.data.als.factors;
     const stored =
       index >= 0 && base.items.length > 0 ? m.data.als.userFactors.subarray(index * d, (index + 1) * d) : undefined;
-    return { history: base, vector: stored, attrs, known: index >= 0, index, unknownItems: [], lastType };
+    return { history: base, vector: stored, attrs, known: index >= 0, index, unknownItems: [], lastType, rejected };
   }
+  const refused = new Set(rejected);
   const pos = new Map<number, number>();
   const items = Array.from(base.items);
   const counts = Array.from(base.counts);
@@ -61,14 +68,20 @@ export function resolveUser(
       if (unknownItems.length < 20) unknownItems.push(e.item);
       continue;
     }
+    if (NEGATIVE.has(e.type)) {
+      refused.add(i);
+      continue;
+    }
     const j = pos.get(i);
+    // Weighed as training weighed the bundle's own history (an unknown type counts as a view).
+    const w = m.data.eventWeights[e.type] ?? m.data.eventWeights.view ?? 1;
     if (j === undefined) {
       pos.set(i, items.length);
       items.push(i);
-      counts.push(1);
+      counts.push(w);
       lastTime.push(e.ts);
     } else {
-      counts[j]++;
+      counts[j] += w;
       lastTime[j] = Math.max(lastTime[j], e.ts);
     }
     lastType.set(i, e.type);
@@ -84,5 +97,14 @@ export function resolveUser(
     spend,
     lastEventTime,
   };
-  return { history: merged, vector: undefined, attrs, known: index >= 0, index, unknownItems, lastType };
+  return {
+    history: merged,
+    vector: undefined,
+    attrs,
+    known: index >= 0,
+    index,
+    unknownItems,
+    lastType,
+    rejected: Int32Array.from(refused),
+  };
 }

@@ -5,13 +5,16 @@ import { encodeCatalog, type EncodedCatalog } from '../data/catalog.js';
 import type { Dataset } from '../data/dataset.js';
 import { historyOf, userTotals } from '../data/history.js';
 import { buildUserItems, type UserItems } from '../data/interactions.js';
-import { splitWithValidation } from '../data/split.js';
-import { FeatureBuilder, type FeatureSpec, makeFeatureSpec } from '../features/features.js';
+import { negativeFeedback, positiveEvents, splitWithValidation } from '../data/split.js';
+import { FeatureBuilder } from '../features/features.js';
+import { type FeatureSpec, makeFeatureSpec } from '../features/spec.js';
 import { DEFAULT_HNSW, HnswIndex, type HnswParams } from '../index/hnsw.js';
 import type { RetrievalConfig } from '../index/retrieve.js';
 import type { AlsModel } from '../model/als.js';
 import { VitrineError } from '../protocol/errors.js';
 import { labelledRows } from '../rank/labelled-rows.js';
+import { type EventWeights, UNIFORM_WEIGHTS, weightsByCode } from '../data/event-weights.js';
+import { learnsRepeats, repeatShare, type RepeatsMode } from './repeats.js';
 import { note, StageTimer } from '../util/progress.js';
 import { DEFAULT_ALS, type AlsParams } from './als.js';
 import { DEFAULT_BPR, type BprParams } from './bpr.js';
@@ -57,6 +60,10 @@ export interface BuildOptions {
   easeMaxItems: number;
   /** Learn a purchase-labelled propensity model when the data has enough purchases (as long as the ranker). */
   propensity: boolean;
+  /** Whether the ranker learns repeat purchases (rows with the shopper's own items). */
+  repeats: RepeatsMode;
+  /** What one event of each type adds to a pair's interaction count (stored: serving weighs streamed events alike). */
+  eventWeights: EventWeights;
 }
 
 export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
@@ -77,7 +84,7 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
     knnNeighbours: 100,
     trendingHalfLifeDays: 14,
     hnsw: { ...DEFAULT_HNSW, seed: seed + 1 },
-    retrieval: { candidates: 200, knnCandidates: 100, recentWindow: 5 },
+    retrieval: { candidates: 200, knnCandidates: 100, recentWindow: 5, ownCandidates: 50 },
     ranker: { ...DEFAULT_RANKER, seed: seed + 2 },
     negativesPerPositive: 20,
     recallTarget: 0.97,
@@ -85,6 +92,8 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
     rankerUsers: 30000,
     easeMaxItems: EASE_BUNDLE_MAX_ITEMS,
     propensity: true,
+    repeats: 'auto',
+    eventWeights: { ...UNIFORM_WEIGHTS },
   };
 }
 
@@ -103,7 +112,7 @@ function maxTime(ds: Dataset, idx: Int32Array): number {
 
 /** The models one set of events yields: embeddings, neighbours, popularity, rules, histories and the HNSW index. */
 function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel | EmbeddingConfig) {
-  const ui = buildUserItems(ds.events, idx, ds.numUsers, ds.numItems);
+  const ui = buildUserItems(ds.events, idx, ds.numUsers, ds.numItems, weightsByCode(o.eventWeights));
   const model = 'itemFactors' in als ? als : trainEmbeddings(ui, als);
   const knn = trainItemKnn(ui, o.knnNeighbours);
   const popularity = trainPopularity(ds.events, idx, ds.numItems, o.trendingHalfLifeDays);
@@ -130,7 +139,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   const spec = makeFeatureSpec(ds.userInfo, o.retrieval.recentWindow);
 
   // Stage 1: choose the embedding hyper-parameters on validation.
-  const fitUi = buildUserItems(ds.events, inner.fit, ds.numUsers, ds.numItems);
+  const fitUi = buildUserItems(ds.events, inner.fit, ds.numUsers, ds.numItems, weightsByCode(o.eventWeights));
   const valUi = buildUserItems(ds.events, inner.validation, ds.numUsers, ds.numItems);
   const tuned = await timer.run('tune embeddings', () =>
     tuneEmbeddings(fitUi, valUi, embeddingGrid(o), o.tuneUsers, o.seed),
@@ -138,16 +147,8 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   note(`chosen embeddings: ${describeEmbedding(tuned.bestConfig)} factors=${tuned.bestConfig.params.factors}`);
 
   // Stage 2: the ranker, on validation rows with first-stage models fit without them.
-  const { ranker, rows, onnx, onnxMaxAbsDiff } = await rankerStage(
-    ds,
-    o,
-    inner.fit,
-    valUi,
-    tuned.best,
-    catalog,
-    spec,
-    timer,
-  );
+  const stage2 = await rankerStage(ds, o, inner.fit, valUi, tuned.best, catalog, spec, timer);
+  const { ranker, rows, onnx, onnxMaxAbsDiff, repeats, retrieval } = stage2;
 
   const propensity = o.propensity
     ? await timer.run('train propensity', () => trainPropensity(rows, spec.names, ds, inner.validation, o.ranker))
@@ -169,13 +170,14 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   const { ef } = final;
   const manifest = bundleManifest({
     ds,
-    o,
+    o: { ...o, retrieval },
     outDir,
     trainEvents: trainIdx.length,
     referenceTime,
     tuned,
     ranker,
     rows,
+    repeats,
     onnxMaxAbsDiff,
     propensity,
     ef,
@@ -202,14 +204,15 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     knn: final.knn,
     popularity: final.popularity,
     rules: final.rules,
-    history: { ui: final.ui, totals: final.totals },
+    history: { ui: final.ui, totals: final.totals, rejected: negativeFeedback(ds.events, ds.numUsers, referenceTime) },
     featureSpec: spec,
     segments,
     rankerOnnx: onnx,
     propensityOnnx: propensity?.onnx,
     ease: ease && { ...ease.model, chosenBy: ease.chosenBy, validation: ease.validation },
     hnsw: { ...o.hnsw, efSearch: ef.efSearch, recallAt200: ef.recall, partitions: final.hnsw.partitions },
-    retrieval: o.retrieval,
+    retrieval,
+    eventWeights: o.eventWeights,
   };
   const dir = await timer.run('write bundle', () => writeBundle(data, final.hnsw, outDir));
   return { dir, data, hnsw: final.hnsw, timings: timer.timings };
@@ -224,7 +227,7 @@ function buildSplit(
   o: BuildOptions,
 ): { trainIdx: Int32Array; inner: { fit: Int32Array; validation: Int32Array } } {
   const split = splitWithValidation(ds.events);
-  const trainIdx = o.holdout === 'protocol' ? split.train : Int32Array.from({ length: ds.numEvents }, (_, i) => i);
+  const trainIdx = o.holdout === 'protocol' ? split.train : positiveEvents(ds.events);
   // With no holdout the validation slice is the last 20% of each user's whole history.
   const all = o.holdout === 'protocol' ? undefined : splitWithValidation(ds.events, 0.2, 0.2);
   const inner = all ? { fit: all.train, validation: all.test } : { fit: split.fit, validation: split.validation };
@@ -250,6 +253,8 @@ async function rankerStage(
   timer: StageTimer,
 ) {
   const fit = await timer.run('fit-stage models', () => fitModels(ds, fitIdx, o, emb));
+  const repeats = learnsRepeats(o.repeats, repeatShare(fit.ui, valUi));
+  note(`ranker learns repeat purchases: ${repeats.learnt ? 'yes' : 'no'} (${repeats.chosenBy})`);
   const fitFeatures = new FeatureBuilder(
     {
       catalog,
@@ -272,7 +277,10 @@ async function rankerStage(
     retrieval: o.retrieval,
   };
   const rows = await timer.run('ranker rows', () =>
-    labelledRows(stage, valUi, maxTime(ds, fitIdx), o.negativesPerPositive, o.seed + 3, 'ranker rows', o.rankerUsers),
+    labelledRows(stage, valUi, maxTime(ds, fitIdx), o.negativesPerPositive, o.seed + 3, 'ranker rows', {
+      maxUsers: o.rankerUsers,
+      repeats: repeats.learnt,
+    }),
   );
   note(
     `ranker rows: ${rows.y.length} (${rows.y.reduce((a, b) => a + b, 0)} positive) from ${rows.usersWithTargets} users; validation candidate recall ${rows.candidateRecall.toFixed(4)}`,
@@ -293,7 +301,9 @@ async function rankerStage(
   );
   if (!(onnxMaxAbsDiff <= 1e-4))
     throw new Error(`exported ONNX ranker differs from the trainer by ${onnxMaxAbsDiff} (> 1e-4)`);
-  return { ranker, rows, onnx, onnxMaxAbsDiff };
+  // A ranker that never saw a shopper's own items is not asked to rank them (excludeSeen false).
+  const retrieval = { ...o.retrieval, ownCandidates: repeats.learnt ? o.retrieval.ownCandidates : 0 };
+  return { ranker, rows, onnx, onnxMaxAbsDiff, repeats, retrieval };
 }
 
 function embeddingGrid(o: BuildOptions): EmbeddingConfig[] {

@@ -4,7 +4,7 @@ import { basename, dirname } from 'node:path';
 import { SCHEMA_VERSION, type Manifest } from '../bundle/manifest.js';
 import type { Dataset } from '../data/dataset.js';
 import { datasetFingerprint } from '../data/fingerprint.js';
-import type { FeatureSpec } from '../features/features.js';
+import type { FeatureSpec } from '../features/spec.js';
 import type { HnswIndex } from '../index/hnsw.js';
 import type { AlsModel } from '../model/als.js';
 import type { FittedEase } from '../model/ease.js';
@@ -13,6 +13,7 @@ import type { SegmentModel } from '../model/segments.js';
 import type { BuildOptions } from './build.js';
 import type { EfSweepPoint } from './ef-search.js';
 import type { TrainedRanker } from './ranker.js';
+import type { RepeatsDecision } from './repeats.js';
 import { DEFAULT_RULES } from './rules.js';
 import { EMBEDDING_METHODS, describeEmbedding, type EmbeddingConfig, type EmbeddingTrial } from './tune-embeddings.js';
 
@@ -29,6 +30,7 @@ export interface ManifestInputs {
   tuned: { bestConfig: EmbeddingConfig; trials: EmbeddingTrial[] };
   ranker: TrainedRanker;
   rows: { y: Float32Array; candidateRecall: number };
+  repeats: RepeatsDecision;
   onnxMaxAbsDiff: number;
   /** The purchase-labelled model, when the data had enough purchases to learn one. */
   propensity: TrainedPropensity | undefined;
@@ -50,6 +52,7 @@ export function bundleManifest({
   tuned,
   ranker,
   rows,
+  repeats,
   onnxMaxAbsDiff,
   propensity,
   ef,
@@ -99,12 +102,18 @@ export function bundleManifest({
         sweep: ef.sweep,
       },
       retrieval: o.retrieval,
+      eventWeights: o.eventWeights,
       ranker: {
         ...o.ranker,
         negativesPerPositive: o.negativesPerPositive,
         rows: rows.y.length,
         positives: rows.y.reduce((a, b) => a + b, 0),
         bestEpoch: ranker.bestEpoch,
+        repeats: {
+          learnt: repeats.learnt,
+          validationShare: Number(repeats.share.toFixed(4)),
+          chosenBy: repeats.chosenBy,
+        },
         epochs: ranker.epochLoss,
       },
       ease: ease

@@ -124,7 +124,7 @@ describe('generic CSV/JSONL loaders', () => {
   it('rejects an unknown event type, listing the valid ones', async () => {
     const e = await loadError({ events: write('badtype.csv', `${header}u1,i1,like,1700000000,\n`) });
     expect(e.message).toMatch(
-      /badtype\.csv:2: field "type": unknown event type "like" \(expected one of view, click, cart, purchase, rate\)/,
+      /badtype\.csv:2: field "type": unknown event type "like" \(expected one of view, click, cart, purchase, rate, dislike, return\)/,
     );
   });
 

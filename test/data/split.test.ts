@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DatasetBuilder } from '../../src/data/dataset.js';
-import { heldOutCount, splitWithValidation, temporalSplit } from '../../src/data/split.js';
+import { heldOutCount, negativeFeedback, splitWithValidation, temporalSplit } from '../../src/data/split.js';
+import { eventTypeCode } from '../../src/data/types.js';
 
 function events(rows: [string, string, number][]) {
   const b = new DatasetBuilder();
@@ -52,5 +53,33 @@ describe('temporal split (quality protocol)', () => {
   it('rejects a fraction outside (0, 1)', () => {
     const ds = events([['a', 'x', 1]]);
     expect(() => temporalSplit(ds.events, 1)).toThrow(/fraction/);
+  });
+
+  it('puts negative feedback on neither side, and keeps it per shopper up to a time', () => {
+    const b = new DatasetBuilder();
+    const [view, dislike, ret] = ['view', 'dislike', 'return'].map(eventTypeCode);
+    for (const [i, t] of [
+      ['p', 1],
+      ['q', 2],
+      ['r', 3],
+      ['s', 4],
+      ['t', 5],
+    ] as const)
+      b.addEvent('a', i, view, t);
+    b.addEvent('a', 'bad', dislike, 6);
+    b.addEvent('a', 'q', ret, 7);
+    b.addEvent('b', 'late', dislike, 50);
+    const ds = b.build({ format: 'test', path: '-', files: [] });
+    const s = temporalSplit(ds.events);
+    // Five interactions: one held out (the last view), none of the negative events anywhere.
+    expect(ids(ds, s.train)).toEqual(['a:p', 'a:q', 'a:r', 'a:s']);
+    expect(ids(ds, s.test)).toEqual(['a:t']);
+    const neg = negativeFeedback(ds.events, ds.numUsers, 10);
+    const of = (u: string): string[] => {
+      const k = ds.users.indexOf(u);
+      return Array.from(neg.items.subarray(neg.indptr[k], neg.indptr[k + 1]), (i) => ds.items.idAt(i)).sort();
+    };
+    expect(of('a')).toEqual(['bad', 'q']);
+    expect(of('b')).toEqual([]);
   });
 });

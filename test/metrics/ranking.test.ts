@@ -74,4 +74,20 @@ describe('ranking metrics of the quality protocol', () => {
     expect([m.users, m['ndcg@10'], m['recall@50']]).toEqual([0, NaN, NaN]);
     expect(m.repeatShare).toBe(1);
   });
+
+  it('counts repeats and excludes nothing in the variant where repeats count', () => {
+    // User 0's list now leads with its train item 1 (a repeat in test); user 1's with its repeat 3.
+    const withRepeats: Record<number, number[]> = { 0: [1, 5, 2], 1: [9, 3], 2: [7] };
+    const rec = (u: number, k: number, exclude: Uint8Array): Int32Array => {
+      expect(exclude.some((x) => x !== 0)).toBe(false);
+      return Int32Array.from((withRepeats[u] ?? []).slice(0, k));
+    };
+    const m = evaluateRanking(rec, train, test, undefined, undefined, true);
+    // Users 0 (1, 5, 120), 1 (3) and 2 (7) all count: recall 2/3, 1, 1.
+    expect(m.users).toBe(3);
+    expect(m['recall@10']).toBeCloseTo((2 / 3 + 1 + 1) / 3, 12);
+    const idcg3 = 1 + 1 / Math.log2(3) + 1 / Math.log2(4);
+    expect(m['ndcg@10']).toBeCloseTo(((1 + 1 / Math.log2(3)) / idcg3 + 1 / Math.log2(3) + 1) / 3, 12);
+    expect(m.repeatShare).toBeCloseTo(2 / 5, 12);
+  });
 });

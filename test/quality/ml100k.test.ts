@@ -8,6 +8,7 @@ import { instantiate } from '../../src/rank/model.js';
 import { buildBundle, defaultBuildOptions } from '../../src/train/build.js';
 import { sharedData, tempDir } from '../helpers/paths.js';
 import { tuneAndFitEase } from '../../src/train/ease-tuning.js';
+import { TWO_STAGE } from '../../src/eval/rank-models.js';
 
 /**
  * The quality floor on MovieLens 100K under the protocol. Measured (seed 42, this build):
@@ -41,7 +42,7 @@ describe('ml-100k build + evaluation', () => {
   });
 
   it('two-stage retrieval + ranker beats EASE on NDCG@10 with margin', () => {
-    const twoStage = report.models['hnsw+item-knn retrieval -> ranker'];
+    const twoStage = report.models[TWO_STAGE];
     expect(twoStage['ndcg@10']).toBeGreaterThan(0.235);
     expect(report.twoStageVsEase).toBeGreaterThan(1.1);
     expect(twoStage['recall@50']).toBeGreaterThan(report.models[`ease (lambda=${report.ease.lambda})`]['recall@50']);

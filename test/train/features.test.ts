@@ -6,7 +6,8 @@ import { buildUserItems } from '../../src/data/interactions.js';
 import { configFor } from '../../src/data/synthetic/config.js';
 import { generateShop } from '../../src/data/synthetic/write.js';
 import { encodeCatalog } from '../../src/data/catalog.js';
-import { FeatureBuilder, makeFeatureSpec } from '../../src/features/features.js';
+import { FeatureBuilder } from '../../src/features/features.js';
+import { makeFeatureSpec } from '../../src/features/spec.js';
 import { historyOf, userTotals } from '../../src/data/history.js';
 import { trainItemKnn } from '../../src/train/itemknn.js';
 import { trainPopularity } from '../../src/train/popularity.js';
@@ -87,5 +88,53 @@ describe('feature rows', () => {
       expect(nonzeroEvidence).toBeGreaterThan(0);
     }
     expect(checked).toBeGreaterThan(500);
+  });
+
+  it("treats the last basket's items alike: which of them came first in the history changes no column", () => {
+    const w = builder.width;
+    const h = history(42);
+    expect(h.items.length).toBeGreaterThan(3);
+    // The three most recent items become one basket (one timestamp), in two different orders.
+    const recent = Array.from(h.lastTime.keys())
+      .sort((a, b) => h.lastTime[b] - h.lastTime[a])
+      .slice(0, 3);
+    const basketTime = h.lastTime[recent[0]];
+    const variant = (order: number[]): ReturnType<typeof historyOf> => {
+      const items = Int32Array.from(h.items);
+      const lastTime = Float64Array.from(h.lastTime);
+      recent.forEach((pos, j) => {
+        items[pos] = h.items[recent[order[j]]];
+        lastTime[pos] = basketTime;
+      });
+      return { ...h, items, lastTime };
+    };
+    const candidates = Array.from({ length: 400 }, (_, i) => (i * 7) % ds.numItems);
+    const user = (hh: ReturnType<typeof historyOf>) => ({ history: hh, vector: factors.subarray(0, D), now: 1e9 });
+    const a = builder.build(user(variant([0, 1, 2])), candidates, new Float32Array(candidates.length * w));
+    const b = builder.build(user(variant([2, 0, 1])), candidates, new Float32Array(candidates.length * w));
+    const col = (name: string): number => builder.spec.names.indexOf(name);
+    for (let r = 0; r < candidates.length; r++)
+      for (const name of ['knn_recent', 'knn_last', 'emb_cos_last'])
+        expect(b[r * w + col(name)], `${name} of candidate ${candidates[r]}`).toBeCloseTo(a[r * w + col(name)], 5);
+    expect(candidates.some((_, r) => a[r * w + col('knn_last')] > 0)).toBe(true);
+  });
+
+  it("describes a shopper's own item by how often and how long ago, and leaves others at zero", () => {
+    const w = builder.width;
+    const h = history(7);
+    const day = 86400;
+    const now = Math.max(...h.lastTime) + 3 * day;
+    const own = h.items[0];
+    const other = Array.from({ length: ds.numItems }, (_, i) => i).find((i) => !h.items.includes(i))!;
+    const rows = builder.build(
+      { history: h, vector: factors.subarray(0, D), now },
+      [own, other],
+      new Float32Array(2 * w),
+    );
+    const col = (name: string): number => builder.spec.names.indexOf(name);
+    expect(rows[col('own_count')]).toBeCloseTo(Math.log1p(h.counts[0]), 6);
+    expect(rows[col('own_days')]).toBeCloseTo(Math.log1p((now - h.lastTime[0]) / day), 5);
+    expect(rows[w + col('own_count')]).toBe(0);
+    expect(rows[w + col('own_days')]).toBe(0);
   });
 });

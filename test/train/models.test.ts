@@ -258,6 +258,29 @@ describe('trending and segments', () => {
     expect(pop.trending[at('month')]).toBeCloseTo(0.25, 6);
   });
 
+  it('measures how often shoppers come back to an item and after how long; one order is one visit', () => {
+    const b = new DatasetBuilder();
+    const day = 86400;
+    const buy = eventTypeCode('purchase');
+    // Soap: u1 buys it on days 0, 10 and 30 (mean gap 15 days), u2 on days 0 and 5, u3 once.
+    for (const d of [0, 10, 30]) b.addEvent('u1', 'soap', buy, d * day);
+    for (const d of [0, 5]) b.addEvent('u2', 'soap', buy, d * day);
+    b.addEvent('u3', 'soap', buy, 0);
+    // A film: two lines of one order (the same timestamp) are not a return.
+    b.addEvent('u1', 'film', buy, 3 * day);
+    b.addEvent('u1', 'film', buy, 3 * day);
+    b.addEvent('u2', 'film', buy, 4 * day);
+    const ds = b.build({ format: 'test', path: '-', files: [] });
+    const all = Int32Array.from({ length: ds.numEvents }, (_, e) => e);
+    const pop = trainPopularity(ds.events, Int32Array.from(all).reverse(), ds.numItems, 14);
+    const soap = ds.items.indexOf('soap');
+    const film = ds.items.indexOf('film');
+    expect(pop.repeatShare[soap]).toBeCloseTo(2 / 3, 6);
+    expect(pop.repeatDays[soap]).toBeCloseTo((15 + 5) / 2, 5);
+    expect(pop.repeatShare[film]).toBe(0);
+    expect(pop.repeatDays[film]).toBeNaN();
+  });
+
   it('segments shoppers by recency, frequency, spend and category, and says so in the labels', () => {
     const b = new DatasetBuilder();
     const day = 86400;

@@ -20,6 +20,7 @@ import { choiceArg, intArg } from '../options.js';
 import { printDatasetReport } from './inspect.js';
 import { startServer } from './serve.js';
 import { newVersion, runTrain, TRAIN_DEFAULTS } from './train.js';
+import { TWO_STAGE } from '../../eval/rank-models.js';
 
 interface DemoOptions {
   size: SizePreset;
@@ -213,5 +214,5 @@ function evaluationSummary(r: EvaluationReport): string {
   const ease = Object.keys(r.models).find((m) => m.startsWith('ease'));
   const vsEase =
     Number.isNaN(r.twoStageVsEase) || r.twoStageVsEase === null ? '' : ` (${r.twoStageVsEase.toFixed(2)}x EASE)`;
-  return `evaluation: two-stage NDCG@10 ${ndcg('hnsw+item-knn retrieval -> ranker')}${vsEase}; EASE ${ease ? ndcg(ease) : '-'}, item-kNN ${ndcg(Object.keys(r.models).find((m) => m.startsWith('item-knn')) ?? '')}, popularity ${ndcg('popularity')}`;
+  return `evaluation: two-stage NDCG@10 ${ndcg(TWO_STAGE)}${vsEase}; EASE ${ease ? ndcg(ease) : '-'}, item-kNN ${ndcg(Object.keys(r.models).find((m) => m.startsWith('item-knn')) ?? '')}, popularity ${ndcg('popularity')}`;
 }

@@ -9,7 +9,7 @@ import { resolveDataDir } from '../../data/resolve.js';
 import { defaultEvaluateOptions, evaluateBundle } from '../../eval/evaluate.js';
 import { printEvaluation } from '../../eval/report.js';
 import { instantiate } from '../../rank/model.js';
-import { floatArg, intArg, requireOptions } from '../options.js';
+import { choiceArg, floatArg, intArg, requireOptions } from '../options.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
 import { VitrineError } from '../../protocol/errors.js';
 import { checkOutputFile, writable } from '../../util/output-dir.js';
@@ -75,62 +75,72 @@ export function registerEvaluate(program: Command): void {
       "seed for negative sampling and synthetic data (default: the bundle's training seed, which reproduces its stored report)",
       intArg(0, 0xffffffff),
     )
+    .option(
+      '--protocol <name>',
+      'standard (repeats of train items not counted); repeats: also the variant where coming back to an item counts (buy it again), side by side',
+      choiceArg(['standard', 'repeats'] as const),
+      DEFAULTS.protocol,
+    )
     .option('--report <file>', 'also write the JSON report here')
     .option('--json', 'print the JSON report instead of tables')
     .option('--no-save', 'do not store the metrics in the bundle manifest')
     .option('--lenient', 'skip bad input records (counted); the default when the bundle was trained with --lenient')
     .option('--forget <file>', 'leave out the same forgotten shoppers the bundle was trained without')
-    .action(
-      async (opts: {
-        bundle: string;
-        data: string;
-        easeLambda: number | 'auto';
-        easeFitMaxItems: number;
-        threshold: number;
-        seed?: number;
-        report?: string;
-        json?: boolean;
-        save: boolean;
-        lenient?: boolean;
-        forget?: string;
-      }) => {
-        const version = resolveBundleVersion(opts.bundle);
-        if (opts.report) checkReportPath(opts.report);
-        if (opts.save && !writable(version))
-          throw new VitrineError(
-            'io_error',
-            `--bundle ${version}: not writable, so the metrics cannot be stored in its manifest (add --no-save)`,
-          );
-        const data = readBundle(version);
-        const trainedSeed = data.manifest.parameters.seed;
-        const seed = opts.seed ?? (typeof trainedSeed === 'number' ? trainedSeed : 42);
-        // The same records the build saw: a bundle trained with --lenient is evaluated leniently.
-        const loaded = await loadDataset(await resolveDataDir(opts.data, seed), {
-          lenient: opts.lenient ?? data.manifest.data.skipped !== undefined,
-        });
-        // A bundle trained with --forget is evaluated on the data it saw: the same shoppers left out.
-        const ds = opts.forget ? forgetShoppers(loaded, opts.forget).dataset : loaded;
-        reportSkipped(ds.source.skipped);
-        const model = await instantiate(data);
-        const report = await evaluateBundle(
-          model,
-          ds,
-          {
-            ...defaultEvaluateOptions(seed),
-            easeLambda: opts.easeLambda,
-            easeFitMaxItems: opts.easeFitMaxItems,
-            threshold: opts.threshold,
-          },
-          tuneAndFitEase,
-        );
-        await model.ranker.release();
-        if (opts.json) console.log(JSON.stringify(report, null, 2));
-        else printEvaluation(report);
-        if (opts.report) await writeFileAtomically(opts.report, JSON.stringify(report, null, 2) + '\n');
-        if (opts.save) {
-          data.manifest.metrics = report as unknown as Record<string, unknown>;
-          await updateManifest(version, data.manifest);
-        }
-      },
+    .action(runEvaluate);
+}
+
+interface EvaluateCliOptions {
+  bundle: string;
+  data: string;
+  easeLambda: number | 'auto';
+  easeFitMaxItems: number;
+  threshold: number;
+  protocol: 'standard' | 'repeats';
+  seed?: number;
+  report?: string;
+  json?: boolean;
+  save: boolean;
+  lenient?: boolean;
+  forget?: string;
+}
+
+async function runEvaluate(opts: EvaluateCliOptions): Promise<void> {
+  const version = resolveBundleVersion(opts.bundle);
+  if (opts.report) checkReportPath(opts.report);
+  if (opts.save && !writable(version))
+    throw new VitrineError(
+      'io_error',
+      `--bundle ${version}: not writable, so the metrics cannot be stored in its manifest (add --no-save)`,
     );
+  const data = readBundle(version);
+  const trainedSeed = data.manifest.parameters.seed;
+  const seed = opts.seed ?? (typeof trainedSeed === 'number' ? trainedSeed : 42);
+  // The same records the build saw: a bundle trained with --lenient is evaluated leniently.
+  const loaded = await loadDataset(await resolveDataDir(opts.data, seed), {
+    lenient: opts.lenient ?? data.manifest.data.skipped !== undefined,
+  });
+  // A bundle trained with --forget is evaluated on the data it saw: the same shoppers left out.
+  const ds = opts.forget ? forgetShoppers(loaded, opts.forget).dataset : loaded;
+  reportSkipped(ds.source.skipped);
+  const model = await instantiate(data);
+  const report = await evaluateBundle(
+    model,
+    ds,
+    {
+      ...defaultEvaluateOptions(seed),
+      easeLambda: opts.easeLambda,
+      easeFitMaxItems: opts.easeFitMaxItems,
+      threshold: opts.threshold,
+      protocol: opts.protocol,
+    },
+    tuneAndFitEase,
+  );
+  await model.ranker.release();
+  if (opts.json) console.log(JSON.stringify(report, null, 2));
+  else printEvaluation(report);
+  if (opts.report) await writeFileAtomically(opts.report, JSON.stringify(report, null, 2) + '\n');
+  if (opts.save) {
+    data.manifest.metrics = report as unknown as Record<string, unknown>;
+    await updateManifest(version, data.manifest);
+  }
 }

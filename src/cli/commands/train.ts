@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { RepeatsMode } from '../../train/repeats.js';
+import type { EventWeights } from '../../data/event-weights.js';
 import { join, resolve } from 'node:path';
 import { updateManifest } from '../../bundle/write.js';
 import { BUNDLE_MARKER } from '../../bundle/manifest.js';
@@ -13,7 +15,7 @@ import { buildBundle, defaultBuildOptions } from '../../train/build.js';
 import { DEFAULT_HNSW } from '../../index/hnsw.js';
 import { EASE_BUNDLE_MAX_ITEMS } from '../../train/ease-tuning.js';
 import { note } from '../../util/progress.js';
-import { choiceArg, intArg, nameArg, requireOptions } from '../options.js';
+import { choiceArg, eventWeightsArg, intArg, nameArg, requireOptions } from '../options.js';
 import { prepareOutputDir } from '../../util/output-dir.js';
 import { type Claim, claimName } from '../../util/claim.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
@@ -46,6 +48,9 @@ export interface TrainCliOptions {
   embeddings: 'auto' | 'als' | 'bpr';
   evaluate: boolean;
   propensity: boolean;
+  repeats: RepeatsMode;
+  ownCandidates: number;
+  eventWeights?: EventWeights;
   lenient?: boolean;
   /** Tombstones (GET /admin/forgotten): these shoppers are left out of the bundle. */
   forget?: string;
@@ -65,6 +70,8 @@ export const TRAIN_DEFAULTS = {
   epochs: 12,
   evaluate: true,
   propensity: true,
+  repeats: 'auto',
+  ownCandidates: 50,
 } as const satisfies Partial<TrainCliOptions>;
 
 /**
@@ -103,7 +110,14 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
     o.bprGrid = o.bprGrid.slice(0, 1);
     if (o.embeddings === 'auto') o.embeddings = 'als';
   }
-  o.retrieval = { ...o.retrieval, candidates: opts.candidates, knnCandidates: opts.knnCandidates };
+  o.retrieval = {
+    ...o.retrieval,
+    candidates: opts.candidates,
+    knnCandidates: opts.knnCandidates,
+    ownCandidates: opts.ownCandidates,
+  };
+  o.repeats = opts.repeats;
+  if (opts.eventWeights) o.eventWeights = opts.eventWeights;
   o.hnsw.efSearch = Math.max(opts.efSearch, opts.candidates);
   o.hnsw.M = opts.hnswM;
   o.easeMaxItems = opts.easeMaxItems;
@@ -134,7 +148,7 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
 }
 
 export function registerTrain(program: Command): void {
-  requireOptions(program.command('train'), 'data')
+  const cmd = requireOptions(program.command('train'), 'data')
 
     .description(
       'build a model bundle: embeddings, HNSW index, ONNX ranker, popularity, rules, segments (then evaluate it)',
@@ -207,4 +221,27 @@ export function registerTrain(program: Command): void {
     .action(async (opts: TrainCliOptions) => {
       await runTrain(opts);
     });
+  interactionOptions(cmd);
+}
+
+/** What counts as how much interest, and what the ranker learns about coming back to an item. */
+function interactionOptions(cmd: Command): void {
+  cmd
+    .option(
+      '--event-weights <list>',
+      'what one event of each type adds to a shopper-item interaction, e.g. view=1,cart=3,purchase=5 (default 1 each)',
+      eventWeightsArg,
+    )
+    .option(
+      '--own-candidates <n>',
+      "the shopper's own items among the candidates when a request lets seen items back (excludeSeen false)",
+      intArg(0, 5000),
+      TRAIN_DEFAULTS.ownCandidates,
+    )
+    .option(
+      '--repeats <mode>',
+      'whether the ranker learns repeat purchases: auto (when >= 2% of later activity repeats an item), on, off',
+      choiceArg(['auto', 'on', 'off'] as const),
+      TRAIN_DEFAULTS.repeats,
+    );
 }

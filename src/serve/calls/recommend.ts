@@ -5,6 +5,7 @@ import { round6, type RankContext } from '../../rank/context.js';
 import { diversify } from '../../rank/diversify.js';
 import { isDense } from '../../rank/filters.js';
 import { recommend } from '../../rank/recommend.js';
+import type { RetrievalConfig } from '../../index/retrieve.js';
 import { resolveUser } from '../../rank/user.js';
 import type { Task, WorkMarks } from './task.js';
 
@@ -17,7 +18,7 @@ export async function recommendCall(
 ): Promise<RecommendResult> {
   const m = ctx.model;
   const u = resolveUser(m, c.user, c.history, task.streamed, task.now, task.forgotten);
-  const { mask, release } = ctx.masks.apply(c.filters, u.history.items);
+  const { mask, release } = ctx.masks.apply(c.filters, u.history.items, u.rejected);
   try {
     const pool = c.diversity > 0 ? Math.min(c.k * 4, m.catalog.numItems) : c.k;
     const ranked = await recommend(m, {
@@ -27,7 +28,7 @@ export async function recommendCall(
       now: task.now,
       k: pool,
       exclude: mask,
-      retrieval: c.candidates !== undefined ? { candidates: c.candidates } : undefined,
+      retrieval: retrievalFor(c, m.data.retrieval.candidates),
       exclusion: isDense(c.filters) ? 'dense' : 'sparse',
       ranking: c.ranking,
       marks,
@@ -62,4 +63,14 @@ export async function recommendCall(
   } finally {
     release();
   }
+}
+
+/**
+ * A request's retrieval settings: its candidate count, if given; a "buy it again" list (onlySeen)
+ * ranks the shopper's own items alone, with no search (a mask passing a handful of items would
+ * make HNSW walk most of its graph to find them).
+ */
+function retrievalFor(c: RecommendCall, bundleCandidates: number): Partial<RetrievalConfig> | undefined {
+  if (c.filters.onlySeen) return { candidates: 0, knnCandidates: 0, ownCandidates: c.candidates ?? bundleCandidates };
+  return c.candidates !== undefined ? { candidates: c.candidates } : undefined;
 }

@@ -1,0 +1,110 @@
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { readBundle } from '../../src/bundle/read.js';
+import { itemsOf } from '../../src/data/interactions.js';
+import type { VitrineServer } from '../../src/serve/server.js';
+import { TestClient } from '../helpers/client.js';
+import { items, startTestServer } from '../helpers/server.js';
+
+/**
+ * "Buy it again": on the synthetic shop about half of later activity returns to an item, so its
+ * bundle's ranker learns the repeat features, and a request may let the shopper's own items back.
+ */
+describe('buy it again, and never again', () => {
+  const bundle = inject('fixtureBundle');
+  let server: VitrineServer;
+  let client: TestClient;
+  let own: (user: string) => Set<string>;
+  /** Shoppers with the longest histories, and some with shorter ones. */
+  let users: string[];
+
+  beforeAll(async () => {
+    const data = readBundle(bundle);
+    own = (user) => new Set(Array.from(itemsOf(data.history.ui, data.userIds.indexOf(user)), (i) => data.items[i].id));
+    expect(data.manifest.parameters.ranker).toMatchObject({ repeats: { learnt: true } });
+    const ui = data.history.ui;
+    const byLength = data.userIds
+      .map((id, u) => ({ id, n: ui.indptr[u + 1] - ui.indptr[u] }))
+      .filter((x) => x.n >= 3)
+      .sort((a, b) => b.n - a.n);
+    users = [0, 1, 2, byLength.length >> 1, byLength.length - 1].map((j) => byLength[j].id);
+    expect(data.retrieval.ownCandidates).toBeGreaterThan(0);
+    server = await startTestServer(bundle);
+    client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await server?.shutdown();
+  });
+
+  it("lists only the shopper's own items with onlySeen, best first, and says why", async () => {
+    for (const user of users) {
+      const mine = own(user);
+      expect(mine.size).toBeGreaterThanOrEqual(3);
+      const reply = await client.request({
+        call: 'recommend',
+        user,
+        k: 10,
+        explain: true,
+        filters: { onlySeen: true },
+      });
+      const list = items(reply);
+      expect(list.length).toBe(Math.min(10, mine.size));
+      for (const x of list) {
+        expect(mine.has(x.id), `${user}: ${x.id}`).toBe(true);
+        expect(x.stage).toBe('history');
+        expect(x.explanation).toMatch(/ it before$/);
+      }
+      for (let r = 1; r < list.length; r++) expect(list[r].score!).toBeLessThanOrEqual(list[r - 1].score!);
+    }
+  });
+
+  it('mixes own items with new ones when excludeSeen is false, and keeps them out by default', async () => {
+    let ownShown = 0;
+    for (const user of users) {
+      const mine = own(user);
+      const open = items(await client.request({ call: 'recommend', user, k: 10, filters: { excludeSeen: false } }));
+      ownShown += open.filter((x) => mine.has(x.id)).length;
+      for (const x of open) expect(x.stage === 'history', x.id).toBe(mine.has(x.id));
+      const closed = items(await client.request({ call: 'recommend', user, k: 10 }));
+      expect(closed.some((x) => mine.has(x.id) || x.stage === 'history')).toBe(false);
+    }
+    expect(ownShown).toBeGreaterThan(0);
+  });
+
+  it('refuses onlySeen together with excludeSeen true, naming the field', async () => {
+    const r = await client.request({
+      call: 'recommend',
+      user: users[0],
+      filters: { onlySeen: true, excludeSeen: true },
+    });
+    expect(r.error?.code).toBe('invalid_field');
+    expect(r.error?.message).toContain('filters.onlySeen');
+  });
+
+  it("never again: a disliked or returned item leaves the shopper's lists, from the request or streamed", async () => {
+    const user = users[1];
+    const top = items(await client.request({ call: 'recommend', user, k: 5 }))[0].id;
+    const history = [...own(user)].slice(0, 3);
+    const anon = items(await client.request({ call: 'recommend', history, k: 5 }))[0].id;
+    const without = items(
+      await client.request({ call: 'recommend', history: [...history, { item: anon, type: 'dislike' }], k: 20 }),
+    );
+    expect(without.map((x) => x.id)).not.toContain(anon);
+
+    const mine = items(await client.request({ call: 'recommend', user, k: 20, filters: { onlySeen: true } }));
+    const back = mine[0].id;
+    for (const [item, type] of [
+      [top, 'dislike'],
+      [back, 'return'],
+    ]) {
+      const r = await client.request({ call: 'event', user, item, type });
+      expect(r.error, JSON.stringify(r.error)).toBeUndefined();
+    }
+    const after = items(await client.request({ call: 'recommend', user, k: 20 }));
+    expect(after.map((x) => x.id)).not.toContain(top);
+    const again = items(await client.request({ call: 'recommend', user, k: 20, filters: { onlySeen: true } }));
+    expect(again.map((x) => x.id)).not.toContain(back);
+    expect(again.length).toBe(Math.min(20, own(user).size - 1));
+  });
+});
