@@ -155,7 +155,7 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
     } else {
       // No history (or an id the bundle never saw): what is trending, marked as a cold start.
       coldStart++;
-      const items = Array.from(trending.subarray(0, k), (i) => b.items[i].id);
+      const items = trendingFor(u, k);
       results.push({
         user: ids[r],
         items,
@@ -173,6 +173,16 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
     kernelMs,
     device: kernel.device,
   };
+}
+
+/** The k most trending items, less any the shopper disliked or returned (a history of only those is cold). */
+function trendingFor(u: number, k: number): string[] {
+  const rej = b.history.rejected;
+  const off = u >= 0 ? new Set(rej.items.subarray(rej.indptr[u], rej.indptr[u + 1])) : undefined;
+  const out: string[] = [];
+  for (let q = 0; q < trending.length && out.length < k; q++)
+    if (!off?.has(trending[q])) out.push(b.items[trending[q]].id);
+  return out;
 }
 
 function gatherRows(m: Float32Array, rows: Int32Array, d: number): Float32Array {

@@ -23,7 +23,7 @@ export function parseEventWeights(spec: string, field: string): EventWeights {
   for (const part of spec.split(',')) {
     const [type, value, extra] = part.split('=').map((x) => x.trim());
     const w = Number(value);
-    if (!(type in UNIFORM_WEIGHTS))
+    if (!Object.hasOwn(UNIFORM_WEIGHTS, type))
       throw new VitrineError(
         'invalid_argument',
         `${field}: "${type}" is not a positive event type (one of ${Object.keys(UNIFORM_WEIGHTS).join(', ')})`,

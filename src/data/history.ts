@@ -80,16 +80,17 @@ export interface RecentBaskets {
  * The latest baskets: items last touched at one timestamp (an order of several products, a day's
  * reviews) form one basket, so "the latest items" is never an arbitrary slice of the last order. Whole
  * baskets are taken, most recent first, until `minItems` are in (one basket may exceed it), and never
- * more than `maxItems`.
+ * more than `maxItems`. `byTime` false: every item is a basket of its own (ties in history order),
+ * and exactly `minItems` are taken.
  */
-export function recentBaskets(h: UserHistory, minItems: number, maxItems = 4 * minItems): RecentBaskets {
+export function recentBaskets(h: UserHistory, minItems: number, byTime = true, maxItems = 4 * minItems): RecentBaskets {
   const order = recentOrder(h);
   const items: number[] = [];
   const basket: number[] = [];
   let b = -1;
   let at = NaN;
   for (const j of order) {
-    const t = h.lastTime[j];
+    const t = byTime ? h.lastTime[j] : j;
     if (t !== at) {
       if (items.length >= minItems) break;
       b++;

@@ -132,7 +132,7 @@ export class FeatureBuilder {
     const n = candidates.length;
     if (out.length < n * this.width)
       throw new RangeError(`feature buffer holds ${out.length} values, needs ${n * this.width}`);
-    const recent = recentBaskets(user.history, Math.max(this.spec.recentWindow, 1));
+    const recent = recentBaskets(user.history, Math.max(this.spec.recentWindow, 1), this.spec.baskets);
     // Only candidates' sums are ever read: registering them first keeps the table at a few hundred
     // entries (in L1) and turns the history's thousands of neighbour touches into lookups.
     for (let r = 0; r < n; r++) this.acc.slot(candidates[r]);

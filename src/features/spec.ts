@@ -8,6 +8,8 @@ export interface FeatureSpec {
   userVocab: { field: 'ageBand' | 'gender' | 'region'; values: string[] }[];
   /** How many of the most recent items the "recent" features look at (whole baskets: see recentBaskets). */
   recentWindow: number;
+  /** Items touched at one timestamp form a basket (train --no-baskets: each item its own). */
+  baskets: boolean;
 }
 
 const BASE_FEATURES = [
@@ -39,7 +41,11 @@ const BASE_FEATURES = [
 /** Where the user one-hot columns start (after BASE_FEATURES). */
 export const USER_COLUMNS = BASE_FEATURES.length;
 
-export function makeFeatureSpec(users: readonly (UserAttributes | undefined)[], recentWindow = 5): FeatureSpec {
+export function makeFeatureSpec(
+  users: readonly (UserAttributes | undefined)[],
+  recentWindow = 5,
+  baskets = true,
+): FeatureSpec {
   const vocab = (field: 'ageBand' | 'gender' | 'region', max: number): { field: typeof field; values: string[] } => {
     const counts = new Map<string, number>();
     for (const u of users) {
@@ -55,5 +61,5 @@ export function makeFeatureSpec(users: readonly (UserAttributes | undefined)[], 
   };
   const userVocab = [vocab('ageBand', 8), vocab('gender', 3), vocab('region', 8)].filter((v) => v.values.length > 1);
   const names = [...BASE_FEATURES, ...userVocab.flatMap((v) => v.values.map((x) => `user_${v.field}=${x}`))];
-  return { version: 1, names, userVocab, recentWindow };
+  return { version: 1, names, userVocab, recentWindow, baskets };
 }

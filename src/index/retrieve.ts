@@ -10,6 +10,8 @@ export interface RetrievalConfig {
   knnCandidates: number;
   /** How many of the most recent items seed the kNN candidates (whole baskets: see recentBaskets). */
   recentWindow: number;
+  /** Items touched at one timestamp form a basket (train --no-baskets: each item its own). */
+  baskets: boolean;
   /**
    * The shopper's own items (most recent first) added when the request allows them (`excludeSeen`
    * false): "buy it again" candidates the ranker weighs by its repeat features. Excluded ones cost nothing.
@@ -65,7 +67,7 @@ export function retrieve(
   }
   if (cfg.knnCandidates > 0 && history.items.length > 0) {
     const touched: number[] = [];
-    const recent = recentBaskets(history, cfg.recentWindow);
+    const recent = recentBaskets(history, cfg.recentWindow, cfg.baskets);
     for (let r = 0; r < recent.items.length; r++) {
       const i = recent.items[r];
       const w = Math.pow(0.7, recent.basket[r]);

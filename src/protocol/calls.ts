@@ -45,7 +45,7 @@ export const DEFAULT_LIMITS: Limits = {
 export interface HistoryEntry {
   item: string;
   type?: string;
-  /** Unix seconds; defaults to the request time. */
+  /** Unix seconds; without it, entries count as one second apart in list order, the last at the request time. */
   ts?: number;
 }
 

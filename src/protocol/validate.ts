@@ -69,6 +69,13 @@ function filters(o: Obj, limits: Limits): Filters {
   return out;
 }
 
+/** Filters of a call about items, not a shopper: there are no own items to list. */
+function itemFilters(o: Obj, limits: Limits, call: string): Filters {
+  const f = filters(o, limits);
+  if (f.onlySeen) fail('filters.onlySeen', `lists a shopper's own items; ${call} has no shopper`);
+  return f;
+}
+
 function history(o: Obj, limits: Limits): HistoryEntry[] | undefined {
   const h = o.history;
   if (h === undefined || h === null) return undefined;
@@ -220,14 +227,14 @@ function parseCall(name: CallName, o: Obj, limits: Limits): Call {
           'item',
           'is required: an item id, or {id, category, brand, price, attributes} for an item the model has not seen',
         );
-      return { call: name, item: target, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits) };
+      return { call: name, item: target, k: int(o, 'k', 10, 1, limits.maxK), filters: itemFilters(o, limits, name) };
     }
     case 'boughtTogether': {
       if (o.items !== undefined && o.items !== null && o.item !== undefined && o.item !== null)
         fail('item', 'give either item or items (a basket), not both');
       const items = strList(o, 'items', limits.maxBasket) ?? strList(o, 'item', 1);
       if (!items || items.length === 0) fail('items', 'is required: an item id or a basket of item ids');
-      return { call: name, items, k: int(o, 'k', 10, 1, limits.maxK), filters: filters(o, limits) };
+      return { call: name, items, k: int(o, 'k', 10, 1, limits.maxK), filters: itemFilters(o, limits, name) };
     }
     case 'score': {
       const user = str(o, 'user', false);

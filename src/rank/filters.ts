@@ -45,20 +45,12 @@ export class ExclusionMasks {
       if (i >= 0) mask[i] = 1;
     }
     for (let j = 0; j < also.length; j++) mask[also[j]] = 1;
-    if (f.onlySeen) onlyThese(mask, seen);
     const release = (): void => {
       mask.fill(0);
       this.free.push(mask);
     };
     return { mask, release };
   }
-}
-
-/** Excludes everything but `keep`, which keep what the other filters decided for them. */
-function onlyThese(mask: Uint8Array, keep: ArrayLike<number>): void {
-  const kept = Array.from(keep, (i) => mask[i]);
-  mask.fill(1);
-  for (let j = 0; j < keep.length; j++) mask[keep[j]] = kept[j];
 }
 
 /** Whether the filters exclude much of the catalogue (a category or a price range), so retrieval searches with the mask. */

@@ -1,7 +1,7 @@
 import type { Ranking } from '../protocol/calls.js';
 import type { UserAttributes } from '../data/types.js';
 import type { UserHistory } from '../data/history.js';
-import { retrieve, SOURCE_NAMES, type Exclusion, type RetrievalConfig } from '../index/retrieve.js';
+import { retrieve, SOURCE_NAMES, SOURCE_OWN, type Exclusion, type RetrievalConfig } from '../index/retrieve.js';
 import { foldInUser } from '../model/als.js';
 import { dot } from '../util/linalg.js';
 import { topK } from '../util/topk.js';
@@ -25,6 +25,11 @@ export interface RecommendInput {
   exclusion?: Exclusion;
   /** `embeddings`: the retrieved candidates ordered by the user vector alone; `popularity`: trending only. */
   ranking?: Ranking;
+  /**
+   * Only the shopper's own items ("buy it again"): the list a request with excludeSeen false gets,
+   * less everything else, so each own item keeps the place in the list, and the features, it has there.
+   */
+  onlyOwn?: boolean;
   /** Filled with when (performance.now()) each stage ended, for the server's latency breakdown. */
   marks?: StageMarks;
 }
@@ -77,27 +82,33 @@ export async function recommend(model: RecModel, input: RecommendInput): Promise
     );
     const n = cand.items.length;
     if (input.marks) input.marks.retrieved = performance.now();
-    if (n > 0 && input.ranking === 'embeddings') {
-      const dots = embeddingScores(model, vector, cand.items);
+    // Positions in the whole list, kept for the own items when only they are ranked.
+    const at = input.onlyOwn ? ownPositions(cand.source) : undefined;
+    const list = at ? Int32Array.from(at, (r) => cand.items[r]) : cand.items;
+    const m = list.length;
+    if (m > 0 && input.ranking === 'embeddings') {
+      const dots = embeddingScores(model, vector, list);
       for (const r of topK(dots, input.k)) {
-        items.push(cand.items[r]);
+        items.push(list[r]);
         scores.push(dots[r]);
-        stages.push(SOURCE_NAMES[cand.source[r]]);
+        stages.push(SOURCE_NAMES[cand.source[at ? at[r] : r]]);
       }
-    } else if (n > 0) {
-      const rows = new Float32Array(n * model.features.width);
-      model.features.build({ history: input.history, vector, attrs: input.attrs, now: input.now }, cand.items, rows);
+    } else if (m > 0) {
+      const rows = new Float32Array(m * model.features.width);
+      const user = { history: input.history, vector, attrs: input.attrs, now: input.now };
+      model.features.build(user, list, rows, at && { size: n, rank: at });
       if (input.marks) input.marks.featured = performance.now();
-      const probs = await model.ranker.score(rows, n);
+      const probs = await model.ranker.score(rows, m);
       if (input.marks) input.marks.ranked = performance.now();
       for (const r of topK(probs, input.k)) {
-        items.push(cand.items[r]);
+        items.push(list[r]);
         scores.push(probs[r]);
-        stages.push(SOURCE_NAMES[cand.source[r]]);
+        stages.push(SOURCE_NAMES[cand.source[at ? at[r] : r]]);
       }
     }
   }
-  if (items.length < input.k) fillTrending(model, input.exclude, input.k, items, scores, stages);
+  if (input.onlyOwn) fillOwn(model, input.history, input.exclude, input.k, items, scores, stages);
+  else if (items.length < input.k) fillTrending(model, input.exclude, input.k, items, scores, stages);
   return { items: Int32Array.from(items), scores: Float32Array.from(scores), stages, vector };
 }
 
@@ -106,6 +117,35 @@ function embeddingScores(model: RecModel, vector: Float32Array, items: Int32Arra
   const f = model.data.als.factors;
   const Y = model.data.als.itemFactors;
   return Float32Array.from(items, (i) => dot(vector, 0, Y, i * f, f));
+}
+
+function ownPositions(source: Uint8Array): number[] {
+  const out: number[] = [];
+  source.forEach((s, r) => {
+    if (s === SOURCE_OWN) out.push(r);
+  });
+  return out;
+}
+
+/** The shopper's other own items (none ranked: a cold vector, popularity ranking), most trending first. */
+function fillOwn(
+  model: RecModel,
+  history: UserHistory,
+  exclude: Uint8Array,
+  k: number,
+  items: number[],
+  scores: number[],
+  stages: Stage[],
+): void {
+  const taken = new Set(items);
+  const trend = model.data.popularity.trending;
+  const rest = Array.from(history.items).filter((i) => !exclude[i] && !taken.has(i));
+  for (const i of rest.sort((a, b) => trend[b] - trend[a] || a - b)) {
+    if (items.length >= k) break;
+    items.push(i);
+    scores.push(NaN);
+    stages.push('history');
+  }
 }
 
 function fillTrending(

@@ -21,15 +21,26 @@ export interface ResolvedUser {
   rejected: Int32Array;
 }
 
+/** What the state store holds of a request's shopper, and the request time. */
+export interface UserContext {
+  /** Streamed events of the request's user since the bundle was built, oldest first. */
+  streamed?: StreamedEvent[];
+  /** Items the shopper disliked or returned while served (outliving the streamed events' cap). */
+  rejected?: string[];
+  /** The shopper asked to be forgotten: the bundle's copy of their history is not used. */
+  forgotten?: boolean;
+  /** Request time, Unix seconds. */
+  now: number;
+}
+
 /** Bundle history, plus streamed events and any history the request carries. */
 export function resolveUser(
   m: RecModel,
   user: string | undefined,
   history: HistoryEntry[] | undefined,
-  streamed: StreamedEvent[] | undefined,
-  now: number,
-  forgotten = false,
+  ctx: UserContext,
 ): ResolvedUser {
+  const { streamed, now, forgotten = false } = ctx;
   // A forgotten shopper is a new one: the bundle's copy of their history is not theirs to use any more.
   const index = user !== undefined && !forgotten ? m.userIndex.indexOf(user) : -1;
   const base = index >= 0 ? historyOf(m.data.history.ui, m.data.history.totals, index) : emptyHistory();
@@ -42,10 +53,14 @@ export function resolveUser(
       ts: e.ts,
       spend: e.type === 'purchase' && e.price !== undefined ? e.price * (e.quantity ?? 1) : 0,
     });
-  for (const e of history ?? []) extra.push({ item: e.item, type: e.type ?? 'view', ts: e.ts ?? now, spend: 0 });
+  // Entries without a time are taken as touched one second apart in list order, the last most
+  // recently: all at `now` they would make one basket of the whole list.
+  const n = history?.length ?? 0;
+  (history ?? []).forEach((e, j) =>
+    extra.push({ item: e.item, type: e.type ?? 'view', ts: e.ts ?? now - (n - 1 - j), spend: 0 }),
+  );
   const lastType = new Map<number, string>();
-  const rej = m.data.history.rejected;
-  const rejected = index >= 0 ? rej.items.subarray(rej.indptr[index], rej.indptr[index + 1]) : new Int32Array(0);
+  const rejected = rejectedItems(m, index, ctx.rejected);
   if (extra.length === 0) {
     const d = m.data.als.factors;
     const stored =
@@ -107,4 +122,17 @@ export function resolveUser(
     lastType,
     rejected: Int32Array.from(refused),
   };
+}
+
+/** The bundle's record of the shopper's disliked and returned items, and the store's since. */
+function rejectedItems(m: RecModel, index: number, streamed: readonly string[] | undefined): Int32Array {
+  const rej = m.data.history.rejected;
+  const own = index >= 0 ? rej.items.subarray(rej.indptr[index], rej.indptr[index + 1]) : new Int32Array(0);
+  if (!streamed || streamed.length === 0) return own;
+  const all = new Set(own);
+  for (const id of streamed) {
+    const i = m.itemIndex.indexOf(id);
+    if (i >= 0) all.add(i);
+  }
+  return Int32Array.from(all);
 }

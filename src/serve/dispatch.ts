@@ -1,8 +1,16 @@
-import { CALLS, type EventCall, isPromotionEvent, type PromotionEventCall, type RequestId } from '../protocol/calls.js';
+import {
+  CALLS,
+  type EventCall,
+  type EventType,
+  isPromotionEvent,
+  NEGATIVE_EVENT_TYPES,
+  type PromotionEventCall,
+  type RequestId,
+} from '../protocol/calls.js';
 import { errorBody, VitrineError, type WireErrorCode } from '../protocol/errors.js';
 import type { AnyResult, ErrorReply, PromotionContextResult, Reply } from '../protocol/replies.js';
 import { parseRequest } from '../protocol/validate.js';
-import type { StateStore, UserState } from '../state/store.js';
+import { REJECTED_KIND, type StateStore, type UserState } from '../state/store.js';
 import type { ServerConfig } from './config/index.js';
 import type { Logger, Pseudonymiser } from './log.js';
 import type { ServerMetrics } from './metrics.js';
@@ -11,6 +19,9 @@ import { type ModelPool, type PoolReply, QueueFullError } from './pool.js';
 import type { PromotionDesk } from './promotions.js';
 import { type Assignment, type ExperimentDesk, variantNames } from './experiments.js';
 import { idOf, type Transport } from './transport/codec.js';
+
+/** How long a streamed dislike or return keeps the item off the shopper's lists: for good, in practice. */
+const NEVER_AGAIN_SECONDS = 10 * 365 * 86400;
 
 /** The metrics label of a request refused before validation: its call when it names a known one. */
 export function callLabelOf(raw: unknown): string {
@@ -114,7 +125,13 @@ export class Dispatcher {
     const pool = this.poolFor(applied.bundle);
     let reply;
     try {
-      reply = await pool.run({ call, streamed: state?.streamed, forgotten: state?.forgotten, now });
+      reply = await pool.run({
+        call,
+        streamed: state?.streamed,
+        rejected: state?.rejected,
+        forgotten: state?.forgotten,
+        now,
+      });
     } catch (e) {
       throw e instanceof QueueFullError ? this.shed(e) : e;
     }
@@ -166,6 +183,13 @@ export class Dispatcher {
       quantity: call.quantity,
     };
     const streamedEvents = await this.storeWrite(() => this.d.store.append(call.user, event));
+    if (NEGATIVE_EVENT_TYPES.includes(call.type as EventType))
+      await this.storeWrite(() =>
+        this.d.store.putRecord(call.user, REJECTED_KIND, call.item, {
+          value: { type: call.type, ts: event.ts },
+          expiresAt: event.ts + NEVER_AGAIN_SECONDS,
+        }),
+      );
     this.d.onStored();
     this.d.log.debug({ user: this.d.pseudo.user(call.user), type: call.type }, 'event');
     // The event is acknowledged once stored; crediting a promotion decision with it is the bandit's

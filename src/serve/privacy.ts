@@ -20,7 +20,10 @@ export interface ShopperExport {
     known: boolean;
     /** False once forgotten: the copy stays in the file until the next train, but is not used. */
     usedForServing: boolean;
+    /** `interactions`: their events with the item, each weighed by the bundle's event weights (1 by default). */
     history: { item: string; interactions: number; lastSeen: string }[];
+    /** Items they disliked or returned, kept off their lists. */
+    rejected: string[];
     totals?: { events: number; spend: number; lastEventTime: string | null };
     attributes?: Record<string, unknown>;
   };
@@ -52,6 +55,7 @@ export async function exportShopper(
     known: index >= 0,
     usedForServing: index >= 0 && !held.forgotten,
     history: [],
+    rejected: [],
   };
   if (b && index >= 0) {
     const h = historyOf(b.history.ui, b.history.totals, index);
@@ -60,6 +64,8 @@ export async function exportShopper(
       interactions: h.counts[j],
       lastSeen: iso(h.lastTime[j]),
     }));
+    const rej = b.history.rejected;
+    bundle.rejected = Array.from(rej.items.subarray(rej.indptr[index], rej.indptr[index + 1]), (i) => b.items[i].id);
     bundle.totals = {
       events: h.events,
       spend: h.spend,

@@ -5,15 +5,16 @@ import { encodeLine, type LogEntry } from './log-lines.js';
 import { lockLog } from './lock.js';
 import { newSalt, Pseudonyms } from '../util/pseudonym.js';
 import { dropLinesMentioning } from './rejected.js';
-import type {
-  Durability,
-  OpenSummary,
-  StateStore,
-  StoredRecord,
-  StoreStats,
-  Tombstones,
-  UserExport,
-  UserState,
+import {
+  REJECTED_KIND,
+  type Durability,
+  type OpenSummary,
+  type StateStore,
+  type StoredRecord,
+  type StoreStats,
+  type Tombstones,
+  type UserExport,
+  type UserState,
 } from './store.js';
 import { UserMemory, type UserMemoryOptions } from './user-memory.js';
 
@@ -147,7 +148,12 @@ export class EmbeddedStore implements StateStore {
 
   async userState(user: string): Promise<UserState> {
     const u = this.names.of(user);
-    return { streamed: this.memory.get(u), forgotten: this.forgotten.has(u) };
+    const rejected = Object.keys(this.memory.records(u, REJECTED_KIND, Date.now() / 1000));
+    return {
+      streamed: this.memory.get(u),
+      ...(rejected.length > 0 && { rejected }),
+      forgotten: this.forgotten.has(u),
+    };
   }
 
   /** The held events of a user, synchronously (the embedded store has them in memory). */

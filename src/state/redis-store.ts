@@ -5,15 +5,16 @@ import { newSalt, Pseudonyms } from '../util/pseudonym.js';
 import { guaranteeOf } from './redis-durability.js';
 import { SCRIPTS, type ScriptCommands } from './redis-scripts.js';
 import type { RedisTarget } from './redis-url.js';
-import type {
-  Durability,
-  OpenSummary,
-  StateStore,
-  StoredRecord,
-  StoreStats,
-  Tombstones,
-  UserExport,
-  UserState,
+import {
+  REJECTED_KIND,
+  type Durability,
+  type OpenSummary,
+  type StateStore,
+  type StoredRecord,
+  type StoreStats,
+  type Tombstones,
+  type UserExport,
+  type UserState,
 } from './store.js';
 
 export interface RedisStoreOptions {
@@ -165,14 +166,17 @@ export class RedisStore implements StateStore {
       );
     const u = this.pseudonym(user);
     let reply: (string | number)[];
+    let records: Record<string, string>;
     try {
-      // Two read-only commands in one auto-pipelined write. A forget landing between them can only
+      // Three read-only commands in one auto-pipelined write. A forget landing between them can only
       // leave this one concurrent read with less than before it (no streamed events), never more.
-      const [gone, events] = await Promise.all([
+      const [gone, events, recs] = await Promise.all([
         this.client.exists(this.key('gone', u)),
         this.client.lrange(this.key('ev', u), 0, -1),
+        this.client.hgetall(this.key('rec', u)),
       ]);
       reply = [gone, ...events];
+      records = recs;
     } catch (e) {
       this.readsSuspendedUntil = Date.now() + READ_BACKOFF_MS;
       throw this.failure(e, "reading the shopper's events");
@@ -181,7 +185,12 @@ export class RedisStore implements StateStore {
       .slice(1)
       .map((s) => JSON.parse(String(s)) as StreamedEvent)
       .filter((e) => e.ts >= this.referenceTime);
-    return { streamed: streamed.length > 0 ? streamed : undefined, forgotten: Number(reply[0]) === 1 };
+    const rejected = liveIds(records, REJECTED_KIND);
+    return {
+      streamed: streamed.length > 0 ? streamed : undefined,
+      ...(rejected.length > 0 && { rejected }),
+      forgotten: Number(reply[0]) === 1,
+    };
   }
 
   /** The data end as a number Lua can read (-Infinity is not one). */
@@ -288,4 +297,13 @@ export class RedisStore implements StateStore {
   async close(): Promise<void> {
     await this.client.quit().catch(() => this.client.disconnect());
   }
+}
+
+/** The ids of one kind's unexpired records in a record hash (fields `kind\0id`, values {v, x}). */
+function liveIds(fields: Record<string, string>, kind: string): string[] {
+  const now = Date.now() / 1000;
+  const prefix = `${kind}\u0000`;
+  return Object.entries(fields)
+    .filter(([f, json]) => f.startsWith(prefix) && (JSON.parse(json) as { x: number }).x > now)
+    .map(([f]) => f.slice(prefix.length));
 }

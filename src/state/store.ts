@@ -41,9 +41,17 @@ export interface StoredRecord {
 }
 
 /** Everything a request needs to know about its shopper from the store. */
+/**
+ * The record kind (id: item) of items a shopper disliked or returned while served: kept apart from
+ * the event list, which holds only the latest events, so "never again" outlives it.
+ */
+export const REJECTED_KIND = 'rejected';
+
 export interface UserState {
   /** Events since the bundle was built, oldest first. */
   streamed?: StreamedEvent[];
+  /** Item ids of the shopper's REJECTED_KIND records. */
+  rejected?: string[];
   /** The shopper asked to be forgotten: the bundle's copy of their history must not be used. */
   forgotten: boolean;
 }

@@ -84,7 +84,7 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
     knnNeighbours: 100,
     trendingHalfLifeDays: 14,
     hnsw: { ...DEFAULT_HNSW, seed: seed + 1 },
-    retrieval: { candidates: 200, knnCandidates: 100, recentWindow: 5, ownCandidates: 50 },
+    retrieval: { candidates: 200, knnCandidates: 100, recentWindow: 5, baskets: true, ownCandidates: 50 },
     ranker: { ...DEFAULT_RANKER, seed: seed + 2 },
     negativesPerPositive: 20,
     recallTarget: 0.97,
@@ -136,7 +136,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
   const outDir = resolve(o.outDir);
   const { trainIdx, inner } = await timer.run('split', () => buildSplit(ds, o));
   const catalog = encodeCatalog(ds.itemInfo);
-  const spec = makeFeatureSpec(ds.userInfo, o.retrieval.recentWindow);
+  const spec = makeFeatureSpec(ds.userInfo, o.retrieval.recentWindow, o.retrieval.baskets);
 
   // Stage 1: choose the embedding hyper-parameters on validation.
   const fitUi = buildUserItems(ds.events, inner.fit, ds.numUsers, ds.numItems, weightsByCode(o.eventWeights));
@@ -204,7 +204,11 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     knn: final.knn,
     popularity: final.popularity,
     rules: final.rules,
-    history: { ui: final.ui, totals: final.totals, rejected: negativeFeedback(ds.events, ds.numUsers, referenceTime) },
+    history: {
+      ui: final.ui,
+      totals: final.totals,
+      rejected: negativeFeedback(ds.events, ds.numUsers, o.holdout === 'none' ? Infinity : referenceTime),
+    },
     featureSpec: spec,
     segments,
     rankerOnnx: onnx,

@@ -27,7 +27,15 @@ describe('recent baskets', () => {
   });
 
   it('never takes more than maxItems, even inside one basket', () => {
-    expect(recentBaskets(h, 1, 2).items.length).toBe(2);
+    expect(recentBaskets(h, 1, true, 2).items.length).toBe(2);
     expect(recentBaskets(history([]), 5).items.length).toBe(0);
+  });
+
+  it('makes every item a basket of its own when told not to group by time (train --no-baskets)', () => {
+    const one = recentBaskets(h, 2, false);
+    expect(one.items.length).toBe(2);
+    expect(Array.from(one.basket)).toEqual([0, 1]);
+    // Ties keep history order, the later entry first.
+    expect(Array.from(one.items)).toEqual([103, 102]);
   });
 });

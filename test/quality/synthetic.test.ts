@@ -54,7 +54,6 @@ describe('synthetic shop evaluation against ground truth', () => {
     const again = r.models[BUY_AGAIN];
     // Half of this shop's later activity returns to an item; the standard protocol does not count it.
     expect(r.repeatShare).toBeGreaterThan(0.4);
-    expect(r.repeatShare).toBeCloseTo(report.models[TWO_STAGE].repeatShare, 6);
     expect(two.users).toBeGreaterThan(report.split.testUsersCounted);
     // Measured on the fixture bundle: NDCG@10 0.503 against buy-again 0.446 and popularity 0.175
     // (seeds 1-3 of the same shop: see docs/training.md).

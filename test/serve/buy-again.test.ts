@@ -56,7 +56,40 @@ describe('buy it again, and never again', () => {
         expect(x.explanation).toMatch(/ it before$/);
       }
       for (let r = 1; r < list.length; r++) expect(list[r].score!).toBeLessThanOrEqual(list[r - 1].score!);
+      // Each scored as in the open list (excludeSeen false), where training placed own items.
+      const open = items(await client.request({ call: 'recommend', user, k: 200, filters: { excludeSeen: false } }));
+      const scoreIn = new Map(open.map((x) => [x.id, x.score]));
+      const both = list.filter((x) => scoreIn.has(x.id));
+      expect(both.length).toBeGreaterThan(0);
+      for (const x of both) expect(x.score, `${user} ${x.id}`).toBeCloseTo(scoreIn.get(x.id)!, 6);
     }
+  });
+
+  it('refuses onlySeen where there is no shopper (similar, boughtTogether)', async () => {
+    for (const body of [
+      { call: 'similar', item: 'i3' },
+      { call: 'boughtTogether', items: ['i3'] },
+    ]) {
+      const r = await client.request({ ...body, filters: { onlySeen: true } });
+      expect(r.error?.code).toBe('invalid_field');
+      expect(r.error?.message).toMatch(/filters\.onlySeen.*has no shopper/);
+    }
+  });
+
+  it('takes a request history without times as touched in list order, not as one basket', async () => {
+    const history = [...own(users[0])].slice(0, 12);
+    const plain = items(await client.request({ call: 'recommend', history, k: 10 }));
+    // What the server does with them: one second apart, the last now.
+    const t = Date.now() / 1000 - (history.length - 1);
+    const timed = items(
+      await client.request({ call: 'recommend', history: history.map((item, j) => ({ item, ts: t + j })), k: 10 }),
+    );
+    const together = items(
+      await client.request({ call: 'recommend', history: history.map((item) => ({ item, ts: t })), k: 10 }),
+    );
+    // One basket ranks differently: the list order is information the plain ids carry.
+    expect(together.map((x) => x.id)).not.toEqual(plain.map((x) => x.id));
+    expect(plain.map((x) => x.id)).toEqual(timed.map((x) => x.id));
   });
 
   it('mixes own items with new ones when excludeSeen is false, and keeps them out by default', async () => {
@@ -106,5 +139,16 @@ describe('buy it again, and never again', () => {
     const again = items(await client.request({ call: 'recommend', user, k: 20, filters: { onlySeen: true } }));
     expect(again.map((x) => x.id)).not.toContain(back);
     expect(again.length).toBe(Math.min(20, own(user).size - 1));
+    // The store keeps a shopper's latest 200 events; "never again" outlives them.
+    const others = [...own(users[2])].filter((i) => i !== top && i !== back);
+    await Promise.all(
+      Array.from({ length: 210 }, (_, j) =>
+        client.request({ call: 'event', user, item: others[j % others.length], type: 'view' }),
+      ),
+    );
+    const later = items(await client.request({ call: 'recommend', user, k: 50, filters: { excludeSeen: false } }));
+    expect(later.length).toBe(50);
+    expect(later.map((x) => x.id)).not.toContain(top);
+    expect(later.map((x) => x.id)).not.toContain(back);
   });
 });

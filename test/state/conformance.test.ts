@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTombstones } from '../../src/data/forget.js';
 import { EmbeddedStore } from '../../src/state/embedded-store.js';
 import { createStore } from '../../src/state/open-store.js';
-import type { StateStore } from '../../src/state/store.js';
+import { REJECTED_KIND, type StateStore } from '../../src/state/store.js';
 import { tempDir } from '../helpers/paths.js';
 import { TestRedis, TestRedisCluster } from '../helpers/redis.js';
 
@@ -137,6 +137,20 @@ describe.each(backends)('state store: $name', (b) => {
     );
     expect(await store.readCounter('bandit')).toEqual({ 'seg1|P1:trials': 50, 'seg1|P1:reward': 12.5 });
     expect(await store.readCounter('none-such')).toEqual({});
+  });
+
+  it("reads a shopper's rejected items with their events, in the same read", async () => {
+    const now = Date.now() / 1000;
+    const shopper = 'never-again';
+    await store.append(shopper, ev('i1', 5000));
+    expect((await store.userState(shopper)).rejected).toBeUndefined();
+    await store.putRecord(shopper, REJECTED_KIND, 'i7', { value: { type: 'dislike' }, expiresAt: now + 3600 });
+    await store.putRecord(shopper, REJECTED_KIND, 'i8', { value: { type: 'return' }, expiresAt: now - 1 });
+    const state = await store.userState(shopper);
+    expect(state.rejected).toEqual(['i7']);
+    expect(state.streamed?.map((e) => e.item)).toEqual(['i1']);
+    await store.forgetUser(shopper);
+    expect((await store.userState(shopper)).rejected).toBeUndefined();
   });
 
   it('lets exactly one of many concurrent claims on a record win, and none on a missing or expired one', async () => {

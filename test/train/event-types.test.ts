@@ -34,6 +34,9 @@ describe('event types in training and serving', () => {
   let client: TestClient;
   const disliked = new Map<string, string>();
   const returned = new Map<string, string>();
+  /** A shopper whose only events are dislikes of the two most popular items, after every other event. */
+  const NEG_ONLY = 'neg-only';
+  let popular: string[] = [];
 
   beforeAll(async () => {
     const shop = join(tempDir(), 'shop');
@@ -55,6 +58,13 @@ describe('event types in training and serving', () => {
     }
     const rows = [...disliked].map(([u, i]) => `${u},${i},dislike,${t - 10},,,,`);
     rows.push(...[...returned].map(([u, i]) => `${u},${i},return,${t - 5},,,,`));
+    const uses = new Map<string, number>();
+    for (const l of lines) uses.set(l.split(',')[1], (uses.get(l.split(',')[1]) ?? 0) + 1);
+    popular = [...uses]
+      .sort((a, b) => b[1] - a[1])
+      .map(([i]) => i)
+      .slice(0, 2);
+    rows.push(...popular.map((i) => `${NEG_ONLY},${i},dislike,${t + 60},,,,`));
     appendFileSync(events, `${rows.join('\n')}\n`);
     const o = defaultBuildOptions(join(tempDir(), 'models', 'neg', 'v1'), 11);
     o.alsGrid = o.alsGrid.slice(0, 1);
@@ -89,9 +99,18 @@ describe('event types in training and serving', () => {
       // A return leaves the purchase in the history.
       expect(index(history, returned.get(u)!)).toBeGreaterThanOrEqual(0);
     }
+    // Dislikes after every other event (this bundle learnt from all of them) are kept too.
+    const k = data.userIds.indexOf(NEG_ONLY);
+    const rej = data.history.rejected;
+    expect(Array.from(rej.items.subarray(rej.indptr[k], rej.indptr[k + 1]), (i) => data.items[i].id).sort()).toEqual(
+      [...popular].sort(),
+    );
   });
 
   it('never lists them for that shopper, in any list', async () => {
+    const cold = items(await client.request({ call: 'recommend', user: NEG_ONLY, k: 20 }));
+    expect(cold.length).toBe(20);
+    for (const i of popular) expect(index(cold, i)).toBe(-1);
     for (const [u, item] of disliked) {
       const all = items(await client.request({ call: 'recommend', user: u, k: 200, filters: { excludeSeen: false } }));
       expect(all.length).toBeGreaterThan(50);
@@ -119,6 +138,10 @@ describe('event types in training and serving', () => {
         expect(list).not.toContain(item);
         expect(list).not.toContain(returned.get(u));
       }
+      // A shopper with nothing but dislikes gets what is trending, less what they disliked.
+      const cold = byUser.get(NEG_ONLY) ?? [];
+      expect(cold.length).toBe(100);
+      for (const i of popular) expect(cold).not.toContain(i);
     }
   });
 
@@ -137,7 +160,7 @@ describe('event types in training and serving', () => {
         type: EVENT_TYPES[e.type[j]],
         ts: e.timestamp[j],
       }));
-      const live = resolveUser(model, undefined, history, undefined, 2e9).history;
+      const live = resolveUser(model, undefined, history, { now: 2e9 }).history;
       const stored = historyOf(data.history.ui, data.history.totals, data.userIds.indexOf(u));
       const count = (h: typeof live, id: string): number => h.counts[Array.from(h.items).indexOf(ds.items.indexOf(id))];
       for (const j of mine) {

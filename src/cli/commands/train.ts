@@ -50,6 +50,7 @@ export interface TrainCliOptions {
   propensity: boolean;
   repeats: RepeatsMode;
   ownCandidates: number;
+  baskets: boolean;
   eventWeights?: EventWeights;
   lenient?: boolean;
   /** Tombstones (GET /admin/forgotten): these shoppers are left out of the bundle. */
@@ -72,6 +73,7 @@ export const TRAIN_DEFAULTS = {
   propensity: true,
   repeats: 'auto',
   ownCandidates: 50,
+  baskets: true,
 } as const satisfies Partial<TrainCliOptions>;
 
 /**
@@ -115,6 +117,7 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
     candidates: opts.candidates,
     knnCandidates: opts.knnCandidates,
     ownCandidates: opts.ownCandidates,
+    baskets: opts.baskets,
   };
   o.repeats = opts.repeats;
   if (opts.eventWeights) o.eventWeights = opts.eventWeights;
@@ -227,6 +230,10 @@ export function registerTrain(program: Command): void {
 /** What counts as how much interest, and what the ranker learns about coming back to an item. */
 function interactionOptions(cmd: Command): void {
   cmd
+    .option(
+      '--no-baskets',
+      'treat items touched at one timestamp as ordered by the file, not as one basket (where the file order is the true order)',
+    )
     .option(
       '--event-weights <list>',
       'what one event of each type adds to a shopper-item interaction, e.g. view=1,cart=3,purchase=5 (default 1 each)',

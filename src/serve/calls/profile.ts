@@ -13,7 +13,7 @@ import type { Task } from './task.js';
  */
 export function profileCall(ctx: RankContext, c: ProfileCall, task: Task): ProfileResult {
   const m = ctx.model;
-  const u = resolveUser(m, c.user, c.history, task.streamed, task.now, task.forgotten);
+  const u = resolveUser(m, c.user, c.history, task);
   const seg = m.data.segments;
   const at = segmentClock(m.data.manifest.data.referenceTime);
   const rfm = rawRfm(u.history, at);

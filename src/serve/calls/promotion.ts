@@ -13,7 +13,7 @@ import type { Task } from './task.js';
  */
 export function promotionContextCall(ctx: RankContext, c: PromotionCall, task: Task): PromotionContextResult {
   const m = ctx.model;
-  const u = resolveUser(m, c.user, c.history, task.streamed, task.now, task.forgotten);
+  const u = resolveUser(m, c.user, c.history, task);
   const segment = shopperSegment(ctx, u.history);
   if (!c.basket)
     return {

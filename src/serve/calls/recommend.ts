@@ -17,7 +17,7 @@ export async function recommendCall(
   marks?: WorkMarks,
 ): Promise<RecommendResult> {
   const m = ctx.model;
-  const u = resolveUser(m, c.user, c.history, task.streamed, task.now, task.forgotten);
+  const u = resolveUser(m, c.user, c.history, task);
   const { mask, release } = ctx.masks.apply(c.filters, u.history.items, u.rejected);
   try {
     const pool = c.diversity > 0 ? Math.min(c.k * 4, m.catalog.numItems) : c.k;
@@ -31,6 +31,7 @@ export async function recommendCall(
       retrieval: retrievalFor(c, m.data.retrieval.candidates),
       exclusion: isDense(c.filters) ? 'dense' : 'sparse',
       ranking: c.ranking,
+      onlyOwn: c.filters.onlySeen,
       marks,
     });
     let order = Array.from({ length: ranked.items.length }, (_, r) => r);
@@ -67,10 +68,9 @@ export async function recommendCall(
 
 /**
  * A request's retrieval settings: its candidate count, if given; a "buy it again" list (onlySeen)
- * ranks the shopper's own items alone, with no search (a mask passing a handful of items would
- * make HNSW walk most of its graph to find them).
+ * takes every own item (up to the candidate count) into the list the ranker places them in.
  */
 function retrievalFor(c: RecommendCall, bundleCandidates: number): Partial<RetrievalConfig> | undefined {
-  if (c.filters.onlySeen) return { candidates: 0, knnCandidates: 0, ownCandidates: c.candidates ?? bundleCandidates };
-  return c.candidates !== undefined ? { candidates: c.candidates } : undefined;
+  const candidates = c.candidates !== undefined ? { candidates: c.candidates } : undefined;
+  return c.filters.onlySeen ? { ...candidates, ownCandidates: c.candidates ?? bundleCandidates } : candidates;
 }

@@ -13,7 +13,7 @@ import type { Task } from './task.js';
  */
 export async function scoreCall(ctx: RankContext, c: ScoreCall, task: Task): Promise<ScoreResult> {
   const m = ctx.model;
-  const u = resolveUser(m, c.user, c.history, task.streamed, task.now, task.forgotten);
+  const u = resolveUser(m, c.user, c.history, task);
   const vector = userVector(m, u.history, u.vector);
   const idx = c.items.map((id) => m.itemIndex.indexOf(id));
   const known = idx.filter((i) => i >= 0);
