@@ -11,6 +11,11 @@ export interface DatasetSource {
   skipped?: ReturnType<SkipReport['toJSON']>;
   /** The declared category vocabulary, where the source has one (MovieLens genres). */
   categories?: string[];
+  /**
+   * The files list events that share a timestamp in the order they happened (Beauty.txt's time-ordered
+   * sequences of day-stamped reviews): they are not one basket (train --baskets auto).
+   */
+  orderedTies?: boolean;
 }
 
 /** Everything a build needs, held in dense integer form. */

@@ -8,7 +8,7 @@ export interface FeatureSpec {
   userVocab: { field: 'ageBand' | 'gender' | 'region'; values: string[] }[];
   /** How many of the most recent items the "recent" features look at (whole baskets: see recentBaskets). */
   recentWindow: number;
-  /** Items touched at one timestamp form a basket (train --no-baskets: each item its own). */
+  /** Items touched at one timestamp form a basket (train --baskets: each item its own when off). */
   baskets: boolean;
 }
 

@@ -10,7 +10,7 @@ export interface RetrievalConfig {
   knnCandidates: number;
   /** How many of the most recent items seed the kNN candidates (whole baskets: see recentBaskets). */
   recentWindow: number;
-  /** Items touched at one timestamp form a basket (train --no-baskets: each item its own). */
+  /** Items touched at one timestamp form a basket (train --baskets: each item its own when off). */
   baskets: boolean;
   /**
    * The shopper's own items (most recent first) added when the request allows them (`excludeSeen`

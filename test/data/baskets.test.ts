@@ -31,7 +31,7 @@ describe('recent baskets', () => {
     expect(recentBaskets(history([]), 5).items.length).toBe(0);
   });
 
-  it('makes every item a basket of its own when told not to group by time (train --no-baskets)', () => {
+  it('makes every item a basket of its own when told not to group by time (train --baskets off)', () => {
     const one = recentBaskets(h, 2, false);
     expect(one.items.length).toBe(2);
     expect(Array.from(one.basket)).toEqual([0, 1]);

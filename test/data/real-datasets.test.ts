@@ -23,6 +23,8 @@ describe('MovieLens 100K loader and protocol split', async () => {
     expect(ds.items.idAt(ds.events.item[0])).toBe('242');
     expect(ds.events.value[0]).toBe(3);
     expect(ds.events.timestamp[0]).toBe(881250949);
+    // u.data is not in time order: ratings sharing a second are a basket.
+    expect(ds.source.orderedTies).toBeUndefined();
   });
 
   it('decodes u.item as latin-1', () => {
@@ -64,6 +66,9 @@ describe('Amazon Beauty 5-core loader', async () => {
     expect(ds.items.idAt(ds.events.item[2])).toBe('3');
     expect(ds.events.timestamp[2]).toBe(1328140800);
     expect(ds.events.type[0]).toBe(3);
+    // Reviews of one day are listed in the order they were written: not one basket (train --baskets auto).
+    expect(ds.events.timestamp[0]).toBe(ds.events.timestamp[1]);
+    expect(ds.source.orderedTies).toBe(true);
   });
 
   it('splits every user with the protocol', () => {

@@ -117,7 +117,7 @@ describe('feature rows', () => {
       for (const name of ['knn_recent', 'knn_last', 'emb_cos_last'])
         expect(b[r * w + col(name)], `${name} of candidate ${candidates[r]}`).toBeCloseTo(a[r * w + col(name)], 5);
     expect(candidates.some((_, r) => a[r * w + col('knn_last')] > 0)).toBe(true);
-    // train --no-baskets: the history's order decides which item is last, so the orders differ.
+    // train --baskets off: the history's order decides which item is last, so the orders differ.
     const ordered = new FeatureBuilder(builder.model, { ...builder.spec, baskets: false });
     const c = ordered.build(user(variant([0, 1, 2])), candidates, new Float32Array(candidates.length * w));
     const d = ordered.build(user(variant([2, 0, 1])), candidates, new Float32Array(candidates.length * w));

@@ -50,7 +50,7 @@ export interface TrainCliOptions {
   propensity: boolean;
   repeats: RepeatsMode;
   ownCandidates: number;
-  baskets: boolean;
+  baskets: 'auto' | 'on' | 'off';
   eventWeights?: EventWeights;
   lenient?: boolean;
   /** Tombstones (GET /admin/forgotten): these shoppers are left out of the bundle. */
@@ -73,7 +73,7 @@ export const TRAIN_DEFAULTS = {
   propensity: true,
   repeats: 'auto',
   ownCandidates: 50,
-  baskets: true,
+  baskets: 'auto',
 } as const satisfies Partial<TrainCliOptions>;
 
 /**
@@ -117,8 +117,11 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
     candidates: opts.candidates,
     knnCandidates: opts.knnCandidates,
     ownCandidates: opts.ownCandidates,
-    baskets: opts.baskets,
+    baskets: opts.baskets === 'on' || (opts.baskets === 'auto' && !ds.source.orderedTies),
   };
+  note(
+    `baskets: ${o.retrieval.baskets ? 'items touched at one timestamp are one basket' : "the file's order within a timestamp is kept"} (--baskets ${opts.baskets}${ds.source.orderedTies ? `; ${ds.source.format} lists same-time events in the order they happened` : ''})`,
+  );
   o.repeats = opts.repeats;
   if (opts.eventWeights) o.eventWeights = opts.eventWeights;
   o.hnsw.efSearch = Math.max(opts.efSearch, opts.candidates);
@@ -231,8 +234,10 @@ export function registerTrain(program: Command): void {
 function interactionOptions(cmd: Command): void {
   cmd
     .option(
-      '--no-baskets',
-      'treat items touched at one timestamp as ordered by the file, not as one basket (where the file order is the true order)',
+      '--baskets <mode>',
+      "items touched at one timestamp form one basket: auto (unless the data's files order them, as Beauty's do), on, off",
+      choiceArg(['auto', 'on', 'off'] as const),
+      TRAIN_DEFAULTS.baskets,
     )
     .option(
       '--event-weights <list>',

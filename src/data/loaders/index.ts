@@ -86,7 +86,8 @@ export async function loadDataset(source: string | GenericFiles, options: LoadOp
         : '';
     throw new DataError(path, 0, undefined, `no events were loaded${why}`);
   }
-  return builder.build({ format, path, files, skipped: lenient?.toJSON(), categories });
+  const orderedTies = format === 'amazon-beauty' ? true : undefined;
+  return builder.build({ format, path, files, skipped: lenient?.toJSON(), categories, orderedTies });
 }
 
 async function loadGeneric(files: GenericFiles, builder: DatasetBuilder, lenient?: SkipReport): Promise<string[]> {
