@@ -5,7 +5,7 @@ import type { OutputMarker } from '../util/output-dir.js';
 /**
  * 2: the HNSW index became norm partitions (hnsw_<p>.bin); 3: partitions store vectors scaled to norm
  * 1; 4: repeat-purchase and basket features (pop_repeat_*.f32, four more ranker inputs, own candidates)
- * and each shopper's negative feedback (hist_rejected_*.i32).
+ * and each shopper's negative feedback (hist_rejected_*.i32) and last event type per item (hist_last_type.u8).
  */
 export const SCHEMA_VERSION = 4;
 

@@ -166,6 +166,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
         items: a('hist_items.i32'),
         count: a('hist_count.f32'),
         lastTime: a('hist_last_time.f64'),
+        lastType: a('hist_last_type.u8'),
       },
       totals: { events: a('user_events.f32'), spend: a('user_spend.f64'), lastEventTime: a('user_last_event.f64') },
       rejected: { indptr: a('hist_rejected_indptr.i32'), items: a('hist_rejected_items.i32') },

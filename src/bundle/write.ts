@@ -34,6 +34,7 @@ export function bundleArrays(d: BundleData): Record<string, Typed> {
     'hist_items.i32': d.history.ui.items,
     'hist_count.f32': d.history.ui.count,
     'hist_last_time.f64': d.history.ui.lastTime,
+    'hist_last_type.u8': d.history.ui.lastType,
     'hist_rejected_indptr.i32': d.history.rejected.indptr,
     'hist_rejected_items.i32': d.history.rejected.items,
     'user_events.f32': d.history.totals.events,

@@ -14,6 +14,8 @@ export interface UserItems {
   count: Float32Array;
   /** Time of the last event per entry. */
   lastTime: Float64Array;
+  /** The type code of that last event (what an explanation says the shopper did). */
+  lastType: Uint8Array;
 }
 
 /** `weights`: per event type code, what one event adds to its pair's count (default 1 each; see event-weights.ts). */
@@ -45,6 +47,7 @@ export function buildUserItems(
   const items: number[] = [];
   const count: number[] = [];
   const lastTime: number[] = [];
+  const lastType: number[] = [];
   const slot = new Map<number, number>();
   let j = 0;
   for (let u = 0; u < numUsers; u++) {
@@ -59,9 +62,13 @@ export function buildUserItems(
         items.push(i);
         count.push(w);
         lastTime.push(events.timestamp[e]);
+        lastType.push(events.type[e]);
       } else {
         count[s] += w;
-        lastTime[s] = Math.max(lastTime[s], events.timestamp[e]);
+        if (events.timestamp[e] >= lastTime[s]) {
+          lastTime[s] = events.timestamp[e];
+          lastType[s] = events.type[e];
+        }
       }
     }
     indptr[u + 1] = items.length;
@@ -73,6 +80,7 @@ export function buildUserItems(
     items: Int32Array.from(items),
     count: Float32Array.from(count),
     lastTime: Float64Array.from(lastTime),
+    lastType: Uint8Array.from(lastType),
   };
 }
 
@@ -107,6 +115,7 @@ export function restrictToItems(ui: UserItems, keep: Int32Array): UserItems {
   const items: number[] = [];
   const count: number[] = [];
   const lastTime: number[] = [];
+  const lastType: number[] = [];
   for (let u = 0; u < ui.numUsers; u++) {
     for (let p = ui.indptr[u]; p < ui.indptr[u + 1]; p++) {
       const j = renumber[ui.items[p]];
@@ -114,6 +123,7 @@ export function restrictToItems(ui: UserItems, keep: Int32Array): UserItems {
       items.push(j);
       count.push(ui.count[p]);
       lastTime.push(ui.lastTime[p]);
+      lastType.push(ui.lastType[p]);
     }
     indptr[u + 1] = items.length;
   }
@@ -124,6 +134,7 @@ export function restrictToItems(ui: UserItems, keep: Int32Array): UserItems {
     items: Int32Array.from(items),
     count: Float32Array.from(count),
     lastTime: Float64Array.from(lastTime),
+    lastType: Uint8Array.from(lastType),
   };
 }
 

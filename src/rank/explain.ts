@@ -58,12 +58,17 @@ export class Explainer {
   }
 
   /** "Because you viewed X", X from nearestInHistory; trending fill-ins say what trends. */
-  explain(item: number, stage: Stage, nearest: Map<number, number> | undefined, lastType: Map<number, string>): string {
-    if (stage === 'history') return `you ${VERB[lastType.get(item) ?? ''] ?? 'looked at'} it before`;
+  explain(
+    item: number,
+    stage: Stage,
+    nearest: Map<number, number> | undefined,
+    typeOf: (item: number) => string | undefined,
+  ): string {
+    if (stage === 'history') return `you ${VERB[typeOf(item) ?? ''] ?? 'looked at'} it before`;
     if (stage === 'trending' || !nearest) return this.trendingReason(item);
     const best = nearest.get(item);
     if (best === undefined) return 'matches your taste profile';
-    return `because you ${VERB[lastType.get(best) ?? ''] ?? 'looked at'} ${this.label(best)}`;
+    return `because you ${VERB[typeOf(best) ?? ''] ?? 'looked at'} ${this.label(best)}`;
   }
 
   trendingReason(item: number): string {

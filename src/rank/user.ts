@@ -1,6 +1,6 @@
 import { emptyHistory, historyOf, type UserHistory } from '../data/history.js';
 import type { UserAttributes } from '../data/types.js';
-import { type HistoryEntry, NEGATIVE_EVENT_TYPES, type StreamedEvent } from '../protocol/calls.js';
+import { EVENT_TYPES, type HistoryEntry, NEGATIVE_EVENT_TYPES, type StreamedEvent } from '../protocol/calls.js';
 
 const NEGATIVE = new Set<string>(NEGATIVE_EVENT_TYPES);
 import type { RecModel } from './model.js';
@@ -15,8 +15,8 @@ export interface ResolvedUser {
   index: number;
   /** Ids in the request history or the streamed events that the catalogue does not know (ignored). */
   unknownItems: string[];
-  /** How each history item was last touched, for explanations. */
-  lastType: Map<number, string>;
+  /** How the shopper last touched a history item (view, purchase, ...), for explanations. */
+  typeOf: (item: number) => string | undefined;
   /** Items the shopper disliked or returned: never recommended to them (NEGATIVE_EVENT_TYPES). */
   rejected: Int32Array;
 }
@@ -60,12 +60,13 @@ export function resolveUser(
     extra.push({ item: e.item, type: e.type ?? 'view', ts: e.ts ?? now - (n - 1 - j), spend: 0 }),
   );
   const lastType = new Map<number, string>();
+  const typeOf = (i: number): string | undefined => lastType.get(i) ?? bundleType(m, index, i);
   const rejected = rejectedItems(m, index, ctx.rejected);
   if (extra.length === 0) {
     const d = m.data.als.factors;
     const stored =
       index >= 0 && base.items.length > 0 ? m.data.als.userFactors.subarray(index * d, (index + 1) * d) : undefined;
-    return { history: base, vector: stored, attrs, known: index >= 0, index, unknownItems: [], lastType, rejected };
+    return { history: base, vector: stored, attrs, known: index >= 0, index, unknownItems: [], typeOf, rejected };
   }
   const refused = new Set(rejected);
   const pos = new Map<number, number>();
@@ -119,7 +120,7 @@ export function resolveUser(
     known: index >= 0,
     index,
     unknownItems,
-    lastType,
+    typeOf,
     rejected: Int32Array.from(refused),
   };
 }
@@ -135,4 +136,13 @@ function rejectedItems(m: RecModel, index: number, streamed: readonly string[] |
     if (i >= 0) all.add(i);
   }
   return Int32Array.from(all);
+}
+
+/** How the bundle's history says the shopper last touched an item (undefined if it has no such entry). */
+function bundleType(m: RecModel, index: number, item: number): string | undefined {
+  if (index < 0) return undefined;
+  const ui = m.data.history.ui;
+  for (let p = ui.indptr[index]; p < ui.indptr[index + 1]; p++)
+    if (ui.items[p] === item) return EVENT_TYPES[ui.lastType[p]];
+  return undefined;
 }

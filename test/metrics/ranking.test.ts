@@ -14,6 +14,7 @@ function userItems(lists: number[][], numItems: number): UserItems {
     items,
     count: new Float32Array(items.length).fill(1),
     lastTime: new Float64Array(items.length),
+    lastType: new Uint8Array(items.length),
   };
 }
 

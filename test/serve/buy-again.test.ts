@@ -1,6 +1,15 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
 import { itemsOf } from '../../src/data/interactions.js';
+import { EVENT_TYPES } from '../../src/protocol/calls.js';
+
+const VERB: Record<string, string> = {
+  view: 'viewed',
+  click: 'clicked',
+  cart: 'added to your cart',
+  purchase: 'bought',
+  rate: 'rated',
+};
 import type { VitrineServer } from '../../src/serve/server.js';
 import { TestClient } from '../helpers/client.js';
 import { items, startTestServer } from '../helpers/server.js';
@@ -14,6 +23,8 @@ describe('buy it again, and never again', () => {
   let server: VitrineServer;
   let client: TestClient;
   let own: (user: string) => Set<string>;
+  /** How the bundle's history says the shopper last touched an item. */
+  let lastType: (user: string, item: string) => string;
   /** Shoppers with the longest histories, and some with shorter ones. */
   let users: string[];
 
@@ -22,6 +33,12 @@ describe('buy it again, and never again', () => {
     own = (user) => new Set(Array.from(itemsOf(data.history.ui, data.userIds.indexOf(user)), (i) => data.items[i].id));
     expect(data.manifest.parameters.ranker).toMatchObject({ repeats: { learnt: true } });
     const ui = data.history.ui;
+    lastType = (user, item) => {
+      const u = data.userIds.indexOf(user);
+      for (let p = ui.indptr[u]; p < ui.indptr[u + 1]; p++)
+        if (data.items[ui.items[p]].id === item) return EVENT_TYPES[ui.lastType[p]];
+      return '';
+    };
     const byLength = data.userIds
       .map((id, u) => ({ id, n: ui.indptr[u + 1] - ui.indptr[u] }))
       .filter((x) => x.n >= 3)
@@ -38,6 +55,7 @@ describe('buy it again, and never again', () => {
   });
 
   it("lists only the shopper's own items with onlySeen, best first, and says why", async () => {
+    let bought = 0;
     for (const user of users) {
       const mine = own(user);
       expect(mine.size).toBeGreaterThanOrEqual(3);
@@ -53,7 +71,9 @@ describe('buy it again, and never again', () => {
       for (const x of list) {
         expect(mine.has(x.id), `${user}: ${x.id}`).toBe(true);
         expect(x.stage).toBe('history');
-        expect(x.explanation).toMatch(/ it before$/);
+        // Said as the bundle's history has it: "you bought it before" for a purchase.
+        expect(x.explanation).toBe(`you ${VERB[lastType(user, x.id)]} it before`);
+        if (lastType(user, x.id) === 'purchase') bought++;
       }
       for (let r = 1; r < list.length; r++) expect(list[r].score!).toBeLessThanOrEqual(list[r - 1].score!);
       // Each scored as in the open list (excludeSeen false), where training placed own items.
@@ -63,6 +83,7 @@ describe('buy it again, and never again', () => {
       expect(both.length).toBeGreaterThan(0);
       for (const x of both) expect(x.score, `${user} ${x.id}`).toBeCloseTo(scoreIn.get(x.id)!, 6);
     }
+    expect(bought).toBeGreaterThan(0);
   });
 
   it('refuses onlySeen where there is no shopper (similar, boughtTogether)', async () => {

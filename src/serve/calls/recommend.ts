@@ -51,7 +51,7 @@ export async function recommendCall(
         score: Number.isNaN(ranked.scores[r]) ? null : round6(ranked.scores[r]),
         stage: ranked.stages[r],
       };
-      if (c.explain) out.explanation = ctx.explainer.explain(i, ranked.stages[r], nearest, u.lastType);
+      if (c.explain) out.explanation = ctx.explainer.explain(i, ranked.stages[r], nearest, u.typeOf);
       return out;
     });
     const user = {

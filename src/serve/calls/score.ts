@@ -53,7 +53,7 @@ export async function scoreCall(ctx: RankContext, c: ScoreCall, task: Task): Pro
       score: round6(s),
       known: true,
       stage: 'ranker',
-      explanation: ctx.explainer.explain(i, 'hnsw', nearest, u.lastType),
+      explanation: ctx.explainer.explain(i, 'hnsw', nearest, u.typeOf),
     };
   });
   return { items, user: { known: u.known, coldStart: u.history.items.length === 0 } };
