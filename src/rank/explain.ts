@@ -3,7 +3,8 @@ import { ItemAccumulator } from '../util/item-accumulator.js';
 import { itemCosine } from './diversify.js';
 import type { RecModel } from './model.js';
 
-const VERB: Record<string, string> = {
+/** What a shopper did with an item, by event type, as an explanation says it. */
+export const VERB: Record<string, string> = {
   view: 'viewed',
   click: 'clicked',
   cart: 'added to your cart',

@@ -2,14 +2,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { readBundle } from '../../src/bundle/read.js';
 import { itemsOf } from '../../src/data/interactions.js';
 import { EVENT_TYPES } from '../../src/protocol/calls.js';
-
-const VERB: Record<string, string> = {
-  view: 'viewed',
-  click: 'clicked',
-  cart: 'added to your cart',
-  purchase: 'bought',
-  rate: 'rated',
-};
+import { VERB } from '../../src/rank/explain.js';
 import type { VitrineServer } from '../../src/serve/server.js';
 import { TestClient } from '../helpers/client.js';
 import { items, startTestServer } from '../helpers/server.js';
