@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/setup/fixture-bundle.ts'],
+    setupFiles: ['test/setup/temp-dirs.ts'],
     // Native addons (onnxruntime, hnswlib, uWebSockets) are happiest in separate processes.
     pool: 'forks',
     testTimeout: 120_000,

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -14,8 +14,17 @@ export function sharedData(name: string): string {
   return dir;
 }
 
+const made: string[] = [];
+
 export function tempDir(prefix = 'vitrine-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
+/** Removes what tempDir made in this test file; test/setup/temp-dirs.ts runs it after the file's own hooks. */
+export function removeTempDirs(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export const cliPath = join(repoRoot, 'dist', 'cli', 'main.js');
