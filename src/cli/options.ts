@@ -27,9 +27,9 @@ export function floatArg(min = -Infinity, max = Infinity): (value: string) => nu
 /** `view=1,cart=3,purchase=5` (see parseEventWeights). */
 export function eventWeightsArg(value: string): EventWeights {
   try {
-    return parseEventWeights(value, 'expected');
+    return parseEventWeights(value);
   } catch (e) {
-    throw new InvalidArgumentError((e as Error).message.replace(/^expected: /, ''));
+    throw new InvalidArgumentError((e as Error).message);
   }
 }
 

@@ -1,6 +1,6 @@
 /** The records Vitrine reads. Ids are strings outside; see ids.ts for the dense integers used inside. */
 
-import { EVENT_TYPES, NEGATIVE_EVENT_TYPES } from '../protocol/calls.js';
+import { EVENT_TYPES, isNegativeType } from '../protocol/calls.js';
 
 const EVENT_CODE = new Map<string, number>(EVENT_TYPES.map((t, i) => [t, i]));
 
@@ -10,7 +10,7 @@ export function eventTypeCode(name: string): number {
 }
 
 /** Per event type code: 1 for negative feedback (NEGATIVE_EVENT_TYPES). */
-export const NEGATIVE_CODE = Uint8Array.from(EVENT_TYPES, (t) => (NEGATIVE_EVENT_TYPES.includes(t) ? 1 : 0));
+export const NEGATIVE_CODE = Uint8Array.from(EVENT_TYPES, (t) => (isNegativeType(t) ? 1 : 0));
 
 export interface Item {
   id: string;

@@ -13,6 +13,7 @@ export type EventType = (typeof EVENT_TYPES)[number];
  * to that shopper again (a return keeps the purchase in their history, but not on their lists).
  */
 export const NEGATIVE_EVENT_TYPES: readonly EventType[] = ['dislike', 'return'];
+export const isNegativeType = (type: string): boolean => (NEGATIVE_EVENT_TYPES as readonly string[]).includes(type);
 /** Outcomes of a `promotion` decision, which name the decision instead of an item. */
 export const PROMOTION_EVENT_TYPES = ['promotion_view', 'promotion_redeem'] as const;
 export type PromotionEventType = (typeof PROMOTION_EVENT_TYPES)[number];

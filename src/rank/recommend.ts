@@ -107,8 +107,12 @@ export async function recommend(model: RecModel, input: RecommendInput): Promise
       }
     }
   }
-  if (input.onlyOwn) fillOwn(model, input.history, input.exclude, input.k, items, scores, stages);
-  else if (items.length < input.k) fillTrending(model, input.exclude, input.k, items, scores, stages);
+  if (items.length < input.k) {
+    const [order, stage] = input.onlyOwn
+      ? [ownByTrend(model, input.history), 'history' as const]
+      : [model.trendingOrder, 'trending' as const];
+    fill(order, stage, input.exclude, input.k, items, scores, stages);
+  }
   return { items: Int32Array.from(items), scores: Float32Array.from(scores), stages, vector };
 }
 
@@ -128,28 +132,15 @@ function ownPositions(source: Uint8Array): number[] {
 }
 
 /** The shopper's other own items (none ranked: a cold vector, popularity ranking), most trending first. */
-function fillOwn(
-  model: RecModel,
-  history: UserHistory,
-  exclude: Uint8Array,
-  k: number,
-  items: number[],
-  scores: number[],
-  stages: Stage[],
-): void {
-  const taken = new Set(items);
+function ownByTrend(model: RecModel, history: UserHistory): number[] {
   const trend = model.data.popularity.trending;
-  const rest = Array.from(history.items).filter((i) => !exclude[i] && !taken.has(i));
-  for (const i of rest.sort((a, b) => trend[b] - trend[a] || a - b)) {
-    if (items.length >= k) break;
-    items.push(i);
-    scores.push(NaN);
-    stages.push('history');
-  }
+  return Array.from(history.items).sort((a, b) => trend[b] - trend[a] || a - b);
 }
 
-function fillTrending(
-  model: RecModel,
+/** Appends unranked items from `order` (score NaN) up to k, skipping excluded and listed ones. */
+function fill(
+  order: Iterable<number>,
+  stage: Stage,
   exclude: Uint8Array,
   k: number,
   items: number[],
@@ -157,11 +148,11 @@ function fillTrending(
   stages: Stage[],
 ): void {
   const taken = new Set(items);
-  for (const i of model.trendingOrder) {
+  for (const i of order) {
     if (items.length >= k) break;
     if (exclude[i] || taken.has(i)) continue;
     items.push(i);
     scores.push(NaN);
-    stages.push('trending');
+    stages.push(stage);
   }
 }

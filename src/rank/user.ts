@@ -1,8 +1,6 @@
 import { emptyHistory, historyOf, type UserHistory } from '../data/history.js';
 import type { UserAttributes } from '../data/types.js';
-import { EVENT_TYPES, type HistoryEntry, NEGATIVE_EVENT_TYPES, type StreamedEvent } from '../protocol/calls.js';
-
-const NEGATIVE = new Set<string>(NEGATIVE_EVENT_TYPES);
+import { EVENT_TYPES, type HistoryEntry, isNegativeType, type StreamedEvent } from '../protocol/calls.js';
 import type { RecModel } from './model.js';
 
 /** A shopper as a request sees them: the bundle's history merged with streamed events and the request's own history. */
@@ -84,7 +82,7 @@ export function resolveUser(
       if (unknownItems.length < 20) unknownItems.push(e.item);
       continue;
     }
-    if (NEGATIVE.has(e.type)) {
+    if (isNegativeType(e.type)) {
       refused.add(i);
       continue;
     }

@@ -1,9 +1,8 @@
 import {
   CALLS,
   type EventCall,
-  type EventType,
+  isNegativeType,
   isPromotionEvent,
-  NEGATIVE_EVENT_TYPES,
   type PromotionEventCall,
   type RequestId,
 } from '../protocol/calls.js';
@@ -183,7 +182,7 @@ export class Dispatcher {
       quantity: call.quantity,
     };
     const streamedEvents = await this.storeWrite(() => this.d.store.append(call.user, event));
-    if (NEGATIVE_EVENT_TYPES.includes(call.type as EventType))
+    if (isNegativeType(call.type))
       await this.storeWrite(() =>
         this.d.store.putRecord(call.user, REJECTED_KIND, call.item, {
           value: { type: call.type, ts: event.ts },
