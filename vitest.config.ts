@@ -10,7 +10,8 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 180_000,
     // Servers under test share two cores with the whole suite: waits that would be shed in production
-    // (the queue deadline) are the overload tests' subject alone, and they set it themselves.
-    env: { VITRINE_PROGRESS: '0', VITRINE_QUEUE_DEADLINE_MS: '60000' },
+    // (the queue deadline, and the overload one) are the overload tests' subject alone, and they set
+    // them themselves.
+    env: { VITRINE_PROGRESS: '0', VITRINE_QUEUE_DEADLINE_MS: '60000', VITRINE_OVERLOAD_DEADLINE_MS: '60000' },
   },
 });

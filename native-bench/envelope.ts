@@ -201,7 +201,9 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
       process.stderr.write(`  ${s.name} at ${factor}× (${factor * max}/s)...\n`);
       const { value: r, healthzMaxMs } = await healthzWhile(
         s.probes ? port : undefined,
-        at(factor * max, num('seconds'), 0),
+        // A second's warm-up, as every phase has: the figures are the overload's steady state. Its
+        // first 100 ms are a burst to the server (queued under the ordinary deadline, by design).
+        at(factor * max, num('seconds'), 1),
       );
       overload.push({
         factor,

@@ -182,8 +182,11 @@ const vitrineTarget = (name: string, extra: string[]): Target => ({
         'warn',
         // The closed loop holds connections × depth requests in flight, which at capacity wait ~40 ms
         // each (Little's law); under the default 50 ms queue deadline some would be refused and sent
-        // again at once, measuring the refusal path instead of capacity. Overload is bench:envelope's.
+        // again at once, measuring the refusal path instead of capacity (and the queue stands, so the
+        // overload deadline would apply). Overload is bench:envelope's.
         '--queue-deadline',
+        '1000',
+        '--overload-deadline',
         '1000',
         ...extra,
       ],

@@ -125,7 +125,7 @@ export class VitrineClient {
     if (!p) return;
     this.pending.delete(reply.id);
     clearTimeout(p.timer);
-    if (reply.error) p.reject(new CallError(reply.error));
+    if (reply.error) p.reject(CallError.fromReply(reply.error));
     else
       p.resolve({
         result: reply.result as ResultOf<CallName>,
@@ -139,7 +139,9 @@ export class VitrineClient {
     if (this.ws === ws) this.ws = undefined;
     for (const [id, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(new CallError({ code: 'connection_closed', message: 'the connection closed before the reply came' }));
+      p.reject(
+        CallError.fromReply({ code: 'connection_closed', message: 'the connection closed before the reply came' }),
+      );
       this.pending.delete(id);
     }
     if (!this.closed && this.o.reconnect) this.scheduleReconnect();
@@ -179,7 +181,9 @@ export class VitrineClient {
       const timer = setTimeout(
         () => {
           this.pending.delete(id);
-          reject(new CallError({ code: 'client_timeout', message: `no reply to ${call} within ${timeoutMs} ms` }));
+          reject(
+            CallError.fromReply({ code: 'client_timeout', message: `no reply to ${call} within ${timeoutMs} ms` }),
+          );
         },
         Math.max(1, timeoutMs - (Date.now() - started)),
       );

@@ -42,6 +42,11 @@ export class ServerMetrics {
     help: 'Requests waiting for a worker',
     registers: [this.registry],
   });
+  readonly queueDeadline = new client.Gauge({
+    name: 'vitrine_worker_queue_deadline_seconds',
+    help: 'How long a request may wait for a worker now: the overload deadline while the queue stands (requests kept waiting past it for over 100 ms), the queue deadline otherwise',
+    registers: [this.registry],
+  });
   readonly batchSize = new client.Histogram({
     name: 'vitrine_worker_batch_size',
     help: 'Requests handed to a worker in one message',

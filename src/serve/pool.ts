@@ -9,6 +9,7 @@ import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import type { Task } from './calls/task.js';
 import { toMicros } from './clock.js';
 import { smokeError, smokeFailure, smokeTasks } from './smoke.js';
+import { StandingQueue } from './standing-queue.js';
 import type { TaskOutcome, WorkerInit, WorkerReply, WorkerTask } from './worker.js';
 
 export interface PoolOptions {
@@ -20,6 +21,14 @@ export interface PoolOptions {
    * instead of being served late, and a new one whose expected wait is longer is refused at once.
    */
   queueDeadlineMs: number;
+  /**
+   * The deadline while the queue stands (more traffic than the workers can serve, not a burst they
+   * will work off: see StandingQueue), ms. Shorter than `queueDeadlineMs`, it keeps the admitted
+   * requests' wait short under overload, and the newest are served first.
+   */
+  overloadDeadlineMs: number;
+  /** StandingQueue's interval, ms (tests shorten or lengthen it). */
+  standingQueueMs?: number;
   /** Batches a worker holds at once (the next one is received while the current one runs). */
   concurrentTasksPerWorker: number;
   /** Most requests handed to a worker as one message. */
@@ -31,6 +40,22 @@ export interface PoolOptions {
   onBatch?: (size: number) => void;
   /** Told of a worker failing outside any request (at start-up, or a crash between tasks). */
   onWorkerError?: (err: unknown) => void;
+}
+
+type PoolSettings = Omit<PoolOptions, 'catalog' | 'onBatch' | 'onWorkerError' | 'standingQueueMs'>;
+
+/** The settings a pool takes from the server's configuration, and nothing else of it (no tokens). */
+export function poolSettings(c: PoolSettings): PoolSettings {
+  return {
+    workers: c.workers,
+    maxQueue: c.maxQueue,
+    queueDeadlineMs: c.queueDeadlineMs,
+    overloadDeadlineMs: c.overloadDeadlineMs,
+    concurrentTasksPerWorker: c.concurrentTasksPerWorker,
+    maxBatch: c.maxBatch,
+    provider: c.provider,
+    efSearch: c.efSearch,
+  };
 }
 
 export function defaultWorkers(): number {
@@ -93,6 +118,7 @@ export class ModelPool {
   private closing: Promise<void> | undefined;
   /** Requests the workers finish per ms, smoothed: what the expected wait of a new request is judged by. */
   private serviceRate = 0;
+  private readonly standing: StandingQueue;
 
   private constructor(
     private readonly pool: Piscina<WorkerTask, WorkerReply>,
@@ -102,6 +128,7 @@ export class ModelPool {
     private readonly o: PoolOptions,
   ) {
     this.slots = o.workers * o.concurrentTasksPerWorker;
+    this.standing = new StandingQueue(o.standingQueueMs);
   }
 
   static async start(versionDir: string, o: PoolOptions): Promise<ModelPool> {
@@ -169,6 +196,12 @@ export class ModelPool {
     return this.queue.length;
   }
 
+  /** The deadline a request is held to now: the overload one while the queue is standing. */
+  deadlineMs(now = performance.now()): number {
+    const { overloadDeadlineMs, queueDeadlineMs } = this.o;
+    return this.standing.standing(now) ? Math.min(overloadDeadlineMs, queueDeadlineMs) : queueDeadlineMs;
+  }
+
   get utilization(): number {
     return this.pool.utilization;
   }
@@ -196,73 +229,91 @@ export class ModelPool {
    * Refuses at the door what would only be refused later: a full queue, or a backlog the workers
    * cannot clear within the deadline at the rate they have been finishing requests. Refusing costs a
    * few microseconds on this thread; admitting a request that then waits past its deadline costs the
-   * requests behind it their deadlines too.
+   * requests behind it their deadlines too. A refusal is a sign of overload (see StandingQueue).
    */
   admission(): Shed | undefined {
-    const waiting = this.queue.length;
     if (this.running < this.slots) return undefined;
+    const now = performance.now();
+    const deadline = this.deadlineMs(now);
+    this.dropLate(now, deadline);
+    const waiting = this.queue.length;
+    const expected = this.serviceRate > 0 ? waiting / this.serviceRate : 0;
+    if (waiting < this.o.maxQueue && expected <= deadline) return undefined;
+    this.standing.sign(now);
     if (waiting >= this.o.maxQueue)
       return { reason: 'queue_full', message: `the worker queue is full (${waiting} waiting); retry with backoff` };
-    const expected = this.serviceRate > 0 ? waiting / this.serviceRate : 0;
-    if (expected > this.o.queueDeadlineMs)
-      return {
-        reason: 'expected_wait',
-        message: `the workers are ${Math.round(expected)} ms behind (the queue deadline is ${this.o.queueDeadlineMs} ms); retry with backoff`,
-      };
-    return undefined;
+    return {
+      reason: 'expected_wait',
+      message: `the workers are ${Math.round(expected)} ms behind (the queue deadline is ${deadline} ms); retry with backoff`,
+    };
+  }
+
+  /** Past its deadline a reply is late whatever happens; serving it would make the ones behind late too. */
+  private dropLate(now: number, deadline: number): void {
+    // Oldest first: batches leave from either end, so the queue stays in arrival order.
+    while (this.queue.length > 0 && now - this.queue[0].queued > deadline) {
+      const late = this.queue.shift()!;
+      this.standing.sign(now);
+      late.reject(
+        new QueueFullError({
+          reason: 'deadline',
+          message: `waited ${Math.round(now - late.queued)} ms for a worker, past the ${deadline} ms deadline; retry with backoff`,
+        }),
+      );
+    }
   }
 
   private dispatch(): void {
     const now = performance.now();
-    // Past its deadline a reply is late whatever happens; serving it would make the ones behind late too.
-    while (this.queue.length > 0 && now - this.queue[0].queued > this.o.queueDeadlineMs) {
-      const late = this.queue.shift()!;
-      late.reject(
-        new QueueFullError({
-          reason: 'deadline',
-          message: `waited ${Math.round(now - late.queued)} ms for a worker, past the ${this.o.queueDeadlineMs} ms deadline; retry with backoff`,
-        }),
-      );
-    }
+    const standing = this.standing.standing(now);
+    this.dropLate(now, this.deadlineMs(now));
     while (this.running < this.slots && this.queue.length > 0) {
       // Sized by all slots, not the free ones: slots free up one at a time, and a small backlog
       // is better spread over workers about to finish than queued behind one.
       const size = Math.min(this.o.maxBatch, Math.ceil(this.queue.length / this.slots));
-      const batch = this.queue.splice(0, size);
+      // Under a standing queue the newest go first (adaptive LIFO): they still have their whole
+      // deadline, the oldest are near theirs and would make every one behind them late too.
+      const batch = standing ? this.queue.splice(this.queue.length - size, size) : this.queue.splice(0, size);
       this.running++;
       const sent = performance.now();
-      const settle = (reply: WorkerReply): void => {
-        if (!Array.isArray(reply.outcomes) || reply.outcomes.length !== batch.length)
-          throw new Error(
-            `a worker answered ${String(reply.outcomes?.length)} of ${batch.length} requests (is dist/ stale? run npm run build)`,
-          );
-        const received = performance.now();
-        this.noteService(batch.length, received - sent);
-        const origin = performance.timeOrigin;
-        const handoff = reply.began !== undefined ? toMicros(reply.began - (origin + sent)) : undefined;
-        const back = reply.finished !== undefined ? toMicros(origin + received - reply.finished) : undefined;
-        batch.forEach((w, j) =>
-          w.resolve({
-            version: reply.version,
-            outcome: reply.outcomes[j],
-            queue: toMicros(sent - w.queued),
-            handoff,
-            back,
-          }),
-        );
-      };
-      this.pool
-        .run({ batch: batch.map((w) => w.task) })
-        .then(settle)
-        // A failed hand-off (worker crash, a reply that cannot be cloned) fails the whole batch;
-        // settling an already-settled promise is a no-op, so this also covers a throwing `settle`.
-        .catch((e: unknown) => batch.forEach((w) => w.reject(e)))
-        .finally(() => {
-          this.running--;
-          this.dispatch();
-        });
+      if (sent - batch[0].queued > this.o.overloadDeadlineMs) this.standing.sign(sent);
+      else if (!standing) this.standing.keptUp(sent);
+      this.send(batch, sent);
       this.o.onBatch?.(size);
     }
+  }
+
+  private send(batch: Waiting[], sent: number): void {
+    const settle = (reply: WorkerReply): void => {
+      if (!Array.isArray(reply.outcomes) || reply.outcomes.length !== batch.length)
+        throw new Error(
+          `a worker answered ${String(reply.outcomes?.length)} of ${batch.length} requests (is dist/ stale? run npm run build)`,
+        );
+      const received = performance.now();
+      this.noteService(batch.length, received - sent);
+      const origin = performance.timeOrigin;
+      const handoff = reply.began !== undefined ? toMicros(reply.began - (origin + sent)) : undefined;
+      const back = reply.finished !== undefined ? toMicros(origin + received - reply.finished) : undefined;
+      batch.forEach((w, j) =>
+        w.resolve({
+          version: reply.version,
+          outcome: reply.outcomes[j],
+          queue: toMicros(sent - w.queued),
+          handoff,
+          back,
+        }),
+      );
+    };
+    this.pool
+      .run({ batch: batch.map((w) => w.task) })
+      .then(settle)
+      // A failed hand-off (worker crash, a reply that cannot be cloned) fails the whole batch;
+      // settling an already-settled promise is a no-op, so this also covers a throwing `settle`.
+      .catch((e: unknown) => batch.forEach((w) => w.reject(e)))
+      .finally(() => {
+        this.running--;
+        this.dispatch();
+      });
   }
 
   /** All slots together finish `slots × size / ms` requests per ms while they are busy. */

@@ -9,7 +9,7 @@ import type { ServerConfig } from './config/index.js';
 import { Dispatcher } from './dispatch.js';
 import { createLogger, type Logger, Pseudonymiser } from './log.js';
 import { ServerMetrics } from './metrics.js';
-import { ModelPool, type PoolOptions } from './pool.js';
+import { ModelPool, type PoolOptions, poolSettings } from './pool.js';
 import { type AdminDeps, registerAdmin, registerExperiments, registerPrivacy } from './transport/admin.js';
 import type { Transport } from './transport/codec.js';
 import { HttpIo, registerCalls, registerFallback, registerPreflight } from './transport/http.js';
@@ -171,11 +171,12 @@ export class VitrineServer {
   }
 
   private poolOptions(): PoolOptions {
-    const { workers, maxQueue, queueDeadlineMs, concurrentTasksPerWorker, maxBatch, provider, efSearch } = this.config;
-    const onBatch = (n: number): void => this.metrics.batchSize.observe(n);
-    const onWorkerError = (err: unknown): void => this.log.error({ err }, 'a worker failed');
-    const settings = { workers, maxQueue, queueDeadlineMs, concurrentTasksPerWorker, maxBatch, provider, efSearch };
-    return { ...settings, onBatch, onWorkerError, catalog: this.catalog };
+    return {
+      ...poolSettings(this.config),
+      catalog: this.catalog,
+      onBatch: (n) => this.metrics.batchSize.observe(n),
+      onWorkerError: (err) => this.log.error({ err }, 'a worker failed'),
+    };
   }
 
   private routes(app: UWS.TemplatedApp): void {
@@ -231,6 +232,7 @@ export class VitrineServer {
     if (!this.pool) return;
     this.metrics.queueDepth.set(this.pool.queueSize);
     this.metrics.utilization.set(this.pool.utilization);
+    this.metrics.queueDeadline.set(this.pool.deadlineMs() / 1000);
   }
 
   /**

@@ -26,6 +26,11 @@ describe('server configuration', () => {
     expect(() => loadConfig('m', undefined, {}, { VITRINE_WORKERS: '2.5' })).toThrow(
       /config workers: expected an integer between 1 and 256, got 2.5/,
     );
+    expect(loadConfig('m', undefined, {}, {})).toMatchObject({ queueDeadlineMs: 50, overloadDeadlineMs: 5 });
+    expect(loadConfig('m', undefined, {}, { VITRINE_OVERLOAD_DEADLINE_MS: '20' }).overloadDeadlineMs).toBe(20);
+    expect(() => loadConfig('m', undefined, { overloadDeadlineMs: 0 })).toThrow(
+      /config overloadDeadlineMs: expected an integer between 1 and 60000, got 0/,
+    );
     expect(loadConfig('m', undefined, {}, {}).eventLogSync).toBe('fsync');
     expect(loadConfig('m', undefined, {}, { VITRINE_EVENT_LOG_SYNC: 'none' }).eventLogSync).toBe('none');
     expect(() => loadConfig('m', undefined, {}, { VITRINE_EVENT_LOG_SYNC: 'sometimes' })).toThrow(

@@ -306,6 +306,8 @@ describe('graceful shutdown', () => {
         // The burst is all answered, however long it waits: the drain, not shedding, is under test.
         '--queue-deadline',
         '60000',
+        '--overload-deadline',
+        '60000',
         '--clock',
         'bundle',
         '--log-level',
@@ -354,6 +356,7 @@ describe('batching', () => {
         concurrentTasksPerWorker: 1,
         maxBatch: 8,
         queueDeadlineMs: 60_000,
+        overloadDeadlineMs: 60_000,
         logLevel: 'silent',
         clock: 'bundle',
       }),

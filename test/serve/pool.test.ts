@@ -1,32 +1,85 @@
 import { describe, expect, inject, it } from 'vitest';
 import { resolveBundleVersion } from '../../src/bundle/read.js';
 import { DEFAULT_FILTERS } from '../../src/protocol/calls.js';
-import { ModelPool } from '../../src/serve/pool.js';
+import { ModelPool, type PoolOptions, type QueueFullError } from '../../src/serve/pool.js';
 
 const bundle = inject('fixtureBundle');
 
+const task = {
+  call: {
+    call: 'recommend' as const,
+    user: 'u1',
+    k: 3,
+    filters: { ...DEFAULT_FILTERS },
+    diversity: 0,
+    explain: false,
+    ranking: 'ranker' as const,
+  },
+  now: Date.now() / 1000,
+};
+
+const start = (o: Partial<PoolOptions>) =>
+  ModelPool.start(resolveBundleVersion(bundle), {
+    workers: 1,
+    maxQueue: 16,
+    queueDeadlineMs: 60_000,
+    overloadDeadlineMs: 60_000,
+    concurrentTasksPerWorker: 1,
+    maxBatch: 4,
+    provider: 'cpu',
+    ...o,
+  });
+
+/** Hands `n` requests to the pool at once; how many were served, and the reasons of the others. */
+async function burst(pool: ModelPool, n: number): Promise<{ served: number; shed: string[] }> {
+  const settled = await Promise.allSettled(Array.from({ length: n }, () => pool.run(task)));
+  const shed = settled.flatMap((s) => (s.status === 'rejected' ? [String((s.reason as QueueFullError).message)] : []));
+  return { served: n - shed.length, shed };
+}
+
 describe('the worker pool', () => {
+  it('queues a short burst under the queue deadline, holds a standing queue to the overload deadline', async () => {
+    const pool = await start({ maxQueue: 5000, maxBatch: 1, overloadDeadlineMs: 1 });
+    try {
+      expect(pool.deadlineMs()).toBe(60_000);
+      // A burst worked off within 100 ms (~15 ms here): most of it waits past 1 ms, and all is served.
+      expect(await burst(pool, 60)).toEqual({ served: 60, shed: [] });
+      // One request per hand-off: 3,000 keep requests waiting past 1 ms for well over 100 ms, so the
+      // queue stands and whatever has waited past 1 ms by then is dropped.
+      const { served, shed } = await burst(pool, 3000);
+      expect(served).toBeGreaterThan(10);
+      expect(shed.length).toBeGreaterThan(0);
+      expect(shed.every((m) => /past the 1 ms deadline/.test(m))).toBe(true);
+      expect(pool.deadlineMs()).toBe(1);
+      // 100 ms without a request kept waiting, and the ordinary deadline is back.
+      await new Promise((r) => setTimeout(r, 150));
+      expect(pool.deadlineMs()).toBe(60_000);
+      expect(await burst(pool, 10)).toEqual({ served: 10, shed: [] });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('serves the newest request first while the queue stands', async () => {
+    const pool = await start({ maxQueue: 5000, maxBatch: 1, overloadDeadlineMs: 20 });
+    try {
+      await burst(pool, 3000);
+      expect(pool.deadlineMs()).toBe(20);
+      // One slot: the first goes straight to the worker, the next two queue; the later one goes first.
+      const order: number[] = [];
+      await Promise.all([1, 2, 3].map((j) => pool.run(task).then(() => order.push(j))));
+      expect(order).toEqual([1, 3, 2]);
+      await new Promise((r) => setTimeout(r, 150));
+      order.length = 0;
+      await Promise.all([1, 2, 3].map((j) => pool.run(task).then(() => order.push(j))));
+      expect(order).toEqual([1, 2, 3]);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('refuses a request once closed, rather than starting a worker nothing would stop', async () => {
-    const pool = await ModelPool.start(resolveBundleVersion(bundle), {
-      workers: 1,
-      maxQueue: 16,
-      queueDeadlineMs: 60_000,
-      concurrentTasksPerWorker: 1,
-      maxBatch: 4,
-      provider: 'cpu',
-    });
-    const task = {
-      call: {
-        call: 'recommend' as const,
-        user: 'u1',
-        k: 3,
-        filters: { ...DEFAULT_FILTERS },
-        diversity: 0,
-        explain: false,
-        ranking: 'ranker' as const,
-      },
-      now: Date.now() / 1000,
-    };
+    const pool = await start({});
     expect('result' in (await pool.run(task)).outcome).toBe(true);
     await pool.close();
     expect(pool.threads).toBe(0);

@@ -32,6 +32,7 @@ export interface ServeFlags {
   experiments?: string;
   experimentWorkers?: number;
   queueDeadlineMs?: number;
+  overloadDeadlineMs?: number;
   maxConnections?: number;
   maxUnreadReplyMiB?: number;
 }
@@ -86,6 +87,11 @@ const SERVE_OPTIONS: [string, string, ((v: string) => unknown)?][] = [
   [
     '--queue-deadline <ms>',
     'longest a request may wait for a worker; past it (or expected past it) it is answered overloaded, not served late (default 50)',
+    intArg(1, 60_000),
+  ],
+  [
+    '--overload-deadline <ms>',
+    'the same once requests have kept waiting past it for over 100 ms (overload rather than a burst): the newest are served first, the excess is refused early (default 5)',
     intArg(1, 60_000),
   ],
   [
@@ -195,10 +201,12 @@ Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
         corsOrigin,
         storeTimeout,
         queueDeadline,
+        overloadDeadline,
         maxUnreadReplies,
         ...opts
       }: ServeFlags & {
         queueDeadline?: number;
+        overloadDeadline?: number;
         maxUnreadReplies?: number;
         tasksPerWorker?: number;
         maxStreamedMemory?: number;
@@ -209,6 +217,7 @@ Example: vitrine serve --bundle models/shop --port 8080 --admin-token s3cret`,
           ...opts,
           storeTimeoutMs: storeTimeout,
           queueDeadlineMs: queueDeadline,
+          overloadDeadlineMs: overloadDeadline,
           maxUnreadReplyMiB: maxUnreadReplies,
           concurrentTasksPerWorker: tasksPerWorker,
           maxStreamedMemoryMiB: maxStreamedMemory,

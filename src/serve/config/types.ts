@@ -19,6 +19,8 @@ export interface ServerConfig {
   maxInFlightPerConnection: number;
   /** Longest a request may wait for a worker, ms; past it (or expected past it) it gets `overloaded`. */
   queueDeadlineMs: number;
+  /** The same while the queue stands (waits past it for over 100 ms: overload, not a burst), ms. */
+  overloadDeadlineMs: number;
   /** Open WebSocket connections; further upgrades are refused with 503. */
   maxConnections: number;
   /**
@@ -93,6 +95,7 @@ export function defaultConfig(bundle: string): ServerConfig {
     maxQueue: workers * 256,
     maxInFlightPerConnection: 256,
     queueDeadlineMs: 50,
+    overloadDeadlineMs: 5,
     maxConnections: 10_000,
     maxUnreadReplyMiB: 256,
     maxFrameBytes: 1 << 20,
