@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SCHEMA_VERSION } from '../src/bundle/manifest.js';
+import { readBundle } from '../src/bundle/read.js';
 import { loadDataset } from '../src/data/loaders/index.js';
 import { configFor } from '../src/data/synthetic/config.js';
 import { generateShop } from '../src/data/synthetic/write.js';
@@ -26,10 +27,11 @@ export async function ensureBenchBundle(items: number, users: number, candidates
     const { schemaVersion } = JSON.parse(readFileSync(join(bundle, 'manifest.json'), 'utf8')) as {
       schemaVersion?: number;
     };
-    if (schemaVersion === SCHEMA_VERSION) return { shop, bundle };
-    console.error(
-      `bench bundle ${bundle} has schema ${String(schemaVersion)}; rebuilding for schema ${SCHEMA_VERSION}`,
-    );
+    // Read as a server would: a bundle of this schema built before an array was added to it (during
+    // the schema's development) has the right number and still fails to load.
+    const fault = schemaVersion === SCHEMA_VERSION ? loadFault(bundle) : `has schema ${String(schemaVersion)}`;
+    if (fault === undefined) return { shop, bundle };
+    console.error(`bench bundle ${bundle} ${fault}; rebuilding it`);
   }
   if (!existsSync(join(shop, 'meta.json')))
     await generateShop(configFor('large', { items, users, weeks: 8, sessionsPerUserWeek: 1, seed: 1 }), shop);
@@ -40,4 +42,13 @@ export async function ensureBenchBundle(items: number, users: number, candidates
   o.ranker.epochs = 6;
   await buildBundle(await loadDataset(shop), o);
   return { shop, bundle };
+}
+
+function loadFault(dir: string): string | undefined {
+  try {
+    readBundle(dir);
+    return undefined;
+  } catch (e) {
+    return `does not load (${(e as Error).message})`;
+  }
 }

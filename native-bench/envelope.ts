@@ -3,6 +3,7 @@
  * on the bench bundle, measured the same way in one run, through `vitrine loadtest`'s engine.
  *
  *   npm run bench:envelope -- [--slo-ms 10] [--step-seconds 5] [--seconds 10] [--connections 32] [--slow-readers 16]
+ *                              [--max-rss-mib 8192]
  *
  * Per server: the highest open-loop rate whose p99 meets the objective (stepped as `loadtest --find-max`
  * does), p50/p99 at a tenth and at half of it, goodput and the admitted requests' p99 at 2× and 10× it,
@@ -34,6 +35,9 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '32' },
     'slow-readers': { type: 'string', default: '16' },
     'slow-requests': { type: 'string', default: '20000' },
+    // The slow-reader phase ends early once the server's RSS passes this (the naive server grew to
+    // 19 GiB on a 24 GiB machine): the figure is then "more than this".
+    'max-rss-mib': { type: 'string', default: '8192' },
     only: { type: 'string' },
     // Skip the search and take this as the maximum rate (to try server settings quickly).
     max: { type: 'string' },
@@ -159,7 +163,7 @@ interface Envelope {
     errors: Record<string, number>;
     healthzMaxMs?: number;
   }[];
-  slowReaders: { rssBeforeMiB: number; rssPeakMiB: number; healthzMaxMs?: number };
+  slowReaders: { rssBeforeMiB: number; rssPeakMiB: number; capped: boolean; healthzMaxMs?: number };
   clientCpu: number;
 }
 
@@ -221,11 +225,23 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
     const rssBeforeMiB = rssMiB(child.pid!);
     process.stderr.write(`  ${s.name}: ${num('slow-readers')} clients sending without reading...\n`);
     let rssPeakMiB = rssBeforeMiB;
-    const sampler = setInterval(() => (rssPeakMiB = Math.max(rssPeakMiB, rssMiB(child.pid!))), 100);
+    let capped = false;
+    let stopEarly = (): void => undefined;
+    const sampler = setInterval(() => {
+      rssPeakMiB = Math.max(rssPeakMiB, rssMiB(child.pid!));
+      if (rssPeakMiB > num('max-rss-mib') && !capped) {
+        capped = true;
+        stopEarly();
+      }
+    }, 100);
     const { value: release, healthzMaxMs } = await healthzWhile(
       s.probes ? port : undefined,
       slowReaders(url, num('slow-readers'), num('slow-requests'), users).then(async (r) => {
-        await new Promise((w) => setTimeout(w, 8000));
+        await new Promise<void>((w) => {
+          stopEarly = w;
+          if (capped) w();
+          setTimeout(w, 8000);
+        });
         return r;
       }),
     );
@@ -238,7 +254,7 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
       low: { p50: low.p50, p99: low.p99 },
       half: { rate: Math.round(max / 2), p50: half.p50, p99: half.p99 },
       overload,
-      slowReaders: { rssBeforeMiB, rssPeakMiB, ...(healthzMaxMs !== undefined && { healthzMaxMs }) },
+      slowReaders: { rssBeforeMiB, rssPeakMiB, capped, ...(healthzMaxMs !== undefined && { healthzMaxMs }) },
       clientCpu: Number(((used.user + used.system) / 1000 / (performance.now() - t0)).toFixed(2)),
     };
   } finally {
@@ -277,7 +293,7 @@ for (const [name, e] of Object.entries(results)) {
       `  ${o.factor}× max (${o.offered}/s offered, ${o.achieved}/s sent): goodput ${o.goodput}/s (${Math.round((100 * o.goodput) / Math.max(1, e.max))}% of max), admitted p99 ${o.admittedP99} ms (${(o.admittedP99 / Math.max(0.001, e.low.p99)).toFixed(1)}× unloaded; server's own p99 ${o.admittedServerP99} ms; client sent late by p99 ${o.clientLateP99} ms), errors ${JSON.stringify(o.errors)}${o.healthzMaxMs !== undefined ? `, /healthz slowest ${o.healthzMaxMs} ms` : ''}`,
     );
   console.log(
-    `  slow readers: RSS ${e.slowReaders.rssBeforeMiB} → peak ${e.slowReaders.rssPeakMiB} MiB${e.slowReaders.healthzMaxMs !== undefined ? `, /healthz slowest ${e.slowReaders.healthzMaxMs} ms` : ''}`,
+    `  slow readers: RSS ${e.slowReaders.rssBeforeMiB} → peak ${e.slowReaders.rssPeakMiB} MiB${e.slowReaders.capped ? ` (stopped there: past --max-rss-mib ${num('max-rss-mib')})` : ''}${e.slowReaders.healthzMaxMs !== undefined ? `, /healthz slowest ${e.slowReaders.healthzMaxMs} ms` : ''}`,
   );
   console.log(`  load generator CPU: ${Math.round(e.clientCpu * 100)}% of a core over the run`);
 }
