@@ -39,12 +39,30 @@ redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('SET', KEYS[3], '1')
 return { n, r }`,
   },
-  /** KEYS: records. ARGV: field, record JSON, TTL seconds (the key lives as long as its longest record). */
+  /**
+   * KEYS: records. ARGV: field, record JSON, TTL seconds (the key lives as long as its longest record),
+   * now (Unix seconds), the field prefix of the record's kind, most records per kind. Past twice that
+   * many fields in all, expired fields go, and of the kind's the soonest to expire beyond the most:
+   * without it the hash of a shopper served a promotion every day grows until the key idles out,
+   * and every read of the shopper's state reads all of it.
+   */
   vitrinePutRecord: {
     numberOfKeys: 1,
     lua: `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 local ttl = redis.call('TTL', KEYS[1])
 if ttl < tonumber(ARGV[3]) then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3])) end
+local most = tonumber(ARGV[6])
+if redis.call('HLEN', KEYS[1]) <= 2 * most then return 1 end
+local now, prefix, all, mine = tonumber(ARGV[4]), ARGV[5], redis.call('HGETALL', KEYS[1]), {}
+for i = 1, #all, 2 do
+  local x = cjson.decode(all[i + 1]).x
+  if x <= now then redis.call('HDEL', KEYS[1], all[i])
+  elseif string.sub(all[i], 1, #prefix) == prefix then table.insert(mine, { all[i], x }) end
+end
+if #mine > most then
+  table.sort(mine, function(a, b) return a[2] < b[2] end)
+  for j = 1, #mine - most do redis.call('HDEL', KEYS[1], mine[j][1]) end
+end
 return 1`,
   },
 } as const;
@@ -53,5 +71,13 @@ return 1`,
 export interface ScriptCommands {
   vitrineAppend(events: string, json: string, keep: number, ttl: number, referenceTime: number): Promise<number>;
   vitrineForget(events: string, records: string, tombstone: string, referenceTime: number): Promise<[number, number]>;
-  vitrinePutRecord(records: string, field: string, json: string, ttl: number): Promise<number>;
+  vitrinePutRecord(
+    records: string,
+    field: string,
+    json: string,
+    ttl: number,
+    now: number,
+    kindPrefix: string,
+    mostPerKind: number,
+  ): Promise<number>;
 }

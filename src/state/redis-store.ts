@@ -6,6 +6,7 @@ import { guaranteeOf } from './redis-durability.js';
 import { SCRIPTS, type ScriptCommands } from './redis-scripts.js';
 import type { RedisTarget } from './redis-url.js';
 import {
+  MAX_RECORDS_PER_KIND,
   REJECTED_KIND,
   type Durability,
   type OpenSummary,
@@ -206,13 +207,17 @@ export class RedisStore implements StateStore {
 
   async putRecord(user: string, kind: string, id: string, record: StoredRecord): Promise<void> {
     const u = this.pseudonym(user);
-    const ttl = Math.max(1, Math.ceil(record.expiresAt - Date.now() / 1000));
+    const now = Date.now() / 1000;
+    const ttl = Math.max(1, Math.ceil(record.expiresAt - now));
     await this.run('recording', () =>
       this.client.vitrinePutRecord(
         this.key('rec', u),
         `${kind}\u0000${id}`,
         JSON.stringify({ v: record.value, x: record.expiresAt }),
         ttl,
+        now,
+        `${kind}\u0000`,
+        MAX_RECORDS_PER_KIND,
       ),
     );
   }

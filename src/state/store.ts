@@ -47,6 +47,9 @@ export interface StoredRecord {
  */
 export const REJECTED_KIND = 'rejected';
 
+/** Records a shopper keeps of one kind (the oldest go first): a client cannot grow them without bound. */
+export const MAX_RECORDS_PER_KIND = 100;
+
 export interface UserState {
   /** Events since the bundle was built, oldest first. */
   streamed?: StreamedEvent[];

@@ -1,5 +1,5 @@
 import type { StreamedEvent } from '../protocol/calls.js';
-import type { StoredRecord } from './store.js';
+import { MAX_RECORDS_PER_KIND, type StoredRecord } from './store.js';
 
 export interface UserMemoryOptions {
   /** Events kept per user (oldest dropped first). */
@@ -108,7 +108,7 @@ export class UserMemory {
     byId.delete(id);
     byId.set(id, r);
     this.grow(entry, recordBytes(id, r));
-    const max = this.o.maxRecordsPerKind ?? 100;
+    const max = this.o.maxRecordsPerKind ?? MAX_RECORDS_PER_KIND;
     while (byId.size > max) {
       const [first, rec] = byId.entries().next().value as [string, StoredRecord];
       byId.delete(first);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readTombstones } from '../../src/data/forget.js';
 import { EmbeddedStore } from '../../src/state/embedded-store.js';
 import { createStore } from '../../src/state/open-store.js';
-import { REJECTED_KIND, type StateStore } from '../../src/state/store.js';
+import { MAX_RECORDS_PER_KIND, REJECTED_KIND, type StateStore } from '../../src/state/store.js';
 import { tempDir } from '../helpers/paths.js';
 import { TestRedis, TestRedisCluster } from '../helpers/redis.js';
 
@@ -137,6 +137,22 @@ describe.each(backends)('state store: $name', (b) => {
     );
     expect(await store.readCounter('bandit')).toEqual({ 'seg1|P1:trials': 50, 'seg1|P1:reward': 12.5 });
     expect(await store.readCounter('none-such')).toEqual({});
+  });
+
+  it('holds a bounded number of records per shopper: the newest of a kind kept, expired ones cleared', async () => {
+    const busy = `busy-${Math.random().toString(36).slice(2)}@example.com`;
+    const now = Date.now() / 1000;
+    // A promotion decision a day for most of a year, say; the later ones expire later.
+    for (let j = 0; j < 250; j++)
+      await store.putRecord(busy, 'decision', `d${j}`, { value: {}, expiresAt: now + 3600 + j });
+    const kept = Object.keys(await store.records(busy, 'decision'));
+    expect(kept.length).toBeGreaterThanOrEqual(MAX_RECORDS_PER_KIND);
+    expect(kept.length).toBeLessThanOrEqual(2 * MAX_RECORDS_PER_KIND);
+    expect(kept).toContain('d249');
+    expect(kept).not.toContain('d0');
+    for (let j = 0; j < 300; j++) await store.putRecord(busy, 'seen', `s${j}`, { value: {}, expiresAt: now - 1 });
+    // What the store holds (forget counts it, expired records too) stays bounded as more arrive.
+    expect((await store.forgetUser(busy)).records).toBeLessThanOrEqual(2 * MAX_RECORDS_PER_KIND);
   });
 
   it("reads a shopper's rejected items with their events, in the same read", async () => {
