@@ -42,7 +42,8 @@ return { n, r }`,
   /**
    * KEYS: records. ARGV: field, record JSON, TTL seconds (the key lives as long as its longest record),
    * now (Unix seconds), the field prefix of the record's kind, most records per kind. Past twice that
-   * many fields in all, expired fields go, and of the kind's the soonest to expire beyond the most:
+   * many fields in all, expired fields go, and of the kind's the soonest to expire beyond the most
+   * (never the one just written, even if it expires sooner; a value it cannot read is left alone):
    * without it the hash of a shopper served a promotion every day grows until the key idles out,
    * and every read of the shopper's state reads all of it.
    */
@@ -55,13 +56,15 @@ local most = tonumber(ARGV[6])
 if redis.call('HLEN', KEYS[1]) <= 2 * most then return 1 end
 local now, prefix, all, mine = tonumber(ARGV[4]), ARGV[5], redis.call('HGETALL', KEYS[1]), {}
 for i = 1, #all, 2 do
-  local x = cjson.decode(all[i + 1]).x
-  if x <= now then redis.call('HDEL', KEYS[1], all[i])
-  elseif string.sub(all[i], 1, #prefix) == prefix then table.insert(mine, { all[i], x }) end
+  local ok, r = pcall(cjson.decode, all[i + 1])
+  local x = ok and type(r) == 'table' and tonumber(r.x) or nil
+  if x == nil then
+  elseif x <= now then redis.call('HDEL', KEYS[1], all[i])
+  elseif all[i] ~= ARGV[1] and string.sub(all[i], 1, #prefix) == prefix then table.insert(mine, { all[i], x }) end
 end
-if #mine > most then
+if #mine >= most then
   table.sort(mine, function(a, b) return a[2] < b[2] end)
-  for j = 1, #mine - most do redis.call('HDEL', KEYS[1], mine[j][1]) end
+  for j = 1, #mine - most + 1 do redis.call('HDEL', KEYS[1], mine[j][1]) end
 end
 return 1`,
   },

@@ -39,19 +39,25 @@ async function burst(pool: ModelPool, n: number): Promise<{ served: number; shed
 
 describe('the worker pool', () => {
   it('queues a short burst under the queue deadline, holds a standing queue to the overload deadline', async () => {
-    const pool = await start({ maxQueue: 5000, maxBatch: 1, overloadDeadlineMs: 1 });
+    // A burst worked off within the interval (~15 ms here, 1 s allowed): most of it waits past 1 ms,
+    // and all of it is served.
+    const calm = await start({ maxQueue: 5000, maxBatch: 1, overloadDeadlineMs: 1, standingQueueMs: 1000 });
     try {
-      expect(pool.deadlineMs()).toBe(60_000);
-      // A burst worked off within 100 ms (~15 ms here): most of it waits past 1 ms, and all is served.
-      expect(await burst(pool, 60)).toEqual({ served: 60, shed: [] });
-      // One request per hand-off: 3,000 keep requests waiting past 1 ms for well over 100 ms, so the
-      // queue stands and whatever has waited past 1 ms by then is dropped.
+      expect(calm.deadlineMs()).toBe(60_000);
+      expect(await burst(calm, 60)).toEqual({ served: 60, shed: [] });
+    } finally {
+      await calm.close();
+    }
+    // One request per hand-off: 3,000 keep requests waiting past 1 ms for well over the 50 ms
+    // interval, so the queue stands and whatever has waited past 1 ms by then is dropped.
+    const pool = await start({ maxQueue: 5000, maxBatch: 1, overloadDeadlineMs: 1, standingQueueMs: 50 });
+    try {
       const { served, shed } = await burst(pool, 3000);
       expect(served).toBeGreaterThan(10);
       expect(shed.length).toBeGreaterThan(0);
       expect(shed.every((m) => /past the 1 ms deadline/.test(m))).toBe(true);
       expect(pool.deadlineMs()).toBe(1);
-      // 100 ms without a request kept waiting, and the ordinary deadline is back.
+      // An interval without a request kept waiting, and the ordinary deadline is back.
       await new Promise((r) => setTimeout(r, 150));
       expect(pool.deadlineMs()).toBe(60_000);
       expect(await burst(pool, 10)).toEqual({ served: 10, shed: [] });
@@ -61,7 +67,7 @@ describe('the worker pool', () => {
   });
 
   it('serves the newest request first while the queue stands', async () => {
-    const pool = await start({ maxQueue: 5000, maxBatch: 1, overloadDeadlineMs: 20 });
+    const pool = await start({ maxQueue: 5000, maxBatch: 1, overloadDeadlineMs: 20, standingQueueMs: 50 });
     try {
       await burst(pool, 3000);
       expect(pool.deadlineMs()).toBe(20);
