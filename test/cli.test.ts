@@ -195,13 +195,15 @@ describe('vitrine CLI', () => {
 
   it('claims a new version name at once, so builds started in the same second get different ones', () => {
     const bundleDir = join(mkdtempSync(join(tmpdir(), 'vitrine-names-')), 'shop');
-    const first = newVersion(bundleDir);
-    const second = newVersion(bundleDir);
+    // One clock reading for all three: the test is about names claimed within one second.
+    const at = new Date();
+    const first = newVersion(bundleDir, at);
+    const second = newVersion(bundleDir, at);
     expect(second.path).not.toBe(first.path);
     // The claim is a hidden file: nothing that looks like a version exists until the build writes it.
     expect(existsSync(first.path) || existsSync(second.path)).toBe(false);
     first.release();
-    expect(newVersion(bundleDir).path).toBe(first.path);
+    expect(newVersion(bundleDir, at).path).toBe(first.path);
   });
 
   it('reports what --lenient skipped when training, records it (and the --hnsw-m it was given), and evaluates the bundle the same way', () => {

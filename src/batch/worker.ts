@@ -3,6 +3,7 @@ import type { BundleData } from '../bundle/model.js';
 import { encodeCatalog } from '../data/catalog.js';
 import { FeatureBuilder } from '../features/features.js';
 import { historyOf } from '../data/history.js';
+import { itemsOf } from '../data/interactions.js';
 import { profileVector } from '../model/profile.js';
 import { assignSegment, segmentClock } from '../model/segments.js';
 import { OnnxRanker } from '../rank/onnx-ranker.js';
@@ -177,8 +178,7 @@ export default async function scoreBlock(task: BatchTask): Promise<BatchReply> {
 
 /** The k most trending items, less any the shopper disliked or returned (a history of only those is cold). */
 function trendingFor(u: number, k: number): string[] {
-  const rej = b.history.rejected;
-  const off = u >= 0 ? new Set(rej.items.subarray(rej.indptr[u], rej.indptr[u + 1])) : undefined;
+  const off = u >= 0 ? new Set(itemsOf(b.history.rejected, u)) : undefined;
   const out: string[] = [];
   for (let q = 0; q < trending.length && out.length < k; q++)
     if (!off?.has(trending[q])) out.push(b.items[trending[q]].id);

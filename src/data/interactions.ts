@@ -84,7 +84,8 @@ export function buildUserItems(
   };
 }
 
-export function itemsOf(ui: UserItems, u: number): Int32Array {
+/** Row u of a user-by-item CSR table: the items of a UserItems, or a bundle's rejected items. */
+export function itemsOf(ui: Pick<UserItems, 'indptr' | 'items'>, u: number): Int32Array {
   return ui.items.subarray(ui.indptr[u], ui.indptr[u + 1]);
 }
 

@@ -1,4 +1,5 @@
 import { emptyHistory, historyOf, type UserHistory } from '../data/history.js';
+import { itemsOf } from '../data/interactions.js';
 import type { UserAttributes } from '../data/types.js';
 import { EVENT_TYPES, type HistoryEntry, isNegativeType, type StreamedEvent } from '../protocol/calls.js';
 import type { RecModel } from './model.js';
@@ -125,8 +126,7 @@ export function resolveUser(
 
 /** The bundle's record of the shopper's disliked and returned items, and the store's since. */
 function rejectedItems(m: RecModel, index: number, streamed: readonly string[] | undefined): Int32Array {
-  const rej = m.data.history.rejected;
-  const own = index >= 0 ? rej.items.subarray(rej.indptr[index], rej.indptr[index + 1]) : new Int32Array(0);
+  const own = index >= 0 ? itemsOf(m.data.history.rejected, index) : new Int32Array(0);
   if (!streamed || streamed.length === 0) return own;
   const all = new Set(own);
   for (const id of streamed) {
@@ -140,7 +140,6 @@ function rejectedItems(m: RecModel, index: number, streamed: readonly string[] |
 function bundleType(m: RecModel, index: number, item: number): string | undefined {
   if (index < 0) return undefined;
   const ui = m.data.history.ui;
-  for (let p = ui.indptr[index]; p < ui.indptr[index + 1]; p++)
-    if (ui.items[p] === item) return EVENT_TYPES[ui.lastType[p]];
-  return undefined;
+  const p = itemsOf(ui, index).indexOf(item);
+  return p >= 0 ? EVENT_TYPES[ui.lastType[ui.indptr[index] + p]] : undefined;
 }

@@ -198,8 +198,12 @@ export class ModelPool {
 
   /** The deadline a request is held to now: the overload one while the queue is standing. */
   deadlineMs(now = performance.now()): number {
+    return this.deadlineIf(this.standing.standing(now));
+  }
+
+  private deadlineIf(standing: boolean): number {
     const { overloadDeadlineMs, queueDeadlineMs } = this.o;
-    return this.standing.standing(now) ? Math.min(overloadDeadlineMs, queueDeadlineMs) : queueDeadlineMs;
+    return standing ? Math.min(overloadDeadlineMs, queueDeadlineMs) : queueDeadlineMs;
   }
 
   get utilization(): number {
@@ -266,7 +270,7 @@ export class ModelPool {
   private dispatch(): void {
     const now = performance.now();
     const standing = this.standing.standing(now);
-    this.dropLate(now, this.deadlineMs(now));
+    this.dropLate(now, this.deadlineIf(standing));
     while (this.running < this.slots && this.queue.length > 0) {
       // Sized by all slots, not the free ones: slots free up one at a time, and a small backlog
       // is better spread over workers about to finish than queued behind one.

@@ -1,4 +1,5 @@
 import { historyOf } from '../data/history.js';
+import { itemsOf } from '../data/interactions.js';
 import { VitrineError } from '../protocol/errors.js';
 import type { ProfileResult } from '../protocol/replies.js';
 import type { StateStore, StoredRecord } from '../state/store.js';
@@ -64,8 +65,7 @@ export async function exportShopper(
       interactions: h.counts[j],
       lastSeen: iso(h.lastTime[j]),
     }));
-    const rej = b.history.rejected;
-    bundle.rejected = Array.from(rej.items.subarray(rej.indptr[index], rej.indptr[index + 1]), (i) => b.items[i].id);
+    bundle.rejected = Array.from(itemsOf(b.history.rejected, index), (i) => b.items[i].id);
     bundle.totals = {
       events: h.events,
       spend: h.spend,

@@ -166,31 +166,26 @@ export class RedisStore implements StateStore {
         `the state store (Redis at ${this.o.target.display}) failed a moment ago; not waiting for it`,
       );
     const u = this.pseudonym(user);
-    let reply: (string | number)[];
-    let records: Record<string, string>;
+    let read: [number, string[], Record<string, string>];
     try {
       // Three read-only commands in one auto-pipelined write. A forget landing between them can only
       // leave this one concurrent read with less than before it (no streamed events), never more.
-      const [gone, events, recs] = await Promise.all([
+      read = await Promise.all([
         this.client.exists(this.key('gone', u)),
         this.client.lrange(this.key('ev', u), 0, -1),
         this.client.hgetall(this.key('rec', u)),
       ]);
-      reply = [gone, ...events];
-      records = recs;
     } catch (e) {
       this.readsSuspendedUntil = Date.now() + READ_BACKOFF_MS;
       throw this.failure(e, "reading the shopper's events");
     }
-    const streamed = reply
-      .slice(1)
-      .map((s) => JSON.parse(String(s)) as StreamedEvent)
-      .filter((e) => e.ts >= this.referenceTime);
-    const rejected = liveIds(records, REJECTED_KIND);
+    const [gone, events, records] = read;
+    const streamed = events.map((s) => JSON.parse(s) as StreamedEvent).filter((e) => e.ts >= this.referenceTime);
+    const rejected = Object.keys(liveRecords(records, REJECTED_KIND)[REJECTED_KIND] ?? {});
     return {
       streamed: streamed.length > 0 ? streamed : undefined,
       ...(rejected.length > 0 && { rejected }),
-      forgotten: Number(reply[0]) === 1,
+      forgotten: gone === 1,
     };
   }
 
@@ -241,15 +236,7 @@ export class RedisStore implements StateStore {
   }
 
   private async allRecords(u: string): Promise<Record<string, Record<string, StoredRecord>>> {
-    const fields = await this.run('reading records', () => this.client.hgetall(this.key('rec', u)));
-    const now = Date.now() / 1000;
-    const out: Record<string, Record<string, StoredRecord>> = {};
-    for (const [field, json] of Object.entries(fields)) {
-      const [kind, id] = field.split('\u0000');
-      const r = JSON.parse(json) as { v: Record<string, unknown>; x: number };
-      if (r.x > now) (out[kind] ??= {})[id] = { value: r.v, expiresAt: r.x };
-    }
-    return out;
+    return liveRecords(await this.run('reading records', () => this.client.hgetall(this.key('rec', u))));
   }
 
   async increment(counter: string, deltas: Record<string, number>): Promise<void> {
@@ -304,11 +291,19 @@ export class RedisStore implements StateStore {
   }
 }
 
-/** The ids of one kind's unexpired records in a record hash (fields `kind\0id`, values {v, x}). */
-function liveIds(fields: Record<string, string>, kind: string): string[] {
+/**
+ * A record hash's unexpired records by kind and id (fields `kind\0id`, values {v, x}); `only`: of
+ * that kind alone, the others not even parsed (every request reads the rejected items this way).
+ */
+function liveRecords(fields: Record<string, string>, only?: string): Record<string, Record<string, StoredRecord>> {
   const now = Date.now() / 1000;
-  const prefix = `${kind}\u0000`;
-  return Object.entries(fields)
-    .filter(([f, json]) => f.startsWith(prefix) && (JSON.parse(json) as { x: number }).x > now)
-    .map(([f]) => f.slice(prefix.length));
+  const prefix = only !== undefined ? `${only}\u0000` : '';
+  const out: Record<string, Record<string, StoredRecord>> = {};
+  for (const [field, json] of Object.entries(fields)) {
+    if (!field.startsWith(prefix)) continue;
+    const [kind, id] = field.split('\u0000');
+    const r = JSON.parse(json) as { v: Record<string, unknown>; x: number };
+    if (r.x > now) (out[kind] ??= {})[id] = { value: r.v, expiresAt: r.x };
+  }
+  return out;
 }

@@ -150,7 +150,8 @@ describe('transports: errors, probes and the load engine', () => {
     expect(metrics).toMatch(/vitrine_request_duration_seconds_bucket\{le="0.005",call="recommend"\}/);
     expect(metrics).toMatch(/vitrine_worker_queue_depth \d+/);
     expect(metrics).toMatch(/vitrine_worker_utilization /);
-    // Idle, the queue is held to the queue deadline (the tests' 60 s), not the overload one.
+    // The deadline in force, in seconds (the tests set both deadlines to 60 s; which one applies when
+    // is test/serve/pool.test.ts's subject).
     expect(metrics).toMatch(/vitrine_worker_queue_deadline_seconds 60\n/);
     expect(metrics).toMatch(/vitrine_bundle_info\{version="v1"\} 1/);
   });

@@ -27,8 +27,8 @@ function timestampVersion(date = new Date()): string {
 }
 
 /** A new version name in `bundleDir` (v<timestamp>, -2, -3 when taken), claimed until the build writes it. */
-export function newVersion(bundleDir: string): Claim {
-  return claimName(bundleDir, timestampVersion());
+export function newVersion(bundleDir: string, at = new Date()): Claim {
+  return claimName(bundleDir, timestampVersion(at));
 }
 
 export interface TrainCliOptions {
