@@ -242,6 +242,7 @@ if (suites.has('ranker')) {
       factors: d,
       itemFactors: bundle.als.itemFactors,
       knn: bundle.knn,
+      follows: bundle.follows,
       popularity: bundle.popularity,
       rules: bundle.rules,
     },

@@ -262,7 +262,7 @@ describe('vitrine CLI', () => {
     expect(report.twoStageVsEase).toBeNull();
     expect(Object.keys(report.models).some((m) => m.startsWith('ease'))).toBe(false);
     expect(Object.keys(report.models)).toEqual(
-      expect.arrayContaining(['popularity', 'hnsw+item-knn retrieval -> ranker']),
+      expect.arrayContaining(['popularity', 'two-stage: retrieval -> ranker']),
     );
     // The variant where repeats count ranks the same models, EASE again left out.
     const repeats = run(
@@ -338,13 +338,13 @@ describe('vitrine CLI', () => {
     expect(train.stderr).toMatch(
       /warning: no test user has a test item outside their train history \(100\.0% of test interactions repeat/,
     );
-    expect(train.stdout).toMatch(/hnsw\+item-knn retrieval -> ranker +- +- +- +- +-/);
+    expect(train.stdout).toMatch(/two-stage: retrieval -> ranker +- +- +- +- +-/);
     expect(train.stdout).toMatch(/two-stage NDCG@10 \/ EASE NDCG@10 = -/);
     expect(train.stdout).toMatch(/precision +-/);
     const report = JSON.parse(readFileSync(join(dir, 'models', 'v1', 'manifest.json'), 'utf8')).metrics as {
       models: Record<string, Record<string, number | null>>;
     };
-    expect(report.models['hnsw+item-knn retrieval -> ranker']['ndcg@10']).toBeNull();
+    expect(report.models['two-stage: retrieval -> ranker']['ndcg@10']).toBeNull();
   });
 
   it('finds the shared data sets from any working directory', () => {

@@ -66,8 +66,8 @@ const made = await createKernel(init.kernel, scoredFactors, scored.length, d).ca
   throw e;
 });
 // Propensity rows rank each item as if it headed the retrieval list serving builds (its HNSW
-// candidates, then item-kNN ones), so an item's propensity does not depend on --k.
-const retrievalListSize = b.retrieval.candidates + b.retrieval.knnCandidates;
+// candidates, then item-kNN and followers), so an item's propensity does not depend on --k.
+const retrievalListSize = b.retrieval.candidates + b.retrieval.knnCandidates + b.retrieval.followCandidates;
 const catalog = encodeCatalog(b.items);
 // The purchase-labelled model where the bundle has one, else the ranker (its probability of any interaction).
 const ranker = init.propensity
@@ -80,6 +80,7 @@ const features = init.propensity
         factors: d,
         itemFactors: b.als.itemFactors,
         knn: b.knn,
+        follows: b.follows,
         popularity: b.popularity,
         rules: b.rules,
       },

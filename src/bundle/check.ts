@@ -44,6 +44,8 @@ export function checkShapes(b: BundleData, where: string): void {
   finite('als_user_factors', b.als.userFactors);
   csr('knn', b.knn.indptr, items, b.knn.neighbours, items);
   length('knn_similarity', b.knn.similarity, b.knn.neighbours.length);
+  csr('follows', b.follows.indptr, items, b.follows.neighbours, items);
+  length('follows_weight', b.follows.similarity, b.follows.neighbours.length);
   csr('rules', b.rules.indptr, items, b.rules.consequent, items);
   for (const [name, a] of [
     ['rules_support', b.rules.support],

@@ -7,7 +7,7 @@ import type { OutputMarker } from '../util/output-dir.js';
  * 1; 4: repeat-purchase and basket features (pop_repeat_*.f32, four more ranker inputs, own candidates)
  * and each shopper's negative feedback (hist_rejected_*.i32) and last event type per item (hist_last_type.u8).
  */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** A bundle version directory, of this schema or an older one, may be rebuilt in place. */
 export const BUNDLE_MARKER: OutputMarker = {

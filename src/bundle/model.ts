@@ -27,6 +27,8 @@ export interface BundleData {
   users: (UserAttributes | undefined)[];
   als: Omit<AlsModel, 'numUsers' | 'numItems'>;
   knn: ItemNeighbours;
+  /** Directed co-visitation: per item, what shoppers went on to next (weights in `similarity`). */
+  follows: ItemNeighbours;
   popularity: Popularity;
   rules: AssociationRules;
   /** What one event of each type added to a pair's count in training: streamed events are weighed alike. */

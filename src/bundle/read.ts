@@ -105,6 +105,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
   const model = json['model.json'] as {
     als: { factors: number; regularization: number; alpha: number };
     knn: { numItems: number; k: number };
+    follows: { numItems: number; k: number };
     popularity: { halfLifeDays: number; referenceTime: number };
     rules: Pick<AssociationRules, 'numItems' | 'transactions' | 'basis' | 'params'>;
     history: { numUsers: number; numItems: number };
@@ -123,12 +124,14 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     if (!v) incomplete(manifestPath, `no entry for ${name}`);
     return v as T;
   };
-  const knn: ItemNeighbours = {
-    ...model.knn,
-    indptr: a('knn_indptr.i32'),
-    neighbours: a('knn_neighbours.i32'),
-    similarity: a('knn_similarity.f32'),
-  };
+  const graph = (shape: { numItems: number; k: number }, files: [string, string, string]): ItemNeighbours => ({
+    ...shape,
+    indptr: a(files[0]),
+    neighbours: a(files[1]),
+    similarity: a(files[2]),
+  });
+  const knn = graph(model.knn, ['knn_indptr.i32', 'knn_neighbours.i32', 'knn_similarity.f32']);
+  const follows = graph(model.follows, ['follows_indptr.i32', 'follows_items.i32', 'follows_weight.f32']);
   const data: BundleData = {
     manifest,
     dir,
@@ -142,6 +145,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
       itemGram: a('als_item_gram.f64'),
     },
     knn,
+    follows,
     popularity: {
       ...model.popularity,
       count: a('pop_count.f32'),

@@ -19,6 +19,9 @@ export function bundleArrays(d: BundleData): Record<string, Typed> {
     'knn_indptr.i32': d.knn.indptr,
     'knn_neighbours.i32': d.knn.neighbours,
     'knn_similarity.f32': d.knn.similarity,
+    'follows_indptr.i32': d.follows.indptr,
+    'follows_items.i32': d.follows.neighbours,
+    'follows_weight.f32': d.follows.similarity,
     'pop_count.f32': d.popularity.count,
     'pop_trending.f32': d.popularity.trending,
     'pop_first_seen.f64': d.popularity.firstSeen,
@@ -49,6 +52,7 @@ export function bundleScalars(d: BundleData): Record<string, unknown> {
   return {
     als: { factors: d.als.factors, regularization: d.als.regularization, alpha: d.als.alpha },
     knn: { numItems: d.knn.numItems, k: d.knn.k },
+    follows: { numItems: d.follows.numItems, k: d.follows.k },
     popularity: { halfLifeDays: d.popularity.halfLifeDays, referenceTime: d.popularity.referenceTime },
     rules: {
       numItems: d.rules.numItems,

@@ -71,11 +71,14 @@ export interface EvaluationReport {
   retrieval: {
     candidates: number;
     knnCandidates: number;
+    followCandidates: number;
     efSearch: number;
     /** Recall@candidates (Recall@200 by default) of HNSW retrieval alone, on the protocol's test items. */
     hnswRecallAtCandidates: number;
-    /** Test items among the ranker's whole candidate list (HNSW + item-kNN), over the ranker's test rows. */
+    /** Test items among the ranker's whole candidate list (HNSW + item-kNN + followers), over the ranker's test rows. */
     'recall@candidates': number;
+    /** The same, per source: the test items each source added to the list. */
+    recallBySource: Record<string, number>;
     hnswRecallAt200VsExact: number;
   };
   ranker: ClassificationMetrics & { negativesPerPositive: number };
@@ -121,7 +124,7 @@ export async function evaluateBundle(
   const { report: easeReport, name: easeName, model: ease } = await evaluateEase(ctx, data, split, opts, fitEase);
 
   await run('embeddings (exact)', embeddingRecommender({ ...data.als, numItems: ds.numItems }));
-  const { candidates, knnCandidates } = data.retrieval;
+  const { candidates, knnCandidates, followCandidates } = data.retrieval;
   await run(
     'hnsw retrieval alone',
     (u, k, ex) => {
@@ -160,9 +163,13 @@ export async function evaluateBundle(
     retrieval: {
       candidates,
       knnCandidates,
+      followCandidates,
       efSearch: data.hnsw.efSearch,
       hnswRecallAtCandidates: Number((models['hnsw retrieval alone'].deepRecall?.recall ?? NaN).toFixed(4)),
       'recall@candidates': Number(rows.candidateRecall.toFixed(4)),
+      recallBySource: Object.fromEntries(
+        Object.entries(rows.candidateRecallBySource).map(([s, v]) => [s, Number(v.toFixed(4))]),
+      ),
       hnswRecallAt200VsExact: data.hnsw.recallAt200,
     },
     ranker: { ...classification, negativesPerPositive: opts.negativesPerPositive },
@@ -203,7 +210,7 @@ async function rankerClassification(
   const data = model.data;
   const stage = {
     hnsw: model.hnsw,
-    knn: data.knn,
+    graphs: data,
     features: model.features,
     factors: data.als.factors,
     userFactors: data.als.userFactors,

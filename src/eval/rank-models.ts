@@ -29,7 +29,7 @@ export interface EvalRun {
 }
 
 /** The bundle's own recommender's row in the report. */
-export const TWO_STAGE = 'hnsw+item-knn retrieval -> ranker';
+export const TWO_STAGE = 'two-stage: retrieval -> ranker';
 
 export type AnyRecommender = Recommender | ((u: number, k: number, ex: Uint8Array) => Promise<Int32Array>);
 

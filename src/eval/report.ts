@@ -34,9 +34,18 @@ export function printEvaluation(r: EvaluationReport): void {
   );
   printPropensity(r);
   printTable('retrieval', [
-    ['candidates (HNSW + item-kNN)', `${r.retrieval.candidates} + ${r.retrieval.knnCandidates}`],
+    [
+      'candidates (HNSW + item-kNN + followers)',
+      `${r.retrieval.candidates} + ${r.retrieval.knnCandidates} + ${r.retrieval.followCandidates}`,
+    ],
     [`HNSW retrieval Recall@${r.retrieval.candidates} (protocol test items)`, f4(r.retrieval.hnswRecallAtCandidates)],
     ['test items among all candidates (ranker test rows)', f4(r.retrieval['recall@candidates'])],
+    [
+      '  of which found by',
+      Object.entries(r.retrieval.recallBySource ?? {})
+        .map(([s, v]) => `${s} ${f4(v)}`)
+        .join(', '),
+    ],
     [
       'HNSW recall@200 vs exact search',
       `${f4(r.retrieval.hnswRecallAt200VsExact)} at efSearch ${r.retrieval.efSearch}`,

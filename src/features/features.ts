@@ -34,6 +34,8 @@ export interface FeatureModel {
   factors: number;
   itemFactors: Float32Array;
   knn: ItemNeighbours;
+  /** Directed co-visitation: what shoppers went on to after each item. */
+  follows: ItemNeighbours;
   popularity: Popularity;
   rules: AssociationRules;
   /**
@@ -59,10 +61,10 @@ const DAY = 86400;
 /**
  * Columns a new item takes from its peers: emb_score, knn_sum, knn_max, knn_recent, knn_last,
  * emb_cos_last, log_pop, log_trend, item_age, item_idle, rule_conf, rule_lift, item_repeat,
- * item_cycle. Its own: its place in the list, its category, attributes and price, the shopper's
+ * item_cycle, follow_recent, follow_last. Its own: its place in the list, its category, attributes and price, the shopper's
  * columns and its own_* columns (a shopper can have touched a new item).
  */
-const BORROWED = [0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17, 18, 21, 22] as const;
+const BORROWED = [0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 17, 18, 21, 22, 23, 24] as const;
 
 /** What the per-candidate rows need to know about the user, computed once per request. */
 interface UserSummary {
@@ -84,10 +86,10 @@ interface UserSummary {
 export class FeatureBuilder {
   readonly width: number;
   /**
-   * Per touched item: knn sum, knn max, recent knn, last-basket knn, rule confidence, rule lift, and
-   * for the shopper's own items log(1 + count) and log(1 + days since).
+   * Per touched item: knn sum, knn max, recent knn, last-basket knn, rule confidence, rule lift, for
+   * the shopper's own items log(1 + count) and log(1 + days since), recent and last-basket followers.
    */
-  private readonly acc = new ItemAccumulator(8);
+  private readonly acc = new ItemAccumulator(10);
   /** The mean embedding of the last basket's items. */
   private readonly lastVector: Float32Array;
   /** History shares per category and attribute (dense: these vocabularies are small). */
@@ -198,16 +200,23 @@ export class FeatureBuilder {
         if (rules.lift[p] > v[a + 5]) v[a + 5] = rules.lift[p];
       }
     }
+    this.accumulateRecent(knn, recent, 2);
+    this.accumulateRecent(this.model.follows, recent, 8);
+  }
+
+  /** A graph's links from the latest baskets (0.7 per basket back) at `at`, the last basket's strongest at `at + 1`. */
+  private accumulateRecent(graph: ItemNeighbours, recent: RecentBaskets, at: number): void {
+    const acc = this.acc;
     for (let r = 0; r < recent.items.length; r++) {
       const i = recent.items[r];
       const last = recent.basket[r] === 0;
       const w = Math.pow(0.7, recent.basket[r]);
-      for (let p = knn.indptr[i]; p < knn.indptr[i + 1]; p++) {
-        const a = acc.find(knn.neighbours[p]);
+      for (let p = graph.indptr[i]; p < graph.indptr[i + 1]; p++) {
+        const a = acc.find(graph.neighbours[p]);
         if (a < 0) continue;
         const v = acc.values;
-        v[a + 2] += w * knn.similarity[p];
-        if (last && knn.similarity[p] > v[a + 3]) v[a + 3] = knn.similarity[p];
+        v[a + at] += w * graph.similarity[p];
+        if (last && graph.similarity[p] > v[a + at + 1]) v[a + at + 1] = graph.similarity[p];
       }
     }
   }
@@ -308,6 +317,8 @@ export class FeatureBuilder {
     out[o + 20] = a >= 0 ? v[a + 7] : 0;
     out[o + 21] = st[so + S_REPEAT];
     out[o + 22] = st[so + S_CYCLE];
+    out[o + 23] = a >= 0 ? v[a + 8] : 0;
+    out[o + 24] = a >= 0 ? v[a + 9] : 0;
     for (let q = 0; q < u.oneHot.length; q++) out[o + USER_COLUMNS + q] = u.oneHot[q];
   }
 }

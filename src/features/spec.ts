@@ -36,6 +36,8 @@ const BASE_FEATURES = [
   'own_days', // log(1 + days since the shopper last touched this item)
   'item_repeat', // share of the item's shoppers who came back to it on a later date
   'item_cycle', // log(1 + mean days between one shopper's visits to it, among those who came back)
+  'follow_recent', // how often shoppers went on to the item after the latest baskets' items, decayed by basket
+  'follow_last', // the strongest such weight from an item of the last basket
 ] as const;
 
 /** Where the user one-hot columns start (after BASE_FEATURES). */

@@ -1,4 +1,4 @@
-import { recentBaskets, recentFirst, type UserHistory } from '../data/history.js';
+import { type RecentBaskets, recentBaskets, recentFirst, type UserHistory } from '../data/history.js';
 import type { ItemNeighbours } from '../model/knn.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 import type { HnswIndex } from './hnsw.js';
@@ -8,6 +8,8 @@ export interface RetrievalConfig {
   candidates: number;
   /** Extra items from the item-kNN neighbours of the most recent history items (0 = HNSW only). */
   knnCandidates: number;
+  /** Extra items that shoppers went on to after the most recent history items (directed co-visitation). */
+  followCandidates: number;
   /** How many of the most recent items seed the kNN candidates (whole baskets: see recentBaskets). */
   recentWindow: number;
   /** Items touched at one timestamp form a basket (train --baskets: each item its own when off). */
@@ -28,22 +30,30 @@ export type Exclusion = 'sparse' | 'dense';
 export const SOURCE_HNSW = 0;
 export const SOURCE_KNN = 1;
 export const SOURCE_OWN = 2;
-export const SOURCE_NAMES = ['hnsw', 'item-knn', 'history'] as const;
+export const SOURCE_FOLLOWS = 3;
+export const SOURCE_NAMES = ['hnsw', 'item-knn', 'history', 'follows'] as const;
+
+/** The item graphs retrieval walks from the latest items: symmetric neighbours and directed followers. */
+export interface ItemGraphs {
+  knn: ItemNeighbours;
+  follows: ItemNeighbours;
+}
 
 export interface Retrieved {
   items: Int32Array;
-  /** SOURCE_HNSW, SOURCE_KNN or SOURCE_OWN per item. */
+  /** SOURCE_HNSW, SOURCE_KNN, SOURCE_FOLLOWS or SOURCE_OWN per item. */
   source: Uint8Array;
 }
 
 /**
  * Candidate generation: HNSW nearest items to the user vector, plus (when configured) the strongest
  * item-kNN neighbours of the user's latest items, which carry the "what comes next" signal an
- * averaged user vector blurs. Excluded items never appear; duplicates are dropped.
+ * averaged user vector blurs, and the items shoppers went on to after them. Excluded items never
+ * appear; duplicates are dropped.
  */
 export function retrieve(
   hnsw: HnswIndex,
-  knn: ItemNeighbours,
+  graphs: ItemGraphs,
   vector: Float32Array | undefined,
   history: UserHistory,
   exclude: Uint8Array,
@@ -56,41 +66,53 @@ export function retrieve(
   const seen = new Set<number>();
   // The shopper's own items the request lets back: found by any source, they are named as theirs.
   const own = ownAllowed(history, exclude);
+  const take = (i: number, from: number): void => {
+    seen.add(i);
+    items.push(i);
+    source.push(own?.has(i) ? SOURCE_OWN : from);
+  };
   if (vector && cfg.candidates > 0) {
     // Sparse: the history, plus headroom for unavailable items (a few percent of any list).
     const overfetch = exclusion === 'sparse' ? history.items.length + 16 + Math.ceil(cfg.candidates * 0.1) : undefined;
-    for (const i of hnsw.search(vector, cfg.candidates, exclude, overfetch).items) {
-      seen.add(i);
-      items.push(i);
-      source.push(own?.has(i) ? SOURCE_OWN : SOURCE_HNSW);
-    }
+    for (const i of hnsw.search(vector, cfg.candidates, exclude, overfetch).items) take(i, SOURCE_HNSW);
   }
-  if (cfg.knnCandidates > 0 && history.items.length > 0) {
-    const touched: number[] = [];
+  if ((cfg.knnCandidates > 0 || cfg.followCandidates > 0) && history.items.length > 0) {
     const recent = recentBaskets(history, cfg.recentWindow, cfg.baskets);
-    for (let r = 0; r < recent.items.length; r++) {
-      const i = recent.items[r];
-      const w = Math.pow(0.7, recent.basket[r]);
-      for (let p = knn.indptr[i]; p < knn.indptr[i + 1]; p++) {
-        const j = knn.neighbours[p];
-        if (exclude[j] || seen.has(j)) continue;
-        const before = acc.size;
-        const a = acc.slot(j);
-        if (acc.size > before) touched.push(j);
-        acc.values[a] += w * knn.similarity[p];
-      }
-    }
-    const score = new Map(touched.map((j) => [j, acc.values[acc.find(j)]]));
-    acc.clear();
-    touched.sort((a, b) => score.get(b)! - score.get(a)! || a - b);
-    for (let q = 0; q < touched.length && q < cfg.knnCandidates; q++) {
-      seen.add(touched[q]);
-      items.push(touched[q]);
-      source.push(own?.has(touched[q]) ? SOURCE_OWN : SOURCE_KNN);
-    }
+    for (const i of strongest(graphs.knn, recent, exclude, seen, cfg.knnCandidates, acc)) take(i, SOURCE_KNN);
+    for (const i of strongest(graphs.follows, recent, exclude, seen, cfg.followCandidates, acc))
+      take(i, SOURCE_FOLLOWS);
   }
   if (own && cfg.ownCandidates > 0) addOwn(history, exclude, cfg.ownCandidates, seen, items, source);
   return { items: Int32Array.from(items), source: Uint8Array.from(source) };
+}
+
+/** The `max` items a graph links most strongly from the latest baskets (0.7 per basket back), not yet taken. */
+function strongest(
+  graph: ItemNeighbours,
+  recent: RecentBaskets,
+  exclude: Uint8Array,
+  seen: Set<number>,
+  max: number,
+  acc: ItemAccumulator,
+): number[] {
+  if (max <= 0) return [];
+  const touched: number[] = [];
+  for (let r = 0; r < recent.items.length; r++) {
+    const i = recent.items[r];
+    const w = Math.pow(0.7, recent.basket[r]);
+    for (let p = graph.indptr[i]; p < graph.indptr[i + 1]; p++) {
+      const j = graph.neighbours[p];
+      if (exclude[j] || seen.has(j)) continue;
+      const before = acc.size;
+      const a = acc.slot(j);
+      if (acc.size > before) touched.push(j);
+      acc.values[a] += w * graph.similarity[p];
+    }
+  }
+  const score = new Map(touched.map((j) => [j, acc.values[acc.find(j)]]));
+  acc.clear();
+  touched.sort((a, b) => score.get(b)! - score.get(a)! || a - b);
+  return touched.slice(0, max);
 }
 
 /** The history's items a request does not exclude, or undefined when there are none (the usual case: excludeSeen). */

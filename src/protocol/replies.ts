@@ -5,7 +5,7 @@ import type { CallName, RequestId } from './calls.js';
 import type { ErrorBody } from './errors.js';
 
 /** Which stage produced a returned item; `history`: one of the shopper's own items (buy it again). */
-export type Stage = 'hnsw' | 'item-knn' | 'history' | 'trending' | 'rules' | 'similar';
+export type Stage = 'hnsw' | 'item-knn' | 'follows' | 'history' | 'trending' | 'rules' | 'similar';
 
 export interface ResultItem {
   id: string;

@@ -4,8 +4,7 @@ import { eventTypeCode, type UserAttributes } from '../data/types.js';
 import type { FeatureBuilder } from '../features/features.js';
 import { historyOf, type UserTotals } from '../data/history.js';
 import type { HnswIndex } from '../index/hnsw.js';
-import { retrieve, type RetrievalConfig } from '../index/retrieve.js';
-import type { ItemNeighbours } from '../model/knn.js';
+import { type ItemGraphs, retrieve, type RetrievalConfig, SOURCE_NAMES } from '../index/retrieve.js';
 import { Rng } from '../util/rng.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 import { Progress } from '../util/progress.js';
@@ -13,7 +12,7 @@ import { Progress } from '../util/progress.js';
 /** The first stage as training and evaluation see it: the same retrieval and features as serving. */
 export interface FirstStage {
   hnsw: HnswIndex;
-  knn: ItemNeighbours;
+  graphs: ItemGraphs;
   features: FeatureBuilder;
   factors: number;
   /** Per-user vectors (ALS fold-ins of the histories below). */
@@ -32,6 +31,8 @@ export interface LabelledRows {
   width: number;
   /** Mean share of each user's counted targets found among the candidates (retrieval recall). */
   candidateRecall: number;
+  /** The same share per source: what each source added to the list (sources after the first see only new items). */
+  candidateRecallBySource: Record<string, number>;
   usersWithTargets: number;
 }
 
@@ -72,6 +73,7 @@ export function labelledRows(
   const groups: number[] = [];
   const rowItems: number[] = [];
   let recallSum = 0;
+  const bySource = new Float64Array(SOURCE_NAMES.length);
   let users = 0;
   let eligible: number[] = [];
   for (let u = 0; u < targets.numUsers; u++) if (targets.indptr[u + 1] > targets.indptr[u]) eligible.push(u);
@@ -92,13 +94,14 @@ export function labelledRows(
     if (pos.size > 0) {
       const vector =
         h.items.length > 0 ? stage.userFactors.subarray(u * stage.factors, (u + 1) * stage.factors) : undefined;
-      const cand = retrieve(stage.hnsw, stage.knn, vector, h, exclude, stage.retrieval, scratch);
+      const cand = retrieve(stage.hnsw, stage.graphs, vector, h, exclude, stage.retrieval, scratch);
       const rows = new Float32Array(cand.items.length * width);
       if (vector) stage.features.build({ history: h, vector, attrs: stage.users[u], now }, cand.items, rows);
       const hits: number[] = [];
       const misses: number[] = [];
       cand.items.forEach((i, r) => (pos.has(i) ? hits : misses).push(r));
       recallSum += hits.length / pos.size;
+      for (const r of hits) bySource[cand.source[r]] += 1 / pos.size;
       users++;
       if (vector && hits.length > 0) {
         rng.shuffle(misses);
@@ -123,6 +126,7 @@ export function labelledRows(
     item: Int32Array.from(rowItems),
     width,
     candidateRecall: users > 0 ? recallSum / users : NaN,
+    candidateRecallBySource: Object.fromEntries(SOURCE_NAMES.map((s, k) => [s, users > 0 ? bySource[k] / users : NaN])),
     usersWithTargets: users,
   };
 }

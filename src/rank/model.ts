@@ -60,6 +60,7 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
       factors: data.als.factors,
       itemFactors: data.als.itemFactors,
       knn: data.knn,
+      follows: data.follows,
       popularity: data.popularity,
       rules: data.rules,
       peers: fresh.length > 0 ? peersOf(placer, bundle.items.length, fresh) : undefined,
@@ -125,6 +126,7 @@ function extendWithItems(b: BundleData, fresh: Item[], hnsw: HnswIndex, placer: 
       repeatDays: grow(b.popularity.repeatDays, NaN),
     },
     knn: { ...b.knn, numItems: n, indptr: growIndptr(b.knn.indptr) },
+    follows: { ...b.follows, numItems: n, indptr: growIndptr(b.follows.indptr) },
     rules: { ...b.rules, numItems: n, indptr: growIndptr(b.rules.indptr) },
   };
 }

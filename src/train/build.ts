@@ -21,6 +21,7 @@ import { DEFAULT_BPR, type BprParams } from './bpr.js';
 import { EASE_BUNDLE_MAX_ITEMS, tuneAndFitEase } from './ease-tuning.js';
 import { chooseEfSearch } from './ef-search.js';
 import { trainItemKnn } from './itemknn.js';
+import { DEFAULT_FOLLOWS, trainFollows } from './follows.js';
 import { bundleManifest } from './bundle-manifest.js';
 import { checkExport, exportRankerOnnx } from './onnx-export.js';
 import { trainPopularity } from './popularity.js';
@@ -84,7 +85,14 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
     knnNeighbours: 100,
     trendingHalfLifeDays: 14,
     hnsw: { ...DEFAULT_HNSW, seed: seed + 1 },
-    retrieval: { candidates: 200, knnCandidates: 100, recentWindow: 5, baskets: true, ownCandidates: 50 },
+    retrieval: {
+      candidates: 200,
+      knnCandidates: 50,
+      followCandidates: 50,
+      recentWindow: 5,
+      baskets: true,
+      ownCandidates: 50,
+    },
     ranker: { ...DEFAULT_RANKER, seed: seed + 2 },
     negativesPerPositive: 20,
     recallTarget: 0.97,
@@ -115,6 +123,7 @@ function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel 
   const ui = buildUserItems(ds.events, idx, ds.numUsers, ds.numItems, weightsByCode(o.eventWeights));
   const model = 'itemFactors' in als ? als : trainEmbeddings(ui, als);
   const knn = trainItemKnn(ui, o.knnNeighbours);
+  const follows = trainFollows(ds.events, idx, ds.numItems, { ...DEFAULT_FOLLOWS, baskets: o.retrieval.baskets });
   const popularity = trainPopularity(ds.events, idx, ds.numItems, o.trendingHalfLifeDays);
   const rules = mineRules(ds.events, idx, ds.numItems, DEFAULT_RULES);
   const totals = userTotals(ds.events, idx, ds.numUsers);
@@ -123,7 +132,7 @@ function fitModels(ds: Dataset, idx: Int32Array, o: BuildOptions, als: AlsModel 
   note(
     `HNSW (${hnsw.partitions.length} norm partitions) recall@200 vs exact search: ${ef.sweep.map((p) => `ef ${p.efSearch}: ${p.recallAt200}`).join(', ')}; chosen efSearch ${ef.efSearch}`,
   );
-  return { ui, als: model, knn, popularity, rules, totals, hnsw, ef };
+  return { ui, als: model, knn, follows, popularity, rules, totals, hnsw, ef };
 }
 
 /**
@@ -202,6 +211,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
       itemGram: final.als.itemGram,
     },
     knn: final.knn,
+    follows: final.follows,
     popularity: final.popularity,
     rules: final.rules,
     history: {
@@ -265,6 +275,7 @@ async function rankerStage(
       factors: emb.factors,
       itemFactors: emb.itemFactors,
       knn: fit.knn,
+      follows: fit.follows,
       popularity: fit.popularity,
       rules: fit.rules,
     },
@@ -272,7 +283,7 @@ async function rankerStage(
   );
   const stage = {
     hnsw: fit.hnsw,
-    knn: fit.knn,
+    graphs: { knn: fit.knn, follows: fit.follows },
     features: fitFeatures,
     factors: emb.factors,
     userFactors: emb.userFactors,

@@ -29,7 +29,7 @@ export interface ManifestInputs {
   referenceTime: number;
   tuned: { bestConfig: EmbeddingConfig; trials: EmbeddingTrial[] };
   ranker: TrainedRanker;
-  rows: { y: Float32Array; candidateRecall: number };
+  rows: { y: Float32Array; candidateRecall: number; candidateRecallBySource: Record<string, number> };
   repeats: RepeatsDecision;
   onnxMaxAbsDiff: number;
   /** The purchase-labelled model, when the data had enough purchases to learn one. */
@@ -144,14 +144,29 @@ export function bundleManifest({
     },
     dimensions: { items: ds.numItems, users: ds.numUsers, factors: final.als.factors, features: spec.names.length },
     featureNames: spec.names,
-    checks: {
-      onnxMaxAbsDiff,
-      ...(propensity && { propensityOnnxMaxAbsDiff: propensity.onnxMaxAbsDiff }),
-      hnswRecallAt200: Number(ef.recall.toFixed(4)),
-      validationCandidateRecall: Number(rows.candidateRecall.toFixed(4)),
-    },
+    checks: buildChecks(onnxMaxAbsDiff, propensity, ef, rows),
     files: {},
     timings,
+  };
+}
+
+/** The build's checks: the ONNX exports against their trainers, HNSW against exact search, retrieval per source. */
+function buildChecks(
+  onnxMaxAbsDiff: number,
+  propensity: TrainedPropensity | undefined,
+  ef: ManifestInputs['ef'],
+  rows: ManifestInputs['rows'],
+): Manifest['checks'] {
+  const bySource = Object.entries(rows.candidateRecallBySource).map(([s, v]) => [
+    `validationCandidateRecall.${s}`,
+    Number(v.toFixed(4)),
+  ]);
+  return {
+    onnxMaxAbsDiff,
+    ...(propensity && { propensityOnnxMaxAbsDiff: propensity.onnxMaxAbsDiff }),
+    hnswRecallAt200: Number(ef.recall.toFixed(4)),
+    validationCandidateRecall: Number(rows.candidateRecall.toFixed(4)),
+    ...Object.fromEntries(bySource),
   };
 }
 

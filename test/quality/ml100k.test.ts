@@ -11,8 +11,9 @@ import { tuneAndFitEase } from '../../src/train/ease-tuning.js';
 import { TWO_STAGE } from '../../src/eval/rank-models.js';
 
 /**
- * The quality floor on MovieLens 100K under the protocol. Measured (seed 42, this build):
- * two-stage NDCG@10 0.2593, EASE (lambda 250) 0.2071, ratio 1.25; HNSW recall@200 0.9998 (M=12).
+ * The quality floor on MovieLens 100K under the protocol. Measured (seeds 42, 1, 2, this build):
+ * two-stage NDCG@10 0.2633 / 0.2720 / 0.2700, EASE (lambda 250) 0.2071, ratio 1.27 / 1.31 / 1.30;
+ * test items among the candidates 0.806 / 0.804 / 0.805 (followers' share 0.035); HNSW recall@200 0.9998 (M=12).
  * The floors below leave room for run-to-run noise on other machines.
  */
 describe('ml-100k build + evaluation', () => {
@@ -43,14 +44,16 @@ describe('ml-100k build + evaluation', () => {
 
   it('two-stage retrieval + ranker beats EASE on NDCG@10 with margin', () => {
     const twoStage = report.models[TWO_STAGE];
-    expect(twoStage['ndcg@10']).toBeGreaterThan(0.235);
-    expect(report.twoStageVsEase).toBeGreaterThan(1.1);
+    expect(twoStage['ndcg@10']).toBeGreaterThan(0.245);
+    expect(report.twoStageVsEase).toBeGreaterThan(1.18);
     expect(twoStage['recall@50']).toBeGreaterThan(report.models[`ease (lambda=${report.ease.lambda})`]['recall@50']);
   });
 
   it('has an HNSW index with recall@200 >= 0.95 against exact search', () => {
     expect(report.retrieval.hnswRecallAt200VsExact).toBeGreaterThanOrEqual(0.95);
-    expect(report.retrieval['recall@candidates']).toBeGreaterThan(0.7);
+    expect(report.retrieval['recall@candidates']).toBeGreaterThan(0.77);
+    // What shoppers went on to after their latest items adds test items HNSW and item-kNN missed.
+    expect(report.retrieval.recallBySource.follows).toBeGreaterThan(0.02);
     // Retrieval Recall@200 of HNSW alone on the protocol's test items: measured 0.720.
     expect(report.retrieval.hnswRecallAtCandidates).toBeGreaterThan(0.66);
   });

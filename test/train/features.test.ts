@@ -8,8 +8,10 @@ import { generateShop } from '../../src/data/synthetic/write.js';
 import { encodeCatalog } from '../../src/data/catalog.js';
 import { FeatureBuilder } from '../../src/features/features.js';
 import { makeFeatureSpec } from '../../src/features/spec.js';
-import { historyOf, userTotals } from '../../src/data/history.js';
+import { historyOf, recentBaskets, userTotals } from '../../src/data/history.js';
 import { trainItemKnn } from '../../src/train/itemknn.js';
+import { knnSimilarity } from '../../src/model/knn.js';
+import { DEFAULT_FOLLOWS, trainFollows } from '../../src/train/follows.js';
 import { trainPopularity } from '../../src/train/popularity.js';
 import { mineRules } from '../../src/train/rules.js';
 import { Rng } from '../../src/util/rng.js';
@@ -43,6 +45,7 @@ describe('feature rows', () => {
         factors: D,
         itemFactors: factors,
         knn: trainItemKnn(ui, 50),
+        follows: trainFollows(ds.events, all, ds.numItems, DEFAULT_FOLLOWS),
         popularity: trainPopularity(ds.events, all, ds.numItems, 14),
         rules: mineRules(ds.events, all, ds.numItems),
       },
@@ -122,6 +125,36 @@ describe('feature rows', () => {
     const c = ordered.build(user(variant([0, 1, 2])), candidates, new Float32Array(candidates.length * w));
     const d = ordered.build(user(variant([2, 0, 1])), candidates, new Float32Array(candidates.length * w));
     expect(candidates.some((_, r) => c[r * w + col('knn_last')] !== d[r * w + col('knn_last')])).toBe(true);
+  });
+
+  it('scores what shoppers went on to after the latest baskets (follow_recent, follow_last)', () => {
+    const w = builder.width;
+    const col = (name: string): number => builder.spec.names.indexOf(name);
+    const follows = builder.model.follows;
+    let nonzero = 0;
+    for (const u of [3, 11, 42]) {
+      const h = history(u);
+      const recent = recentBaskets(h, builder.spec.recentWindow, builder.spec.baskets);
+      const candidates = Array.from({ length: ds.numItems }, (_, i) => i);
+      const rows = builder.build(
+        { history: h, vector: factors.subarray(0, D), now: 1e9 },
+        candidates,
+        new Float32Array(candidates.length * w),
+      );
+      for (const j of candidates) {
+        let sum = 0;
+        let last = 0;
+        recent.items.forEach((i, r) => {
+          const s = knnSimilarity(follows, i, j);
+          sum += Math.pow(0.7, recent.basket[r]) * s;
+          if (recent.basket[r] === 0) last = Math.max(last, s);
+        });
+        expect(rows[j * w + col('follow_recent')], `follow_recent of ${j} for user ${u}`).toBeCloseTo(sum, 5);
+        expect(rows[j * w + col('follow_last')], `follow_last of ${j} for user ${u}`).toBeCloseTo(last, 5);
+        if (sum > 0) nonzero++;
+      }
+    }
+    expect(nonzero).toBeGreaterThan(10);
   });
 
   it("describes a shopper's own item by how often and how long ago, and leaves others at zero", () => {

@@ -41,6 +41,7 @@ export interface TrainCliOptions {
   tune: boolean;
   candidates: number;
   knnCandidates: number;
+  followCandidates: number;
   efSearch: number;
   hnswM: number;
   easeMaxItems: number;
@@ -64,7 +65,8 @@ export const TRAIN_DEFAULTS = {
   embeddings: 'auto',
   tune: true,
   candidates: 200,
-  knnCandidates: 100,
+  knnCandidates: 50,
+  followCandidates: 50,
   efSearch: 200,
   hnswM: DEFAULT_HNSW.M,
   easeMaxItems: EASE_BUNDLE_MAX_ITEMS,
@@ -116,6 +118,7 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
     ...o.retrieval,
     candidates: opts.candidates,
     knnCandidates: opts.knnCandidates,
+    followCandidates: opts.followCandidates,
     ownCandidates: opts.ownCandidates,
     baskets: opts.baskets === 'on' || (opts.baskets === 'auto' && !ds.source.orderedTies),
   };
@@ -191,6 +194,12 @@ export function registerTrain(program: Command): void {
       'extra item-kNN candidates from the latest items',
       intArg(0, 5000),
       TRAIN_DEFAULTS.knnCandidates,
+    )
+    .option(
+      '--follow-candidates <n>',
+      'extra candidates shoppers went on to after the latest items (directed co-visitation)',
+      intArg(0, 5000),
+      TRAIN_DEFAULTS.followCandidates,
     )
     .option(
       '--ef-search <n>',

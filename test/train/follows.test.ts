@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { DatasetBuilder } from '../../src/data/dataset.js';
+import { historyOf, userTotals } from '../../src/data/history.js';
+import { buildUserItems } from '../../src/data/interactions.js';
+import { eventTypeCode } from '../../src/data/types.js';
+import type { HnswIndex } from '../../src/index/hnsw.js';
+import { retrieve, SOURCE_FOLLOWS, SOURCE_KNN, type RetrievalConfig } from '../../src/index/retrieve.js';
+import { knnSimilarity } from '../../src/model/knn.js';
+import { trainFollows } from '../../src/train/follows.js';
+import { trainItemKnn } from '../../src/train/itemknn.js';
+
+/** Events as [user, item, time]; the file order is the order given. */
+function shop(rows: [string, string, number][]) {
+  const b = new DatasetBuilder();
+  for (const [u, i, t] of rows) b.addEvent(u, i, eventTypeCode('purchase'), t);
+  const ds = b.build({ format: 'test', path: '-', files: [] });
+  const all = Int32Array.from({ length: ds.numEvents }, (_, e) => e);
+  const id = (s: string): number => ds.items.indexOf(s);
+  return { ds, all, id };
+}
+
+describe('follows (directed co-visitation)', () => {
+  it('links an item to what came after it, by 1 / distance over (occurrences + 5), not the other way', () => {
+    const { ds, all, id } = shop([
+      ['u1', 'a', 1],
+      ['u1', 'b', 2],
+      ['u1', 'c', 3],
+    ]);
+    const f = trainFollows(ds.events, all, ds.numItems, { window: 10, k: 10, baskets: true });
+    expect(knnSimilarity(f, id('a'), id('b'))).toBeCloseTo(1 / 6, 6);
+    expect(knnSimilarity(f, id('a'), id('c'))).toBeCloseTo(0.5 / 6, 6);
+    expect(knnSimilarity(f, id('b'), id('a'))).toBe(0);
+    expect(knnSimilarity(f, id('c'), id('b'))).toBe(0);
+  });
+
+  it('looks only `window` events ahead and never across shoppers, whatever the file order', () => {
+    // u2's events interleaved with u1's and listed out of time order.
+    const { ds, all, id } = shop([
+      ['u1', 'a', 1],
+      ['u2', 'd', 5],
+      ['u1', 'c', 3],
+      ['u2', 'e', 4],
+      ['u1', 'b', 2],
+    ]);
+    const f = trainFollows(ds.events, all, ds.numItems, { window: 1, k: 10, baskets: true });
+    expect(knnSimilarity(f, id('a'), id('b'))).toBeGreaterThan(0);
+    expect(knnSimilarity(f, id('b'), id('c'))).toBeGreaterThan(0);
+    expect(knnSimilarity(f, id('a'), id('c'))).toBe(0);
+    expect(knnSimilarity(f, id('e'), id('d'))).toBeGreaterThan(0);
+    expect(knnSimilarity(f, id('c'), id('e'))).toBe(0);
+  });
+
+  it('counts lines of one basket both ways, unless the file order is the true order', () => {
+    const rows: [string, string, number][] = [
+      ['u1', 'a', 1],
+      ['u1', 'b', 1],
+    ];
+    const basket = shop(rows);
+    const both = trainFollows(basket.ds.events, basket.all, basket.ds.numItems, { window: 10, k: 10, baskets: true });
+    expect(knnSimilarity(both, basket.id('b'), basket.id('a'))).toBeCloseTo(1 / 6, 6);
+    expect(knnSimilarity(both, basket.id('a'), basket.id('b'))).toBeCloseTo(1 / 6, 6);
+    const ordered = trainFollows(basket.ds.events, basket.all, basket.ds.numItems, {
+      window: 10,
+      k: 10,
+      baskets: false,
+    });
+    expect(knnSimilarity(ordered, basket.id('b'), basket.id('a'))).toBe(0);
+    expect(knnSimilarity(ordered, basket.id('a'), basket.id('b'))).toBeCloseTo(1 / 6, 6);
+  });
+
+  it('keeps the k strongest followers, strongest first', () => {
+    const rows: [string, string, number][] = [];
+    // After x: y three times, z twice, w once.
+    let t = 0;
+    for (const [u, next] of [
+      ['u1', 'y'],
+      ['u2', 'y'],
+      ['u3', 'y'],
+      ['u4', 'z'],
+      ['u5', 'z'],
+      ['u6', 'w'],
+    ]) {
+      rows.push([u, 'x', t++], [u, next, t++]);
+    }
+    const { ds, all, id } = shop(rows);
+    const f = trainFollows(ds.events, all, ds.numItems, { window: 10, k: 2, baskets: true });
+    const x = id('x');
+    expect(Array.from(f.neighbours.subarray(f.indptr[x], f.indptr[x + 1]))).toEqual([id('y'), id('z')]);
+    expect(f.similarity[f.indptr[x]]).toBeCloseTo(3 / 11, 6);
+  });
+});
+
+describe('retrieval from followers', () => {
+  it('adds what shoppers went on to after the latest items, named as followers, within its budget', () => {
+    // Everyone who bought a went on to b; c and d sit beside a (the same shoppers) but come before it.
+    const rows: [string, string, number][] = [];
+    for (let u = 0; u < 6; u++) rows.push([`u${u}`, 'c', 1], [`u${u}`, 'd', 2], [`u${u}`, 'a', 3], [`u${u}`, 'b', 4]);
+    rows.push(['me', 'a', 10]);
+    const { ds, all, id } = shop(rows);
+    const ui = buildUserItems(ds.events, all, ds.numUsers, ds.numItems);
+    const graphs = {
+      knn: trainItemKnn(ui, 10),
+      follows: trainFollows(ds.events, all, ds.numItems, { window: 10, k: 10, baskets: true }),
+    };
+    const me = ds.users.indexOf('me');
+    const history = historyOf(ui, userTotals(ds.events, all, ds.numUsers), me);
+    const exclude = new Uint8Array(ds.numItems);
+    exclude[id('a')] = 1;
+    const cfg: RetrievalConfig = {
+      candidates: 0,
+      knnCandidates: 0,
+      followCandidates: 1,
+      recentWindow: 5,
+      baskets: true,
+      ownCandidates: 0,
+    };
+    const noIndex = undefined as unknown as HnswIndex; // never searched: no vector, no HNSW candidates
+    const only = retrieve(noIndex, graphs, undefined, history, exclude, cfg);
+    expect(Array.from(only.items)).toEqual([id('b')]);
+    expect(Array.from(only.source)).toEqual([SOURCE_FOLLOWS]);
+    // Item-kNN first (symmetric: b, c and d all sit beside a; ties by index take c), then followers add b.
+    const both = retrieve(noIndex, graphs, undefined, history, exclude, {
+      ...cfg,
+      knnCandidates: 1,
+      followCandidates: 3,
+    });
+    expect(Array.from(both.items)).toEqual([id('c'), id('b')]);
+    expect(Array.from(both.source)).toEqual([SOURCE_KNN, SOURCE_FOLLOWS]);
+    // Where item-kNN already took b, followers have nothing new to add.
+    const knnFirst = retrieve(noIndex, graphs, undefined, history, exclude, { ...cfg, knnCandidates: 3 });
+    expect(new Set(knnFirst.items)).toEqual(new Set([id('b'), id('c'), id('d')]));
+    expect(Array.from(knnFirst.source)).toEqual([SOURCE_KNN, SOURCE_KNN, SOURCE_KNN]);
+    const none = retrieve(noIndex, graphs, undefined, history, exclude, { ...cfg, followCandidates: 0 });
+    expect(none.items.length).toBe(0);
+  });
+});
