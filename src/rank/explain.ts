@@ -1,3 +1,4 @@
+import type { ItemNeighbours } from '../model/knn.js';
 import type { Stage } from '../protocol/replies.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 import { itemCosine } from './diversify.js';
@@ -27,23 +28,7 @@ export class Explainer {
    */
   nearestInHistory(items: readonly number[], recent: Int32Array): Map<number, number> | undefined {
     if (recent.length === 0) return undefined;
-    const { knn } = this.model.data;
-    const sims = this.nearestSims;
-    const best = new Map<number, number>();
-    for (const i of items) sims.slot(i);
-    try {
-      for (const h of recent) {
-        for (let p = knn.indptr[h]; p < knn.indptr[h + 1]; p++) {
-          const a = sims.find(knn.neighbours[p]);
-          if (a >= 0 && knn.similarity[p] > sims.values[a]) {
-            sims.values[a] = knn.similarity[p];
-            best.set(knn.neighbours[p], h);
-          }
-        }
-      }
-    } finally {
-      sims.clear();
-    }
+    const best = this.strongestLink(this.model.data.knn, items, recent);
     for (const i of items) {
       if (best.has(i)) continue;
       let bestSim = 0;
@@ -58,15 +43,50 @@ export class Explainer {
     return best;
   }
 
-  /** "Because you viewed X", X from nearestInHistory; trending fill-ins say what trends. */
+  /**
+   * For each item, the recent history item shoppers most often went on to it from (the followers
+   * model); items no recent item leads to are left out.
+   */
+  followedFrom(items: readonly number[], recent: Int32Array): Map<number, number> {
+    return this.strongestLink(this.model.data.follows, items, recent);
+  }
+
+  /** Per item, the `recent` item with the strongest link to it in `graph` (the first such in `recent`'s order). */
+  private strongestLink(graph: ItemNeighbours, items: readonly number[], recent: Int32Array): Map<number, number> {
+    const sims = this.nearestSims;
+    const best = new Map<number, number>();
+    for (const i of items) sims.slot(i);
+    try {
+      for (const h of recent) {
+        for (let p = graph.indptr[h]; p < graph.indptr[h + 1]; p++) {
+          const a = sims.find(graph.neighbours[p]);
+          if (a >= 0 && graph.similarity[p] > sims.values[a]) {
+            sims.values[a] = graph.similarity[p];
+            best.set(graph.neighbours[p], h);
+          }
+        }
+      }
+    } finally {
+      sims.clear();
+    }
+    return best;
+  }
+
+  /**
+   * "Because you viewed X", X from nearestInHistory; a follower says which item shoppers went on to it
+   * from (`followed`, from followedFrom); trending fill-ins say what trends.
+   */
   explain(
     item: number,
     stage: Stage,
     nearest: Map<number, number> | undefined,
     typeOf: (item: number) => string | undefined,
+    followed?: Map<number, number>,
   ): string {
     if (stage === 'history') return `you ${VERB[typeOf(item) ?? ''] ?? 'looked at'} it before`;
     if (stage === 'trending' || !nearest) return this.trendingReason(item);
+    const from = stage === 'follows' ? followed?.get(item) : undefined;
+    if (from !== undefined) return `shoppers often go on to it after ${this.label(from)}`;
     const best = nearest.get(item);
     if (best === undefined) return 'matches your taste profile';
     return `because you ${VERB[typeOf(best) ?? ''] ?? 'looked at'} ${this.label(best)}`;

@@ -273,10 +273,10 @@ describe('the calls, over WebSocket and HTTP', () => {
     });
   });
 
-  it('explains a recommendation by the history item most similar to it (item-kNN, else embedding cosine)', async () => {
+  it('explains a recommendation by the history item most similar to it (item-kNN, else embedding cosine), a follower by the item shoppers went on to it from', async () => {
     const data = readBundle(bundle);
     const index = new Map(data.items.map((it, i) => [it.id, i]));
-    const { knn, als } = data;
+    const { knn, als, follows } = data;
     const cosine = (a: number, b: number): number => {
       const d = als.factors;
       let ab = 0;
@@ -295,9 +295,20 @@ describe('the calls, over WebSocket and HTTP', () => {
     const history = ['i3', 'i10', 'i25', 'i40', 'i77'];
     const hs = history.map((id) => index.get(id)!);
     let byKnn = 0;
-    for (const x of items(await client.request({ call: 'recommend', history, k: 30 }))) {
+    let byFollows = 0;
+    for (const x of items(await client.request({ call: 'recommend', history, k: 100 }))) {
       expect(x.stage).not.toBe('trending');
       const i = index.get(x.id)!;
+      if (x.stage === 'follows') {
+        const weights = hs.map((h) => knnSimilarity(follows, h, i));
+        const from = hs.filter((_, j) => weights[j] === Math.max(...weights)).map(label);
+        expect(
+          from.map((l) => `shoppers often go on to it after ${l}`),
+          x.id,
+        ).toContain(x.explanation);
+        byFollows++;
+        continue;
+      }
       const knnSims = hs.map((h) => knnSimilarity(knn, h, i));
       const sims = knnSims.some((s) => s > 0) ? knnSims : hs.map((h) => cosine(h, i));
       const top = Math.max(...sims);
@@ -313,6 +324,7 @@ describe('the calls, over WebSocket and HTTP', () => {
       ).toBe(true);
     }
     expect(byKnn).toBeGreaterThan(5);
+    expect(byFollows).toBeGreaterThan(0);
   });
 
   it("answers boughtTogether from the bundle's rules, by confidence, saying which basket item each comes from", async () => {

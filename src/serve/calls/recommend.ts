@@ -44,6 +44,8 @@ export async function recommendCall(
           recent,
         )
       : undefined;
+    const followers = shown.filter((r) => ranked.stages[r] === 'follows').map((r) => ranked.items[r]);
+    const followed = c.explain && followers.length > 0 ? ctx.explainer.followedFrom(followers, recent) : undefined;
     const items: ResultItem[] = shown.map((r) => {
       const i = ranked.items[r];
       const out: ResultItem = {
@@ -51,7 +53,7 @@ export async function recommendCall(
         score: Number.isNaN(ranked.scores[r]) ? null : round6(ranked.scores[r]),
         stage: ranked.stages[r],
       };
-      if (c.explain) out.explanation = ctx.explainer.explain(i, ranked.stages[r], nearest, u.typeOf);
+      if (c.explain) out.explanation = ctx.explainer.explain(i, ranked.stages[r], nearest, u.typeOf, followed);
       return out;
     });
     const user = {
