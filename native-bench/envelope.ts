@@ -234,6 +234,7 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
         stopEarly();
       }
     }, 100);
+    // Cleared however the phase ends: left running, it would sample a killed server's RSS.
     const { value: release, healthzMaxMs } = await healthzWhile(
       s.probes ? port : undefined,
       slowReaders(url, num('slow-readers'), num('slow-requests'), users).then(async (r) => {
@@ -244,8 +245,7 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
         });
         return r;
       }),
-    );
-    clearInterval(sampler);
+    ).finally(() => clearInterval(sampler));
     release();
     const used = process.cpuUsage(cpu0);
     return {
