@@ -292,7 +292,9 @@ describe('streamed events', () => {
     const logPath = join(tempDir(), 'events.jsonl');
     // An fsync that is held open: one is still running on the old log when the rewrite swaps logs.
     const held: ((err: NodeJS.ErrnoException | null) => void)[] = [];
-    const options = { maxPerUser: 50, maxUsers: 5000, log: { path: logPath } };
+    // Room for every late user: a slow runner streams thousands while the rewrite runs (one CI run
+    // sent 4,265, past 5,000 users in all, and the replay then evicted the oldest).
+    const options = { maxPerUser: 50, maxUsers: 100_000, log: { path: logPath } };
     const live = new EmbeddedStore({
       ...options,
       log: {
