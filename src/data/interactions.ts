@@ -18,15 +18,11 @@ export interface UserItems {
   lastType: Uint8Array;
 }
 
-/** `weights`: per event type code, what one event adds to its pair's count (default 1 each; see event-weights.ts). */
-export function buildUserItems(
-  events: EventColumns,
-  idx: Int32Array,
-  numUsers: number,
-  numItems: number,
-  weights?: Float32Array,
-): UserItems {
-  // Events arrive grouped by user in time order (the split's layout); sort defensively if not.
+/**
+ * The events grouped by user (ascending) and in time order within each, ties in file order: the
+ * split's layout, which is returned as it is; any other order is sorted into it.
+ */
+export function userTimeOrder(events: EventColumns, idx: Int32Array): Int32Array {
   let sorted = true;
   for (let j = 1; j < idx.length && sorted; j++) {
     const a = idx[j - 1];
@@ -37,11 +33,22 @@ export function buildUserItems(
     )
       sorted = false;
   }
-  const order = sorted
+  return sorted
     ? idx
     : Int32Array.from(idx).sort(
         (a, b) => events.user[a] - events.user[b] || events.timestamp[a] - events.timestamp[b] || a - b,
       );
+}
+
+/** `weights`: per event type code, what one event adds to its pair's count (default 1 each; see event-weights.ts). */
+export function buildUserItems(
+  events: EventColumns,
+  idx: Int32Array,
+  numUsers: number,
+  numItems: number,
+  weights?: Float32Array,
+): UserItems {
+  const order = userTimeOrder(events, idx);
 
   const indptr = new Int32Array(numUsers + 1);
   const items: number[] = [];

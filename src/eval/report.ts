@@ -42,7 +42,7 @@ export function printEvaluation(r: EvaluationReport): void {
     ['test items among all candidates (ranker test rows)', f4(r.retrieval['recall@candidates'])],
     [
       '  of which found by',
-      Object.entries(r.retrieval.recallBySource ?? {})
+      Object.entries(r.retrieval.recallBySource)
         .map(([s, v]) => `${s} ${f4(v)}`)
         .join(', '),
     ],

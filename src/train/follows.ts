@@ -1,6 +1,7 @@
 import type { EventColumns } from '../data/types.js';
+import { userTimeOrder } from '../data/interactions.js';
 import type { ItemNeighbours } from '../model/knn.js';
-import { topK } from '../util/topk.js';
+import { StrongestRows } from './strongest-rows.js';
 
 export interface FollowsParams {
   /** How many of a shopper's next events count as following an item. */
@@ -40,10 +41,7 @@ export function trainFollows(
 
   const row = new Float32Array(numItems);
   const touched: number[] = [];
-  const exclude = new Uint8Array(numItems);
-  const indptr = new Int32Array(numItems + 1);
-  const nbrs: number[] = [];
-  const weights: number[] = [];
+  const rows = new StrongestRows(numItems, p.k);
   const add = (j: number, w: number): void => {
     if (row[j] === 0) touched.push(j);
     row[j] += w;
@@ -59,61 +57,31 @@ export function trainFollows(
         for (let q = at - 1; q >= seq.userStart[at] && q >= at - p.window && seq.time[q] === seq.time[at]; q--)
           if (seq.item[q] !== i) add(seq.item[q], 1 / (at - q));
     }
-    const scale = 1 / (occStart[i + 1] - occStart[i] + 5);
-    exclude[i] = 1;
-    const best =
-      touched.length <= p.k
-        ? Int32Array.from(touched).sort((a, b) => row[b] - row[a] || a - b)
-        : topK(row, p.k, exclude);
-    exclude[i] = 0;
-    for (const j of best) {
-      if (row[j] <= 0) break;
-      nbrs.push(j);
-      weights.push(row[j] * scale);
-    }
-    indptr[i + 1] = nbrs.length;
+    rows.add(i, row, touched, 1 / (occStart[i + 1] - occStart[i] + 5));
     for (const j of touched) row[j] = 0;
   }
-  return {
-    numItems,
-    k: p.k,
-    indptr,
-    neighbours: Int32Array.from(nbrs),
-    similarity: Float32Array.from(weights),
-  };
+  return rows.done();
 }
 
 /**
- * The events' items laid out shopper by shopper in time order (ties in the order given, as the
- * protocol's split keeps them), with each position's shopper span and time.
+ * The events' items laid out shopper by shopper in time order (ties in file order, as the protocol's
+ * split keeps them), with each position's shopper span and time.
  */
 function sequences(
   events: EventColumns,
   idx: Int32Array,
 ): { item: Int32Array; time: Float64Array; userStart: Int32Array; userEnd: Int32Array } {
-  const byUser = new Map<number, number[]>();
-  for (const e of idx) {
-    const u = events.user[e];
-    let list = byUser.get(u);
-    if (!list) byUser.set(u, (list = []));
-    list.push(e);
-  }
-  const item = new Int32Array(idx.length);
-  const time = new Float64Array(idx.length);
-  const userStart = new Int32Array(idx.length);
-  const userEnd = new Int32Array(idx.length);
-  let at = 0;
-  for (const list of byUser.values()) {
-    // Array.prototype.sort is stable: equal times keep the order given.
-    list.sort((a, b) => events.timestamp[a] - events.timestamp[b]);
-    const start = at;
-    for (const e of list) {
-      item[at] = events.item[e];
-      time[at] = events.timestamp[e];
-      at++;
-    }
-    userStart.fill(start, start, at);
-    userEnd.fill(at, start, at);
+  const order = userTimeOrder(events, idx);
+  const n = order.length;
+  const item = Int32Array.from(order, (e) => events.item[e]);
+  const time = Float64Array.from(order, (e) => events.timestamp[e]);
+  const userStart = new Int32Array(n);
+  const userEnd = new Int32Array(n);
+  for (let start = 0, end = 0; start < n; start = end) {
+    const u = events.user[order[start]];
+    while (end < n && events.user[order[end]] === u) end++;
+    userStart.fill(start, start, end);
+    userEnd.fill(end, start, end);
   }
   return { item, time, userStart, userEnd };
 }
