@@ -119,9 +119,11 @@ describe('overload', () => {
         peak = Math.max(peak, Number(/vitrine_unread_reply_bytes (\d+)/.exec(await metrics(s))?.[1]));
       }
       const m = await metrics(s);
-      // Past the 1 MiB cap (measured peak 2.3 MiB: the cap plus the replies of requests already in flight).
+      // Past the 1 MiB cap by the replies whose size was underestimated when admitted: measured peaks
+      // 1.11-1.16 MiB, alone and with three busy loops on the two cores. Counting only the bytes
+      // already waiting (not those still being computed) reached 1.7 MiB alone and 5.4-6.2 MiB loaded.
       expect(peak).toBeGreaterThan(1 << 20);
-      expect(peak).toBeLessThan(4 << 20);
+      expect(peak).toBeLessThan(1.5 * (1 << 20));
       expect(m).toMatch(/vitrine_requests_shed_total\{reason="unread_replies"\} [1-9]/);
       // A client that reads is still served.
       const reader = await TestClient.connect(url);

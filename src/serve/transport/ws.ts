@@ -12,6 +12,10 @@ interface SocketData {
   closed: boolean;
   /** Reply bytes uWS holds for this connection (its client has not read them yet), as last seen. */
   unread: number;
+  /** Bytes set aside for the replies of this connection's requests in flight (see `reserve`). */
+  reserved: number;
+  /** A moving average of this connection's reply sizes: what its next reply is expected to take. */
+  replyBytes: number;
   /** Requests refused since one was last admitted. */
   refusedInARow: number;
 }
@@ -35,6 +39,8 @@ const MAX_BACKPRESSURE_BYTES = 8 << 20;
  * up everything else, /healthz included. The client reconnects with back-off, as a client should.
  */
 const MAX_REFUSALS_IN_A_ROW = 500;
+/** What a connection's first reply is expected to take, before it has sent any. */
+const FIRST_REPLY_BYTES = 4096;
 
 export interface WsDeps {
   config: ServerConfig;
@@ -48,6 +54,8 @@ export class WebSocketTransport {
   private readonly sockets = new Set<UWS.WebSocket<SocketData>>();
   /** Unread reply bytes over all connections (the sum of their `unread`). */
   private unread = 0;
+  /** Reserved reply bytes over all connections (the sum of their `reserved`). */
+  private reserved = 0;
 
   constructor(private readonly d: WsDeps) {}
 
@@ -94,7 +102,7 @@ export class WebSocketTransport {
         }
         const key = req.getHeader('sec-websocket-key');
         res.upgrade<SocketData>(
-          { inFlight: 0, closed: false, unread: 0, refusedInARow: 0 },
+          { inFlight: 0, closed: false, unread: 0, reserved: 0, replyBytes: FIRST_REPLY_BYTES, refusedInARow: 0 },
           key,
           req.getHeader('sec-websocket-protocol'),
           req.getHeader('sec-websocket-extensions'),
@@ -129,6 +137,8 @@ export class WebSocketTransport {
       if (ud.closed) return;
       const bytes = encodeReply(dispatcher.stamped(r, t0), isBinary);
       ws.cork(() => ws.send(bytes, isBinary));
+      const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
+      ud.replyBytes += (size - ud.replyBytes) / 8;
       this.account(ws);
     };
     if (message.byteLength > config.maxFrameBytes) {
@@ -169,8 +179,10 @@ export class WebSocketTransport {
     if (shed) return this.refuse(ws, send, shed);
     ud.refusedInARow = 0;
     ud.inFlight++;
+    const reservation = this.reserve(ud, ud.replyBytes);
     void dispatcher.handle(raw, transport).then((reply) => {
       ud.inFlight--;
+      this.reserve(ud, -reservation);
       send(reply);
     });
   }
@@ -201,17 +213,31 @@ export class WebSocketTransport {
         reason: 'connection_in_flight',
         message: `at most ${config.maxInFlightPerConnection} requests may be in flight on one connection`,
       };
-    if (ud.unread > MAX_UNREAD_REPLY_BYTES)
+    // Replies still being computed count with those already waiting: checked on the bytes waiting
+    // alone, requests admitted before a client's buffers filled would overshoot by all their replies.
+    if (ud.unread > 0 && ud.unread + ud.reserved + ud.replyBytes > MAX_UNREAD_REPLY_BYTES)
       return {
         reason: 'connection_unread',
         message: `${ud.unread} bytes of replies on this connection are not read yet; read them before sending more requests`,
       };
-    if (ud.unread > 0 && this.unread > config.maxUnreadReplyMiB * 1048576)
+    // Past the cap only a connection with nothing waiting and nothing in flight is served: a client
+    // that reads its replies one at a time goes on; one that does not read cannot add to the total.
+    if (ud.unread + ud.reserved > 0 && this.unread + this.reserved + ud.replyBytes > config.maxUnreadReplyMiB * 1048576)
       return {
         reason: 'unread_replies',
-        message: `the server holds ${config.maxUnreadReplyMiB} MiB of replies clients have not read; read this connection's ${ud.unread} bytes first`,
+        message: `the server holds ${config.maxUnreadReplyMiB} MiB of replies not yet read or still being computed; read this connection's replies first`,
       };
     return undefined;
+  }
+
+  /**
+   * Sets aside (or, negative, gives back) bytes for a reply in flight; returns what it set aside.
+   * A closed connection's reservations are given back as its requests finish, like anyone's.
+   */
+  private reserve(ud: SocketData, bytes: number): number {
+    ud.reserved += bytes;
+    this.reserved += bytes;
+    return bytes;
   }
 
   /** Brings the server-wide unread total up to date with what uWS now holds for this connection. */
