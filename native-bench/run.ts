@@ -28,7 +28,8 @@ import { KERNELS, KernelUnavailable, type ScoreKernel } from '../src/batch/kerne
 import { encodeCatalog } from '../src/data/catalog.js';
 import { FeatureBuilder } from '../src/features/features.js';
 import { historyOf } from '../src/data/history.js';
-import { exactTopK, HnswIndex } from '../src/index/hnsw.js';
+import { exactTopK, HnswIndex, type Neighbours } from '../src/index/hnsw.js';
+import { SCAN_MAX_ITEMS } from '../src/index/hnsw-partition.js';
 import { OnnxRanker } from '../src/rank/onnx-ranker.js';
 import { Rng } from '../src/util/rng.js';
 import { ensureBenchBundle } from './bench-bundle.js';
@@ -192,6 +193,7 @@ if (suites.has('hnsw')) {
   );
   const rows: (string | number)[][] = [];
   const json: unknown[] = [];
+  // Small partitions walked as graphs, then scanned exactly (the default), side by side.
   for (const [ef, k] of [
     [200, 200],
     [300, 200],
@@ -201,34 +203,48 @@ if (suites.has('hnsw')) {
     [200, 50],
     [50, 10],
     [200, 10],
-  ] as const) {
-    index.setEf(ef);
-    index.searches = index.partitionsSearched = 0;
-    const t0 = performance.now();
-    const got = Array.from({ length: 300 }, (_, q) => index.search(queries.subarray(q * d, (q + 1) * d), k));
-    const seconds = (performance.now() - t0) / 1000;
-    let recall = 0;
-    got.forEach((g, q) => {
-      const truth = new Set(exact[q].slice(0, k));
-      let hit = 0;
-      for (const i of g.items) if (truth.has(i)) hit++;
-      recall += hit / k;
-    });
-    recall /= 300;
-    const partitions = index.partitionsSearched / index.searches;
-    rows.push([
-      ef,
-      k,
-      Number(recall.toFixed(4)),
-      Math.round(300 / seconds),
-      Number(((seconds / 300) * 1000).toFixed(3)),
-      Number(partitions.toFixed(2)),
-    ]);
-    json.push({ efSearch: ef, k, recall, queriesPerSecond: 300 / seconds, partitionsPerQuery: partitions });
-  }
+  ] as const)
+    for (const scan of [0, SCAN_MAX_ITEMS]) {
+      index.setEf(ef);
+      index.setScanMaxItems(scan);
+      index.search(queries.subarray(0, d), k); // a scan is made on the first search that needs it
+      index.searches = index.partitionsSearched = 0;
+      const t0 = performance.now();
+      let got: Neighbours[] = [];
+      for (let rep = 0; rep < 3; rep++)
+        got = Array.from({ length: 300 }, (_, q) => index.search(queries.subarray(q * d, (q + 1) * d), k));
+      const seconds = (performance.now() - t0) / 3000;
+      let recall = 0;
+      got.forEach((g, q) => {
+        const truth = new Set(exact[q].slice(0, k));
+        let hit = 0;
+        for (const i of g.items) if (truth.has(i)) hit++;
+        recall += hit / k;
+      });
+      recall /= 300;
+      const partitions = index.partitionsSearched / index.searches;
+      rows.push([
+        scan > 0 ? `scan <= ${SCAN_MAX_ITEMS}` : 'graph',
+        ef,
+        k,
+        Number(recall.toFixed(4)),
+        Math.round(300 / seconds),
+        Number(((seconds / 300) * 1000).toFixed(3)),
+        Number(partitions.toFixed(2)),
+      ]);
+      json.push({
+        smallPartitions: scan > 0 ? 'scan' : 'graph',
+        scanMaxItems: scan,
+        efSearch: ef,
+        k,
+        recall,
+        queriesPerSecond: 300 / seconds,
+        partitionsPerQuery: partitions,
+      });
+    }
   table(
     `HNSW (${n} items × ${d} dims, M=${bundle.hnsw.M}, ${bundle.hnsw.partitions.length} norm partitions of ${bundle.hnsw.partitions.map((p) => p.items).join('/')} items; user vectors as queries; recall = overlap with the exact inner-product top-k)`,
-    ['efSearch', 'k', 'recall@k', 'queries/s', 'ms/query', 'partitions/query'],
+    ['small partitions', 'efSearch', 'k', 'recall@k', 'queries/s', 'ms/query', 'partitions/query'],
     rows,
   );
   report.hnsw = json;

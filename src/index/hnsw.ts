@@ -140,6 +140,11 @@ export class HnswIndex {
     return c;
   }
 
+  /** Partitions up to this many items are answered by an exact scan (default SCAN_MAX_ITEMS). */
+  setScanMaxItems(items: number): void {
+    for (const part of this.parts) part.scanMaxItems = items;
+  }
+
   /** The search breadth for k results; a partition asked for fewer gets a proportional share. */
   setEf(ef: number): void {
     this.ef = ef;

@@ -1,8 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_HNSW, exactTopK, HnswIndex, hnswRecall, type HnswParams } from '../../src/index/hnsw.js';
+import { SCAN_MAX_ITEMS } from '../../src/index/hnsw-partition.js';
 import { Rng } from '../../src/util/rng.js';
 
 const d = 16;
@@ -62,7 +63,19 @@ const index = HnswIndex.build(vectors, n, d, params);
 const dir = mkdtempSync(join(tmpdir(), 'vitrine-hnsw-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-describe('HnswIndex (norm partitions)', () => {
+// Every partition here (500 to ~1,500 items) is small enough to be scanned by default: each test
+// runs once walking the graphs (as the 100k-item catalogue's large partitions are) and once scanning.
+describe.each([
+  { mode: 'graphs', scan: 0 },
+  { mode: 'exact scans', scan: SCAN_MAX_ITEMS },
+])('HnswIndex (norm partitions, $mode)', ({ scan }) => {
+  /** An index searched the way this run tests. */
+  const as = (i: HnswIndex): HnswIndex => {
+    i.setScanMaxItems(scan);
+    return i;
+  };
+  beforeAll(() => as(index));
+
   it('splits a long-tailed catalogue by norm and leaves zero vectors out', () => {
     const parts = index.partitions;
     expect(parts.length).toBeGreaterThan(3);
@@ -84,7 +97,7 @@ describe('HnswIndex (norm partitions)', () => {
     // Measured: the exact top 10 in the exact order for 20 of 20 queries, scores within 2.4e-7 of
     // the best score, recall 1.000 (0.49 before the index scaled its vectors).
     const tiny = Float32Array.from(vectors, (x) => x * 1e-6);
-    const tinyIndex = HnswIndex.build(tiny, n, d, params);
+    const tinyIndex = as(HnswIndex.build(tiny, n, d, params));
     expect(recall(tinyIndex, tiny, qs, 10)).toBeGreaterThan(0.98);
     let sameOrder = 0;
     for (let q = 0; q < 20; q++) {
@@ -106,7 +119,7 @@ describe('HnswIndex (norm partitions)', () => {
   it('reports full recall on a catalogue smaller than k whose never-touched items have zero vectors', () => {
     const small = 150;
     const v = longTailedVectors(4).subarray(0, small * d);
-    const smallIndex = HnswIndex.build(v, small, d, params);
+    const smallIndex = as(HnswIndex.build(v, small, d, params));
     expect(smallIndex.count).toBe(small - Math.ceil(small / 20));
     expect(hnswRecall(smallIndex, v, small, d, qs, 20, 200)).toBe(1);
   });
@@ -131,7 +144,9 @@ describe('HnswIndex (norm partitions)', () => {
 
   it('places added items, large norm or small, where searches find them', () => {
     index.write(dir);
-    const copy = HnswIndex.load(dir, d, index.partitions, params.efSearch);
+    const copy = as(HnswIndex.load(dir, d, index.partitions, params.efSearch));
+    // Searched once before the items are added: what answers searches must see them afterwards.
+    expect(copy.search(qs.subarray(0, d), 10).items.length).toBe(10);
     const rng = new Rng(9);
     const grown = new Float32Array((n + 2) * d);
     grown.set(vectors);
@@ -173,10 +188,24 @@ describe('HnswIndex (norm partitions)', () => {
 
   it('reloads from its files with identical answers', () => {
     index.write(dir);
-    const copy = HnswIndex.load(dir, d, index.partitions, params.efSearch);
+    const copy = as(HnswIndex.load(dir, d, index.partitions, params.efSearch));
     for (let q = 0; q < 10; q++) {
       const query = qs.subarray(q * d, (q + 1) * d);
       expect(Array.from(copy.search(query, 100).items)).toEqual(Array.from(index.search(query, 100).items));
     }
+  });
+
+  it('answers exactly, in the exact order, where it scans, however poor the graph', () => {
+    const poor = as(HnswIndex.build(vectors, n, d, { ...params, M: 4, efConstruction: 8 }));
+    const exclude = Uint8Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 1 : 0));
+    let same = 0;
+    for (let q = 0; q < 20; q++) {
+      const query = qs.subarray(q * d, (q + 1) * d);
+      const got = Array.from(poor.search(query, 200, exclude, 40).items);
+      if (got.join() === Array.from(exactTopK(vectors, n, d, query, 200, exclude)).join()) same++;
+    }
+    // Measured: scanning 20 of 20; walking these graphs 0 of 20 (and 0 with the scan switched off).
+    if (scan > 0) expect(same).toBe(20);
+    else expect(same).toBeLessThan(20);
   });
 });
