@@ -125,7 +125,13 @@ process.on('SIGTERM', () => (stop = true));
 })();`;
 
 /** Clients that send and never read: each pauses its socket, then sends `requests` recommend calls. */
-async function slowReaders(url: string, n: number, requests: number, users: string[]): Promise<() => void> {
+async function slowReaders(
+  url: string,
+  n: number,
+  requests: number,
+  users: string[],
+  stop: () => boolean,
+): Promise<() => void> {
   const sockets = await Promise.all(
     Array.from(
       { length: n },
@@ -137,12 +143,18 @@ async function slowReaders(url: string, n: number, requests: number, users: stri
         }),
     ),
   );
-  for (const [j, ws] of sockets.entries()) {
+  for (const ws of sockets) {
     ws.on('error', () => undefined);
     // The ws library reads from this net.Socket; paused, nothing is read and the server's replies pile up.
     (ws as unknown as { _socket: { pause(): void } })._socket.pause();
-    for (let r = 0; r < requests; r++)
-      ws.send(JSON.stringify({ id: r, call: 'recommend', user: users[(j * 7919 + r) % users.length], k: 10 }));
+  }
+  // In rounds, yielding between them, so the RSS sampler runs while requests go out and can stop
+  // a server that grows past the cap (sent in one go, they took seconds in which nothing ran).
+  for (let r = 0; r < requests && !stop(); r += 500) {
+    for (const [j, ws] of sockets.entries())
+      for (let q = r; q < Math.min(requests, r + 500); q++)
+        ws.send(JSON.stringify({ id: q, call: 'recommend', user: users[(j * 7919 + q) % users.length], k: 10 }));
+    await new Promise((w) => setImmediate(w));
   }
   return () => sockets.forEach((ws) => ws.terminate());
 }
@@ -237,7 +249,7 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
     // Cleared however the phase ends: left running, it would sample a killed server's RSS.
     const { value: release, healthzMaxMs } = await healthzWhile(
       s.probes ? port : undefined,
-      slowReaders(url, num('slow-readers'), num('slow-requests'), users).then(async (r) => {
+      slowReaders(url, num('slow-readers'), num('slow-requests'), users, () => capped).then(async (r) => {
         await new Promise<void>((w) => {
           stopEarly = w;
           if (capped) w();
@@ -258,8 +270,10 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
       clientCpu: Number(((used.user + used.system) / 1000 / (performance.now() - t0)).toFixed(2)),
     };
   } finally {
-    await target.close();
+    // The server first: a naive one still working through its backlog never answers the target's
+    // close handshakes, and waiting for them left it growing (to 23 GiB, this machine's all).
     await stopServerProcess(child, 'SIGKILL');
+    await target.close();
   }
 }
 

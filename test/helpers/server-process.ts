@@ -19,6 +19,7 @@ export function startServerProcess(argv: string[], ready: RegExp): Promise<{ chi
 
 /** Stops it with `signal` and waits for it to be gone. */
 export async function stopServerProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill(signal);
   await exited;
