@@ -40,7 +40,7 @@ export class HnswPartition {
   private readonly row: number[];
   private readonly q: number[];
   private ef = 0;
-  /** The exact scan of a small partition, made from the graph's stored vectors when first needed. */
+  /** The exact scan of a small partition, made from the graph's stored vectors (see prepare). */
   private scan: Scan | undefined;
   /** Up to this many items the partition is scanned, not walked (SCAN_MAX_ITEMS; tests force either). */
   scanMaxItems = SCAN_MAX_ITEMS;
@@ -87,6 +87,11 @@ export class HnswPartition {
       this.native.resizeIndex(Math.ceil(this.native.getMaxElements() * 1.25) + 16);
     this.native.addPoint(this.row, label);
     this.scan = undefined;
+  }
+
+  /** Makes a small partition's scan now rather than on the first search that needs it. */
+  prepare(): void {
+    this.searcher();
   }
 
   /** What answers searches: the exact scan for a small partition, the graph otherwise. */

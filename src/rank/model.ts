@@ -47,6 +47,7 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
   // described items in `similar`.
   const placer = new AttributePlacer(bundle.items, bundle.als.itemFactors, bundle.als.factors);
   const data = fresh.length > 0 ? extendWithItems(bundle, fresh, hnsw, placer) : bundle;
+  hnsw.prepareScans();
   const catalog = encodeCatalog(data.items);
   const ranker = await OnnxRanker.create(
     data.rankerOnnx,

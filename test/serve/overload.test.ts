@@ -120,7 +120,7 @@ describe('overload', () => {
       }
       const m = await metrics(s);
       // Past the 1 MiB cap by the replies whose size was underestimated when admitted: measured peaks
-      // 1.11-1.16 MiB, alone and with three busy loops on the two cores. Counting only the bytes
+      // 1.04-1.16 MiB, alone and with three busy loops on the two cores. Counting only the bytes
       // already waiting (not those still being computed) reached 1.7 MiB alone and 5.4-6.2 MiB loaded.
       expect(peak).toBeGreaterThan(1 << 20);
       expect(peak).toBeLessThan(1.5 * (1 << 20));

@@ -133,16 +133,16 @@ export class WebSocketTransport {
     const ud = ws.getUserData();
     if (ud.closed) return;
     const transport: Transport = isBinary ? 'ws-msgpack' : 'ws-json';
-    const send = (r: Reply): void => {
-      if (ud.closed) return;
+    /** Sends a reply; returns its size in bytes (0 when the connection is gone). */
+    const send = (r: Reply): number => {
+      if (ud.closed) return 0;
       const bytes = encodeReply(dispatcher.stamped(r, t0), isBinary);
       ws.cork(() => ws.send(bytes, isBinary));
-      const size = typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
-      ud.replyBytes += (size - ud.replyBytes) / 8;
       this.account(ws);
+      return typeof bytes === 'string' ? Buffer.byteLength(bytes) : bytes.byteLength;
     };
     if (message.byteLength > config.maxFrameBytes) {
-      return send(
+      send(
         dispatcher.refused(
           'unknown',
           transport,
@@ -151,12 +151,13 @@ export class WebSocketTransport {
           `the frame has ${message.byteLength} bytes; the limit is ${config.maxFrameBytes}`,
         ),
       );
+      return;
     }
     let raw: unknown;
     try {
       raw = decodeFrame(message, isBinary);
     } catch {
-      return send(
+      send(
         dispatcher.refused(
           'unknown',
           transport,
@@ -165,6 +166,7 @@ export class WebSocketTransport {
           isBinary ? 'binary frames must be msgpack' : 'text frames must be JSON',
         ),
       );
+      return;
     }
     const refusal = this.admission(ws);
     if (refusal) {
@@ -183,7 +185,9 @@ export class WebSocketTransport {
     void dispatcher.handle(raw, transport).then((reply) => {
       ud.inFlight--;
       this.reserve(ud, -reservation);
-      send(reply);
+      const size = send(reply);
+      // Served replies only: a refusal's few bytes say nothing of what the next admitted request returns.
+      if (size > 0) ud.replyBytes += (size - ud.replyBytes) / 8;
     });
   }
 
