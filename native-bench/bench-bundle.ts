@@ -6,6 +6,7 @@ import { configFor } from '../src/data/synthetic/config.js';
 import { generateShop } from '../src/data/synthetic/write.js';
 import { DEFAULT_HNSW } from '../src/index/hnsw.js';
 import { buildBundle, defaultBuildOptions } from '../src/train/build.js';
+import { DEFAULT_RANKER } from '../src/train/ranker.js';
 
 export interface BenchBundle {
   shop: string;
@@ -16,12 +17,17 @@ export interface BenchBundle {
  * The benchmarks' bundle: a synthetic shop with `items` products and `users` shoppers, trained with
  * `candidates` HNSW candidates and no item-kNN or follower candidates (the yardstick's "200
  * candidates per request"). Built once and cached under .vitrine-cache/bench, per HNSW M (the one index parameter the
- * build does not tune), so a change of the default is measured on its own index.
+ * build does not tune) and ranker shape, so a change of either default is measured on its own bundle.
  */
 export async function ensureBenchBundle(items: number, users: number, candidates: number): Promise<BenchBundle> {
   const root = resolve('.vitrine-cache', 'bench');
   const shop = join(root, `shop-${items}x${users}`);
-  const bundle = join(root, 'models', `shop-${items}x${users}-c${candidates}-m${DEFAULT_HNSW.M}`, 'v1');
+  const bundle = join(
+    root,
+    'models',
+    `shop-${items}x${users}-c${candidates}-m${DEFAULT_HNSW.M}-r${DEFAULT_RANKER.hidden.join('x')}`,
+    'v1',
+  );
   if (existsSync(join(bundle, 'manifest.json'))) {
     // Read as a server would: an older schema, an unreadable manifest and a bundle of this schema
     // built before an array was added to it (during the schema's development) all fail to load.

@@ -38,6 +38,14 @@ describe('vitrine CLI', () => {
       expect(w.status, weights).toBe(2);
       expect(w.stderr).toMatch(why);
     }
+    for (const [layers, why] of [
+      ['64,0', /argument '64,0' is invalid\. expected an integer between 1 and 1024, got 0/],
+      ['64,,32', /expected an integer, got ""/],
+      ['8,8,8,8,8', /expected at most 4 comma-separated integers, got 5/],
+    ] as const) {
+      const r = run('train', '--data', 'synthetic:tiny', '--ranker-layers', layers);
+      expect([r.status, r.stderr], layers).toEqual([2, expect.stringMatching(why)]);
+    }
     const size = run('generate', '--out', '/tmp/x', '--size', 'huge');
     expect(size.stderr).toMatch(/expected one of tiny, small, medium, large/);
     // Sizes that would exhaust memory or never finish are refused up front.
@@ -206,7 +214,7 @@ describe('vitrine CLI', () => {
     expect(newVersion(bundleDir, at).path).toBe(first.path);
   });
 
-  it('reports what --lenient skipped when training, records it (and the --hnsw-m it was given), and evaluates the bundle the same way', () => {
+  it('reports what --lenient skipped when training, records it (and the --hnsw-m and --ranker-layers it was given), and evaluates the bundle the same way', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vitrine-lenient-'));
     const shop = join(dir, 'shop');
     expect(run('generate', '--out', shop, '--size', 'tiny').status).toBe(0);
@@ -217,15 +225,17 @@ describe('vitrine CLI', () => {
         .replace(/,(view|click|cart|purchase),/, ',like,') + '\n',
     );
     const out = join(dir, 'models', 'v1');
-    const train = run('train', '--data', shop, '--lenient', '--out', out, '--no-evaluate', '--hnsw-m', '8');
+    const layers = ['--hnsw-m', '8', '--ranker-layers', '16,8'];
+    const train = run('train', '--data', shop, '--lenient', '--out', out, '--no-evaluate', ...layers);
     expect(train.status, train.stderr).toBe(0);
     expect(train.stderr).toMatch(/skipped 1 bad input records \(--lenient\): 1 × type: unknown event type/);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
       data: { skipped: { skipped: number } };
-      parameters: { hnsw: { M: number } };
+      parameters: { hnsw: { M: number }; ranker: { hidden: number[] } };
     };
     expect(manifest.data.skipped.skipped).toBe(1);
     expect(manifest.parameters.hnsw.M).toBe(8);
+    expect(manifest.parameters.ranker.hidden).toEqual([16, 8]);
     const evaluate = run('evaluate', '--bundle', out, '--data', shop, '--json', '--no-save');
     expect(evaluate.status, evaluate.stderr).toBe(0);
     expect(evaluate.stderr).toMatch(/skipped 1 bad input records/);

@@ -24,6 +24,17 @@ export function floatArg(min = -Infinity, max = Infinity): (value: string) => nu
   };
 }
 
+/** Comma-separated integers, e.g. layer widths `128,64`: between 1 and `maxCount` of them, each in [min, max]. */
+export function intListArg(min: number, max: number, maxCount: number): (value: string) => number[] {
+  const one = intArg(min, max);
+  return (value: string): number[] => {
+    const parts = value.split(',');
+    if (parts.length > maxCount)
+      throw new InvalidArgumentError(`expected at most ${maxCount} comma-separated integers, got ${parts.length}`);
+    return parts.map((p) => one(p));
+  };
+}
+
 /** `view=1,cart=3,purchase=5` (see parseEventWeights). */
 export function eventWeightsArg(value: string): EventWeights {
   try {

@@ -59,7 +59,7 @@ export interface BuildOptions {
   rankerUsers: number;
   /** EASE (the strongest baseline) goes into the bundle for catalogues up to this size: its dense weights take n² floats. */
   easeMaxItems: number;
-  /** Learn a purchase-labelled propensity model when the data has enough purchases (as long as the ranker). */
+  /** Learn a purchase-labelled propensity model when the data has enough purchases (half the ranker's training time). */
   propensity: boolean;
   /** Whether the ranker learns repeat purchases (rows with the shopper's own items). */
   repeats: RepeatsMode;

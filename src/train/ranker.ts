@@ -15,7 +15,9 @@ export interface RankerParams {
 }
 
 export const DEFAULT_RANKER: RankerParams = {
-  hidden: [64, 32],
+  // Wider than the 64 → 32 used before: MovieLens's two-stage / EASE over six seeds 1.303 -> 1.330
+  // (lowest 1.279 -> 1.302); onnxruntime pays ~30 µs more per 200 candidates.
+  hidden: [128, 64],
   epochs: 12,
   batchSize: 512,
   learningRate: 0.002,

@@ -12,8 +12,9 @@ import { TWO_STAGE } from '../../src/eval/rank-models.js';
 
 /**
  * The quality floor on MovieLens 100K under the protocol. Measured (seeds 42, 1, 2, this build):
- * two-stage NDCG@10 0.2633 / 0.2720 / 0.2700, EASE (lambda 250) 0.2071, ratio 1.27 / 1.31 / 1.30;
- * test items among the candidates 0.806 / 0.804 / 0.805 (followers' share 0.035); HNSW recall@200 0.9998 (M=12).
+ * two-stage NDCG@10 0.2741 / 0.2695 / 0.2834, EASE (lambda 250) 0.2071, ratio 1.32 / 1.30 / 1.37
+ * (seeds 3, 4, 5: 1.33 each);
+ * test items among the candidates 0.806 / 0.804 / 0.805 (followers' share 0.035); HNSW recall@200 1 (M=12).
  * The floors below leave room for run-to-run noise on other machines.
  */
 describe('ml-100k build + evaluation', () => {
@@ -44,8 +45,8 @@ describe('ml-100k build + evaluation', () => {
 
   it('two-stage retrieval + ranker beats EASE on NDCG@10 with margin', () => {
     const twoStage = report.models[TWO_STAGE];
-    expect(twoStage['ndcg@10']).toBeGreaterThan(0.245);
-    expect(report.twoStageVsEase).toBeGreaterThan(1.18);
+    expect(twoStage['ndcg@10']).toBeGreaterThan(0.255);
+    expect(report.twoStageVsEase).toBeGreaterThan(1.24);
     expect(twoStage['recall@50']).toBeGreaterThan(report.models[`ease (lambda=${report.ease.lambda})`]['recall@50']);
   });
 
