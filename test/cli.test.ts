@@ -225,8 +225,8 @@ describe('vitrine CLI', () => {
         .replace(/,(view|click|cart|purchase),/, ',like,') + '\n',
     );
     const out = join(dir, 'models', 'v1');
-    const layers = ['--hnsw-m', '8', '--ranker-layers', '16,8'];
-    const train = run('train', '--data', shop, '--lenient', '--out', out, '--no-evaluate', ...layers);
+    const shape = ['--hnsw-m', '8', '--ranker-layers', '16,8'];
+    const train = run('train', '--data', shop, '--lenient', '--out', out, '--no-evaluate', ...shape);
     expect(train.status, train.stderr).toBe(0);
     expect(train.stderr).toMatch(/skipped 1 bad input records \(--lenient\): 1 × type: unknown event type/);
     const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {

@@ -129,7 +129,7 @@ export function bundleManifest({
         rules: final.rules.consequent.length,
       },
       propensity: propensity
-        ? { label: 'purchase', rows: propensity.rows, positives: propensity.positives }
+        ? { label: 'purchase', rows: propensity.rows, positives: propensity.positives, hidden: propensity.hidden }
         : {
             label: 'interaction',
             note: `${o.propensity ? 'too few purchases to learn from' : 'not trained (--no-propensity)'}: batch-score --propensity uses the ranker`,

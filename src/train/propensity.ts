@@ -12,6 +12,8 @@ export interface TrainedPropensity {
   /** Rows and the purchases among them. */
   rows: number;
   positives: number;
+  /** The network's hidden widths (not the ranker's: see PROPENSITY_HIDDEN). */
+  hidden: number[];
   onnxMaxAbsDiff: number;
 }
 
@@ -54,5 +56,6 @@ export async function trainPropensity(
   note(
     `propensity: trained on ${y.length} rows, ${positives} purchases; ONNX max abs difference ${onnxMaxAbsDiff.toExponential(2)}`,
   );
-  return { onnx, rows: y.length, positives, onnxMaxAbsDiff };
+  const hidden = model.layers.slice(0, -1).map((l) => l.outDim);
+  return { onnx, rows: y.length, positives, hidden, onnxMaxAbsDiff };
 }

@@ -6,6 +6,8 @@ import { instantiate } from '../../src/rank/model.js';
 import { tuneAndFitEase } from '../../src/train/ease-tuning.js';
 import { TWO_STAGE } from '../../src/eval/rank-models.js';
 import { BUY_AGAIN, TWO_STAGE_REPEATS } from '../../src/eval/repeats.js';
+import { PROPENSITY_HIDDEN } from '../../src/train/propensity.js';
+import { DEFAULT_RANKER } from '../../src/train/ranker.js';
 
 /**
  * On the synthetic shop the ground truth is known: the two-stage model must recover the shoppers'
@@ -42,6 +44,13 @@ describe('synthetic shop evaluation against ground truth', () => {
     expect(p.metrics.auc).toBeGreaterThan(0.8);
     expect(p.calibration.ece).toBeLessThan(0.02);
     expect(p.calibration.bins.reduce((s, b) => s + b.rows, 0)).toBe(p.metrics.rows);
+    // Its own (calibrated) shape, not the ranker's wider one; the manifest says which.
+    const params = readBundle(inject('fixtureBundle')).manifest.parameters as {
+      ranker: { hidden: number[] };
+      propensity: { hidden: number[] };
+    };
+    expect(params.propensity.hidden).toEqual([...PROPENSITY_HIDDEN]);
+    expect(params.ranker.hidden).toEqual([...DEFAULT_RANKER.hidden]);
     for (const b of p.calibration.bins)
       expect(b.observedRate).toBeLessThanOrEqual(
         p.interactionCalibration.bins.find((x) => x.lo === b.lo)!.observedRate,

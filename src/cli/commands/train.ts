@@ -47,7 +47,7 @@ export interface TrainCliOptions {
   hnswM: number;
   easeMaxItems: number;
   epochs: number;
-  /** The ranker's (and propensity model's) hidden layer widths. */
+  /** The ranker's hidden layer widths (the propensity model keeps its own: PROPENSITY_HIDDEN). */
   rankerLayers: readonly number[];
   embeddings: 'auto' | 'als' | 'bpr';
   evaluate: boolean;
