@@ -1,16 +1,8 @@
 import hnswlib from 'hnswlib-node';
 
 type Native = InstanceType<typeof hnswlib.HierarchicalNSW>;
-type Scan = InstanceType<typeof hnswlib.BruteforceSearch>;
-
-/**
- * Partitions up to this size are searched by an exact scan (hnswlib's native brute force over the
- * same stored vectors) rather than their graph. A search asking for k of a few thousand items
- * visits most of the graph anyway, and the scan is both exact and cheaper: on the 100k-item bench
- * bundle's 1,000- and 1,800-item partitions (visited by nearly every search, 200 results asked)
- * 83 and 91 µs against the graph's 116 and 117 µs; at 5,385 items the graph wins, 101 against 112 µs.
- */
-export const SCAN_MAX_ITEMS = 2500;
+type Knn = ReturnType<Native['searchKnn']>;
+type Filter = (label: number) => boolean;
 
 export interface GraphParams {
   M: number;
@@ -22,6 +14,23 @@ export interface PartitionHits {
   items: number[];
   /** Inner products with the query, best first. */
   scores: number[];
+}
+
+/** What the index asks of a partition's graph and of a scan group alike. */
+export interface PartitionSearcher {
+  /**
+   * Its items' norm bound, by which searches prune (the first partition, which every search
+   * visits, may hold longer items added later).
+   */
+  readonly maxNorm: number;
+  readonly count: number;
+  search(
+    query: ArrayLike<number>,
+    queryNorm: number,
+    k: number,
+    exclude?: Uint8Array,
+    overfetch?: number,
+  ): PartitionHits;
 }
 
 /**
@@ -36,14 +45,10 @@ export interface PartitionHits {
  * (strong regularisation on sparse data) both the graph and the ranking degraded to item-id order.
  * A positive scale changes no comparison, so on ordinary embeddings the answers are the same.
  */
-export class HnswPartition {
+export class HnswPartition implements PartitionSearcher {
   private readonly row: number[];
   private readonly q: number[];
   private ef = 0;
-  /** The exact scan of a small partition, made from the graph's stored vectors (see prepare). */
-  private scan: Scan | undefined;
-  /** Up to this many items the partition is scanned, not walked (SCAN_MAX_ITEMS; tests force either). */
-  scanMaxItems = SCAN_MAX_ITEMS;
   /** Stored vectors are v · scale, so the partition's longest has norm 1 (0 for an empty one). */
   private readonly scale: number;
 
@@ -86,25 +91,16 @@ export class HnswPartition {
     if (this.native.getCurrentCount() >= this.native.getMaxElements())
       this.native.resizeIndex(Math.ceil(this.native.getMaxElements() * 1.25) + 16);
     this.native.addPoint(this.row, label);
-    this.scan = undefined;
   }
 
-  /** Makes a small partition's scan now rather than on the first search that needs it. */
-  prepare(): void {
-    this.searcher();
-  }
-
-  /** What answers searches: the exact scan for a small partition, the graph otherwise. */
-  private searcher(): Native | Scan {
-    const count = this.count;
-    if (count > this.scanMaxItems) return this.native;
-    if (!this.scan) {
-      const scan = new hnswlib.BruteforceSearch('ip', this.dim + 1);
-      scan.initIndex(Math.max(1, count));
-      for (const label of this.native.getIdsList()) scan.addPoint(this.native.getPoint(label), label);
-      this.scan = scan;
+  /** Each stored item's vector in the caller's units (an exact scan is made from these). */
+  forEachVector(visit: (vector: number[], label: number) => void): void {
+    const out = new Array<number>(this.dim).fill(0);
+    for (const label of this.native.getIdsList()) {
+      const point = this.native.getPoint(label);
+      for (let c = 0; c < this.dim; c++) out[c] = point[c] / this.scale;
+      visit(out, label);
     }
-    return this.scan;
   }
 
   get count(): number {
@@ -121,13 +117,7 @@ export class HnswPartition {
     this.native.writeIndexSync(path);
   }
 
-  /**
-   * Up to k items with the highest inner product, skipping excluded ones. With `overfetch`, the
-   * search first runs unfiltered for k + overfetch items and drops excluded ones afterwards:
-   * hnswlib's filter calls back into JavaScript for every visited node (a quarter of the search
-   * time), which is wasted when few items are excluded. If that leaves fewer than k, it falls back
-   * to the filtered search. `queryNorm` is |query|, which the caller has already computed.
-   */
+  /** Up to k items with the highest inner product, skipping excluded ones (see searchNative). */
   search(
     query: ArrayLike<number>,
     queryNorm: number,
@@ -135,38 +125,68 @@ export class HnswPartition {
     exclude?: Uint8Array,
     overfetch?: number,
   ): PartitionHits {
-    const count = this.count;
-    if (exclude && overfetch !== undefined) {
-      const wide = this.search(query, queryNorm, k + overfetch);
-      const out: PartitionHits = { items: [], scores: [] };
-      for (let r = 0; r < wide.items.length && out.items.length < k; r++) {
-        if (exclude[wide.items[r]]) continue;
-        out.items.push(wide.items[r]);
-        out.scores.push(wide.scores[r]);
-      }
-      // Enough left, or the unfiltered search already saw every item: the answer is exact.
-      if (out.items.length >= k || wide.items.length >= count) return out;
-    }
-    const want = Math.min(k, count);
-    if (want <= 0) return { items: [], scores: [] };
-    const t = queryNorm > 0 ? 1 / queryNorm : 1;
-    for (let c = 0; c < this.dim; c++) this.q[c] = query[c] * t;
-    const filter = exclude ? (label: number): boolean => exclude[label] === 0 : undefined;
-    const searcher = this.searcher();
-    let res: { neighbors: number[]; distances: number[] } = { neighbors: [], distances: [] };
-    // hnswlib throws when fewer than the asked-for number of items pass the filter; ask for fewer
-    // until the answer fits (only very restrictive filters get here).
-    for (let ask = want; ask > 0; ask = Math.floor(ask / 2)) {
-      try {
-        res = searcher.searchKnn(this.q, ask, filter);
-        break;
-      } catch {
-        continue;
-      }
-    }
-    // hnswlib returns nearest first, by distance 1 − dot (the query's extra coordinate is 0); the
-    // scores go back to the caller's units.
-    const unscale = 1 / (this.scale * t);
-    return { items: res.neighbors, scores: res.distances.map((dist) => (1 - dist) * unscale) };
+    const t = normalise(query, queryNorm, this.q, this.dim);
+    // The query's extra coordinate stays 0, so 1 − distance is the scaled inner product.
+    const search = {
+      count: this.count,
+      unscale: 1 / (this.scale * t),
+      run: this.native.searchKnn.bind(this.native, this.q),
+    };
+    return searchNative(search, k, exclude, overfetch);
   }
+}
+
+/** Writes query / |query| into the first `dim` places of `into`; returns 1 / |query| (1 for a zero query). */
+export function normalise(query: ArrayLike<number>, queryNorm: number, into: number[], dim: number): number {
+  const t = queryNorm > 0 ? 1 / queryNorm : 1;
+  for (let c = 0; c < dim; c++) into[c] = query[c] * t;
+  return t;
+}
+
+/** One query against one hnswlib index, as searchNative runs it. */
+export interface NativeSearch {
+  /** Items in the index. */
+  count: number;
+  /** Turns 1 − distance back into the caller's units. */
+  unscale: number;
+  run(k: number, filter?: Filter): Knn;
+  /** Answers a filtered search where hnswlib's own filter cannot be trusted (its brute force: see ScanGroup). */
+  filtered?(k: number, exclude: Uint8Array): PartitionHits;
+}
+
+/**
+ * Up to k items with the highest inner product from one hnswlib index (a graph or a scan), best
+ * first, skipping excluded ones. With `overfetch`, the search first runs unfiltered for
+ * k + overfetch items and drops excluded ones afterwards: hnswlib's filter calls back into
+ * JavaScript for every visited node (a quarter of a graph search's time), which is wasted when few
+ * items are excluded. If that leaves fewer than k, it falls back to the filtered search.
+ */
+export function searchNative(s: NativeSearch, k: number, exclude?: Uint8Array, overfetch?: number): PartitionHits {
+  if (exclude && overfetch !== undefined) {
+    const wide = searchNative(s, k + overfetch);
+    const out: PartitionHits = { items: [], scores: [] };
+    for (let r = 0; r < wide.items.length && out.items.length < k; r++) {
+      if (exclude[wide.items[r]]) continue;
+      out.items.push(wide.items[r]);
+      out.scores.push(wide.scores[r]);
+    }
+    // Enough left, or the unfiltered search already saw every item: the answer is exact.
+    if (out.items.length >= k || wide.items.length >= s.count) return out;
+  }
+  const want = Math.min(k, s.count);
+  if (want <= 0) return { items: [], scores: [] };
+  if (exclude && s.filtered) return s.filtered(want, exclude);
+  const filter = exclude ? (label: number): boolean => exclude[label] === 0 : undefined;
+  let res: Knn = { neighbors: [], distances: [] };
+  // hnswlib throws when fewer than the asked-for number of items pass the filter; ask for fewer
+  // until the answer fits (only very restrictive filters get here).
+  for (let ask = want; ask > 0; ask = Math.floor(ask / 2)) {
+    try {
+      res = s.run(ask, filter);
+      break;
+    } catch {
+      continue;
+    }
+  }
+  return { items: res.neighbors, scores: res.distances.map((dist) => (1 - dist) * s.unscale) };
 }

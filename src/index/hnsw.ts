@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { topK } from '../util/topk.js';
 import { Progress } from '../util/progress.js';
 import { HnswPartition } from './hnsw-partition.js';
+import { NARROW_SCAN_MAX_ITEMS, SCAN_MAX_ITEMS, ScanGroup, searchUnits, WIDE_SEARCH_K } from './scan-group.js';
 
 export interface HnswParams {
   /** Inner product: the retrieval score is the same user·item dot product the ranker sees. */
@@ -51,10 +52,14 @@ export interface Neighbours {
  * from two or three partitions.
  */
 export class HnswIndex {
-  /** Searches run and partitions they visited (the benchmark reports the ratio). */
+  /** Searches run and the graphs and scan groups they visited (the benchmark reports the ratio). */
   searches = 0;
   partitionsSearched = 0;
   private ef: number;
+  /** What answers searches, in the partitions' order: graphs and scan groups (see searchUnits). */
+  private wide: (HnswPartition | ScanGroup)[] = [];
+  /** The same for searches of fewer than WIDE_SEARCH_K results: smaller groups. */
+  private narrow: (HnswPartition | ScanGroup)[] = [];
 
   private constructor(
     /** Ordered by maxNorm, largest first. */
@@ -63,6 +68,7 @@ export class HnswIndex {
     efSearch: number,
   ) {
     this.ef = efSearch;
+    this.setScanMaxItems(SCAN_MAX_ITEMS);
   }
 
   static build(vectors: Float32Array, n: number, d: number, params: HnswParams): HnswIndex {
@@ -130,7 +136,10 @@ export class HnswIndex {
     const len = Math.sqrt(sq);
     let target = 0;
     for (let p = 0; p < this.parts.length; p++) if (this.parts[p].maxNorm >= len) target = p;
-    this.parts[target].add(vector, label);
+    const part = this.parts[target];
+    part.add(vector, label);
+    for (const unit of [...this.wide, ...this.narrow])
+      if (unit instanceof ScanGroup && unit.parts.includes(part)) unit.invalidate();
   }
 
   /** Items in the index (items with a zero vector are not indexed). */
@@ -140,17 +149,21 @@ export class HnswIndex {
     return c;
   }
 
-  /** Partitions up to this many items are answered by an exact scan (default SCAN_MAX_ITEMS). */
+  /**
+   * Runs of partitions up to this many items together are answered by one exact scan (default
+   * SCAN_MAX_ITEMS; narrow searches at most NARROW_SCAN_MAX_ITEMS; 0: graphs only).
+   */
   setScanMaxItems(items: number): void {
-    for (const part of this.parts) part.scanMaxItems = items;
+    this.wide = searchUnits(this.parts, this.dim, items);
+    this.narrow = searchUnits(this.parts, this.dim, Math.min(items, NARROW_SCAN_MAX_ITEMS));
   }
 
   /**
-   * Makes the small partitions' scans (3-15 ms each on the bench bundle's): done at start-up, after
+   * Makes the scan groups' scans: done at start-up, after
    * any placement, so no request pays for it; otherwise the first search to reach one would.
    */
   prepareScans(): void {
-    for (const part of this.parts) part.prepare();
+    for (const unit of [...this.wide, ...this.narrow]) if (unit instanceof ScanGroup) unit.prepare();
   }
 
   /** The search breadth for k results; a partition asked for fewer gets a proportional share. */
@@ -169,18 +182,17 @@ export class HnswIndex {
     let items: number[] = [];
     let scores: number[] = [];
     this.searches++;
-    for (let p = 0; p < this.parts.length; p++) {
-      const part = this.parts[p];
+    for (const unit of k >= WIDE_SEARCH_K ? this.wide : this.narrow) {
       // Results scoring at least the partition's bound beat all of its items: it need only
       // supply the rest, and a search for fewer results can be proportionally narrower.
-      const bound = qNorm * part.maxNorm;
+      const bound = qNorm * unit.maxNorm;
       let sure = 0;
       while (sure < items.length && scores[sure] >= bound) sure++;
       const need = k - sure;
       if (need <= 0) break;
       this.partitionsSearched++;
-      part.setEf(Math.max(need, Math.ceil((this.ef * need) / k)));
-      const hits = part.search(query, qNorm, need, exclude, overfetch);
+      if (unit instanceof HnswPartition) unit.setEf(Math.max(need, Math.ceil((this.ef * need) / k)));
+      const hits = unit.search(query, qNorm, need, exclude, overfetch);
       ({ items, scores } = mergeBest(items, scores, hits.items, hits.scores, k));
     }
     return { items: Int32Array.from(items), scores: Float32Array.from(scores) };

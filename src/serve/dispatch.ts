@@ -190,7 +190,9 @@ export class Dispatcher {
         }),
       );
     this.d.onStored();
-    this.d.log.debug({ user: this.d.pseudo.user(call.user), type: call.type }, 'event');
+    // The pseudonym is a keyed hash: not worth computing for a line the level drops.
+    if (this.d.log.isLevelEnabled('debug'))
+      this.d.log.debug({ user: this.d.pseudo.user(call.user), type: call.type }, 'event');
     // The event is acknowledged once stored; crediting a promotion decision with it is the bandit's
     // bookkeeping, and its failure (counted, logged) does not unsay the acknowledgement.
     if (call.type === 'purchase')

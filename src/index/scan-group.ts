@@ -1,0 +1,169 @@
+import hnswlib from 'hnswlib-node';
+import { topK } from '../util/topk.js';
+import {
+  type HnswPartition,
+  normalise,
+  type PartitionHits,
+  type PartitionSearcher,
+  searchNative,
+} from './hnsw-partition.js';
+
+type Scan = InstanceType<typeof hnswlib.BruteforceSearch>;
+
+/**
+ * Neighbouring norm partitions holding up to this many items together are answered by one exact
+ * scan (hnswlib's native brute force) instead of one search each. What a search costs is mostly
+ * handing its k results to JavaScript (~65 µs for 200, however few items were looked at), so one
+ * scan of several partitions beats a search of each: on the 100k-item bench bundle, the three
+ * partitions nearly every search visits (1,000, 1,800 and 5,385 items) take 115 µs as one scan for
+ * 200 results against 75 + 108 µs scanned one by one and ~100 µs for the third's graph. A scan
+ * costs ~5 ns per item on top, so a partition of more than a few thousand items that searches
+ * seldom reach is cheaper left to its graph.
+ */
+export const SCAN_MAX_ITEMS = 10_000;
+
+/**
+ * A search for fewer results than this has little to hand over, and the scan's per-item cost
+ * decides: it uses groups of up to NARROW_SCAN_MAX_ITEMS (measured on the bench bundle: top 10 in
+ * 15 µs against 56 µs from the 8,185-item group; top 50 in 56 against 72 µs).
+ */
+export const WIDE_SEARCH_K = 100;
+export const NARROW_SCAN_MAX_ITEMS = 2500;
+
+/**
+ * One exact scan over neighbouring partitions (largest norms first, as searched). Its bound for the
+ * search's pruning is its first partition's: no item in it can score more than |query| × that.
+ * Vectors are stored divided by that norm and queries divided by theirs, for the same float32
+ * reason as the partitions' (see HnswPartition).
+ *
+ * hnswlib's brute force drops eligible items when its filter rejects any of the first k it looks
+ * at (it stops accepting anything worse than the best of those k), so filtered searches here are
+ * scanned in JavaScript over a copy of the same vectors: the filter a shopper's request brings
+ * (a category, a price range) skips most items, and skipped items cost nothing.
+ */
+export class ScanGroup implements PartitionSearcher {
+  private scan: Scan | undefined;
+  /** The scan's vectors (scaled) and labels, row by row, for filtered searches. */
+  private vectors = new Float32Array(0);
+  private labels = new Int32Array(0);
+  private readonly q: number[];
+  private readonly scale: number;
+
+  constructor(
+    readonly parts: readonly HnswPartition[],
+    readonly dim: number,
+  ) {
+    this.q = new Array<number>(dim).fill(0);
+    this.scale = this.maxNorm > 0 ? 1 / this.maxNorm : 1;
+  }
+
+  get maxNorm(): number {
+    return this.parts[0].maxNorm;
+  }
+
+  get count(): number {
+    let c = 0;
+    for (const p of this.parts) c += p.count;
+    return c;
+  }
+
+  /** An item was added to one of the partitions: the scan is remade by the next prepare or search. */
+  invalidate(): void {
+    this.scan = undefined;
+  }
+
+  /** Makes the scan now rather than on the first search that needs it. */
+  prepare(): Scan {
+    if (this.scan) return this.scan;
+    const count = this.count;
+    const scan = new hnswlib.BruteforceSearch('ip', this.dim);
+    scan.initIndex(Math.max(1, count));
+    this.vectors = new Float32Array(count * this.dim);
+    this.labels = new Int32Array(count);
+    const row = new Array<number>(this.dim).fill(0);
+    let r = 0;
+    for (const part of this.parts)
+      part.forEachVector((v, label) => {
+        for (let c = 0; c < this.dim; c++) this.vectors[r * this.dim + c] = row[c] = v[c] * this.scale;
+        this.labels[r++] = label;
+        scan.addPoint(row, label);
+      });
+    this.scan = scan;
+    return scan;
+  }
+
+  /** The exact top k of the items `exclude` leaves, for the normalised query in `q`. */
+  private filtered(k: number, exclude: Uint8Array, unscale: number): PartitionHits {
+    const count = this.labels.length;
+    const scores = new Float32Array(count);
+    const skip = new Uint8Array(count);
+    const d = this.dim;
+    for (let r = 0; r < count; r++) {
+      if (exclude[this.labels[r]]) {
+        skip[r] = 1;
+        continue;
+      }
+      let dot = 0;
+      for (let c = 0, o = r * d; c < d; c++) dot += this.vectors[o + c] * this.q[c];
+      scores[r] = dot;
+    }
+    const items: number[] = [];
+    const out: number[] = [];
+    for (const r of topK(scores, k, skip)) {
+      items.push(this.labels[r]);
+      out.push(scores[r] * unscale);
+    }
+    return { items, scores: out };
+  }
+
+  /** The exact top k of the group's items, best first, skipping excluded ones (see searchNative). */
+  search(
+    query: ArrayLike<number>,
+    queryNorm: number,
+    k: number,
+    exclude?: Uint8Array,
+    overfetch?: number,
+  ): PartitionHits {
+    const scan = this.prepare();
+    const unscale = 1 / (this.scale * normalise(query, queryNorm, this.q, this.dim));
+    const search = {
+      count: this.count,
+      unscale,
+      run: (ask: number) => scan.searchKnn(this.q, ask),
+      filtered: (ask: number, ex: Uint8Array) => this.filtered(ask, ex, unscale),
+    };
+    return searchNative(search, k, exclude, overfetch);
+  }
+}
+
+/**
+ * What answers a search, partition by partition in norm order: runs of neighbouring partitions of up
+ * to `scanMaxItems` items together become one scan group, larger partitions are walked as graphs
+ * (0: every partition walked, as tests and the benchmark compare).
+ */
+export function searchUnits(
+  parts: readonly HnswPartition[],
+  dim: number,
+  scanMaxItems: number,
+): (HnswPartition | ScanGroup)[] {
+  const units: (HnswPartition | ScanGroup)[] = [];
+  let run: HnswPartition[] = [];
+  let size = 0;
+  const close = (): void => {
+    if (run.length > 0) units.push(new ScanGroup(run, dim));
+    run = [];
+    size = 0;
+  };
+  for (const part of parts) {
+    if (part.count > scanMaxItems) {
+      close();
+      units.push(part);
+      continue;
+    }
+    if (size + part.count > scanMaxItems) close();
+    run.push(part);
+    size += part.count;
+  }
+  close();
+  return units;
+}
