@@ -250,6 +250,49 @@ if (suites.has('hnsw')) {
     rows,
   );
   report.hnsw = json;
+  report.hnswBatched = await batchedSearches(index, queries, d);
+}
+
+/**
+ * Serving's search (searchBatched) against the synchronous one, per query at k = 200: alone, and
+ * asked by 4 and 8 requests in one synchronous run (a worker's batch), side by side.
+ */
+async function batchedSearches(index: HnswIndex, queries: Float32Array, dim: number): Promise<unknown[]> {
+  index.setEf(bundle.hnsw.efSearch);
+  index.setScanMaxItems(SCAN_MAX_ITEMS);
+  index.prepareScans();
+  await index.prepareBatchedScans();
+  const count = queries.length / dim;
+  const q = (i: number): Float32Array => queries.subarray((i % count) * dim, ((i % count) + 1) * dim);
+  const perQuery = async (run: () => Promise<unknown>): Promise<number> => {
+    await run();
+    const t0 = performance.now();
+    for (let rep = 0; rep < 3; rep++) await run();
+    return ((performance.now() - t0) * 1000) / (3 * count);
+  };
+  const out: { search: string; batch: number; usPerQuery: number }[] = [];
+  out.push({
+    search: 'search',
+    batch: 1,
+    usPerQuery: await perQuery(async () => {
+      for (let i = 0; i < count; i++) index.search(q(i), 200);
+    }),
+  });
+  for (const batch of [1, 4, 8])
+    out.push({
+      search: 'searchBatched',
+      batch,
+      usPerQuery: await perQuery(async () => {
+        for (let i = 0; i < count; i += batch)
+          await Promise.all(Array.from({ length: batch }, (_, b) => index.searchBatched(q(i + b), 200)));
+      }),
+    });
+  table(
+    `HNSW search of 200 as serving runs it (scan groups, efSearch ${bundle.hnsw.efSearch}; a batch: the searches one synchronous run asks)`,
+    ['search', 'batch', 'µs/query'],
+    out.map((r) => [r.search, r.batch, Number(r.usPerQuery.toFixed(1))]),
+  );
+  return out;
 }
 
 if (suites.has('ranker')) {

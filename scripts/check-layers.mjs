@@ -14,7 +14,7 @@ export const ALLOWED = {
   data: ['protocol', 'util'],
   model: ['protocol', 'util', 'data'],
   features: ['protocol', 'util', 'data', 'model'],
-  index: ['protocol', 'util', 'data', 'model', 'features'],
+  index: ['protocol', 'util', 'backends', 'data', 'model', 'features'],
   bundle: ['protocol', 'util', 'data', 'model', 'features', 'index'],
   metrics: ['protocol', 'util', 'data'],
   rank: ['protocol', 'util', 'backends', 'data', 'model', 'features', 'index', 'bundle', 'metrics'],

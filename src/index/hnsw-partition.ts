@@ -137,7 +137,12 @@ export class HnswPartition implements PartitionSearcher {
 }
 
 /** Writes query / |query| into the first `dim` places of `into`; returns 1 / |query| (1 for a zero query). */
-export function normalise(query: ArrayLike<number>, queryNorm: number, into: number[], dim: number): number {
+export function normalise(
+  query: ArrayLike<number>,
+  queryNorm: number,
+  into: number[] | Float32Array,
+  dim: number,
+): number {
   const t = queryNorm > 0 ? 1 / queryNorm : 1;
   for (let c = 0; c < dim; c++) into[c] = query[c] * t;
   return t;

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { topK } from '../util/topk.js';
 import { Progress } from '../util/progress.js';
 import { HnswPartition } from './hnsw-partition.js';
+import { PartitionMerge } from './partition-merge.js';
 import { NARROW_SCAN_MAX_ITEMS, SCAN_MAX_ITEMS, ScanGroup, searchUnits, WIDE_SEARCH_K } from './scan-group.js';
 
 export interface HnswParams {
@@ -176,52 +177,59 @@ export class HnswIndex {
    * Returns fewer than k when fewer items are eligible. `overfetch`: see HnswPartition.search.
    */
   search(query: ArrayLike<number>, k: number, exclude?: Uint8Array, overfetch?: number): Neighbours {
+    const merge = this.merge(query, k);
+    for (let unit = merge.next(); unit; unit = merge.next())
+      merge.add(unit.search(query, merge.qNorm, merge.need, exclude, overfetch));
+    this.partitionsSearched += merge.visited;
+    return merge.result();
+  }
+
+  /**
+   * The same answer for a caller that can wait: scan groups with a Gemm (prepareBatchedScans) score
+   * the query together with the others asked in the same synchronous run (see GemmScan).
+   */
+  async searchBatched(
+    query: ArrayLike<number>,
+    k: number,
+    exclude?: Uint8Array,
+    overfetch?: number,
+  ): Promise<Neighbours> {
+    const merge = this.merge(query, k);
+    for (let unit = merge.next(); unit; unit = merge.next())
+      merge.add(
+        unit instanceof ScanGroup
+          ? await unit.searchBatched(query, merge.qNorm, merge.need, exclude, overfetch)
+          : unit.search(query, merge.qNorm, merge.need, exclude, overfetch),
+      );
+    this.partitionsSearched += merge.visited;
+    return merge.result();
+  }
+
+  /** Gives the wide scan groups their Gemm (serving; searchBatched uses it). */
+  async prepareBatchedScans(): Promise<void> {
+    for (const unit of this.wide) if (unit instanceof ScanGroup) await unit.prepareGemm();
+  }
+
+  /** The wide scan groups' Gemm runs and the queries they scored (the tests check the coalescing). */
+  get batchedScans(): { runs: number; queries: number } {
+    const total = { runs: 0, queries: 0 };
+    for (const unit of this.wide) {
+      const c = unit instanceof ScanGroup ? unit.gemmCounts : undefined;
+      if (c) {
+        total.runs += c.runs;
+        total.queries += c.queries;
+      }
+    }
+    return total;
+  }
+
+  /** One search's walk over the partitions: which to ask next, for how many, and the best k so far. */
+  private merge(query: ArrayLike<number>, k: number): PartitionMerge {
     let sq = 0;
     for (let c = 0; c < this.dim; c++) sq += query[c] * query[c];
-    const qNorm = Math.sqrt(sq);
-    let items: number[] = [];
-    let scores: number[] = [];
     this.searches++;
-    for (const unit of k >= WIDE_SEARCH_K ? this.wide : this.narrow) {
-      // Results scoring at least the partition's bound beat all of its items: it need only
-      // supply the rest, and a search for fewer results can be proportionally narrower.
-      const bound = qNorm * unit.maxNorm;
-      let sure = 0;
-      while (sure < items.length && scores[sure] >= bound) sure++;
-      const need = k - sure;
-      if (need <= 0) break;
-      this.partitionsSearched++;
-      if (unit instanceof HnswPartition) unit.setEf(Math.max(need, Math.ceil((this.ef * need) / k)));
-      const hits = unit.search(query, qNorm, need, exclude, overfetch);
-      ({ items, scores } = mergeBest(items, scores, hits.items, hits.scores, k));
-    }
-    return { items: Int32Array.from(items), scores: Float32Array.from(scores) };
+    return new PartitionMerge(k >= WIDE_SEARCH_K ? this.wide : this.narrow, Math.sqrt(sq), k, this.ef);
   }
-}
-
-/** The best k of two lists each sorted best first. */
-function mergeBest(
-  ai: number[],
-  as: number[],
-  bi: number[],
-  bs: number[],
-  k: number,
-): { items: number[]; scores: number[] } {
-  if (ai.length === 0) return { items: bi.slice(0, k), scores: bs.slice(0, k) };
-  const items: number[] = [];
-  const scores: number[] = [];
-  let a = 0;
-  let b = 0;
-  while (items.length < k && (a < ai.length || b < bi.length)) {
-    if (b >= bi.length || (a < ai.length && as[a] >= bs[b])) {
-      items.push(ai[a]);
-      scores.push(as[a++]);
-    } else {
-      items.push(bi[b]);
-      scores.push(bs[b++]);
-    }
-  }
-  return { items, scores };
 }
 
 function norm(v: Float32Array, o: number, d: number): number {

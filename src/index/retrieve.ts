@@ -60,6 +60,8 @@ export function retrieve(
   cfg: RetrievalConfig,
   acc = new ItemAccumulator(1),
   exclusion: Exclusion = 'sparse',
+  /** HNSW's answer, when the caller searched already (retrieveBatched). */
+  found?: Int32Array,
 ): Retrieved {
   const items: number[] = [];
   const source: number[] = [];
@@ -72,9 +74,8 @@ export function retrieve(
     source.push(own?.has(i) ? SOURCE_OWN : from);
   };
   if (vector && cfg.candidates > 0) {
-    // Sparse: the history, plus headroom for unavailable items (a few percent of any list).
-    const overfetch = exclusion === 'sparse' ? history.items.length + 16 + Math.ceil(cfg.candidates * 0.1) : undefined;
-    for (const i of hnsw.search(vector, cfg.candidates, exclude, overfetch).items) take(i, SOURCE_HNSW);
+    const hits = found ?? hnsw.search(vector, cfg.candidates, exclude, overfetchFor(history, cfg, exclusion)).items;
+    for (const i of hits) take(i, SOURCE_HNSW);
   }
   if ((cfg.knnCandidates > 0 || cfg.followCandidates > 0) && history.items.length > 0) {
     const recent = recentBaskets(history, cfg.recentWindow, cfg.baskets);
@@ -84,6 +85,32 @@ export function retrieve(
   }
   if (own && cfg.ownCandidates > 0) addOwn(history, exclude, cfg.ownCandidates, seen, items, source);
   return { items: Int32Array.from(items), source: Uint8Array.from(source) };
+}
+
+/**
+ * retrieve, with the HNSW search scored together with the others of the same synchronous run
+ * (serving: see HnswIndex.searchBatched). The candidates are the same exact top k.
+ */
+export async function retrieveBatched(
+  hnsw: HnswIndex,
+  graphs: ItemGraphs,
+  vector: Float32Array | undefined,
+  history: UserHistory,
+  exclude: Uint8Array,
+  cfg: RetrievalConfig,
+  acc = new ItemAccumulator(1),
+  exclusion: Exclusion = 'sparse',
+): Promise<Retrieved> {
+  const found =
+    vector && cfg.candidates > 0
+      ? (await hnsw.searchBatched(vector, cfg.candidates, exclude, overfetchFor(history, cfg, exclusion))).items
+      : undefined;
+  return retrieve(hnsw, graphs, vector, history, exclude, cfg, acc, exclusion, found);
+}
+
+/** Sparse exclusions (the history, plus headroom for unavailable items: a few percent of any list) are dropped after an unfiltered search. */
+function overfetchFor(history: UserHistory, cfg: RetrievalConfig, exclusion: Exclusion): number | undefined {
+  return exclusion === 'sparse' ? history.items.length + 16 + Math.ceil(cfg.candidates * 0.1) : undefined;
 }
 
 /** The `max` items a graph links most strongly from the latest baskets (0.7 per basket back), not yet taken. */

@@ -48,6 +48,7 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
   const placer = new AttributePlacer(bundle.items, bundle.als.itemFactors, bundle.als.factors);
   const data = fresh.length > 0 ? extendWithItems(bundle, fresh, hnsw, placer) : bundle;
   hnsw.prepareScans();
+  await hnsw.prepareBatchedScans();
   const catalog = encodeCatalog(data.items);
   const ranker = await OnnxRanker.create(
     data.rankerOnnx,

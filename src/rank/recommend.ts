@@ -1,7 +1,7 @@
 import type { Ranking } from '../protocol/calls.js';
 import type { UserAttributes } from '../data/types.js';
 import type { UserHistory } from '../data/history.js';
-import { retrieve, SOURCE_NAMES, SOURCE_OWN, type Exclusion, type RetrievalConfig } from '../index/retrieve.js';
+import { retrieveBatched, SOURCE_NAMES, SOURCE_OWN, type Exclusion, type RetrievalConfig } from '../index/retrieve.js';
 import { foldInUser } from '../model/als.js';
 import { dot } from '../util/linalg.js';
 import { topK } from '../util/topk.js';
@@ -70,7 +70,7 @@ export async function recommend(model: RecModel, input: RecommendInput): Promise
   const stages: Stage[] = [];
   if (vector) {
     const cfg = { ...model.data.retrieval, ...input.retrieval };
-    const cand = retrieve(
+    const cand = await retrieveBatched(
       model.hnsw,
       model.data,
       vector,

@@ -163,6 +163,39 @@ describe.each([
     }
   });
 
+  it('answers searches batched through the Gemm as it answers them one at a time', async () => {
+    await index.prepareBatchedScans();
+    const before = index.batchedScans;
+    const exclude = Uint8Array.from({ length: n }, (_, i) => (i % 5 === 0 ? 1 : 0));
+    const queries = Array.from({ length: 12 }, (_, q) => qs.subarray(q * d, (q + 1) * d));
+    for (const [ex, overfetch] of [
+      [undefined, undefined],
+      [exclude, 40],
+      [exclude, undefined],
+    ] as const) {
+      // Asked in one synchronous run, so the scan groups score them in one Gemm run each.
+      const batched = await Promise.all(queries.map((q) => index.searchBatched(q, 200, ex, overfetch)));
+      queries.forEach((query, r) => {
+        const one = new Set(index.search(query, 200, ex, overfetch).items);
+        const { items, scores } = batched[r];
+        expect(items.length).toBe(200);
+        // The same exact top 200 (two ways of summing float32 products may swap a near-tie at the edge).
+        expect(Array.from(items).filter((i) => one.has(i)).length).toBeGreaterThanOrEqual(199);
+        items.forEach((item, j) => {
+          if (ex) expect(ex[item]).toBe(0);
+          let dot = 0;
+          for (let c = 0; c < d; c++) dot += vectors[item * d + c] * query[c];
+          expect(scores[j]).toBeCloseTo(dot, 4);
+        });
+      });
+    }
+    const used = index.batchedScans;
+    // Scanning: the unfiltered and over-fetching rounds (24 queries) went through the Gemm in a few runs.
+    if (scan > 0) expect(used.queries - before.queries).toBeGreaterThanOrEqual(24);
+    if (scan > 0) expect(used.runs - before.runs).toBeLessThanOrEqual((used.queries - before.queries) / 6);
+    else expect(used.queries).toBe(0);
+  });
+
   it('places added items, large norm or small, where searches find them', () => {
     index.write(dir);
     const copy = as(HnswIndex.load(dir, d, index.partitions, params.efSearch));
