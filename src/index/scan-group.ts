@@ -1,4 +1,5 @@
 import hnswlib from 'hnswlib-node';
+import { dot } from '../util/linalg.js';
 import { topK } from '../util/topk.js';
 import { GemmScan, type GemmTop } from './scan-gemm.js';
 import {
@@ -46,7 +47,8 @@ export const SCAN_MAX_ITEMS = 10_000;
 /**
  * A search for fewer results than this has little to hand over, and the scan's per-item cost
  * decides: it uses groups of up to NARROW_SCAN_MAX_ITEMS (measured on the bench bundle: top 10 in
- * 15 µs against 56 µs from the 8,185-item group; top 50 in 56 against 72 µs).
+ * 15 µs against 56 µs from the 8,185-item group; top 50 in 56 against 72 µs; top 200 in 237
+ * against 142, a scratch run). 100 lies between the measured points; the crossover itself was not measured.
  */
 export const WIDE_SEARCH_K = 100;
 export const NARROW_SCAN_MAX_ITEMS = 2500;
@@ -142,9 +144,7 @@ export class ScanGroup implements PartitionSearcher {
         skip[r] = 1;
         continue;
       }
-      let dot = 0;
-      for (let c = 0, o = r * d; c < d; c++) dot += this.vectors[o + c] * this.q[c];
-      scores[r] = dot;
+      scores[r] = dot(this.vectors, r * d, this.q, 0, d);
     }
     const items: number[] = [];
     const out: number[] = [];
@@ -166,7 +166,7 @@ export class ScanGroup implements PartitionSearcher {
     const scan = this.prepare();
     const unscale = 1 / (this.scale * normalise(query, queryNorm, this.q, this.dim));
     const search = {
-      count: this.count,
+      count: this.labels.length,
       unscale,
       run: (ask: number) => scan.searchKnn(this.q, ask),
       filtered: (ask: number, ex: Uint8Array) => this.filtered(ask, ex, unscale),
