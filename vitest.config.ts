@@ -7,6 +7,8 @@ export default defineConfig({
     setupFiles: ['test/setup/temp-dirs.ts'],
     // Native addons (onnxruntime, hnswlib, uWebSockets) are happiest in separate processes.
     pool: 'forks',
+    // A forked test process that dies (a native crash) is named, with the test it was in.
+    reporters: ['default', './test/setup/unfinished-files.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
     // Servers under test share two cores with the whole suite: waits that would be shed in production

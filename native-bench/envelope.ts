@@ -22,6 +22,7 @@ import { findMax } from '../src/load/find-max.js';
 import { openTarget } from '../src/load/target.js';
 import { Rng } from '../src/util/rng.js';
 import { ensureBenchBundle } from './bench-bundle.js';
+import { checkScheduling, describeScheduling } from './machine-check.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
 
 const { values: args } = parseArgs({
@@ -279,6 +280,9 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
 
 const { bundle } = await ensureBenchBundle(num('items'), num('users'), num('candidates'));
 const users = (JSON.parse(readFileSync(join(bundle, 'users.json'), 'utf8')) as { ids: string[] }).ids.slice(0, 5000);
+// On the idle machine, before any server starts: what the host adds to every thread hand-off.
+const machine = await checkScheduling();
+process.stderr.write(`${describeScheduling(machine)}\n`);
 const results: Record<string, Envelope> = {};
 for (const s of SERVERS.filter((x) => !args.only || x.name === args.only)) {
   process.stderr.write(`measuring ${s.name}...\n`);
@@ -294,6 +298,7 @@ const inputs = {
   connections: num('connections'),
   slowReaders: `${num('slow-readers')} connections × ${num('slow-requests')} requests, never read`,
   cores: cpus().length,
+  machine,
 };
 console.log(`\noverload envelope, recommend on the bench bundle (${JSON.stringify(inputs)})`);
 for (const [name, e] of Object.entries(results)) {

@@ -26,6 +26,7 @@ import { runBatch } from '../src/batch/job.js';
 import { JsKernel } from '../src/batch/kernels/js.js';
 import { KERNELS, KernelUnavailable, type ScoreKernel } from '../src/batch/kernels/kernel.js';
 import { encodeCatalog } from '../src/data/catalog.js';
+import { encodeReply } from '../src/serve/transport/codec.js';
 import { FeatureBuilder } from '../src/features/features.js';
 import { historyOf } from '../src/data/history.js';
 import { exactTopK, HnswIndex, type Neighbours } from '../src/index/hnsw.js';
@@ -371,7 +372,20 @@ if (suites.has('codec')) {
   const packedRes = pack(response);
   const jsonReq = JSON.stringify(request);
   const jsonRes = JSON.stringify(response);
+  // A refusal as the server sends it (Dispatcher.stamped builds it as a literal), and the same reply
+  // spread-copied first, as it was built before: under overload the main thread sends thousands a second.
+  const error = {
+    code: 'overloaded' as const,
+    message: 'the workers are 12 ms behind (the queue deadline is 5 ms); retry with backoff',
+  };
+  const refused = { id: 12345, error };
   bench
+    .add('msgpack encode a refusal (literal)', () =>
+      encodeReply({ id: 12345, error, bundle: 'v1', serverMs: 0.012 }, true),
+    )
+    .add('msgpack encode a refusal (spread copy)', () =>
+      encodeReply({ ...refused, bundle: 'v1', serverMs: 0.012 }, true),
+    )
     .add('msgpack encode response', () => pack(response))
     .add('JSON encode response', () => JSON.stringify(response))
     .add('msgpack decode request', () => unpack(packedReq))

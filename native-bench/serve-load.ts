@@ -21,6 +21,7 @@ import { openTarget } from '../src/load/target.js';
 import { Rng } from '../src/util/rng.js';
 import { TestRedis } from '../test/helpers/redis.js';
 import { ensureBenchBundle } from './bench-bundle.js';
+import { checkScheduling, describeScheduling } from './machine-check.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
 import { type StageFigures, stageBreakdown } from './stage-breakdown.js';
 
@@ -211,6 +212,9 @@ interface Round {
   /** Vitrine with its state in Redis (--redis), also at the embedded store's half rate. */
   redis?: Measured;
 }
+// On the idle machine, before any server starts: what the host adds to every thread hand-off.
+const machine = await checkScheduling();
+process.stderr.write(`${describeScheduling(machine)}\n`);
 const rounds: Round[] = [];
 const repeat = Number(args.repeat);
 for (let r = 0; r < repeat; r++) {
@@ -240,6 +244,7 @@ const inputs = {
   vitrineTasksPerWorker: Number(args['tasks-per-worker']),
   cores: cpus().length,
   rounds: repeat,
+  machine,
 };
 console.log(`\nrecommend on a ${items.toLocaleString()}-item synthetic bundle (${JSON.stringify(inputs)})`);
 const row = (name: string, max: number, h: LatencySummary, errors: number): void =>

@@ -301,9 +301,10 @@ async function writeBlocks(r: BlockRun): Promise<void> {
     process.removeListener('SIGINT', onSigint);
     progress.finish();
     closeSync(fd);
-    // A block that failed (a full disk, say) leaves others in flight: destroying the pool rejects
-    // them, and unhandled those rejections would end the process before the real error is shown.
-    for (const p of inFlight.values()) p.catch(() => undefined);
+    // A block that failed (a full disk, say) leaves others in flight. They finish first: a worker
+    // terminated inside an ONNX run aborts the whole process (node-addon-api's fatal error), and the
+    // real error would never be shown.
+    await Promise.allSettled(inFlight.values());
     await r.pool.destroy();
   }
   if (interrupted && cp.usersDone < ids.length) {

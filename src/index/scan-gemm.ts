@@ -13,7 +13,7 @@ export interface GemmTop {
  * hnswlib's scan hands each of its k results to JavaScript one N-API call at a time (~0.33 µs
  * each); here a batch's scores come back as one array and each query's best k are selected in
  * JavaScript. On the bench bundle's 8,185-item group the Gemm takes ~10 µs a query for 4 to 8
- * queries (~37 µs for one, when the run's thread hop is not worth it: see ScanGroup.searchBatched).
+ * queries (~37 µs for one, when a run's fixed cost is not worth it: see ScanGroup.searchBatched).
  */
 export class GemmScan {
   /** Session runs and the queries they scored (queries / runs: how much coalescing happens). */

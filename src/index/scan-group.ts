@@ -13,11 +13,12 @@ import {
 type Scan = InstanceType<typeof hnswlib.BruteforceSearch>;
 
 /**
- * Batches of fewer searches are scanned natively, one by one. onnxruntime's run hops to another
- * thread: on the bench bundle 2 searches together took 117-131 µs a query against 146-156 alone,
- * 4 took 97-108; and below that depth (moderate load) the extra thread on two cores showed in the
- * tail: alternating with the build before, scoring batches from 2 up made the p99 at equal load
- * 1.35× the naive server's (1.26× before).
+ * Batches of fewer searches are scanned natively, one by one. onnxruntime-node runs a session on
+ * the calling thread but from a setImmediate callback, so a run waits for the event loop's next
+ * turn and pays a fixed cost (~30 µs for one query): on the bench bundle 2 searches together took
+ * 117-131 µs a query against 146-156 alone, 4 took 97-108; and below that depth (moderate load)
+ * the wait showed in the tail: alternating with the build before, scoring batches from 2 up made
+ * the p99 at equal load 1.35× the naive server's (1.26× before).
  */
 export const GEMM_MIN_BATCH = 4;
 

@@ -305,7 +305,10 @@ export class Dispatcher {
     if (!('error' in reply) || reply.serverMs !== undefined) return reply;
     const serverMs = elapsed(t0);
     const pool = this.d.pool();
-    return pool ? { ...reply, bundle: pool.version, serverMs } : { ...reply, serverMs };
+    // A literal, not a spread copy: msgpackr encodes the copy ~4 µs slower (0.7 against 4.7 µs a
+    // refusal, measured), and under overload the main thread sends tens of thousands a second.
+    const { id, error } = reply;
+    return pool ? { id, error, bundle: pool.version, serverMs } : { id, error, serverMs };
   }
 }
 

@@ -110,9 +110,10 @@ describe('a client that does not read its replies', () => {
       const codes = (replies as Reply[]).map((r) => r.error?.code ?? 'ok');
       expect(codes.filter((c) => c === 'ok').length).toBeGreaterThan(100);
       expect(codes.filter((c) => c === 'too_many_in_flight').length).toBeGreaterThan(100);
-      expect((replies as Reply[]).find((r) => r.error?.code === 'too_many_in_flight')?.error?.message).toMatch(
-        /bytes of replies on this connection are not read yet/,
-      );
+      // The unread replies are what refused it; on a slow machine the per-connection in-flight cap
+      // (256) may refuse the first few before the replies pile up.
+      const reasons = (replies as Reply[]).map((r) => r.error?.message ?? '');
+      expect(reasons.some((m) => /bytes of replies on this connection are not read yet/.test(m))).toBe(true);
       // It kept sending into refusals: past 500 in a row the server closed it (1013), and every request
       // it had sent was either answered or failed with the connection, none left hanging.
       const closedOn = codes.findIndex((c) => c === 'internal');
