@@ -35,6 +35,12 @@ export interface InstantiateOptions {
   hnsw?: HnswIndex;
   /** A newer catalogue: items missing from the bundle are placed by their attributes and become retrievable. */
   catalog?: Item[];
+  /**
+   * Give the wide scan groups their Gemm (serving's workers, whose batches ask several searches at
+   * once). Evaluation asks one at a time and never reaches the Gemm's batch size: without it, the
+   * vectors' third copy and its ONNX sessions are not made.
+   */
+  batchedScans?: boolean;
 }
 
 export async function instantiate(bundle: BundleData, options: InstantiateOptions = {}): Promise<RecModel> {
@@ -48,7 +54,7 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
   const placer = new AttributePlacer(bundle.items, bundle.als.itemFactors, bundle.als.factors);
   const data = fresh.length > 0 ? extendWithItems(bundle, fresh, hnsw, placer) : bundle;
   hnsw.prepareScans();
-  await hnsw.prepareBatchedScans();
+  if (options.batchedScans) await hnsw.prepareBatchedScans();
   const catalog = encodeCatalog(data.items);
   const ranker = await OnnxRanker.create(
     data.rankerOnnx,

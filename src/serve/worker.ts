@@ -55,6 +55,7 @@ const model = await instantiate(init.bundle, {
   provider: init.provider,
   efSearch: init.efSearch,
   catalog: init.catalog,
+  batchedScans: true,
 });
 const ctx = rankContext(model);
 const version = model.data.manifest.version;
