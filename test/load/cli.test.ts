@@ -101,7 +101,8 @@ describe('vitrine loadtest', () => {
     const compareReport = join(dir, 'compare.html');
     const c = await vitrine('loadtest', 'compare', json, b, '--report', compareReport);
     expect(c.code, c.err).toBe(0);
-    expect(c.out).toMatch(/achieved req\/s\s+100\s+(49|50|51)\s+0\.5\d×/);
+    // Both runs' achieved rates side by side, and their ratio (a loaded machine sends a few late).
+    expect(c.out).toMatch(/achieved req\/s\s+(9\d|10[01])\s+(4[5-9]|5[0-2])\s+0\.[45]\d×/);
     expect(c.out).toMatch(/recommend p99 ms/);
     expect(readFileSync(compareReport, 'utf8')).toContain('second');
   });
