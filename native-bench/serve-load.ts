@@ -24,6 +24,7 @@ import { ensureBenchBundle } from './bench-bundle.js';
 import { checkScheduling, describeScheduling } from './machine-check.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
 import { type StageFigures, stageBreakdown } from './stage-breakdown.js';
+import { describeThreadCpu, type ThreadCpu, threadCpu } from './thread-cpu.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,6 +62,10 @@ interface Measured {
   atRate?: LatencySummary;
   /** Vitrine's own breakdown of the half-rate phase (vitrine_request_stage_seconds). */
   halfStages?: Record<string, StageFigures>;
+  /** The cores' use during the closed loop, the half-rate phase and the equal-load one (thread-cpu.ts). */
+  maxCpu?: ThreadCpu;
+  halfCpu?: ThreadCpu;
+  atRateCpu?: ThreadCpu;
 }
 
 type Codec = 'msgpack' | 'json';
@@ -124,30 +129,53 @@ async function measure(t: Target, userIds: string[], alsoAtRate?: number, atRate
     // Warm up JIT, caches and worker pools before measuring.
     await phase(url, t.codec, 8, { depth: 2, seconds: 2 }, request);
     const connections = Number(args.connections);
-    const max = await phase(url, t.codec, connections, { depth: Number(args.depth), seconds }, request);
+    const closedLoop = await threadCpu(
+      child.pid,
+      () => phase(url, t.codec, connections, { depth: Number(args.depth), seconds }, request),
+      (s) => s.count - s.errors,
+    );
+    const max = closedLoop.value;
     // Successful replies only: a request refused `overloaded` comes back fast and is not throughput.
     const halfRate = Math.max(1, Math.round(max.goodput / 2));
     const open = (rate: number): Promise<LatencySummary> =>
       phase(url, t.codec, connections, { rate, seconds }, request);
+    const openCounted = (rate: number) =>
+      threadCpu(
+        child.pid,
+        () => open(rate),
+        (s) => s.count - s.errors,
+      );
     // A server's tail grows with its uptime (see docs/benchmarks.md): the phase two servers are
     // compared in is the second one for both, the one right after the closed loop.
     let half: LatencySummary;
     let atRate: LatencySummary | undefined;
     let halfStages: Record<string, StageFigures> | undefined;
+    let halfCpu: ThreadCpu | undefined;
+    let atRateCpu: ThreadCpu | undefined;
     const openHalf = async (): Promise<LatencySummary> => {
-      if (!t.name.startsWith('vitrine')) return open(halfRate);
-      const { value, stages } = await stageBreakdown(port, 'recommend', () => open(halfRate));
+      const measured = async () => {
+        const { value, cpu } = await openCounted(halfRate);
+        halfCpu = cpu;
+        return value;
+      };
+      if (!t.name.startsWith('vitrine')) return measured();
+      const { value, stages } = await stageBreakdown(port, 'recommend', measured);
       halfStages = stages;
       return value;
     };
+    const openAtRate = async (rate: number): Promise<LatencySummary> => {
+      const { value, cpu } = await openCounted(rate);
+      atRateCpu = cpu;
+      return value;
+    };
     if (alsoAtRate !== undefined && atRateFirst) {
-      atRate = await open(alsoAtRate);
+      atRate = await openAtRate(alsoAtRate);
       half = await openHalf();
     } else {
       half = await openHalf();
-      atRate = alsoAtRate !== undefined ? await open(alsoAtRate) : undefined;
+      atRate = alsoAtRate !== undefined ? await openAtRate(alsoAtRate) : undefined;
     }
-    return { max, half, halfRate, atRate, halfStages };
+    return { max, half, halfRate, atRate, halfStages, maxCpu: closedLoop.cpu, halfCpu, atRateCpu };
   } finally {
     await stopServerProcess(child);
   }
@@ -297,6 +325,18 @@ if (rounds[0].redis) {
     `Redis store / embedded store, p99 at the embedded store's half rate per round: ${p99.map((x) => x.toFixed(2)).join(', ')}; median ${median(p99).toFixed(2)}`,
   );
 }
+rounds.forEach(({ vitrine: v, baseline: b }, j) => {
+  const lines = [
+    ['vitrine, closed loop (its maximum)', v.maxCpu],
+    ['vitrine at its half rate', v.halfCpu],
+    ["vitrine at the baseline's half rate", v.atRateCpu],
+    ['baseline, closed loop (its maximum)', b.maxCpu],
+    ['baseline at its half rate', b.halfCpu],
+  ] as const;
+  if (!lines.some(([, c]) => c)) return;
+  console.log(`\nround ${j + 1}: the cores' use (of ${cpus().length}), from /proc`);
+  for (const [what, c] of lines) if (c) console.log(`  ${what.padEnd(36)} ${describeThreadCpu(c)}`);
+});
 rounds.forEach((r, j) => {
   const st = r.vitrine.halfStages;
   if (!st) return;
