@@ -22,7 +22,7 @@ import { findMax } from '../src/load/find-max.js';
 import { openTarget } from '../src/load/target.js';
 import { Rng } from '../src/util/rng.js';
 import { ensureBenchBundle } from './bench-bundle.js';
-import { checkScheduling, describeScheduling } from './machine-check.js';
+import { checkMachine } from './machine-check.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
 
 const { values: args } = parseArgs({
@@ -280,9 +280,7 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
 
 const { bundle } = await ensureBenchBundle(num('items'), num('users'), num('candidates'));
 const users = (JSON.parse(readFileSync(join(bundle, 'users.json'), 'utf8')) as { ids: string[] }).ids.slice(0, 5000);
-// On the idle machine, before any server starts: what the host adds to every thread hand-off.
-const machine = await checkScheduling();
-process.stderr.write(`${describeScheduling(machine)}\n`);
+const machine = await checkMachine();
 const results: Record<string, Envelope> = {};
 for (const s of SERVERS.filter((x) => !args.only || x.name === args.only)) {
   process.stderr.write(`measuring ${s.name}...\n`);

@@ -53,7 +53,14 @@ export async function checkScheduling(trips = 1000): Promise<SchedulingCheck> {
   return { trips, roundTripMs: summary(round), timerLateMs: summary(late) };
 }
 
-export function describeScheduling(c: SchedulingCheck): string {
+/** Run on the idle machine before any server starts: prints the check (stderr) and returns it for the JSON. */
+export async function checkMachine(): Promise<SchedulingCheck> {
+  const c = await checkScheduling();
+  process.stderr.write(`${describeScheduling(c)}\n`);
+  return c;
+}
+
+function describeScheduling(c: SchedulingCheck): string {
   const r = c.roundTripMs;
   const t = c.timerLateMs;
   return `machine check (idle, ${c.trips} trips 1 ms apart): a message to a worker thread and back p50 ${r.p50} / p99 ${r.p99} / max ${r.max} ms; a 1 ms timer late by p99 ${t.p99} / max ${t.max} ms`;

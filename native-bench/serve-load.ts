@@ -21,7 +21,7 @@ import { openTarget } from '../src/load/target.js';
 import { Rng } from '../src/util/rng.js';
 import { TestRedis } from '../test/helpers/redis.js';
 import { ensureBenchBundle } from './bench-bundle.js';
-import { checkScheduling, describeScheduling } from './machine-check.js';
+import { checkMachine } from './machine-check.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
 import { type StageFigures, stageBreakdown } from './stage-breakdown.js';
 import { describeThreadCpu, type ThreadCpu, threadCpu } from './thread-cpu.js';
@@ -129,53 +129,44 @@ async function measure(t: Target, userIds: string[], alsoAtRate?: number, atRate
     // Warm up JIT, caches and worker pools before measuring.
     await phase(url, t.codec, 8, { depth: 2, seconds: 2 }, request);
     const connections = Number(args.connections);
-    const closedLoop = await threadCpu(
-      child.pid,
-      () => phase(url, t.codec, connections, { depth: Number(args.depth), seconds }, request),
-      (s) => s.count - s.errors,
-    );
-    const max = closedLoop.value;
-    // Successful replies only: a request refused `overloaded` comes back fast and is not throughput.
-    const halfRate = Math.max(1, Math.round(max.goodput / 2));
-    const open = (rate: number): Promise<LatencySummary> =>
-      phase(url, t.codec, connections, { rate, seconds }, request);
-    const openCounted = (rate: number) =>
+    // Every measured phase also reads the cores' use meanwhile (thread-cpu.ts), per reply served.
+    const measured = (plan: { rate?: number; depth?: number }) =>
       threadCpu(
         child.pid,
-        () => open(rate),
+        () => phase(url, t.codec, connections, { ...plan, seconds }, request),
         (s) => s.count - s.errors,
       );
+    const { value: max, cpu: maxCpu } = await measured({ depth: Number(args.depth) });
+    // Successful replies only: a request refused `overloaded` comes back fast and is not throughput.
+    const halfRate = Math.max(1, Math.round(max.goodput / 2));
+    // Vitrine's half-rate phase also gets its own stage breakdown.
+    const openHalf = async () => {
+      if (!t.name.startsWith('vitrine')) return { ...(await measured({ rate: halfRate })), stages: undefined };
+      const { value, stages } = await stageBreakdown(port, 'recommend', () => measured({ rate: halfRate }));
+      return { ...value, stages };
+    };
+    const openAtRate = async () => (alsoAtRate === undefined ? undefined : measured({ rate: alsoAtRate }));
     // A server's tail grows with its uptime (see docs/benchmarks.md): the phase two servers are
     // compared in is the second one for both, the one right after the closed loop.
-    let half: LatencySummary;
-    let atRate: LatencySummary | undefined;
-    let halfStages: Record<string, StageFigures> | undefined;
-    let halfCpu: ThreadCpu | undefined;
-    let atRateCpu: ThreadCpu | undefined;
-    const openHalf = async (): Promise<LatencySummary> => {
-      const measured = async () => {
-        const { value, cpu } = await openCounted(halfRate);
-        halfCpu = cpu;
-        return value;
-      };
-      if (!t.name.startsWith('vitrine')) return measured();
-      const { value, stages } = await stageBreakdown(port, 'recommend', measured);
-      halfStages = stages;
-      return value;
-    };
-    const openAtRate = async (rate: number): Promise<LatencySummary> => {
-      const { value, cpu } = await openCounted(rate);
-      atRateCpu = cpu;
-      return value;
-    };
-    if (alsoAtRate !== undefined && atRateFirst) {
-      atRate = await openAtRate(alsoAtRate);
+    let half: Awaited<ReturnType<typeof openHalf>>;
+    let atRate: Awaited<ReturnType<typeof openAtRate>>;
+    if (atRateFirst) {
+      atRate = await openAtRate();
       half = await openHalf();
     } else {
       half = await openHalf();
-      atRate = alsoAtRate !== undefined ? await openAtRate(alsoAtRate) : undefined;
+      atRate = await openAtRate();
     }
-    return { max, half, halfRate, atRate, halfStages, maxCpu: closedLoop.cpu, halfCpu, atRateCpu };
+    return {
+      max,
+      half: half.value,
+      halfRate,
+      atRate: atRate?.value,
+      halfStages: half.stages,
+      maxCpu,
+      halfCpu: half.cpu,
+      atRateCpu: atRate?.cpu,
+    };
   } finally {
     await stopServerProcess(child);
   }
@@ -240,9 +231,7 @@ interface Round {
   /** Vitrine with its state in Redis (--redis), also at the embedded store's half rate. */
   redis?: Measured;
 }
-// On the idle machine, before any server starts: what the host adds to every thread hand-off.
-const machine = await checkScheduling();
-process.stderr.write(`${describeScheduling(machine)}\n`);
+const machine = await checkMachine();
 const rounds: Round[] = [];
 const repeat = Number(args.repeat);
 for (let r = 0; r < repeat; r++) {
