@@ -2,7 +2,7 @@
  * native-bench: the numeric kernels and native pieces Vitrine rests on, measured side by side.
  *
  *   npm run bench                      # every suite
- *   npm run bench -- --suite kernels   # kernels | hnsw | ranker | codec | batch | events (comma-separated)
+ *   npm run bench -- --suite kernels   # kernels | hnsw | ranker | codec | batch | events | idle (comma-separated)
  *   npm run bench -- --items 100000 --users 20000 --batch-users 4096
  *
  * Suites: batched scoring kernels (GFLOP/s per backend and shape, against numpy's sgemm `a@b`
@@ -10,7 +10,8 @@
  * ONNX ranker (rows per call vs µs), msgpack vs JSON (encode and decode of a recommend exchange), and
  * the end-to-end batch job (users/s against the numpy + argpartition yardstick on the same vectors),
  * and the state store (events/s and acknowledgement latency: the embedded event log with and without
- * fsync, Redis with appendfsync everysec and always, on a redis-server it starts itself).
+ * fsync, Redis with appendfsync everysec and always, on a redis-server it starts itself), and what a
+ * recommend costs after an idle spell (one thread, back to back against 2 and 5 ms apart).
  * Prints tables with their inputs and writes JSON to bench-results/.
  */
 import { spawnSync } from 'node:child_process';
@@ -35,10 +36,11 @@ import { OnnxRanker } from '../src/rank/onnx-ranker.js';
 import { Rng } from '../src/util/rng.js';
 import { ensureBenchBundle } from './bench-bundle.js';
 import { eventsSuite } from './suites/events.js';
+import { idleSuite } from './suites/idle.js';
 
 const { values: args } = parseArgs({
   options: {
-    suite: { type: 'string', default: 'kernels,hnsw,ranker,codec,batch,events' },
+    suite: { type: 'string', default: 'kernels,hnsw,ranker,codec,batch,events,idle' },
     items: { type: 'string', default: '100000' },
     users: { type: 'string', default: '20000' },
     'batch-users': { type: 'string', default: '4096' },
@@ -495,6 +497,7 @@ if (suites.has('batch')) {
 }
 
 if (suites.has('events')) report.events = await eventsSuite(table);
+if (suites.has('idle')) report.idle = await idleSuite(table, bundle, bundle.userIds.slice(0, 5000));
 
 mkdirSync('bench-results', { recursive: true });
 const file = join('bench-results', `native-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

@@ -73,7 +73,7 @@ export class Dispatcher {
       const req = parseRequest(raw, this.d.config.limits, callFromPath);
       callName = req.call.call;
       const { result, bundle, degraded, pooled, as } = await this.answer(req.call);
-      if (pooled !== undefined) metrics.stage(callName, 'reply').observe((performance.now() - pooled) / 1000);
+      if (pooled !== undefined) metrics.stages.observe(callName, 'reply', (performance.now() - pooled) / 1000);
       const serverMs = elapsed(t0);
       metrics.requests.inc({ call: callName, transport, outcome: 'ok' });
       metrics.latency.observe({ call: callName }, serverMs / 1000);
@@ -243,7 +243,7 @@ export class Dispatcher {
   /** The request's breakdown into /metrics (seconds), from the pool's and the worker's own clocks. */
   private recordStages(call: string, r: PoolReply): void {
     const put = (stage: string, ms: number | undefined): void => {
-      if (ms !== undefined && ms >= 0) this.d.metrics.stage(call, stage).observe(ms / 1000);
+      if (ms !== undefined && ms >= 0) this.d.metrics.stages.observe(call, stage, ms / 1000);
     };
     put('queue', r.queue);
     put('handoff', r.handoff);

@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type { StoreStats } from '../state/store.js';
+import { StageHistogram } from './stage-histogram.js';
 
 /** Prometheus metrics for one server process, in its own registry (tests start several servers). */
 export class ServerMetrics {
@@ -17,21 +18,11 @@ export class ServerMetrics {
     buckets: [0.0002, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
-  readonly stages = new client.Histogram({
-    name: 'vitrine_request_stage_seconds',
-    help: "Where served requests spent their time, by call and stage: queue (waiting for a worker), handoff (to the worker), wait (behind the batch's earlier requests), retrieve, features, ranker (recommend), finish (the rest of its own work), rest (behind the batch's later requests), back (to the main thread), reply (the main thread after the worker)",
-    labelNames: ['call', 'stage'] as const,
-    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.5],
-    registers: [this.registry],
-  });
-  private readonly stageChildren = new Map<string, client.Histogram.Internal<'call' | 'stage'>>();
-  /** One stage's histogram, its labels resolved once: ten observations per request stay cheap. */
-  stage(call: string, stage: string): client.Histogram.Internal<'call' | 'stage'> {
-    const key = `${call}|${stage}`;
-    let child = this.stageChildren.get(key);
-    if (!child) this.stageChildren.set(key, (child = this.stages.labels({ call, stage })));
-    return child;
-  }
+  readonly stages = new StageHistogram(
+    'vitrine_request_stage_seconds',
+    "Where served requests spent their time, by call and stage: queue (waiting for a worker), handoff (to the worker), wait (behind the batch's earlier requests), retrieve, features, ranker (recommend), finish (the rest of its own work), rest (behind the batch's later requests), back (to the main thread), reply (the main thread after the worker)",
+    [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.5],
+  );
   readonly inFlight = new client.Gauge({
     name: 'vitrine_in_flight_requests',
     help: 'Requests accepted and not yet answered',
@@ -55,7 +46,7 @@ export class ServerMetrics {
   });
   readonly utilization = new client.Gauge({
     name: 'vitrine_worker_utilization',
-    help: 'Share of worker time spent on tasks since start (piscina)',
+    help: 'Share of worker time spent on tasks since start',
     registers: [this.registry],
   });
   readonly connections = new client.Gauge({
@@ -181,6 +172,11 @@ export class ServerMetrics {
         this.set(store().logBytes ?? 0);
       },
     });
+  }
+
+  /** The whole /metrics page: the registry's metrics and the stage histogram. */
+  async text(): Promise<string> {
+    return `${await this.registry.metrics()}\n${this.stages.exposition()}`;
   }
 
   setBundle(version: string): void {

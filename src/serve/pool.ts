@@ -1,5 +1,4 @@
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
 import { readBundle } from '../bundle/read.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { VitrineError } from '../protocol/errors.js';
@@ -11,6 +10,7 @@ import { toMicros } from './clock.js';
 import { smokeError, smokeFailure, smokeTasks } from './smoke.js';
 import { StandingQueue } from './standing-queue.js';
 import type { TaskOutcome, WorkerInit, WorkerReply, WorkerTask } from './worker.js';
+import { WorkerThreads } from './worker-threads.js';
 
 export interface PoolOptions {
   workers: number;
@@ -98,7 +98,7 @@ interface Waiting {
 }
 
 /**
- * One bundle version loaded into a piscina pool. Every worker receives the bundle's arrays as
+ * One bundle version loaded into a set of worker threads (WorkerThreads). Every worker receives the bundle's arrays as
  * SharedArrayBuffers (one copy in memory for the whole pool) and opens its own HNSW index and ONNX
  * session. A hot reload starts a new pool beside the old one and swaps when it is warm.
  *
@@ -121,7 +121,7 @@ export class ModelPool {
   private readonly standing: StandingQueue;
 
   private constructor(
-    private readonly pool: Piscina<WorkerTask, WorkerReply>,
+    private readonly pool: WorkerThreads<WorkerTask, WorkerReply>,
     /** The bundle the workers serve (its large arrays are the shared memory they read: no extra copy). */
     readonly data: BundleData,
     readonly provider: string,
@@ -134,37 +134,17 @@ export class ModelPool {
   static async start(versionDir: string, o: PoolOptions): Promise<ModelPool> {
     const bundle = readBundle(versionDir, { shared: true });
     const workerData: WorkerInit = { bundle, catalog: o.catalog, provider: o.provider, efSearch: o.efSearch };
-    const pool = new Piscina<WorkerTask, WorkerReply>({
-      // Resolved through dist/ from both src/ and dist/: workers always run the compiled worker, also
-      // when this module is loaded from TypeScript sources (the tests), so `npm run build` comes first.
-      filename: new URL('../../dist/serve/worker.js', import.meta.url).href,
+    // Resolved through dist/ from both src/ and dist/: workers always run the compiled worker, also
+    // when this module is loaded from TypeScript sources (the tests), so `npm run build` comes first.
+    // Every worker is warm (index loaded, ONNX session open) before the pool takes a request.
+    const { threads: pool, provider } = await WorkerThreads.start<WorkerTask, WorkerReply>(
+      new URL('../../dist/serve/worker.js', import.meta.url),
       workerData,
-      minThreads: o.workers,
-      maxThreads: o.workers,
-      // The queue that matters is this class's; piscina never holds more than the free slots.
-      maxQueue: o.workers * o.concurrentTasksPerWorker,
-      concurrentTasksPerWorker: o.concurrentTasksPerWorker,
-      // piscina's default ('sync') parks an idle worker in Atomics.wait, which also blocks its event
-      // loop: a finished ONNX run would wait for the next task to be noticed. 'async' does not.
-      atomics: 'async',
-      idleTimeout: 2 ** 31 - 1,
-    });
-    // piscina reports such failures as an 'error' event, and an EventEmitter 'error' nobody listens
-    // to ends the process: one bad version on reload would take the serving one down with it.
-    pool.on('error', (err: unknown) => o.onWorkerError?.(err));
-    // Warm every worker before taking traffic: a request must never wait for a model load.
-    // All settled before the pool is torn down: terminating a worker while it is still inside a
-    // native call (an ONNX session being created, an index being read) aborts the whole process
-    // when that call then throws into the terminating thread (node-addon-api's fatal error).
-    const pings = await Promise.allSettled(
-      Array.from({ length: o.workers * o.concurrentTasksPerWorker }, () => pool.run({ ping: true })),
+      o.workers,
+      // A worker failing outside any request must not end the process (one bad version on reload
+      // would take the serving one down with it): reported, and the worker replaced.
+      (err) => o.onWorkerError?.(err),
     );
-    const failed = pings.find((p): p is PromiseRejectedResult => p.status === 'rejected');
-    if (failed) {
-      await pool.destroy();
-      throw failed.reason;
-    }
-    const first = pings[0] as PromiseFulfilledResult<WorkerReply>;
     // A version that loads but cannot rank is refused before it takes a request.
     const smoke = smokeTasks(bundle);
     const answered = await pool.run({ batch: smoke }).catch((e: unknown) => ({ version: '', outcomes: [], failed: e }));
@@ -176,7 +156,7 @@ export class ModelPool {
       await pool.destroy();
       throw smokeError(bundle.dir, why);
     }
-    return new ModelPool(pool, bundle, first.value.provider ?? 'cpu', o);
+    return new ModelPool(pool, bundle, provider, o);
   }
 
   get dir(): string {
@@ -211,11 +191,11 @@ export class ModelPool {
   }
 
   get threads(): number {
-    return this.pool.threads.length;
+    return this.pool.size;
   }
 
   run(task: Task): Promise<PoolReply> {
-    // A closed pool's workers are gone: piscina would start a new one that nothing ever stops.
+    // A closed pool's workers are gone.
     if (this.closing)
       return Promise.reject(new VitrineError('unavailable', `bundle version ${this.version} has been unloaded; retry`));
     const shed = this.admission();
@@ -328,7 +308,7 @@ export class ModelPool {
 
   /**
    * Finishes every request handed to this pool, queued ones included, then stops the workers.
-   * piscina's own close() only waits for tasks already on a worker.
+   * The threads' own close() only waits for tasks already on a worker.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {

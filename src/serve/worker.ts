@@ -1,4 +1,4 @@
-import { Piscina } from 'piscina';
+import { parentPort, workerData } from 'node:worker_threads';
 import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import type { BundleData } from '../bundle/model.js';
 import type { Item } from '../data/types.js';
@@ -9,6 +9,7 @@ import { instantiate } from '../rank/model.js';
 import { runCall } from './calls/index.js';
 import { toMicros } from './clock.js';
 import type { Task, WorkMarks } from './calls/task.js';
+import type { FromWorker, ToWorker } from './worker-threads.js';
 
 /** What the main thread hands each worker: the bundle (large arrays in shared memory) and settings. */
 export interface WorkerInit {
@@ -19,7 +20,9 @@ export interface WorkerInit {
 }
 
 /** Requests that reached the pool together travel as one message (see ModelPool). */
-export type WorkerTask = { batch: Task[] } | { ping: true };
+export interface WorkerTask {
+  batch: Task[];
+}
 
 /** One request's outcome: a failure stays with its own request and never fails the rest of the batch. */
 export type TaskOutcome = ({ result: WorkerResult } | { error: ErrorBody; internal?: string }) & { work?: WorkStages };
@@ -42,15 +45,13 @@ export interface WorkStages {
 export interface WorkerReply {
   version: string;
   outcomes: TaskOutcome[];
-  provider?: string;
   /** When the worker began and finished the batch, epoch ms (comparable across threads). */
   began?: number;
   finished?: number;
 }
 
-const init = Piscina.workerData as WorkerInit;
-// Top-level await: piscina imports this module before the first task, so every worker is ready
-// (index loaded, ONNX session open) before it is handed a request.
+const init = workerData as WorkerInit;
+// The pool hands this worker no request before it says it is ready (index loaded, ONNX session open).
 const model = await instantiate(init.bundle, {
   provider: init.provider,
   efSearch: init.efSearch,
@@ -60,8 +61,17 @@ const model = await instantiate(init.bundle, {
 const ctx = rankContext(model);
 const version = model.data.manifest.version;
 
-export default async function handle(task: WorkerTask): Promise<WorkerReply> {
-  if ('ping' in task) return { version, outcomes: [], provider: model.ranker.provider };
+const port = parentPort!;
+const post = (m: FromWorker<WorkerReply>): void => port.postMessage(m);
+port.on('message', ({ id, task }: ToWorker<WorkerTask>) => {
+  handle(task)
+    .then((reply) => post({ id, reply }))
+    // A reply that cannot be cloned fails its batch, not the worker.
+    .catch((error: unknown) => post({ id, error }));
+});
+post({ ready: true, provider: model.ranker.provider });
+
+async function handle(task: WorkerTask): Promise<WorkerReply> {
   const began = performance.now();
   // Started together, the batch's requests reach the ranker in one synchronous run and share one
   // ONNX session run (see OnnxRanker); the batch is answered as one message either way.

@@ -46,7 +46,7 @@ export function registerProbes(
     let aborted = false;
     res.onAborted(() => (aborted = true));
     refreshGauges();
-    void metrics.registry.metrics().then((text) => {
+    void metrics.text().then((text) => {
       if (!aborted) res.cork(() => res.writeHeader('content-type', metrics.registry.contentType).end(text));
     });
   });
@@ -75,8 +75,8 @@ export function startProbeListener(
     }
     if (path === '/metrics') {
       refreshGauges();
-      void metrics.registry
-        .metrics()
+      void metrics
+        .text()
         .then((text) =>
           res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(head ? undefined : text),
         );
