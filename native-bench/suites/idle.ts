@@ -31,6 +31,7 @@ const GAPS = [0, 2, 5];
  * the cost an unbatched request pays at low load that the closed loop never shows.
  */
 export async function idleSuite(table: Table, bundle: BundleData, userIds: string[]): Promise<Paced[]> {
+  // Made as a serving worker makes it: lone searches then take the worker's own path.
   const ctx = rankContext(await instantiate(bundle, { batchedScans: true }));
   const now = bundle.manifest.data.referenceTime;
   const rng = new Rng(9);
@@ -40,10 +41,10 @@ export async function idleSuite(table: Table, bundle: BundleData, userIds: strin
       DEFAULT_LIMITS,
     );
     if (call.call !== 'recommend') throw new Error('the idle suite asks recommend only');
-    const marks: WorkMarks = { start: performance.now() };
+    const start = performance.now();
+    const marks: WorkMarks = { start };
     await runCall(ctx, { call, now }, marks);
     const end = performance.now();
-    const start = marks.start!;
     return [marks.retrieved! - start, marks.featured! - marks.retrieved!, marks.ranked! - marks.featured!, end - start];
   };
   const pace = async (round: number, gapMs: number): Promise<Paced> => {

@@ -36,6 +36,8 @@ export class WorkerThreads<T, R> {
   private busyMs = 0;
   private readonly started = performance.now();
   private closed = false;
+  /** Set by close(): called once the last task handed out is answered. */
+  private drained: (() => void) | undefined;
 
   private constructor(
     private readonly file: URL,
@@ -80,9 +82,9 @@ export class WorkerThreads<T, R> {
 
   /** Hands `task` to the ready worker with the fewest tasks (the first of equals). */
   run(task: T): Promise<R> {
+    if (this.closed) return Promise.reject(new VitrineError('unavailable', 'the serving workers are stopping; retry'));
     let best: Thread<R> | undefined;
     for (const t of this.threads) if (t.ready && (!best || t.tasks.size < best.tasks.size)) best = t;
-    if (this.closed) return Promise.reject(new VitrineError('unavailable', 'the serving workers are stopping; retry'));
     if (!best)
       return Promise.reject(
         new VitrineError('unavailable', 'no serving worker is ready (one is being replaced); retry'),
@@ -105,7 +107,7 @@ export class WorkerThreads<T, R> {
   /** Waits for every task posted, then stops the workers. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled(this.threads.flatMap((t) => [...t.tasks.keys()].map((id) => this.settledPromise(t, id))));
+    if (this.threads.some((t) => t.tasks.size > 0)) await new Promise<void>((resolve) => (this.drained = resolve));
     await this.destroy();
   }
 
@@ -115,26 +117,13 @@ export class WorkerThreads<T, R> {
     await Promise.all(this.threads.map((t) => t.worker.terminate()));
   }
 
-  private settledPromise(t: Thread<R>, id: number): Promise<void> {
-    const entry = t.tasks.get(id);
-    if (!entry) return Promise.resolve();
-    return new Promise<void>((done) => {
-      const { resolve, reject } = entry;
-      entry.resolve = (r) => {
-        resolve(r);
-        done();
-      };
-      entry.reject = (e) => {
-        reject(e);
-        done();
-      };
-    });
-  }
-
   private settle(t: Thread<R>, id: number): { resolve: (r: R) => void; reject: (e: unknown) => void } | undefined {
     const entry = t.tasks.get(id);
     t.tasks.delete(id);
-    if (entry && t.tasks.size === 0) this.busyMs += performance.now() - t.busySince;
+    if (entry && t.tasks.size === 0) {
+      this.busyMs += performance.now() - t.busySince;
+      if (this.drained && this.threads.every((x) => x.tasks.size === 0)) this.drained();
+    }
     return entry;
   }
 
