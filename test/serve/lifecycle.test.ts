@@ -329,8 +329,19 @@ describe('graceful shutdown', () => {
     const pending = Array.from({ length: 200 }, (_, j) =>
       client.request({ call: 'recommend', user: `u${(j % 700) + 1}`, k: 10, diversity: 0.2 }),
     );
-    // Signal once the server is demonstrably working through the burst.
+    // Signal once the server is demonstrably working through the burst and has received all of it:
+    // a frame still in the socket when the drain begins is refused `shutting_down`, by design, and
+    // a first reply can come back before the last frames are read (seen on a clean-clone CI run).
     await Promise.race(pending);
+    const received = async (): Promise<number> => {
+      const m = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const count = (re: RegExp): number => Number(re.exec(m)?.[1] ?? 0);
+      return (
+        count(/^vitrine_in_flight_requests (\d+)/m) +
+        count(/^vitrine_requests_total\{call="recommend",transport="ws-\w+",outcome="ok"\} (\d+)/m)
+      );
+    };
+    await expect.poll(received, { timeout: 10_000, interval: 1 }).toBeGreaterThanOrEqual(200);
     child.kill('SIGTERM');
     const replies = await Promise.all(pending);
     expect(
