@@ -1,3 +1,8 @@
+import { runAtOnce, type Steps } from '../util/steps.js';
+
+/** Ids interned between two yields of IdMap.steps (~10 ms here). */
+const STEP = 25_000;
+
 /**
  * String ids outside, dense integers inside: every model, index and kernel works on 0..n-1, and
  * this is the one place that translates.
@@ -7,8 +12,13 @@ export class IdMap {
   private readonly ids: string[] = [];
 
   static from(ids: Iterable<string>): IdMap {
+    return runAtOnce(IdMap.steps(ids));
+  }
+
+  /** The same, STEP ids at a time (see runPaced). */
+  static *steps(ids: Iterable<string>): Steps<IdMap> {
     const m = new IdMap();
-    for (const id of ids) m.intern(id);
+    for (const id of ids) if (m.intern(id) % STEP === STEP - 1) yield;
     return m;
   }
 

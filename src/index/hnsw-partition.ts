@@ -79,6 +79,13 @@ export class HnswPartition implements PartitionSearcher {
     return new HnswPartition(native, dim, maxNorm);
   }
 
+  /** The same, read on libuv's thread pool: a thread that serves meanwhile is not held up. */
+  static async loadInBackground(path: string, dim: number, maxNorm: number): Promise<HnswPartition> {
+    const native = new hnswlib.HierarchicalNSW('ip', dim + 1);
+    await native.readIndex(path);
+    return new HnswPartition(native, dim, maxNorm);
+  }
+
   /** A vector longer than maxNorm is stored with a 0 extra coordinate (see HnswIndex.add for where that is safe). */
   add(vector: ArrayLike<number>, label: number): void {
     let sq = 0;
@@ -93,14 +100,16 @@ export class HnswPartition implements PartitionSearcher {
     this.native.addPoint(this.row, label);
   }
 
-  /** Each stored item's vector in the caller's units (an exact scan is made from these). */
-  forEachVector(visit: (vector: number[], label: number) => void): void {
-    const out = new Array<number>(this.dim).fill(0);
-    for (const label of this.native.getIdsList()) {
-      const point = this.native.getPoint(label);
-      for (let c = 0; c < this.dim; c++) out[c] = point[c] / this.scale;
-      visit(out, label);
-    }
+  /** The stored items' labels (an exact scan is made from these and their vectors). */
+  labels(): number[] {
+    return this.native.getIdsList();
+  }
+
+  /** A stored item's vector in the caller's units, written into `out`. */
+  vector(label: number, out: number[]): number[] {
+    const point = this.native.getPoint(label);
+    for (let c = 0; c < this.dim; c++) out[c] = point[c] / this.scale;
+    return out;
   }
 
   get count(): number {

@@ -115,6 +115,23 @@ export class HnswIndex {
     return new HnswIndex(parts, d, efSearch);
   }
 
+  /**
+   * The same, for a thread that serves while it loads (the main thread's own model, see
+   * InlineLane): graphs read on libuv's thread pool one at a time, and `pace` awaited between steps.
+   */
+  static async loadInSteps(
+    dir: string,
+    d: number,
+    partitions: readonly PartitionInfo[],
+    efSearch: number,
+    pace: () => Promise<void>,
+  ): Promise<HnswIndex> {
+    const parts: HnswPartition[] = [];
+    for (const p of partitions) parts.push(await HnswPartition.loadInBackground(join(dir, p.file), d, p.maxNorm));
+    await pace();
+    return new HnswIndex(parts, d, efSearch);
+  }
+
   /** File names and norm bounds, largest norms first; `write` uses these names. */
   get partitions(): PartitionInfo[] {
     return this.parts.map((p, i) => ({ file: `hnsw_${i}.bin`, maxNorm: p.maxNorm, items: p.count }));
@@ -165,6 +182,15 @@ export class HnswIndex {
    */
   prepareScans(): void {
     for (const unit of [...this.wide, ...this.narrow]) if (unit instanceof ScanGroup) unit.prepare();
+  }
+
+  /** The same in steps, awaiting `pace` between them (see loadInSteps). */
+  async prepareScansInSteps(pace: () => Promise<void>): Promise<void> {
+    for (const unit of [...this.wide, ...this.narrow])
+      if (unit instanceof ScanGroup) {
+        await unit.prepareInSteps(pace);
+        await pace();
+      }
   }
 
   /** The search breadth for k results; a partition asked for fewer gets a proportional share. */

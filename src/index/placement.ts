@@ -1,4 +1,8 @@
 import type { Item } from '../data/types.js';
+import { runAtOnce, type Steps } from '../util/steps.js';
+
+/** Items indexed between two yields of AttributePlacer.steps (~15 ms on the 100k-item bench bundle). */
+const STEP = 5_000;
 
 function tokensOf(it: Pick<Item, 'category' | 'brand' | 'attributes'>): string[] {
   const t: string[] = [];
@@ -18,24 +22,34 @@ export class AttributePlacer {
   private readonly tokenCount: Int32Array;
   private readonly mean: Float32Array;
 
-  constructor(
-    items: readonly Item[],
+  private constructor(
     private readonly factors: Float32Array,
     private readonly d: number,
+    n: number,
   ) {
-    this.tokenCount = new Int32Array(items.length);
-    items.forEach((it, i) => {
-      const toks = tokensOf(it);
-      this.tokenCount[i] = toks.length;
+    this.tokenCount = new Int32Array(n);
+    this.mean = new Float32Array(d);
+  }
+
+  static create(items: readonly Item[], factors: Float32Array, d: number): AttributePlacer {
+    return runAtOnce(AttributePlacer.steps(items, factors, d));
+  }
+
+  /** The same, made STEP items at a time (see runPaced). */
+  static *steps(items: readonly Item[], factors: Float32Array, d: number): Steps<AttributePlacer> {
+    const p = new AttributePlacer(factors, d, items.length);
+    for (let i = 0; i < items.length; i++) {
+      const toks = tokensOf(items[i]);
+      p.tokenCount[i] = toks.length;
       for (const t of toks) {
-        let list = this.index.get(t);
-        if (!list) this.index.set(t, (list = []));
+        let list = p.index.get(t);
+        if (!list) p.index.set(t, (list = []));
         list.push(i);
       }
-    });
-    this.mean = new Float32Array(d);
-    for (let i = 0; i < items.length; i++)
-      for (let k = 0; k < d; k++) this.mean[k] += factors[i * d + k] / items.length;
+      for (let k = 0; k < d; k++) p.mean[k] += factors[i * d + k] / items.length;
+      if ((i + 1) % STEP === 0) yield;
+    }
+    return p;
   }
 
   place(item: Pick<Item, 'category' | 'brand' | 'attributes'>): { vector: Float32Array; basis: number } {

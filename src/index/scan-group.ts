@@ -1,5 +1,6 @@
 import hnswlib from 'hnswlib-node';
 import { dot } from '../util/linalg.js';
+import { runAtOnce, runPaced, type Steps } from '../util/steps.js';
 import { topK } from '../util/topk.js';
 import { GemmScan, type GemmTop } from './scan-gemm.js';
 import {
@@ -52,6 +53,9 @@ export const SCAN_MAX_ITEMS = 10_000;
  * against 142, a scratch run). 100 lies between the measured points; the crossover itself was not measured.
  */
 export const WIDE_SEARCH_K = 100;
+
+/** Vectors copied into a scan between two awaits of a stepwise prepare: ~5 ms of work here. */
+const PREPARE_STEP = 2000;
 export const NARROW_SCAN_MAX_ITEMS = 2500;
 
 /**
@@ -116,20 +120,35 @@ export class ScanGroup implements PartitionSearcher {
 
   /** Makes the scan now rather than on the first search that needs it. */
   prepare(): Scan {
+    return runAtOnce(this.build());
+  }
+
+  /** The same in steps of PREPARE_STEP vectors, awaiting `pace` between them (see HnswIndex.loadInSteps). */
+  async prepareInSteps(pace: () => Promise<void>): Promise<void> {
+    await runPaced(this.build(), pace);
+  }
+
+  private *build(): Steps<Scan> {
     if (this.scan) return this.scan;
     const count = this.count;
     const scan = new hnswlib.BruteforceSearch('ip', this.dim);
     scan.initIndex(Math.max(1, count));
-    this.vectors = new Float32Array(count * this.dim);
-    this.labels = new Int32Array(count);
+    const vectors = new Float32Array(count * this.dim);
+    const labels = new Int32Array(count);
+    const v = new Array<number>(this.dim).fill(0);
     const row = new Array<number>(this.dim).fill(0);
     let r = 0;
     for (const part of this.parts)
-      part.forEachVector((v, label) => {
-        for (let c = 0; c < this.dim; c++) this.vectors[r * this.dim + c] = row[c] = v[c] * this.scale;
-        this.labels[r++] = label;
+      for (const label of part.labels()) {
+        part.vector(label, v);
+        for (let c = 0; c < this.dim; c++) vectors[r * this.dim + c] = row[c] = v[c] * this.scale;
+        labels[r++] = label;
         scan.addPoint(row, label);
-      });
+        if (r % PREPARE_STEP === 0) yield;
+      }
+    // Set together at the end: a search never sees a half-made scan.
+    this.vectors = vectors;
+    this.labels = labels;
     this.scan = scan;
     return scan;
   }

@@ -8,6 +8,7 @@ import { AttributePlacer } from '../index/placement.js';
 import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import { OnnxRanker } from './onnx-ranker.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
+import { runPaced } from '../util/steps.js';
 
 /** A bundle made ready to answer requests in this thread: index loaded, ranker session open, lookups built. */
 export interface RecModel {
@@ -41,21 +42,36 @@ export interface InstantiateOptions {
    * vectors' third copy and its ONNX sessions are not made.
    */
   batchedScans?: boolean;
+  /**
+   * Awaited between the steps of loading, for a thread that serves while it loads (the main
+   * thread's own model, see InlineLane): the index is then read off the thread, and no step holds
+   * the event loop for long. Without it the model is made as fast as it can be.
+   */
+  pace?: () => Promise<void>;
 }
 
 export async function instantiate(bundle: BundleData, options: InstantiateOptions = {}): Promise<RecModel> {
+  const pace = options.pace ?? (() => Promise.resolve());
+  const { dir, als, hnsw: graphs } = bundle;
   const hnsw =
-    options.hnsw ?? HnswIndex.load(bundle.dir, bundle.als.factors, bundle.hnsw.partitions, bundle.hnsw.efSearch);
+    options.hnsw ??
+    (options.pace
+      ? await HnswIndex.loadInSteps(dir, als.factors, graphs.partitions, graphs.efSearch, options.pace)
+      : HnswIndex.load(dir, als.factors, graphs.partitions, graphs.efSearch));
   if (options.efSearch !== undefined) hnsw.setEf(options.efSearch);
-  const known = IdMap.from(bundle.items.map((it) => it.id));
+  const known = await runPaced(IdMap.steps(bundle.items.map((it) => it.id)), options.pace);
   const fresh = (options.catalog ?? []).filter((it) => !known.has(it.id));
+  await pace();
   // One placer over the bundle's own items: it places new items, finds their peers, and places
   // described items in `similar`.
-  const placer = new AttributePlacer(bundle.items, bundle.als.itemFactors, bundle.als.factors);
+  const placer = await runPaced(AttributePlacer.steps(bundle.items, als.itemFactors, als.factors), options.pace);
+  await pace();
   const data = fresh.length > 0 ? extendWithItems(bundle, fresh, hnsw, placer) : bundle;
-  hnsw.prepareScans();
+  if (options.pace) await hnsw.prepareScansInSteps(options.pace);
+  else hnsw.prepareScans();
   if (options.batchedScans) await hnsw.prepareBatchedScans();
   const catalog = encodeCatalog(data.items);
+  await pace();
   const ranker = await OnnxRanker.create(
     data.rankerOnnx,
     data.featureSpec.names.length,
@@ -75,15 +91,19 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
     },
     data.featureSpec,
   );
+  await pace();
   const trend = data.popularity.trending;
   const trendingOrder = Int32Array.from({ length: catalog.numItems }, (_, i) => i).sort(
     (a, b) => trend[b] - trend[a] || a - b,
   );
+  await pace();
+  const itemIndex = fresh.length > 0 ? IdMap.from(data.items.map((it) => it.id)) : known;
+  const userIndex = await runPaced(IdMap.steps(data.userIds), options.pace);
   return {
     data,
     catalog,
-    itemIndex: IdMap.from(data.items.map((it) => it.id)),
-    userIndex: IdMap.from(data.userIds),
+    itemIndex,
+    userIndex,
     hnsw,
     ranker,
     features,

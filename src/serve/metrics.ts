@@ -28,6 +28,11 @@ export class ServerMetrics {
     help: 'Requests accepted and not yet answered',
     registers: [this.registry],
   });
+  readonly inline = new client.Counter({
+    name: 'vitrine_inline_requests_total',
+    help: 'Requests the main thread served with its own model (every worker idle, traffic under --inline-below): no handoff or back stage',
+    registers: [this.registry],
+  });
   readonly queueDepth = new client.Gauge({
     name: 'vitrine_worker_queue_depth',
     help: 'Requests waiting for a worker',

@@ -8,9 +8,12 @@ import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import type { Task } from './calls/task.js';
 import { toMicros } from './clock.js';
 import { smokeError, smokeFailure, smokeTasks } from './smoke.js';
+import { QueueFullError, type Shed } from './shed.js';
 import { StandingQueue } from './standing-queue.js';
-import type { TaskOutcome, WorkerInit, WorkerReply, WorkerTask } from './worker.js';
+import type { TaskOutcome, WorkerReply, WorkerTask } from './answer.js';
+import type { WorkerInit } from './worker.js';
 import { WorkerThreads } from './worker-threads.js';
+import { InlineLane, type LaneLoad } from './inline-lane.js';
 
 export interface PoolOptions {
   workers: number;
@@ -40,9 +43,16 @@ export interface PoolOptions {
   onBatch?: (size: number) => void;
   /** Told of a worker failing outside any request (at start-up, or a crash between tasks). */
   onWorkerError?: (err: unknown) => void;
+  /**
+   * Arrivals per second under which a request finding every worker idle is served by the main
+   * thread's own model (InlineLane); 0: never.
+   */
+  inlineBelow: number;
+  /** Told when the main thread's model is ready or failed to load, and of each request it serves. */
+  onInline?: (event: { loaded: LaneLoad } | { failed: unknown } | { served: true }) => void;
 }
 
-type PoolSettings = Omit<PoolOptions, 'catalog' | 'onBatch' | 'onWorkerError' | 'standingQueueMs'>;
+type PoolSettings = Omit<PoolOptions, 'catalog' | 'onBatch' | 'onWorkerError' | 'standingQueueMs' | 'onInline'>;
 
 /** The settings a pool takes from the server's configuration, and nothing else of it (no tokens). */
 export function poolSettings(c: PoolSettings): PoolSettings {
@@ -55,28 +65,12 @@ export function poolSettings(c: PoolSettings): PoolSettings {
     maxBatch: c.maxBatch,
     provider: c.provider,
     efSearch: c.efSearch,
+    inlineBelow: c.inlineBelow,
   };
 }
 
 export function defaultWorkers(): number {
   return Math.max(1, availableParallelism());
-}
-
-/** Why a request was not queued or not served: the server answers `overloaded` and counts the reason. */
-export type ShedReason = 'queue_full' | 'expected_wait' | 'deadline';
-
-export interface Shed {
-  reason: ShedReason;
-  message: string;
-}
-
-/** Thrown when a request is shed (see ShedReason); the server answers `overloaded`. */
-export class QueueFullError extends Error {
-  readonly reason: ShedReason;
-  constructor(shed: Shed) {
-    super(shed.message);
-    this.reason = shed.reason;
-  }
 }
 
 /** A request's result, or the error its worker reported for it alone, and where its time went. */
@@ -119,6 +113,8 @@ export class ModelPool {
   /** Requests the workers finish per ms, smoothed: what the expected wait of a new request is judged by. */
   private serviceRate = 0;
   private readonly standing: StandingQueue;
+  /** The main thread's own model, once loaded (see InlineLane). */
+  private lane: InlineLane | undefined;
 
   private constructor(
     private readonly pool: WorkerThreads<WorkerTask, WorkerReply>,
@@ -156,7 +152,22 @@ export class ModelPool {
       await pool.destroy();
       throw smokeError(bundle.dir, why);
     }
-    return new ModelPool(pool, bundle, provider, o);
+    const started = new ModelPool(pool, bundle, provider, o);
+    if (o.inlineBelow > 0) started.loadLane();
+    return started;
+  }
+
+  /** Loads the main thread's model while the workers serve; a failure only leaves them serving everything. */
+  private loadLane(): void {
+    const { provider, efSearch, catalog, inlineBelow: below, onInline } = this.o;
+    InlineLane.load(this.data, { provider, efSearch, catalog, below }).then(
+      (lane) => {
+        if (this.closing) return void lane.close();
+        this.lane = lane;
+        onInline?.({ loaded: lane.loaded });
+      },
+      (failed: unknown) => onInline?.({ failed }),
+    );
   }
 
   get dir(): string {
@@ -201,8 +212,10 @@ export class ModelPool {
     const shed = this.admission();
     if (shed) return Promise.reject(new QueueFullError(shed));
     this.pending++;
+    const queued = performance.now();
+    this.lane?.arrived(queued);
     return new Promise<PoolReply>((resolve, reject) => {
-      this.queue.push({ task, queued: performance.now(), resolve, reject });
+      this.queue.push({ task, queued, resolve, reject });
       this.dispatch();
     }).finally(() => {
       if (--this.pending === 0) this.drained?.();
@@ -251,6 +264,7 @@ export class ModelPool {
     const now = performance.now();
     const standing = this.standing.standing(now);
     this.dropLate(now, this.deadlineIf(standing));
+    if (this.lane?.wants(this.queue.length, this.running)) this.serveInline(this.lane, this.queue.shift()!);
     while (this.running < this.slots && this.queue.length > 0) {
       // Sized by all slots, not the free ones: slots free up one at a time, and a small backlog
       // is better spread over workers about to finish than queued behind one.
@@ -276,8 +290,8 @@ export class ModelPool {
       const received = performance.now();
       this.noteService(batch.length, received - sent);
       const origin = performance.timeOrigin;
-      const handoff = reply.began !== undefined ? toMicros(reply.began - (origin + sent)) : undefined;
-      const back = reply.finished !== undefined ? toMicros(origin + received - reply.finished) : undefined;
+      const handoff = toMicros(reply.began - (origin + sent));
+      const back = toMicros(origin + received - reply.finished);
       batch.forEach((w, j) =>
         w.resolve({
           version: reply.version,
@@ -300,6 +314,17 @@ export class ModelPool {
       });
   }
 
+  private serveInline(lane: InlineLane, w: Waiting): void {
+    const began = performance.now();
+    this.o.onInline?.({ served: true });
+    lane
+      .run(w.task)
+      .then((reply) =>
+        w.resolve({ version: reply.version, outcome: reply.outcomes[0], queue: toMicros(began - w.queued) }),
+      )
+      .catch(w.reject);
+  }
+
   /** All slots together finish `slots × size / ms` requests per ms while they are busy. */
   private noteService(size: number, ms: number): void {
     const rate = (this.slots * size) / Math.max(ms, 0.05);
@@ -313,7 +338,7 @@ export class ModelPool {
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.pending > 0) await new Promise<void>((resolve) => (this.drained = resolve));
-      await this.pool.close();
+      await Promise.all([this.pool.close(), this.lane?.close()]);
     })();
     return this.closing;
   }

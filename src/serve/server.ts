@@ -7,6 +7,7 @@ import { createStore } from '../state/open-store.js';
 import type { StateStore } from '../state/store.js';
 import type { ServerConfig } from './config/index.js';
 import { Dispatcher } from './dispatch.js';
+import { logLaneLoad } from './inline-lane.js';
 import { createLogger, type Logger, Pseudonymiser } from './log.js';
 import { ServerMetrics } from './metrics.js';
 import { ModelPool, type PoolOptions, poolSettings } from './pool.js';
@@ -71,6 +72,8 @@ export class VitrineServer {
       ...this.poolOptions(),
       workers: config.experimentWorkers,
       maxQueue: config.experimentWorkers * 256,
+      // A variant takes a share of the traffic: not worth another copy of its model in memory.
+      inlineBelow: 0,
     }));
     this.dispatcher = new Dispatcher({
       config,
@@ -176,6 +179,7 @@ export class VitrineServer {
       catalog: this.catalog,
       onBatch: (n) => this.metrics.batchSize.observe(n),
       onWorkerError: (err) => this.log.error({ err }, 'a worker failed'),
+      onInline: (e) => ('served' in e ? this.metrics.inline.inc() : logLaneLoad(this.log, e)),
     };
   }
 

@@ -3,7 +3,7 @@ import { DEFAULT_FILTERS, type ModelCall } from '../protocol/calls.js';
 import { VitrineError } from '../protocol/errors.js';
 import type { RecommendResult, SimilarResult } from '../protocol/replies.js';
 import type { Task } from './calls/task.js';
-import type { TaskOutcome } from './worker.js';
+import type { TaskOutcome } from './answer.js';
 
 /**
  * The queries a new version must answer before it serves: a known shopper, the same shopper's items

@@ -251,6 +251,25 @@ describe.each([
     }
   });
 
+  it('loads and prepares its scans in steps, off the thread, with the same answers', async () => {
+    index.write(dir);
+    let steps = 0;
+    const pace = async (): Promise<void> => {
+      steps++;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    };
+    const copy = as(await HnswIndex.loadInSteps(dir, d, index.partitions, params.efSearch, pace));
+    await copy.prepareScansInSteps(pace);
+    // One step after the graphs, and at least one per scan group.
+    if (scan > 0) expect(steps).toBeGreaterThan(1);
+    else expect(steps).toBe(1);
+    for (let q = 0; q < 10; q++) {
+      const query = qs.subarray(q * d, (q + 1) * d);
+      expect(Array.from(copy.search(query, 100).items)).toEqual(Array.from(index.search(query, 100).items));
+      expect(Array.from(copy.search(query, 10).items)).toEqual(Array.from(index.search(query, 10).items));
+    }
+  });
+
   it('answers exactly, in the exact order, where it scans, however poor the graph', () => {
     const poor = as(HnswIndex.build(vectors, n, d, { ...params, M: 4, efConstruction: 8 }));
     const exclude = Uint8Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 1 : 0));

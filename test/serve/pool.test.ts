@@ -1,7 +1,8 @@
 import { describe, expect, inject, it } from 'vitest';
 import { resolveBundleVersion } from '../../src/bundle/read.js';
 import { DEFAULT_FILTERS } from '../../src/protocol/calls.js';
-import { ModelPool, type PoolOptions, type QueueFullError } from '../../src/serve/pool.js';
+import { ModelPool, type PoolOptions } from '../../src/serve/pool.js';
+import type { QueueFullError } from '../../src/serve/shed.js';
 
 const bundle = inject('fixtureBundle');
 
@@ -27,8 +28,32 @@ const start = (o: Partial<PoolOptions>) =>
     concurrentTasksPerWorker: 1,
     maxBatch: 4,
     provider: 'cpu',
+    inlineBelow: 0,
     ...o,
   });
+
+/** A pool whose main thread serves requests below `below` arrivals/s, once its model has loaded. */
+async function inlinePool(below: number): Promise<{ pool: ModelPool; served: () => number }> {
+  let served = 0;
+  let loaded!: () => void;
+  const ready = new Promise<void>((resolve) => (loaded = resolve));
+  const pool = await start({
+    inlineBelow: below,
+    onInline: (e) => {
+      if ('served' in e) served++;
+      else if ('loaded' in e) loaded();
+      else throw e.failed;
+    },
+  });
+  await ready;
+  return { pool, served: () => served };
+}
+
+const tasks = Array.from({ length: 12 }, (_, j) =>
+  j % 3 === 2
+    ? { call: { call: 'similar' as const, item: `i${j + 1}`, k: 5, filters: { ...DEFAULT_FILTERS } }, now: task.now }
+    : { ...task, call: { ...task.call, user: `u${j + 1}`, k: 8 } },
+);
 
 /** Hands `n` requests to the pool at once; how many were served, and the reasons of the others. */
 async function burst(pool: ModelPool, n: number): Promise<{ served: number; shed: string[] }> {
@@ -79,6 +104,45 @@ describe('the worker pool', () => {
       order.length = 0;
       await Promise.all([1, 2, 3].map((j) => pool.run(task).then(() => order.push(j))));
       expect(order).toEqual([1, 2, 3]);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it("serves a request that finds every worker idle on the main thread, with the workers' answer", async () => {
+    const { pool, served } = await inlinePool(1_000_000);
+    const plain = await start({});
+    try {
+      for (const t of tasks) {
+        const here = await pool.run(t);
+        const there = await plain.run(t);
+        expect('result' in here.outcome).toBe(true);
+        expect(here.outcome).toMatchObject({ result: (there.outcome as { result: unknown }).result });
+        // No hand-off: the request never left this thread.
+        expect(here.handoff).toBeUndefined();
+        expect(there.handoff).toBeGreaterThanOrEqual(0);
+      }
+      expect(served()).toBe(tasks.length);
+      // A burst: the first is served here, the rest go to the workers meanwhile.
+      const burst = await Promise.all(Array.from({ length: 12 }, () => pool.run(task)));
+      expect(served() - tasks.length).toBe(1);
+      expect(burst.filter((r) => r.handoff === undefined)).toHaveLength(1);
+      const answers = burst.map((r) => ('result' in r.outcome ? JSON.stringify(r.outcome.result) : 'error'));
+      expect(new Set(answers)).toEqual(new Set([answers[0]]));
+      expect(answers[0]).not.toBe('error');
+    } finally {
+      await Promise.all([pool.close(), plain.close()]);
+    }
+  });
+
+  it('leaves every request to the workers once arrivals outpace the inline threshold', async () => {
+    // 50/s: a 20 ms gap. Back to back, the smoothed gap shrinks by a sixteenth of its excess a request.
+    const { pool } = await inlinePool(50);
+    try {
+      const where: boolean[] = [];
+      for (let j = 0; j < 200; j++) where.push((await pool.run(task)).handoff === undefined);
+      expect(where.slice(0, 5)).toEqual([true, true, true, true, true]);
+      expect(where.slice(150)).not.toContain(true);
     } finally {
       await pool.close();
     }

@@ -33,6 +33,7 @@ export interface ServeFlags {
   experimentWorkers?: number;
   queueDeadlineMs?: number;
   overloadDeadlineMs?: number;
+  inlineBelow?: number;
   maxConnections?: number;
   maxUnreadReplyMiB?: number;
 }
@@ -93,6 +94,11 @@ const SERVE_OPTIONS: [string, string, ((v: string) => unknown)?][] = [
     '--overload-deadline <ms>',
     'the same once requests have kept waiting past it for over 100 ms (overload rather than a burst): the newest are served first, the excess is refused early (default 5)',
     intArg(1, 60_000),
+  ],
+  [
+    '--inline-below <req/s>',
+    'arrivals per second under which a request that finds every worker idle is served by the main thread itself, saving two thread hand-offs; 0: never (default 100)',
+    intArg(0, 1_000_000),
   ],
   [
     '--max-connections <n>',

@@ -21,6 +21,11 @@ export interface ServerConfig {
   queueDeadlineMs: number;
   /** The same while the queue stands (waits past it for over 100 ms: overload, not a burst), ms. */
   overloadDeadlineMs: number;
+  /**
+   * Arrivals per second under which a request that finds every worker idle is served by the main
+   * thread's own copy of the model (no hand-off to a sleeping thread); 0: the workers serve all.
+   */
+  inlineBelow: number;
   /** Open WebSocket connections; further upgrades are refused with 503. */
   maxConnections: number;
   /**
@@ -96,6 +101,7 @@ export function defaultConfig(bundle: string): ServerConfig {
     maxInFlightPerConnection: 256,
     queueDeadlineMs: 50,
     overloadDeadlineMs: 5,
+    inlineBelow: 100,
     maxConnections: 10_000,
     maxUnreadReplyMiB: 256,
     maxFrameBytes: 1 << 20,

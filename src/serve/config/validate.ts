@@ -32,6 +32,7 @@ export function validateConfig(c: ServerConfig): void {
   int('maxInFlightPerConnection', 1, 100_000);
   int('queueDeadlineMs', 1, 60_000);
   int('overloadDeadlineMs', 1, 60_000);
+  int('inlineBelow', 0, 1_000_000);
   int('maxConnections', 1, 1_000_000);
   int('maxUnreadReplyMiB', 1, 1 << 20);
   int('maxFrameBytes', 256, 64 << 20);
