@@ -19,6 +19,7 @@ import { Rng } from '../src/util/rng.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
 import { ensureBenchBundle } from './bench-bundle.js';
 import { checkMachine } from './machine-check.js';
+import { median } from './median.js';
 import { stageBreakdown } from './stage-breakdown.js';
 
 const { values: args } = parseArgs({
@@ -121,10 +122,6 @@ try {
   await Promise.all(servers.map((s) => stopServerProcess(s.child)));
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)];
-};
 console.log(
   `\nlight traffic, bench bundle (${args.items} items), ${rounds} rounds of ${seconds} s a rate; medians over rounds, ms:`,
 );

@@ -22,6 +22,7 @@ import { Rng } from '../src/util/rng.js';
 import { TestRedis } from '../test/helpers/redis.js';
 import { ensureBenchBundle } from './bench-bundle.js';
 import { checkMachine } from './machine-check.js';
+import { median } from './median.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
 import { type StageFigures, stageBreakdown } from './stage-breakdown.js';
 import { describeThreadCpu, type ThreadCpu, threadCpu } from './thread-cpu.js';
@@ -268,10 +269,6 @@ const row = (name: string, max: number, h: LatencySummary, errors: number): void
   console.log(
     `${name.padEnd(40)} ${String(max).padStart(9)} ${String(h.throughput).padStart(15)} ${h.p50.toFixed(2).padStart(7)} ${h.p90.toFixed(2).padStart(7)} ${h.p99.toFixed(2).padStart(7)} ${h.p999.toFixed(2).padStart(8)} ${h.max.toFixed(2).padStart(7)} ${h.server.p99.toFixed(2).padStart(11)} ${(h.sendLateness?.p99 ?? NaN).toFixed(2).padStart(11)} ${String(errors).padStart(6)}`,
   );
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 rounds.forEach(({ vitrine: v, baseline: b }, r) => {
   console.log(
     `\nround ${r + 1}                                   max ok/s   open-loop req/s  p50 ms  p90 ms  p99 ms  p99.9 ms  max ms  server p99  client late  errors`,

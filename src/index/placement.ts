@@ -1,7 +1,7 @@
 import type { Item } from '../data/types.js';
-import { runAtOnce, type Steps } from '../util/steps.js';
+import type { Steps } from '../util/steps.js';
 
-/** Items indexed between two yields of AttributePlacer.steps (~15 ms on the 100k-item bench bundle). */
+/** Items indexed between two yields of AttributePlacer.steps (15-27 ms a step on the 100k-item bench bundle). */
 const STEP = 5_000;
 
 function tokensOf(it: Pick<Item, 'category' | 'brand' | 'attributes'>): string[] {
@@ -31,11 +31,7 @@ export class AttributePlacer {
     this.mean = new Float32Array(d);
   }
 
-  static create(items: readonly Item[], factors: Float32Array, d: number): AttributePlacer {
-    return runAtOnce(AttributePlacer.steps(items, factors, d));
-  }
-
-  /** The same, made STEP items at a time (see runPaced). */
+  /** Made STEP items at a time (run it with runPaced). */
   static *steps(items: readonly Item[], factors: Float32Array, d: number): Steps<AttributePlacer> {
     const p = new AttributePlacer(factors, d, items.length);
     for (let i = 0; i < items.length; i++) {

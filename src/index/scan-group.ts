@@ -53,10 +53,10 @@ export const SCAN_MAX_ITEMS = 10_000;
  * against 142, a scratch run). 100 lies between the measured points; the crossover itself was not measured.
  */
 export const WIDE_SEARCH_K = 100;
-
-/** Vectors copied into a scan between two awaits of a stepwise prepare: ~5 ms of work here. */
-const PREPARE_STEP = 2000;
 export const NARROW_SCAN_MAX_ITEMS = 2500;
+
+/** Vectors copied into a scan between two awaits of a stepwise prepare (20-30 ms a step on the bench bundle). */
+const PREPARE_STEP = 2000;
 
 /**
  * One exact scan over neighbouring partitions (largest norms first, as searched). Its bound for the

@@ -59,8 +59,8 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
       ? await HnswIndex.loadInSteps(dir, als.factors, graphs.partitions, graphs.efSearch, options.pace)
       : HnswIndex.load(dir, als.factors, graphs.partitions, graphs.efSearch));
   if (options.efSearch !== undefined) hnsw.setEf(options.efSearch);
-  const known = await runPaced(IdMap.steps(bundle.items.map((it) => it.id)), options.pace);
-  const fresh = (options.catalog ?? []).filter((it) => !known.has(it.id));
+  const itemIndex = await runPaced(IdMap.steps(bundle.items.map((it) => it.id)), options.pace);
+  const fresh = (options.catalog ?? []).filter((it) => !itemIndex.has(it.id));
   await pace();
   // One placer over the bundle's own items: it places new items, finds their peers, and places
   // described items in `similar`.
@@ -97,7 +97,8 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
     (a, b) => trend[b] - trend[a] || a - b,
   );
   await pace();
-  const itemIndex = fresh.length > 0 ? IdMap.from(data.items.map((it) => it.id)) : known;
+  // data.items is the bundle's items and then the fresh ones: interned in that order, the same map.
+  for (const it of fresh) itemIndex.intern(it.id);
   const userIndex = await runPaced(IdMap.steps(data.userIds), options.pace);
   return {
     data,
