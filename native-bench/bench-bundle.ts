@@ -15,7 +15,7 @@ export interface BenchBundle {
 
 /**
  * The benchmarks' bundle: a synthetic shop with `items` products and `users` shoppers, trained with
- * `candidates` HNSW candidates and no item-kNN or follower candidates (the yardstick's "200
+ * `candidates` HNSW candidates and no item-kNN, follower or chain candidates (the yardstick's "200
  * candidates per request"). Built once and cached under .vitrine-cache/bench, per HNSW M (the one index parameter the
  * build does not tune) and ranker shape, so a change of either default is measured on its own bundle.
  */
@@ -40,7 +40,7 @@ export async function ensureBenchBundle(items: number, users: number, candidates
   const o = defaultBuildOptions(bundle, 1);
   o.alsGrid = o.alsGrid.slice(0, 1);
   o.embeddings = 'als';
-  o.retrieval = { ...o.retrieval, candidates, knnCandidates: 0, followCandidates: 0 };
+  o.retrieval = { ...o.retrieval, candidates, knnCandidates: 0, followCandidates: 0, chainCandidates: 0 };
   o.ranker.epochs = 6;
   await buildBundle(await loadDataset(shop), o);
   return { shop, bundle };

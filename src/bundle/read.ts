@@ -110,7 +110,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     rules: Pick<AssociationRules, 'numItems' | 'transactions' | 'basis' | 'params'>;
     history: { numUsers: number; numItems: number };
     hnsw: BundleData['hnsw'];
-    retrieval: BundleData['retrieval'];
+    retrieval: Omit<BundleData['retrieval'], 'chainCandidates'> & { chainCandidates?: number };
     eventWeights: BundleData['eventWeights'];
     ease: Omit<NonNullable<BundleData['ease']>, 'B'> | null;
   };
@@ -183,7 +183,8 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     rankerOnnx,
     propensityOnnx,
     hnsw: model.hnsw,
-    retrieval: model.retrieval,
+    // Bundles from before the chain source have no such field: none of its candidates.
+    retrieval: { ...model.retrieval, chainCandidates: model.retrieval.chainCandidates ?? 0 },
     eventWeights: model.eventWeights,
     ease: model.ease ? { ...model.ease, B: a('ease_weights.f32') } : undefined,
   };

@@ -72,6 +72,7 @@ export interface EvaluationReport {
     candidates: number;
     knnCandidates: number;
     followCandidates: number;
+    chainCandidates: number;
     efSearch: number;
     /** Recall@candidates (Recall@200 by default) of HNSW retrieval alone, on the protocol's test items. */
     hnswRecallAtCandidates: number;
@@ -124,7 +125,7 @@ export async function evaluateBundle(
   const { report: easeReport, name: easeName, model: ease } = await evaluateEase(ctx, data, split, opts, fitEase);
 
   await run('embeddings (exact)', embeddingRecommender({ ...data.als, numItems: ds.numItems }));
-  const { candidates, knnCandidates, followCandidates } = data.retrieval;
+  const { candidates, knnCandidates, followCandidates, chainCandidates } = data.retrieval;
   await run(
     'hnsw retrieval alone',
     (u, k, ex) => {
@@ -164,6 +165,7 @@ export async function evaluateBundle(
       candidates,
       knnCandidates,
       followCandidates,
+      chainCandidates,
       efSearch: data.hnsw.efSearch,
       hnswRecallAtCandidates: Number((models['hnsw retrieval alone'].deepRecall?.recall ?? NaN).toFixed(4)),
       'recall@candidates': Number(rows.candidateRecall.toFixed(4)),

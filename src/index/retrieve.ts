@@ -1,4 +1,4 @@
-import { type RecentBaskets, recentBaskets, recentFirst, type UserHistory } from '../data/history.js';
+import { recentBaskets, recentFirst, type UserHistory } from '../data/history.js';
 import type { ItemNeighbours } from '../model/knn.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 import type { HnswIndex } from './hnsw.js';
@@ -10,6 +10,11 @@ export interface RetrievalConfig {
   knnCandidates: number;
   /** Extra items that shoppers went on to after the most recent history items (directed co-visitation). */
   followCandidates: number;
+  /**
+   * Extra items two steps ahead: what shoppers went on to after the latest baskets' strongest
+   * followers. Bundles from before it have none (0).
+   */
+  chainCandidates: number;
   /** How many of the most recent items seed the kNN candidates (whole baskets: see recentBaskets). */
   recentWindow: number;
   /** Items touched at one timestamp form a basket (train --baskets: each item its own when off). */
@@ -31,7 +36,10 @@ export const SOURCE_HNSW = 0;
 export const SOURCE_KNN = 1;
 export const SOURCE_OWN = 2;
 export const SOURCE_FOLLOWS = 3;
-export const SOURCE_NAMES = ['hnsw', 'item-knn', 'history', 'follows'] as const;
+export const SOURCE_CHAIN = 4;
+export const SOURCE_NAMES = ['hnsw', 'item-knn', 'history', 'follows', 'chain'] as const;
+/** How many of the latest baskets' strongest followers seed the chain (measured: 20 of them). */
+const CHAIN_SEEDS = 20;
 
 /** The item graphs retrieval walks from the latest items: symmetric neighbours and directed followers. */
 export interface ItemGraphs {
@@ -41,7 +49,7 @@ export interface ItemGraphs {
 
 export interface Retrieved {
   items: Int32Array;
-  /** SOURCE_HNSW, SOURCE_KNN, SOURCE_FOLLOWS or SOURCE_OWN per item. */
+  /** SOURCE_HNSW, SOURCE_KNN, SOURCE_FOLLOWS, SOURCE_CHAIN or SOURCE_OWN per item. */
   source: Uint8Array;
 }
 
@@ -77,11 +85,28 @@ export function retrieve(
     const hits = found ?? hnsw.search(vector, cfg.candidates, exclude, overfetchFor(history, cfg, exclusion)).items;
     for (const i of hits) take(i, SOURCE_HNSW);
   }
-  if ((cfg.knnCandidates > 0 || cfg.followCandidates > 0) && history.items.length > 0) {
+  const chain = cfg.chainCandidates;
+  if ((cfg.knnCandidates > 0 || cfg.followCandidates > 0 || chain > 0) && history.items.length > 0) {
     const recent = recentBaskets(history, cfg.recentWindow, cfg.baskets);
-    for (const i of strongest(graphs.knn, recent, exclude, seen, cfg.knnCandidates, acc)) take(i, SOURCE_KNN);
-    for (const i of strongest(graphs.follows, recent, exclude, seen, cfg.followCandidates, acc))
-      take(i, SOURCE_FOLLOWS);
+    const decay = Array.from(recent.basket, (b) => Math.pow(0.7, b));
+    if (cfg.knnCandidates > 0)
+      for (const i of firstUnseen(ranked(graphs.knn, recent.items, decay, exclude, acc), seen, cfg.knnCandidates))
+        take(i, SOURCE_KNN);
+    // The followers' ranking before earlier sources took their share: its head seeds the chain.
+    const follows =
+      cfg.followCandidates > 0 || chain > 0 ? ranked(graphs.follows, recent.items, decay, exclude, acc) : [];
+    for (const i of firstUnseen(follows, seen, cfg.followCandidates)) take(i, SOURCE_FOLLOWS);
+    if (chain > 0) {
+      const seeds = follows.slice(0, CHAIN_SEEDS);
+      const next = ranked(
+        graphs.follows,
+        seeds.map((f) => f.item),
+        seeds.map((f) => f.score),
+        exclude,
+        acc,
+      );
+      for (const i of firstUnseen(next, seen, chain)) take(i, SOURCE_CHAIN);
+    }
   }
   if (own && cfg.ownCandidates > 0) addOwn(history, exclude, cfg.ownCandidates, seen, items, source);
   return { items: Int32Array.from(items), source: Uint8Array.from(source) };
@@ -113,33 +138,43 @@ function overfetchFor(history: UserHistory, cfg: RetrievalConfig, exclusion: Exc
   return exclusion === 'sparse' ? history.items.length + 16 + Math.ceil(cfg.candidates * 0.1) : undefined;
 }
 
-/** The `max` items a graph links most strongly from the latest baskets (0.7 per basket back), not yet taken. */
-function strongest(
+/**
+ * The items a graph links from `seeds` (each weighted), strongest first: for the latest baskets'
+ * items the weight is 0.7 per basket back; for the chain, each follower's own score.
+ */
+function ranked(
   graph: ItemNeighbours,
-  recent: RecentBaskets,
+  seeds: ArrayLike<number>,
+  weights: ArrayLike<number>,
   exclude: Uint8Array,
-  seen: Set<number>,
-  max: number,
   acc: ItemAccumulator,
-): number[] {
-  if (max <= 0) return [];
+): { item: number; score: number }[] {
   const touched: number[] = [];
-  for (let r = 0; r < recent.items.length; r++) {
-    const i = recent.items[r];
-    const w = Math.pow(0.7, recent.basket[r]);
+  for (let r = 0; r < seeds.length; r++) {
+    const i = seeds[r];
+    const w = weights[r];
     for (let p = graph.indptr[i]; p < graph.indptr[i + 1]; p++) {
       const j = graph.neighbours[p];
-      if (exclude[j] || seen.has(j)) continue;
+      if (exclude[j]) continue;
       const before = acc.size;
       const a = acc.slot(j);
       if (acc.size > before) touched.push(j);
       acc.values[a] += w * graph.similarity[p];
     }
   }
-  const score = new Map(touched.map((j) => [j, acc.values[acc.find(j)]]));
+  const out = touched.map((item) => ({ item, score: acc.values[acc.find(item)] }));
   acc.clear();
-  touched.sort((a, b) => score.get(b)! - score.get(a)! || a - b);
-  return touched.slice(0, max);
+  return out.sort((a, b) => b.score - a.score || a.item - b.item);
+}
+
+/** The first `max` of a ranking that no earlier source took. */
+function firstUnseen(list: { item: number }[], seen: Set<number>, max: number): number[] {
+  const out: number[] = [];
+  for (const { item } of list) {
+    if (out.length >= max) break;
+    if (!seen.has(item)) out.push(item);
+  }
+  return out;
 }
 
 /** The history's items a request does not exclude, or undefined when there are none (the usual case: excludeSeen). */

@@ -87,8 +87,9 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
     hnsw: { ...DEFAULT_HNSW, seed: seed + 1 },
     retrieval: {
       candidates: 200,
-      knnCandidates: 50,
-      followCandidates: 50,
+      knnCandidates: 25,
+      followCandidates: 25,
+      chainCandidates: 50,
       recentWindow: 5,
       baskets: true,
       ownCandidates: 50,

@@ -15,6 +15,8 @@ import { TWO_STAGE } from '../../src/eval/rank-models.js';
  * two-stage NDCG@10 0.2741 / 0.2695 / 0.2834, EASE (lambda 250) 0.2071, ratio 1.32 / 1.30 / 1.37
  * (seeds 3, 4, 5: 1.33 each);
  * test items among the candidates 0.806 / 0.804 / 0.805 (followers' share 0.035); HNSW recall@200 1 (M=12).
+ * With the chain source (200 HNSW + 25 item-kNN + 25 followers + 50 chain): ratio 1.35 / 1.31 / 1.32,
+ * candidates 0.821 / 0.820 / 0.820, followers' share 0.025, the chain's 0.044-0.045.
  * The floors below leave room for run-to-run noise on other machines.
  */
 describe('ml-100k build + evaluation', () => {
@@ -52,9 +54,11 @@ describe('ml-100k build + evaluation', () => {
 
   it('has an HNSW index with recall@200 >= 0.95 against exact search', () => {
     expect(report.retrieval.hnswRecallAt200VsExact).toBeGreaterThanOrEqual(0.95);
-    expect(report.retrieval['recall@candidates']).toBeGreaterThan(0.77);
-    // What shoppers went on to after their latest items adds test items HNSW and item-kNN missed.
-    expect(report.retrieval.recallBySource.follows).toBeGreaterThan(0.02);
+    expect(report.retrieval['recall@candidates']).toBeGreaterThan(0.79);
+    // What shoppers went on to after their latest items adds test items HNSW and item-kNN missed,
+    // and what they went on to after those adds more.
+    expect(report.retrieval.recallBySource.follows).toBeGreaterThan(0.015);
+    expect(report.retrieval.recallBySource.chain).toBeGreaterThan(0.03);
     // Retrieval Recall@200 of HNSW alone on the protocol's test items: measured 0.720.
     expect(report.retrieval.hnswRecallAtCandidates).toBeGreaterThan(0.66);
   });

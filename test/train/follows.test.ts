@@ -4,7 +4,7 @@ import { historyOf, userTotals } from '../../src/data/history.js';
 import { buildUserItems } from '../../src/data/interactions.js';
 import { eventTypeCode } from '../../src/data/types.js';
 import type { HnswIndex } from '../../src/index/hnsw.js';
-import { retrieve, SOURCE_FOLLOWS, SOURCE_KNN, type RetrievalConfig } from '../../src/index/retrieve.js';
+import { retrieve, SOURCE_CHAIN, SOURCE_FOLLOWS, SOURCE_KNN, type RetrievalConfig } from '../../src/index/retrieve.js';
 import { knnSimilarity } from '../../src/model/knn.js';
 import { trainFollows } from '../../src/train/follows.js';
 import { trainItemKnn } from '../../src/train/itemknn.js';
@@ -91,10 +91,20 @@ describe('follows (directed co-visitation)', () => {
 });
 
 describe('retrieval from followers', () => {
-  it('adds what shoppers went on to after the latest items, named as followers, within its budget', () => {
-    // Everyone who bought a went on to b; c and d sit beside a (the same shoppers) but come before it.
-    const rows: [string, string, number][] = [];
-    for (let u = 0; u < 6; u++) rows.push([`u${u}`, 'c', 1], [`u${u}`, 'd', 2], [`u${u}`, 'a', 3], [`u${u}`, 'b', 4]);
+  /** No HNSW, item-kNN or own candidates: what the graphs of followers give alone. */
+  const FOLLOWERS_ONLY: RetrievalConfig = {
+    candidates: 0,
+    knnCandidates: 0,
+    followCandidates: 0,
+    chainCandidates: 0,
+    recentWindow: 5,
+    baskets: true,
+    ownCandidates: 0,
+  };
+  const noIndex = undefined as unknown as HnswIndex; // never searched: no vector, no HNSW candidates
+
+  /** The shop of `rows` plus a shopper "me" who has a (excluded, as seen items are). */
+  function shopperWithA(rows: [string, string, number][]) {
     rows.push(['me', 'a', 10]);
     const { ds, all, id } = shop(rows);
     const ui = buildUserItems(ds.events, all, ds.numUsers, ds.numItems);
@@ -102,19 +112,18 @@ describe('retrieval from followers', () => {
       knn: trainItemKnn(ui, 10),
       follows: trainFollows(ds.events, all, ds.numItems, { window: 10, k: 10, baskets: true }),
     };
-    const me = ds.users.indexOf('me');
-    const history = historyOf(ui, userTotals(ds.events, all, ds.numUsers), me);
+    const history = historyOf(ui, userTotals(ds.events, all, ds.numUsers), ds.users.indexOf('me'));
     const exclude = new Uint8Array(ds.numItems);
     exclude[id('a')] = 1;
-    const cfg: RetrievalConfig = {
-      candidates: 0,
-      knnCandidates: 0,
-      followCandidates: 1,
-      recentWindow: 5,
-      baskets: true,
-      ownCandidates: 0,
-    };
-    const noIndex = undefined as unknown as HnswIndex; // never searched: no vector, no HNSW candidates
+    return { graphs, history, exclude, id };
+  }
+
+  it('adds what shoppers went on to after the latest items, named as followers, within its budget', () => {
+    // Everyone who bought a went on to b; c and d sit beside a (the same shoppers) but come before it.
+    const rows: [string, string, number][] = [];
+    for (let u = 0; u < 6; u++) rows.push([`u${u}`, 'c', 1], [`u${u}`, 'd', 2], [`u${u}`, 'a', 3], [`u${u}`, 'b', 4]);
+    const { graphs, history, exclude, id } = shopperWithA(rows);
+    const cfg = { ...FOLLOWERS_ONLY, followCandidates: 1 };
     const only = retrieve(noIndex, graphs, undefined, history, exclude, cfg);
     expect(Array.from(only.items)).toEqual([id('b')]);
     expect(Array.from(only.source)).toEqual([SOURCE_FOLLOWS]);
@@ -132,5 +141,33 @@ describe('retrieval from followers', () => {
     expect(Array.from(knnFirst.source)).toEqual([SOURCE_KNN, SOURCE_KNN, SOURCE_KNN]);
     const none = retrieve(noIndex, graphs, undefined, history, exclude, { ...cfg, followCandidates: 0 });
     expect(none.items.length).toBe(0);
+  });
+
+  it('adds, two steps ahead, what shoppers went on to after those followers', () => {
+    // Shoppers go from a to b; others from b to e. "me" has a: b follows it, e follows b.
+    const rows: [string, string, number][] = [];
+    for (let u = 0; u < 6; u++) rows.push([`u${u}`, 'a', 1], [`u${u}`, 'b', 2]);
+    for (let v = 0; v < 4; v++) rows.push([`v${v}`, 'b', 1], [`v${v}`, 'e', 2], [`v${v}`, 'f', 30]);
+    const { graphs, history, exclude, id } = shopperWithA(rows);
+    const cfg = { ...FOLLOWERS_ONLY, followCandidates: 1, chainCandidates: 1 };
+    const got = retrieve(noIndex, graphs, undefined, history, exclude, cfg);
+    // e, not f: e comes right after b (weight 1), f one event later (1/2 at distance 2).
+    expect(Array.from(got.items)).toEqual([id('b'), id('e')]);
+    expect(Array.from(got.source)).toEqual([SOURCE_FOLLOWS, SOURCE_CHAIN]);
+    // The chain is seeded by the followers' ranking even where the followers take no place.
+    const chainOnly = retrieve(noIndex, graphs, undefined, history, exclude, {
+      ...cfg,
+      followCandidates: 0,
+      chainCandidates: 2,
+    });
+    expect(Array.from(chainOnly.items)).toEqual([id('e'), id('f')]);
+    expect(Array.from(chainOnly.source)).toEqual([SOURCE_CHAIN, SOURCE_CHAIN]);
+    // Excluded items are never offered, and with no budget nothing is.
+    exclude[id('e')] = 1;
+    expect(Array.from(retrieve(noIndex, graphs, undefined, history, exclude, cfg).items)).toEqual([id('b'), id('f')]);
+    expect(
+      retrieve(noIndex, graphs, undefined, history, exclude, { ...cfg, followCandidates: 0, chainCandidates: 0 }).items
+        .length,
+    ).toBe(0);
   });
 });

@@ -43,6 +43,7 @@ export interface TrainCliOptions {
   candidates: number;
   knnCandidates: number;
   followCandidates: number;
+  chainCandidates: number;
   efSearch: number;
   hnswM: number;
   easeMaxItems: number;
@@ -68,8 +69,9 @@ export const TRAIN_DEFAULTS = {
   embeddings: 'auto',
   tune: true,
   candidates: 200,
-  knnCandidates: 50,
-  followCandidates: 50,
+  knnCandidates: 25,
+  followCandidates: 25,
+  chainCandidates: 50,
   efSearch: 200,
   hnswM: DEFAULT_HNSW.M,
   easeMaxItems: EASE_BUNDLE_MAX_ITEMS,
@@ -123,6 +125,7 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
     candidates: opts.candidates,
     knnCandidates: opts.knnCandidates,
     followCandidates: opts.followCandidates,
+    chainCandidates: opts.chainCandidates,
     ownCandidates: opts.ownCandidates,
     baskets: opts.baskets === 'on' || (opts.baskets === 'auto' && !ds.source.orderedTies),
   };
@@ -205,6 +208,12 @@ export function registerTrain(program: Command): void {
       'extra candidates shoppers went on to after the latest items (directed co-visitation)',
       intArg(0, 5000),
       TRAIN_DEFAULTS.followCandidates,
+    )
+    .option(
+      '--chain-candidates <n>',
+      'extra candidates two steps ahead: what shoppers went on to after the strongest of those followers',
+      intArg(0, 5000),
+      TRAIN_DEFAULTS.chainCandidates,
     )
     .option(
       '--ef-search <n>',
