@@ -2,7 +2,7 @@
  * native-bench: the numeric kernels and native pieces Vitrine rests on, measured side by side.
  *
  *   npm run bench                      # every suite
- *   npm run bench -- --suite kernels   # kernels | hnsw | ranker | codec | batch | events | idle (comma-separated)
+ *   npm run bench -- --suite kernels   # kernels | hnsw | retrieval | ranker | codec | batch | events | idle (comma-separated)
  *   npm run bench -- --items 100000 --users 20000 --batch-users 4096
  *
  * Suites: batched scoring kernels (GFLOP/s per backend and shape, against numpy's sgemm `a@b`
@@ -37,10 +37,11 @@ import { Rng } from '../src/util/rng.js';
 import { ensureBenchBundle } from './bench-bundle.js';
 import { eventsSuite } from './suites/events.js';
 import { idleSuite } from './suites/idle.js';
+import { retrievalSuite } from './suites/retrieval.js';
 
 const { values: args } = parseArgs({
   options: {
-    suite: { type: 'string', default: 'kernels,hnsw,ranker,codec,batch,events,idle' },
+    suite: { type: 'string', default: 'kernels,hnsw,retrieval,ranker,codec,batch,events,idle' },
     items: { type: 'string', default: '100000' },
     users: { type: 'string', default: '20000' },
     'batch-users': { type: 'string', default: '4096' },
@@ -297,6 +298,8 @@ async function batchedSearches(index: HnswIndex, queries: Float32Array, dim: num
   );
   return out;
 }
+
+if (suites.has('retrieval')) report.retrieval = await retrievalSuite(table, bundle, 3000);
 
 if (suites.has('ranker')) {
   const ranker = await OnnxRanker.create(bundle.rankerOnnx, bundle.featureSpec.names.length);

@@ -90,22 +90,17 @@ export function retrieve(
     const recent = recentBaskets(history, cfg.recentWindow, cfg.baskets);
     const decay = Array.from(recent.basket, (b) => Math.pow(0.7, b));
     if (cfg.knnCandidates > 0)
-      for (const i of firstUnseen(ranked(graphs.knn, recent.items, decay, exclude, acc), seen, cfg.knnCandidates))
+      for (const i of strongest(linked(graphs.knn, recent.items, decay, exclude, acc), cfg.knnCandidates, seen).items)
         take(i, SOURCE_KNN);
-    // The followers' ranking before earlier sources took their share: its head seeds the chain.
-    const follows =
-      cfg.followCandidates > 0 || chain > 0 ? ranked(graphs.follows, recent.items, decay, exclude, acc) : [];
-    for (const i of firstUnseen(follows, seen, cfg.followCandidates)) take(i, SOURCE_FOLLOWS);
-    if (chain > 0) {
-      const seeds = follows.slice(0, CHAIN_SEEDS);
-      const next = ranked(
-        graphs.follows,
-        seeds.map((f) => f.item),
-        seeds.map((f) => f.score),
-        exclude,
-        acc,
-      );
-      for (const i of firstUnseen(next, seen, chain)) take(i, SOURCE_CHAIN);
+    if (cfg.followCandidates > 0 || chain > 0) {
+      const follows = linked(graphs.follows, recent.items, decay, exclude, acc);
+      for (const i of strongest(follows, cfg.followCandidates, seen).items) take(i, SOURCE_FOLLOWS);
+      if (chain > 0) {
+        // The followers' head, whether or not an earlier source took them, seeds the chain.
+        const seeds = strongest(follows, CHAIN_SEEDS);
+        const next = linked(graphs.follows, seeds.items, seeds.scores, exclude, acc);
+        for (const i of strongest(next, chain, seen).items) take(i, SOURCE_CHAIN);
+      }
     }
   }
   if (own && cfg.ownCandidates > 0) addOwn(history, exclude, cfg.ownCandidates, seen, items, source);
@@ -138,18 +133,24 @@ function overfetchFor(history: UserHistory, cfg: RetrievalConfig, exclusion: Exc
   return exclusion === 'sparse' ? history.items.length + 16 + Math.ceil(cfg.candidates * 0.1) : undefined;
 }
 
+/** Items a graph links from some seeds, with their summed link weights, in no order. */
+interface Linked {
+  items: number[];
+  scores: number[];
+}
+
 /**
- * The items a graph links from `seeds` (each weighted), strongest first: for the latest baskets'
- * items the weight is 0.7 per basket back; for the chain, each follower's own score.
+ * What a graph links from `seeds`, each link weighted by its seed's weight: for the latest baskets'
+ * items 0.7 per basket back; for the chain, each follower's own score.
  */
-function ranked(
+function linked(
   graph: ItemNeighbours,
   seeds: ArrayLike<number>,
   weights: ArrayLike<number>,
   exclude: Uint8Array,
   acc: ItemAccumulator,
-): { item: number; score: number }[] {
-  const touched: number[] = [];
+): Linked {
+  const items: number[] = [];
   for (let r = 0; r < seeds.length; r++) {
     const i = seeds[r];
     const w = weights[r];
@@ -158,23 +159,39 @@ function ranked(
       if (exclude[j]) continue;
       const before = acc.size;
       const a = acc.slot(j);
-      if (acc.size > before) touched.push(j);
+      if (acc.size > before) items.push(j);
       acc.values[a] += w * graph.similarity[p];
     }
   }
-  const out = touched.map((item) => ({ item, score: acc.values[acc.find(item)] }));
+  const scores = items.map((j) => acc.values[acc.find(j)]);
   acc.clear();
-  return out.sort((a, b) => b.score - a.score || a.item - b.item);
+  return { items, scores };
 }
 
-/** The first `max` of a ranking that no earlier source took. */
-function firstUnseen(list: { item: number }[], seen: Set<number>, max: number): number[] {
-  const out: number[] = [];
-  for (const { item } of list) {
-    if (out.length >= max) break;
-    if (!seen.has(item)) out.push(item);
+/**
+ * The `max` strongest of `l` that `skip` does not hold, strongest first (ties: the lower item index).
+ * Kept in a short sorted list: a chain touches up to 2,000 items for 50 places, and sorting them all
+ * took most of its time.
+ */
+function strongest(l: Linked, max: number, skip?: Set<number>): Linked {
+  const items: number[] = [];
+  const scores: number[] = [];
+  for (let t = 0; t < l.items.length && max > 0; t++) {
+    const j = l.items[t];
+    const s = l.scores[t];
+    const n = items.length;
+    if (n === max && (s < scores[n - 1] || (s === scores[n - 1] && j > items[n - 1]))) continue;
+    if (skip?.has(j)) continue;
+    let at = n;
+    while (at > 0 && (scores[at - 1] < s || (scores[at - 1] === s && items[at - 1] > j))) at--;
+    items.splice(at, 0, j);
+    scores.splice(at, 0, s);
+    if (items.length > max) {
+      items.pop();
+      scores.pop();
+    }
   }
-  return out;
+  return { items, scores };
 }
 
 /** The history's items a request does not exclude, or undefined when there are none (the usual case: excludeSeen). */

@@ -80,8 +80,10 @@ describe('the worker pool', () => {
       const { served, shed } = await burst(pool, 3000);
       expect(served).toBeGreaterThan(10);
       expect(shed.length).toBeGreaterThan(0);
+      // Each refusal names the deadline in force when it was made: the overload one. (Read after the
+      // burst, `deadlineMs()` may already be back to the ordinary one on a loaded machine: more than
+      // the 50 ms interval can pass between the last refusal and the check, as a CI run saw.)
       expect(shed.every((m) => /past the 1 ms deadline/.test(m))).toBe(true);
-      expect(pool.deadlineMs()).toBe(1);
       // An interval without a request kept waiting, and the ordinary deadline is back.
       await new Promise((r) => setTimeout(r, 150));
       expect(pool.deadlineMs()).toBe(60_000);
