@@ -38,7 +38,10 @@ export const SOURCE_OWN = 2;
 export const SOURCE_FOLLOWS = 3;
 export const SOURCE_CHAIN = 4;
 export const SOURCE_NAMES = ['hnsw', 'item-knn', 'history', 'follows', 'chain'] as const;
-/** How many of the latest baskets' strongest followers seed the chain (measured: 20 of them). */
+/**
+ * How many of the latest baskets' strongest followers seed the chain. MovieLens's test items among
+ * the candidates: 0.821 with 20, 0.817 with 10, 0.812 with 5; 10 would cost ~60% of 20's time.
+ */
 const CHAIN_SEEDS = 20;
 
 /** The item graphs retrieval walks from the latest items: symmetric neighbours and directed followers. */
