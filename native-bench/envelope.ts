@@ -93,16 +93,27 @@ const start = (s: Server, bundle: string) => startServerProcess(s.argv(bundle), 
 const rssMiB = (pid: number): number =>
   Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
 
+/** A phase's /healthz figures, where the server has one. */
+interface Healthz {
+  healthzMaxMs?: number;
+  healthzProbes?: number;
+  /** The poller's first fetch, made before the phase (not counted in healthzMaxMs). */
+  healthzColdMs?: number;
+}
+
+/** The /healthz figures as the printed table says them. */
+const healthzText = (h: Healthz): string =>
+  h.healthzMaxMs !== undefined
+    ? `, /healthz slowest ${h.healthzMaxMs} ms of ${h.healthzProbes} (the poller's cold first fetch, not counted: ${h.healthzColdMs} ms)`
+    : '';
+
 /**
  * The slowest /healthz answer while `during` runs, polled every 50 ms from a process of its own: the
  * load generator's event loop is busy sending, and would add its own delays to the figure. The
  * poller's first fetch is made before `during` starts and not counted: it loads undici and compiles
  * it, 70-80 ms on an idle machine here and more on busy cores, which earlier runs took for the server's.
  */
-async function healthzWhile<T>(
-  port: number | undefined,
-  during: () => Promise<T>,
-): Promise<{ value: T; healthzMaxMs?: number; healthzProbes?: number; healthzColdMs?: number }> {
+async function healthzWhile<T>(port: number | undefined, during: () => Promise<T>): Promise<{ value: T } & Healthz> {
   if (port === undefined) return { value: await during() };
   const poller = spawn(process.execPath, ['-e', POLLER, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -186,7 +197,7 @@ interface Envelope {
   steps: { rate: number; p99: number; met: boolean }[];
   low: Pick<LoadResult['overall'], 'p50' | 'p99'>;
   half: Pick<LoadResult['overall'], 'p50' | 'p99'> & { rate: number };
-  overload: {
+  overload: ({
     factor: number;
     offered: number;
     achieved: number;
@@ -195,19 +206,8 @@ interface Envelope {
     clientLateP99: number;
     admittedServerP99: number;
     errors: Record<string, number>;
-    healthzMaxMs?: number;
-    healthzProbes?: number;
-    /** The poller's first fetch, made before the phase (not counted in healthzMaxMs). */
-    healthzColdMs?: number;
-  }[];
-  slowReaders: {
-    rssBeforeMiB: number;
-    rssPeakMiB: number;
-    capped: boolean;
-    healthzMaxMs?: number;
-    healthzProbes?: number;
-    healthzColdMs?: number;
-  };
+  } & Healthz)[];
+  slowReaders: { rssBeforeMiB: number; rssPeakMiB: number; capped: boolean } & Healthz;
   clientCpu: number;
 }
 
@@ -338,10 +338,10 @@ for (const [name, e] of Object.entries(results)) {
   console.log(`  half max (${e.half.rate}/s): p50 ${e.half.p50} ms, p99 ${e.half.p99} ms`);
   for (const o of e.overload)
     console.log(
-      `  ${o.factor}× max (${o.offered}/s offered, ${o.achieved}/s sent): goodput ${o.goodput}/s (${Math.round((100 * o.goodput) / e.base)}% of max), admitted p99 ${o.admittedP99} ms (${(o.admittedP99 / Math.max(0.001, e.low.p99)).toFixed(1)}× unloaded; server's own p99 ${o.admittedServerP99} ms; client sent late by p99 ${o.clientLateP99} ms), errors ${JSON.stringify(o.errors)}${o.healthzMaxMs !== undefined ? `, /healthz slowest ${o.healthzMaxMs} ms of ${o.healthzProbes} (the poller's cold first fetch, not counted: ${o.healthzColdMs} ms)` : ''}`,
+      `  ${o.factor}× max (${o.offered}/s offered, ${o.achieved}/s sent): goodput ${o.goodput}/s (${Math.round((100 * o.goodput) / e.base)}% of max), admitted p99 ${o.admittedP99} ms (${(o.admittedP99 / Math.max(0.001, e.low.p99)).toFixed(1)}× unloaded; server's own p99 ${o.admittedServerP99} ms; client sent late by p99 ${o.clientLateP99} ms), errors ${JSON.stringify(o.errors)}${healthzText(o)}`,
     );
   console.log(
-    `  slow readers: RSS ${e.slowReaders.rssBeforeMiB} → peak ${e.slowReaders.rssPeakMiB} MiB${e.slowReaders.capped ? ` (stopped there: past --max-rss-mib ${num('max-rss-mib')})` : ''}${e.slowReaders.healthzMaxMs !== undefined ? `, /healthz slowest ${e.slowReaders.healthzMaxMs} ms of ${e.slowReaders.healthzProbes} (the poller's cold first fetch, not counted: ${e.slowReaders.healthzColdMs} ms)` : ''}`,
+    `  slow readers: RSS ${e.slowReaders.rssBeforeMiB} → peak ${e.slowReaders.rssPeakMiB} MiB${e.slowReaders.capped ? ` (stopped there: past --max-rss-mib ${num('max-rss-mib')})` : ''}${healthzText(e.slowReaders)}`,
   );
   console.log(`  load generator CPU: ${Math.round(e.clientCpu * 100)}% of a core over the run`);
 }

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import { createStore } from '../../src/state/open-store.js';
 import type { StateStore } from '../../src/state/store.js';
 import { TestRedis } from '../../test/helpers/redis.js';
-
-type Table = (title: string, header: string[], rows: (string | number)[][]) => void;
+import type { Table } from './table.js';
 
 interface Backend {
   name: string;

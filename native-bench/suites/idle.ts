@@ -6,8 +6,7 @@ import { instantiate } from '../../src/rank/model.js';
 import { runCall } from '../../src/serve/calls/index.js';
 import type { WorkMarks } from '../../src/serve/calls/task.js';
 import { Rng } from '../../src/util/rng.js';
-
-type Table = (title: string, header: string[], rows: (string | number)[][]) => void;
+import type { Table } from './table.js';
 
 /** Medians of one pacing's requests, ms. */
 interface Paced {

@@ -59,8 +59,8 @@ export interface Retrieved {
 /**
  * Candidate generation: HNSW nearest items to the user vector, plus (when configured) the strongest
  * item-kNN neighbours of the user's latest items, which carry the "what comes next" signal an
- * averaged user vector blurs, and the items shoppers went on to after them. Excluded items never
- * appear; duplicates are dropped.
+ * averaged user vector blurs, the items shoppers went on to after them, and (the chain) what they
+ * went on to after those. Excluded items never appear; duplicates are dropped.
  */
 export function retrieve(
   hnsw: HnswIndex,

@@ -58,8 +58,8 @@ export function userVector(model: RecModel, history: UserHistory, stored?: Float
 }
 
 /**
- * Two-stage recommendation: candidates from HNSW (by the user's embedding), item-kNN and followers
- * (from the latest items), features from the shared feature module, the ONNX ranker's probability, best k.
+ * Two-stage recommendation: candidates from HNSW (by the user's embedding), item-kNN, followers and
+ * their followers (from the latest items), features from the shared feature module, the ONNX ranker's probability, best k.
  * Cold-start users, and any shortfall after filters, get trending items, so every request returns
  * up to k valid items.
  */
