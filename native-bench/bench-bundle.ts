@@ -40,7 +40,14 @@ export async function ensureBenchBundle(items: number, users: number, candidates
   const o = defaultBuildOptions(bundle, 1);
   o.alsGrid = o.alsGrid.slice(0, 1);
   o.embeddings = 'als';
-  o.retrieval = { ...o.retrieval, candidates, knnCandidates: 0, followCandidates: 0, chainCandidates: 0 };
+  o.retrieval = {
+    ...o.retrieval,
+    candidates,
+    knnCandidates: 0,
+    followCandidates: 0,
+    chainCandidates: 0,
+    attributeCandidates: 0,
+  };
   o.ranker.epochs = 6;
   await buildBundle(await loadDataset(shop), o);
   return { shop, bundle };

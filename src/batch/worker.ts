@@ -68,7 +68,11 @@ const made = await createKernel(init.kernel, scoredFactors, scored.length, d).ca
 // Propensity rows rank each item as if it headed the retrieval list serving builds (its HNSW
 // candidates, then item-kNN and followers), so an item's propensity does not depend on --k.
 const retrievalListSize =
-  b.retrieval.candidates + b.retrieval.knnCandidates + b.retrieval.followCandidates + b.retrieval.chainCandidates;
+  b.retrieval.candidates +
+  b.retrieval.knnCandidates +
+  b.retrieval.followCandidates +
+  b.retrieval.chainCandidates +
+  b.retrieval.attributeCandidates;
 const catalog = encodeCatalog(b.items);
 // The purchase-labelled model where the bundle has one, else the ranker (its probability of any interaction).
 const ranker = init.propensity

@@ -96,6 +96,21 @@ function readFiles(
   return { arrays, json, rankerOnnx, propensityOnnx };
 }
 
+/** The retrieval settings as stored: bundles from before a source have no field for it. */
+type StoredRetrieval = Omit<BundleData['retrieval'], 'chainCandidates' | 'attributeCandidates'> & {
+  chainCandidates?: number;
+  attributeCandidates?: number;
+};
+
+/** A bundle from before the chain or the attribute source gives it no candidates. */
+function retrievalOf(stored: StoredRetrieval): BundleData['retrieval'] {
+  return {
+    ...stored,
+    chainCandidates: stored.chainCandidates ?? 0,
+    attributeCandidates: stored.attributeCandidates ?? 0,
+  };
+}
+
 /** Reads and checks every file of a bundle version against the manifest's checksums. */
 export function readBundle(versionDir: string, options: { shared?: boolean } = {}): BundleData {
   const dir = resolve(versionDir);
@@ -110,7 +125,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     rules: Pick<AssociationRules, 'numItems' | 'transactions' | 'basis' | 'params'>;
     history: { numUsers: number; numItems: number };
     hnsw: BundleData['hnsw'];
-    retrieval: Omit<BundleData['retrieval'], 'chainCandidates'> & { chainCandidates?: number };
+    retrieval: StoredRetrieval;
     eventWeights: BundleData['eventWeights'];
     ease: Omit<NonNullable<BundleData['ease']>, 'B'> | null;
   };
@@ -183,8 +198,7 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     rankerOnnx,
     propensityOnnx,
     hnsw: model.hnsw,
-    // Bundles from before the chain source have no such field: none of its candidates.
-    retrieval: { ...model.retrieval, chainCandidates: model.retrieval.chainCandidates ?? 0 },
+    retrieval: retrievalOf(model.retrieval),
     eventWeights: model.eventWeights,
     ease: model.ease ? { ...model.ease, B: a('ease_weights.f32') } : undefined,
   };

@@ -103,7 +103,7 @@ export function recentBaskets(h: UserHistory, minItems: number, byTime = true, m
   return { items: Int32Array.from(items), basket: Int32Array.from(basket) };
 }
 
-function recentOrder(h: UserHistory): number[] {
+export function recentOrder(h: UserHistory): number[] {
   const order = Array.from({ length: h.items.length }, (_, j) => j);
   return order.sort((a, b) => h.lastTime[b] - h.lastTime[a] || b - a);
 }

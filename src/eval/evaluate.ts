@@ -73,6 +73,7 @@ export interface EvaluationReport {
     knnCandidates: number;
     followCandidates: number;
     chainCandidates: number;
+    attributeCandidates: number;
     efSearch: number;
     /** Recall@candidates (Recall@200 by default) of HNSW retrieval alone, on the protocol's test items. */
     hnswRecallAtCandidates: number;
@@ -125,7 +126,7 @@ export async function evaluateBundle(
   const { report: easeReport, name: easeName, model: ease } = await evaluateEase(ctx, data, split, opts, fitEase);
 
   await run('embeddings (exact)', embeddingRecommender({ ...data.als, numItems: ds.numItems }));
-  const { candidates, knnCandidates, followCandidates, chainCandidates } = data.retrieval;
+  const { candidates, knnCandidates, followCandidates, chainCandidates, attributeCandidates } = data.retrieval;
   await run(
     'hnsw retrieval alone',
     (u, k, ex) => {
@@ -166,6 +167,7 @@ export async function evaluateBundle(
       knnCandidates,
       followCandidates,
       chainCandidates,
+      attributeCandidates,
       efSearch: data.hnsw.efSearch,
       hnswRecallAtCandidates: Number((models['hnsw retrieval alone'].deepRecall?.recall ?? NaN).toFixed(4)),
       'recall@candidates': Number(rows.candidateRecall.toFixed(4)),
@@ -212,7 +214,7 @@ async function rankerClassification(
   const data = model.data;
   const stage = {
     hnsw: model.hnsw,
-    graphs: data,
+    graphs: model.graphs,
     features: model.features,
     factors: data.als.factors,
     userFactors: data.als.userFactors,

@@ -35,8 +35,8 @@ export function printEvaluation(r: EvaluationReport): void {
   printPropensity(r);
   printTable('retrieval', [
     [
-      'candidates (HNSW + item-kNN + followers + chain)',
-      `${r.retrieval.candidates} + ${r.retrieval.knnCandidates} + ${r.retrieval.followCandidates} + ${r.retrieval.chainCandidates}`,
+      'candidates (HNSW + item-kNN + followers + chain + attributes)',
+      `${r.retrieval.candidates} + ${r.retrieval.knnCandidates} + ${r.retrieval.followCandidates} + ${r.retrieval.chainCandidates} + ${r.retrieval.attributeCandidates}`,
     ],
     [`HNSW retrieval Recall@${r.retrieval.candidates} (protocol test items)`, f4(r.retrieval.hnswRecallAtCandidates)],
     ['test items among all candidates (ranker test rows)', f4(r.retrieval['recall@candidates'])],

@@ -1,5 +1,7 @@
 import { recentBaskets, recentFirst, type UserHistory } from '../data/history.js';
+import { type AttributeLists, attributeCandidates } from '../model/attribute-lists.js';
 import type { ItemNeighbours } from '../model/knn.js';
+import { BestList } from '../util/best-list.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 import type { HnswIndex } from './hnsw.js';
 
@@ -15,6 +17,11 @@ export interface RetrievalConfig {
    * followers. Bundles from before it have none (0).
    */
   chainCandidates: number;
+  /**
+   * Extra items most bought among the shopper's strongest attributes (rarer and more recent ones
+   * weigh more). Bundles from before it have none (0).
+   */
+  attributeCandidates: number;
   /** How many of the most recent items seed the kNN candidates (whole baskets: see recentBaskets). */
   recentWindow: number;
   /** Items touched at one timestamp form a basket (train --baskets: each item its own when off). */
@@ -37,22 +44,28 @@ export const SOURCE_KNN = 1;
 export const SOURCE_OWN = 2;
 export const SOURCE_FOLLOWS = 3;
 export const SOURCE_CHAIN = 4;
-export const SOURCE_NAMES = ['hnsw', 'item-knn', 'history', 'follows', 'chain'] as const;
+export const SOURCE_ATTRIBUTES = 5;
+export const SOURCE_NAMES = ['hnsw', 'item-knn', 'history', 'follows', 'chain', 'attributes'] as const;
 /**
  * How many of the latest baskets' strongest followers seed the chain. MovieLens's test items among
  * the candidates: 0.821 with 20, 0.817 with 10, 0.812 with 5; 10 would cost ~60% of 20's time.
  */
 const CHAIN_SEEDS = 20;
 
-/** The item graphs retrieval walks from the latest items: symmetric neighbours and directed followers. */
+/**
+ * What retrieval walks from the shopper's history besides the index: symmetric neighbours and
+ * directed followers of the latest items, and the attributes' most bought items.
+ */
 export interface ItemGraphs {
   knn: ItemNeighbours;
   follows: ItemNeighbours;
+  /** Absent where the catalogue has no attributes, categories or brands. */
+  attributes?: AttributeLists;
 }
 
 export interface Retrieved {
   items: Int32Array;
-  /** SOURCE_HNSW, SOURCE_KNN, SOURCE_FOLLOWS, SOURCE_CHAIN or SOURCE_OWN per item. */
+  /** The SOURCE_* that found each item. */
   source: Uint8Array;
 }
 
@@ -60,7 +73,8 @@ export interface Retrieved {
  * Candidate generation: HNSW nearest items to the user vector, plus (when configured) the strongest
  * item-kNN neighbours of the user's latest items, which carry the "what comes next" signal an
  * averaged user vector blurs, the items shoppers went on to after them, and (the chain) what they
- * went on to after those. Excluded items never appear; duplicates are dropped.
+ * went on to after those, and the most bought items of the attributes the shopper keeps coming back
+ * to. Excluded items never appear; duplicates are dropped.
  */
 export function retrieve(
   hnsw: HnswIndex,
@@ -105,6 +119,10 @@ export function retrieve(
         for (const i of strongest(next, chain, seen).items) take(i, SOURCE_CHAIN);
       }
     }
+  }
+  if (cfg.attributeCandidates > 0 && graphs.attributes && history.items.length > 0) {
+    for (const i of attributeCandidates(graphs.attributes, history, exclude, cfg.attributeCandidates, seen))
+      take(i, SOURCE_ATTRIBUTES);
   }
   if (own && cfg.ownCandidates > 0) addOwn(history, exclude, cfg.ownCandidates, seen, items, source);
   return { items: Int32Array.from(items), source: Uint8Array.from(source) };
@@ -171,30 +189,16 @@ function linked(
   return { items, scores };
 }
 
-/**
- * The `max` strongest of `l` that `skip` does not hold, strongest first (ties: the lower item index).
- * Kept in a short sorted list: a chain touches up to 2,000 items for 50 places, and sorting them all
- * took most of its time.
- */
+/** The `max` strongest of `l` that `skip` does not hold, strongest first (ties: the lower item index). */
 function strongest(l: Linked, max: number, skip?: Set<number>): Linked {
-  const items: number[] = [];
-  const scores: number[] = [];
-  for (let t = 0; t < l.items.length && max > 0; t++) {
+  const best = new BestList(max);
+  if (max <= 0) return best;
+  for (let t = 0; t < l.items.length; t++) {
     const j = l.items[t];
     const s = l.scores[t];
-    const n = items.length;
-    if (n === max && (s < scores[n - 1] || (s === scores[n - 1] && j > items[n - 1]))) continue;
-    if (skip?.has(j)) continue;
-    let at = n;
-    while (at > 0 && (scores[at - 1] < s || (scores[at - 1] === s && items[at - 1] > j))) at--;
-    items.splice(at, 0, j);
-    scores.splice(at, 0, s);
-    if (items.length > max) {
-      items.pop();
-      scores.pop();
-    }
+    if (best.wants(j, s) && !skip?.has(j)) best.offer(j, s);
   }
-  return { items, scores };
+  return best;
 }
 
 /** The history's items a request does not exclude, or undefined when there are none (the usual case: excludeSeen). */

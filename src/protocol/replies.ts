@@ -8,7 +8,16 @@ import type { ErrorBody } from './errors.js';
  * Which stage produced a returned item; `history`: one of the shopper's own items (buy it again);
  * `chain`: what shoppers went on to after the latest items' followers.
  */
-export type Stage = 'hnsw' | 'item-knn' | 'follows' | 'chain' | 'history' | 'trending' | 'rules' | 'similar';
+export type Stage =
+  | 'hnsw'
+  | 'item-knn'
+  | 'follows'
+  | 'chain'
+  | 'attributes'
+  | 'history'
+  | 'trending'
+  | 'rules'
+  | 'similar';
 
 export interface ResultItem {
   id: string;

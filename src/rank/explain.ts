@@ -1,3 +1,5 @@
+import type { UserHistory } from '../data/history.js';
+import { profileTokens, tokenName } from '../model/attribute-lists.js';
 import type { ItemNeighbours } from '../model/knn.js';
 import type { Stage } from '../protocol/replies.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
@@ -73,8 +75,26 @@ export class Explainer {
   }
 
   /**
+   * For each item, the strongest of the shopper's profile tokens it has (its attribute, category or
+   * brand by name): what the attribute source found it by.
+   */
+  attributeOf(items: readonly number[], history: UserHistory): Map<number, string> {
+    const lists = this.model.graphs.attributes;
+    const named = new Map<number, string>();
+    if (!lists) return named;
+    const { tokens } = profileTokens(lists, history);
+    for (const i of items) {
+      const own = lists.itemTokens.subarray(lists.itemIndptr[i], lists.itemIndptr[i + 1]);
+      const t = tokens.find((p) => own.includes(p));
+      if (t !== undefined) named.set(i, tokenName(this.model.catalog, t));
+    }
+    return named;
+  }
+
+  /**
    * "Because you viewed X", X from nearestInHistory; a follower says which item shoppers went on to it
-   * from (`followed`, from followedFrom); trending fill-ins say what trends.
+   * from (`followed`, from followedFrom), an attribute's find the attribute (`attribute`, from
+   * attributeOf); trending fill-ins say what trends.
    */
   explain(
     item: number,
@@ -82,11 +102,14 @@ export class Explainer {
     nearest: Map<number, number> | undefined,
     typeOf: (item: number) => string | undefined,
     followed?: Map<number, number>,
+    attribute?: Map<number, string>,
   ): string {
     if (stage === 'history') return `you ${VERB[typeOf(item) ?? ''] ?? 'looked at'} it before`;
     if (stage === 'trending' || !nearest) return this.trendingReason(item);
     const from = stage === 'follows' ? followed?.get(item) : undefined;
     if (from !== undefined) return `shoppers often go on to it after ${this.label(from)}`;
+    const liked = stage === 'attributes' ? attribute?.get(item) : undefined;
+    if (liked !== undefined) return `popular in ${liked}, which you keep coming back to`;
     const best = nearest.get(item);
     if (best === undefined) return 'matches your taste profile';
     return `because you ${VERB[typeOf(best) ?? ''] ?? 'looked at'} ${this.label(best)}`;

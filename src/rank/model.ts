@@ -5,6 +5,8 @@ import { encodeCatalog, type EncodedCatalog } from '../data/catalog.js';
 import { FeatureBuilder } from '../features/features.js';
 import { HnswIndex } from '../index/hnsw.js';
 import { AttributePlacer } from '../index/placement.js';
+import type { ItemGraphs } from '../index/retrieve.js';
+import { attributeLists, ITEMS_PER_TOKEN } from '../model/attribute-lists.js';
 import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import { OnnxRanker } from './onnx-ranker.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
@@ -24,6 +26,8 @@ export interface RecModel {
   trendingOrder: Int32Array;
   /** Catalogue items the bundle was not trained on (appended after the bundle's items). */
   newItems: number;
+  /** What retrieval walks besides the index (the attribute lists only where the bundle uses them). */
+  graphs: ItemGraphs;
   /** Scratch for retrieval; one per thread, like the model. */
   scratch: ItemAccumulator;
 }
@@ -92,6 +96,15 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
     data.featureSpec,
   );
   await pace();
+  const walks: ItemGraphs = {
+    knn: data.knn,
+    follows: data.follows,
+    attributes:
+      data.retrieval.attributeCandidates > 0
+        ? attributeLists(catalog, data.popularity.count, ITEMS_PER_TOKEN)
+        : undefined,
+  };
+  await pace();
   const trend = data.popularity.trending;
   const trendingOrder = Int32Array.from({ length: catalog.numItems }, (_, i) => i).sort(
     (a, b) => trend[b] - trend[a] || a - b,
@@ -111,6 +124,7 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
     placer,
     trendingOrder,
     newItems: fresh.length,
+    graphs: walks,
     scratch: new ItemAccumulator(1),
   };
 }

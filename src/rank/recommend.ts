@@ -72,7 +72,7 @@ export async function recommend(model: RecModel, input: RecommendInput): Promise
     const cfg = { ...model.data.retrieval, ...input.retrieval };
     const cand = await retrieveBatched(
       model.hnsw,
-      model.data,
+      model.graphs,
       vector,
       input.history,
       input.exclude,

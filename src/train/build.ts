@@ -25,6 +25,8 @@ import { DEFAULT_FOLLOWS, trainFollows } from './follows.js';
 import { bundleManifest } from './bundle-manifest.js';
 import { checkExport, exportRankerOnnx } from './onnx-export.js';
 import { trainPopularity } from './popularity.js';
+import { attributeLists, ITEMS_PER_TOKEN } from '../model/attribute-lists.js';
+import { type AttributeCandidatesOption, chooseAttributeCandidates } from './attribute-choice.js';
 import { DEFAULT_RANKER, trainRanker, type RankerParams } from './ranker.js';
 import { trainPropensity } from './propensity.js';
 import { DEFAULT_RULES, mineRules } from './rules.js';
@@ -49,7 +51,9 @@ export interface BuildOptions {
   knnNeighbours: number;
   trendingHalfLifeDays: number;
   hnsw: HnswParams;
+  /** `retrieval.attributeCandidates` is what `attributeCandidates` chooses. */
   retrieval: RetrievalConfig;
+  attributeCandidates: AttributeCandidatesOption;
   ranker: RankerParams;
   negativesPerPositive: number;
   /** HNSW recall@200 (against exact search) the chosen efSearch must reach. */
@@ -90,10 +94,12 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
       knnCandidates: 25,
       followCandidates: 25,
       chainCandidates: 50,
+      attributeCandidates: 0,
       recentWindow: 5,
       baskets: true,
       ownCandidates: 50,
     },
+    attributeCandidates: 'auto',
     ranker: { ...DEFAULT_RANKER, seed: seed + 2 },
     negativesPerPositive: 20,
     recallTarget: 0.97,
@@ -158,7 +164,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
 
   // Stage 2: the ranker, on validation rows with first-stage models fit without them.
   const stage2 = await rankerStage(ds, o, inner.fit, valUi, tuned.best, catalog, spec, timer);
-  const { ranker, rows, onnx, onnxMaxAbsDiff, repeats, retrieval } = stage2;
+  const { ranker, rows, onnx, onnxMaxAbsDiff, repeats, retrieval, attributes } = stage2;
 
   const propensity = o.propensity
     ? await timer.run('train propensity', () => trainPropensity(rows, spec.names, ds, inner.validation, o.ranker))
@@ -188,6 +194,7 @@ export async function buildBundle(ds: Dataset, o: BuildOptions): Promise<BuildRe
     ranker,
     rows,
     repeats,
+    attributes,
     onnxMaxAbsDiff,
     propensity,
     ef,
@@ -282,16 +289,23 @@ async function rankerStage(
     },
     spec,
   );
-  const stage = {
+  const first = {
     hnsw: fit.hnsw,
-    graphs: { knn: fit.knn, follows: fit.follows },
-    features: fitFeatures,
+    graphs: {
+      knn: fit.knn,
+      follows: fit.follows,
+      attributes: attributeLists(catalog, fit.popularity.count, ITEMS_PER_TOKEN),
+    },
     factors: emb.factors,
     userFactors: emb.userFactors,
     histories: { ui: fit.ui, totals: fit.totals },
-    users: ds.userInfo,
     retrieval: o.retrieval,
   };
+  const attributes = await timer.run('attribute candidates', () =>
+    chooseAttributeCandidates(first, valUi, o.attributeCandidates, o.seed + 5),
+  );
+  note(`attribute candidates: ${attributes.retrieval.attributeCandidates} (${attributes.chosenBy})`);
+  const stage = { ...first, features: fitFeatures, users: ds.userInfo, retrieval: attributes.retrieval };
   const rows = await timer.run('ranker rows', () =>
     labelledRows(stage, valUi, maxTime(ds, fitIdx), o.negativesPerPositive, o.seed + 3, 'ranker rows', {
       maxUsers: o.rankerUsers,
@@ -318,8 +332,8 @@ async function rankerStage(
   if (!(onnxMaxAbsDiff <= 1e-4))
     throw new Error(`exported ONNX ranker differs from the trainer by ${onnxMaxAbsDiff} (> 1e-4)`);
   // A ranker that never saw a shopper's own items is not asked to rank them (excludeSeen false).
-  const retrieval = { ...o.retrieval, ownCandidates: repeats.learnt ? o.retrieval.ownCandidates : 0 };
-  return { ranker, rows, onnx, onnxMaxAbsDiff, repeats, retrieval };
+  const retrieval = { ...stage.retrieval, ownCandidates: repeats.learnt ? o.retrieval.ownCandidates : 0 };
+  return { ranker, rows, onnx, onnxMaxAbsDiff, repeats, retrieval, attributes };
 }
 
 function embeddingGrid(o: BuildOptions): EmbeddingConfig[] {

@@ -14,6 +14,7 @@ import type { BuildOptions } from './build.js';
 import type { EfSweepPoint } from './ef-search.js';
 import type { TrainedRanker } from './ranker.js';
 import type { RepeatsDecision } from './repeats.js';
+import type { AttributeChoice } from './attribute-choice.js';
 import { DEFAULT_RULES } from './rules.js';
 import { EMBEDDING_METHODS, describeEmbedding, type EmbeddingConfig, type EmbeddingTrial } from './tune-embeddings.js';
 
@@ -31,6 +32,7 @@ export interface ManifestInputs {
   ranker: TrainedRanker;
   rows: { y: Float32Array; candidateRecall: number; candidateRecallBySource: Record<string, number> };
   repeats: RepeatsDecision;
+  attributes: AttributeChoice;
   onnxMaxAbsDiff: number;
   /** The purchase-labelled model, when the data had enough purchases to learn one. */
   propensity: TrainedPropensity | undefined;
@@ -53,6 +55,7 @@ export function bundleManifest({
   ranker,
   rows,
   repeats,
+  attributes,
   onnxMaxAbsDiff,
   propensity,
   ef,
@@ -102,6 +105,7 @@ export function bundleManifest({
         sweep: ef.sweep,
       },
       retrieval: o.retrieval,
+      attributeCandidates: { chosenBy: attributes.chosenBy, validationRecall: attributes.validationRecall },
       eventWeights: o.eventWeights,
       ranker: {
         ...o.ranker,

@@ -97,6 +97,7 @@ describe('retrieval from followers', () => {
     knnCandidates: 0,
     followCandidates: 0,
     chainCandidates: 0,
+    attributeCandidates: 0,
     recentWindow: 5,
     baskets: true,
     ownCandidates: 0,

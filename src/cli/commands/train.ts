@@ -21,6 +21,9 @@ import { prepareOutputDir } from '../../util/output-dir.js';
 import { type Claim, claimName } from '../../util/claim.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
 import { tuneAndFitEase } from '../../train/ease-tuning.js';
+import { AUTO_ATTRIBUTE_CANDIDATES, type AttributeCandidatesOption } from '../../train/attribute-choice.js';
+
+const attributeCandidatesArg = intArg(0, 5000);
 
 /** A sortable version name from the clock, e.g. v20261124-083012. */
 function timestampVersion(date = new Date()): string {
@@ -44,6 +47,7 @@ export interface TrainCliOptions {
   knnCandidates: number;
   followCandidates: number;
   chainCandidates: number;
+  attributeCandidates: AttributeCandidatesOption;
   efSearch: number;
   hnswM: number;
   easeMaxItems: number;
@@ -72,6 +76,7 @@ export const TRAIN_DEFAULTS = {
   knnCandidates: 25,
   followCandidates: 25,
   chainCandidates: 50,
+  attributeCandidates: 'auto' as AttributeCandidatesOption,
   efSearch: 200,
   hnswM: DEFAULT_HNSW.M,
   easeMaxItems: EASE_BUNDLE_MAX_ITEMS,
@@ -132,6 +137,7 @@ async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string>
   note(
     `baskets: ${o.retrieval.baskets ? 'items touched at one timestamp are one basket' : "the file's order within a timestamp is kept"} (--baskets ${opts.baskets}${ds.source.orderedTies ? `; ${ds.source.format} lists same-time events in the order they happened` : ''})`,
   );
+  o.attributeCandidates = opts.attributeCandidates;
   o.repeats = opts.repeats;
   if (opts.eventWeights) o.eventWeights = opts.eventWeights;
   o.hnsw.efSearch = Math.max(opts.efSearch, opts.candidates);
@@ -192,30 +198,6 @@ export function registerTrain(program: Command): void {
     )
     .option('--no-tune', 'skip the hyper-parameter grids: one point of one method (ALS unless --embeddings bpr)')
     .option(
-      '--candidates <n>',
-      'HNSW candidates per request for the ranker',
-      intArg(10, 5000),
-      TRAIN_DEFAULTS.candidates,
-    )
-    .option(
-      '--knn-candidates <n>',
-      'extra item-kNN candidates from the latest items',
-      intArg(0, 5000),
-      TRAIN_DEFAULTS.knnCandidates,
-    )
-    .option(
-      '--follow-candidates <n>',
-      'extra candidates shoppers went on to after the latest items (directed co-visitation)',
-      intArg(0, 5000),
-      TRAIN_DEFAULTS.followCandidates,
-    )
-    .option(
-      '--chain-candidates <n>',
-      'extra candidates two steps ahead: what shoppers went on to after the strongest of those followers',
-      intArg(0, 5000),
-      TRAIN_DEFAULTS.chainCandidates,
-    )
-    .option(
       '--ef-search <n>',
       'least HNSW efSearch; the build raises it until recall@200 against exact search reaches 0.97',
       intArg(10, 10000),
@@ -244,8 +226,44 @@ export function registerTrain(program: Command): void {
     .action(async (opts: TrainCliOptions) => {
       await runTrain(opts);
     });
+  candidateOptions(cmd);
   rankerOptions(cmd);
   interactionOptions(cmd);
+}
+
+/** How many candidates each retrieval source gives the ranker. */
+function candidateOptions(cmd: Command): void {
+  cmd
+    .option(
+      '--candidates <n>',
+      'HNSW candidates per request for the ranker',
+      intArg(10, 5000),
+      TRAIN_DEFAULTS.candidates,
+    )
+    .option(
+      '--knn-candidates <n>',
+      'extra item-kNN candidates from the latest items',
+      intArg(0, 5000),
+      TRAIN_DEFAULTS.knnCandidates,
+    )
+    .option(
+      '--follow-candidates <n>',
+      'extra candidates shoppers went on to after the latest items (directed co-visitation)',
+      intArg(0, 5000),
+      TRAIN_DEFAULTS.followCandidates,
+    )
+    .option(
+      '--chain-candidates <n>',
+      'extra candidates two steps ahead: what shoppers went on to after the strongest of those followers',
+      intArg(0, 5000),
+      TRAIN_DEFAULTS.chainCandidates,
+    )
+    .option(
+      '--attribute-candidates <n|auto>',
+      `extra candidates most bought among the shopper's strongest attributes, or 'auto': 0, ${AUTO_ATTRIBUTE_CANDIDATES.join(' or ')} of HNSW's places, whichever finds most of the validation slice`,
+      (v: string) => (v === 'auto' ? ('auto' as const) : attributeCandidatesArg(v)),
+      TRAIN_DEFAULTS.attributeCandidates,
+    );
 }
 
 /** How long the ranker trains and how large it is. */

@@ -46,6 +46,9 @@ export async function recommendCall(
       : undefined;
     const followers = shown.filter((r) => ranked.stages[r] === 'follows').map((r) => ranked.items[r]);
     const followed = c.explain && followers.length > 0 ? ctx.explainer.followedFrom(followers, recent) : undefined;
+    const byAttribute = shown.filter((r) => ranked.stages[r] === 'attributes').map((r) => ranked.items[r]);
+    const attribute =
+      c.explain && byAttribute.length > 0 ? ctx.explainer.attributeOf(byAttribute, u.history) : undefined;
     const items: ResultItem[] = shown.map((r) => {
       const i = ranked.items[r];
       const out: ResultItem = {
@@ -53,7 +56,8 @@ export async function recommendCall(
         score: Number.isNaN(ranked.scores[r]) ? null : round6(ranked.scores[r]),
         stage: ranked.stages[r],
       };
-      if (c.explain) out.explanation = ctx.explainer.explain(i, ranked.stages[r], nearest, u.typeOf, followed);
+      if (c.explain)
+        out.explanation = ctx.explainer.explain(i, ranked.stages[r], nearest, u.typeOf, followed, attribute);
       return out;
     });
     const user = {

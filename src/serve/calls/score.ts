@@ -25,7 +25,7 @@ export async function scoreCall(ctx: RankContext, c: ScoreCall, task: Task): Pro
     try {
       const retrieval =
         c.candidates !== undefined ? { ...m.data.retrieval, candidates: c.candidates } : m.data.retrieval;
-      list = retrieve(m.hnsw, m.data, vector, u.history, mask, retrieval, m.scratch);
+      list = retrieve(m.hnsw, m.graphs, vector, u.history, mask, retrieval, m.scratch);
     } finally {
       release();
     }
