@@ -46,6 +46,20 @@ describe('vitrine CLI', () => {
       const r = run('train', '--data', 'synthetic:tiny', '--ranker-layers', layers);
       expect([r.status, r.stderr], layers).toEqual([2, expect.stringMatching(why)]);
     }
+    // The attribute source's places come out of HNSW's: refused before any data is read.
+    for (const [places, why] of [
+      ['abc', /argument 'abc' is invalid\. expected 'auto' or a whole number, got "abc"/],
+      ['-5', /argument '-5' is invalid\. expected 'auto' or a whole number/],
+      [
+        '60',
+        /--attribute-candidates: 60 is not allowed: 'auto' or a whole number from 0 to 50 \(its places are taken from --candidates 200/,
+      ],
+    ] as const) {
+      const r = run('train', '--data', 'synthetic:tiny', '--attribute-candidates', places);
+      expect([r.status, r.stderr], places).toEqual([2, expect.stringMatching(why)]);
+    }
+    const fewer = run('train', '--data', 'synthetic:tiny', '--candidates', '20', '--attribute-candidates', '20');
+    expect(fewer.stderr).toMatch(/from 0 to 19 \(its places are taken from --candidates 20/);
     const size = run('generate', '--out', '/tmp/x', '--size', 'huge');
     expect(size.stderr).toMatch(/expected one of tiny, small, medium, large/);
     // Sizes that would exhaust memory or never finish are refused up front.

@@ -65,8 +65,8 @@ const made = await createKernel(init.kernel, scoredFactors, scored.length, d).ca
   if (e instanceof KernelUnavailable) return e;
   throw e;
 });
-// Propensity rows rank each item as if it headed the retrieval list serving builds (its HNSW
-// candidates, then item-kNN and followers), so an item's propensity does not depend on --k.
+// Propensity rows rank each item as if it headed the retrieval list serving builds (every source's
+// places), so an item's propensity does not depend on --k.
 const retrievalListSize =
   b.retrieval.candidates +
   b.retrieval.knnCandidates +

@@ -1,6 +1,7 @@
 import type { EncodedCatalog } from '../data/catalog.js';
 import { recentOrder, type UserHistory } from '../data/history.js';
 import { BestList } from '../util/best-list.js';
+import { runAtOnce, type Steps } from '../util/steps.js';
 
 /**
  * The catalogue's tokens (attributes, categories, brands) with each one's most popular items: what
@@ -27,8 +28,16 @@ export interface AttributeLists {
  * with 50 places, seed 42 (scratch harness): 0.3363 with the 3 strongest, 0.3354 with 5.
  */
 export const PROFILE_TOKENS = 3;
-/** Items kept per token: several times the most candidates the source is given. */
+/**
+ * Items kept per token: four times the most places the source is given (`--attribute-candidates` is
+ * capped at 50 by it). An item past this in every one of the profile's lists is not offered, however
+ * well it matches: the price of lists a few hundred long rather than the catalogue.
+ */
 export const ITEMS_PER_TOKEN = 200;
+/** Catalogue items read between two yields of attributeListSteps (~10 ms on the 100k-item bench bundle). */
+const ITEMS_PER_STEP = 32_768;
+/** The most places the source may be given. */
+export const MAX_ATTRIBUTE_CANDIDATES = ITEMS_PER_TOKEN / 4;
 /** How much an item counts for less per place further back in the shopper's history. */
 const RECENCY = 0.9;
 
@@ -41,6 +50,19 @@ export function attributeLists(
   counts: ArrayLike<number>,
   perToken: number,
 ): AttributeLists | undefined {
+  return runAtOnce(attributeListSteps(catalog, counts, perToken));
+}
+
+/**
+ * attributeLists in steps (a thread that serves while its model loads yields between them): every
+ * item's tokens a slice of the catalogue at a time, the items by popularity (one sort, not one per
+ * token), and each token's list filled from that order.
+ */
+export function* attributeListSteps(
+  catalog: EncodedCatalog,
+  counts: ArrayLike<number>,
+  perToken: number,
+): Steps<AttributeLists | undefined> {
   const n = catalog.numItems;
   const attrs = catalog.attrNames.length;
   const cats = catalog.categoryNames.length;
@@ -48,33 +70,41 @@ export function attributeLists(
   if (tokens === 0) return undefined;
   const itemIndptr = new Int32Array(n + 1);
   const itemTokens: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const own = new Set<number>();
-    for (let a = catalog.attrIndptr[i]; a < catalog.attrIndptr[i + 1]; a++) own.add(catalog.attrIds[a]);
-    if (catalog.category[i] >= 0) own.add(attrs + catalog.category[i]);
-    if (catalog.brand[i] >= 0) own.add(attrs + cats + catalog.brand[i]);
+  const tokenItems = new Int32Array(tokens);
+  const add = (i: number, t: number): void => {
     // A tag the catalogue repeats for one item counts once.
-    itemTokens.push(...own);
-    itemIndptr[i + 1] = itemTokens.length;
+    for (let p = itemIndptr[i]; p < itemTokens.length; p++) if (itemTokens[p] === t) return;
+    itemTokens.push(t);
+    tokenItems[t]++;
+  };
+  for (let i = 0; i < n; i++) {
+    if (i > 0 && i % ITEMS_PER_STEP === 0) yield;
+    itemIndptr[i] = itemTokens.length;
+    for (let a = catalog.attrIndptr[i]; a < catalog.attrIndptr[i + 1]; a++) add(i, catalog.attrIds[a]);
+    if (catalog.category[i] >= 0) add(i, attrs + catalog.category[i]);
+    if (catalog.brand[i] >= 0) add(i, attrs + cats + catalog.brand[i]);
   }
+  itemIndptr[n] = itemTokens.length;
   const weight = new Float32Array(n);
   for (let i = 0; i < n; i++) weight[i] = Math.log(2 + (i < counts.length ? counts[i] : 0));
-  const byToken: number[][] = Array.from({ length: tokens }, () => []);
-  for (let i = 0; i < n; i++) for (let p = itemIndptr[i]; p < itemIndptr[i + 1]; p++) byToken[itemTokens[p]].push(i);
-  const idf = Float32Array.from(byToken, (l) => Math.log(n / Math.max(1, l.length)));
+  yield;
+  const byPopularity = Int32Array.from({ length: n }, (_, i) => i).sort((a, b) => weight[b] - weight[a] || a - b);
+  yield;
   const indptr = new Int32Array(tokens + 1);
-  const items: number[] = [];
-  byToken.forEach((l, t) => {
-    l.sort((a, b) => weight[b] - weight[a] || a - b);
-    for (let r = 0; r < Math.min(perToken, l.length); r++) items.push(l[r]);
-    indptr[t + 1] = items.length;
-  });
+  for (let t = 0; t < tokens; t++) indptr[t + 1] = indptr[t] + Math.min(perToken, tokenItems[t]);
+  const items = new Int32Array(indptr[tokens]);
+  const filled = indptr.slice(0, tokens);
+  for (const i of byPopularity)
+    for (let p = itemIndptr[i]; p < itemIndptr[i + 1]; p++) {
+      const t = itemTokens[p];
+      if (filled[t] < indptr[t + 1]) items[filled[t]++] = i;
+    }
   return {
     itemIndptr,
     itemTokens: Int32Array.from(itemTokens),
-    idf,
+    idf: Float32Array.from(tokenItems, (c) => Math.log(n / Math.max(1, c))),
     indptr,
-    items: Int32Array.from(items),
+    items,
     weight,
     scratch: { strength: new Float64Array(tokens), met: new Uint8Array(n) },
   };
@@ -121,6 +151,7 @@ export function attributeCandidates(
   max: number,
   skip?: Set<number>,
 ): number[] {
+  if (max <= 0) return [];
   const { tokens, weights } = profileTokens(lists, h);
   const { strength: profile, met } = lists.scratch;
   let full = 0;
@@ -146,7 +177,7 @@ export function attributeCandidates(
     }
   for (const t of tokens) profile[t] = 0;
   for (const i of visited) met[i] = 0;
-  return max > 0 ? best.items : [];
+  return best.items;
 }
 
 /** A token as the catalogue names it: an attribute, a category or a brand (the order lists number them in). */

@@ -75,8 +75,8 @@ export class Explainer {
   }
 
   /**
-   * For each item, the strongest of the shopper's profile tokens it has (its attribute, category or
-   * brand by name): what the attribute source found it by.
+   * For each item, the attribute (category, brand) whose list of most bought items the attribute
+   * source found it in: the strongest of the shopper's profile tokens whose list holds it.
    */
   attributeOf(items: readonly number[], history: UserHistory): Map<number, string> {
     const lists = this.model.graphs.attributes;
@@ -84,8 +84,7 @@ export class Explainer {
     if (!lists) return named;
     const { tokens } = profileTokens(lists, history);
     for (const i of items) {
-      const own = lists.itemTokens.subarray(lists.itemIndptr[i], lists.itemIndptr[i + 1]);
-      const t = tokens.find((p) => own.includes(p));
+      const t = tokens.find((p) => lists.items.subarray(lists.indptr[p], lists.indptr[p + 1]).includes(i));
       if (t !== undefined) named.set(i, tokenName(this.model.catalog, t));
     }
     return named;
@@ -93,8 +92,8 @@ export class Explainer {
 
   /**
    * "Because you viewed X", X from nearestInHistory; a follower says which item shoppers went on to it
-   * from (`followed`, from followedFrom), an attribute's find the attribute (`attribute`, from
-   * attributeOf); trending fill-ins say what trends.
+   * from (`followed`, from followedFrom); an item the attribute source found, which attribute's list
+   * it came from (`attribute`, from attributeOf); trending fill-ins say what trends.
    */
   explain(
     item: number,

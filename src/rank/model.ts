@@ -6,7 +6,7 @@ import { FeatureBuilder } from '../features/features.js';
 import { HnswIndex } from '../index/hnsw.js';
 import { AttributePlacer } from '../index/placement.js';
 import type { ItemGraphs } from '../index/retrieve.js';
-import { attributeLists, ITEMS_PER_TOKEN } from '../model/attribute-lists.js';
+import { attributeListSteps, ITEMS_PER_TOKEN } from '../model/attribute-lists.js';
 import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import { OnnxRanker } from './onnx-ranker.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
@@ -101,7 +101,7 @@ export async function instantiate(bundle: BundleData, options: InstantiateOption
     follows: data.follows,
     attributes:
       data.retrieval.attributeCandidates > 0
-        ? attributeLists(catalog, data.popularity.count, ITEMS_PER_TOKEN)
+        ? await runPaced(attributeListSteps(catalog, data.popularity.count, ITEMS_PER_TOKEN), options.pace)
         : undefined,
   };
   await pace();

@@ -1,6 +1,8 @@
 import { historyOf } from '../data/history.js';
 import { itemsOf, type UserItems } from '../data/interactions.js';
 import { retrieve, type RetrievalConfig } from '../index/retrieve.js';
+import { MAX_ATTRIBUTE_CANDIDATES } from '../model/attribute-lists.js';
+import { VitrineError } from '../protocol/errors.js';
 import type { FirstStage } from '../rank/labelled-rows.js';
 import { ItemAccumulator } from '../util/item-accumulator.js';
 import { Progress } from '../util/progress.js';
@@ -22,10 +24,10 @@ export interface AttributeChoice {
 }
 
 /**
- * How many places the attribute source earns. Where attributes describe tastes (Beauty's product
- * attributes) it finds what the other sources miss; where they are broad (MovieLens's genres) the
- * places serve better as HNSW's: so `auto` retrieves the validation slice with each split and keeps
- * the one that finds most of it.
+ * How many of HNSW's places the attribute source gets. Where attributes describe tastes (Beauty's
+ * product attributes) it finds what the other sources miss; where they are broad (MovieLens's
+ * genres) the places serve better as HNSW's: so `auto` retrieves the validation slice with each
+ * split and keeps the one that finds most. A number is taken from HNSW's places as `auto`'s are.
  */
 export function chooseAttributeCandidates(
   stage: Omit<FirstStage, 'features' | 'users'>,
@@ -34,15 +36,15 @@ export function chooseAttributeCandidates(
   seed: number,
 ): AttributeChoice {
   const base = stage.retrieval;
-  if (option !== 'auto')
-    return { retrieval: { ...base, attributeCandidates: option }, chosenBy: `--attribute-candidates ${option}` };
+  const split = (n: number): RetrievalConfig => ({ ...base, candidates: base.candidates - n, attributeCandidates: n });
+  if (option !== 'auto') checkAttributeCandidates(option, base.candidates);
   if (!stage.graphs.attributes)
-    return { retrieval: { ...base, attributeCandidates: 0 }, chosenBy: 'auto: the catalogue has no attributes' };
-  const splits = [0, ...AUTO_ATTRIBUTE_CANDIDATES.filter((n) => n < base.candidates)].map((n) => ({
-    ...base,
-    candidates: base.candidates - n,
-    attributeCandidates: n,
-  }));
+    return {
+      retrieval: split(0),
+      chosenBy: `${describe(option)}: the catalogue has no attributes, categories or brands`,
+    };
+  if (option !== 'auto') return { retrieval: split(option), chosenBy: describe(option) };
+  const splits = [0, ...AUTO_ATTRIBUTE_CANDIDATES.filter((n) => n < base.candidates)].map(split);
   const recall = validationRecall(stage, validation, splits, seed);
   let best = 0;
   for (let s = 1; s < splits.length; s++) if (recall[s] > recall[best]) best = s;
@@ -56,6 +58,18 @@ export function chooseAttributeCandidates(
     validationRecall: byPlaces,
   };
 }
+
+/** The places given must leave HNSW some, and fit the lists (see MAX_ATTRIBUTE_CANDIDATES). */
+export function checkAttributeCandidates(n: number, candidates: number): void {
+  if (!Number.isInteger(n) || n < 0 || n > MAX_ATTRIBUTE_CANDIDATES || n >= candidates)
+    throw new VitrineError(
+      'invalid_argument',
+      `--attribute-candidates: ${n} is not allowed: 'auto' or a whole number from 0 to ${Math.min(MAX_ATTRIBUTE_CANDIDATES, candidates - 1)} (its places are taken from --candidates ${candidates}, HNSW's)`,
+    );
+}
+
+const describe = (option: AttributeCandidatesOption): string =>
+  option === 'auto' ? 'auto' : `--attribute-candidates ${option}`;
 
 /** Mean share of each sampled shopper's new validation items among the candidates, per config. */
 function validationRecall(

@@ -8,8 +8,9 @@ export class BestList {
 
   constructor(private readonly max: number) {}
 
-  /** What an offer must beat once the list is full (-Infinity before). */
+  /** What an offer must beat once the list is full (-Infinity before; Infinity when it keeps none). */
   get floor(): number {
+    if (this.max <= 0) return Infinity;
     return this.items.length < this.max ? -Infinity : this.scores[this.items.length - 1];
   }
 

@@ -5,6 +5,8 @@ import type { HnswIndex } from '../../src/index/hnsw.js';
 import { retrieve, SOURCE_ATTRIBUTES, type RetrievalConfig } from '../../src/index/retrieve.js';
 import { attributeCandidates, attributeLists, profileTokens } from '../../src/model/attribute-lists.js';
 import { Rng } from '../../src/util/rng.js';
+import { Explainer } from '../../src/rank/explain.js';
+import type { RecModel } from '../../src/rank/model.js';
 
 /** Items with their attributes and training events; a category on the last two. */
 const ITEMS: [string[], number][] = [
@@ -148,5 +150,34 @@ describe('attribute candidates against scoring every item', () => {
       for (const max of [1, 5, 20, 400])
         expect(attributeCandidates(lists, h, exclude, max, skip)).toEqual(scored.slice(0, max).map(([i]) => i));
     }
+  });
+});
+
+describe('explaining an attribute candidate', () => {
+  it("names the attribute whose list it was found in, not the shopper's strongest one it has", () => {
+    // Lists of 2: X's are x0 and x1, so T (X and Y) is only in Y's list, though X is the stronger.
+    const rows: [string, string[], number][] = [
+      ['x0', ['X'], 100],
+      ['x1', ['X'], 90],
+      ['T', ['X', 'Y'], 50],
+      ['y0', ['Y'], 10],
+      ['h1', ['X'], 1],
+      ['h2', ['Y'], 1],
+      ['h3', ['X'], 1],
+      ['z', ['Z'], 1],
+    ];
+    const shop = encodeCatalog(rows.map(([id, attributes]) => ({ id, attributes, available: true })));
+    const lists = attributeLists(
+      shop,
+      rows.map(([, , c]) => c),
+      2,
+    );
+    if (!lists) throw new Error('the catalogue has attributes');
+    const h = historyOf([4, 6, 5], [30, 20, 10]);
+    expect(profileTokens(lists, h).tokens.map((t) => shop.attrNames[t])).toEqual(['X', 'Y']);
+    // Only the catalogue and the lists are read.
+    const model = { catalog: shop, graphs: { attributes: lists } } as unknown as RecModel;
+    const named = new Explainer(model).attributeOf([2, 0, 7], h);
+    expect(Object.fromEntries(named)).toEqual({ 2: 'Y', 0: 'X' });
   });
 });

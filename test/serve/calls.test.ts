@@ -316,9 +316,9 @@ describe('the calls, over WebSocket and HTTP', () => {
       if (x.stage === 'attributes') {
         // Named by one of the item's own attributes, category or brand.
         const it = data.items[i];
-        const own = [...it.attributes, it.category, it.brand].map(
-          (t) => `popular in ${t}, which you keep coming back to`,
-        );
+        const own = [...it.attributes, it.category, it.brand]
+          .filter((t) => t !== undefined)
+          .map((t) => `popular in ${t}, which you keep coming back to`);
         expect(own, x.id).toContain(x.explanation);
         byAttributes++;
         continue;

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { RepeatsMode } from '../../train/repeats.js';
 import type { EventWeights } from '../../data/event-weights.js';
 import { join, resolve } from 'node:path';
@@ -21,9 +21,20 @@ import { prepareOutputDir } from '../../util/output-dir.js';
 import { type Claim, claimName } from '../../util/claim.js';
 import { writeFileAtomically } from '../../util/atomic-file.js';
 import { tuneAndFitEase } from '../../train/ease-tuning.js';
-import { AUTO_ATTRIBUTE_CANDIDATES, type AttributeCandidatesOption } from '../../train/attribute-choice.js';
+import {
+  AUTO_ATTRIBUTE_CANDIDATES,
+  type AttributeCandidatesOption,
+  checkAttributeCandidates,
+} from '../../train/attribute-choice.js';
+import { MAX_ATTRIBUTE_CANDIDATES } from '../../model/attribute-lists.js';
 
-const attributeCandidatesArg = intArg(0, 5000);
+/** `auto`, or a whole number (the range is checked against --candidates before any work). */
+function attributeCandidatesArg(value: string): AttributeCandidatesOption {
+  const v = value.trim();
+  if (v === 'auto') return 'auto';
+  if (!/^\d+$/.test(v)) throw new InvalidArgumentError(`expected 'auto' or a whole number, got "${value}"`);
+  return Number(v);
+}
 
 /** A sortable version name from the clock, e.g. v20261124-083012. */
 function timestampVersion(date = new Date()): string {
@@ -105,7 +116,8 @@ export async function runTrain(opts: TrainCliOptions): Promise<string> {
 
 async function trainInto(outDir: string, opts: TrainCliOptions): Promise<string> {
   const started = performance.now();
-  // Before the data is loaded (or generated): a wrong --out is refused at once, not minutes later.
+  // Before the data is loaded (or generated): a wrong --out or split is refused at once, not minutes later.
+  if (opts.attributeCandidates !== 'auto') checkAttributeCandidates(opts.attributeCandidates, opts.candidates);
   prepareOutputDir(outDir, BUNDLE_MARKER);
   const dir = await resolveDataDir(opts.data, opts.seed);
   const loaded = await loadDataset(dir, { lenient: opts.lenient });
@@ -260,8 +272,8 @@ function candidateOptions(cmd: Command): void {
     )
     .option(
       '--attribute-candidates <n|auto>',
-      `extra candidates most bought among the shopper's strongest attributes, or 'auto': 0, ${AUTO_ATTRIBUTE_CANDIDATES.join(' or ')} of HNSW's places, whichever finds most of the validation slice`,
-      (v: string) => (v === 'auto' ? ('auto' as const) : attributeCandidatesArg(v)),
+      `how many of HNSW's places go to the items most bought among the shopper's strongest attributes (at most ${MAX_ATTRIBUTE_CANDIDATES}), or 'auto': 0, ${AUTO_ATTRIBUTE_CANDIDATES.join(' or ')}, whichever finds most of the validation slice`,
+      attributeCandidatesArg,
       TRAIN_DEFAULTS.attributeCandidates,
     );
 }
