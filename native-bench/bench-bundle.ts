@@ -15,7 +15,7 @@ export interface BenchBundle {
 
 /**
  * The benchmarks' bundle: a synthetic shop with `items` products and `users` shoppers, trained with
- * `candidates` HNSW candidates and no item-kNN, follower or chain candidates (the yardstick's "200
+ * `candidates` HNSW candidates and no item-kNN, follower, chain or attribute candidates (the yardstick's "200
  * candidates per request"). Built once and cached under .vitrine-cache/bench, per HNSW M (the one index parameter the
  * build does not tune) and ranker shape, so a change of either default is measured on its own bundle.
  */

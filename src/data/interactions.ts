@@ -1,3 +1,4 @@
+import type { Rng } from '../util/rng.js';
 import type { EventColumns } from './types.js';
 
 /**
@@ -155,4 +156,15 @@ export function mostPopularItems(ui: UserItems, m: number): Int32Array {
       .sort((a, b) => users[b] - users[a] || a - b)
       .slice(0, m),
   );
+}
+
+/** The users with any item in `ui`, in user order; past `max` of them, a sample of `max` drawn with `rng`. */
+export function usersWithItems(ui: Pick<UserItems, 'numUsers' | 'indptr'>, max: number, rng: Rng): number[] {
+  const users: number[] = [];
+  for (let u = 0; u < ui.numUsers; u++) if (ui.indptr[u + 1] > ui.indptr[u]) users.push(u);
+  if (users.length <= max) return users;
+  return rng
+    .shuffle(users)
+    .slice(0, max)
+    .sort((a, b) => a - b);
 }

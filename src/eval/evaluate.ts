@@ -77,7 +77,7 @@ export interface EvaluationReport {
     efSearch: number;
     /** Recall@candidates (Recall@200 by default) of HNSW retrieval alone, on the protocol's test items. */
     hnswRecallAtCandidates: number;
-    /** Test items among the ranker's whole candidate list (HNSW + item-kNN + followers + chain), over the ranker's test rows. */
+    /** Test items among the ranker's whole candidate list (every source's), over the ranker's test rows. */
     'recall@candidates': number;
     /** The same, per source: the test items each source added to the list. */
     recallBySource: Record<string, number>;

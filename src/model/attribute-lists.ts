@@ -125,6 +125,8 @@ export function profileTokens(lists: AttributeLists, h: UserHistory): { tokens: 
     if (i < known)
       for (let p = lists.itemIndptr[i]; p < lists.itemIndptr[i + 1]; p++) {
         const t = lists.itemTokens[p];
+        // A token every item has says nothing of this shopper.
+        if (lists.idf[t] <= 0) continue;
         if (strength[t] === 0) touched.push(t);
         strength[t] += w * lists.idf[t];
       }

@@ -1,4 +1,4 @@
-import { itemsOf, type UserItems } from '../data/interactions.js';
+import { itemsOf, type UserItems, usersWithItems } from '../data/interactions.js';
 import type { Dataset } from '../data/dataset.js';
 import { eventTypeCode, type UserAttributes } from '../data/types.js';
 import type { FeatureBuilder } from '../features/features.js';
@@ -75,13 +75,7 @@ export function labelledRows(
   let recallSum = 0;
   const bySource = new Float64Array(SOURCE_NAMES.length);
   let users = 0;
-  let eligible: number[] = [];
-  for (let u = 0; u < targets.numUsers; u++) if (targets.indptr[u + 1] > targets.indptr[u]) eligible.push(u);
-  if (eligible.length > maxUsers)
-    eligible = rng
-      .shuffle(eligible)
-      .slice(0, maxUsers)
-      .sort((a, b) => a - b);
+  const eligible = usersWithItems(targets, maxUsers, rng);
   const progress = new Progress(label, eligible.length, 'users');
   for (const u of eligible) {
     const h = historyOf(stage.histories.ui, stage.histories.totals, u);

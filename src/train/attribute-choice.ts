@@ -1,5 +1,5 @@
 import { historyOf } from '../data/history.js';
-import { itemsOf, type UserItems } from '../data/interactions.js';
+import { itemsOf, type UserItems, usersWithItems } from '../data/interactions.js';
 import { retrieve, type RetrievalConfig } from '../index/retrieve.js';
 import { MAX_ATTRIBUTE_CANDIDATES } from '../model/attribute-lists.js';
 import { VitrineError } from '../protocol/errors.js';
@@ -78,13 +78,7 @@ function validationRecall(
   configs: RetrievalConfig[],
   seed: number,
 ): number[] {
-  let users: number[] = [];
-  for (let u = 0; u < validation.numUsers; u++) if (validation.indptr[u + 1] > validation.indptr[u]) users.push(u);
-  if (users.length > AUTO_USERS)
-    users = new Rng(seed)
-      .shuffle(users)
-      .slice(0, AUTO_USERS)
-      .sort((a, b) => a - b);
+  const users = usersWithItems(validation, AUTO_USERS, new Rng(seed));
   const exclude = new Uint8Array(validation.numItems);
   const acc = new ItemAccumulator(1);
   const sums = configs.map(() => 0);

@@ -51,8 +51,8 @@ export interface BuildOptions {
   knnNeighbours: number;
   trendingHalfLifeDays: number;
   hnsw: HnswParams;
-  /** `retrieval.attributeCandidates` is what `attributeCandidates` chooses. */
-  retrieval: RetrievalConfig;
+  /** Every source's places but the attributes', which `attributeCandidates` decides. */
+  retrieval: Omit<RetrievalConfig, 'attributeCandidates'>;
   attributeCandidates: AttributeCandidatesOption;
   ranker: RankerParams;
   negativesPerPositive: number;
@@ -94,7 +94,6 @@ export function defaultBuildOptions(outDir: string, seed = 42): BuildOptions {
       knnCandidates: 25,
       followCandidates: 25,
       chainCandidates: 50,
-      attributeCandidates: 0,
       recentWindow: 5,
       baskets: true,
       ownCandidates: 50,
@@ -294,12 +293,13 @@ async function rankerStage(
     graphs: {
       knn: fit.knn,
       follows: fit.follows,
-      attributes: attributeLists(catalog, fit.popularity.count, ITEMS_PER_TOKEN),
+      attributes:
+        o.attributeCandidates === 0 ? undefined : attributeLists(catalog, fit.popularity.count, ITEMS_PER_TOKEN),
     },
     factors: emb.factors,
     userFactors: emb.userFactors,
     histories: { ui: fit.ui, totals: fit.totals },
-    retrieval: o.retrieval,
+    retrieval: { ...o.retrieval, attributeCandidates: 0 },
   };
   const attributes = await timer.run('attribute candidates', () =>
     chooseAttributeCandidates(first, valUi, o.attributeCandidates, o.seed + 5),

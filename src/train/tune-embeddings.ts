@@ -1,4 +1,4 @@
-import { itemsOf, type UserItems } from '../data/interactions.js';
+import { type UserItems, usersWithItems } from '../data/interactions.js';
 import { evaluateRanking, type RankingMetrics } from '../metrics/ranking.js';
 import { Rng } from '../util/rng.js';
 import { note } from '../util/progress.js';
@@ -45,13 +45,7 @@ export function tuneEmbeddings(
   seed: number,
 ): { best: AlsModel; bestConfig: EmbeddingConfig; trials: EmbeddingTrial[] } {
   const rng = new Rng(seed);
-  let users: number[] = [];
-  for (let u = 0; u < validation.numUsers; u++) if (itemsOf(validation, u).length > 0) users.push(u);
-  if (users.length > sampleUsers)
-    users = rng
-      .shuffle(users)
-      .slice(0, sampleUsers)
-      .sort((a, b) => a - b);
+  const users = usersWithItems(validation, sampleUsers, rng);
   const trials: EmbeddingTrial[] = [];
   let best: { model: AlsModel; config: EmbeddingConfig; ndcg: number } | undefined;
   for (const config of grid) {

@@ -116,32 +116,31 @@ describe('retrieval from followers', () => {
     const history = historyOf(ui, userTotals(ds.events, all, ds.numUsers), ds.users.indexOf('me'));
     const exclude = new Uint8Array(ds.numItems);
     exclude[id('a')] = 1;
-    return { graphs, history, exclude, id };
+    /** What "me" is offered under `cfg`: the items by name, and the source of each. */
+    const offered = (cfg: RetrievalConfig): { items: string[]; source: number[] } => {
+      const r = retrieve(noIndex, graphs, undefined, history, exclude, cfg);
+      return { items: Array.from(r.items, (i) => ds.items.idAt(i)), source: Array.from(r.source) };
+    };
+    return { exclude, id, offered };
   }
 
   it('adds what shoppers went on to after the latest items, named as followers, within its budget', () => {
     // Everyone who bought a went on to b; c and d sit beside a (the same shoppers) but come before it.
     const rows: [string, string, number][] = [];
     for (let u = 0; u < 6; u++) rows.push([`u${u}`, 'c', 1], [`u${u}`, 'd', 2], [`u${u}`, 'a', 3], [`u${u}`, 'b', 4]);
-    const { graphs, history, exclude, id } = shopperWithA(rows);
+    const { offered } = shopperWithA(rows);
     const cfg = { ...FOLLOWERS_ONLY, followCandidates: 1 };
-    const only = retrieve(noIndex, graphs, undefined, history, exclude, cfg);
-    expect(Array.from(only.items)).toEqual([id('b')]);
-    expect(Array.from(only.source)).toEqual([SOURCE_FOLLOWS]);
+    expect(offered(cfg)).toEqual({ items: ['b'], source: [SOURCE_FOLLOWS] });
     // Item-kNN first (symmetric: b, c and d all sit beside a; ties by index take c), then followers add b.
-    const both = retrieve(noIndex, graphs, undefined, history, exclude, {
-      ...cfg,
-      knnCandidates: 1,
-      followCandidates: 3,
+    expect(offered({ ...cfg, knnCandidates: 1, followCandidates: 3 })).toEqual({
+      items: ['c', 'b'],
+      source: [SOURCE_KNN, SOURCE_FOLLOWS],
     });
-    expect(Array.from(both.items)).toEqual([id('c'), id('b')]);
-    expect(Array.from(both.source)).toEqual([SOURCE_KNN, SOURCE_FOLLOWS]);
     // Where item-kNN already took b, followers have nothing new to add.
-    const knnFirst = retrieve(noIndex, graphs, undefined, history, exclude, { ...cfg, knnCandidates: 3 });
-    expect(new Set(knnFirst.items)).toEqual(new Set([id('b'), id('c'), id('d')]));
-    expect(Array.from(knnFirst.source)).toEqual([SOURCE_KNN, SOURCE_KNN, SOURCE_KNN]);
-    const none = retrieve(noIndex, graphs, undefined, history, exclude, { ...cfg, followCandidates: 0 });
-    expect(none.items.length).toBe(0);
+    const knnFirst = offered({ ...cfg, knnCandidates: 3 });
+    expect(new Set(knnFirst.items)).toEqual(new Set(['b', 'c', 'd']));
+    expect(knnFirst.source).toEqual([SOURCE_KNN, SOURCE_KNN, SOURCE_KNN]);
+    expect(offered({ ...cfg, followCandidates: 0 }).items).toEqual([]);
   });
 
   it('adds, two steps ahead, what shoppers went on to after those followers', () => {
@@ -149,26 +148,18 @@ describe('retrieval from followers', () => {
     const rows: [string, string, number][] = [];
     for (let u = 0; u < 6; u++) rows.push([`u${u}`, 'a', 1], [`u${u}`, 'b', 2]);
     for (let v = 0; v < 4; v++) rows.push([`v${v}`, 'b', 1], [`v${v}`, 'e', 2], [`v${v}`, 'f', 30]);
-    const { graphs, history, exclude, id } = shopperWithA(rows);
+    const { exclude, id, offered } = shopperWithA(rows);
     const cfg = { ...FOLLOWERS_ONLY, followCandidates: 1, chainCandidates: 1 };
-    const got = retrieve(noIndex, graphs, undefined, history, exclude, cfg);
     // e, not f: e comes right after b (weight 1), f one event later (1/2 at distance 2).
-    expect(Array.from(got.items)).toEqual([id('b'), id('e')]);
-    expect(Array.from(got.source)).toEqual([SOURCE_FOLLOWS, SOURCE_CHAIN]);
+    expect(offered(cfg)).toEqual({ items: ['b', 'e'], source: [SOURCE_FOLLOWS, SOURCE_CHAIN] });
     // The chain is seeded by the followers' ranking even where the followers take no place.
-    const chainOnly = retrieve(noIndex, graphs, undefined, history, exclude, {
-      ...cfg,
-      followCandidates: 0,
-      chainCandidates: 2,
+    expect(offered({ ...cfg, followCandidates: 0, chainCandidates: 2 })).toEqual({
+      items: ['e', 'f'],
+      source: [SOURCE_CHAIN, SOURCE_CHAIN],
     });
-    expect(Array.from(chainOnly.items)).toEqual([id('e'), id('f')]);
-    expect(Array.from(chainOnly.source)).toEqual([SOURCE_CHAIN, SOURCE_CHAIN]);
     // Excluded items are never offered, and with no budget nothing is.
     exclude[id('e')] = 1;
-    expect(Array.from(retrieve(noIndex, graphs, undefined, history, exclude, cfg).items)).toEqual([id('b'), id('f')]);
-    expect(
-      retrieve(noIndex, graphs, undefined, history, exclude, { ...cfg, followCandidates: 0, chainCandidates: 0 }).items
-        .length,
-    ).toBe(0);
+    expect(offered(cfg).items).toEqual(['b', 'f']);
+    expect(offered({ ...cfg, followCandidates: 0, chainCandidates: 0 }).items).toEqual([]);
   });
 });
