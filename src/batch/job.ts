@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import type { BundleData } from '../bundle/model.js';
 import { readBundle, resolveBundleVersion } from '../bundle/read.js';
+import { forThread } from '../bundle/threads.js';
 import { VitrineError } from '../protocol/errors.js';
 import { checkOutputFile } from '../util/output-dir.js';
 import { counted, note, Progress } from '../util/progress.js';
@@ -213,7 +214,7 @@ async function startPool(
   const filename = new URL('../../dist/batch/worker.js', import.meta.url).href;
   const pool = new Piscina<BatchTask, BatchReply>({
     filename,
-    workerData: init,
+    workerData: { ...init, bundle: forThread(init.bundle) },
     minThreads: workers,
     maxThreads: workers,
     atomics: 'async',

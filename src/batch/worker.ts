@@ -1,4 +1,5 @@
 import { workerData } from 'piscina';
+import { fromThread } from '../bundle/threads.js';
 import type { BundleData } from '../bundle/model.js';
 import { encodeCatalog } from '../data/catalog.js';
 import { FeatureBuilder } from '../features/features.js';
@@ -44,7 +45,7 @@ export interface BatchReply {
 }
 
 const init = workerData as BatchWorkerInit;
-const b = init.bundle;
+const b = fromThread(init.bundle);
 const d = b.als.factors;
 const numItems = b.items.length;
 /**

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { VitrineError } from '../protocol/errors.js';
+import type { Steps } from '../util/steps.js';
 
 /** Typed arrays as raw little-endian files: memory-mappable in spirit, trivially portable, checksummed. */
 export type DType = 'f32' | 'f64' | 'i32' | 'u8';
@@ -39,32 +40,52 @@ export async function writeBytes(path: string, data: Uint8Array | string): Promi
   return { bytes: bytes.length, sha256: sha256(bytes) };
 }
 
-/** Reads a file and checks it against its manifest entry; a mismatch means a damaged or tampered bundle. */
-export function readChecked(path: string, entry: FileEntry): Buffer {
-  const buf = readFileSync(path);
-  if (buf.length !== entry.bytes)
-    throw new VitrineError('damaged', `${path}: ${buf.length} bytes, manifest says ${entry.bytes}`);
-  const sum = sha256(buf);
-  if (sum !== entry.sha256)
-    throw new VitrineError(
-      'damaged',
-      `${path}: checksum ${sum.slice(0, 12)}… does not match the manifest's ${entry.sha256.slice(0, 12)}…`,
-    );
-  return buf;
-}
+/** Bytes read and hashed between two yields of readCheckedSteps (a few ms a step). */
+const READ_STEP = 2 << 20;
 
 /**
- * Backs the array with a SharedArrayBuffer when asked, so worker threads can share one copy of the
- * large arrays (embeddings, neighbour lists) instead of each holding its own.
+ * Reads a file into a fresh buffer (a SharedArrayBuffer when `shared`: worker threads then read
+ * one copy of the large arrays instead of each holding its own) and checks it against its manifest
+ * entry as it goes, a step per READ_STEP bytes; a mismatch means a damaged or tampered bundle.
  */
-export function toTyped(buf: Buffer, entry: FileEntry, shared = false, path = 'an array file'): Typed {
+export function* readCheckedSteps(path: string, entry: FileEntry, shared = false): Steps<Uint8Array> {
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    if (size !== entry.bytes) throw new VitrineError('damaged', `${path}: ${size} bytes, manifest says ${entry.bytes}`);
+    const bytes = new Uint8Array(shared ? new SharedArrayBuffer(size) : new ArrayBuffer(size));
+    const hash = createHash('sha256');
+    for (let at = 0; at < size; ) {
+      const n = readSync(fd, bytes, at, Math.min(READ_STEP, size - at), at);
+      if (n === 0) throw new VitrineError('damaged', `${path}: ended at ${at} bytes while being read`);
+      hash.update(bytes.subarray(at, at + n));
+      at += n;
+      if (at < size) yield;
+    }
+    const sum = hash.digest('hex');
+    if (sum !== entry.sha256)
+      throw new VitrineError(
+        'damaged',
+        `${path}: checksum ${sum.slice(0, 12)}… does not match the manifest's ${entry.sha256.slice(0, 12)}…`,
+      );
+    return bytes;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The file's bytes as the array its manifest entry describes (a view: no copy). */
+export function toTyped(bytes: Uint8Array, entry: FileEntry, path = 'an array file'): Typed {
   if (!entry.dtype || !Object.hasOwn(CTORS, entry.dtype))
     throw new VitrineError('damaged', `${path}: the manifest gives no dtype (${Object.keys(CTORS).join(', ')}) for it`);
   const Ctor = CTORS[entry.dtype];
-  const backing = shared ? new SharedArrayBuffer(buf.length) : new ArrayBuffer(buf.length);
-  new Uint8Array(backing).set(buf);
+  if (bytes.byteLength % Ctor.BYTES_PER_ELEMENT !== 0)
+    throw new VitrineError(
+      'damaged',
+      `${path}: ${bytes.byteLength} bytes is not a whole number of ${entry.dtype} values`,
+    );
   // The lib typings only admit ArrayBuffer here, but every typed-array constructor accepts a SharedArrayBuffer.
-  const a = new Ctor(backing as ArrayBuffer);
+  const a = new Ctor(bytes.buffer as ArrayBuffer, bytes.byteOffset, bytes.byteLength / Ctor.BYTES_PER_ELEMENT);
   if (entry.length !== undefined && a.length !== entry.length)
     throw new VitrineError('damaged', `${path}: ${a.length} values, the manifest says ${entry.length}`);
   return a;

@@ -44,4 +44,10 @@ export interface BundleData {
   ease?: EaseModel & { chosenBy: string; validation?: Record<string, number> };
   hnsw: HnswParams & { recallAt200: number; partitions: PartitionInfo[] };
   retrieval: RetrievalConfig;
+  /**
+   * After a shared read: the bytes of catalog.json and users.json in shared memory, so a thread
+   * handed the bundle parses them itself instead of having ~100k objects cloned on the way (see
+   * bundle/threads.ts).
+   */
+  sharedText?: { catalog: Uint8Array; users: Uint8Array };
 }

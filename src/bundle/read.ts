@@ -2,7 +2,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { ItemNeighbours } from '../model/knn.js';
 import type { AssociationRules } from '../model/rules.js';
-import { readChecked, toTyped } from './arrays.js';
+import { readCheckedSteps, toTyped } from './arrays.js';
+import { parseJsonSteps } from '../util/json-steps.js';
+import { runAtOnce, runPaced, type Steps } from '../util/steps.js';
 import { checkShapes } from './check.js';
 import { type Manifest, validateManifest } from './manifest.js';
 import type { BundleData } from './model.js';
@@ -74,26 +76,49 @@ function readManifest(dir: string): Manifest {
 }
 
 /** Every file the manifest lists, checked against its checksum: arrays typed, JSON parsed, the ranker as bytes. */
-function readFiles(
+function* readFiles(
   dir: string,
   manifest: Manifest,
   shared: boolean | undefined,
-): { arrays: Arrays; json: Record<string, unknown>; rankerOnnx: Uint8Array; propensityOnnx?: Uint8Array } {
+): Steps<{
+  arrays: Arrays;
+  json: Record<string, unknown>;
+  text: Record<string, Uint8Array>;
+  rankerOnnx: Uint8Array;
+  propensityOnnx?: Uint8Array;
+}> {
   const arrays: Arrays = {};
   const json: Record<string, unknown> = {};
-  let rankerOnnx = new Uint8Array(0);
+  const text: Record<string, Uint8Array> = {};
+  let rankerOnnx: Uint8Array = new Uint8Array(0);
   let propensityOnnx: Uint8Array | undefined;
   for (const [name, entry] of Object.entries(manifest.files)) {
     // Names stay inside the version directory.
     if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name))
       incomplete(join(dir, 'manifest.json'), `file name ${JSON.stringify(name)} is not a plain file name`);
-    const buf = readChecked(join(dir, name), entry);
-    if (name.endsWith('.json')) json[name] = JSON.parse(buf.toString('utf8'));
-    else if (name === 'ranker.onnx') rankerOnnx = new Uint8Array(buf);
-    else if (name === 'propensity.onnx') propensityOnnx = new Uint8Array(buf);
-    else if (!/^hnsw_\d+\.bin$/.test(name)) arrays[name] = toTyped(buf, entry, shared, join(dir, name));
+    const isArray = !name.endsWith('.json') && !name.endsWith('.onnx') && !/^hnsw_\d+\.bin$/.test(name);
+    const keep = SHARED_TEXT.includes(name);
+    const bytes = yield* readCheckedSteps(join(dir, name), entry, (isArray || keep) && shared);
+    if (keep && shared) text[name] = bytes;
+    if (name.endsWith('.json')) json[name] = yield* parseJsonSteps(bytes);
+    else if (name === 'ranker.onnx') rankerOnnx = bytes;
+    else if (name === 'propensity.onnx') propensityOnnx = bytes;
+    else if (isArray) arrays[name] = toTyped(bytes, entry, join(dir, name));
+    yield;
   }
-  return { arrays, json, rankerOnnx, propensityOnnx };
+  return { arrays, json, text, rankerOnnx, propensityOnnx };
+}
+
+/**
+ * The files whose parsed form is large and not typed arrays: a shared read keeps their bytes in
+ * shared memory so a thread handed the bundle parses them itself (see bundle/threads.ts).
+ */
+const SHARED_TEXT = ['catalog.json', 'users.json'];
+
+/** The catalogue and the users as a bundle holds them, from their files' parsed JSON. */
+export function peopleAndItems(catalog: unknown, users: unknown): Pick<BundleData, 'items' | 'userIds' | 'users'> {
+  const u = users as { ids: string[]; attributes: (BundleData['users'][number] | null)[] };
+  return { items: catalog as BundleData['items'], userIds: u.ids, users: u.attributes.map((a) => a ?? undefined) };
 }
 
 /** The retrieval settings as stored: bundles from before a source have no field for it. */
@@ -113,10 +138,27 @@ function retrievalOf(stored: StoredRetrieval): BundleData['retrieval'] {
 
 /** Reads and checks every file of a bundle version against the manifest's checksums. */
 export function readBundle(versionDir: string, options: { shared?: boolean } = {}): BundleData {
+  return runAtOnce(bundleSteps(versionDir, options.shared));
+}
+
+/**
+ * The same, awaiting `pace` between steps (a file's next 2 MiB read and hashed, the next 1 MB of a
+ * large JSON array parsed; the longest 41-46 ms on the 100k-item bench bundle here, most under 15):
+ * a serving thread that loads a new version (a reload) keeps answering meanwhile. It was one call
+ * of 0.5-1.4 s.
+ */
+export function loadBundle(
+  versionDir: string,
+  options: { shared?: boolean; pace: () => Promise<void> },
+): Promise<BundleData> {
+  return runPaced(bundleSteps(versionDir, options.shared), options.pace);
+}
+
+function* bundleSteps(versionDir: string, shared: boolean | undefined): Steps<BundleData> {
   const dir = resolve(versionDir);
   const manifestPath = join(dir, 'manifest.json');
   const manifest = readManifest(dir);
-  const { arrays, json, rankerOnnx, propensityOnnx } = readFiles(dir, manifest, options.shared);
+  const { arrays, json, text, rankerOnnx, propensityOnnx } = yield* readFiles(dir, manifest, shared);
   const model = json['model.json'] as {
     als: { factors: number; regularization: number; alpha: number };
     knn: { numItems: number; k: number };
@@ -133,7 +175,6 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
     if (!manifest.files[p.file])
       incomplete(manifestPath, `no entry for ${p.file} (an HNSW partition model.json lists)`);
   }
-  const users = json['users.json'] as { ids: string[]; attributes: (BundleData['users'][number] | null)[] };
   const a = <T>(name: string): T => {
     const v = arrays[name];
     if (!v) incomplete(manifestPath, `no entry for ${name}`);
@@ -150,9 +191,8 @@ export function readBundle(versionDir: string, options: { shared?: boolean } = {
   const data: BundleData = {
     manifest,
     dir,
-    items: json['catalog.json'] as BundleData['items'],
-    userIds: users.ids,
-    users: users.attributes.map((u) => u ?? undefined),
+    ...peopleAndItems(json['catalog.json'], json['users.json']),
+    sharedText: shared ? { catalog: text['catalog.json'], users: text['users.json'] } : undefined,
     als: {
       ...model.als,
       itemFactors: a('als_item_factors.f32'),

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { readBundle } from '../bundle/read.js';
+import { loadBundle } from '../bundle/read.js';
+import { forThread } from '../bundle/threads.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { VitrineError } from '../protocol/errors.js';
 import type { BundleData } from '../bundle/model.js';
@@ -7,7 +8,7 @@ import type { Item } from '../data/types.js';
 import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import type { Task } from './calls/task.js';
 import { toMicros } from './clock.js';
-import { smokeError, smokeFailure, smokeTasks } from './smoke.js';
+import { smokeError, smokeTest } from './smoke.js';
 import { QueueFullError, type Shed } from './shed.js';
 import { StandingQueue } from './standing-queue.js';
 import type { TaskOutcome, WorkerReply, WorkerTask } from './answer.js';
@@ -32,6 +33,8 @@ export interface PoolOptions {
   overloadDeadlineMs: number;
   /** StandingQueue's interval, ms (tests shorten or lengthen it). */
   standingQueueMs?: number;
+  /** Start the workers one after another: a reload's new pool then leaves the serving one the other cores. */
+  oneAtATime?: boolean;
   /** Batches a worker holds at once (the next one is received while the current one runs). */
   concurrentTasksPerWorker: number;
   /** Most requests handed to a worker as one message. */
@@ -128,8 +131,10 @@ export class ModelPool {
   }
 
   static async start(versionDir: string, o: PoolOptions): Promise<ModelPool> {
-    const bundle = readBundle(versionDir, { shared: true });
-    const workerData: WorkerInit = { bundle, catalog: o.catalog, provider: o.provider, efSearch: o.efSearch };
+    // Read in steps: at a reload this thread keeps serving with the old pool meanwhile.
+    const bundle = await loadBundle(versionDir, { shared: true, pace: () => new Promise((r) => setImmediate(r)) });
+    const { catalog, provider: choice, efSearch } = o;
+    const workerData: WorkerInit = { bundle: forThread(bundle), catalog, provider: choice, efSearch };
     // Resolved through dist/ from both src/ and dist/: workers always run the compiled worker, also
     // when this module is loaded from TypeScript sources (the tests), so `npm run build` comes first.
     // Every worker is warm (index loaded, ONNX session open) before the pool takes a request.
@@ -140,14 +145,10 @@ export class ModelPool {
       // A worker failing outside any request must not end the process (one bad version on reload
       // would take the serving one down with it): reported, and the worker replaced.
       (err) => o.onWorkerError?.(err),
+      o.oneAtATime,
     );
     // A version that loads but cannot rank is refused before it takes a request.
-    const smoke = smokeTasks(bundle);
-    const answered = await pool.run({ batch: smoke }).catch((e: unknown) => ({ version: '', outcomes: [], failed: e }));
-    const why =
-      'failed' in answered
-        ? String(answered.failed)
-        : smoke.map((t, j) => smokeFailure(t, answered.outcomes[j])).find((w) => w !== undefined);
+    const why = await smokeTest(bundle, (batch) => pool.run({ batch }));
     if (why !== undefined) {
       await pool.destroy();
       throw smokeError(bundle.dir, why);

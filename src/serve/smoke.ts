@@ -3,14 +3,14 @@ import { DEFAULT_FILTERS, type ModelCall } from '../protocol/calls.js';
 import { VitrineError } from '../protocol/errors.js';
 import type { RecommendResult, SimilarResult } from '../protocol/replies.js';
 import type { Task } from './calls/task.js';
-import type { TaskOutcome } from './answer.js';
+import type { TaskOutcome, WorkerReply } from './answer.js';
 
 /**
  * The queries a new version must answer before it serves: a known shopper, the same shopper's items
  * as an anonymous history, and an item they touched. A model that loads but cannot rank (its ranker
  * answering NaN, its factors all zero) is refused here instead of serving fill-ins and zero scores.
  */
-export function smokeTasks(b: BundleData): Task[] {
+function smokeTasks(b: BundleData): Task[] {
   const h = b.history.ui;
   let u = 0;
   while (u < b.userIds.length && h.indptr[u + 1] === h.indptr[u]) u++;
@@ -35,7 +35,7 @@ export function smokeTasks(b: BundleData): Task[] {
 }
 
 /** Why a smoke query's answer shows a broken model, or undefined when it is a real answer. */
-export function smokeFailure(task: Task, outcome: TaskOutcome): string | undefined {
+function smokeFailure(task: Task, outcome: TaskOutcome): string | undefined {
   const what =
     task.call.call === 'recommend'
       ? task.call.user !== undefined
@@ -51,6 +51,17 @@ export function smokeFailure(task: Task, outcome: TaskOutcome): string | undefin
     return `${what} answered scores that are not numbers`;
   if (task.call.call === 'similar' && ranked.every((x) => x.score === 0)) return `${what} scored every item 0`;
   return undefined;
+}
+
+/** The smoke queries answered by `run` (a new pool's workers): why the model is broken, or undefined. */
+export async function smokeTest(
+  b: BundleData,
+  run: (batch: Task[]) => Promise<WorkerReply>,
+): Promise<string | undefined> {
+  const smoke = smokeTasks(b);
+  const answered = await run(smoke).catch((e: unknown) => ({ failed: e }));
+  if ('failed' in answered) return String(answered.failed);
+  return smoke.map((t, j) => smokeFailure(t, answered.outcomes[j])).find((w) => w !== undefined);
 }
 
 export function smokeError(dir: string, why: string): VitrineError {

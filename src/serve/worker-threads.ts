@@ -56,9 +56,15 @@ export class WorkerThreads<T, R> {
     workerData: unknown,
     count: number,
     onError: (err: unknown) => void,
+    /** Start them one after another (a reload: see PoolOptions.oneAtATime). */
+    oneAtATime = false,
   ): Promise<{ threads: WorkerThreads<T, R>; provider: string }> {
     const pool = new WorkerThreads<T, R>(file, workerData, onError);
-    const started = await Promise.allSettled(Array.from({ length: count }, () => pool.spawn()));
+    const started: PromiseSettledResult<string>[] = [];
+    if (oneAtATime)
+      for (let w = 0; w < count && !started.some((s) => s.status === 'rejected'); w++)
+        started.push(...(await Promise.allSettled([pool.spawn()])));
+    else started.push(...(await Promise.allSettled(Array.from({ length: count }, () => pool.spawn()))));
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
       await pool.destroy();

@@ -1,6 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import type { BundleData } from '../bundle/model.js';
+import { fromThread } from '../bundle/threads.js';
 import type { Item } from '../data/types.js';
 import { rankContext } from '../rank/context.js';
 import { instantiate } from '../rank/model.js';
@@ -17,7 +18,7 @@ export interface WorkerInit {
 
 const init = workerData as WorkerInit;
 // The pool hands this worker no request before it says it is ready (index loaded, ONNX session open).
-const model = await instantiate(init.bundle, {
+const model = await instantiate(fromThread(init.bundle), {
   provider: init.provider,
   efSearch: init.efSearch,
   catalog: init.catalog,

@@ -16,9 +16,14 @@ export function runAtOnce<T>(job: Steps<T>): T {
 /** Runs the steps, awaiting `pace` between them (at once without it). */
 export async function runPaced<T>(job: Steps<T>, pace?: () => Promise<void>): Promise<T> {
   if (!pace) return runAtOnce(job);
-  for (;;) {
-    const r = job.next();
-    if (r.done) return r.value;
-    await pace();
+  try {
+    for (;;) {
+      const r = job.next();
+      if (r.done) return r.value;
+      await pace();
+    }
+  } finally {
+    // A pace that failed leaves the job suspended: end it, so its own `finally` (an open file) runs.
+    job.return(undefined as T);
   }
 }
