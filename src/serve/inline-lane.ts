@@ -4,7 +4,8 @@ import type { BundleData } from '../bundle/model.js';
 import type { Item } from '../data/types.js';
 import { rankContext, type RankContext } from '../rank/context.js';
 import { instantiate, type RecModel } from '../rank/model.js';
-import { answerBatch, type WorkerReply } from './answer.js';
+import { answerBatch, type TaskOutcome } from './answer.js';
+import { toMicros } from './clock.js';
 import type { Task } from './calls/task.js';
 import type { Logger } from './log.js';
 
@@ -14,6 +15,7 @@ export interface InlineLaneOptions {
   catalog?: Item[];
   /** Arrivals per second under which a request may be served here (see wants). */
   below: number;
+  arrivals: ArrivalRate;
 }
 
 /** What loading the lane's model cost the thread that serves meanwhile. */
@@ -28,6 +30,33 @@ const MAX_GAP_MS = 1000;
 /** Weight of the newest gap in the smoothed one: the estimate follows ~16 arrivals. */
 const GAP_WEIGHT = 1 / 16;
 
+/** Requests handed to a pool, as a smoothed gap between arrivals (starts quiet), against a threshold. */
+export class ArrivalRate {
+  private last = 0;
+  private gap = MAX_GAP_MS;
+  /** Since when arrivals have stayed under the threshold (undefined: they are over it now). */
+  private lightSince: number | undefined = Number.NEGATIVE_INFINITY;
+
+  constructor(private readonly perSecond: number) {}
+
+  arrived(now: number): void {
+    if (this.last > 0) this.gap += (Math.min(now - this.last, MAX_GAP_MS) - this.gap) * GAP_WEIGHT;
+    this.last = now;
+    if (!this.light()) this.lightSince = undefined;
+    else this.lightSince ??= now;
+  }
+
+  /** Whether fewer than the threshold arrive a second. */
+  light(): boolean {
+    return this.gap * this.perSecond > 1000;
+  }
+
+  /** How long arrivals have stayed under the threshold, ms (infinite before any). */
+  lightFor(now: number): number {
+    return this.lightSince === undefined ? 0 : now - this.lightSince;
+  }
+}
+
 /**
  * The main thread's own copy of the model, for a request that arrives while every worker is idle
  * and traffic is light. Handing it to a sleeping worker and taking the reply back costs two thread
@@ -41,14 +70,11 @@ const GAP_WEIGHT = 1 / 16;
  */
 export class InlineLane {
   private busy = false;
-  private last = 0;
-  /** Smoothed gap between arrivals, ms; starts quiet. */
-  private gap = MAX_GAP_MS;
   private readonly ctx: RankContext;
 
   private constructor(
     private readonly model: RecModel,
-    private readonly below: number,
+    private readonly o: InlineLaneOptions,
     readonly loaded: LaneLoad,
   ) {
     this.ctx = rankContext(model);
@@ -61,27 +87,24 @@ export class InlineLane {
     const pace = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
     try {
       const model = await instantiate(bundle, { provider: o.provider, efSearch: o.efSearch, catalog: o.catalog, pace });
-      return new InlineLane(model, o.below, { ms: performance.now() - began, longestStallMs: delay.max / 1e6 });
+      return new InlineLane(model, o, { ms: performance.now() - began, longestStallMs: delay.max / 1e6 });
     } finally {
       delay.disable();
     }
   }
 
-  /** Every request handed to the pool, as it arrives. */
-  arrived(now: number): void {
-    if (this.last > 0) this.gap += (Math.min(now - this.last, MAX_GAP_MS) - this.gap) * GAP_WEIGHT;
-    this.last = now;
-  }
-
   /** Whether the request at the head of the queue is served here: nothing else waiting or running. */
   wants(waiting: number, onWorkers: number): boolean {
-    return !this.busy && waiting === 1 && onWorkers === 0 && this.gap * this.below > 1000;
+    return !this.busy && waiting === 1 && onWorkers === 0 && this.o.arrivals.light();
   }
 
-  async run(task: Task): Promise<WorkerReply> {
+  /** Answers `task` here, with its time in the queue since `queued` (performance.now()), µs. */
+  async run(task: Task, queued: number): Promise<{ version: string; outcome: TaskOutcome; queue: number }> {
     this.busy = true;
+    const began = performance.now();
     try {
-      return await answerBatch(this.ctx, this.model.data.manifest.version, { batch: [task] });
+      const reply = await answerBatch(this.ctx, this.model.data.manifest.version, { batch: [task] });
+      return { version: reply.version, outcome: reply.outcomes[0], queue: toMicros(began - queued) };
     } finally {
       this.busy = false;
     }

@@ -14,7 +14,7 @@ import { StandingQueue } from './standing-queue.js';
 import type { TaskOutcome, WorkerReply, WorkerTask } from './answer.js';
 import type { WorkerInit } from './worker.js';
 import { WorkerThreads } from './worker-threads.js';
-import { InlineLane, type LaneLoad } from './inline-lane.js';
+import { ArrivalRate, InlineLane, type LaneLoad } from './inline-lane.js';
 
 export interface PoolOptions {
   workers: number;
@@ -33,8 +33,8 @@ export interface PoolOptions {
   overloadDeadlineMs: number;
   /** StandingQueue's interval, ms (tests shorten or lengthen it). */
   standingQueueMs?: number;
-  /** Start the workers one after another: a reload's new pool then leaves the serving one the other cores. */
-  oneAtATime?: boolean;
+  /** The pool this one replaces (a reload): workers start one at a time, and its traffic is judged (see loadLane). */
+  takesOver?: ModelPool;
   /** Batches a worker holds at once (the next one is received while the current one runs). */
   concurrentTasksPerWorker: number;
   /** Most requests handed to a worker as one message. */
@@ -118,6 +118,7 @@ export class ModelPool {
   private readonly standing: StandingQueue;
   /** The main thread's own model, once loaded (see InlineLane). */
   private lane: InlineLane | undefined;
+  private laneLoading = false;
 
   private constructor(
     private readonly pool: WorkerThreads<WorkerTask, WorkerReply>,
@@ -125,12 +126,16 @@ export class ModelPool {
     readonly data: BundleData,
     readonly provider: string,
     private readonly o: PoolOptions,
+    /** Shared with the pool this one replaces, and the one that replaces it. */
+    readonly arrivals = new ArrivalRate(o.inlineBelow),
   ) {
     this.slots = o.workers * o.concurrentTasksPerWorker;
     this.standing = new StandingQueue(o.standingQueueMs);
   }
 
-  static async start(versionDir: string, o: PoolOptions): Promise<ModelPool> {
+  static async start(versionDir: string, options: PoolOptions): Promise<ModelPool> {
+    // Nothing here keeps the replaced pool: it would keep every version it ever replaced alive.
+    const { takesOver, ...o } = options;
     // Read in steps: at a reload this thread keeps serving with the old pool meanwhile.
     const bundle = await loadBundle(versionDir, { shared: true, pace: () => new Promise((r) => setImmediate(r)) });
     const { catalog, provider: choice, efSearch } = o;
@@ -145,7 +150,7 @@ export class ModelPool {
       // A worker failing outside any request must not end the process (one bad version on reload
       // would take the serving one down with it): reported, and the worker replaced.
       (err) => o.onWorkerError?.(err),
-      o.oneAtATime,
+      takesOver !== undefined,
     );
     // A version that loads but cannot rank is refused before it takes a request.
     const why = await smokeTest(bundle, (batch) => pool.run({ batch }));
@@ -153,15 +158,21 @@ export class ModelPool {
       await pool.destroy();
       throw smokeError(bundle.dir, why);
     }
-    const started = new ModelPool(pool, bundle, provider, o);
-    if (o.inlineBelow > 0) started.loadLane();
+    const started = new ModelPool(pool, bundle, provider, o, takesOver?.arrivals);
+    started.loadLane();
     return started;
   }
 
-  /** Loads the main thread's model while the workers serve; a failure only leaves them serving everything. */
+  /**
+   * Loads the main thread's model while the workers serve, once traffic has stayed under its
+   * threshold for 2 s (it serves nothing above it, and loading it there cost a reload's requests
+   * their deadline); a failure only leaves the workers serving everything.
+   */
   private loadLane(): void {
     const { provider, efSearch, catalog, inlineBelow: below, onInline } = this.o;
-    InlineLane.load(this.data, { provider, efSearch, catalog, below }).then(
+    if (this.laneLoading || below === 0 || this.arrivals.lightFor(performance.now()) < 2000) return;
+    this.laneLoading = true;
+    InlineLane.load(this.data, { provider, efSearch, catalog, below, arrivals: this.arrivals }).then(
       (lane) => {
         if (this.closing) return void lane.close();
         this.lane = lane;
@@ -214,7 +225,8 @@ export class ModelPool {
     if (shed) return Promise.reject(new QueueFullError(shed));
     this.pending++;
     const queued = performance.now();
-    this.lane?.arrived(queued);
+    this.arrivals.arrived(queued);
+    if (!this.laneLoading) this.loadLane();
     return new Promise<PoolReply>((resolve, reject) => {
       this.queue.push({ task, queued, resolve, reject });
       this.dispatch();
@@ -265,7 +277,11 @@ export class ModelPool {
     const now = performance.now();
     const standing = this.standing.standing(now);
     this.dropLate(now, this.deadlineIf(standing));
-    if (this.lane?.wants(this.queue.length, this.running)) this.serveInline(this.lane, this.queue.shift()!);
+    if (this.lane?.wants(this.queue.length, this.running)) {
+      const w = this.queue.shift()!;
+      this.o.onInline?.({ served: true });
+      this.lane.run(w.task, w.queued).then(w.resolve, w.reject);
+    }
     while (this.running < this.slots && this.queue.length > 0) {
       // Sized by all slots, not the free ones: slots free up one at a time, and a small backlog
       // is better spread over workers about to finish than queued behind one.
@@ -315,27 +331,13 @@ export class ModelPool {
       });
   }
 
-  private serveInline(lane: InlineLane, w: Waiting): void {
-    const began = performance.now();
-    this.o.onInline?.({ served: true });
-    lane
-      .run(w.task)
-      .then((reply) =>
-        w.resolve({ version: reply.version, outcome: reply.outcomes[0], queue: toMicros(began - w.queued) }),
-      )
-      .catch(w.reject);
-  }
-
   /** All slots together finish `slots × size / ms` requests per ms while they are busy. */
   private noteService(size: number, ms: number): void {
     const rate = (this.slots * size) / Math.max(ms, 0.05);
     this.serviceRate = this.serviceRate === 0 ? rate : 0.9 * this.serviceRate + 0.1 * rate;
   }
 
-  /**
-   * Finishes every request handed to this pool, queued ones included, then stops the workers.
-   * The threads' own close() only waits for tasks already on a worker.
-   */
+  /** Finishes every request handed to this pool, queued ones included (the threads' own close() does not), then stops the workers. */
   close(): Promise<void> {
     this.closing ??= (async () => {
       if (this.pending > 0) await new Promise<void>((resolve) => (this.drained = resolve));

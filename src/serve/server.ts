@@ -273,7 +273,7 @@ export class VitrineServer {
       // Same directory and same files: the main pool stays. A version retrained in place (same name,
       // new files) is a new model and is loaded.
       const same = this.pool !== undefined && dir === this.pool.dir && sameFiles(dir, this.pool.manifest);
-      const next = same ? undefined : await ModelPool.start(dir, { ...this.poolOptions(), oneAtATime: true });
+      const next = same ? undefined : await ModelPool.start(dir, { ...this.poolOptions(), takesOver: this.pool });
       const plan = await this.variantPools
         .prepare(ExperimentDesk.bundlesOf(experiments), (next ?? this.pool)?.version)
         .catch(async (e: unknown) => {

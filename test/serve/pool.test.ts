@@ -147,6 +147,30 @@ describe('the worker pool', () => {
     }
   });
 
+  it('loads no main-thread model in a pool that takes over traffic above the threshold, until it is light', async () => {
+    const { pool: old } = await inlinePool(50);
+    let loaded = 0;
+    let next: ModelPool | undefined;
+    try {
+      // Back to back, far over 50/s; the pool that takes over judges the same traffic.
+      for (let j = 0; j < 100; j++) await old.run(task);
+      next = await start({ inlineBelow: 50, takesOver: old, onInline: (e) => void ('loaded' in e && loaded++) });
+      // Still busy for longer than a load takes here (~0.5 s): nothing loads.
+      for (const until = performance.now() + 2000; performance.now() < until; ) await next.run(task);
+      expect(loaded).toBe(0);
+      // Then light traffic (a request every 300 ms): it loads once that has lasted 2 s.
+      const light = performance.now();
+      for (const until = light + 15_000; loaded === 0 && performance.now() < until; ) {
+        await next.run(task);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      expect(loaded).toBe(1);
+      expect(performance.now() - light).toBeGreaterThan(2000);
+    } finally {
+      await Promise.all([old.close(), next?.close()]);
+    }
+  });
+
   it('leaves every request to the workers once arrivals outpace the inline threshold', async () => {
     // 50/s: a 20 ms gap. Back to back, the smoothed gap shrinks by a sixteenth of its excess a request.
     const { pool } = await inlinePool(50);
