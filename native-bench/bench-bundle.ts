@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readBundle } from '../src/bundle/read.js';
 import { loadDataset } from '../src/data/loaders/index.js';
@@ -7,6 +7,8 @@ import { generateShop } from '../src/data/synthetic/write.js';
 import { DEFAULT_HNSW } from '../src/index/hnsw.js';
 import { buildBundle, defaultBuildOptions } from '../src/train/build.js';
 import { DEFAULT_RANKER } from '../src/train/ranker.js';
+import type { Traffic } from '../src/load/engine.js';
+import { Rng } from '../src/util/rng.js';
 
 export interface BenchBundle {
   shop: string;
@@ -52,6 +54,19 @@ export async function ensureBenchBundle(items: number, users: number, candidates
   o.ranker.epochs = 6;
   await buildBundle(await loadDataset(shop), o);
   return { shop, bundle };
+}
+
+/** The bench bundle's first 5,000 shoppers: whom the serving benchmarks' requests are for. */
+export function benchShoppers(bundle: string): string[] {
+  return (JSON.parse(readFileSync(join(bundle, 'users.json'), 'utf8')) as { ids: string[] }).ids.slice(0, 5000);
+}
+
+/** Recommend requests (k 10) for shoppers drawn from `userIds` by a seeded generator: the same every run. */
+export function recommendTraffic(userIds: string[], candidates: number): Traffic {
+  const rng = new Rng(9);
+  return {
+    next: () => ({ call: 'recommend', body: { user: userIds[rng.int(userIds.length)], k: 10, candidates } }),
+  };
 }
 
 function loadFault(dir: string): string | undefined {

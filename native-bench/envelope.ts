@@ -21,7 +21,7 @@ import { runLoad } from '../src/load/engine.js';
 import { findMax } from '../src/load/find-max.js';
 import { openTarget } from '../src/load/target.js';
 import { Rng } from '../src/util/rng.js';
-import { ensureBenchBundle } from './bench-bundle.js';
+import { benchShoppers, ensureBenchBundle } from './bench-bundle.js';
 import { checkMachine } from './machine-check.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
 
@@ -310,7 +310,7 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
 }
 
 const { bundle } = await ensureBenchBundle(num('items'), num('users'), num('candidates'));
-const users = (JSON.parse(readFileSync(join(bundle, 'users.json'), 'utf8')) as { ids: string[] }).ids.slice(0, 5000);
+const users = benchShoppers(bundle);
 const machine = await checkMachine();
 const results: Record<string, Envelope> = {};
 for (const s of SERVERS.filter((x) => !args.only || x.name === args.only)) {

@@ -10,14 +10,13 @@
  * Prints a table and writes JSON to bench-results/.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad } from '../src/load/engine.js';
 import { openTarget } from '../src/load/target.js';
-import { Rng } from '../src/util/rng.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
-import { ensureBenchBundle } from './bench-bundle.js';
+import { benchShoppers, ensureBenchBundle, recommendTraffic } from './bench-bundle.js';
 import { checkMachine } from './machine-check.js';
 import { median } from './median.js';
 import { stageBreakdown } from './stage-breakdown.js';
@@ -42,7 +41,7 @@ if (rates.some((r) => !(r > 0)) || !(seconds > 0) || !(rounds >= 1) || !(below >
 
 const machine = await checkMachine();
 const { bundle } = await ensureBenchBundle(Number(args.items), Number(args.users), Number(args.candidates));
-const userIds = (JSON.parse(readFileSync(join(bundle, 'users.json'), 'utf8')) as { ids: string[] }).ids.slice(0, 5000);
+const userIds = benchShoppers(bundle);
 
 interface Server {
   name: string;
@@ -60,13 +59,7 @@ async function start(name: string, inlineBelow: number): Promise<Server> {
 }
 
 const servers = [await start('workers only', 0), await start(`main thread under ${below}/s`, below)];
-const rng = new Rng(9);
-const traffic = {
-  next: () => ({
-    call: 'recommend' as const,
-    body: { user: userIds[rng.int(userIds.length)], k: 10, candidates: Number(args.candidates) },
-  }),
-};
+const traffic = recommendTraffic(userIds, Number(args.candidates));
 
 interface Row {
   server: string;

@@ -11,15 +11,14 @@
  * Prints a table and writes JSON to bench-results/.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad } from '../src/load/engine.js';
 import { openTarget } from '../src/load/target.js';
-import { Rng } from '../src/util/rng.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
-import { ensureBenchBundle } from './bench-bundle.js';
+import { benchShoppers, ensureBenchBundle, recommendTraffic } from './bench-bundle.js';
 import { checkMachine } from './machine-check.js';
 import { median } from './median.js';
 
@@ -41,7 +40,7 @@ if (!(rate > 0) || !(seconds >= 10) || !(rounds >= 1))
 
 const machine = await checkMachine();
 const { bundle } = await ensureBenchBundle(Number(args.items), Number(args.users), Number(args.candidates));
-const userIds = (JSON.parse(readFileSync(join(bundle, 'users.json'), 'utf8')) as { ids: string[] }).ids.slice(0, 5000);
+const userIds = benchShoppers(bundle);
 const dir = mkdtempSync(join(tmpdir(), 'vitrine-reload-'));
 for (const v of ['v1', 'v2']) symlinkSync(resolve(bundle), join(dir, v));
 
@@ -51,13 +50,7 @@ const { child, port } = await startServerProcess(
   [...argv, '--admin-token', token, '--log-level', 'info'],
   /(?=[\s\S]*main thread's model is ready)[\s\S]*?"port":(\d+)/,
 );
-const rng = new Rng(9);
-const traffic = {
-  next: () => ({
-    call: 'recommend' as const,
-    body: { user: userIds[rng.int(userIds.length)], k: 10, candidates: Number(args.candidates) },
-  }),
-};
+const traffic = recommendTraffic(userIds, Number(args.candidates));
 
 /** Polls /healthz every 20 ms in its own process until stopped; resolves to the slowest answer, ms. */
 function healthzPoller(): { stop: () => Promise<number> } {

@@ -12,7 +12,7 @@
  * lot. Prints a table and writes JSON to bench-results/.
  */
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -20,7 +20,7 @@ import { type LoadResult, runLoad } from '../src/load/engine.js';
 import { openTarget } from '../src/load/target.js';
 import { Rng } from '../src/util/rng.js';
 import { TestRedis } from '../test/helpers/redis.js';
-import { ensureBenchBundle } from './bench-bundle.js';
+import { benchShoppers, ensureBenchBundle } from './bench-bundle.js';
 import { checkMachine } from './machine-check.js';
 import { median } from './median.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
@@ -176,7 +176,7 @@ async function measure(t: Target, userIds: string[], alsoAtRate?: number, atRate
 const { bundle } = await ensureBenchBundle(items, users, Number(args.candidates));
 // Only the ids: the load generator shares the machine with the server, and a heap holding the
 // whole data set (~220 MB) made its own garbage collections pause it for up to 10 ms.
-const userIds = (JSON.parse(readFileSync(join(bundle, 'users.json'), 'utf8')) as { ids: string[] }).ids.slice(0, 5000);
+const userIds = benchShoppers(bundle);
 const cli = resolve('dist', 'cli', 'main.js');
 const vitrineTarget = (name: string, extra: string[]): Target => ({
   name,

@@ -8,6 +8,7 @@ import { answerBatch, type TaskOutcome } from './answer.js';
 import { toMicros } from './clock.js';
 import type { Task } from './calls/task.js';
 import type { Logger } from './log.js';
+import { nextTurn } from '../util/steps.js';
 
 export interface InlineLaneOptions {
   provider: ExecutionProviderChoice;
@@ -30,6 +31,13 @@ const MAX_GAP_MS = 1000;
 /** Weight of the newest gap in the smoothed one: the estimate follows ~16 arrivals. */
 const GAP_WEIGHT = 1 / 16;
 
+/**
+ * How long arrivals must stay light before a pool loads the main thread's model: chosen, not tuned,
+ * to outlast a lull (the reload bench's 3 s pauses loaded it into the next busy phase when one light
+ * arrival was enough).
+ */
+const STEADILY_LIGHT_MS = 2000;
+
 /** Requests handed to a pool, as a smoothed gap between arrivals (starts quiet), against a threshold. */
 export class ArrivalRate {
   private last = 0;
@@ -51,9 +59,9 @@ export class ArrivalRate {
     return this.gap * this.perSecond > 1000;
   }
 
-  /** How long arrivals have stayed under the threshold, ms (infinite before any). */
-  lightFor(now: number): number {
-    return this.lightSince === undefined ? 0 : now - this.lightSince;
+  /** Whether arrivals have stayed under the threshold for STEADILY_LIGHT_MS (always, before any). */
+  steadilyLight(now: number): boolean {
+    return this.lightSince !== undefined && now - this.lightSince >= STEADILY_LIGHT_MS;
   }
 }
 
@@ -84,9 +92,13 @@ export class InlineLane {
     const began = performance.now();
     const delay = monitorEventLoopDelay({ resolution: 10 });
     delay.enable();
-    const pace = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
     try {
-      const model = await instantiate(bundle, { provider: o.provider, efSearch: o.efSearch, catalog: o.catalog, pace });
+      const model = await instantiate(bundle, {
+        provider: o.provider,
+        efSearch: o.efSearch,
+        catalog: o.catalog,
+        pace: nextTurn,
+      });
       return new InlineLane(model, o, { ms: performance.now() - began, longestStallMs: delay.max / 1e6 });
     } finally {
       delay.disable();

@@ -15,6 +15,7 @@ import type { TaskOutcome, WorkerReply, WorkerTask } from './answer.js';
 import type { WorkerInit } from './worker.js';
 import { WorkerThreads } from './worker-threads.js';
 import { ArrivalRate, InlineLane, type LaneLoad } from './inline-lane.js';
+import { nextTurn } from '../util/steps.js';
 
 export interface PoolOptions {
   workers: number;
@@ -118,7 +119,7 @@ export class ModelPool {
   private readonly standing: StandingQueue;
   /** The main thread's own model, once loaded (see InlineLane). */
   private lane: InlineLane | undefined;
-  private laneLoading = false;
+  private laneWanted = true; // until the main thread's model loads, or a threshold of 0 says never
 
   private constructor(
     private readonly pool: WorkerThreads<WorkerTask, WorkerReply>,
@@ -136,8 +137,7 @@ export class ModelPool {
   static async start(versionDir: string, options: PoolOptions): Promise<ModelPool> {
     // Nothing here keeps the replaced pool: it would keep every version it ever replaced alive.
     const { takesOver, ...o } = options;
-    // Read in steps: at a reload this thread keeps serving with the old pool meanwhile.
-    const bundle = await loadBundle(versionDir, { shared: true, pace: () => new Promise((r) => setImmediate(r)) });
+    const bundle = await loadBundle(versionDir, { shared: true, pace: nextTurn });
     const { catalog, provider: choice, efSearch } = o;
     const workerData: WorkerInit = { bundle: forThread(bundle), catalog, provider: choice, efSearch };
     // Resolved through dist/ from both src/ and dist/: workers always run the compiled worker, also
@@ -159,19 +159,20 @@ export class ModelPool {
       throw smokeError(bundle.dir, why);
     }
     const started = new ModelPool(pool, bundle, provider, o, takesOver?.arrivals);
-    started.loadLane();
+    started.loadLaneIfLight(performance.now());
     return started;
   }
 
   /**
-   * Loads the main thread's model while the workers serve, once traffic has stayed under its
-   * threshold for 2 s (it serves nothing above it, and loading it there cost a reload's requests
-   * their deadline); a failure only leaves the workers serving everything.
+   * Loads the main thread's model while the workers serve, once traffic has stayed light (it serves
+   * nothing above its threshold, and loading it there cost a reload's requests their deadline); a
+   * failure only leaves the workers serving everything.
    */
-  private loadLane(): void {
+  private loadLaneIfLight(now: number): void {
+    if (!this.laneWanted || !this.arrivals.steadilyLight(now)) return;
+    this.laneWanted = false;
     const { provider, efSearch, catalog, inlineBelow: below, onInline } = this.o;
-    if (this.laneLoading || below === 0 || this.arrivals.lightFor(performance.now()) < 2000) return;
-    this.laneLoading = true;
+    if (below === 0) return;
     InlineLane.load(this.data, { provider, efSearch, catalog, below, arrivals: this.arrivals }).then(
       (lane) => {
         if (this.closing) return void lane.close();
@@ -226,7 +227,7 @@ export class ModelPool {
     this.pending++;
     const queued = performance.now();
     this.arrivals.arrived(queued);
-    if (!this.laneLoading) this.loadLane();
+    this.loadLaneIfLight(queued);
     return new Promise<PoolReply>((resolve, reject) => {
       this.queue.push({ task, queued, resolve, reject });
       this.dispatch();

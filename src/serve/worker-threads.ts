@@ -56,15 +56,15 @@ export class WorkerThreads<T, R> {
     workerData: unknown,
     count: number,
     onError: (err: unknown) => void,
-    /** Start them one after another (a reload: see PoolOptions.oneAtATime). */
+    /** Start them one after another, up to the first that fails (a reload: see PoolOptions.takesOver). */
     oneAtATime = false,
   ): Promise<{ threads: WorkerThreads<T, R>; provider: string }> {
     const pool = new WorkerThreads<T, R>(file, workerData, onError);
-    const started: PromiseSettledResult<string>[] = [];
-    if (oneAtATime)
-      for (let w = 0; w < count && !started.some((s) => s.status === 'rejected'); w++)
-        started.push(...(await Promise.allSettled([pool.spawn()])));
-    else started.push(...(await Promise.allSettled(Array.from({ length: count }, () => pool.spawn()))));
+    let started: PromiseSettledResult<string>[] = [];
+    if (!oneAtATime) started = await Promise.allSettled(Array.from({ length: count }, () => pool.spawn()));
+    else
+      while (started.length < count && started.every((s) => s.status === 'fulfilled'))
+        started = [...started, ...(await Promise.allSettled([pool.spawn()]))];
     const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
     if (failed) {
       await pool.destroy();

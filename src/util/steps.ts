@@ -5,6 +5,9 @@
  */
 export type Steps<T> = Generator<void, T, void>;
 
+/** A pace for a thread that serves: the next turn of the event loop, after the I/O waiting for it. */
+export const nextTurn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Runs every step at once. */
 export function runAtOnce<T>(job: Steps<T>): T {
   for (;;) {
