@@ -5,8 +5,8 @@ import { peopleAndItems } from './read.js';
 
 /**
  * A bundle to hand another thread: its catalogue and users left out where their bytes are in
- * shared memory. Structured-cloning 100k catalogue items and 20k users took the sending thread
- * ~250 ms per worker on the bench bundle (the main thread, while serving, at every reload); the
+ * shared memory. Structured-cloning 100k catalogue items and 20k users held the sending thread
+ * 290-370 ms for two workers on the bench bundle (the main thread, while serving, at every reload); the
  * receiving thread parses the shared bytes in its own time instead (fromThread).
  */
 export function forThread(b: BundleData): BundleData {
