@@ -3,19 +3,17 @@
  * on the bench bundle, measured the same way in one run, through `vitrine loadtest`'s engine.
  *
  *   npm run bench:envelope -- [--slo-ms 10] [--step-seconds 5] [--seconds 10] [--connections 32] [--slow-readers 16]
- *                              [--max-rss-mib 8192]
+ *                              [--max-rss-mib 8192] [--redis] [--only vitrine] [--max RATE] [--serve-flags "..."]
  *
  * Per server: the highest open-loop rate whose p99 meets the objective (stepped as `loadtest --find-max`
  * does), p50/p99 at a tenth and at half of it, goodput and the admitted requests' p99 at 2× and 10× it,
  * /healthz's slowest answer while overloaded, and the server's memory while clients that never read
  * their replies keep sending. Prints a table and writes JSON to bench-results/.
  */
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
 import type { LoadResult, Traffic } from '../src/load/engine.js';
 import { runLoad } from '../src/load/engine.js';
 import { findMax } from '../src/load/find-max.js';
@@ -23,6 +21,9 @@ import { openTarget } from '../src/load/target.js';
 import { Rng } from '../src/util/rng.js';
 import { benchShoppers, ensureBenchBundle } from './bench-bundle.js';
 import { checkMachine } from './machine-check.js';
+import { type Healthz, healthzText, healthzWhile, rssMiB, slowReaders } from './overload-probes.js';
+import { describeThreadCpu, type ThreadCpu, threadCpu } from './thread-cpu.js';
+import { TestRedis } from '../test/helpers/redis.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
 
 const { values: args } = parseArgs({
@@ -44,6 +45,9 @@ const { values: args } = parseArgs({
     max: { type: 'string' },
     // Extra flags for vitrine serve, space-separated (e.g. --serve-flags="--queue-deadline 10 --max-batch 4").
     'serve-flags': { type: 'string', default: '' },
+    // Vitrine keeps shoppers' state in a Redis of its own (Debian's redis-server, started here) instead
+    // of its embedded store; the overload rows then also count the commands Redis was sent.
+    redis: { type: 'boolean', default: false },
   },
 });
 const num = (k: keyof typeof args): number => Number(args[k]);
@@ -54,7 +58,7 @@ interface Server {
   path: string;
   /** Whether it answers GET /healthz on its port. */
   probes: boolean;
-  argv: (bundle: string) => string[];
+  argv: (bundle: string, store?: string) => string[];
   ready: RegExp;
 }
 
@@ -64,7 +68,7 @@ const SERVERS: Server[] = [
     codec: 'msgpack',
     path: '/ws',
     probes: true,
-    argv: (b) => [
+    argv: (b, store) => [
       resolve('dist/cli/main.js'),
       'serve',
       '--bundle',
@@ -75,6 +79,8 @@ const SERVERS: Server[] = [
       'bundle',
       '--log-level',
       'warn',
+      ...(store ? ['--store', store] : []),
+      ...args['serve-flags'].split(' ').filter(Boolean),
     ],
     ready: /on http:\/\/127\.0\.0\.1:(\d+)/,
   },
@@ -88,107 +94,11 @@ const SERVERS: Server[] = [
   },
 ];
 
-const start = (s: Server, bundle: string) => startServerProcess(s.argv(bundle), s.ready);
+const start = (s: Server, bundle: string) => startServerProcess(s.argv(bundle, redis?.url), s.ready);
 
-const rssMiB = (pid: number): number =>
-  Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
-
-/** A phase's /healthz figures, where the server has one. */
-interface Healthz {
-  healthzMaxMs?: number;
-  healthzProbes?: number;
-  /** The poller's first fetch, made before the phase (not counted in healthzMaxMs). */
-  healthzColdMs?: number;
-}
-
-/** The /healthz figures as the printed table says them. */
-const healthzText = (h: Healthz): string =>
-  h.healthzMaxMs !== undefined
-    ? `, /healthz slowest ${h.healthzMaxMs} ms of ${h.healthzProbes} (the poller's cold first fetch, not counted: ${h.healthzColdMs} ms)`
-    : '';
-
-/**
- * The slowest /healthz answer while `during` runs, polled every 50 ms from a process of its own: the
- * load generator's event loop is busy sending, and would add its own delays to the figure. The
- * poller's first fetch is made before `during` starts and not counted: it loads undici and compiles
- * it, 70-80 ms on an idle machine here and more on busy cores, which earlier runs took for the server's.
- */
-async function healthzWhile<T>(port: number | undefined, during: () => Promise<T>): Promise<{ value: T } & Healthz> {
-  if (port === undefined) return { value: await during() };
-  const poller = spawn(process.execPath, ['-e', POLLER, String(port)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const ready = new Promise<void>((r) =>
-    poller.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('ready\n')) r();
-    }),
-  );
-  const exited = new Promise((r) => poller.once('exit', r));
-  await Promise.race([ready, exited]);
-  const value = await during();
-  poller.kill('SIGTERM');
-  await exited;
-  const last = out.trim().split('\n').pop() ?? '';
-  const { max, probes, cold } = JSON.parse(last.startsWith('{') ? last : '{}') as Record<string, number | undefined>;
-  return { value, ...(max !== undefined && { healthzMaxMs: max, healthzProbes: probes, healthzColdMs: cold }) };
-}
-const POLLER = `
-const port = process.argv[1];
-const probe = () =>
-  fetch('http://127.0.0.1:' + port + '/healthz', { signal: AbortSignal.timeout(5000) })
-    .then((r) => r.arrayBuffer())
-    .catch(() => undefined);
-let worst = 0, probes = 0, stop = false;
-process.on('SIGTERM', () => (stop = true));
-(async () => {
-  const t = performance.now();
-  await probe();
-  const cold = performance.now() - t;
-  console.log('ready');
-  while (!stop) {
-    const t0 = performance.now();
-    await probe();
-    worst = Math.max(worst, performance.now() - t0);
-    probes++;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  console.log(JSON.stringify({ max: Number(worst.toFixed(1)), probes, cold: Number(cold.toFixed(1)) }));
-})();`;
-
-/** Clients that send and never read: each pauses its socket, then sends `requests` recommend calls. */
-async function slowReaders(
-  url: string,
-  n: number,
-  requests: number,
-  users: string[],
-  stop: () => boolean,
-): Promise<() => void> {
-  const sockets = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<WebSocket>((res, rej) => {
-          const ws = new WebSocket(url);
-          ws.once('open', () => res(ws));
-          ws.once('error', rej);
-        }),
-    ),
-  );
-  for (const ws of sockets) {
-    ws.on('error', () => undefined);
-    // The ws library reads from this net.Socket; paused, nothing is read and the server's replies pile up.
-    (ws as unknown as { _socket: { pause(): void } })._socket.pause();
-  }
-  // In rounds, yielding between them, so the RSS sampler runs while requests go out and can stop
-  // a server that grows past the cap (sent in one go, they took seconds in which nothing ran).
-  for (let r = 0; r < requests && !stop(); r += 500) {
-    for (const [j, ws] of sockets.entries())
-      for (let q = r; q < Math.min(requests, r + 500); q++)
-        ws.send(JSON.stringify({ id: q, call: 'recommend', user: users[(j * 7919 + q) % users.length], k: 10 }));
-    await new Promise((w) => setImmediate(w));
-  }
-  return () => sockets.forEach((ws) => ws.terminate());
-}
+/** Commands Redis has processed so far (0 without one). */
+const redisCommands = (): number =>
+  Number(/total_commands_processed:(\d+)/.exec(redis?.cli('INFO', 'stats') ?? '')?.[1] ?? 0);
 
 interface Envelope {
   max: number;
@@ -206,6 +116,10 @@ interface Envelope {
     clientLateP99: number;
     admittedServerP99: number;
     errors: Record<string, number>;
+    /** With --redis: the commands Redis was sent during the phase (a refused request should send none). */
+    storeCommands?: number;
+    /** Where the two cores went: at 10× the load generator's own sending and reading is a large share. */
+    cpu?: ThreadCpu;
   } & Healthz)[];
   slowReaders: { rssBeforeMiB: number; rssPeakMiB: number; capped: boolean } & Healthz;
   clientCpu: number;
@@ -247,12 +161,17 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
     const overload: Envelope['overload'] = [];
     for (const factor of [2, 10]) {
       process.stderr.write(`  ${s.name} at ${factor}× (${factor * max}/s)...\n`);
-      const { value: r, ...healthz } = await healthzWhile(
-        s.probes ? port : undefined,
+      const commands = redisCommands();
+      const { value: measured, ...healthz } = await healthzWhile(s.probes ? port : undefined, () =>
         // A second's warm-up, as every phase has: the figures are the overload's steady state. Its
         // first 100 ms are a burst to the server (queued under the ordinary deadline, by design).
-        () => at(factor * max, num('seconds'), 1),
+        threadCpu(
+          child.pid,
+          () => at(factor * max, num('seconds'), 1),
+          (x) => x.overall.count,
+        ),
       );
+      const { value: r, cpu } = measured;
       overload.push({
         factor,
         offered: factor * max,
@@ -262,6 +181,8 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
         clientLateP99: r.sendLateness?.p99 ?? 0,
         admittedServerP99: r.overall.admitted.serverP99,
         errors: r.overall.errors,
+        ...(cpu && { cpu }),
+        ...(redis && s.probes && { storeCommands: redisCommands() - commands }),
         ...healthz,
       });
       await new Promise((r) => setTimeout(r, 3000)); // let the backlog clear before the next phase
@@ -309,14 +230,16 @@ async function measure(s: Server, bundle: string, users: string[]): Promise<Enve
   }
 }
 
+const redis = args.redis ? await TestRedis.start() : undefined;
 const { bundle } = await ensureBenchBundle(num('items'), num('users'), num('candidates'));
 const users = benchShoppers(bundle);
 const machine = await checkMachine();
 const results: Record<string, Envelope> = {};
 for (const s of SERVERS.filter((x) => !args.only || x.name === args.only)) {
   process.stderr.write(`measuring ${s.name}...\n`);
-  results[s.name] = await measure(s, bundle, users);
+  results[s.name] = await measure(s, bundle, users).finally(() => redis?.cli('FLUSHALL'));
 }
+await redis?.stop();
 const inputs = {
   items: num('items'),
   users: num('users'),
@@ -327,6 +250,8 @@ const inputs = {
   connections: num('connections'),
   slowReaders: `${num('slow-readers')} connections × ${num('slow-requests')} requests, never read`,
   cores: cpus().length,
+  store: redis ? 'redis (vitrine)' : 'embedded',
+  ...(args['serve-flags'] && { serveFlags: args['serve-flags'] }),
   machine,
 };
 console.log(`\noverload envelope, recommend on the bench bundle (${JSON.stringify(inputs)})`);
@@ -338,7 +263,7 @@ for (const [name, e] of Object.entries(results)) {
   console.log(`  half max (${e.half.rate}/s): p50 ${e.half.p50} ms, p99 ${e.half.p99} ms`);
   for (const o of e.overload)
     console.log(
-      `  ${o.factor}× max (${o.offered}/s offered, ${o.achieved}/s sent): goodput ${o.goodput}/s (${Math.round((100 * o.goodput) / e.base)}% of max), admitted p99 ${o.admittedP99} ms (${(o.admittedP99 / Math.max(0.001, e.low.p99)).toFixed(1)}× unloaded; server's own p99 ${o.admittedServerP99} ms; client sent late by p99 ${o.clientLateP99} ms), errors ${JSON.stringify(o.errors)}${healthzText(o)}`,
+      `  ${o.factor}× max (${o.offered}/s offered, ${o.achieved}/s sent): goodput ${o.goodput}/s (${Math.round((100 * o.goodput) / e.base)}% of max), admitted p99 ${o.admittedP99} ms (${(o.admittedP99 / Math.max(0.001, e.low.p99)).toFixed(1)}× unloaded; server's own p99 ${o.admittedServerP99} ms; client sent late by p99 ${o.clientLateP99} ms), errors ${JSON.stringify(o.errors)}${o.storeCommands !== undefined ? `, Redis commands ${o.storeCommands}` : ''}${healthzText(o)}${o.cpu ? `; ${describeThreadCpu(o.cpu)}` : ''}`,
     );
   console.log(
     `  slow readers: RSS ${e.slowReaders.rssBeforeMiB} → peak ${e.slowReaders.rssPeakMiB} MiB${e.slowReaders.capped ? ` (stopped there: past --max-rss-mib ${num('max-rss-mib')})` : ''}${healthzText(e.slowReaders)}`,

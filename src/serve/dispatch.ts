@@ -14,7 +14,7 @@ import type { ServerConfig } from './config/index.js';
 import type { Logger, Pseudonymiser } from './log.js';
 import type { ServerMetrics } from './metrics.js';
 import { elapsed } from './clock.js';
-import type { ModelPool, PoolReply } from './pool.js';
+import type { ModelPool, PoolReply, Reservation } from './pool.js';
 import { QueueFullError } from './shed.js';
 import type { PromotionDesk } from './promotions.js';
 import { type Assignment, type ExperimentDesk, variantNames } from './experiments.js';
@@ -32,6 +32,9 @@ export function callLabelOf(raw: unknown): string {
 export function fail(id: RequestId | null, code: WireErrorCode, message: string, field?: string): ErrorReply {
   return { id, error: field !== undefined ? { code, message, field } : { code, message } };
 }
+
+/** What the door said of a request: refused (the reply), or let in, holding a place in the pool's queue. */
+export type Preflight = { refused: ErrorReply } | { refused?: undefined; reservation?: Reservation };
 
 export interface DispatchDeps {
   config: ServerConfig;
@@ -61,7 +64,7 @@ export class Dispatcher {
   constructor(private readonly d: DispatchDeps) {}
 
   /** Validates and answers one request; never throws (errors become coded replies). */
-  async handle(raw: unknown, transport: Transport, callFromPath?: string): Promise<Reply> {
+  async handle(raw: unknown, transport: Transport, callFromPath?: string, reservation?: Reservation): Promise<Reply> {
     const t0 = performance.now();
     const id = idOf(raw);
     const { metrics } = this.d;
@@ -73,7 +76,7 @@ export class Dispatcher {
         throw new VitrineError('shutting_down', 'the server is shutting down; reconnect to another replica');
       const req = parseRequest(raw, this.d.config.limits, callFromPath);
       callName = req.call.call;
-      const { result, bundle, degraded, pooled, as } = await this.answer(req.call);
+      const { result, bundle, degraded, pooled, as } = await this.answer(req.call, reservation);
       if (pooled !== undefined) metrics.stages.observe(callName, 'reply', (performance.now() - pooled) / 1000);
       const serverMs = elapsed(t0);
       metrics.requests.inc({ call: callName, transport, outcome: 'ok' });
@@ -94,6 +97,8 @@ export class Dispatcher {
       metrics.requests.inc({ call: callName, transport, outcome: body.code });
       return this.stamped({ id, error: body }, t0);
     } finally {
+      // A place held for a request that failed before it was queued (invalid, or another pool's).
+      if (reservation) reservation.pool.release(reservation);
       this.inFlight--;
       metrics.inFlight.set(this.inFlight);
     }
@@ -104,7 +109,10 @@ export class Dispatcher {
     return this.d.config.clock === 'bundle' && pool ? pool.manifest.data.referenceTime : Date.now() / 1000;
   }
 
-  private async answer(asked: ReturnType<typeof parseRequest>['call']): Promise<{
+  private async answer(
+    asked: ReturnType<typeof parseRequest>['call'],
+    reservation?: Reservation,
+  ): Promise<{
     result: AnyResult;
     bundle: string;
     degraded?: string;
@@ -125,13 +133,10 @@ export class Dispatcher {
     const pool = this.poolFor(applied.bundle);
     let reply;
     try {
-      reply = await pool.run({
-        call,
-        streamed: state?.streamed,
-        rejected: state?.rejected,
-        forgotten: state?.forgotten,
-        now,
-      });
+      reply = await pool.run(
+        { call, streamed: state?.streamed, rejected: state?.rejected, forgotten: state?.forgotten, now },
+        reservation,
+      );
     } catch (e) {
       throw e instanceof QueueFullError ? this.shed(e) : e;
     }
@@ -284,15 +289,15 @@ export class Dispatcher {
    * refusing the excess costs the main thread a few microseconds each. Events are never refused here
    * (they do not wait for a worker).
    */
-  preflight(raw: unknown, transport: Transport, callFromPath?: string): ErrorReply | undefined {
+  preflight(raw: unknown, transport: Transport, callFromPath?: string): Preflight {
     const pool = this.d.pool();
-    if (!pool) return undefined;
+    if (!pool) return {};
     const call = callLabelOf(callFromPath !== undefined ? { call: callFromPath } : raw);
-    if (call === 'event' || call === 'unknown') return undefined;
-    const shed = pool.admission();
-    if (!shed) return undefined;
-    this.d.metrics.shed.inc({ reason: shed.reason });
-    return this.refused(call, transport, idOf(raw), 'overloaded', shed.message);
+    if (call === 'event' || call === 'unknown') return {};
+    const door = pool.reserve();
+    if (!('reason' in door)) return { reservation: door };
+    this.d.metrics.shed.inc({ reason: door.reason });
+    return { refused: this.refused(call, transport, idOf(raw), 'overloaded', door.message) };
   }
 
   /** A request refused before it reached `handle` (which counts its own): counted, then answered. */

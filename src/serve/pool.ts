@@ -1,11 +1,8 @@
-import { availableParallelism } from 'node:os';
 import { loadBundle } from '../bundle/read.js';
 import { forThread } from '../bundle/threads.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { VitrineError } from '../protocol/errors.js';
 import type { BundleData } from '../bundle/model.js';
-import type { Item } from '../data/types.js';
-import type { ExecutionProviderChoice } from '../backends/onnx.js';
 import type { Task } from './calls/task.js';
 import { toMicros } from './clock.js';
 import { smokeError, smokeTest } from './smoke.js';
@@ -14,68 +11,9 @@ import { StandingQueue } from './standing-queue.js';
 import type { TaskOutcome, WorkerReply, WorkerTask } from './answer.js';
 import type { WorkerInit } from './worker.js';
 import { WorkerThreads } from './worker-threads.js';
-import { ArrivalRate, InlineLane, type LaneLoad } from './inline-lane.js';
+import { ArrivalRate, InlineLane } from './inline-lane.js';
+import type { PoolOptions } from './pool-options.js';
 import { nextTurn } from '../util/steps.js';
-
-export interface PoolOptions {
-  workers: number;
-  /** Requests waiting for a worker; past this, requests get `overloaded`. */
-  maxQueue: number;
-  /**
-   * Longest a request may wait for a worker, ms. One that has waited longer is answered `overloaded`
-   * instead of being served late, and a new one whose expected wait is longer is refused at once.
-   */
-  queueDeadlineMs: number;
-  /**
-   * The deadline while the queue stands (more traffic than the workers can serve, not a burst they
-   * will work off: see StandingQueue), ms. Shorter than `queueDeadlineMs`, it keeps the admitted
-   * requests' wait short under overload, and the newest are served first.
-   */
-  overloadDeadlineMs: number;
-  /** StandingQueue's interval, ms (tests shorten or lengthen it). */
-  standingQueueMs?: number;
-  /** The pool this one replaces (a reload): workers start one at a time, and its traffic is judged (see loadLane). */
-  takesOver?: ModelPool;
-  /** Batches a worker holds at once (the next one is received while the current one runs). */
-  concurrentTasksPerWorker: number;
-  /** Most requests handed to a worker as one message. */
-  maxBatch: number;
-  provider: ExecutionProviderChoice;
-  efSearch?: number;
-  catalog?: Item[];
-  /** Told the size of every batch sent to a worker (for metrics). */
-  onBatch?: (size: number) => void;
-  /** Told of a worker failing outside any request (at start-up, or a crash between tasks). */
-  onWorkerError?: (err: unknown) => void;
-  /**
-   * Arrivals per second under which a request finding every worker idle is served by the main
-   * thread's own model (InlineLane); 0: never.
-   */
-  inlineBelow: number;
-  /** Told when the main thread's model is ready or failed to load, and of each request it serves. */
-  onInline?: (event: { loaded: LaneLoad } | { failed: unknown } | { served: true }) => void;
-}
-
-type PoolSettings = Omit<PoolOptions, 'catalog' | 'onBatch' | 'onWorkerError' | 'standingQueueMs' | 'onInline'>;
-
-/** The settings a pool takes from the server's configuration, and nothing else of it (no tokens). */
-export function poolSettings(c: PoolSettings): PoolSettings {
-  return {
-    workers: c.workers,
-    maxQueue: c.maxQueue,
-    queueDeadlineMs: c.queueDeadlineMs,
-    overloadDeadlineMs: c.overloadDeadlineMs,
-    concurrentTasksPerWorker: c.concurrentTasksPerWorker,
-    maxBatch: c.maxBatch,
-    provider: c.provider,
-    efSearch: c.efSearch,
-    inlineBelow: c.inlineBelow,
-  };
-}
-
-export function defaultWorkers(): number {
-  return Math.max(1, availableParallelism());
-}
 
 /** A request's result, or the error its worker reported for it alone, and where its time went. */
 export interface PoolReply {
@@ -85,6 +23,12 @@ export interface PoolReply {
   queue: number;
   handoff?: number;
   back?: number;
+}
+
+/** A place in a pool's queue held at the door (see ModelPool.reserve). */
+export interface Reservation {
+  readonly pool: ModelPool;
+  held: boolean;
 }
 
 interface Waiting {
@@ -112,6 +56,8 @@ export class ModelPool {
   private readonly queue: Waiting[] = [];
   /** Batches on workers. */
   private running = 0;
+  /** Requests let in at the door and not yet queued (reading the shopper's state meanwhile): see reserve. */
+  private arriving = 0;
   private readonly slots: number;
   private closing: Promise<void> | undefined;
   /** Requests the workers finish per ms, smoothed: what the expected wait of a new request is judged by. */
@@ -218,11 +164,32 @@ export class ModelPool {
     return this.pool.size;
   }
 
-  run(task: Task): Promise<PoolReply> {
+  /**
+   * A place held for a request the door lets in (see admission), until `run` takes it or `release`
+   * gives it back. Counted as already queued: a burst let in while the queue had room would otherwise
+   * all pass, read the store, and be refused here after the read.
+   */
+  reserve(): Shed | Reservation {
+    const shed = this.admission();
+    if (shed) return shed;
+    this.arriving++;
+    return { pool: this, held: true };
+  }
+
+  release(r: Reservation): void {
+    if (!r.held) return;
+    r.held = false;
+    this.arriving--;
+  }
+
+  /** Queues a request (refused if the door would refuse it now, unless it holds a place here). */
+  run(task: Task, reservation?: Reservation): Promise<PoolReply> {
+    const held = reservation?.pool === this && reservation.held;
+    if (reservation) reservation.pool.release(reservation);
     // A closed pool's workers are gone.
     if (this.closing)
       return Promise.reject(new VitrineError('unavailable', `bundle version ${this.version} has been unloaded; retry`));
-    const shed = this.admission();
+    const shed = held ? undefined : this.admission();
     if (shed) return Promise.reject(new QueueFullError(shed));
     this.pending++;
     const queued = performance.now();
@@ -242,12 +209,13 @@ export class ModelPool {
    * few microseconds on this thread; admitting a request that then waits past its deadline costs the
    * requests behind it their deadlines too. A refusal is a sign of overload (see StandingQueue).
    */
-  admission(): Shed | undefined {
-    if (this.running < this.slots) return undefined;
+  private admission(): Shed | undefined {
+    if (this.running + this.arriving < this.slots) return undefined;
     const now = performance.now();
     const deadline = this.deadlineMs(now);
     this.dropLate(now, deadline);
-    const waiting = this.queue.length;
+    // Those let in take the free slots first; the rest will wait.
+    const waiting = this.queue.length + Math.max(0, this.arriving - (this.slots - this.running));
     const expected = this.serviceRate > 0 ? waiting / this.serviceRate : 0;
     if (waiting < this.o.maxQueue && expected <= deadline) return undefined;
     this.standing.sign(now);

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { resolveBundleVersion } from '../bundle/read.js';
-import { ModelPool, type PoolOptions } from './pool.js';
+import { ModelPool } from './pool.js';
+import type { PoolOptions } from './pool-options.js';
 
 /** Pools started for a reload, not yet serving. */
 export interface PoolPlan {

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { type ServerConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { TestClient } from '../helpers/client.js';
+import { TestRedis } from '../helpers/redis.js';
 import { startTestServer } from '../helpers/server.js';
 
 const bundle = inject('fixtureBundle');
@@ -71,6 +72,43 @@ describe('overload', () => {
       expect((await client.request({ call: 'recommend', user: 'u1', k: 3 })).error).toBeUndefined();
       await client.close();
     });
+  });
+
+  it('refuses at the door without reading the shopper from the store (Redis: no commands for a refused request)', async () => {
+    const redis = await TestRedis.start({ appendonly: false });
+    // One request in a worker at a time, 100 waiting at most, and deadlines long enough that the
+    // queue is only ever worked off, so what is refused is refused for a full queue.
+    const settings = { store: redis.url, workers: 1, concurrentTasksPerWorker: 1, maxBatch: 1, maxQueue: 100 };
+    const slow = {
+      queueDeadlineMs: 60_000,
+      overloadDeadlineMs: 60_000,
+      inlineBelow: 0,
+      maxInFlightPerConnection: 1000,
+    };
+    const lranges = (): number =>
+      Number(/cmdstat_lrange:calls=(\d+)/.exec(redis.cli('INFO', 'commandstats'))?.[1] ?? 0);
+    try {
+      await withServer({ ...settings, ...slow }, async (s) => {
+        const client = await TestClient.connect(`ws://127.0.0.1:${s.port}/ws`);
+        const ask = (n: number) =>
+          Array.from({ length: n }, (_, j) => client.request({ call: 'recommend', user: `u${(j % 50) + 1}`, k: 10 }));
+        // The first burst reaches the store before the pool has work, so all of it reads the shopper.
+        const first = ask(300);
+        await Promise.any(first.map((r) => r.then((x) => (x.error ? Promise.reject() : x))));
+        // The worker has ~100 requests still to do: a second burst finds the queue (nearly) full at the door.
+        const before = lranges();
+        const second = await Promise.all(ask(100));
+        // The few the worker made room for meanwhile read the shopper; none of the refused ones did.
+        const served = second.filter((r) => r.error === undefined).length;
+        expect(second.filter((r) => r.error?.code === 'overloaded').length).toBeGreaterThanOrEqual(90);
+        expect(lranges() - before).toBe(served);
+        const firstCodes = (await Promise.all(first)).map((r) => r.error?.code ?? 'ok');
+        expect(firstCodes.filter((c) => c === 'ok').length).toBeGreaterThanOrEqual(100);
+        await client.close();
+      });
+    } finally {
+      await redis.stop();
+    }
   });
 
   it('closes (1013) a connection that keeps sending into refusals, without taking others down', async () => {

@@ -1,7 +1,8 @@
 import { describe, expect, inject, it } from 'vitest';
 import { resolveBundleVersion } from '../../src/bundle/read.js';
 import { DEFAULT_FILTERS } from '../../src/protocol/calls.js';
-import { ModelPool, type PoolOptions } from '../../src/serve/pool.js';
+import { ModelPool, type Reservation } from '../../src/serve/pool.js';
+import type { PoolOptions } from '../../src/serve/pool-options.js';
 import type { QueueFullError } from '../../src/serve/shed.js';
 
 const bundle = inject('fixtureBundle');
@@ -179,6 +180,34 @@ describe('the worker pool', () => {
       for (let j = 0; j < 200; j++) where.push((await pool.run(task)).handoff === undefined);
       expect(where.slice(0, 5)).toEqual([true, true, true, true, true]);
       expect(where.slice(150)).not.toContain(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('counts places held at the door as queued, until they are run or given back', async () => {
+    const pool = await start({ maxQueue: 3 });
+    try {
+      // One worker slot and a queue of 3: four places, then the door refuses.
+      const held = Array.from({ length: 4 }, () => pool.reserve());
+      expect(held.every((r) => !('reason' in r))).toBe(true);
+      const fifth = pool.reserve();
+      expect('reason' in fifth && fifth.reason).toBe('queue_full');
+      // A request without a place is refused at the queue for the same reason.
+      await expect(pool.run(task)).rejects.toThrow(/queue is full/);
+      // Given back (a request that failed validation), the place is free again, once only.
+      const [first, second] = held as Reservation[];
+      pool.release(first);
+      pool.release(first);
+      const again = pool.reserve();
+      expect('reason' in again).toBe(false);
+      expect('reason' in pool.reserve()).toBe(true);
+      // A held place is taken by its request however full the queue is, and freed by it.
+      const replies = await Promise.all(
+        [second, ...(held.slice(2) as Reservation[]), again as Reservation].map((r) => pool.run(task, r)),
+      );
+      expect(replies).toHaveLength(4);
+      expect('reason' in pool.reserve()).toBe(false);
     } finally {
       await pool.close();
     }

@@ -1,7 +1,7 @@
 import type { ExecutionProviderChoice } from '../../backends/onnx.js';
 import { DEFAULT_LIMITS, type Limits } from '../../protocol/calls.js';
 import type { EventLogSync } from '../../state/event-log.js';
-import { defaultWorkers } from '../pool.js';
+import { defaultWorkers } from '../pool-options.js';
 
 export interface ServerConfig {
   host: string;

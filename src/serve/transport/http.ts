@@ -136,9 +136,9 @@ export function registerCalls(app: UWS.TemplatedApp, config: ServerConfig, io: H
       } catch {
         return io.write(ex, dispatcher.refused(label, 'http', null, 'bad_frame', 'the body is not valid JSON'));
       }
-      const shed = dispatcher.preflight(raw, 'http', call);
-      if (shed) return io.write(ex, shed);
-      void dispatcher.handle(raw, 'http', call).then((reply) => io.write(ex, reply));
+      const door = dispatcher.preflight(raw, 'http', call);
+      if (door.refused) return io.write(ex, door.refused);
+      void dispatcher.handle(raw, 'http', call, door.reservation).then((reply) => io.write(ex, reply));
     });
   });
 }

@@ -177,12 +177,12 @@ export class WebSocketTransport {
         dispatcher.refused(callLabelOf(raw), transport, idOf(raw), 'too_many_in_flight', refusal.message),
       );
     }
-    const shed = dispatcher.preflight(raw, transport);
-    if (shed) return this.refuse(ws, send, shed);
+    const door = dispatcher.preflight(raw, transport);
+    if (door.refused) return this.refuse(ws, send, door.refused);
     ud.refusedInARow = 0;
     ud.inFlight++;
     const reservation = this.reserve(ud, ud.replyBytes);
-    void dispatcher.handle(raw, transport).then((reply) => {
+    void dispatcher.handle(raw, transport, undefined, door.reservation).then((reply) => {
       ud.inFlight--;
       this.reserve(ud, -reservation);
       const size = send(reply);
