@@ -97,7 +97,7 @@ export class Dispatcher {
       metrics.requests.inc({ call: callName, transport, outcome: body.code });
       return this.stamped({ id, error: body }, t0);
     } finally {
-      // A place held for a request that failed before it was queued (invalid, or another pool's).
+      // A place held for a request that ended before it was queued (invalid, or the server draining).
       if (reservation) reservation.pool.release(reservation);
       this.inFlight--;
       metrics.inFlight.set(this.inFlight);

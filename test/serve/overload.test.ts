@@ -92,7 +92,8 @@ describe('overload', () => {
         const client = await TestClient.connect(`ws://127.0.0.1:${s.port}/ws`);
         const ask = (n: number) =>
           Array.from({ length: n }, (_, j) => client.request({ call: 'recommend', user: `u${(j % 50) + 1}`, k: 10 }));
-        // The first burst reaches the store before the pool has work, so all of it reads the shopper.
+        // The first burst fills the worker slot and the queue (101 places, each reading the shopper) and
+        // is refused past them.
         const first = ask(300);
         await Promise.any(first.map((r) => r.then((x) => (x.error ? Promise.reject() : x))));
         // The worker has ~100 requests still to do: a second burst finds the queue (nearly) full at the door.

@@ -202,7 +202,7 @@ describe('the worker pool', () => {
       const again = pool.reserve();
       expect('reason' in again).toBe(false);
       expect('reason' in pool.reserve()).toBe(true);
-      // A held place is taken by its request however full the queue is, and freed by it.
+      // Each held place is taken by its request, and freed once it is served.
       const replies = await Promise.all(
         [second, ...(held.slice(2) as Reservation[]), again as Reservation].map((r) => pool.run(task, r)),
       );
