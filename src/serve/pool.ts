@@ -29,6 +29,8 @@ export interface PoolReply {
 export interface Reservation {
   readonly pool: ModelPool;
   held: boolean;
+  /** performance.now() at the door. */
+  readonly at: number;
 }
 
 interface Waiting {
@@ -58,6 +60,8 @@ export class ModelPool {
   private running = 0;
   /** Requests let in at the door and not yet queued (reading the shopper's state meanwhile): see reserve. */
   private arriving = 0;
+  /** How long a request let in takes to reach the queue (the store read), ms, smoothed. */
+  private doorToQueueMs = 0;
   private readonly slots: number;
   private closing: Promise<void> | undefined;
   /** Requests the workers finish per ms, smoothed: what the expected wait of a new request is judged by. */
@@ -173,7 +177,7 @@ export class ModelPool {
     const shed = this.admission();
     if (shed) return shed;
     this.arriving++;
-    return { pool: this, held: true };
+    return { pool: this, held: true, at: performance.now() };
   }
 
   release(r: Reservation): void {
@@ -186,6 +190,7 @@ export class ModelPool {
   run(task: Task, reservation?: Reservation): Promise<PoolReply> {
     const held = reservation?.pool === this && reservation.held;
     if (reservation) reservation.pool.release(reservation);
+    if (held) this.doorToQueueMs = 0.9 * this.doorToQueueMs + 0.1 * (performance.now() - reservation.at);
     // A closed pool's workers are gone.
     if (this.closing)
       return Promise.reject(new VitrineError('unavailable', `bundle version ${this.version} has been unloaded; retry`));
@@ -214,9 +219,11 @@ export class ModelPool {
     const now = performance.now();
     const deadline = this.deadlineMs(now);
     this.dropLate(now, deadline);
-    // Those let in take the free slots first; the rest will wait.
+    // Those let in take the free slots first; the rest will wait, less what the workers finish while
+    // they read the store (a slow store is not a backlog for the workers).
     const waiting = this.queue.length + Math.max(0, this.arriving - (this.slots - this.running));
-    const expected = this.serviceRate > 0 ? waiting / this.serviceRate : 0;
+    const ahead = Math.max(this.queue.length, waiting - this.doorToQueueMs * this.serviceRate);
+    const expected = this.serviceRate > 0 ? ahead / this.serviceRate : 0;
     if (waiting < this.o.maxQueue && expected <= deadline) return undefined;
     this.standing.sign(now);
     if (waiting >= this.o.maxQueue)

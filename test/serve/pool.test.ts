@@ -213,6 +213,35 @@ describe('the worker pool', () => {
     }
   });
 
+  it('does not count what the workers finish during a slow store read as a backlog at the door', async () => {
+    const pool = await start({ maxQueue: 100_000, queueDeadlineMs: 20, overloadDeadlineMs: 20, maxBatch: 1 });
+    const placesUntilRefused = (): Reservation[] => {
+      const held: Reservation[] = [];
+      for (let r = pool.reserve(); !('reason' in r); r = pool.reserve()) held.push(r);
+      return held;
+    };
+    try {
+      // The workers' pace, from requests run without a store read.
+      for (let j = 0; j < 40; j++) await pool.run(task);
+      const fast = placesUntilRefused();
+      for (const r of fast) pool.release(r);
+      // Requests that took 100 ms from the door to the queue (a slow store): each of those in a read
+      // will find the workers that much further on.
+      for (let round = 0; round < 4; round++) {
+        const slow = placesUntilRefused();
+        await new Promise((r) => setTimeout(r, 100));
+        // Arriving together, the last of them may wait past the deadline and be dropped (not here the point).
+        await Promise.allSettled(slow.map((r) => pool.run(task, r)));
+      }
+      const after = placesUntilRefused();
+      for (const r of after) pool.release(r);
+      expect(fast.length).toBeGreaterThan(1);
+      expect(after.length).toBeGreaterThan(2 * fast.length);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('refuses a request once closed, rather than starting a worker nothing would stop', async () => {
     const pool = await start({});
     expect('result' in (await pool.run(task)).outcome).toBe(true);
