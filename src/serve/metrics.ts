@@ -35,7 +35,7 @@ export class ServerMetrics {
   });
   readonly queueDepth = new client.Gauge({
     name: 'vitrine_worker_queue_depth',
-    help: 'Requests waiting for a worker',
+    help: "Requests waiting for a worker, with those let in that are still reading the shopper's state",
     registers: [this.registry],
   });
   readonly queueDeadline = new client.Gauge({

@@ -145,9 +145,9 @@ export class ModelPool {
     return this.manifest.version;
   }
 
-  /** Requests waiting for a worker. */
+  /** Requests waiting for a worker, with those let in at the door and still reading the store. */
   get queueSize(): number {
-    return this.queue.length;
+    return this.queue.length + this.arriving;
   }
 
   /** The deadline a request is held to now: the overload one while the queue is standing. */

@@ -193,6 +193,8 @@ describe('the worker pool', () => {
       expect(held.every((r) => !('reason' in r))).toBe(true);
       const fifth = pool.reserve();
       expect('reason' in fifth && fifth.reason).toBe('queue_full');
+      // The queue depth /metrics shows counts them.
+      expect(pool.queueSize).toBe(4);
       // A request without a place is refused at the queue for the same reason.
       await expect(pool.run(task)).rejects.toThrow(/queue is full/);
       // Given back (a request that failed validation), the place is free again, once only.
