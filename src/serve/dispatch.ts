@@ -294,7 +294,10 @@ export class Dispatcher {
     if (!pool) return {};
     const call = callLabelOf(callFromPath !== undefined ? { call: callFromPath } : raw);
     if (call === 'event' || call === 'unknown') return {};
-    const door = pool.reserve();
+    // The door of the pool that will serve it: an experiment's variant may have a version of its own.
+    const user = raw !== null && typeof raw === 'object' ? (raw as { user?: unknown }).user : undefined;
+    const bundle = this.d.experiments.bundleAt(call, user);
+    const door = ((bundle !== undefined && this.d.variantPool(bundle)) || pool).reserve();
     if (!('reason' in door)) return { reservation: door };
     this.d.metrics.shed.inc({ reason: door.reason });
     return { refused: this.refused(call, transport, idOf(raw), 'overloaded', door.message) };

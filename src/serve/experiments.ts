@@ -58,6 +58,8 @@ export interface ExperimentDeskDeps {
  */
 export class ExperimentDesk {
   private file: ExperimentsFile = { experiments: [] };
+  /** Whether a running experiment serves a variant from a bundle version of its own. */
+  private variantBundles = false;
   /** Each shopper's bookkeeping still running here: the next waits, so that no update of their record is lost. */
   private readonly busy = new Map<string, Promise<void>>();
 
@@ -84,6 +86,7 @@ export class ExperimentDesk {
   commit(next: ExperimentsFile | undefined): number | undefined {
     if (!next) return undefined;
     this.file = next;
+    this.variantBundles = ExperimentDesk.bundlesOf(next).size > 0;
     return next.experiments.length;
   }
 
@@ -127,13 +130,20 @@ export class ExperimentDesk {
     return out;
   }
 
+  /**
+   * The bundle version a variant serves `call` from for `user`, at the door (before the request is
+   * checked: `user` is what the frame said); undefined for the main version.
+   */
+  bundleAt(call: string, user: unknown): string | undefined {
+    return this.variantBundles && typeof user === 'string' ? bundleOf(call, this.assignments(user)) : undefined;
+  }
+
   /** The call as the shopper's variants would have it (settings on calls the experiment does not cover stay). */
   apply<C extends Call>(call: C, as: readonly Assignment[]): Applied<C> {
-    const out: Applied<C> = { call };
+    const out: Applied<C> = { call, bundle: bundleOf(call.call, as) };
     for (const { experiment, variant } of as) {
       if (!(experiment.calls as readonly string[]).includes(call.call)) continue;
       const s = variant.settings;
-      if (s.bundle !== undefined) out.bundle ??= s.bundle;
       if (s.promotion !== undefined) out.promotion ??= s.promotion;
       // The same call with some of its fields changed: still a C.
       const c: Call = out.call;
@@ -239,4 +249,12 @@ export function variantNames(as: readonly Assignment[]): Record<string, string> 
   const out: Record<string, string> = {};
   for (const a of as) out[a.experiment.name] = a.variant.name;
   return out;
+}
+
+/** The bundle version the first experiment covering `call` that names one serves it from. */
+function bundleOf(call: string, as: readonly Assignment[]): string | undefined {
+  for (const { experiment, variant } of as)
+    if ((experiment.calls as readonly string[]).includes(call) && variant.settings.bundle !== undefined)
+      return variant.settings.bundle;
+  return undefined;
 }

@@ -1,9 +1,12 @@
+import { cpSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pack } from 'msgpackr';
 import { describe, expect, inject, it } from 'vitest';
 import WebSocket from 'ws';
 import { type ServerConfig } from '../../src/serve/config/index.js';
 import { VitrineServer } from '../../src/serve/server.js';
 import { TestClient } from '../helpers/client.js';
+import { tempDir } from '../helpers/paths.js';
 import { TestRedis } from '../helpers/redis.js';
 import { startTestServer } from '../helpers/server.js';
 
@@ -108,6 +111,55 @@ describe('overload', () => {
         await client.close();
       });
     } finally {
+      await redis.stop();
+    }
+  });
+
+  it("refuses at the door of the pool an experiment's variant is served from, before the store read", async () => {
+    const redis = await TestRedis.start({ appendonly: false });
+    const models = join(tempDir(), 'models');
+    for (const v of ['v1', 'v2']) cpSync(bundle, join(models, v), { recursive: true });
+    const experiments = join(models, '..', 'experiments.json');
+    const variants = [{ name: 'current' }, { name: 'previous', settings: { bundle: 'v1' } }];
+    writeFileSync(experiments, JSON.stringify({ experiments: [{ name: 'model', salt: 'm1', variants }] }));
+    const lranges = (): number =>
+      Number(/cmdstat_lrange:calls=(\d+)/.exec(redis.cli('INFO', 'commandstats'))?.[1] ?? 0);
+    // The main pool (room for 2,000) is idle throughout; the variant's one worker takes a request at a
+    // time, with 256 waiting.
+    const settings = {
+      ...{ store: redis.url, experiments, experimentWorkers: 1, maxQueue: 2000 },
+      ...{ concurrentTasksPerWorker: 1, maxBatch: 1 },
+    };
+    const slow = {
+      queueDeadlineMs: 60_000,
+      overloadDeadlineMs: 60_000,
+      inlineBelow: 0,
+      maxInFlightPerConnection: 5000,
+    };
+    const server = await startTestServer(models, { clock: 'bundle', ...settings, ...slow });
+    try {
+      const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
+      const inVariant: string[] = [];
+      for (let u = 1; u <= 50; u++) {
+        const r = (await client.request({ call: 'recommend', user: `u${u}`, k: 5 })) as {
+          experiments?: Record<string, string>;
+        };
+        if (r.experiments?.model === 'previous') inVariant.push(`u${u}`);
+      }
+      expect(inVariant.length).toBeGreaterThan(5);
+      const before = lranges();
+      const burst = await Promise.all(
+        Array.from({ length: 700 }, (_, j) =>
+          client.request({ call: 'recommend', user: inVariant[j % inVariant.length], k: 10 }),
+        ),
+      );
+      const served = burst.filter((r) => r.error === undefined).length;
+      expect(burst.filter((r) => r.error?.code === 'overloaded').length).toBeGreaterThan(300);
+      // Only what the variant's pool took read the shopper (on the main pool's door, all 700 did).
+      expect(lranges() - before).toBe(served);
+      await client.close();
+    } finally {
+      await server.shutdown();
       await redis.stop();
     }
   });
