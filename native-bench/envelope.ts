@@ -14,12 +14,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import type { LoadResult, Traffic } from '../src/load/engine.js';
+import type { LoadResult } from '../src/load/engine.js';
 import { runLoad } from '../src/load/engine.js';
 import { findMax } from '../src/load/find-max.js';
 import { openTarget } from '../src/load/target.js';
-import { Rng } from '../src/util/rng.js';
-import { benchShoppers, ensureBenchBundle } from './bench-bundle.js';
+import { benchShoppers, ensureBenchBundle, recommendTraffic } from './bench-bundle.js';
 import { checkMachine } from './machine-check.js';
 import { type Healthz, healthzText, healthzWhile, rssMiB, slowReaders } from './overload-probes.js';
 import { describeThreadCpu, type ThreadCpu, threadCpu } from './thread-cpu.js';
@@ -128,13 +127,7 @@ interface Envelope {
 async function measure(s: Server, bundle: string, users: string[]): Promise<Envelope> {
   const { child, port } = await start(s, bundle);
   const url = `ws://127.0.0.1:${port}${s.path}`;
-  const rng = new Rng(9);
-  const traffic: Traffic = {
-    next: () => ({
-      call: 'recommend',
-      body: { user: users[rng.int(users.length)], k: 10, candidates: num('candidates') },
-    }),
-  };
+  const traffic = recommendTraffic(users, num('candidates'));
   const target = await openTarget({ url, connections: num('connections'), codec: s.codec, timeoutMs: 5000 });
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();

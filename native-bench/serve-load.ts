@@ -16,11 +16,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { type LoadResult, runLoad } from '../src/load/engine.js';
+import { type LoadResult, runLoad, type Traffic } from '../src/load/engine.js';
 import { openTarget } from '../src/load/target.js';
-import { Rng } from '../src/util/rng.js';
 import { TestRedis } from '../test/helpers/redis.js';
-import { benchShoppers, ensureBenchBundle } from './bench-bundle.js';
+import { benchShoppers, ensureBenchBundle, recommendTraffic } from './bench-bundle.js';
 import { checkMachine } from './machine-check.js';
 import { median } from './median.js';
 import { startServerProcess, stopServerProcess } from '../test/helpers/server-process.js';
@@ -106,11 +105,10 @@ async function phase(
   codec: Codec,
   connections: number,
   plan: { rate?: number; depth?: number; seconds: number },
-  request: () => Record<string, unknown>,
+  traffic: Traffic,
 ): Promise<LatencySummary> {
   const target = await openTarget({ url, connections, codec, timeoutMs: 10_000 });
   try {
-    const traffic = { next: () => ({ call: 'recommend' as const, body: request() }) };
     return summary(await runLoad(target, { ...plan, warmupSeconds: 0, traffic }));
   } finally {
     await target.close();
@@ -119,22 +117,17 @@ async function phase(
 
 async function measure(t: Target, userIds: string[], alsoAtRate?: number, atRateFirst = false): Promise<Measured> {
   const { child, port } = await t.start();
-  const rng = new Rng(9);
-  const request = (): Record<string, unknown> => ({
-    user: userIds[rng.int(userIds.length)],
-    k: 10,
-    candidates: Number(args.candidates),
-  });
+  const traffic = recommendTraffic(userIds, Number(args.candidates));
   const url = t.name.startsWith('vitrine') ? `ws://127.0.0.1:${port}/ws` : `ws://127.0.0.1:${port}`;
   try {
     // Warm up JIT, caches and worker pools before measuring.
-    await phase(url, t.codec, 8, { depth: 2, seconds: 2 }, request);
+    await phase(url, t.codec, 8, { depth: 2, seconds: 2 }, traffic);
     const connections = Number(args.connections);
     // Every measured phase also reads the cores' use meanwhile (thread-cpu.ts), per reply served.
     const measured = (plan: { rate?: number; depth?: number }) =>
       threadCpu(
         child.pid,
-        () => phase(url, t.codec, connections, { ...plan, seconds }, request),
+        () => phase(url, t.codec, connections, { ...plan, seconds }, traffic),
         (s) => s.count - s.errors,
       );
     const { value: max, cpu: maxCpu } = await measured({ depth: Number(args.depth) });

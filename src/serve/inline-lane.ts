@@ -14,8 +14,7 @@ export interface InlineLaneOptions {
   provider: ExecutionProviderChoice;
   efSearch?: number;
   catalog?: Item[];
-  /** Arrivals per second under which a request may be served here (see wants). */
-  below: number;
+  /** Requests reaching the pool: the lane serves only while they are light (see wants). */
   arrivals: ArrivalRate;
 }
 
@@ -82,7 +81,7 @@ export class InlineLane {
 
   private constructor(
     private readonly model: RecModel,
-    private readonly o: InlineLaneOptions,
+    private readonly arrivals: ArrivalRate,
     readonly loaded: LaneLoad,
   ) {
     this.ctx = rankContext(model);
@@ -99,7 +98,7 @@ export class InlineLane {
         catalog: o.catalog,
         pace: nextTurn,
       });
-      return new InlineLane(model, o, { ms: performance.now() - began, longestStallMs: delay.max / 1e6 });
+      return new InlineLane(model, o.arrivals, { ms: performance.now() - began, longestStallMs: delay.max / 1e6 });
     } finally {
       delay.disable();
     }
@@ -107,7 +106,7 @@ export class InlineLane {
 
   /** Whether the request at the head of the queue is served here: nothing else waiting or running. */
   wants(waiting: number, onWorkers: number): boolean {
-    return !this.busy && waiting === 1 && onWorkers === 0 && this.o.arrivals.light();
+    return !this.busy && waiting === 1 && onWorkers === 0 && this.arrivals.light();
   }
 
   /** Answers `task` here, with its time in the queue since `queued` (performance.now()), µs. */

@@ -21,7 +21,7 @@ export interface PoolOptions {
   overloadDeadlineMs: number;
   /** StandingQueue's interval, ms (tests shorten or lengthen it). */
   standingQueueMs?: number;
-  /** The pool this one replaces (a reload): workers start one at a time, and its traffic is judged (see loadLane). */
+  /** The pool this one replaces (a reload): workers start one at a time, and its traffic is judged (see ModelPool.loadLaneIfLight). */
   takesOver?: ModelPool;
   /** Batches a worker holds at once (the next one is received while the current one runs). */
   concurrentTasksPerWorker: number;

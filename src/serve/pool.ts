@@ -69,7 +69,8 @@ export class ModelPool {
   private readonly standing: StandingQueue;
   /** The main thread's own model, once loaded (see InlineLane). */
   private lane: InlineLane | undefined;
-  private laneWanted = true; // until the main thread's model loads, or a threshold of 0 says never
+  /** Until the main thread's model is loaded (never with a threshold of 0). */
+  private laneWanted: boolean;
 
   private constructor(
     private readonly pool: WorkerThreads<WorkerTask, WorkerReply>,
@@ -81,6 +82,7 @@ export class ModelPool {
     readonly arrivals = new ArrivalRate(o.inlineBelow),
   ) {
     this.slots = o.workers * o.concurrentTasksPerWorker;
+    this.laneWanted = o.inlineBelow > 0;
     this.standing = new StandingQueue(o.standingQueueMs);
   }
 
@@ -121,9 +123,8 @@ export class ModelPool {
   private loadLaneIfLight(now: number): void {
     if (!this.laneWanted || !this.arrivals.steadilyLight(now)) return;
     this.laneWanted = false;
-    const { provider, efSearch, catalog, inlineBelow: below, onInline } = this.o;
-    if (below === 0) return;
-    InlineLane.load(this.data, { provider, efSearch, catalog, below, arrivals: this.arrivals }).then(
+    const { provider, efSearch, catalog, onInline } = this.o;
+    InlineLane.load(this.data, { provider, efSearch, catalog, arrivals: this.arrivals }).then(
       (lane) => {
         if (this.closing) return void lane.close();
         this.lane = lane;

@@ -23,6 +23,18 @@ async function withServer(settings: Partial<ServerConfig>, body: (s: VitrineServ
 
 const metrics = async (s: VitrineServer): Promise<string> => (await fetch(`http://127.0.0.1:${s.port}/metrics`)).text();
 
+/** Times Redis has run LRANGE: once per shopper read (the store's three-command read). */
+const lrangeCalls = (redis: TestRedis): number =>
+  Number(/cmdstat_lrange:calls=(\d+)/.exec(redis.cli('INFO', 'commandstats'))?.[1] ?? 0);
+
+/** Deadlines long enough that a queue is only ever worked off: what is refused is refused for a full one. */
+const WORKED_OFF = {
+  queueDeadlineMs: 60_000,
+  overloadDeadlineMs: 60_000,
+  inlineBelow: 0,
+  maxInFlightPerConnection: 5000,
+};
+
 /** A raw connection that sends every frame at once and records how the server closed it. */
 async function flood(url: string, frames: number): Promise<{ replies: number; code: number }> {
   const ws = new WebSocket(url);
@@ -79,19 +91,11 @@ describe('overload', () => {
 
   it('refuses at the door without reading the shopper from the store (Redis: no commands for a refused request)', async () => {
     const redis = await TestRedis.start({ appendonly: false });
-    // One request in a worker at a time, 100 waiting at most, and deadlines long enough that the
-    // queue is only ever worked off, so what is refused is refused for a full queue.
+    // One request in a worker at a time, 100 waiting at most.
     const settings = { store: redis.url, workers: 1, concurrentTasksPerWorker: 1, maxBatch: 1, maxQueue: 100 };
-    const slow = {
-      queueDeadlineMs: 60_000,
-      overloadDeadlineMs: 60_000,
-      inlineBelow: 0,
-      maxInFlightPerConnection: 1000,
-    };
-    const lranges = (): number =>
-      Number(/cmdstat_lrange:calls=(\d+)/.exec(redis.cli('INFO', 'commandstats'))?.[1] ?? 0);
+    const lranges = (): number => lrangeCalls(redis);
     try {
-      await withServer({ ...settings, ...slow }, async (s) => {
+      await withServer({ ...settings, ...WORKED_OFF }, async (s) => {
         const client = await TestClient.connect(`ws://127.0.0.1:${s.port}/ws`);
         const ask = (n: number) =>
           Array.from({ length: n }, (_, j) => client.request({ call: 'recommend', user: `u${(j % 50) + 1}`, k: 10 }));
@@ -122,21 +126,14 @@ describe('overload', () => {
     const experiments = join(models, '..', 'experiments.json');
     const variants = [{ name: 'current' }, { name: 'previous', settings: { bundle: 'v1' } }];
     writeFileSync(experiments, JSON.stringify({ experiments: [{ name: 'model', salt: 'm1', variants }] }));
-    const lranges = (): number =>
-      Number(/cmdstat_lrange:calls=(\d+)/.exec(redis.cli('INFO', 'commandstats'))?.[1] ?? 0);
+    const lranges = (): number => lrangeCalls(redis);
     // The main pool (room for 2,000) is idle throughout; the variant's one worker takes a request at a
     // time, with 256 waiting.
     const settings = {
       ...{ store: redis.url, experiments, experimentWorkers: 1, maxQueue: 2000 },
       ...{ concurrentTasksPerWorker: 1, maxBatch: 1 },
     };
-    const slow = {
-      queueDeadlineMs: 60_000,
-      overloadDeadlineMs: 60_000,
-      inlineBelow: 0,
-      maxInFlightPerConnection: 5000,
-    };
-    const server = await startTestServer(models, { clock: 'bundle', ...settings, ...slow });
+    const server = await startTestServer(models, { clock: 'bundle', ...settings, ...WORKED_OFF });
     try {
       const client = await TestClient.connect(`ws://127.0.0.1:${server.port}/ws`);
       const inVariant: string[] = [];
