@@ -1,4 +1,5 @@
 import onnxProto from 'onnx-proto';
+import { zeroSubnormals } from './subnormals.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -8,8 +9,10 @@ export type NodeProto = InstanceType<typeof onnx.NodeProto>;
 export type TensorProto = InstanceType<typeof onnx.TensorProto>;
 export type ValueInfoProto = InstanceType<typeof onnx.ValueInfoProto>;
 
+/** A float initializer; its subnormal values are written as zero (see subnormals.ts). */
 export function floatTensor(name: string, dims: number[], data: Float32Array): TensorProto {
   const copy = Float32Array.from(data);
+  zeroSubnormals(copy);
   return onnx.TensorProto.create({ name, dims, dataType: FLOAT, rawData: new Uint8Array(copy.buffer) });
 }
 

@@ -1,4 +1,5 @@
 import { float32Tensor, OnnxSession, type ExecutionProviderChoice } from '../backends/onnx.js';
+import { withoutSubnormals } from '../backends/subnormals.js';
 
 /** The ranker graph's input (raw feature rows, N × width) and output (N × 1 probabilities). */
 export const RANKER_INPUT = 'features';
@@ -35,13 +36,17 @@ export class OnnxRanker {
     return this.session.provider;
   }
 
+  /**
+   * `model`: the network's ONNX bytes (a bundle's ranker or propensity file). Subnormal weights are
+   * set to zero first: a bundle built before the export did so may hold some (see subnormals.ts).
+   */
   static async create(
-    model: string | Uint8Array,
+    model: Uint8Array,
     width: number,
     provider: ExecutionProviderChoice = 'cpu',
     threads = 1,
   ): Promise<OnnxRanker> {
-    return new OnnxRanker(await OnnxSession.open(model, { provider, threads }), width);
+    return new OnnxRanker(await OnnxSession.open(withoutSubnormals(model).model, { provider, threads }), width);
   }
 
   /** P(positive) for each of `rows` feature rows. */
