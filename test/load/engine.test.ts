@@ -164,6 +164,37 @@ describe('finding the highest rate that meets an objective', () => {
     expect(out.max).toBeGreaterThan(edge * 0.85);
   });
 
+  it('measures a missed rate again: one bad step does not cap the search, two misses are final', async () => {
+    const edge = 1000;
+    const rates: number[] = [];
+    let hiccups = 1;
+    const out = await findMax(
+      async (rate) => {
+        rates.push(rate);
+        // One pause lands in the first step at 400/s; everything up to the edge meets it otherwise.
+        if (rate === 400 && hiccups-- > 0) return step(rate, 40);
+        return step(rate, rate <= edge ? 5 : 40);
+      },
+      parseSlo('p99=10ms'),
+      { start: 100, maxRate: 100_000, refine: 3 },
+    );
+    // 400 missed, met and met again (two of three); 1600 missed twice and was not tried a third time.
+    expect(rates.slice(0, 8)).toEqual([100, 200, 400, 400, 400, 800, 1600, 1600]);
+    expect(out.steps.filter((s) => s.rate === 400).map((s) => s.met)).toEqual([false, true, true]);
+    expect(out.max).toBeLessThanOrEqual(edge);
+    expect(out.max).toBeGreaterThan(edge * 0.85);
+
+    // A rate that misses, then meets, then misses counts as missed.
+    const flaky = [false, true, false];
+    const edgeOnly = await findMax(
+      async (rate) => step(rate, rate === 200 ? (flaky.shift() ? 5 : 40) : rate < 200 ? 5 : 40),
+      parseSlo('p99=10ms'),
+      { start: 100, maxRate: 100_000, refine: 0 },
+    );
+    expect(edgeOnly.max).toBe(100);
+    expect(edgeOnly.steps.map((s) => s.rate)).toEqual([100, 200, 200, 200]);
+  });
+
   it('judges a step by its latency, its errors and the rate it reached', () => {
     const slo = parseSlo('p99=10ms');
     expect(judge(step(100, 5), slo)).toBeUndefined();
