@@ -5,13 +5,12 @@ const { onnx } = onnxProto;
 /**
  * Subnormal float32 weights (0 < |w| < 2^-126 ≈ 1.18e-38) are zero for any practical purpose: against
  * inputs of ordinary size their products vanish in every sum. But on Intel CPUs each multiply with a
- * subnormal operand takes a microcode assist (~100 cycles; the AMD host of earlier figures showed no
- * such cost), and the ranker's training leaves some: the bench bundle's ranker had 347 of its 8,192
- * second-layer weights subnormal, which made that layer's Gemm 20× slower per multiply than the first
- * and the whole ranker 11× slower (2026-12-07, an Intel Xeon VM, the ranker suite: 975 → 87 µs for
- * 200 rows, identical scores). onnxruntime's
- * `set_denormal_as_zero` does not help here: it sets its own pool threads, and a 1-thread session runs
- * on the thread that calls it.
+ * subnormal operand takes a microcode assist (the AMD host of earlier figures showed no such cost),
+ * and the ranker's training leaves some: the bench bundle's ranker had 347 of its 8,192 second-layer
+ * weights subnormal, and that layer's Gemm took 20× the first's time for 1.6× its multiplies; the
+ * whole ranker ran 11× slower (2026-12-07, an Intel Xeon VM, the ranker suite: 975 → 87 µs for 200
+ * rows, identical scores). onnxruntime's `set_denormal_as_zero` does not help here: it sets its own
+ * pool threads, and a 1-thread session runs on the thread that calls it.
  */
 const SMALLEST_NORMAL = 2 ** -126;
 

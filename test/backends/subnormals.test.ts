@@ -1,5 +1,6 @@
 import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
+import { encodeModel, floatInput, op } from '../../src/backends/onnx-graph.js';
 import { withoutSubnormals, zeroSubnormals } from '../../src/backends/subnormals.js';
 import { RANKER_INPUT, RANKER_OUTPUT, OnnxRanker } from '../../src/rank/onnx-ranker.js';
 import { exportRankerOnnx } from '../../src/train/onnx-export.js';
@@ -24,39 +25,23 @@ function initializers(model: Uint8Array): Map<string, Float32Array> {
 }
 
 /**
- * probability = sigmoid(features × w), one feature, written with onnx-proto directly (as an older
- * build wrote its weights, subnormals kept).
+ * probability = sigmoid(features × w), one feature, its weight written as raw bytes (as an older build
+ * wrote its weights, subnormals kept; floatTensor would zero them).
  */
 function tinyRanker(w: number): Uint8Array {
-  const floatInfo = (name: string, dims: (number | string)[]) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: {
-        tensorType: {
-          elemType: onnx.TensorProto.DataType.FLOAT,
-          shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) },
-        },
-      },
-    });
   const weight = onnx.TensorProto.create({
     name: 'W',
     dims: [1, 1],
     dataType: onnx.TensorProto.DataType.FLOAT,
     rawData: new Uint8Array(Float32Array.of(w).buffer),
   });
-  const graph = onnx.GraphProto.create({
+  return encodeModel({
     name: 'tiny',
-    node: [
-      onnx.NodeProto.create({ opType: 'MatMul', input: [RANKER_INPUT, 'W'], output: ['logit'] }),
-      onnx.NodeProto.create({ opType: 'Sigmoid', input: ['logit'], output: [RANKER_OUTPUT] }),
-    ],
-    initializer: [weight],
-    input: [floatInfo(RANKER_INPUT, ['N', 1])],
-    output: [floatInfo(RANKER_OUTPUT, ['N', 1])],
+    nodes: [op('MatMul', [RANKER_INPUT, 'W'], ['logit']), op('Sigmoid', ['logit'], [RANKER_OUTPUT])],
+    initializers: [weight],
+    inputs: [floatInput(RANKER_INPUT, ['N', 1])],
+    outputs: [floatInput(RANKER_OUTPUT, ['N', 1])],
   });
-  return onnx.ModelProto.encode(
-    onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 17 }], graph }),
-  ).finish();
 }
 
 describe('subnormal weights', () => {
