@@ -60,8 +60,9 @@ interface Measured {
   halfRate: number;
   /** Open loop at another server's half rate, for p99 at equal load. */
   atRate?: LatencySummary;
-  /** Vitrine's own breakdown of the half-rate phase (vitrine_request_stage_seconds). */
+  /** Vitrine's own breakdown of the half-rate and equal-load phases (vitrine_request_stage_seconds). */
   halfStages?: Record<string, StageFigures>;
+  atRateStages?: Record<string, StageFigures>;
   /** The cores' use during the closed loop, the half-rate phase and the equal-load one (thread-cpu.ts). */
   maxCpu?: ThreadCpu;
   halfCpu?: ThreadCpu;
@@ -133,13 +134,14 @@ async function measure(t: Target, userIds: string[], alsoAtRate?: number, atRate
     const { value: max, cpu: maxCpu } = await measured({ depth: Number(args.depth) });
     // Successful replies only: a request refused `overloaded` comes back fast and is not throughput.
     const halfRate = Math.max(1, Math.round(max.goodput / 2));
-    // Vitrine's half-rate phase also gets its own stage breakdown.
-    const openHalf = async () => {
-      if (!t.name.startsWith('vitrine')) return { ...(await measured({ rate: halfRate })), stages: undefined };
-      const { value, stages } = await stageBreakdown(port, 'recommend', () => measured({ rate: halfRate }));
+    // Vitrine's open-loop phases also get its own stage breakdown.
+    const open = async (rate: number) => {
+      if (!t.name.startsWith('vitrine')) return { ...(await measured({ rate })), stages: undefined };
+      const { value, stages } = await stageBreakdown(port, 'recommend', () => measured({ rate }));
       return { ...value, stages };
     };
-    const openAtRate = async () => (alsoAtRate === undefined ? undefined : measured({ rate: alsoAtRate }));
+    const openHalf = () => open(halfRate);
+    const openAtRate = async () => (alsoAtRate === undefined ? undefined : open(alsoAtRate));
     // A server's tail grows with its uptime (see docs/benchmarks.md): the phase two servers are
     // compared in is the second one for both, the one right after the closed loop.
     let half: Awaited<ReturnType<typeof openHalf>>;
@@ -157,6 +159,7 @@ async function measure(t: Target, userIds: string[], alsoAtRate?: number, atRate
       halfRate,
       atRate: atRate?.value,
       halfStages: half.stages,
+      atRateStages: atRate?.stages,
       maxCpu,
       halfCpu: half.cpu,
       atRateCpu: atRate?.cpu,
@@ -316,15 +319,18 @@ rounds.forEach(({ vitrine: v, baseline: b }, j) => {
   console.log(`\nround ${j + 1}: the cores' use (of ${cpus().length}), from /proc`);
   for (const [what, c] of lines) if (c) console.log(`  ${what.padEnd(36)} ${describeThreadCpu(c)}`);
 });
-rounds.forEach((r, j) => {
-  const st = r.vitrine.halfStages;
-  if (!st) return;
+const stageCell = (f: StageFigures | undefined): string =>
+  f
+    ? `${f.meanMs.toFixed(3).padStart(7)}  ${String(f.p50Ms).padStart(5)}  ${String(f.p99Ms).padStart(5)}`
+    : ''.padStart(20);
+rounds.forEach(({ vitrine: v }, j) => {
+  if (!v.halfStages) return;
   console.log(
-    `\nround ${j + 1}: where a recommend's time went in Vitrine at its half rate (its own clocks; p50/p99 are bucket bounds)`,
+    `\nround ${j + 1}: where a recommend's time went in Vitrine (its own clocks, ms; p50/p99 are bucket bounds)\n  stage      at its half rate: mean  p50 ≤  p99 ≤   at the baseline's half rate: mean  p50 ≤  p99 ≤`,
   );
-  for (const [stage, f] of Object.entries(st))
+  for (const [stage, f] of Object.entries(v.halfStages))
     console.log(
-      `  ${stage.padEnd(9)} ${String(f.count).padStart(7)}  mean ${f.meanMs.toFixed(3).padStart(7)} ms  p50 ≤ ${String(f.p50Ms).padStart(5)} ms  p99 ≤ ${String(f.p99Ms).padStart(5)} ms`,
+      `  ${stage.padEnd(9)} ${''.padStart(12)}${stageCell(f)} ${''.padStart(24)}${stageCell(v.atRateStages?.[stage])}`,
     );
 });
 mkdirSync('bench-results', { recursive: true });

@@ -276,7 +276,7 @@ export class VitrineServer {
       const same = this.pool !== undefined && dir === this.pool.dir && sameFiles(dir, this.pool.manifest);
       const next = same ? undefined : await ModelPool.start(dir, { ...this.poolOptions(), takesOver: this.pool });
       const plan = await this.variantPools
-        .prepare(ExperimentDesk.bundlesOf(experiments), (next ?? this.pool)?.version)
+        .prepare(ExperimentDesk.bundlesOf(experiments), (next ?? this.pool)?.version, true)
         .catch(async (e: unknown) => {
           await next?.close();
           throw e;

@@ -56,7 +56,7 @@ export class WorkerThreads<T, R> {
     workerData: unknown,
     count: number,
     onError: (err: unknown) => void,
-    /** Start them one after another, up to the first that fails (a reload: see PoolOptions.takesOver). */
+    /** Start them one after another, up to the first that fails (a reload: see PoolOptions.staggered). */
     oneAtATime = false,
   ): Promise<{ threads: WorkerThreads<T, R>; provider: string }> {
     const pool = new WorkerThreads<T, R>(file, workerData, onError);

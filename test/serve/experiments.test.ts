@@ -1,7 +1,8 @@
 import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import type { ExperimentReport } from '../../src/experiments/report.js';
+import { ModelPool } from '../../src/serve/pool.js';
 import type { VitrineServer } from '../../src/serve/server.js';
 import { httpCall, type Reply } from '../helpers/client.js';
 import { tempDir } from '../helpers/paths.js';
@@ -161,7 +162,11 @@ describe('experiments on one server', () => {
     const broken = structuredClone(EXPERIMENTS);
     broken.experiments[1].variants[1].settings = { bundle: 'v0' };
     writeFileSync(file, JSON.stringify(broken));
+    const starts = vi.spyOn(ModelPool, 'start');
     expect((await reload()).status).toBe(500);
+    // Beside the traffic being served, a reload starts a variant's workers one after another.
+    expect(starts).toHaveBeenCalledWith(expect.stringMatching(/v0$/), expect.objectContaining({ staggered: true }));
+    starts.mockRestore();
     expect((await recommend(server, shopper)).bundle).toBe('v1');
     // The model experiment stopped: its pool is closed and nobody is served v1 any more.
     writeFileSync(

@@ -6,10 +6,13 @@ interface Task {
   delayMs?: number;
   exit?: boolean;
   fail?: boolean;
+  /** Answer with when the worker's thread started and when it was ready (epoch ms). */
+  loading?: boolean;
 }
 interface Reply {
   value: number;
   thread: number;
+  loading?: [number, number];
 }
 
 const file = new URL('../fixtures/serving-worker.mjs', import.meta.url);
@@ -49,6 +52,25 @@ describe('the serving worker threads', () => {
     } finally {
       await threads.destroy();
     }
+  });
+
+  it('starts its workers one after another when asked (a reload beside traffic), all at once otherwise', async () => {
+    // Each worker takes 300 ms to load; the load intervals, earliest first.
+    const loadings = async (oneAtATime: boolean): Promise<[number, number][]> => {
+      const { threads } = await WorkerThreads.start<Task, Reply>(file, { loadMs: 300 }, 2, () => {}, oneAtATime);
+      try {
+        // Two at once go to different workers (the least busy first).
+        const replies = await Promise.all([1, 2].map((value) => threads.run({ value, loading: true })));
+        expect(new Set(replies.map((r) => r.thread)).size).toBe(2);
+        return replies.map((r) => r.loading!).sort((a, b) => a[0] - b[0]);
+      } finally {
+        await threads.destroy();
+      }
+    };
+    const [first, second] = await loadings(true);
+    expect(second[0]).toBeGreaterThanOrEqual(first[1]);
+    const [a, b] = await loadings(false);
+    expect(b[0]).toBeLessThan(a[1]);
   });
 
   it('rejects the start with the error of a worker that cannot load', async () => {
