@@ -21,11 +21,12 @@ export interface PoolOptions {
   overloadDeadlineMs: number;
   /** StandingQueue's interval, ms (tests shorten or lengthen it). */
   standingQueueMs?: number;
-  /** The pool this one replaces (a reload; implies `staggered`): its traffic is judged (see ModelPool.loadLaneIfLight). */
+  /** The pool this one replaces (a reload): its traffic is judged (see ModelPool.loadLaneIfLight). */
   takesOver?: ModelPool;
   /**
-   * Start the workers one after another (a reload, beside the traffic being served): loading them all
-   * at once on the cores that serve stalled every request meanwhile.
+   * Start the workers one after another: set once the server is listening (a reload's pools, the
+   * main one and experiment variants' alike), where loading them all at once on the cores that
+   * serve stalled every request meanwhile.
    */
   staggered?: boolean;
   /** Batches a worker holds at once (the next one is received while the current one runs). */

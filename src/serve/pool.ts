@@ -102,7 +102,7 @@ export class ModelPool {
       // A worker failing outside any request must not end the process (one bad version on reload
       // would take the serving one down with it): reported, and the worker replaced.
       (err) => o.onWorkerError?.(err),
-      o.staggered === true || takesOver !== undefined,
+      o.staggered === true,
     );
     // A version that loads but cannot rank is refused before it takes a request.
     const why = await smokeTest(bundle, (batch) => pool.run({ batch }));

@@ -181,6 +181,7 @@ export class VitrineServer {
       onBatch: (n) => this.metrics.batchSize.observe(n),
       onWorkerError: (err) => this.log.error({ err }, 'a worker failed'),
       onInline: (e) => ('served' in e ? this.metrics.inline.inc() : logLaneLoad(this.log, e)),
+      staggered: this.listenSocket !== undefined,
     };
   }
 
@@ -271,12 +272,11 @@ export class VitrineServer {
       const catalogue = await this.promotions.read();
       const experiments = this.experiments.read(offerIn(catalogue));
       const dir = resolveBundleVersion(version ? `${this.config.bundle}/${version}` : this.config.bundle);
-      // Same directory and same files: the main pool stays. A version retrained in place (same name,
-      // new files) is a new model and is loaded.
+      // Same files in the same directory: the pool stays (a version retrained in place is a new model).
       const same = this.pool !== undefined && dir === this.pool.dir && sameFiles(dir, this.pool.manifest);
       const next = same ? undefined : await ModelPool.start(dir, { ...this.poolOptions(), takesOver: this.pool });
       const plan = await this.variantPools
-        .prepare(ExperimentDesk.bundlesOf(experiments), (next ?? this.pool)?.version, true)
+        .prepare(ExperimentDesk.bundlesOf(experiments), (next ?? this.pool)?.version)
         .catch(async (e: unknown) => {
           await next?.close();
           throw e;

@@ -34,17 +34,14 @@ export class VariantPools {
   /**
    * Starts the versions `wanted` names that are not running (all warm before it resolves), without
    * serving them yet: a reload commits them with everything else, or abandons them. If one fails
-   * to start, those started are closed and the pools are as they were. `staggered`: their workers
-   * start one after another (a reload, beside the traffic being served).
+   * to start, those started are closed and the pools are as they were.
    */
-  async prepare(wanted: ReadonlySet<string>, mainVersion: string | undefined, staggered = false): Promise<PoolPlan> {
+  async prepare(wanted: ReadonlySet<string>, mainVersion: string | undefined): Promise<PoolPlan> {
     const started: [string, ModelPool][] = [];
     try {
       for (const v of wanted)
-        if (v !== mainVersion && !this.pools.has(v)) {
-          const dir = resolveBundleVersion(join(this.bundleDir, v));
-          started.push([v, await ModelPool.start(dir, { ...this.options(), staggered })]);
-        }
+        if (v !== mainVersion && !this.pools.has(v))
+          started.push([v, await ModelPool.start(resolveBundleVersion(join(this.bundleDir, v)), this.options())]);
     } catch (e) {
       await Promise.all(started.map(([, p]) => p.close()));
       throw e;
